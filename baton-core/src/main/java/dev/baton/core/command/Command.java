@@ -1,0 +1,133 @@
+package dev.baton.core.command;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything that can change the coordination state. A command is proposed by a front door or a
+ * leader timer, committed by Raft inside an {@link dev.baton.core.sm.Entry}, and applied on every
+ * replica in log order. Commands carry no clock: the entry's leader timestamp is "now".
+ *
+ * <p>Commands issued on behalf of a client implement {@link SessionRequest}: they name the session
+ * and a request id. A non-zero request id makes the command idempotent: a retry with the same
+ * (session, request id) returns the remembered result and changes nothing.
+ */
+public sealed interface Command {
+
+    /** A command made on behalf of a session; {@code requestId == 0} means "not idempotent". */
+    sealed interface SessionRequest extends Command {
+        long session();
+
+        long requestId();
+    }
+
+    // ---- sessions and time -------------------------------------------------------------------
+
+    /**
+     * Opens a session with a lease of {@code ttlMs}. A non-null {@code clientToken} makes opening
+     * idempotent: while a session opened with that token lives, opening again returns it.
+     */
+    record OpenSession(String clientToken, long ttlMs) implements Command {}
+
+    /** Ends a session as if its client disconnected: everything it held or waited for is released. */
+    record CloseSession(long session, long requestId) implements SessionRequest {}
+
+    /**
+     * Ends the listed sessions whose leases the leader saw run out. The leader decides (it alone
+     * tracks keep-alives); applying the decision is deterministic. Unknown ids are ignored.
+     */
+    record ExpireSessions(List<Long> sessions) implements Command {}
+
+    /**
+     * Times out every pool and lock wait whose deadline is at or before the entry's timestamp. Every
+     * entry does this before its commands anyway; this command exists so the leader can make it
+     * happen when nothing else is being written.
+     */
+    record ExpireWaits() implements Command {}
+
+    /** Replaces the limits (an operator action, replicated so that all nodes enforce the same ones). */
+    record SetLimits(Limits limits) implements Command {}
+
+    // ---- pools (PoolCounter) ------------------------------------------------------------------
+
+    /**
+     * ACQ4ME ({@code forAnyone == false}) or ACQ4ANY. {@code workers} and {@code maxQueue} are this
+     * request's own limits, as in poolcounterd; {@code timeoutMs == 0} means "do not wait".
+     */
+    record PoolAcquire(long session, long requestId, String key, int workers, int maxQueue, long timeoutMs,
+                       boolean forAnyone) implements SessionRequest {}
+
+    /**
+     * Releases one slot of the session. With {@code key == null} the newest slot (poolcounterd's
+     * LIFO {@code RELEASE}); otherwise the newest slot on {@code key}, and if {@code fence != 0}
+     * only the slot granted with that fence. Releasing a slot that is still waiting cancels the wait.
+     */
+    record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {}
+
+    // ---- fenced locks -------------------------------------------------------------------------
+
+    /** tryLock ({@code timeoutMs == 0}) or lock-with-timeout on the named mutex. */
+    record LockAcquire(long session, long requestId, String name, long timeoutMs) implements SessionRequest {}
+
+    /**
+     * Unlocks the named lock held by the session. {@code fence != 0} must be the current grant's
+     * fence. If the session is waiting for the lock instead, the wait is cancelled.
+     */
+    record LockRelease(long session, long requestId, String name, long fence) implements SessionRequest {}
+
+    // ---- dispatch (Wikibase ChangeDispatchCoordinator) ----------------------------------------
+
+    /**
+     * Creates the group if needed and adds the targets (id → name) that are not tracked yet, with
+     * {@code seen = 0}, never touching existing ones. Non-null settings replace the group's.
+     * May be sent without a session ({@code session == 0}).
+     */
+    record DispatchInit(long session, long requestId, String group, Map<String, String> targets,
+                        DispatchSettings settings) implements SessionRequest {}
+
+    /** Raises the group's head (the newest change id); a lower value is ignored. */
+    record DispatchAdvance(long session, long requestId, String group, long head) implements SessionRequest {}
+
+    /** Selects a target as Wikibase's selectClient does and locks it for the session. */
+    record DispatchSelect(long session, long requestId, String group) implements SessionRequest {}
+
+    /** Locks a given target for the session (Wikibase's lockClient). */
+    record DispatchLock(long session, long requestId, String group, String target) implements SessionRequest {}
+
+    /**
+     * Stores the new cursor and unlocks (releaseClient): sets {@code touched = now},
+     * {@code seen = max(seen, newSeen)}. The fence must be the one the lock was granted with.
+     */
+    record DispatchRelease(long session, long requestId, String group, String target, long fence, long newSeen)
+            implements SessionRequest {}
+
+    /** Enables or disables a target; a disabled target is never selected. */
+    record DispatchSetDisabled(long session, long requestId, String group, String target, boolean disabled)
+            implements SessionRequest {}
+
+    // ---- events (ManifoldCF IEventActivity) ---------------------------------------------------
+
+    /** Makes the event pending, owned by the session; fails if it is already pending. */
+    record EventBegin(long session, long requestId, String name) implements SessionRequest {}
+
+    /** Completes the event (idempotent; no ownership check, as ManifoldCF). */
+    record EventComplete(long session, long requestId, String name) implements SessionRequest {}
+
+    // ---- gated work queues --------------------------------------------------------------------
+
+    /**
+     * Adds an item at the back of the queue, gated by its prerequisite events. Enqueuing an item
+     * that is already there replaces its payload and prerequisites and keeps its place and claim.
+     */
+    record QueueEnqueue(long session, long requestId, String queue, String item, Bytes payload,
+                        List<String> prerequisites) implements SessionRequest {}
+
+    /** Claims up to {@code max} items, oldest first, skipping claimed items and items with a pending prerequisite. */
+    record QueueClaim(long session, long requestId, String queue, int max) implements SessionRequest {}
+
+    /** Removes a claimed item (work finished). {@code fence != 0} must match the claim. */
+    record QueueDone(long session, long requestId, String queue, String item, long fence) implements SessionRequest {}
+
+    /** Gives a claimed item back, at the back of the queue (ManifoldCF's retryDocumentProcessing). */
+    record QueueRetry(long session, long requestId, String queue, String item, long fence) implements SessionRequest {}
+}

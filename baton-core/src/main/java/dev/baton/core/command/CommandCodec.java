@@ -1,0 +1,363 @@
+package dev.baton.core.command;
+
+import dev.baton.core.command.Command.*;
+import dev.baton.core.command.Result.*;
+import dev.baton.core.util.BinaryReader;
+import dev.baton.core.util.BinaryReader.MalformedException;
+import dev.baton.core.util.BinaryWriter;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The binary form of commands as they travel in the Raft log, and of results as they are kept in
+ * snapshots. A batch starts with a format version; each command with a one-byte tag. Tags and field
+ * orders are append-only: a new field or command means a new version or tag, never a reuse, so a
+ * log written by an older Baton stays readable. Decoding checks every length against hard ceilings
+ * ({@link Limits}{@code .CODEC_*}) before allocating.
+ */
+public final class CommandCodec {
+    private CommandCodec() {}
+
+    /** Version of the batch format written by this code. */
+    public static final int BATCH_VERSION = 1;
+
+    private static final int NAME = Limits.CODEC_MAX_NAME_BYTES;
+    private static final int LIST = Limits.CODEC_MAX_LIST;
+
+    // command tags (never reuse a number)
+    private static final int OPEN_SESSION = 1, CLOSE_SESSION = 2, EXPIRE_SESSIONS = 3, EXPIRE_WAITS = 4,
+            SET_LIMITS = 5, POOL_ACQUIRE = 10, POOL_RELEASE = 11, LOCK_ACQUIRE = 20, LOCK_RELEASE = 21,
+            DISPATCH_INIT = 30, DISPATCH_ADVANCE = 31, DISPATCH_SELECT = 32, DISPATCH_LOCK = 33,
+            DISPATCH_RELEASE = 34, DISPATCH_SET_DISABLED = 35, EVENT_BEGIN = 40, EVENT_COMPLETE = 41,
+            QUEUE_ENQUEUE = 50, QUEUE_CLAIM = 51, QUEUE_DONE = 52, QUEUE_RETRY = 53;
+
+    // result tags
+    private static final int R_REJECTED = 1, R_SESSION_OPENED = 2, R_SESSION_CLOSED = 3, R_SESSIONS_EXPIRED = 4,
+            R_WAITS_EXPIRED = 5, R_LIMITS_SET = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11;
+
+    public static byte[] encodeBatch(List<? extends Command> commands) {
+        BinaryWriter w = new BinaryWriter(32 + 48 * commands.size());
+        w.u8(BATCH_VERSION).varint(commands.size());
+        for (Command c : commands) {
+            encode(w, c);
+        }
+        if (w.size() > Limits.CODEC_MAX_ENTRY_BYTES) {
+            throw new IllegalArgumentException("batch of " + w.size() + " bytes exceeds " + Limits.CODEC_MAX_ENTRY_BYTES);
+        }
+        return w.toByteArray();
+    }
+
+    public static List<Command> decodeBatch(byte[] payload) {
+        if (payload.length > Limits.CODEC_MAX_ENTRY_BYTES) {
+            throw new MalformedException("entry of " + payload.length + " bytes exceeds " + Limits.CODEC_MAX_ENTRY_BYTES);
+        }
+        BinaryReader r = new BinaryReader(payload);
+        int version = r.u8();
+        if (version != BATCH_VERSION) {
+            throw new MalformedException("unknown batch format version " + version);
+        }
+        int n = r.count(LIST);
+        List<Command> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(decode(r));
+        }
+        r.expectEnd();
+        return out;
+    }
+
+    public static void encode(BinaryWriter w, Command c) {
+        if (c instanceof PoolAcquire a) {
+            w.u8(POOL_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.key()).svarint(a.workers())
+                    .svarint(a.maxQueue()).svarint(a.timeoutMs()).bool(a.forAnyone());
+        } else if (c instanceof PoolRelease a) {
+            w.u8(POOL_RELEASE).varint(a.session()).varint(a.requestId()).optString(a.key()).varint(a.fence());
+        } else if (c instanceof OpenSession a) {
+            w.u8(OPEN_SESSION).optString(a.clientToken()).svarint(a.ttlMs());
+        } else if (c instanceof CloseSession a) {
+            w.u8(CLOSE_SESSION).varint(a.session()).varint(a.requestId());
+        } else if (c instanceof ExpireSessions a) {
+            w.u8(EXPIRE_SESSIONS).varint(a.sessions().size());
+            for (long id : a.sessions()) {
+                w.varint(id);
+            }
+        } else if (c instanceof ExpireWaits) {
+            w.u8(EXPIRE_WAITS);
+        } else if (c instanceof SetLimits a) {
+            w.u8(SET_LIMITS);
+            encodeLimits(w, a.limits());
+        } else if (c instanceof LockAcquire a) {
+            w.u8(LOCK_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.name()).svarint(a.timeoutMs());
+        } else if (c instanceof LockRelease a) {
+            w.u8(LOCK_RELEASE).varint(a.session()).varint(a.requestId()).string(a.name()).varint(a.fence());
+        } else if (c instanceof DispatchInit a) {
+            w.u8(DISPATCH_INIT).varint(a.session()).varint(a.requestId()).string(a.group());
+            Map<String, String> sorted = new TreeMap<>(a.targets());
+            w.varint(sorted.size());
+            for (Map.Entry<String, String> e : sorted.entrySet()) {
+                w.string(e.getKey()).string(e.getValue());
+            }
+            w.bool(a.settings() != null);
+            if (a.settings() != null) {
+                encodeSettings(w, a.settings());
+            }
+        } else if (c instanceof DispatchAdvance a) {
+            w.u8(DISPATCH_ADVANCE).varint(a.session()).varint(a.requestId()).string(a.group()).svarint(a.head());
+        } else if (c instanceof DispatchSelect a) {
+            w.u8(DISPATCH_SELECT).varint(a.session()).varint(a.requestId()).string(a.group());
+        } else if (c instanceof DispatchLock a) {
+            w.u8(DISPATCH_LOCK).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target());
+        } else if (c instanceof DispatchRelease a) {
+            w.u8(DISPATCH_RELEASE).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target())
+                    .varint(a.fence()).svarint(a.newSeen());
+        } else if (c instanceof DispatchSetDisabled a) {
+            w.u8(DISPATCH_SET_DISABLED).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target())
+                    .bool(a.disabled());
+        } else if (c instanceof EventBegin a) {
+            w.u8(EVENT_BEGIN).varint(a.session()).varint(a.requestId()).string(a.name());
+        } else if (c instanceof EventComplete a) {
+            w.u8(EVENT_COMPLETE).varint(a.session()).varint(a.requestId()).string(a.name());
+        } else if (c instanceof QueueEnqueue a) {
+            w.u8(QUEUE_ENQUEUE).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
+                    .bytes(a.payload().unsafeArray()).varint(a.prerequisites().size());
+            for (String p : a.prerequisites()) {
+                w.string(p);
+            }
+        } else if (c instanceof QueueClaim a) {
+            w.u8(QUEUE_CLAIM).varint(a.session()).varint(a.requestId()).string(a.queue()).svarint(a.max());
+        } else if (c instanceof QueueDone a) {
+            w.u8(QUEUE_DONE).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
+                    .varint(a.fence());
+        } else if (c instanceof QueueRetry a) {
+            w.u8(QUEUE_RETRY).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
+                    .varint(a.fence());
+        } else {
+            throw new IllegalArgumentException("no encoding for " + c);
+        }
+    }
+
+    public static Command decode(BinaryReader r) {
+        int tag = r.u8();
+        switch (tag) {
+            case POOL_ACQUIRE:
+                return new PoolAcquire(r.varint(), r.varint(), r.string(NAME), int32(r), int32(r),
+                        r.svarint(), r.bool());
+            case POOL_RELEASE:
+                return new PoolRelease(r.varint(), r.varint(), r.optString(NAME), r.varint());
+            case OPEN_SESSION:
+                return new OpenSession(r.optString(NAME), r.svarint());
+            case CLOSE_SESSION:
+                return new CloseSession(r.varint(), r.varint());
+            case EXPIRE_SESSIONS: {
+                int n = r.count(LIST);
+                List<Long> ids = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    ids.add(r.varint());
+                }
+                return new ExpireSessions(List.copyOf(ids));
+            }
+            case EXPIRE_WAITS:
+                return new ExpireWaits();
+            case SET_LIMITS:
+                return new SetLimits(decodeLimits(r));
+            case LOCK_ACQUIRE:
+                return new LockAcquire(r.varint(), r.varint(), r.string(NAME), r.svarint());
+            case LOCK_RELEASE:
+                return new LockRelease(r.varint(), r.varint(), r.string(NAME), r.varint());
+            case DISPATCH_INIT: {
+                long s = r.varint();
+                long q = r.varint();
+                String group = r.string(NAME);
+                int n = r.count(LIST);
+                Map<String, String> targets = new LinkedHashMap<>();
+                for (int i = 0; i < n; i++) {
+                    targets.put(r.string(NAME), r.string(NAME));
+                }
+                DispatchSettings settings = r.bool() ? decodeSettings(r) : null;
+                return new DispatchInit(s, q, group, targets, settings);
+            }
+            case DISPATCH_ADVANCE:
+                return new DispatchAdvance(r.varint(), r.varint(), r.string(NAME), r.svarint());
+            case DISPATCH_SELECT:
+                return new DispatchSelect(r.varint(), r.varint(), r.string(NAME));
+            case DISPATCH_LOCK:
+                return new DispatchLock(r.varint(), r.varint(), r.string(NAME), r.string(NAME));
+            case DISPATCH_RELEASE:
+                return new DispatchRelease(r.varint(), r.varint(), r.string(NAME), r.string(NAME), r.varint(),
+                        r.svarint());
+            case DISPATCH_SET_DISABLED:
+                return new DispatchSetDisabled(r.varint(), r.varint(), r.string(NAME), r.string(NAME), r.bool());
+            case EVENT_BEGIN:
+                return new EventBegin(r.varint(), r.varint(), r.string(NAME));
+            case EVENT_COMPLETE:
+                return new EventComplete(r.varint(), r.varint(), r.string(NAME));
+            case QUEUE_ENQUEUE: {
+                long s = r.varint();
+                long q = r.varint();
+                String queue = r.string(NAME);
+                String item = r.string(NAME);
+                Bytes payload = Bytes.wrap(r.bytes(Limits.CODEC_MAX_PAYLOAD_BYTES));
+                int n = r.count(LIST);
+                List<String> prereqs = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    prereqs.add(r.string(NAME));
+                }
+                return new QueueEnqueue(s, q, queue, item, payload, List.copyOf(prereqs));
+            }
+            case QUEUE_CLAIM:
+                return new QueueClaim(r.varint(), r.varint(), r.string(NAME), int32(r));
+            case QUEUE_DONE:
+                return new QueueDone(r.varint(), r.varint(), r.string(NAME), r.string(NAME), r.varint());
+            case QUEUE_RETRY:
+                return new QueueRetry(r.varint(), r.varint(), r.string(NAME), r.string(NAME), r.varint());
+            default:
+                throw new MalformedException("unknown command tag " + tag);
+        }
+    }
+
+    // ---- results (kept in snapshots as remembered request outcomes) ----------------------------
+
+    public static void encodeResult(BinaryWriter w, Result res) {
+        if (res instanceof PoolReply p) {
+            w.u8(R_POOL).u8(p.status().ordinal()).string(p.key()).varint(p.fence());
+        } else if (res instanceof LockReply p) {
+            w.u8(R_LOCK).u8(p.status().ordinal()).string(p.name()).varint(p.fence());
+        } else if (res instanceof Rejected p) {
+            w.u8(R_REJECTED).u8(p.code().ordinal()).string(p.message());
+        } else if (res instanceof SessionOpened p) {
+            w.u8(R_SESSION_OPENED).varint(p.session()).varint(p.ttlMs()).bool(p.existing());
+        } else if (res instanceof SessionClosed p) {
+            w.u8(R_SESSION_CLOSED).varint(p.session());
+        } else if (res instanceof SessionsExpired p) {
+            w.u8(R_SESSIONS_EXPIRED).varint(p.sessions().size());
+            for (long id : p.sessions()) {
+                w.varint(id);
+            }
+        } else if (res instanceof WaitsExpired p) {
+            w.u8(R_WAITS_EXPIRED).varint(p.count());
+        } else if (res instanceof LimitsSet p) {
+            w.u8(R_LIMITS_SET);
+            encodeLimits(w, p.limits());
+        } else if (res instanceof DispatchReply p) {
+            w.u8(R_DISPATCH).u8(p.status().ordinal()).svarint(p.value()).bool(p.target() != null);
+            if (p.target() != null) {
+                TargetView t = p.target();
+                w.string(t.group()).string(t.id()).string(t.name()).svarint(t.seen()).svarint(t.touched())
+                        .bool(t.disabled()).varint(t.holder()).varint(t.fence());
+            }
+        } else if (res instanceof EventReply p) {
+            w.u8(R_EVENT).u8(p.status().ordinal()).string(p.name());
+        } else if (res instanceof QueueReply p) {
+            w.u8(R_QUEUE).u8(p.status().ordinal()).varint(p.items().size());
+            for (ClaimedItem i : p.items()) {
+                w.string(i.queue()).string(i.item()).bytes(i.payload().unsafeArray()).varint(i.fence())
+                        .varint(i.attempts());
+            }
+        } else {
+            throw new IllegalArgumentException("no encoding for " + res);
+        }
+    }
+
+    public static Result decodeResult(BinaryReader r) {
+        int tag = r.u8();
+        switch (tag) {
+            case R_POOL:
+                return new PoolReply(enumAt(PoolStatus.values(), r.u8()), r.string(NAME), r.varint());
+            case R_LOCK:
+                return new LockReply(enumAt(LockStatus.values(), r.u8()), r.string(NAME), r.varint());
+            case R_REJECTED:
+                return new Rejected(enumAt(ErrorCode.values(), r.u8()), r.string(LIST));
+            case R_SESSION_OPENED:
+                return new SessionOpened(r.varint(), r.varint(), r.bool());
+            case R_SESSION_CLOSED:
+                return new SessionClosed(r.varint());
+            case R_SESSIONS_EXPIRED: {
+                int n = r.count(LIST);
+                List<Long> ids = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    ids.add(r.varint());
+                }
+                return new SessionsExpired(List.copyOf(ids));
+            }
+            case R_WAITS_EXPIRED:
+                return new WaitsExpired(r.count(Integer.MAX_VALUE));
+            case R_LIMITS_SET:
+                return new LimitsSet(decodeLimits(r));
+            case R_DISPATCH: {
+                DispatchStatus st = enumAt(DispatchStatus.values(), r.u8());
+                long value = r.svarint();
+                TargetView t = r.bool()
+                        ? new TargetView(r.string(NAME), r.string(NAME), r.string(NAME), r.svarint(), r.svarint(),
+                                r.bool(), r.varint(), r.varint())
+                        : null;
+                return new DispatchReply(st, t, value);
+            }
+            case R_EVENT:
+                return new EventReply(enumAt(EventStatus.values(), r.u8()), r.string(NAME));
+            case R_QUEUE: {
+                QueueStatus st = enumAt(QueueStatus.values(), r.u8());
+                int n = r.count(LIST);
+                List<ClaimedItem> items = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    items.add(new ClaimedItem(r.string(NAME), r.string(NAME),
+                            Bytes.wrap(r.bytes(Limits.CODEC_MAX_PAYLOAD_BYTES)), r.varint(), r.count(Integer.MAX_VALUE)));
+                }
+                return new QueueReply(st, List.copyOf(items));
+            }
+            default:
+                throw new MalformedException("unknown result tag " + tag);
+        }
+    }
+
+    private static int int32(BinaryReader r) {
+        long v = r.svarint();
+        if (v != (int) v) {
+            throw new MalformedException("value " + v + " does not fit in 32 bits");
+        }
+        return (int) v;
+    }
+
+    private static <E> E enumAt(E[] values, int i) {
+        if (i >= values.length) {
+            throw new MalformedException("enum ordinal " + i + " out of range");
+        }
+        return values[i];
+    }
+
+    public static void encodeLimits(BinaryWriter w, Limits l) {
+        w.varint(l.maxSessions()).varint(l.minSessionTtlMs()).varint(l.maxSessionTtlMs()).varint(l.maxNameBytes())
+                .varint(l.maxPoolKeys()).varint(l.maxWaitersPerKey()).varint(l.maxSlotsPerSession())
+                .varint(l.maxLocks()).varint(l.maxWaitMs()).varint(l.maxDispatchGroups())
+                .varint(l.maxTargetsPerGroup()).varint(l.maxEvents()).varint(l.maxQueues())
+                .varint(l.maxItemsPerQueue()).varint(l.maxPayloadBytes()).varint(l.maxPrerequisites())
+                .varint(l.maxClaimBatch()).varint(l.maxRememberedRequests());
+    }
+
+    public static Limits decodeLimits(BinaryReader r) {
+        try {
+            return new Limits(r.count(Integer.MAX_VALUE), r.varint(), r.varint(), r.count(Integer.MAX_VALUE),
+                    r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE),
+                    r.count(Integer.MAX_VALUE), r.varint(), r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE),
+                    r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE),
+                    r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE),
+                    r.count(Integer.MAX_VALUE));
+        } catch (IllegalArgumentException e) {
+            throw new MalformedException("invalid limits: " + e.getMessage());
+        }
+    }
+
+    public static void encodeSettings(BinaryWriter w, DispatchSettings s) {
+        w.varint(s.intervalMs()).varint(s.batchSize()).varint(s.randomness());
+    }
+
+    public static DispatchSettings decodeSettings(BinaryReader r) {
+        try {
+            return new DispatchSettings(r.varint(), r.varint(), r.count(Integer.MAX_VALUE));
+        } catch (IllegalArgumentException e) {
+            throw new MalformedException("invalid dispatch settings: " + e.getMessage());
+        }
+    }
+}

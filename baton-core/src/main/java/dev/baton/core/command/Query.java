@@ -1,0 +1,34 @@
+package dev.baton.core.command;
+
+import java.util.List;
+
+/**
+ * A read-only question to the state machine, typed by its answer. Answers are taken from one
+ * published state, so they are consistent. "Get" queries answer null when the thing does not exist.
+ */
+public sealed interface Query<R> {
+    record GetSession(long session) implements Query<View.Session> {}
+
+    record ListSessionLeases() implements Query<List<View.SessionLease>> {}
+
+    record GetPool(String key) implements Query<View.Pool> {}
+
+    record GetPoolTotals() implements Query<View.PoolTotals> {}
+
+    record GetLock(String name) implements Query<View.Lock> {}
+
+    record GetGroup(String group) implements Query<View.Group> {}
+
+    record GetEvent(String name) implements Query<View.Event> {}
+
+    record ListEvents() implements Query<List<View.Event>> {}
+
+    record GetQueue(String queue) implements Query<View.Queue> {}
+
+    /** The earliest wait deadline, or {@code Long.MAX_VALUE}: when the leader should propose ExpireWaits. */
+    record NextDeadline() implements Query<Long> {}
+
+    record GetSummary() implements Query<View.Summary> {}
+
+    record GetLimits() implements Query<Limits> {}
+}

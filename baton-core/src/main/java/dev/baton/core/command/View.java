@@ -1,0 +1,47 @@
+package dev.baton.core.command;
+
+import java.util.List;
+import java.util.Map;
+
+/** Read-only pictures of parts of the state, answered by {@link Query lookups}. */
+public interface View {
+
+    /** A pool slot of a session: {@code state} is HELD, WAIT_ME or WAIT_ANY; {@code id} the fence or wait id. */
+    record PoolSlot(String key, String state, long id, long requestId, long since) implements View {}
+
+    record Session(long id, String token, long ttlMs, long openedAt, List<PoolSlot> slots, Map<String, Long> locksHeld,
+                   List<String> lockWaits, List<String> dispatchTargets, List<String> events, List<String> claimedItems)
+            implements View {}
+
+    /** What the leader needs to track leases after it is elected. */
+    record SessionLease(long id, long ttlMs) implements View {}
+
+    record PoolHolder(long session, long fence, long since) implements View {}
+
+    record PoolWaiter(long session, long requestId, long since, long deadline, boolean forAnyone) implements View {}
+
+    record Pool(String key, int processing, int waiting, List<PoolHolder> holders, List<PoolWaiter> waiters)
+            implements View {}
+
+    /** Cluster-wide pool counters and gauges (poolcounterd's STATS). */
+    record PoolTotals(long keys, long processing, long waiting, long acquired, long released, long done, long timeouts,
+                      long queueFull, long lockHeld, long waitForResponse, long releaseMismatch, long holdMs,
+                      long waitMeMs, long waitAnyMs, long timeoutWaitMs) implements View {}
+
+    record LockWaiter(long session, long requestId, long since, long deadline) implements View {}
+
+    record Lock(String name, long holder, long fence, long since, List<LockWaiter> waiters) implements View {}
+
+    record Group(String name, long head, DispatchSettings settings, List<TargetView> targets) implements View {}
+
+    record Event(String name, long owner, long since) implements View {}
+
+    record Item(String id, long seq, Bytes payload, List<String> prerequisites, int pendingPrerequisites,
+                long claimedBy, long fence, int attempts, long enqueuedAt) implements View {}
+
+    /** Items in FIFO order; {@code ready} counts the claimable ones. */
+    record Queue(String name, int ready, List<Item> items) implements View {}
+
+    record Summary(long lastIndex, long lastTime, long lastFence, int sessions, int poolKeys, int locks, int groups,
+                   int events, int queues, int waits) implements View {}
+}

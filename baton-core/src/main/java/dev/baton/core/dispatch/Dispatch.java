@@ -1,0 +1,187 @@
+package dev.baton.core.dispatch;
+
+import dev.baton.core.command.Command.DispatchAdvance;
+import dev.baton.core.command.Command.DispatchInit;
+import dev.baton.core.command.Command.DispatchLock;
+import dev.baton.core.command.Command.DispatchRelease;
+import dev.baton.core.command.Command.DispatchSelect;
+import dev.baton.core.command.Command.DispatchSetDisabled;
+import dev.baton.core.command.DispatchSettings;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Result;
+import dev.baton.core.command.Result.DispatchReply;
+import dev.baton.core.command.Result.DispatchStatus;
+import dev.baton.core.machine.Tx;
+import dev.baton.core.session.SessionState;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Fair dispatch to many targets (Wikibase ChangeDispatchCoordinator, seed-systems.md §2): per-target
+ * cursors, stalest-first selection with jitter, one holder per target, released automatically (cursor
+ * untouched) when the holder's session ends.
+ */
+public final class Dispatch {
+    private Dispatch() {}
+
+    /** initState: idempotent; adds untracked targets with seen = 0 and never touches tracked ones. */
+    public static Result init(Tx tx, DispatchInit c) {
+        Result.Rejected bad = tx.checkName("group", c.group());
+        if (bad != null) {
+            return bad;
+        }
+        if (c.targets() == null) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "targets must not be null");
+        }
+        // sorted, so that the order targets are added in never depends on the Map implementation
+        TreeMap<String, String> sorted = new TreeMap<>();
+        for (Map.Entry<String, String> e : c.targets().entrySet()) {
+            bad = tx.checkName("target id", e.getKey());
+            if (bad == null) {
+                bad = tx.checkName("target name", e.getValue());
+            }
+            if (bad != null) {
+                return bad;
+            }
+            sorted.put(e.getKey(), e.getValue());
+        }
+        GroupState g = tx.groups.get(c.group());
+        if (g == null) {
+            if (tx.groups.size() >= tx.limits.maxDispatchGroups()) {
+                return Tx.limit("dispatch groups", tx.limits.maxDispatchGroups());
+            }
+            g = GroupState.empty(c.group(), DispatchSettings.DEFAULTS);
+        }
+        int added = 0;
+        for (String id : sorted.keySet()) {
+            if (!g.targets().containsKey(id)) {
+                added++;
+            }
+        }
+        if (g.targets().size() + added > tx.limits.maxTargetsPerGroup()) {
+            return Tx.limit("targets per group", tx.limits.maxTargetsPerGroup());
+        }
+        for (Map.Entry<String, String> e : sorted.entrySet()) {
+            if (!g.targets().containsKey(e.getKey())) {
+                g = g.withTarget(new TargetState(e.getKey(), e.getValue(), 0, 0, false, 0, 0));
+            }
+        }
+        if (c.settings() != null) {
+            g = g.withSettings(c.settings());
+        }
+        tx.groups = tx.groups.assoc(c.group(), g);
+        return new DispatchReply(DispatchStatus.INITIALIZED, null, added);
+    }
+
+    public static Result advance(Tx tx, DispatchAdvance c) {
+        GroupState g = tx.groups.get(c.group());
+        if (g == null) {
+            return noGroup(c.group());
+        }
+        if (c.head() < 0) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "head must not be negative");
+        }
+        if (c.head() > g.head()) {
+            g = g.withHead(c.head());
+            tx.groups = tx.groups.assoc(c.group(), g);
+        }
+        return new DispatchReply(DispatchStatus.ADVANCED, null, g.head());
+    }
+
+    /** selectClient: pick as Wikibase does and lock the pick for the session. */
+    public static Result select(Tx tx, SessionState session, DispatchSelect c) {
+        GroupState g = tx.groups.get(c.group());
+        if (g == null) {
+            return noGroup(c.group());
+        }
+        TargetState t = DispatchSelector.select(g, tx.now(), tx.random());
+        if (t == null) {
+            return new DispatchReply(DispatchStatus.NONE, null, g.head());
+        }
+        return new DispatchReply(DispatchStatus.SELECTED, lock(tx, session, g, t), g.head());
+    }
+
+    /** lockClient: lock a given target; BUSY if another session holds it. */
+    public static Result lock(Tx tx, SessionState session, DispatchLock c) {
+        GroupState g = tx.groups.get(c.group());
+        if (g == null) {
+            return noGroup(c.group());
+        }
+        TargetState t = g.targets().get(c.target());
+        if (t == null) {
+            return noTarget(c.group(), c.target());
+        }
+        if (t.holder() == session.id()) {
+            return new DispatchReply(DispatchStatus.LOCKED, t.view(c.group()), g.head());
+        }
+        if (t.locked()) {
+            return new DispatchReply(DispatchStatus.BUSY, t.view(c.group()), g.head());
+        }
+        return new DispatchReply(DispatchStatus.LOCKED, lock(tx, session, g, t), g.head());
+    }
+
+    private static dev.baton.core.command.TargetView lock(Tx tx, SessionState session, GroupState g, TargetState t) {
+        TargetState locked = new TargetState(t.id(), t.name(), t.seen(), t.touched(), t.disabled(), session.id(),
+                tx.nextFence());
+        tx.groups = tx.groups.assoc(g.name(), g.withTarget(locked));
+        tx.putSession(session.withDispatch(session.dispatch().put(new TargetKey(g.name(), t.id()))));
+        return locked.view(g.name());
+    }
+
+    /** releaseClient: store the cursor (never backwards), touch, unlock. Refuses a stale fence. */
+    public static Result release(Tx tx, SessionState session, DispatchRelease c) {
+        GroupState g = tx.groups.get(c.group());
+        if (g == null) {
+            return noGroup(c.group());
+        }
+        TargetState t = g.targets().get(c.target());
+        if (t == null) {
+            return noTarget(c.group(), c.target());
+        }
+        if (t.holder() != session.id() || (c.fence() != 0 && c.fence() != t.fence())) {
+            return new Result.Rejected(ErrorCode.STALE_FENCE, "target " + c.target() + " of group " + c.group()
+                    + " is not locked by this session with fence " + c.fence());
+        }
+        if (c.newSeen() < 0) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "seen must not be negative");
+        }
+        TargetState released = new TargetState(t.id(), t.name(), Math.max(t.seen(), c.newSeen()), tx.now(),
+                t.disabled(), 0, 0);
+        tx.groups = tx.groups.assoc(g.name(), g.withTarget(released));
+        tx.putSession(session.withDispatch(session.dispatch().without(new TargetKey(g.name(), t.id()))));
+        return new DispatchReply(DispatchStatus.RELEASED, released.view(g.name()), g.head());
+    }
+
+    public static Result setDisabled(Tx tx, DispatchSetDisabled c) {
+        GroupState g = tx.groups.get(c.group());
+        if (g == null) {
+            return noGroup(c.group());
+        }
+        TargetState t = g.targets().get(c.target());
+        if (t == null) {
+            return noTarget(c.group(), c.target());
+        }
+        TargetState u = new TargetState(t.id(), t.name(), t.seen(), t.touched(), c.disabled(), t.holder(), t.fence());
+        tx.groups = tx.groups.assoc(g.name(), g.withTarget(u));
+        return new DispatchReply(DispatchStatus.UPDATED, u.view(g.name()), g.head());
+    }
+
+    /** The holder died: unlock its targets without moving their cursors or touch times. */
+    public static void onSessionEnd(Tx tx, SessionState session) {
+        for (TargetKey k : session.dispatch()) {
+            GroupState g = tx.groups.get(k.group());
+            TargetState t = g.targets().get(k.target());
+            tx.groups = tx.groups.assoc(g.name(), g.withTarget(
+                    new TargetState(t.id(), t.name(), t.seen(), t.touched(), t.disabled(), 0, 0)));
+        }
+    }
+
+    private static Result noGroup(String group) {
+        return new Result.Rejected(ErrorCode.NOT_FOUND, "no dispatch group " + group);
+    }
+
+    private static Result noTarget(String group, String target) {
+        return new Result.Rejected(ErrorCode.NOT_FOUND, "no target " + target + " in dispatch group " + group);
+    }
+}

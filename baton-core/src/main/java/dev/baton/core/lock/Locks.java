@@ -1,0 +1,139 @@
+package dev.baton.core.lock;
+
+import dev.baton.core.command.Command.LockAcquire;
+import dev.baton.core.command.Command.LockRelease;
+import dev.baton.core.command.Effect;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Result;
+import dev.baton.core.command.Result.LockReply;
+import dev.baton.core.command.Result.LockStatus;
+import dev.baton.core.machine.Tx;
+import dev.baton.core.session.SessionState;
+import dev.baton.core.session.WaitRef;
+import dev.baton.core.session.Waiter;
+import org.organicdesign.fp.collections.PersistentTreeMap;
+
+/**
+ * Fenced locks: named mutexes whose every grant carries a fence strictly greater than any fence
+ * issued before (Chubby's sequencer). A release quoting an older fence is refused, so a holder that
+ * paused past the loss of its session cannot undo newer work. Waiters are served FIFO.
+ */
+public final class Locks {
+    private Locks() {}
+
+    public static Result acquire(Tx tx, SessionState session, LockAcquire c) {
+        Result.Rejected bad = tx.checkName("lock name", c.name());
+        if (bad == null) {
+            bad = tx.checkWait(c.timeoutMs());
+        }
+        if (bad != null) {
+            return bad;
+        }
+        LockState lock = tx.locks.get(c.name());
+        if (lock == null) {
+            if (tx.locks.size() >= tx.limits.maxLocks()) {
+                return Tx.limit("locks", tx.limits.maxLocks());
+            }
+            long fence = tx.nextFence();
+            tx.locks = tx.locks.assoc(c.name(),
+                    new LockState(c.name(), session.id(), fence, tx.now(), c.requestId(), PersistentTreeMap.empty()));
+            tx.putSession(session.withLocks(session.locksHeld().assoc(c.name(), fence), session.lockWaits()));
+            return new LockReply(LockStatus.LOCKED, c.name(), fence);
+        }
+        if (lock.holder() == session.id()) {
+            return new LockReply(LockStatus.ALREADY_HELD, c.name(), lock.fence());
+        }
+        if (session.lockWaits().containsKey(c.name())) {
+            return new Result.Rejected(ErrorCode.WAIT_FOR_RESPONSE, "the session is already waiting for lock " + c.name());
+        }
+        if (c.timeoutMs() == 0) {
+            return new LockReply(LockStatus.BUSY, c.name(), 0);
+        }
+        if (lock.waiters().size() >= tx.limits.maxWaitersPerKey()) {
+            return Tx.limit("waiters per lock", tx.limits.maxWaitersPerKey());
+        }
+        long waitId = tx.nextSeq();
+        long deadline = tx.deadlineAfter(c.timeoutMs());
+        tx.locks = tx.locks.assoc(c.name(),
+                lock.withWaiters(lock.waiters().assoc(waitId, new Waiter(session.id(), c.requestId(), waitId, tx.now(), deadline))));
+        tx.putSession(session.withLocks(session.locksHeld(), session.lockWaits().assoc(c.name(), waitId)));
+        tx.addDeadline(deadline, waitId, new WaitRef(true, session.id(), c.name()));
+        return new LockReply(LockStatus.QUEUED, c.name(), 0);
+    }
+
+    public static Result release(Tx tx, SessionState session, LockRelease c) {
+        Result.Rejected bad = tx.checkName("lock name", c.name());
+        if (bad != null) {
+            return bad;
+        }
+        LockState lock = tx.locks.get(c.name());
+        if (lock != null && lock.holder() == session.id()) {
+            if (c.fence() != 0 && c.fence() != lock.fence()) {
+                return stale(c);
+            }
+            tx.putSession(session.withLocks(session.locksHeld().without(c.name()), session.lockWaits()));
+            handOff(tx, lock);
+            return new LockReply(LockStatus.UNLOCKED, c.name(), lock.fence());
+        }
+        Long waitId = session.lockWaits().get(c.name());
+        if (waitId != null) {
+            Waiter w = lock.waiters().get(waitId);
+            tx.removeDeadline(w.deadline(), waitId);
+            tx.locks = tx.locks.assoc(c.name(), lock.withWaiters(lock.waiters().without(waitId)));
+            tx.putSession(session.withLocks(session.locksHeld(), session.lockWaits().without(c.name())));
+            return new LockReply(LockStatus.CANCELLED, c.name(), 0);
+        }
+        if (c.fence() != 0) {
+            return stale(c);
+        }
+        return new LockReply(LockStatus.NOT_HELD, c.name(), 0);
+    }
+
+    private static Result stale(LockRelease c) {
+        return new Result.Rejected(ErrorCode.STALE_FENCE,
+                "fence " + c.fence() + " is not the current grant of lock " + c.name());
+    }
+
+    /** The holder let go: the oldest waiter gets the lock with a new fence, or the lock disappears. */
+    private static void handOff(Tx tx, LockState lock) {
+        if (lock.waiters().size() == 0) {
+            tx.locks = tx.locks.without(lock.name());
+            return;
+        }
+        Waiter next = lock.waiters().head().get().getValue();
+        long fence = tx.nextFence();
+        tx.removeDeadline(next.deadline(), next.waitId());
+        tx.locks = tx.locks.assoc(lock.name(), new LockState(lock.name(), next.session(), fence, tx.now(),
+                next.requestId(), lock.waiters().without(next.waitId())));
+        SessionState ws = tx.session(next.session());
+        tx.putSession(ws.withLocks(ws.locksHeld().assoc(lock.name(), fence), ws.lockWaits().without(lock.name())));
+        tell(tx, next, lock.name(), LockStatus.LOCKED, fence);
+    }
+
+    public static void timeOut(Tx tx, long sessionId, String name, long waitId) {
+        LockState lock = tx.locks.get(name);
+        Waiter w = lock.waiters().get(waitId);
+        tx.locks = tx.locks.assoc(name, lock.withWaiters(lock.waiters().without(waitId)));
+        SessionState ws = tx.session(sessionId);
+        tx.putSession(ws.withLocks(ws.locksHeld(), ws.lockWaits().without(name)));
+        tell(tx, w, name, LockStatus.TIMEOUT, 0);
+    }
+
+    /** The session ended: its waits are dropped, then the locks it held are handed on. */
+    public static void onSessionEnd(Tx tx, SessionState session) {
+        for (var e : session.lockWaits()) {
+            LockState lock = tx.locks.get(e.getKey());
+            Waiter w = lock.waiters().get(e.getValue());
+            tx.removeDeadline(w.deadline(), w.waitId());
+            tx.locks = tx.locks.assoc(lock.name(), lock.withWaiters(lock.waiters().without(w.waitId())));
+        }
+        for (var e : session.locksHeld()) {
+            handOff(tx, tx.locks.get(e.getKey()));
+        }
+    }
+
+    private static void tell(Tx tx, Waiter w, String name, LockStatus status, long fence) {
+        tx.emit(new Effect.LockWaitEnded(w.session(), w.requestId(), name, status, fence));
+        tx.rememberOutcome(w.session(), w.requestId(), new LockReply(status, name, fence));
+    }
+}

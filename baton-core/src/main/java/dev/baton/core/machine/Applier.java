@@ -1,0 +1,140 @@
+package dev.baton.core.machine;
+
+import dev.baton.core.command.Command;
+import dev.baton.core.command.Command.*;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Result;
+import dev.baton.core.dispatch.Dispatch;
+import dev.baton.core.event.Events;
+import dev.baton.core.lock.Locks;
+import dev.baton.core.pool.Pools;
+import dev.baton.core.queue.Queues;
+import dev.baton.core.session.SessionState;
+import dev.baton.core.session.Sessions;
+
+/**
+ * Routes one command to its primitive. Session checks and idempotency live here, once, for every
+ * session request: the session must be live; a request id already answered gets its remembered
+ * answer without being executed again; an answer (other than a rejection, which changed nothing)
+ * is remembered.
+ */
+final class Applier {
+    private Applier() {}
+
+    static Result apply(Tx tx, Command c, int expiredAtEntryStart) {
+        if (c instanceof SessionRequest r) {
+            return applyRequest(tx, r);
+        }
+        if (c instanceof OpenSession o) {
+            return Sessions.open(tx, o);
+        }
+        if (c instanceof ExpireSessions e) {
+            return Sessions.expire(tx, e);
+        }
+        if (c instanceof ExpireWaits) {
+            return new Result.WaitsExpired(expiredAtEntryStart);
+        }
+        if (c instanceof SetLimits s) {
+            if (s.limits() == null) {
+                return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "limits must not be null");
+            }
+            tx.limits = s.limits();
+            return new Result.LimitsSet(s.limits());
+        }
+        throw new IllegalArgumentException("unhandled command " + c);
+    }
+
+    private static Result applyRequest(Tx tx, SessionRequest r) {
+        long sid = r.session();
+        long rid = r.requestId();
+        SessionState s = null;
+        if (sid != 0) {
+            s = tx.session(sid);
+            if (s == null) {
+                return r instanceof CloseSession cs ? Sessions.close(tx, cs)
+                        : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + sid);
+            }
+            if (rid != 0) {
+                Result previous = s.recent().find(rid);
+                if (previous != null) {
+                    return previous;
+                }
+                if (rid < 0 || rid <= s.recent().floor()) {
+                    return new Result.Rejected(ErrorCode.REQUEST_TOO_OLD, "request id " + rid
+                            + " is at or below the session's idempotency window (" + s.recent().floor() + ")");
+                }
+            }
+        } else if (needsSession(r)) {
+            return new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "this command needs a session");
+        }
+        Result res = execute(tx, s, r);
+        if (sid != 0 && rid != 0 && !(res instanceof Result.Rejected)) {
+            SessionState after = tx.session(sid);
+            if (after != null) {
+                tx.putSession(after.withRecent(after.recent().with(rid, res, tx.limits.maxRememberedRequests())));
+            }
+        }
+        return res;
+    }
+
+    /** Commands that hold something on the session's behalf need one; the others may be sent without. */
+    private static boolean needsSession(SessionRequest r) {
+        return !(r instanceof DispatchInit || r instanceof DispatchAdvance || r instanceof DispatchSetDisabled
+                || r instanceof EventComplete || r instanceof QueueEnqueue);
+    }
+
+    private static Result execute(Tx tx, SessionState s, SessionRequest r) {
+        if (r instanceof PoolAcquire c) {
+            return Pools.acquire(tx, s, c);
+        }
+        if (r instanceof PoolRelease c) {
+            return Pools.release(tx, s, c);
+        }
+        if (r instanceof LockAcquire c) {
+            return Locks.acquire(tx, s, c);
+        }
+        if (r instanceof LockRelease c) {
+            return Locks.release(tx, s, c);
+        }
+        if (r instanceof CloseSession c) {
+            return Sessions.close(tx, c);
+        }
+        if (r instanceof DispatchInit c) {
+            return Dispatch.init(tx, c);
+        }
+        if (r instanceof DispatchAdvance c) {
+            return Dispatch.advance(tx, c);
+        }
+        if (r instanceof DispatchSelect c) {
+            return Dispatch.select(tx, s, c);
+        }
+        if (r instanceof DispatchLock c) {
+            return Dispatch.lock(tx, s, c);
+        }
+        if (r instanceof DispatchRelease c) {
+            return Dispatch.release(tx, s, c);
+        }
+        if (r instanceof DispatchSetDisabled c) {
+            return Dispatch.setDisabled(tx, c);
+        }
+        if (r instanceof EventBegin c) {
+            return Events.begin(tx, s, c);
+        }
+        if (r instanceof EventComplete c) {
+            return Events.complete(tx, c);
+        }
+        if (r instanceof QueueEnqueue c) {
+            return Queues.enqueue(tx, c);
+        }
+        if (r instanceof QueueClaim c) {
+            return Queues.claim(tx, s, c);
+        }
+        if (r instanceof QueueDone c) {
+            return Queues.done(tx, s, c);
+        }
+        if (r instanceof QueueRetry c) {
+            return Queues.retry(tx, s, c);
+        }
+        throw new IllegalArgumentException("unhandled command " + r);
+    }
+}

@@ -1,0 +1,134 @@
+package dev.baton.core.machine;
+
+import dev.baton.core.command.Command;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Limits;
+import dev.baton.core.command.Query;
+import dev.baton.core.command.Result;
+import dev.baton.core.session.Sessions;
+import dev.baton.core.sm.Applied;
+import dev.baton.core.sm.ConcurrentStateMachine;
+import dev.baton.core.sm.Entry;
+import dev.baton.core.sm.SnapshotHandle;
+import dev.baton.core.util.BinaryReader.MalformedException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Baton's coordination state machine: sessions, pools, fenced locks, dispatch, events and gated
+ * queues, on the {@link ConcurrentStateMachine} contract.
+ *
+ * <p>How the contract's concurrency is met: the whole state is one immutable {@link State} held in
+ * a volatile field. {@code update} edits a transient working copy and publishes the next State once
+ * per batch; lookups read whichever State is published; {@code prepareSnapshot} keeps a reference
+ * to it (O(1)) and {@code saveSnapshot} serialises that reference while updates go on.
+ *
+ * <p>An exception escaping {@code update} other than the documented IllegalArgumentException is a
+ * bug; nothing of the batch is published, and the host must stop rather than skip the entries.
+ */
+public final class CoordinationStateMachine implements ConcurrentStateMachine {
+    private volatile State state;
+    private volatile boolean closed;
+
+    public CoordinationStateMachine() {
+        this(Limits.defaults());
+    }
+
+    /** Starts empty with the given limits; every replica must start with the same ones. */
+    public CoordinationStateMachine(Limits initialLimits) {
+        this.state = State.initial(initialLimits);
+    }
+
+    @Override
+    public List<Applied> update(List<Entry> entries) {
+        checkOpen();
+        State current = state;
+        long last = current.lastIndex();
+        for (Entry e : entries) {
+            if (e.index() <= last) {
+                throw new IllegalArgumentException("entry index " + e.index() + " is not after " + last);
+            }
+            last = e.index();
+        }
+        Tx tx = new Tx(current);
+        List<Applied> out = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            tx.beginEntry(e.index(), e.timestamp());
+            int expired = Sessions.expireWaits(tx);
+            List<Command> commands;
+            try {
+                commands = CommandCodec.decodeBatch(e.payload());
+            } catch (MalformedException bad) {
+                out.add(new Applied(e.index(),
+                        List.of(new Result.Rejected(ErrorCode.MALFORMED, bad.getMessage())), tx.takeEffects()));
+                continue;
+            }
+            List<Result> results = new ArrayList<>(commands.size());
+            for (Command c : commands) {
+                results.add(Applier.apply(tx, c, expired));
+            }
+            out.add(new Applied(e.index(), results, tx.takeEffects()));
+        }
+        state = tx.commit();
+        return out;
+    }
+
+    @Override
+    public <R> R lookup(Query<R> query) {
+        return Queries.answer(state, query);
+    }
+
+    @Override
+    public long lastApplied() {
+        return state.lastIndex();
+    }
+
+    /** The published state (immutable); for tests, benchmarks and admin dumps. */
+    public State state() {
+        return state;
+    }
+
+    @Override
+    public SnapshotHandle prepareSnapshot() {
+        checkOpen();
+        return new Snapshot(state);
+    }
+
+    @Override
+    public void saveSnapshot(SnapshotHandle snapshot, OutputStream out) throws IOException {
+        if (!(snapshot instanceof Snapshot s)) {
+            throw new IllegalArgumentException("not a snapshot of this state machine: " + snapshot);
+        }
+        SnapshotCodec.write(s.state(), out);
+    }
+
+    @Override
+    public void recoverFromSnapshot(InputStream in) throws IOException {
+        checkOpen();
+        state = SnapshotCodec.read(in);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("state machine closed");
+        }
+    }
+
+    /** The captured state root. */
+    record Snapshot(State state) implements SnapshotHandle {
+        @Override
+        public long index() {
+            return state.lastIndex();
+        }
+    }
+}

@@ -1,0 +1,170 @@
+package dev.baton.core.machine;
+
+import dev.baton.core.command.Query;
+import dev.baton.core.command.View;
+import dev.baton.core.dispatch.GroupState;
+import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.dispatch.TargetState;
+import dev.baton.core.event.EventState;
+import dev.baton.core.lock.LockState;
+import dev.baton.core.pool.Holder;
+import dev.baton.core.pool.PoolState;
+import dev.baton.core.queue.ItemKey;
+import dev.baton.core.queue.ItemState;
+import dev.baton.core.queue.QueueState;
+import dev.baton.core.session.SessionState;
+import dev.baton.core.session.Slot;
+import dev.baton.core.session.Waiter;
+import org.organicdesign.fp.collections.UnmodMap;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Answers lookups from one immutable State. */
+final class Queries {
+    private Queries() {}
+
+    @SuppressWarnings("unchecked")
+    static <R> R answer(State s, Query<R> q) {
+        return (R) answerRaw(s, q);
+    }
+
+    private static Object answerRaw(State s, Query<?> q) {
+        if (q instanceof Query.GetPool p) {
+            PoolState pool = s.pools().get(p.key());
+            return pool == null ? null : pool(pool);
+        }
+        if (q instanceof Query.GetSession g) {
+            SessionState x = s.sessions().get(g.session());
+            return x == null ? null : session(x);
+        }
+        if (q instanceof Query.GetLock g) {
+            LockState l = s.locks().get(g.name());
+            return l == null ? null : lock(l);
+        }
+        if (q instanceof Query.GetGroup g) {
+            GroupState grp = s.groups().get(g.group());
+            return grp == null ? null : group(grp);
+        }
+        if (q instanceof Query.GetEvent g) {
+            EventState e = s.events().get(g.name());
+            return e == null ? null : new View.Event(e.name(), e.owner(), e.since());
+        }
+        if (q instanceof Query.ListEvents) {
+            List<View.Event> out = new ArrayList<>();
+            for (EventState e : s.events().values()) {
+                out.add(new View.Event(e.name(), e.owner(), e.since()));
+            }
+            out.sort(Comparator.comparing(View.Event::name));
+            return out;
+        }
+        if (q instanceof Query.GetQueue g) {
+            QueueState qs = s.queues().get(g.queue());
+            return qs == null ? null : queue(qs);
+        }
+        if (q instanceof Query.ListSessionLeases) {
+            List<View.SessionLease> out = new ArrayList<>(s.sessions().size());
+            for (SessionState x : s.sessions().values()) {
+                out.add(new View.SessionLease(x.id(), x.ttlMs()));
+            }
+            out.sort(Comparator.comparingLong(View.SessionLease::id));
+            return out;
+        }
+        if (q instanceof Query.GetPoolTotals) {
+            return poolTotals(s);
+        }
+        if (q instanceof Query.NextDeadline) {
+            return s.deadlines().size() == 0 ? Long.MAX_VALUE : s.deadlines().firstKey().at();
+        }
+        if (q instanceof Query.GetSummary) {
+            return new View.Summary(s.lastIndex(), s.lastTime(), s.lastFence(), s.sessions().size(), s.pools().size(),
+                    s.locks().size(), s.groups().size(), s.events().size(), s.queues().size(), s.deadlines().size());
+        }
+        if (q instanceof Query.GetLimits) {
+            return s.limits();
+        }
+        throw new IllegalArgumentException("unhandled query " + q);
+    }
+
+    private static View.Pool pool(PoolState p) {
+        List<View.PoolHolder> holders = new ArrayList<>(p.processing());
+        for (Holder h : p.holders().values()) {
+            holders.add(new View.PoolHolder(h.session(), h.fence(), h.since()));
+        }
+        List<View.PoolWaiter> waiters = new ArrayList<>(p.waiting());
+        for (Waiter w : p.waitMe().values()) {
+            waiters.add(new View.PoolWaiter(w.session(), w.requestId(), w.since(), w.deadline(), false));
+        }
+        for (Waiter w : p.waitAny().values()) {
+            waiters.add(new View.PoolWaiter(w.session(), w.requestId(), w.since(), w.deadline(), true));
+        }
+        return new View.Pool(p.key(), p.processing(), p.waiting(), holders, waiters);
+    }
+
+    private static View.Session session(SessionState x) {
+        List<View.PoolSlot> slots = new ArrayList<>(x.slots().length);
+        for (Slot sl : x.slots()) {
+            slots.add(new View.PoolSlot(sl.key(), sl.state().name(), sl.id(), sl.requestId(), sl.since()));
+        }
+        Map<String, Long> held = new LinkedHashMap<>();
+        for (UnmodMap.UnEntry<String, Long> e : x.locksHeld()) {
+            held.put(e.getKey(), e.getValue());
+        }
+        List<String> waits = new ArrayList<>();
+        x.lockWaits().keySet().forEach(waits::add);
+        List<String> targets = new ArrayList<>();
+        for (TargetKey k : x.dispatch()) {
+            targets.add(k.group() + "/" + k.target());
+        }
+        List<String> events = new ArrayList<>();
+        x.events().forEach(events::add);
+        List<String> claimed = new ArrayList<>();
+        for (ItemKey k : x.claimed()) {
+            claimed.add(k.queue() + "/" + k.item());
+        }
+        return new View.Session(x.id(), x.token(), x.ttlMs(), x.openedAt(), slots, held, waits, targets, events, claimed);
+    }
+
+    private static View.Lock lock(LockState l) {
+        List<View.LockWaiter> ws = new ArrayList<>(l.waiters().size());
+        for (Waiter w : l.waiters().values()) {
+            ws.add(new View.LockWaiter(w.session(), w.requestId(), w.since(), w.deadline()));
+        }
+        return new View.Lock(l.name(), l.holder(), l.fence(), l.since(), ws);
+    }
+
+    private static View.Group group(GroupState g) {
+        List<dev.baton.core.command.TargetView> ts = new ArrayList<>(g.targets().size());
+        for (TargetState t : g.targets().values()) {
+            ts.add(t.view(g.name()));
+        }
+        return new View.Group(g.name(), g.head(), g.settings(), ts);
+    }
+
+    private static View.Queue queue(QueueState q) {
+        List<View.Item> items = new ArrayList<>(q.items().size());
+        for (ItemState it : q.items().values()) {
+            items.add(new View.Item(it.id(), it.seq(), it.payload(), Arrays.asList(it.prerequisites()), it.pending(),
+                    it.claimedBy(), it.fence(), it.attempts(), it.enqueuedAt()));
+        }
+        items.sort(Comparator.comparingLong(View.Item::seq));
+        return new View.Queue(q.name(), q.ready().size(), items);
+    }
+
+    private static View.PoolTotals poolTotals(State s) {
+        long processing = 0;
+        long waiting = 0;
+        for (PoolState p : s.pools().values()) {
+            processing += p.processing();
+            waiting += p.waiting();
+        }
+        PoolCounters c = s.poolCounters();
+        return new View.PoolTotals(s.pools().size(), processing, waiting, c.acquired(), c.released(), c.done(),
+                c.timeouts(), c.queueFull(), c.lockHeld(), c.waitForResponse(), c.releaseMismatch(), c.holdMs(),
+                c.waitMeMs(), c.waitAnyMs(), c.timeoutWaitMs());
+    }
+}

@@ -1,0 +1,374 @@
+package dev.baton.core.machine;
+
+import dev.baton.core.command.Bytes;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.core.command.Limits;
+import dev.baton.core.dispatch.GroupState;
+import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.dispatch.TargetState;
+import dev.baton.core.event.EventState;
+import dev.baton.core.lock.LockState;
+import dev.baton.core.pool.Holder;
+import dev.baton.core.pool.PoolState;
+import dev.baton.core.queue.ItemKey;
+import dev.baton.core.queue.ItemState;
+import dev.baton.core.queue.QueueState;
+import dev.baton.core.session.Deadline;
+import dev.baton.core.session.RecentResults;
+import dev.baton.core.session.SessionState;
+import dev.baton.core.session.Slot;
+import dev.baton.core.session.WaitRef;
+import dev.baton.core.session.Waiter;
+import dev.baton.core.util.BinaryReader;
+import dev.baton.core.util.BinaryReader.MalformedException;
+import dev.baton.core.util.BinaryWriter;
+import org.organicdesign.fp.collections.PersistentHashMap;
+import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
+import org.organicdesign.fp.collections.PersistentTreeMap;
+import org.organicdesign.fp.collections.PersistentTreeSet;
+import org.organicdesign.fp.collections.UnmodMap;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.zip.CRC32C;
+
+/**
+ * The snapshot format. Deterministic: a State is written in the iteration order of its persistent
+ * maps, which depends only on their contents (string and long hashes are specified by the JDK), so
+ * two replicas with the same state write the same bytes. Only primary data is written; the indexes
+ * derived from it (deadlines, lag index, claimable lists, event → item references, client tokens)
+ * are rebuilt on recovery, so they can never disagree with the data.
+ *
+ * <pre>
+ * "BATN" u8 version
+ * header: lastIndex lastTime lastFence nextSessionId lastSeq, limits, pool counters
+ * sessions, pools, locks, groups, events, queues: each a count then records
+ * fixed64 CRC32C of everything before it
+ * </pre>
+ */
+public final class SnapshotCodec {
+    private SnapshotCodec() {}
+
+    private static final int MAGIC = 0x4241544E; // "BATN"
+    public static final int VERSION = 1;
+    private static final int FLUSH_AT = 1 << 16;
+    private static final int NAME = Limits.CODEC_MAX_NAME_BYTES;
+    private static final int MANY = Integer.MAX_VALUE;
+
+    /** Streams {@code s} to {@code out} in chunks; does not close {@code out}. */
+    public static void write(State s, OutputStream out) throws IOException {
+        Sink w = new Sink(out);
+        w.b.fixed64(((long) MAGIC << 32) | VERSION);
+        w.b.varint(s.lastIndex()).svarint(s.lastTime()).varint(s.lastFence()).varint(s.nextSessionId()).varint(s.lastSeq());
+        CommandCodec.encodeLimits(w.b, s.limits());
+        for (long v : s.poolCounters().toArray()) {
+            w.b.varint(v);
+        }
+        w.b.varint(s.sessions().size());
+        for (SessionState x : s.sessions().values()) {
+            writeSession(w.b, x);
+            w.maybeFlush();
+        }
+        w.b.varint(s.pools().size());
+        for (PoolState p : s.pools().values()) {
+            w.b.string(p.key()).varint(p.holders().size());
+            for (Holder h : p.holders().values()) {
+                w.b.varint(h.session()).varint(h.fence()).svarint(h.since()).varint(h.requestId());
+            }
+            writeWaiters(w.b, p.waitMe());
+            writeWaiters(w.b, p.waitAny());
+            w.maybeFlush();
+        }
+        w.b.varint(s.locks().size());
+        for (LockState l : s.locks().values()) {
+            w.b.string(l.name()).varint(l.holder()).varint(l.fence()).svarint(l.since()).varint(l.requestId());
+            writeWaiters(w.b, l.waiters());
+            w.maybeFlush();
+        }
+        w.b.varint(s.groups().size());
+        for (GroupState g : s.groups().values()) {
+            w.b.string(g.name()).varint(g.head());
+            CommandCodec.encodeSettings(w.b, g.settings());
+            w.b.varint(g.targets().size());
+            for (TargetState t : g.targets().values()) {
+                w.b.string(t.id()).string(t.name()).varint(t.seen()).svarint(t.touched()).bool(t.disabled())
+                        .varint(t.holder()).varint(t.fence());
+                w.maybeFlush();
+            }
+        }
+        w.b.varint(s.events().size());
+        for (EventState e : s.events().values()) {
+            w.b.string(e.name()).varint(e.owner()).svarint(e.since());
+            w.maybeFlush();
+        }
+        w.b.varint(s.queues().size());
+        for (QueueState q : s.queues().values()) {
+            w.b.string(q.name()).varint(q.items().size());
+            for (ItemState it : q.items().values()) {
+                w.b.string(it.id()).bytes(it.payload().unsafeArray()).varint(it.prerequisites().length);
+                for (String p : it.prerequisites()) {
+                    w.b.string(p);
+                }
+                w.b.varint(it.seq()).varint(it.claimedBy()).varint(it.fence()).varint(it.attempts())
+                        .svarint(it.enqueuedAt());
+                w.maybeFlush();
+            }
+        }
+        w.finish();
+    }
+
+    private static void writeSession(BinaryWriter b, SessionState x) {
+        b.varint(x.id()).optString(x.token()).varint(x.ttlMs()).svarint(x.openedAt()).varint(x.slots().length);
+        for (Slot sl : x.slots()) {
+            b.string(sl.key()).u8(sl.state().ordinal()).varint(sl.id()).varint(sl.requestId()).svarint(sl.since());
+        }
+        b.varint(x.locksHeld().size());
+        for (UnmodMap.UnEntry<String, Long> e : x.locksHeld()) {
+            b.string(e.getKey()).varint(e.getValue());
+        }
+        b.varint(x.lockWaits().size());
+        for (UnmodMap.UnEntry<String, Long> e : x.lockWaits()) {
+            b.string(e.getKey()).varint(e.getValue());
+        }
+        b.varint(x.dispatch().size());
+        for (TargetKey k : x.dispatch()) {
+            b.string(k.group()).string(k.target());
+        }
+        b.varint(x.events().size());
+        for (String e : x.events()) {
+            b.string(e);
+        }
+        b.varint(x.claimed().size());
+        for (ItemKey k : x.claimed()) {
+            b.string(k.queue()).string(k.item());
+        }
+        RecentResults r = x.recent();
+        b.varint(r.floor()).varint(r.size());
+        for (int i = 0; i < r.size(); i++) {
+            b.varint(r.idAt(i));
+            CommandCodec.encodeResult(b, r.resultAt(i));
+        }
+    }
+
+    private static void writeWaiters(BinaryWriter b, PersistentTreeMap<Long, Waiter> ws) {
+        b.varint(ws.size());
+        for (Waiter w : ws.values()) {
+            b.varint(w.session()).varint(w.requestId()).varint(w.waitId()).svarint(w.since()).svarint(w.deadline());
+        }
+    }
+
+    /** Reads a whole snapshot; throws {@link IOException} if it is malformed or its checksum is wrong. */
+    public static State read(InputStream in) throws IOException {
+        byte[] all = in.readAllBytes();
+        if (all.length < 16) {
+            throw new IOException("snapshot too short (" + all.length + " bytes)");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(all, 0, all.length - 8);
+        long stored = new BinaryReader(all, all.length - 8, 8).fixed64();
+        if (stored != crc.getValue()) {
+            throw new IOException("snapshot checksum mismatch");
+        }
+        try {
+            return decode(new BinaryReader(all, 0, all.length - 8));
+        } catch (MalformedException | IllegalArgumentException | NullPointerException | ClassCastException e) {
+            throw new IOException("malformed snapshot: " + e.getMessage(), e);
+        }
+    }
+
+    private static State decode(BinaryReader r) {
+        long head = r.fixed64();
+        if ((int) (head >>> 32) != MAGIC) {
+            throw new MalformedException("not a Baton snapshot");
+        }
+        if ((int) head != VERSION) {
+            throw new MalformedException("unknown snapshot version " + (int) head);
+        }
+        long lastIndex = r.varint();
+        long lastTime = r.svarint();
+        long lastFence = r.varint();
+        long nextSessionId = r.varint();
+        long lastSeq = r.varint();
+        Limits limits = CommandCodec.decodeLimits(r);
+        long[] counters = new long[PoolCounters.SIZE];
+        for (int i = 0; i < counters.length; i++) {
+            counters[i] = r.varint();
+        }
+        PersistentTreeMap<Deadline, WaitRef> deadlines = PersistentTreeMap.empty();
+
+        MutHashMap<Long, SessionState> sessions = PersistentHashMap.emptyMutable();
+        MutHashMap<String, Long> tokens = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            SessionState s = readSession(r);
+            sessions = sessions.assoc(s.id(), s);
+            if (s.token() != null) {
+                tokens = tokens.assoc(s.token(), s.id());
+            }
+        }
+        MutHashMap<String, PoolState> pools = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            String key = r.string(NAME);
+            PersistentTreeMap<Long, Holder> holders = PersistentTreeMap.empty();
+            for (int h = r.count(MANY); h > 0; h--) {
+                Holder x = new Holder(r.varint(), r.varint(), r.svarint(), r.varint());
+                holders = holders.assoc(x.fence(), x);
+            }
+            PersistentTreeMap<Long, Waiter> me = readWaiters(r);
+            PersistentTreeMap<Long, Waiter> any = readWaiters(r);
+            deadlines = addDeadlines(deadlines, me, false, key);
+            deadlines = addDeadlines(deadlines, any, false, key);
+            pools = pools.assoc(key, new PoolState(key, holders, me, any));
+        }
+        MutHashMap<String, LockState> locks = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            String name = r.string(NAME);
+            LockState l = new LockState(name, r.varint(), r.varint(), r.svarint(), r.varint(), readWaiters(r));
+            deadlines = addDeadlines(deadlines, l.waiters(), true, name);
+            locks = locks.assoc(name, l);
+        }
+        MutHashMap<String, GroupState> groups = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            String name = r.string(NAME);
+            long headPos = r.varint();
+            GroupState g = GroupState.empty(name, CommandCodec.decodeSettings(r)).withHead(headPos);
+            for (int t = r.count(MANY); t > 0; t--) {
+                g = g.withTarget(new TargetState(r.string(NAME), r.string(NAME), r.varint(), r.svarint(), r.bool(),
+                        r.varint(), r.varint()));
+            }
+            groups = groups.assoc(name, g);
+        }
+        MutHashMap<String, EventState> events = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            EventState e = new EventState(r.string(NAME), r.varint(), r.svarint());
+            events = events.assoc(e.name(), e);
+        }
+        MutHashMap<String, QueueState> queues = PersistentHashMap.emptyMutable();
+        MutHashMap<String, PersistentTreeSet<ItemKey>> refs = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            String name = r.string(NAME);
+            MutHashMap<String, ItemState> items = PersistentHashMap.emptyMutable();
+            PersistentTreeMap<Long, String> ready = PersistentTreeMap.empty();
+            for (int i = r.count(MANY); i > 0; i--) {
+                String id = r.string(NAME);
+                Bytes payload = Bytes.wrap(r.bytes(Limits.CODEC_MAX_PAYLOAD_BYTES));
+                String[] prereqs = new String[r.count(Limits.CODEC_MAX_LIST)];
+                int pending = 0;
+                for (int p = 0; p < prereqs.length; p++) {
+                    prereqs[p] = r.string(NAME);
+                    if (events.containsKey(prereqs[p])) {
+                        pending++;
+                    }
+                    PersistentTreeSet<ItemKey> set = refs.get(prereqs[p]);
+                    refs = refs.assoc(prereqs[p],
+                            (set == null ? PersistentTreeSet.<ItemKey>empty() : set).put(new ItemKey(name, id)));
+                }
+                ItemState it = new ItemState(id, payload, prereqs, r.varint(), pending, r.varint(), r.varint(),
+                        r.count(MANY), r.svarint());
+                if (it.ready()) {
+                    ready = ready.assoc(it.seq(), id);
+                }
+                items = items.assoc(id, it);
+            }
+            queues = queues.assoc(name, new QueueState(name, items.immutable(), ready));
+        }
+        r.expectEnd();
+        return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
+                tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
+                events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters));
+    }
+
+    private static SessionState readSession(BinaryReader r) {
+        long id = r.varint();
+        String token = r.optString(NAME);
+        long ttl = r.varint();
+        long openedAt = r.svarint();
+        Slot[] slots = new Slot[r.count(Limits.CODEC_MAX_LIST)];
+        for (int i = 0; i < slots.length; i++) {
+            String key = r.string(NAME);
+            int st = r.u8();
+            if (st >= Slot.State.values().length) {
+                throw new MalformedException("bad slot state " + st);
+            }
+            slots[i] = new Slot(key, Slot.State.values()[st], r.varint(), r.varint(), r.svarint());
+        }
+        PersistentTreeMap<String, Long> held = PersistentTreeMap.empty();
+        for (int n = r.count(MANY); n > 0; n--) {
+            held = held.assoc(r.string(NAME), r.varint());
+        }
+        PersistentTreeMap<String, Long> waits = PersistentTreeMap.empty();
+        for (int n = r.count(MANY); n > 0; n--) {
+            waits = waits.assoc(r.string(NAME), r.varint());
+        }
+        PersistentTreeSet<TargetKey> dispatch = PersistentTreeSet.empty();
+        for (int n = r.count(MANY); n > 0; n--) {
+            dispatch = dispatch.put(new TargetKey(r.string(NAME), r.string(NAME)));
+        }
+        PersistentTreeSet<String> events = PersistentTreeSet.empty();
+        for (int n = r.count(MANY); n > 0; n--) {
+            events = events.put(r.string(NAME));
+        }
+        PersistentTreeSet<ItemKey> claimed = PersistentTreeSet.empty();
+        for (int n = r.count(MANY); n > 0; n--) {
+            claimed = claimed.put(new ItemKey(r.string(NAME), r.string(NAME)));
+        }
+        long floor = r.varint();
+        int nr = r.count(Limits.CODEC_MAX_LIST);
+        long[] ids = new long[nr];
+        dev.baton.core.command.Result[] results = new dev.baton.core.command.Result[nr];
+        for (int i = 0; i < nr; i++) {
+            ids[i] = r.varint();
+            results[i] = CommandCodec.decodeResult(r);
+        }
+        return new SessionState(id, token, ttl, openedAt, slots, held, waits, dispatch, events, claimed,
+                new RecentResults(ids, results, floor));
+    }
+
+    private static PersistentTreeMap<Long, Waiter> readWaiters(BinaryReader r) {
+        PersistentTreeMap<Long, Waiter> ws = PersistentTreeMap.empty();
+        for (int n = r.count(MANY); n > 0; n--) {
+            Waiter w = new Waiter(r.varint(), r.varint(), r.varint(), r.svarint(), r.svarint());
+            ws = ws.assoc(w.waitId(), w);
+        }
+        return ws;
+    }
+
+    private static PersistentTreeMap<Deadline, WaitRef> addDeadlines(PersistentTreeMap<Deadline, WaitRef> d,
+            PersistentTreeMap<Long, Waiter> ws, boolean lock, String key) {
+        for (Waiter w : ws.values()) {
+            d = d.assoc(new Deadline(w.deadline(), w.waitId()), new WaitRef(lock, w.session(), key));
+        }
+        return d;
+    }
+
+    /** A BinaryWriter drained into the stream in chunks, with a running checksum. */
+    private static final class Sink {
+        final BinaryWriter b = new BinaryWriter(FLUSH_AT * 2);
+        final OutputStream out;
+        final CRC32C crc = new CRC32C();
+
+        Sink(OutputStream out) {
+            this.out = out;
+        }
+
+        void maybeFlush() throws IOException {
+            if (b.size() >= FLUSH_AT) {
+                flush();
+            }
+        }
+
+        void flush() throws IOException {
+            crc.update(b.buffer(), 0, b.size());
+            out.write(b.buffer(), 0, b.size());
+            b.reset();
+        }
+
+        void finish() throws IOException {
+            flush();
+            b.fixed64(crc.getValue());
+            out.write(b.buffer(), 0, b.size());
+            b.reset();
+            out.flush();
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.baton.core.machine;
+
+import dev.baton.core.command.Limits;
+import dev.baton.core.dispatch.GroupState;
+import dev.baton.core.event.EventState;
+import dev.baton.core.lock.LockState;
+import dev.baton.core.pool.PoolState;
+import dev.baton.core.queue.ItemKey;
+import dev.baton.core.queue.QueueState;
+import dev.baton.core.session.Deadline;
+import dev.baton.core.session.SessionState;
+import dev.baton.core.session.WaitRef;
+import org.organicdesign.fp.collections.PersistentHashMap;
+import org.organicdesign.fp.collections.PersistentTreeMap;
+import org.organicdesign.fp.collections.PersistentTreeSet;
+
+/**
+ * The whole coordination state at one log index. Immutable: {@code update} builds the next State
+ * (sharing everything it did not change) and publishes it, so a reader or a snapshot holding a State
+ * sees exactly one point in time however long it takes.
+ *
+ * @param lastIndex     index of the last applied entry
+ * @param lastTime      timestamp of the last applied entry (never decreases)
+ * @param lastFence     the largest fence ever issued
+ * @param nextSessionId id the next opened session gets
+ * @param lastSeq       the last issued wait id / queue position
+ * @param deadlines     every pending wait, by deadline
+ * @param eventRefs     event name → queue items that name it as a prerequisite
+ */
+public record State(long lastIndex, long lastTime, long lastFence, long nextSessionId, long lastSeq, Limits limits,
+                    PersistentHashMap<Long, SessionState> sessions, PersistentHashMap<String, Long> tokens,
+                    PersistentHashMap<String, PoolState> pools, PersistentHashMap<String, LockState> locks,
+                    PersistentTreeMap<Deadline, WaitRef> deadlines, PersistentHashMap<String, GroupState> groups,
+                    PersistentHashMap<String, EventState> events, PersistentHashMap<String, QueueState> queues,
+                    PersistentHashMap<String, PersistentTreeSet<ItemKey>> eventRefs, PoolCounters poolCounters) {
+
+    public static State initial(Limits limits) {
+        return new State(0, 0, 0, 1, 0, limits, PersistentHashMap.empty(), PersistentHashMap.empty(),
+                PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentTreeMap.empty(),
+                PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentHashMap.empty(),
+                PersistentHashMap.empty(), PoolCounters.ZERO);
+    }
+}

@@ -1,0 +1,218 @@
+package dev.baton.core.pool;
+
+import dev.baton.core.command.Command.PoolAcquire;
+import dev.baton.core.command.Command.PoolRelease;
+import dev.baton.core.command.Effect;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Result;
+import dev.baton.core.command.Result.PoolReply;
+import dev.baton.core.command.Result.PoolStatus;
+import dev.baton.core.machine.Counter;
+import dev.baton.core.machine.Tx;
+import dev.baton.core.session.SessionState;
+import dev.baton.core.session.Slot;
+import dev.baton.core.session.WaitRef;
+import dev.baton.core.session.Waiter;
+import org.organicdesign.fp.collections.PersistentTreeMap;
+
+/**
+ * PoolCounter semantics (reference: seed-systems.md §1.2–1.7): per-key counting semaphores with
+ * bounded wait queues. Mirrors poolcounterd's {@code locks.c}, minus its quirks (see docs/).
+ */
+public final class Pools {
+    private Pools() {}
+
+    /** ACQ4ME / ACQ4ANY, with poolcounterd's order of checks. */
+    public static Result acquire(Tx tx, SessionState session, PoolAcquire c) {
+        Slot[] slots = session.slots();
+        if (slots.length >= tx.limits.maxSlotsPerSession()) {
+            tx.count(Counter.LOCK_HELD, 1);
+            return new PoolReply(PoolStatus.LOCK_HELD, c.key(), 0);
+        }
+        if (slots.length > 0 && slots[slots.length - 1].waiting()) {
+            tx.count(Counter.WAIT_FOR_RESPONSE, 1);
+            return new Result.Rejected(ErrorCode.WAIT_FOR_RESPONSE, "the session's last pool slot is still waiting");
+        }
+        Result.Rejected bad = tx.checkName("pool key", c.key());
+        if (bad == null && (c.workers() <= 0 || c.maxQueue() <= 0)) {
+            bad = new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "workers and maxqueue must be positive");
+        }
+        if (bad == null) {
+            bad = tx.checkWait(c.timeoutMs());
+        }
+        if (bad != null) {
+            return bad;
+        }
+        PoolState pool = tx.pools.get(c.key());
+        if (pool == null) {
+            if (tx.pools.size() >= tx.limits.maxPoolKeys()) {
+                return Tx.limit("pool keys", tx.limits.maxPoolKeys());
+            }
+            pool = PoolState.empty(c.key());
+        }
+        if (pool.count() >= c.maxQueue()) {
+            tx.count(Counter.QUEUE_FULL, 1);
+            return new PoolReply(PoolStatus.QUEUE_FULL, c.key(), 0);
+        }
+        if (pool.processing() < c.workers()) {
+            long fence = tx.nextFence();
+            tx.pools = tx.pools.assoc(c.key(),
+                    pool.withHolders(pool.holders().assoc(fence, new Holder(session.id(), fence, tx.now(), c.requestId()))));
+            tx.putSession(session.pushSlot(new Slot(c.key(), Slot.State.HELD, fence, c.requestId(), tx.now())));
+            tx.count(Counter.ACQUIRED, 1);
+            return new PoolReply(PoolStatus.LOCKED, c.key(), fence);
+        }
+        if (c.timeoutMs() == 0) {
+            tx.count(Counter.TIMEOUTS, 1);
+            return new PoolReply(PoolStatus.TIMEOUT, c.key(), 0);
+        }
+        if (pool.waiting() >= tx.limits.maxWaitersPerKey()) {
+            return Tx.limit("waiters per key", tx.limits.maxWaitersPerKey());
+        }
+        long waitId = tx.nextSeq();
+        long deadline = tx.deadlineAfter(c.timeoutMs());
+        Waiter w = new Waiter(session.id(), c.requestId(), waitId, tx.now(), deadline);
+        pool = c.forAnyone()
+                ? pool.withWaiters(pool.waitMe(), pool.waitAny().assoc(waitId, w))
+                : pool.withWaiters(pool.waitMe().assoc(waitId, w), pool.waitAny());
+        tx.pools = tx.pools.assoc(c.key(), pool);
+        tx.putSession(session.pushSlot(new Slot(c.key(), c.forAnyone() ? Slot.State.WAIT_ANY : Slot.State.WAIT_ME,
+                waitId, c.requestId(), tx.now())));
+        tx.addDeadline(deadline, waitId, new WaitRef(false, session.id(), c.key()));
+        return new PoolReply(PoolStatus.QUEUED, c.key(), 0);
+    }
+
+    /** RELEASE: the newest slot, or the newest on a key, or the one with a given fence. */
+    public static Result release(Tx tx, SessionState session, PoolRelease c) {
+        Slot[] slots = session.slots();
+        int at = -1;
+        boolean keySeen = false;
+        for (int i = slots.length - 1; i >= 0 && at < 0; i--) {
+            Slot s = slots[i];
+            if (c.key() == null) {
+                at = i;
+            } else if (s.key().equals(c.key())) {
+                keySeen = true;
+                if (c.fence() == 0 || (!s.waiting() && s.id() == c.fence())) {
+                    at = i;
+                }
+            }
+        }
+        if (at < 0) {
+            if (keySeen) {
+                return new Result.Rejected(ErrorCode.STALE_FENCE,
+                        "fence " + c.fence() + " is not a current grant of key " + c.key());
+            }
+            tx.count(Counter.RELEASE_MISMATCH, 1);
+            return new PoolReply(PoolStatus.NOT_LOCKED, c.key(), 0);
+        }
+        Slot slot = slots[at];
+        tx.putSession(session.removeSlot(at));
+        tx.count(Counter.RELEASED, 1);
+        if (slot.waiting()) {
+            // poolcounterd broadcasts DONE here although nobody finished (quirk 3); we only cancel.
+            removeWaiter(tx, slot.key(), slot.id(), slot.state() == Slot.State.WAIT_ANY);
+            return new PoolReply(PoolStatus.RELEASED, slot.key(), 0);
+        }
+        releaseHeld(tx, slot, true);
+        return new PoolReply(PoolStatus.RELEASED, slot.key(), slot.id());
+    }
+
+    /**
+     * Frees a held slot (its session's slot list is already updated). An explicit release tells
+     * every ACQ4ANY waiter DONE, then hands the slot to the oldest ACQ4ME waiter. A release because
+     * the session ended sends no DONE and hands the slot to the oldest ACQ4ME waiter, else to the
+     * oldest ACQ4ANY waiter, which then holds it (poolcounterd's disconnect behaviour).
+     */
+    public static void releaseHeld(Tx tx, Slot slot, boolean explicit) {
+        PoolState pool = tx.pools.get(slot.key());
+        Holder h = pool.holders().get(slot.id());
+        tx.count(Counter.HOLD_MS, tx.now() - h.since());
+        pool = pool.withHolders(pool.holders().without(slot.id()));
+        if (explicit && pool.waitAny().size() > 0) {
+            for (Waiter w : pool.waitAny().values()) {
+                endWait(tx, w, slot.key(), PoolStatus.DONE, 0);
+                tx.count(Counter.DONE, 1);
+                tx.count(Counter.WAIT_ANY_MS, tx.now() - w.since());
+            }
+            pool = pool.withWaiters(pool.waitMe(), PersistentTreeMap.empty());
+        }
+        Waiter next = null;
+        boolean nextIsAny = false;
+        if (pool.waitMe().size() > 0) {
+            next = pool.waitMe().head().get().getValue();
+        } else if (pool.waitAny().size() > 0) {
+            next = pool.waitAny().head().get().getValue();
+            nextIsAny = true;
+        }
+        if (next != null) {
+            pool = nextIsAny
+                    ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(next.waitId()))
+                    : pool.withWaiters(pool.waitMe().without(next.waitId()), pool.waitAny());
+            long fence = tx.nextFence();
+            pool = pool.withHolders(pool.holders().assoc(fence, new Holder(next.session(), fence, tx.now(), next.requestId())));
+            tx.count(Counter.ACQUIRED, 1);
+            tx.count(nextIsAny ? Counter.WAIT_ANY_MS : Counter.WAIT_ME_MS, tx.now() - next.since());
+            SessionState ws = tx.session(next.session());
+            int i = ws.slotIndexOfWait(next.waitId());
+            tx.putSession(ws.replaceSlot(i, new Slot(slot.key(), Slot.State.HELD, fence, next.requestId(), tx.now())));
+            tx.removeDeadline(next.deadline(), next.waitId());
+            tellOutcome(tx, next, slot.key(), PoolStatus.LOCKED, fence);
+        }
+        store(tx, pool);
+    }
+
+    /** A wait reached its deadline: TIMEOUT to the waiter, its slot freed. */
+    public static void timeOut(Tx tx, long sessionId, String key, long waitId) {
+        PoolState pool = tx.pools.get(key);
+        Waiter w = pool.waitMe().get(waitId);
+        boolean any = w == null;
+        if (any) {
+            w = pool.waitAny().get(waitId);
+        }
+        tx.count(Counter.TIMEOUTS, 1);
+        tx.count(Counter.TIMEOUT_WAIT_MS, tx.now() - w.since());
+        store(tx, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
+                : pool.withWaiters(pool.waitMe().without(waitId), pool.waitAny()));
+        endWait(tx, w, key, PoolStatus.TIMEOUT, 0);
+    }
+
+    /** The session ended: its slots go newest first, held ones handed on without DONE, waits dropped. */
+    public static void onSessionEnd(Tx tx, SessionState session) {
+        Slot[] slots = session.slots();
+        for (int i = slots.length - 1; i >= 0; i--) {
+            Slot s = slots[i];
+            if (s.waiting()) {
+                removeWaiter(tx, s.key(), s.id(), s.state() == Slot.State.WAIT_ANY);
+            } else {
+                releaseHeld(tx, s, false);
+            }
+        }
+    }
+
+    /** Removes a waiter that gave up (cancel or session end): no effect is sent to it. */
+    private static void removeWaiter(Tx tx, String key, long waitId, boolean any) {
+        PoolState pool = tx.pools.get(key);
+        Waiter w = any ? pool.waitAny().get(waitId) : pool.waitMe().get(waitId);
+        tx.removeDeadline(w.deadline(), waitId);
+        store(tx, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
+                : pool.withWaiters(pool.waitMe().without(waitId), pool.waitAny()));
+    }
+
+    /** Ends a wait that did not become a hold (DONE or TIMEOUT): frees the waiter's slot and tells it. */
+    private static void endWait(Tx tx, Waiter w, String key, PoolStatus status, long fence) {
+        SessionState ws = tx.session(w.session());
+        tx.putSession(ws.removeSlot(ws.slotIndexOfWait(w.waitId())));
+        tx.removeDeadline(w.deadline(), w.waitId());
+        tellOutcome(tx, w, key, status, fence);
+    }
+
+    private static void tellOutcome(Tx tx, Waiter w, String key, PoolStatus status, long fence) {
+        tx.emit(new Effect.PoolWaitEnded(w.session(), w.requestId(), key, status, fence));
+        tx.rememberOutcome(w.session(), w.requestId(), new PoolReply(status, key, fence));
+    }
+
+    private static void store(Tx tx, PoolState pool) {
+        tx.pools = pool.isEmpty() ? tx.pools.without(pool.key()) : tx.pools.assoc(pool.key(), pool);
+    }
+}

@@ -1,0 +1,115 @@
+package dev.baton.core.session;
+
+import dev.baton.core.command.Command.CloseSession;
+import dev.baton.core.command.Command.ExpireSessions;
+import dev.baton.core.command.Command.OpenSession;
+import dev.baton.core.command.Effect;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Result;
+import dev.baton.core.dispatch.Dispatch;
+import dev.baton.core.event.Events;
+import dev.baton.core.lock.Locks;
+import dev.baton.core.machine.Tx;
+import dev.baton.core.pool.Pools;
+import dev.baton.core.queue.Queues;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Session lifecycle. Leases are enforced by the leader (it alone sees keep-alives, so they cost no
+ * log writes); this class applies its decisions. Ending a session, for whatever reason, releases
+ * everything it held or waited for, like a poolcounterd client disconnecting.
+ */
+public final class Sessions {
+    private Sessions() {}
+
+    public static Result open(Tx tx, OpenSession c) {
+        if (c.clientToken() != null) {
+            Result.Rejected bad = tx.checkName("client token", c.clientToken());
+            if (bad != null) {
+                return bad;
+            }
+            Long existing = tx.tokens.get(c.clientToken());
+            if (existing != null) {
+                SessionState s = tx.session(existing);
+                return new Result.SessionOpened(s.id(), s.ttlMs(), true);
+            }
+        }
+        if (c.ttlMs() < tx.limits.minSessionTtlMs() || c.ttlMs() > tx.limits.maxSessionTtlMs()) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "session TTL must be between "
+                    + tx.limits.minSessionTtlMs() + " and " + tx.limits.maxSessionTtlMs() + " ms, got " + c.ttlMs());
+        }
+        if (tx.sessions.size() >= tx.limits.maxSessions()) {
+            return Tx.limit("sessions", tx.limits.maxSessions());
+        }
+        long id = tx.allocateSessionId();
+        tx.putSession(SessionState.open(id, c.clientToken(), c.ttlMs(), tx.now()));
+        if (c.clientToken() != null) {
+            tx.tokens = tx.tokens.assoc(c.clientToken(), id);
+        }
+        return new Result.SessionOpened(id, c.ttlMs(), false);
+    }
+
+    public static Result close(Tx tx, CloseSession c) {
+        SessionState s = tx.session(c.session());
+        if (s == null) {
+            // closing twice (a retry after a lost reply) is fine; an id never issued is not
+            return tx.sessionIdIssued(c.session())
+                    ? new Result.SessionClosed(c.session())
+                    : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + c.session());
+        }
+        end(tx, s, false);
+        return new Result.SessionClosed(s.id());
+    }
+
+    public static Result expire(Tx tx, ExpireSessions c) {
+        if (c.sessions() == null) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "sessions must not be null");
+        }
+        List<Long> ended = new ArrayList<>();
+        for (long id : new TreeSet<>(c.sessions())) {
+            SessionState s = tx.session(id);
+            if (s != null) {
+                end(tx, s, true);
+                ended.add(id);
+            }
+        }
+        return new Result.SessionsExpired(List.copyOf(ended));
+    }
+
+    /** Releases everything the session holds or waits for, then forgets it. */
+    public static void end(Tx tx, SessionState s, boolean expired) {
+        Pools.onSessionEnd(tx, s);
+        Locks.onSessionEnd(tx, s);
+        Dispatch.onSessionEnd(tx, s);
+        Queues.onSessionEnd(tx, s);
+        Events.onSessionEnd(tx, s);
+        tx.sessions = tx.sessions.without(s.id());
+        if (s.token() != null) {
+            tx.tokens = tx.tokens.without(s.token());
+        }
+        tx.emit(new Effect.SessionEnded(s.id(), expired));
+    }
+
+    /** Times out every wait whose deadline is at or before now, oldest deadline first. */
+    public static int expireWaits(Tx tx) {
+        int n = 0;
+        while (tx.deadlines.size() > 0) {
+            Deadline d = tx.deadlines.firstKey();
+            if (d.at() > tx.now()) {
+                break;
+            }
+            WaitRef ref = tx.deadlines.get(d);
+            tx.removeDeadline(d.at(), d.waitId());
+            if (ref.lock()) {
+                Locks.timeOut(tx, ref.session(), ref.key(), d.waitId());
+            } else {
+                Pools.timeOut(tx, ref.session(), ref.key(), d.waitId());
+            }
+            n++;
+        }
+        return n;
+    }
+}
