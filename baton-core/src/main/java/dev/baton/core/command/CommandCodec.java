@@ -222,7 +222,7 @@ public final class CommandCodec {
 
     public static void encodeResult(BinaryWriter w, Result res) {
         if (res instanceof PoolReply p) {
-            w.u8(R_POOL).u8(p.status().ordinal()).string(p.key()).varint(p.fence());
+            w.u8(R_POOL).u8(p.status().ordinal()).optString(p.key()).varint(p.fence());
         } else if (res instanceof LockReply p) {
             w.u8(R_LOCK).u8(p.status().ordinal()).string(p.name()).varint(p.fence());
         } else if (res instanceof Rejected p) {
@@ -265,7 +265,7 @@ public final class CommandCodec {
         int tag = r.u8();
         switch (tag) {
             case R_POOL:
-                return new PoolReply(enumAt(PoolStatus.values(), r.u8()), r.string(NAME), r.varint());
+                return new PoolReply(enumAt(PoolStatus.values(), r.u8()), r.optString(NAME), r.varint());
             case R_LOCK:
                 return new LockReply(enumAt(LockStatus.values(), r.u8()), r.string(NAME), r.varint());
             case R_REJECTED:

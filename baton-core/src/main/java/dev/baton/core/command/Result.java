@@ -21,7 +21,8 @@ public sealed interface Result {
 
     /**
      * Pool outcome in poolcounterd's vocabulary. {@code fence} is set for {@code LOCKED}; for
-     * {@code RELEASED} it is the released slot's fence (0 for a cancelled wait).
+     * {@code RELEASED} it is the released slot's fence (0 for a cancelled wait). {@code key} is
+     * null for a {@code NOT_LOCKED} answer to a key-less (LIFO) release.
      */
     record PoolReply(PoolStatus status, String key, long fence) implements Result {}
 
