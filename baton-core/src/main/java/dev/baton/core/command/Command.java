@@ -58,9 +58,10 @@ public sealed interface Command {
                        boolean forAnyone) implements SessionRequest {}
 
     /**
-     * Releases one slot of the session. With {@code key == null} the newest slot (poolcounterd's
-     * LIFO {@code RELEASE}); otherwise the newest slot on {@code key}, and if {@code fence != 0}
-     * only the slot granted with that fence. Releasing a slot that is still waiting cancels the wait.
+     * Releases one slot of the session: the newest one (poolcounterd's LIFO {@code RELEASE}), or the
+     * newest on {@code key} if a key is given; with {@code fence != 0} only the held slot granted with
+     * that fence (none → {@code STALE_FENCE} if the session has slots there, else {@code NOT_LOCKED}).
+     * Releasing a slot that is still waiting cancels the wait.
      */
     record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {}
 

@@ -82,16 +82,14 @@ public final class Pools {
         return new PoolReply(PoolStatus.QUEUED, c.key(), 0);
     }
 
-    /** RELEASE: the newest slot, or the newest on a key, or the one with a given fence. */
+    /** RELEASE: the newest slot (optionally on one key), or the one granted with a given fence. */
     public static Result release(Tx tx, SessionState session, PoolRelease c) {
         Slot[] slots = session.slots();
         int at = -1;
         boolean keySeen = false;
         for (int i = slots.length - 1; i >= 0 && at < 0; i--) {
             Slot s = slots[i];
-            if (c.key() == null) {
-                at = i;
-            } else if (s.key().equals(c.key())) {
+            if (c.key() == null || s.key().equals(c.key())) {
                 keySeen = true;
                 if (c.fence() == 0 || (!s.waiting() && s.id() == c.fence())) {
                     at = i;
@@ -100,8 +98,8 @@ public final class Pools {
         }
         if (at < 0) {
             if (keySeen) {
-                return new Result.Rejected(ErrorCode.STALE_FENCE,
-                        "fence " + c.fence() + " is not a current grant of key " + c.key());
+                return new Result.Rejected(ErrorCode.STALE_FENCE, "fence " + c.fence() + " is not a current grant"
+                        + (c.key() == null ? " of this session" : " of key " + c.key()));
             }
             tx.count(Counter.RELEASE_MISMATCH, 1);
             return new PoolReply(PoolStatus.NOT_LOCKED, c.key(), 0);
