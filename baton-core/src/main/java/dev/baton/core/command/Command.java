@@ -60,7 +60,7 @@ public sealed interface Command {
     /**
      * Releases one slot of the session: the newest one (poolcounterd's LIFO {@code RELEASE}), or the
      * newest on {@code key} if a key is given; with {@code fence != 0} only the held slot granted with
-     * that fence (none → {@code STALE_FENCE} if the session has slots there, else {@code NOT_LOCKED}).
+     * that fence (none → {@code STALE_FENCE}). Without a fence and with no slot → {@code NOT_LOCKED}.
      * Releasing a slot that is still waiting cancels the wait.
      */
     record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {}

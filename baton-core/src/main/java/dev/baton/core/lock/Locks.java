@@ -81,7 +81,9 @@ public final class Locks {
             tx.removeDeadline(w.deadline(), waitId);
             tx.locks = tx.locks.assoc(c.name(), lock.withWaiters(lock.waiters().without(waitId)));
             tx.putSession(session.withLocks(session.locksHeld(), session.lockWaits().without(c.name())));
-            return new LockReply(LockStatus.CANCELLED, c.name(), 0);
+            LockReply cancelled = new LockReply(LockStatus.CANCELLED, c.name(), 0);
+            tx.rememberOutcome(session.id(), w.requestId(), cancelled); // the acquire is no longer QUEUED
+            return cancelled;
         }
         if (c.fence() != 0) {
             return stale(c);

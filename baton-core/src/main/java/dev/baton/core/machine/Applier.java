@@ -15,8 +15,9 @@ import dev.baton.core.session.Sessions;
 /**
  * Routes one command to its primitive. Session checks and idempotency live here, once, for every
  * session request: the session must be live; a request id already answered gets its remembered
- * answer without being executed again; an answer (other than a rejection, which changed nothing)
- * is remembered.
+ * answer without being executed again; every answer, rejections included, is remembered. (A
+ * request id names one attempt: a client re-sends it only when it lost the answer, and makes a
+ * new attempt with a new id.)
  */
 final class Applier {
     private Applier() {}
@@ -68,7 +69,7 @@ final class Applier {
             return new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "this command needs a session");
         }
         Result res = execute(tx, s, r);
-        if (sid != 0 && rid != 0 && !(res instanceof Result.Rejected)) {
+        if (sid != 0 && rid != 0) {
             SessionState after = tx.session(sid);
             if (after != null) {
                 tx.putSession(after.withRecent(after.recent().with(rid, res, tx.limits.maxRememberedRequests())));

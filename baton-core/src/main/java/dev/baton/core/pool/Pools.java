@@ -86,7 +86,7 @@ public final class Pools {
     public static Result release(Tx tx, SessionState session, PoolRelease c) {
         Slot[] slots = session.slots();
         int at = -1;
-        boolean keySeen = false;
+        boolean keySeen = false; // only a fence can make a slot on the key not match
         for (int i = slots.length - 1; i >= 0 && at < 0; i--) {
             Slot s = slots[i];
             if (c.key() == null || s.key().equals(c.key())) {
@@ -97,7 +97,7 @@ public final class Pools {
             }
         }
         if (at < 0) {
-            if (keySeen) {
+            if (c.fence() != 0 || keySeen) {
                 return new Result.Rejected(ErrorCode.STALE_FENCE, "fence " + c.fence() + " is not a current grant"
                         + (c.key() == null ? " of this session" : " of key " + c.key()));
             }
@@ -110,7 +110,9 @@ public final class Pools {
         if (slot.waiting()) {
             // poolcounterd broadcasts DONE here although nobody finished (quirk 3); we only cancel.
             removeWaiter(tx, slot.key(), slot.id(), slot.state() == Slot.State.WAIT_ANY);
-            return new PoolReply(PoolStatus.RELEASED, slot.key(), 0);
+            PoolReply cancelled = new PoolReply(PoolStatus.RELEASED, slot.key(), 0);
+            tx.rememberOutcome(session.id(), slot.requestId(), cancelled); // the acquire is no longer QUEUED
+            return cancelled;
         }
         releaseHeld(tx, slot, true);
         return new PoolReply(PoolStatus.RELEASED, slot.key(), slot.id());
