@@ -11,6 +11,7 @@ import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.DispatchReply;
 import dev.baton.core.command.Result.DispatchStatus;
+import dev.baton.core.command.TargetView;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.session.SessionState;
 
@@ -104,14 +105,12 @@ public final class Dispatch {
 
     /** lockClient: lock a given target; BUSY if another session holds it. */
     public static Result lock(Tx tx, SessionState session, DispatchLock c) {
-        GroupState g = tx.groups.get(c.group());
-        if (g == null) {
-            return noGroup(c.group());
+        Found f = find(tx, c.group(), c.target());
+        if (f.rejection() != null) {
+            return f.rejection();
         }
-        TargetState t = g.targets().get(c.target());
-        if (t == null) {
-            return noTarget(c.group(), c.target());
-        }
+        GroupState g = f.group();
+        TargetState t = f.target();
         if (t.holder() == session.id()) {
             return new DispatchReply(DispatchStatus.LOCKED, t.view(c.group()), g.head());
         }
@@ -121,9 +120,8 @@ public final class Dispatch {
         return new DispatchReply(DispatchStatus.LOCKED, lock(tx, session, g, t), g.head());
     }
 
-    private static dev.baton.core.command.TargetView lock(Tx tx, SessionState session, GroupState g, TargetState t) {
-        TargetState locked = new TargetState(t.id(), t.name(), t.seen(), t.touched(), t.disabled(), session.id(),
-                tx.nextFence());
+    private static TargetView lock(Tx tx, SessionState session, GroupState g, TargetState t) {
+        TargetState locked = t.lockedBy(session.id(), tx.nextFence());
         tx.groups = tx.groups.assoc(g.name(), g.withTarget(locked));
         tx.putSession(session.withDispatch(session.dispatch().put(new TargetKey(g.name(), t.id()))));
         return locked.view(g.name());
@@ -131,14 +129,12 @@ public final class Dispatch {
 
     /** releaseClient: store the cursor (never backwards), touch, unlock. Refuses a stale fence. */
     public static Result release(Tx tx, SessionState session, DispatchRelease c) {
-        GroupState g = tx.groups.get(c.group());
-        if (g == null) {
-            return noGroup(c.group());
+        Found f = find(tx, c.group(), c.target());
+        if (f.rejection() != null) {
+            return f.rejection();
         }
-        TargetState t = g.targets().get(c.target());
-        if (t == null) {
-            return noTarget(c.group(), c.target());
-        }
+        GroupState g = f.group();
+        TargetState t = f.target();
         if (t.holder() != session.id() || (c.fence() != 0 && c.fence() != t.fence())) {
             return new Result.Rejected(ErrorCode.STALE_FENCE, "target " + c.target() + " of group " + c.group()
                     + " is not locked by this session with fence " + c.fence());
@@ -146,23 +142,19 @@ public final class Dispatch {
         if (c.newSeen() < 0) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "seen must not be negative");
         }
-        TargetState released = new TargetState(t.id(), t.name(), Math.max(t.seen(), c.newSeen()), tx.now(),
-                t.disabled(), 0, 0);
+        TargetState released = t.released(c.newSeen(), tx.now());
         tx.groups = tx.groups.assoc(g.name(), g.withTarget(released));
         tx.putSession(session.withDispatch(session.dispatch().without(new TargetKey(g.name(), t.id()))));
         return new DispatchReply(DispatchStatus.RELEASED, released.view(g.name()), g.head());
     }
 
     public static Result setDisabled(Tx tx, DispatchSetDisabled c) {
-        GroupState g = tx.groups.get(c.group());
-        if (g == null) {
-            return noGroup(c.group());
+        Found f = find(tx, c.group(), c.target());
+        if (f.rejection() != null) {
+            return f.rejection();
         }
-        TargetState t = g.targets().get(c.target());
-        if (t == null) {
-            return noTarget(c.group(), c.target());
-        }
-        TargetState u = new TargetState(t.id(), t.name(), t.seen(), t.touched(), c.disabled(), t.holder(), t.fence());
+        GroupState g = f.group();
+        TargetState u = f.target().withDisabled(c.disabled());
         tx.groups = tx.groups.assoc(g.name(), g.withTarget(u));
         return new DispatchReply(DispatchStatus.UPDATED, u.view(g.name()), g.head());
     }
@@ -172,9 +164,20 @@ public final class Dispatch {
         for (TargetKey k : session.dispatch()) {
             GroupState g = tx.groups.get(k.group());
             TargetState t = g.targets().get(k.target());
-            tx.groups = tx.groups.assoc(g.name(), g.withTarget(
-                    new TargetState(t.id(), t.name(), t.seen(), t.touched(), t.disabled(), 0, 0)));
+            tx.groups = tx.groups.assoc(g.name(), g.withTarget(t.unlocked()));
         }
+    }
+
+    /** A group and one of its targets, or why they could not be found. */
+    private record Found(GroupState group, TargetState target, Result rejection) {}
+
+    private static Found find(Tx tx, String group, String target) {
+        GroupState g = tx.groups.get(group);
+        if (g == null) {
+            return new Found(null, null, noGroup(group));
+        }
+        TargetState t = g.targets().get(target);
+        return t == null ? new Found(g, null, noTarget(group, target)) : new Found(g, t, null);
     }
 
     private static Result noGroup(String group) {

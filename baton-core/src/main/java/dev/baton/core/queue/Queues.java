@@ -120,30 +120,31 @@ public final class Queues {
     }
 
     public static Result done(Tx tx, SessionState session, QueueDone c) {
-        Object found = findClaimed(tx, session, c.queue(), c.item(), c.fence());
-        if (found instanceof Result r) {
-            return r;
-        }
-        ItemState it = (ItemState) found;
-        QueueState q = tx.queues.get(c.queue());
-        ItemKey key = new ItemKey(c.queue(), c.item());
-        unindex(tx, key, it.prerequisites());
-        QueueState nq = new QueueState(q.name(), q.items().without(it.id()), q.ready());
-        tx.queues = nq.items().size() == 0 ? tx.queues.without(q.name()) : tx.queues.assoc(q.name(), nq);
-        tx.putSession(session.withClaimed(session.claimed().without(key)));
-        return new QueueReply(QueueStatus.DONE, List.of());
+        return finish(tx, session, c.queue(), c.item(), c.fence(), false);
     }
 
     public static Result retry(Tx tx, SessionState session, QueueRetry c) {
-        Object found = findClaimed(tx, session, c.queue(), c.item(), c.fence());
+        return finish(tx, session, c.queue(), c.item(), c.fence(), true);
+    }
+
+    /** Done (the item is removed) or retry (it goes to the back of the queue, unclaimed). */
+    private static Result finish(Tx tx, SessionState session, String queue, String item, long fence, boolean retry) {
+        Object found = findClaimed(tx, session, queue, item, fence);
         if (found instanceof Result r) {
             return r;
         }
         ItemState it = (ItemState) found;
-        QueueState q = tx.queues.get(c.queue());
-        store(tx, c.queue(), q, it, it.unclaimed(tx.nextSeq()));
-        tx.putSession(session.withClaimed(session.claimed().without(new ItemKey(c.queue(), c.item()))));
-        return new QueueReply(QueueStatus.REQUEUED, List.of());
+        QueueState q = tx.queues.get(queue);
+        ItemKey key = new ItemKey(queue, item);
+        tx.putSession(session.withClaimed(session.claimed().without(key)));
+        if (retry) {
+            store(tx, queue, q, it, it.unclaimed(tx.nextSeq()));
+            return new QueueReply(QueueStatus.REQUEUED, List.of());
+        }
+        unindex(tx, key, it.prerequisites());
+        QueueState nq = new QueueState(q.name(), q.items().without(it.id()), q.ready());
+        tx.queues = nq.items().size() == 0 ? tx.queues.without(q.name()) : tx.queues.assoc(q.name(), nq);
+        return new QueueReply(QueueStatus.DONE, List.of());
     }
 
     /** The claimed item, or the rejection explaining why the session cannot finish it. */
