@@ -97,7 +97,8 @@ public sealed interface Command {
 
     /**
      * Stores the new cursor and unlocks (releaseClient): sets {@code touched = now},
-     * {@code seen = max(seen, newSeen)}. The fence must be the one the lock was granted with.
+     * {@code seen = max(seen, newSeen)}. The session must hold the target, and a non-zero fence
+     * must be the one the lock was granted with ({@code STALE_FENCE} otherwise).
      */
     record DispatchRelease(long session, long requestId, String group, String target, long fence, long newSeen)
             implements SessionRequest {}

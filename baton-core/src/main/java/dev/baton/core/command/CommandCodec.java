@@ -39,14 +39,51 @@ public final class CommandCodec {
     private static final int R_REJECTED = 1, R_SESSION_OPENED = 2, R_SESSION_CLOSED = 3, R_SESSIONS_EXPIRED = 4,
             R_WAITS_EXPIRED = 5, R_LIMITS_SET = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11;
 
+    /** Encodes a batch; throws IllegalArgumentException if any command cannot be encoded within the ceilings. */
     public static byte[] encodeBatch(List<? extends Command> commands) {
-        BinaryWriter w = new BinaryWriter(32 + 48 * commands.size());
-        w.u8(BATCH_VERSION).varint(commands.size());
+        List<byte[]> encoded = new ArrayList<>(commands.size());
         for (Command c : commands) {
-            encode(w, c);
+            encoded.add(encodeChecked(c));
         }
-        if (w.size() > Limits.CODEC_MAX_ENTRY_BYTES) {
-            throw new IllegalArgumentException("batch of " + w.size() + " bytes exceeds " + Limits.CODEC_MAX_ENTRY_BYTES);
+        return batchOfEncoded(encoded);
+    }
+
+    /**
+     * One command's bytes, checked to decode back within the codec's ceilings. The leader's batcher
+     * should encode each client command this way on arrival (a bad one is refused to that client
+     * alone) and join them with {@link #batchOfEncoded}: one oversized command can then never make
+     * a whole batch of other clients' commands undecodable.
+     *
+     * @throws IllegalArgumentException if the command is over a ceiling (name, payload, list length)
+     */
+    public static byte[] encodeChecked(Command c) {
+        BinaryWriter w = new BinaryWriter();
+        encode(w, c);
+        byte[] b = w.toByteArray();
+        try {
+            BinaryReader r = new BinaryReader(b);
+            decode(r);
+            r.expectEnd();
+        } catch (MalformedException e) {
+            throw new IllegalArgumentException("command cannot be encoded: " + e.getMessage());
+        }
+        return b;
+    }
+
+    /** Joins commands encoded by {@link #encodeChecked} into an entry payload. */
+    public static byte[] batchOfEncoded(List<byte[]> commands) {
+        int size = 16;
+        for (byte[] c : commands) {
+            size += c.length;
+        }
+        if (size > Limits.CODEC_MAX_ENTRY_BYTES || commands.size() > LIST) {
+            throw new IllegalArgumentException("batch of " + commands.size() + " commands and about " + size
+                    + " bytes exceeds " + LIST + " commands or " + Limits.CODEC_MAX_ENTRY_BYTES + " bytes");
+        }
+        BinaryWriter w = new BinaryWriter(size);
+        w.u8(BATCH_VERSION).varint(commands.size());
+        for (byte[] c : commands) {
+            w.raw(c, 0, c.length);
         }
         return w.toByteArray();
     }

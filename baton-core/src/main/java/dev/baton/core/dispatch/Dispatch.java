@@ -76,10 +76,11 @@ public final class Dispatch {
     }
 
     public static Result advance(Tx tx, DispatchAdvance c) {
-        GroupState g = tx.groups.get(c.group());
-        if (g == null) {
-            return noGroup(c.group());
+        Object g0 = group(tx, c.group());
+        if (g0 instanceof Result r) {
+            return r;
         }
+        GroupState g = (GroupState) g0;
         if (c.head() < 0) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "head must not be negative");
         }
@@ -92,10 +93,11 @@ public final class Dispatch {
 
     /** selectClient: pick as Wikibase does and lock the pick for the session. */
     public static Result select(Tx tx, SessionState session, DispatchSelect c) {
-        GroupState g = tx.groups.get(c.group());
-        if (g == null) {
-            return noGroup(c.group());
+        Object g0 = group(tx, c.group());
+        if (g0 instanceof Result r) {
+            return r;
         }
+        GroupState g = (GroupState) g0;
         TargetState t = DispatchSelector.select(g, tx.now(), tx.random());
         if (t == null) {
             return new DispatchReply(DispatchStatus.NONE, null, g.head());
@@ -172,12 +174,27 @@ public final class Dispatch {
     private record Found(GroupState group, TargetState target, Result rejection) {}
 
     private static Found find(Tx tx, String group, String target) {
-        GroupState g = tx.groups.get(group);
-        if (g == null) {
-            return new Found(null, null, noGroup(group));
+        Result.Rejected bad = tx.checkName("target id", target);
+        if (bad != null) {
+            return new Found(null, null, bad);
         }
+        Object g0 = group(tx, group);
+        if (g0 instanceof Result r) {
+            return new Found(null, null, r);
+        }
+        GroupState g = (GroupState) g0;
         TargetState t = g.targets().get(target);
         return t == null ? new Found(g, null, noTarget(group, target)) : new Found(g, t, null);
+    }
+
+    /** The group, or the rejection (bad name, or no such group). */
+    private static Object group(Tx tx, String group) {
+        Result.Rejected bad = tx.checkName("group", group);
+        if (bad != null) {
+            return bad;
+        }
+        GroupState g = tx.groups.get(group);
+        return g != null ? g : noGroup(group);
     }
 
     private static Result noGroup(String group) {

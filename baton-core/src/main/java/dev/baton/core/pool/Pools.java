@@ -84,6 +84,12 @@ public final class Pools {
 
     /** RELEASE: the newest slot (optionally on one key), or the one granted with a given fence. */
     public static Result release(Tx tx, SessionState session, PoolRelease c) {
+        if (c.key() != null) {
+            Result.Rejected bad = tx.checkName("pool key", c.key());
+            if (bad != null) {
+                return bad;
+            }
+        }
         Slot[] slots = session.slots();
         int at = -1;
         boolean keySeen = false; // only a fence can make a slot on the key not match
