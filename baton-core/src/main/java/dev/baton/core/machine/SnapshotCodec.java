@@ -3,6 +3,7 @@ package dev.baton.core.machine;
 import dev.baton.core.command.Bytes;
 import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Limits;
+import dev.baton.core.command.Result;
 import dev.baton.core.dispatch.GroupState;
 import dev.baton.core.dispatch.TargetKey;
 import dev.baton.core.dispatch.TargetState;
@@ -144,10 +145,14 @@ public final class SnapshotCodec {
             b.string(k.queue()).string(k.item());
         }
         RecentResults r = x.recent();
-        b.varint(r.floor()).varint(r.size());
-        for (int i = 0; i < r.size(); i++) {
-            b.varint(r.idAt(i));
-            CommandCodec.encodeResult(b, r.resultAt(i));
+        b.varint(r.floor()).varint(r.chunkCount());
+        for (int k = 0; k < r.chunkCount(); k++) {
+            RecentResults.Chunk c = r.chunk(k);
+            b.varint(c.ids().length);
+            for (int i = 0; i < c.ids().length; i++) {
+                b.varint(c.ids()[i]);
+                CommandCodec.encodeResult(b, c.results()[i]);
+            }
         }
     }
 
@@ -313,15 +318,22 @@ public final class SnapshotCodec {
             claimed = claimed.put(new ItemKey(r.string(NAME), r.string(NAME)));
         }
         long floor = r.varint();
-        int nr = r.count(Limits.CODEC_MAX_LIST);
-        long[] ids = new long[nr];
-        dev.baton.core.command.Result[] results = new dev.baton.core.command.Result[nr];
-        for (int i = 0; i < nr; i++) {
-            ids[i] = r.varint();
-            results[i] = CommandCodec.decodeResult(r);
+        RecentResults.Chunk[] chunks = new RecentResults.Chunk[r.count(Limits.CODEC_MAX_LIST)];
+        for (int k = 0; k < chunks.length; k++) {
+            int n = r.count(Limits.CODEC_MAX_LIST);
+            long[] ids = new long[n];
+            Result[] results = new Result[n];
+            for (int i = 0; i < n; i++) {
+                ids[i] = r.varint();
+                results[i] = CommandCodec.decodeResult(r);
+                if (i > 0 && ids[i] <= ids[i - 1]) {
+                    throw new MalformedException("request ids of a window chunk not ascending");
+                }
+            }
+            chunks[k] = new RecentResults.Chunk(ids, results);
         }
         return new SessionState(id, token, ttl, openedAt, slots, held, waits, dispatch, events, claimed,
-                new RecentResults(ids, results, floor));
+                RecentResults.of(chunks, floor));
     }
 
     private static PersistentTreeMap<Long, Waiter> readWaiters(BinaryReader r) {
