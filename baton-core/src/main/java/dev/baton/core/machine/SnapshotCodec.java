@@ -124,25 +124,36 @@ public final class SnapshotCodec {
         for (Slot sl : x.slots()) {
             b.string(sl.key()).u8(sl.state().ordinal()).varint(sl.id()).varint(sl.requestId()).svarint(sl.since());
         }
+        // (most sessions hold none of these; an empty tree is skipped, as iterating one allocates)
         b.varint(x.locksHeld().size());
-        for (UnmodMap.UnEntry<String, Long> e : x.locksHeld()) {
-            b.string(e.getKey()).varint(e.getValue());
+        if (x.locksHeld().size() > 0) {
+            for (UnmodMap.UnEntry<String, Long> e : x.locksHeld()) {
+                b.string(e.getKey()).varint(e.getValue());
+            }
         }
         b.varint(x.lockWaits().size());
-        for (UnmodMap.UnEntry<String, Long> e : x.lockWaits()) {
-            b.string(e.getKey()).varint(e.getValue());
+        if (x.lockWaits().size() > 0) {
+            for (UnmodMap.UnEntry<String, Long> e : x.lockWaits()) {
+                b.string(e.getKey()).varint(e.getValue());
+            }
         }
         b.varint(x.dispatch().size());
-        for (TargetKey k : x.dispatch()) {
-            b.string(k.group()).string(k.target());
+        if (x.dispatch().size() > 0) {
+            for (TargetKey k : x.dispatch()) {
+                b.string(k.group()).string(k.target());
+            }
         }
         b.varint(x.events().size());
-        for (String e : x.events()) {
-            b.string(e);
+        if (x.events().size() > 0) {
+            for (String e : x.events()) {
+                b.string(e);
+            }
         }
         b.varint(x.claimed().size());
-        for (ItemKey k : x.claimed()) {
-            b.string(k.queue()).string(k.item());
+        if (x.claimed().size() > 0) {
+            for (ItemKey k : x.claimed()) {
+                b.string(k.queue()).string(k.item());
+            }
         }
         RecentResults r = x.recent();
         b.varint(r.floor()).varint(r.chunkCount());
@@ -158,6 +169,9 @@ public final class SnapshotCodec {
 
     private static void writeWaiters(BinaryWriter b, PersistentTreeMap<Long, Waiter> ws) {
         b.varint(ws.size());
+        if (ws.size() == 0) {
+            return; // the usual case; iterating an empty tree allocates
+        }
         for (Waiter w : ws.values()) {
             b.varint(w.session()).varint(w.requestId()).varint(w.waitId()).svarint(w.since()).svarint(w.deadline());
         }

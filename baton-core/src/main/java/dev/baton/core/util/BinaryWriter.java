@@ -75,7 +75,23 @@ public final class BinaryWriter {
         return this;
     }
 
+    /** Length-prefixed UTF-8. ASCII strings (the usual names) are copied without an intermediate array. */
     public BinaryWriter string(String s) {
+        int n = s.length();
+        if (n < 128) {
+            ensure(1 + n);
+            int start = len + 1;
+            for (int i = 0; i < n; i++) {
+                char ch = s.charAt(i);
+                if (ch >= 0x80) {
+                    return bytes(s.getBytes(StandardCharsets.UTF_8));
+                }
+                buf[start + i] = (byte) ch;
+            }
+            buf[len] = (byte) n; // a one-byte varint, as n < 128
+            len = start + n;
+            return this;
+        }
         return bytes(s.getBytes(StandardCharsets.UTF_8));
     }
 
