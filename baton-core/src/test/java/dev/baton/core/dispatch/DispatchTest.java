@@ -18,11 +18,11 @@ import dev.baton.core.command.Result.DispatchStatus;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;
 import dev.baton.core.machine.CoordinationStateMachine;
-import dev.baton.core.machine.SnapshotCodec;
-import dev.baton.core.machine.State;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.Entry;
 import dev.baton.core.testing.Harness;
+
+import static dev.baton.core.testing.TestResults.assertRejected;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -30,7 +30,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -169,10 +168,10 @@ class DispatchTest {
         Harness h = new Harness();
         init(h, G, null, "a");
         h.apply(new DispatchAdvance(0, 0, G, 7), DispatchReply.class);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new DispatchAdvance(0, 0, G, -1)), ErrorCode.INVALID_ARGUMENT);
         assertRejected(h.apply(new DispatchAdvance(0, 0, "nope", 9)), ErrorCode.NOT_FOUND);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(group(h, G).head()).isEqualTo(7);
     }
 
@@ -509,16 +508,16 @@ class DispatchTest {
         assertThat(first.target().holder()).isEqualTo(s1);
         assertThat(first.target().fence()).isPositive();
 
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         DispatchReply busy = h.apply(new DispatchLock(s2, 0, G, "a"), DispatchReply.class);
         assertThat(busy.status()).isEqualTo(DispatchStatus.BUSY);
         assertThat(busy.target().holder()).isEqualTo(s1);
-        assertThat(essence(h)).as("BUSY changes nothing").isEqualTo(before);
+        assertThat(h.essence()).as("BUSY changes nothing").isEqualTo(before);
 
         DispatchReply again = h.apply(new DispatchLock(s1, 0, G, "a"), DispatchReply.class);
         assertThat(again.status()).isEqualTo(DispatchStatus.LOCKED);
         assertThat(again.target().fence()).as("re-locking keeps the grant").isEqualTo(first.target().fence());
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     static Stream<Arguments> lockNotFound() {
@@ -531,10 +530,10 @@ class DispatchTest {
         Harness h = new Harness();
         long s = h.open();
         init(h, G, null, "a");
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new DispatchLock(s, 0, group, target)), ErrorCode.NOT_FOUND);
         assertRejected(h.apply(new DispatchRelease(s, 0, group, target, 1, 5)), ErrorCode.NOT_FOUND);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     // ---- releaseClient -------------------------------------------------------------------------
@@ -610,14 +609,14 @@ class DispatchTest {
         h.advance(1_000);
         long sender = c.otherSession() ? s2 : s1;
         long quoted = c.wrongFence() ? fence + 1 : fence;
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         TargetView a = target(h, G, "a");
 
         Result r = h.apply(new DispatchRelease(sender, 0, G, "a", quoted, 99));
 
         assertRejected(r, ErrorCode.STALE_FENCE);
         assertThat(target(h, G, "a")).isEqualTo(a);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     @Test
@@ -626,9 +625,9 @@ class DispatchTest {
         long s = h.open();
         init(h, G, null, "a");
         DispatchReply l = h.apply(new DispatchLock(s, 0, G, "a"), DispatchReply.class);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new DispatchRelease(s, 0, G, "a", l.target().fence(), -1)), ErrorCode.INVALID_ARGUMENT);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     // ---- the holder's session ends -------------------------------------------------------------
@@ -684,12 +683,12 @@ class DispatchTest {
         Harness h = new Harness();
         init(h, G, null, "a");
         h.apply(new DispatchAdvance(0, 0, G, 5), DispatchReply.class);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new DispatchSelect(0, 0, G)), ErrorCode.UNKNOWN_SESSION);
         assertRejected(h.apply(new DispatchLock(0, 0, G, "a")), ErrorCode.UNKNOWN_SESSION);
         assertRejected(h.apply(new DispatchRelease(0, 0, G, "a", 0, 3)), ErrorCode.UNKNOWN_SESSION);
         assertRejected(h.apply(new DispatchSelect(77, 0, G)), ErrorCode.UNKNOWN_SESSION);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     @Test
@@ -767,25 +766,5 @@ class DispatchTest {
         return picks;
     }
 
-    private static void assertRejected(Result r, ErrorCode code) {
-        assertThat(r).isInstanceOf(Result.Rejected.class);
-        Result.Rejected rej = (Result.Rejected) r;
-        assertThat(rej.code()).isEqualTo(code);
-        assertThat(rej.message()).isNotBlank();
-    }
 
-    /** The whole state as snapshot bytes, minus the entry index and time (which every entry moves). */
-    static byte[] essence(Harness h) {
-        State s = h.sm().state();
-        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
-                s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
-                s.poolCounters());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try {
-            SnapshotCodec.write(n, out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
 }

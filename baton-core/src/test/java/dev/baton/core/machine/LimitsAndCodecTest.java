@@ -48,7 +48,6 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -204,7 +203,7 @@ class LimitsAndCodecTest {
         Command over = c.fill().apply(h);
         h.advance(10);
         h.takeEffects();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         View.Summary summary = shape(h.lookup(new Query.GetSummary()));
         Object relevant = h.lookup(c.relevant());
         List<Object> derivedBefore = derived(h);
@@ -218,7 +217,7 @@ class LimitsAndCodecTest {
         assertThat(h.takeEffects()).isEmpty();
         assertThat(shape(h.lookup(new Query.GetSummary()))).isEqualTo(summary);
         assertThat((Object) h.lookup(c.relevant())).isEqualTo(relevant);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(derived(h)).isEqualTo(derivedBefore);
     }
 
@@ -271,7 +270,7 @@ class LimitsAndCodecTest {
         String fits = "éééé";
         String tooLong = "ééééé";
         for (String bad : List.of(tooLong, "123456789", "", "\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00")) {
-            byte[] before = essence(h);
+            byte[] before = h.essence();
             Result r = h.apply(cmd.apply(bad));
             assertThat(r).as("%s = '%s'", what, bad).isInstanceOf(Result.Rejected.class);
             assertThat(((Result.Rejected) r).code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
@@ -279,7 +278,7 @@ class LimitsAndCodecTest {
             if (!bad.isEmpty()) {
                 assertThat(((Result.Rejected) r).message()).contains("8");
             }
-            assertThat(essence(h)).isEqualTo(before);
+            assertThat(h.essence()).isEqualTo(before);
         }
         Result ok = h.apply(cmd.apply(fits));
         if (ok instanceof Result.Rejected rej) { // done/retry of an item that is not there
@@ -486,7 +485,7 @@ class LimitsAndCodecTest {
     void aMalformedEntryIsRefusedWholeAndChangesNothing(String why, byte[] payload) {
         Harness h = richHarness();
         h.takeEffects();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         List<Object> derivedBefore = derived(h);
         long index = h.lastIndex() + 1;
 
@@ -501,7 +500,7 @@ class LimitsAndCodecTest {
         assertThat(rej.code()).isEqualTo(ErrorCode.MALFORMED);
         assertThat(rej.message()).isNotBlank();
         assertThat(a.effects()).isEmpty();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(derived(h)).isEqualTo(derivedBefore);
         assertThat(h.sm().lastApplied()).as("the entry is consumed").isEqualTo(index);
 
@@ -516,12 +515,12 @@ class LimitsAndCodecTest {
     void anEntryOverTheCodecCeilingIsMalformed() {
         Harness h = new Harness();
         h.open();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         byte[] huge = new byte[Limits.CODEC_MAX_ENTRY_BYTES + 1];
         huge[0] = 1;
         Applied a = h.sm().update(List.of(new Entry(h.lastIndex() + 1, h.now(), huge))).get(0);
         assertThat(((Result.Rejected) a.results().get(0)).code()).isEqualTo(ErrorCode.MALFORMED);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     // ---- snapshots -----------------------------------------------------------------------------
@@ -544,7 +543,7 @@ class LimitsAndCodecTest {
         long s = victim.open();
         victim.apply(new LockAcquire(s, 0, "mine", 0), LockReply.class);
         State state = victim.sm().state();
-        byte[] before = essence(victim);
+        byte[] before = victim.essence();
 
         for (int i = 0; i < snap.length; i++) {
             for (int flip : new int[] {0x01, 0x80, 0xFF}) {
@@ -556,7 +555,7 @@ class LimitsAndCodecTest {
                 assertThat(victim.sm().state()).isSameAs(state);
             }
         }
-        assertThat(essence(victim)).isEqualTo(before);
+        assertThat(victim.essence()).isEqualTo(before);
         assertThat(victim.lookup(new Query.GetLock("mine")).holder()).isEqualTo(s);
     }
 
@@ -703,18 +702,4 @@ class LimitsAndCodecTest {
         return List.of(s.tokens(), s.deadlines(), s.eventRefs(), s.groups(), s.queues());
     }
 
-    /** The whole state as snapshot bytes, minus the entry index and time (which every entry moves). */
-    static byte[] essence(Harness h) {
-        State s = h.sm().state();
-        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
-                s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
-                s.poolCounters());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try {
-            SnapshotCodec.write(n, out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
 }

@@ -21,18 +21,15 @@ import dev.baton.core.command.Result.QueueReply;
 import dev.baton.core.command.Result.QueueStatus;
 import dev.baton.core.command.View;
 import dev.baton.core.machine.CoordinationStateMachine;
-import dev.baton.core.machine.SnapshotCodec;
-import dev.baton.core.machine.State;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.testing.Harness;
+
+import static dev.baton.core.testing.TestResults.assertRejected;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.function.LongFunction;
 import java.util.stream.Stream;
@@ -63,12 +60,12 @@ class EventsAndQueuesTest {
         assertThat(h.lookup(new Query.GetSession(s1)).events()).containsExactly("robots:host");
 
         h.advance(100);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         for (long s : new long[] {s1, s2}) {
             assertThat(h.apply(new EventBegin(s, 0, "robots:host"), EventReply.class))
                     .as("begin by session %d", s).isEqualTo(new EventReply(EventStatus.ALREADY_PENDING, "robots:host"));
         }
-        assertThat(essence(h)).as("ALREADY_PENDING changes nothing").isEqualTo(before);
+        assertThat(h.essence()).as("ALREADY_PENDING changes nothing").isEqualTo(before);
         assertThat(h.lookup(new Query.GetEvent("robots:host")).owner()).isEqualTo(s1);
         assertThat(h.lookup(new Query.GetSession(s2)).events()).isEmpty();
     }
@@ -88,7 +85,7 @@ class EventsAndQueuesTest {
         assertThat(h.lookup(new Query.GetEvent("e"))).isNull();
         assertThat(h.lookup(new Query.GetSession(owner)).events()).as("the owner no longer owns it").isEmpty();
 
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertThat(h.apply(new EventComplete(stranger, 0, "e"), EventReply.class))
                 .isEqualTo(new EventReply(EventStatus.NOT_PENDING, "e"));
         assertThat(h.apply(new EventComplete(0, 0, "e"), EventReply.class))
@@ -96,7 +93,7 @@ class EventsAndQueuesTest {
         assertThat(h.apply(new EventComplete(0, 0, "never-begun"), EventReply.class))
                 .isEqualTo(new EventReply(EventStatus.NOT_PENDING, "never-begun"));
         assertThat(h.takeEffects()).as("nothing completed, nothing announced").isEmpty();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
 
         // completed means it can be begun again, by anyone
         assertThat(h.apply(new EventBegin(stranger, 0, "e"), EventReply.class).status()).isEqualTo(EventStatus.BEGUN);
@@ -115,10 +112,10 @@ class EventsAndQueuesTest {
     @Test
     void beginNeedsALiveSession() {
         Harness h = new Harness();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new EventBegin(0, 0, "e")), ErrorCode.UNKNOWN_SESSION);
         assertRejected(h.apply(new EventBegin(42, 0, "e")), ErrorCode.UNKNOWN_SESSION);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(h.lookup(new Query.ListEvents())).isEmpty();
     }
 
@@ -178,10 +175,10 @@ class EventsAndQueuesTest {
     void claimingAnUnknownQueueGivesNothing() {
         Harness h = new Harness();
         long s = h.open();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         QueueReply r = claim(h, s, 3);
         assertThat(r).isEqualTo(new QueueReply(QueueStatus.CLAIMED, List.of()));
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     // ---- gating by prerequisite events ---------------------------------------------------------
@@ -458,14 +455,14 @@ class EventsAndQueuesTest {
         if (c.unclaimed()) {
             h.apply(new QueueRetry(s1, 0, Q, "a", fence), QueueReply.class); // and gives it back
         }
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         View.Queue q = queue(h);
 
         Result r = h.apply(cmd.apply(c.otherSession() ? s2 : s1, fence + c.fenceDelta()));
 
         assertRejected(r, c.code());
         assertThat(queue(h)).isEqualTo(q);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     @Test
@@ -474,11 +471,11 @@ class EventsAndQueuesTest {
         long s = h.open();
         enqueue(h, "a");
         ClaimedItem a = claim(h, s, 1).items().get(0);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new QueueDone(0, 0, Q, "a", a.fence())), ErrorCode.UNKNOWN_SESSION);
         assertRejected(h.apply(new QueueRetry(0, 0, Q, "a", a.fence())), ErrorCode.UNKNOWN_SESSION);
         assertRejected(h.apply(new QueueClaim(0, 0, Q, 1)), ErrorCode.UNKNOWN_SESSION);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     // ---- the session ends ----------------------------------------------------------------------
@@ -581,25 +578,5 @@ class EventsAndQueuesTest {
                 .orElseThrow(() -> new AssertionError("no item " + id));
     }
 
-    private static void assertRejected(Result r, ErrorCode code) {
-        assertThat(r).isInstanceOf(Result.Rejected.class);
-        Result.Rejected rej = (Result.Rejected) r;
-        assertThat(rej.code()).isEqualTo(code);
-        assertThat(rej.message()).isNotBlank();
-    }
 
-    /** The whole state as snapshot bytes, minus the entry index and time (which every entry moves). */
-    static byte[] essence(Harness h) {
-        State s = h.sm().state();
-        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
-                s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
-                s.poolCounters());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try {
-            SnapshotCodec.write(n, out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
 }

@@ -41,20 +41,17 @@ import dev.baton.core.command.Result.SessionOpened;
 import dev.baton.core.command.Result.SessionsExpired;
 import dev.baton.core.command.View;
 import dev.baton.core.machine.CoordinationStateMachine;
-import dev.baton.core.machine.SnapshotCodec;
-import dev.baton.core.machine.State;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.Entry;
 import dev.baton.core.testing.Harness;
+
+import static dev.baton.core.testing.TestResults.assertRejected;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -89,7 +86,7 @@ class SessionsAndIdempotencyTest {
     void openSessionTtlMustBeWithinTheLimits(long ttl, boolean accepted) {
         Harness h = new Harness();
         long first = h.open();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
 
         Result r = h.apply(new OpenSession(null, ttl));
 
@@ -103,7 +100,7 @@ class SessionsAndIdempotencyTest {
             assertThat(((Result.Rejected) r).message())
                     .contains(Long.toString(Limits.defaults().minSessionTtlMs()))
                     .contains(Long.toString(Limits.defaults().maxSessionTtlMs()));
-            assertThat(essence(h)).isEqualTo(before);
+            assertThat(h.essence()).isEqualTo(before);
             // no session id was used up
             assertThat(h.open()).isEqualTo(first + 1);
         }
@@ -127,12 +124,12 @@ class SessionsAndIdempotencyTest {
         assertThat(a.existing()).isFalse();
         assertThat(a.ttlMs()).isEqualTo(5_000);
         h.advance(1_000);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
 
         SessionOpened again = h.apply(new OpenSession("client-a", 9_000), SessionOpened.class);
 
         assertThat(again).isEqualTo(new SessionOpened(a.session(), 5_000, true));
-        assertThat(essence(h)).as("opening again changes nothing").isEqualTo(before);
+        assertThat(h.essence()).as("opening again changes nothing").isEqualTo(before);
         assertThat(h.lookup(new Query.GetSession(a.session())).token()).isEqualTo("client-a");
 
         SessionOpened b = h.apply(new OpenSession("client-b", 5_000), SessionOpened.class);
@@ -180,12 +177,12 @@ class SessionsAndIdempotencyTest {
         assertThat(h.apply(new CloseSession(s, 0))).isEqualTo(new SessionClosed(s));
         assertThat(h.takeEffects()).containsExactly(new Effect.SessionEnded(s, false));
         assertThat(h.lookup(new Query.GetSession(s))).isNull();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
 
         assertThat(h.apply(new CloseSession(s, 0))).isEqualTo(new SessionClosed(s));
         assertThat(h.apply(new CloseSession(s, 17))).isEqualTo(new SessionClosed(s));
         assertThat(h.takeEffects()).isEmpty();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(h.lookup(new Query.GetSession(other))).isNotNull();
     }
 
@@ -196,10 +193,10 @@ class SessionsAndIdempotencyTest {
         h.open();
         h.open(); // ids 1 and 2 issued; 3 is the next, not yet issued
         h.takeEffects();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new CloseSession(id, 0)), ErrorCode.UNKNOWN_SESSION);
         assertThat(h.takeEffects()).isEmpty();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     @Test
@@ -220,11 +217,11 @@ class SessionsAndIdempotencyTest {
                 new Effect.SessionEnded(s2, true));
         assertThat(h.lookup(new Query.ListSessionLeases())).extracting(View.SessionLease::id).containsExactly(s3);
 
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertThat(h.apply(new ExpireSessions(List.of(s1, s2, 999L)), SessionsExpired.class).sessions()).isEmpty();
         assertThat(h.apply(new ExpireSessions(List.of()), SessionsExpired.class).sessions()).isEmpty();
         assertThat(h.takeEffects()).isEmpty();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     @Test
@@ -312,7 +309,7 @@ class SessionsAndIdempotencyTest {
         world(h);
         long dead = deadSession.applyAsLong(h);
         h.takeEffects();
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         View.Summary summary = shape(h.lookup(new Query.GetSummary()));
 
         Result r = h.apply(cmd.apply(dead));
@@ -324,7 +321,7 @@ class SessionsAndIdempotencyTest {
         }
         assertThat(h.takeEffects()).isEmpty();
         assertThat(shape(h.lookup(new Query.GetSummary()))).isEqualTo(summary);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     static Stream<Arguments> sessionRequired() {
@@ -339,9 +336,9 @@ class SessionsAndIdempotencyTest {
                                                ToLongFunction<Harness> unused) {
         Harness h = new Harness();
         world(h);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(cmd.apply(0)), ErrorCode.UNKNOWN_SESSION);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     // ---- idempotency ---------------------------------------------------------------------------------
@@ -425,7 +422,7 @@ class SessionsAndIdempotencyTest {
         assertThat(first).isInstanceOf(c.firstType());
         h.takeEffects();
         h.advance(100);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         View.Summary summary = shape(h.lookup(new Query.GetSummary()));
         CoordinationStateMachine copy = h.recoverCopy();
 
@@ -433,7 +430,7 @@ class SessionsAndIdempotencyTest {
 
         assertThat(retry).isEqualTo(first);
         assertThat(h.takeEffects()).isEmpty();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(shape(h.lookup(new Query.GetSummary()))).isEqualTo(summary);
         assertThat(h.lookup(new Query.GetSession(bystander))).isNotNull();
 
@@ -447,10 +444,10 @@ class SessionsAndIdempotencyTest {
         Harness h = new Harness();
         long s = h.open();
         EventReply first = h.apply(new EventBegin(s, 9, "e1"), EventReply.class);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertThat(h.apply(new EventBegin(s, 9, "e2"))).isEqualTo(first);
         assertThat(h.lookup(new Query.GetEvent("e2"))).isNull();
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
     }
 
     @Test
@@ -476,7 +473,7 @@ class SessionsAndIdempotencyTest {
         for (int rid = 1; rid <= sent; rid++) {
             answers.add(h.apply(new EventBegin(s, rid, "e" + rid), EventReply.class));
         }
-        byte[] before = essence(h);
+        byte[] before = h.essence();
 
         // the newest `window` requests are remembered
         for (int rid = sent - window + 1; rid <= sent; rid++) {
@@ -491,7 +488,7 @@ class SessionsAndIdempotencyTest {
             assertRejected(r, ErrorCode.REQUEST_TOO_OLD);
             assertThat(h.lookup(new Query.GetEvent("too-old" + rid))).isNull();
         }
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
 
         // newer ids still work, and push the floor up
         assertThat(h.apply(new EventBegin(s, sent + 1, "newer"), EventReply.class).status()).isEqualTo(EventStatus.BEGUN);
@@ -525,11 +522,11 @@ class SessionsAndIdempotencyTest {
         Result first = h.apply(new DispatchLock(s, 5, "g", "t"));
         assertRejected(first, ErrorCode.NOT_FOUND);
         h.apply(new DispatchInit(0, 0, "g", Map.of("t", "t"), null), DispatchReply.class);
-        byte[] before = essence(h);
+        byte[] before = h.essence();
 
         assertThat(h.apply(new DispatchLock(s, 5, "g", "t"))).as("the retry is answered, not executed")
                 .isEqualTo(first);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(h.lookup(new Query.GetGroup("g")).targets().get(0).holder()).isZero();
 
         DispatchReply fresh = h.apply(new DispatchLock(s, 6, "g", "t"), DispatchReply.class);
@@ -559,10 +556,10 @@ class SessionsAndIdempotencyTest {
         Result r3 = h.apply(new LockAcquire(s, 3, "c", 0));
         // window {2, 3}; floor 0. A too-old id is refused without taking a place in the window.
         h.apply(new LockAcquire(s, 4, "d", 0)); // window {3, 4}, floor 2
-        byte[] before = essence(h);
+        byte[] before = h.essence();
         assertRejected(h.apply(new LockAcquire(s, 1, "x", 0)), ErrorCode.REQUEST_TOO_OLD);
         assertRejected(h.apply(new LockAcquire(s, 2, "x", 0)), ErrorCode.REQUEST_TOO_OLD);
-        assertThat(essence(h)).isEqualTo(before);
+        assertThat(h.essence()).isEqualTo(before);
         assertThat(h.apply(new LockAcquire(s, 3, "c", 0))).isEqualTo(r3);
         assertThat(r2).isInstanceOf(LockReply.class);
     }
@@ -596,12 +593,6 @@ class SessionsAndIdempotencyTest {
 
     // ---- helpers -------------------------------------------------------------------------------
 
-    private static void assertRejected(Result r, ErrorCode code) {
-        assertThat(r).isInstanceOf(Result.Rejected.class);
-        Result.Rejected rej = (Result.Rejected) r;
-        assertThat(rej.code()).isEqualTo(code);
-        assertThat(rej.message()).isNotBlank();
-    }
 
     /** The summary without the entry index and time, which every entry moves. */
     private static View.Summary shape(View.Summary s) {
@@ -609,18 +600,4 @@ class SessionsAndIdempotencyTest {
                 s.queues(), s.waits());
     }
 
-    /** The whole state as snapshot bytes, minus the entry index and time (which every entry moves). */
-    static byte[] essence(Harness h) {
-        State s = h.sm().state();
-        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
-                s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
-                s.poolCounters());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try {
-            SnapshotCodec.write(n, out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
 }

@@ -6,6 +6,8 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.machine.CoordinationStateMachine;
+import dev.baton.core.machine.SnapshotCodec;
+import dev.baton.core.machine.State;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.Entry;
 
@@ -115,6 +117,24 @@ public final class Harness {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             m.saveSnapshot(m.prepareSnapshot(), out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * The whole state as snapshot bytes, minus the entry index and time (which every entry moves):
+     * equal before and after a command means the command changed nothing.
+     */
+    public byte[] essence() {
+        State s = sm.state();
+        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
+                s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
+                s.poolCounters());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            SnapshotCodec.write(n, out);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
