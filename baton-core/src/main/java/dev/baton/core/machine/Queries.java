@@ -156,14 +156,8 @@ final class Queries {
     }
 
     private static View.PoolTotals poolTotals(State s) {
-        long processing = 0;
-        long waiting = 0;
-        for (PoolState p : s.pools().values()) {
-            processing += p.processing();
-            waiting += p.waiting();
-        }
         PoolCounters c = s.poolCounters();
-        return new View.PoolTotals(s.pools().size(), processing, waiting, c.acquired(), c.released(), c.done(),
+        return new View.PoolTotals(s.pools().size(), s.poolHolders(), s.poolWaiters(), c.acquired(), c.released(), c.done(),
                 c.timeouts(), c.queueFull(), c.lockHeld(), c.waitForResponse(), c.releaseMismatch(), c.holdMs(),
                 c.waitMeMs(), c.waitAnyMs(), c.timeoutWaitMs());
     }

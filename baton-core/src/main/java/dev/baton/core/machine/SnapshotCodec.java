@@ -226,6 +226,8 @@ public final class SnapshotCodec {
             }
         }
         MutHashMap<String, PoolState> pools = PersistentHashMap.emptyMutable();
+        long poolHolders = 0;
+        long poolWaiters = 0;
         for (int n = r.count(MANY); n > 0; n--) {
             String key = r.string(NAME);
             PersistentTreeMap<Long, Holder> holders = PersistentTreeMap.empty();
@@ -237,7 +239,10 @@ public final class SnapshotCodec {
             PersistentTreeMap<Long, Waiter> any = readWaiters(r);
             deadlines = addDeadlines(deadlines, me, false, key);
             deadlines = addDeadlines(deadlines, any, false, key);
-            pools = pools.assoc(key, new PoolState(key, holders, me, any));
+            PoolState pool = new PoolState(key, holders, me, any);
+            poolHolders += pool.processing();
+            poolWaiters += pool.waiting();
+            pools = pools.assoc(key, pool);
         }
         MutHashMap<String, LockState> locks = PersistentHashMap.emptyMutable();
         for (int n = r.count(MANY); n > 0; n--) {
@@ -294,7 +299,8 @@ public final class SnapshotCodec {
         r.expectEnd();
         return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
                 tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
-                events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters));
+                events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters),
+                poolHolders, poolWaiters);
     }
 
     private static SessionState readSession(BinaryReader r) {

@@ -26,18 +26,21 @@ import org.organicdesign.fp.collections.PersistentTreeSet;
  * @param lastSeq       the last issued wait id / queue position
  * @param deadlines     every pending wait, by deadline
  * @param eventRefs     event name → queue items that name it as a prerequisite
+ * @param poolHolders   held pool slots over all keys (kept as it changes, so STATS need not scan)
+ * @param poolWaiters   waiting pool slots over all keys
  */
 public record State(long lastIndex, long lastTime, long lastFence, long nextSessionId, long lastSeq, Limits limits,
                     PersistentHashMap<Long, SessionState> sessions, PersistentHashMap<String, Long> tokens,
                     PersistentHashMap<String, PoolState> pools, PersistentHashMap<String, LockState> locks,
                     PersistentTreeMap<Deadline, WaitRef> deadlines, PersistentHashMap<String, GroupState> groups,
                     PersistentHashMap<String, EventState> events, PersistentHashMap<String, QueueState> queues,
-                    PersistentHashMap<String, PersistentTreeSet<ItemKey>> eventRefs, PoolCounters poolCounters) {
+                    PersistentHashMap<String, PersistentTreeSet<ItemKey>> eventRefs, PoolCounters poolCounters,
+                    long poolHolders, long poolWaiters) {
 
     public static State initial(Limits limits) {
         return new State(0, 0, 0, 1, 0, limits, PersistentHashMap.empty(), PersistentHashMap.empty(),
                 PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentTreeMap.empty(),
                 PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentHashMap.empty(),
-                PersistentHashMap.empty(), PoolCounters.ZERO);
+                PersistentHashMap.empty(), PoolCounters.ZERO, 0, 0);
     }
 }

@@ -43,6 +43,9 @@ public final class Tx {
     public MutHashMap<String, QueueState> queues;
     public MutHashMap<String, PersistentTreeSet<ItemKey>> eventRefs;
     public final long[] poolCounters;
+    /** Gauges over all pool keys, adjusted by every write of a pool. */
+    public long poolHolders;
+    public long poolWaiters;
 
     private long lastIndex;
     private long lastTime;
@@ -68,6 +71,8 @@ public final class Tx {
         queues = s.queues().mutable();
         eventRefs = s.eventRefs().mutable();
         poolCounters = s.poolCounters().toArray();
+        poolHolders = s.poolHolders();
+        poolWaiters = s.poolWaiters();
         lastIndex = s.lastIndex();
         lastTime = s.lastTime();
         lastFence = s.lastFence();
@@ -78,7 +83,8 @@ public final class Tx {
     public State commit() {
         return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
                 tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
-                events.immutable(), queues.immutable(), eventRefs.immutable(), PoolCounters.fromArray(poolCounters));
+                events.immutable(), queues.immutable(), eventRefs.immutable(), PoolCounters.fromArray(poolCounters),
+                poolHolders, poolWaiters);
     }
 
     /**

@@ -56,8 +56,7 @@ public final class Pools {
         }
         if (pool.processing() < c.workers()) {
             long fence = tx.nextFence();
-            tx.pools = tx.pools.assoc(c.key(),
-                    pool.withHolders(pool.holders().assoc(fence, new Holder(session.id(), fence, tx.now(), c.requestId()))));
+            store(tx, pool, pool.withHolders(pool.holders().assoc(fence, new Holder(session.id(), fence, tx.now(), c.requestId()))));
             tx.putSession(session.pushSlot(new Slot(c.key(), Slot.State.HELD, fence, c.requestId(), tx.now())));
             tx.count(Counter.ACQUIRED, 1);
             return new PoolReply(PoolStatus.LOCKED, c.key(), fence);
@@ -72,10 +71,9 @@ public final class Pools {
         long waitId = tx.nextSeq();
         long deadline = tx.deadlineAfter(c.timeoutMs());
         Waiter w = new Waiter(session.id(), c.requestId(), waitId, tx.now(), deadline);
-        pool = c.forAnyone()
+        store(tx, pool, c.forAnyone()
                 ? pool.withWaiters(pool.waitMe(), pool.waitAny().assoc(waitId, w))
-                : pool.withWaiters(pool.waitMe().assoc(waitId, w), pool.waitAny());
-        tx.pools = tx.pools.assoc(c.key(), pool);
+                : pool.withWaiters(pool.waitMe().assoc(waitId, w), pool.waitAny()));
         tx.putSession(session.pushSlot(new Slot(c.key(), c.forAnyone() ? Slot.State.WAIT_ANY : Slot.State.WAIT_ME,
                 waitId, c.requestId(), tx.now())));
         tx.addDeadline(deadline, waitId, new WaitRef(false, session.id(), c.key()));
@@ -131,7 +129,8 @@ public final class Pools {
      * oldest ACQ4ANY waiter, which then holds it (poolcounterd's disconnect behaviour).
      */
     public static void releaseHeld(Tx tx, Slot slot, boolean explicit) {
-        PoolState pool = tx.pools.get(slot.key());
+        PoolState before = tx.pools.get(slot.key());
+        PoolState pool = before;
         Holder h = pool.holders().get(slot.id());
         tx.count(Counter.HOLD_MS, tx.now() - h.since());
         pool = pool.withHolders(pool.holders().without(slot.id()));
@@ -165,7 +164,7 @@ public final class Pools {
             tx.removeDeadline(next.deadline(), next.waitId());
             tellOutcome(tx, next, slot.key(), PoolStatus.LOCKED, fence);
         }
-        store(tx, pool);
+        store(tx, before, pool);
     }
 
     /** A wait reached its deadline: TIMEOUT to the waiter, its slot freed. */
@@ -178,7 +177,7 @@ public final class Pools {
         }
         tx.count(Counter.TIMEOUTS, 1);
         tx.count(Counter.TIMEOUT_WAIT_MS, tx.now() - w.since());
-        store(tx, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
+        store(tx, pool, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
                 : pool.withWaiters(pool.waitMe().without(waitId), pool.waitAny()));
         endWait(tx, w, key, PoolStatus.TIMEOUT, 0);
     }
@@ -201,7 +200,7 @@ public final class Pools {
         PoolState pool = tx.pools.get(key);
         Waiter w = any ? pool.waitAny().get(waitId) : pool.waitMe().get(waitId);
         tx.removeDeadline(w.deadline(), waitId);
-        store(tx, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
+        store(tx, pool, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
                 : pool.withWaiters(pool.waitMe().without(waitId), pool.waitAny()));
     }
 
@@ -218,7 +217,10 @@ public final class Pools {
         tx.rememberOutcome(w.session(), w.requestId(), new PoolReply(status, key, fence));
     }
 
-    private static void store(Tx tx, PoolState pool) {
-        tx.pools = pool.isEmpty() ? tx.pools.without(pool.key()) : tx.pools.assoc(pool.key(), pool);
+    /** Writes a pool key back (dropping it when empty) and moves the holder and waiter gauges. */
+    private static void store(Tx tx, PoolState before, PoolState after) {
+        tx.poolHolders += after.processing() - before.processing();
+        tx.poolWaiters += after.waiting() - before.waiting();
+        tx.pools = after.isEmpty() ? tx.pools.without(after.key()) : tx.pools.assoc(after.key(), after);
     }
 }

@@ -34,7 +34,11 @@ public final class StateInvariants {
     public static List<String> check(State s, int maxWorkers) {
         List<String> bad = new ArrayList<>();
         int waits = 0;
+        long holders = 0;
+        long poolWaits = 0;
         for (PoolState p : s.pools().values()) {
+            holders += p.processing();
+            poolWaits += p.waiting();
             if (p.isEmpty()) {
                 bad.add("empty pool key kept: " + p.key());
             }
@@ -124,6 +128,9 @@ public final class StateInvariants {
                     bad.add("lock wait without deadline: " + w);
                 }
             }
+        }
+        if (holders != s.poolHolders() || poolWaits != s.poolWaiters()) {
+            bad.add("pool gauges " + s.poolHolders() + "/" + s.poolWaiters() + " but " + holders + "/" + poolWaits);
         }
         if (s.deadlines().size() != waits) {
             bad.add(s.deadlines().size() + " deadlines for " + waits + " waits");
