@@ -1,0 +1,483 @@
+package dev.baton.server.raft;
+
+import com.alipay.sofa.jraft.JRaftUtils;
+import com.alipay.sofa.jraft.Node;
+import com.alipay.sofa.jraft.NodeManager;
+import com.alipay.sofa.jraft.RaftGroupService;
+import com.alipay.sofa.jraft.Status;
+import com.alipay.sofa.jraft.closure.ReadIndexClosure;
+import com.alipay.sofa.jraft.conf.Configuration;
+import com.alipay.sofa.jraft.entity.PeerId;
+import com.alipay.sofa.jraft.entity.Task;
+import com.alipay.sofa.jraft.option.NodeOptions;
+import com.alipay.sofa.jraft.option.RaftOptions;
+import com.alipay.sofa.jraft.rpc.RaftRpcServerFactory;
+import com.alipay.sofa.jraft.rpc.RpcServer;
+import com.alipay.sofa.jraft.rpc.impl.BoltRpcServer;
+import dev.baton.core.command.Command;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.core.command.Query;
+import dev.baton.core.machine.CoordinationStateMachine;
+import dev.baton.core.sm.Applied;
+import dev.baton.core.sm.ConcurrentStateMachine;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.function.LongSupplier;
+
+/**
+ * One Baton replica: a SOFAJRaft node hosting the coordination state machine, embeddable (the
+ * {@code baton server} command, tests and benchmarks all start one of these).
+ *
+ * <h2>Storage</h2>
+ * Under {@link Options#dataDir()}: {@code log/} (SOFAJRaft's RocksDB log; written with
+ * {@code sync=true}, i.e. fsynced before an entry counts as appended, and the Raft meta with it),
+ * {@code meta/} (term and vote), {@code snapshot/} (SOFAJRaft snapshot directories, each holding
+ * {@value BatonStateMachine#SNAPSHOT_FILE}). A node started on an existing data dir loads the newest
+ * snapshot and replays the log after it; the peer configuration then comes from the log, not from
+ * {@link Options#peers()}. The RocksDB JNI library (13 MB) is extracted into {@code java.io.tmpdir}
+ * (or {@code $ROCKSDB_SHAREDLIB_DIR}) at start, which must be writable and not {@code noexec}; it is
+ * deleted at a normal JVM exit but left behind by {@code kill -9}.
+ *
+ * <h2>Network</h2>
+ * The Raft RPC server (bolt, on Netty) binds to {@link Options#host()}:{@link Options#port()} only.
+ * (SOFAJRaft's {@code RaftGroupService} would bind bolt to the wildcard address, so this class builds
+ * the server itself.) A single-node cluster elects itself at once without any RPC; a node restarted
+ * on an existing data dir must keep its host:port, which the log's configuration names.
+ *
+ * <h2>Writes</h2>
+ * {@link #propose} is accepted only on the leader, and only once this node's state machine has
+ * applied every entry of earlier terms (SOFAJRaft's {@code onLeaderStart}); elsewhere it fails fast
+ * with {@link NotLeaderException}. Each command is encoded with {@link CommandCodec#encodeChecked}
+ * (an unencodable one fails that proposal alone), the batch is framed by {@link RaftEntryCodec} with
+ * a leader timestamp = max(clock, last stamp issued, last stamp applied), so stamps never go
+ * backwards in the log, across leader changes and restarts included; stamping and
+ * {@code Node.apply} happen under one lock so log order and stamp order agree. The task carries the
+ * leader's term as its expected term: a proposal racing a leader change is refused rather than
+ * appended in a later term. The future completes with the entry's {@link Applied} (one result per
+ * command) once it is committed and applied here, or fails with a {@link RaftOperationException};
+ * for an entry already appended, failure means "outcome unknown" (see there).
+ *
+ * <p>TODO(issue 3, next step): a leader-side batcher that packs concurrent proposals into one entry
+ * (bounded by count, bytes and about 1 ms, several entries in flight), with each caller's future
+ * completed from its slice of the entry's results. Today every {@code propose} call is one entry.
+ *
+ * <h2>Reads</h2>
+ * {@link #read} is linearizable: SOFAJRaft's ReadIndex (confirmed by a heartbeat round to a
+ * majority, {@code ReadOnlySafe}) waits until this node has applied the leader's commit index, then
+ * the core answers from its published state. It works on followers too (SOFAJRaft asks the leader
+ * for the index). It never writes to the log. Right after an election the leader refuses reads
+ * ({@code EAGAIN}) until it has committed an entry of its term, and a read that is not answered
+ * within SOFAJRaft's read-index timeout (2 s, {@code -Djraft.read-index.timeout=ms}) fails with
+ * {@code ETIMEDOUT}; callers retry (reads are side-effect free).
+ *
+ * <p>A proposal's future completes inside SOFAJRaft's apply callback, <em>before</em> SOFAJRaft
+ * advances its own applied index: {@link #lastAppliedIndex()} and {@code Node.readCommittedUserLog}
+ * may briefly lag a completed proposal. Linearizable reads are unaffected (they wait on that index).
+ *
+ * <h2>Threads</h2>
+ * Futures of {@code propose} complete on SOFAJRaft's apply thread (failures on its closure pool);
+ * those of {@code read} on whichever SOFAJRaft thread saw the read index applied. Dependants must not
+ * block: use the {@code *Async} stages or hand off.
+ */
+public final class BatonNode implements AutoCloseable {
+
+    /**
+     * How to run a node.
+     *
+     * @param nodeId               a name for this node in logs and thread names
+     * @param groupId              the Raft group; every peer must use the same
+     * @param dataDir              where the log, Raft meta and snapshots live
+     * @param host                 address the Raft RPC port binds to and peers reach this node at
+     *                             (one address for both for now: not a wildcard)
+     * @param port                 Raft RPC port (peers talk to it)
+     * @param peers                the initial cluster, {@code host:port} each, this node included;
+     *                             empty means a single-node cluster of this node. Used only on first
+     *                             start: afterwards the configuration comes from the log.
+     * @param electionTimeoutMs    follower election timeout (SOFAJRaft's default is 1000 ms)
+     * @param snapshotIntervalSecs periodic snapshot interval (0 or less: only on demand)
+     * @param sync                 fsync the log and Raft meta (keep true outside tests of throughput)
+     */
+    public record Options(String nodeId, String groupId, Path dataDir, String host, int port, List<String> peers,
+                          int electionTimeoutMs, int snapshotIntervalSecs, boolean sync) {
+        public static final int DEFAULT_PORT = 7533;
+
+        public Options {
+            Objects.requireNonNull(nodeId, "nodeId");
+            Objects.requireNonNull(groupId, "groupId");
+            Objects.requireNonNull(dataDir, "dataDir");
+            Objects.requireNonNull(host, "host");
+            peers = List.copyOf(peers);
+            if (port <= 0 || port > 65535) {
+                throw new IllegalArgumentException("port " + port + " out of range");
+            }
+            if (electionTimeoutMs <= 0) {
+                throw new IllegalArgumentException("electionTimeoutMs must be positive");
+            }
+        }
+
+        /** A single-node cluster on 127.0.0.1:7533 with its data in {@code dataDir}. */
+        public static Options defaults(Path dataDir) {
+            return new Options("n1", "baton", dataDir, "127.0.0.1", DEFAULT_PORT, List.of(), 1000, 3600, true);
+        }
+
+        public Options withPort(int newPort) {
+            return new Options(nodeId, groupId, dataDir, host, newPort, peers, electionTimeoutMs, snapshotIntervalSecs,
+                    sync);
+        }
+
+        public Options withDataDir(Path newDataDir) {
+            return new Options(nodeId, groupId, newDataDir, host, port, peers, electionTimeoutMs, snapshotIntervalSecs,
+                    sync);
+        }
+
+        public Options withPeers(List<String> newPeers) {
+            return new Options(nodeId, groupId, dataDir, host, port, newPeers, electionTimeoutMs, snapshotIntervalSecs,
+                    sync);
+        }
+
+        public Options withElectionTimeoutMs(int ms) {
+            return new Options(nodeId, groupId, dataDir, host, port, peers, ms, snapshotIntervalSecs, sync);
+        }
+
+        public Options withSnapshotIntervalSecs(int secs) {
+            return new Options(nodeId, groupId, dataDir, host, port, peers, electionTimeoutMs, secs, sync);
+        }
+
+        /** {@code host:port} of this node. */
+        public String endpoint() {
+            return host + ":" + port;
+        }
+    }
+
+    private final Options options;
+    private final BatonStateMachine fsm;
+    private final LongSupplier clock;
+    private final Object proposeLock = new Object();
+    private long lastStampIssued; // guarded by proposeLock
+
+    private RaftGroupService service;
+    private Executor raftRpcExecutor;
+    private Executor cliRpcExecutor;
+    private volatile Node node;
+    private volatile boolean closed;
+
+    /** A node hosting a fresh {@link CoordinationStateMachine}, dropping effects. */
+    public BatonNode(Options options) {
+        this(options, new CoordinationStateMachine(), EffectListener.NONE, System::currentTimeMillis);
+    }
+
+    /**
+     * @param core    the state machine to host, empty (its state comes from snapshots and the log);
+     *                the node owns it and closes it on {@link #close()}
+     * @param effects receives every applied entry's effects (on the apply thread)
+     * @param clock   the leader's clock, ms since the epoch
+     */
+    public BatonNode(Options options, ConcurrentStateMachine core, EffectListener effects, LongSupplier clock) {
+        this.options = options;
+        this.fsm = new BatonStateMachine(core, effects, options.nodeId());
+        this.clock = clock;
+    }
+
+    /**
+     * Creates the data directories and starts the Raft node and its RPC server. A single-node
+     * cluster elects itself at once; use {@link #waitForLeader} before proposing.
+     *
+     * @throws IllegalStateException if SOFAJRaft cannot start (data dir locked or corrupt, port in use)
+     */
+    public synchronized BatonNode start() {
+        if (closed || service != null) {
+            throw new IllegalStateException("a BatonNode starts once");
+        }
+        Path dir = options.dataDir();
+        try {
+            Files.createDirectories(dir.resolve("log"));
+            Files.createDirectories(dir.resolve("meta"));
+            Files.createDirectories(dir.resolve("snapshot"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create data directories under " + dir, e);
+        }
+        PeerId self = new PeerId(options.host(), options.port());
+        Configuration conf = new Configuration();
+        if (options.peers().isEmpty()) {
+            conf.addPeer(self);
+        } else {
+            for (String p : options.peers()) {
+                PeerId peer = new PeerId();
+                if (!peer.parse(p)) {
+                    throw new IllegalArgumentException("not a host:port peer: " + p);
+                }
+                conf.addPeer(peer);
+            }
+            if (!conf.contains(self)) {
+                throw new IllegalArgumentException("peers " + options.peers() + " do not include this node "
+                        + options.endpoint());
+            }
+        }
+
+        RaftOptions raft = new RaftOptions();
+        raft.setSync(options.sync()); // also fsyncs the Raft meta and snapshot meta (isSyncMeta = sync || syncMeta)
+
+        NodeOptions no = new NodeOptions();
+        no.setFsm(fsm);
+        no.setLogUri(dir.resolve("log").toString());
+        no.setRaftMetaUri(dir.resolve("meta").toString());
+        no.setSnapshotUri(dir.resolve("snapshot").toString());
+        no.setInitialConf(conf);
+        no.setElectionTimeoutMs(options.electionTimeoutMs());
+        no.setSnapshotIntervalSecs(options.snapshotIntervalSecs());
+        no.setRaftOptions(raft);
+
+        // SOFAJRaft's own RPC server factory binds bolt to the wildcard address whatever the peer's host
+        // is; build the bolt server on the configured host instead (DESIGN: 127.0.0.1 unless configured),
+        // with the executors we own so that close() can stop their threads.
+        raftRpcExecutor = JRaftUtils.createExecutor("baton-raft-rpc-" + options.nodeId() + "-",
+                no.getRaftRpcThreadPoolSize());
+        cliRpcExecutor = JRaftUtils.createExecutor("baton-cli-rpc-" + options.nodeId() + "-",
+                no.getCliRpcThreadPoolSize());
+        RpcServer rpc = new BoltRpcServer(new com.alipay.remoting.rpc.RpcServer(options.host(), options.port(), true));
+        RaftRpcServerFactory.addRaftRequestProcessors(rpc, raftRpcExecutor, cliRpcExecutor);
+
+        RaftGroupService s = new RaftGroupService(options.groupId(), self, no, rpc);
+        try {
+            node = s.start();
+        } catch (RuntimeException e) {
+            // RaftGroupService starts the node before binding its RPC port and, when the bind fails,
+            // neither stops the node nor counts itself started (so its shutdown() does nothing): undo
+            // both by hand, or the node keeps running and keeps the RocksDB log locked.
+            Node started = s.getRaftNode();
+            if (started != null) {
+                started.shutdown();
+                try {
+                    started.join();
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            try {
+                if (s.getRpcServer() != null) {
+                    s.getRpcServer().shutdown();
+                }
+            } catch (RuntimeException ignored) {
+                // best effort
+            }
+            NodeManager.getInstance().removeAddress(self.getEndpoint());
+            stopExecutors();
+            closed = true;
+            fsm.onShutdown(); // idempotent; SOFAJRaft calls it too if the node got far enough
+            throw new IllegalStateException("cannot start Raft node " + options.nodeId() + " at "
+                    + options.endpoint() + " on " + dir + ": " + e.getMessage(), e);
+        }
+        service = s;
+        return this;
+    }
+
+    // ---- writes --------------------------------------------------------------------------------
+
+    /** Proposes one command; see {@link #propose(List)}. */
+    public CompletableFuture<Applied> propose(Command command) {
+        return propose(List.of(command));
+    }
+
+    /**
+     * Proposes the commands as one Raft entry, applied atomically in order. Completes with the
+     * entry's {@link Applied} once committed and applied on this node; fails with
+     * {@link NotLeaderException} if this node is not the leader, {@link IllegalArgumentException} if
+     * a command (or the batch) exceeds the codec's ceilings, {@link RaftOperationException} otherwise.
+     */
+    public CompletableFuture<Applied> propose(List<? extends Command> commands) {
+        Node n = node;
+        long term = fsm.leaderTerm();
+        if (n == null || closed) {
+            return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
+        }
+        if (term <= 0) {
+            return CompletableFuture.failedFuture(new NotLeaderException(leader(), "not the leader"));
+        }
+        byte[] payload;
+        try {
+            List<byte[]> encoded = new ArrayList<>(commands.size());
+            for (Command c : commands) {
+                encoded.add(CommandCodec.encodeChecked(c));
+            }
+            payload = CommandCodec.batchOfEncoded(encoded);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        ProposalClosure done = new ProposalClosure(this::leader);
+        synchronized (proposeLock) {
+            long stamp = Math.max(Math.max(clock.getAsLong(), lastStampIssued), fsm.lastAppliedStamp());
+            lastStampIssued = stamp;
+            n.apply(new Task(RaftEntryCodec.encode(stamp, payload), done, term));
+        }
+        return done.future();
+    }
+
+    // ---- reads ---------------------------------------------------------------------------------
+
+    /** A linearizable read: answered from a state that includes every write committed before the call. */
+    public <R> CompletableFuture<R> read(Query<R> query) {
+        Node n = node;
+        if (n == null || closed) {
+            return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
+        }
+        CompletableFuture<R> result = new CompletableFuture<>();
+        n.readIndex(new byte[0], new ReadIndexClosure() {
+            @Override
+            public void run(Status status, long index, byte[] reqCtx) {
+                if (!status.isOk()) {
+                    result.completeExceptionally(ProposalClosure.failure(status, BatonNode.this::leader));
+                    return;
+                }
+                try {
+                    result.complete(fsm.core().lookup(query));
+                } catch (Throwable t) {
+                    result.completeExceptionally(t);
+                }
+            }
+        });
+        return result;
+    }
+
+    /**
+     * Answers from this node's latest applied state without any Raft round: may be stale (on a
+     * follower, or on a deposed leader). For dashboards and metrics, never for decisions.
+     */
+    public <R> R readLocal(Query<R> query) {
+        return fsm.core().lookup(query);
+    }
+
+    // ---- admin ---------------------------------------------------------------------------------
+
+    /**
+     * Takes a snapshot now (the log before it is then truncated). Completes when it is on disk;
+     * completes at once if nothing was applied since the last one; fails with {@code EBUSY} if a
+     * snapshot is already being saved or loaded.
+     */
+    public CompletableFuture<Void> snapshotNow() {
+        Node n = node;
+        if (n == null || closed) {
+            return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
+        }
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        n.snapshot(status -> {
+            if (status.isOk()) {
+                result.complete(null);
+            } else {
+                result.completeExceptionally(ProposalClosure.failure(status, this::leader));
+            }
+        });
+        return result;
+    }
+
+    /** True if this node is the leader and accepts proposals. */
+    public boolean isLeader() {
+        return node != null && !closed && fsm.isLeader();
+    }
+
+    /** The leader's Raft endpoint ({@code host:port}) as this node knows it. */
+    public Optional<String> leader() {
+        Node n = node;
+        PeerId id = n == null ? null : n.getLeaderId();
+        return id == null || id.isEmpty() ? Optional.empty() : Optional.of(id.getEndpoint().toString());
+    }
+
+    /** The latest term this node saw start (it led or followed a leader in it); 0 before any. */
+    public long term() {
+        return fsm.knownTerm();
+    }
+
+    /** SOFAJRaft's last applied log index (configuration entries included); 0 before start. */
+    public long lastAppliedIndex() {
+        Node n = node;
+        return n == null ? 0 : n.getLastAppliedLogIndex();
+    }
+
+    /** The highest leader timestamp applied on this node. */
+    public long lastAppliedStamp() {
+        return fsm.lastAppliedStamp();
+    }
+
+    /** The core index restored from a snapshot when this node last loaded one, or -1. */
+    public long lastLoadedSnapshotIndex() {
+        return fsm.lastLoadedSnapshotIndex();
+    }
+
+    /**
+     * Why this replica stopped applying entries (SOFAJRaft error: an unreadable entry, a state
+     * machine bug, a storage failure), or empty while healthy. A stopped replica needs an operator:
+     * fix and restart it, or wipe it and let it catch up from the others.
+     */
+    public Optional<String> failure() {
+        var e = fsm.error();
+        return e == null ? Optional.empty() : Optional.of(e.getType() + ": " + e.getStatus());
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /**
+     * Waits until a leader is known to this node and, if it is this node, until it accepts
+     * proposals. Polls; for tests and startup.
+     *
+     * @return the leader's endpoint, or empty if none within the timeout
+     */
+    public Optional<String> waitForLeader(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Optional<String> l = leader();
+            if (l.isPresent() && (!l.get().equals(options.endpoint()) || isLeader())) {
+                return l;
+            }
+            if (System.nanoTime() - deadline >= 0 || closed) {
+                return Optional.empty();
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** The SOFAJRaft node, for tests in this package. */
+    Node raftNode() {
+        return node;
+    }
+
+    /** Stops the node and waits until its log, snapshot and RPC server are closed. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RaftGroupService s = service;
+        if (s == null) {
+            fsm.onShutdown(); // never started: nothing else owns the state machine
+            return;
+        }
+        s.shutdown();
+        try {
+            s.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        stopExecutors();
+    }
+
+    private void stopExecutors() {
+        for (Executor e : new Executor[] {raftRpcExecutor, cliRpcExecutor}) {
+            if (e instanceof ExecutorService es) {
+                es.shutdown();
+            }
+        }
+    }
+}

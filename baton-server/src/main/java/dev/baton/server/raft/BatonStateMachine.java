@@ -1,0 +1,294 @@
+package dev.baton.server.raft;
+
+import com.alipay.sofa.jraft.Closure;
+import com.alipay.sofa.jraft.Iterator;
+import com.alipay.sofa.jraft.Status;
+import com.alipay.sofa.jraft.core.StateMachineAdapter;
+import com.alipay.sofa.jraft.entity.LeaderChangeContext;
+import com.alipay.sofa.jraft.error.RaftError;
+import com.alipay.sofa.jraft.error.RaftException;
+import com.alipay.sofa.jraft.storage.snapshot.SnapshotReader;
+import com.alipay.sofa.jraft.storage.snapshot.SnapshotWriter;
+import dev.baton.core.command.Query;
+import dev.baton.core.sm.Applied;
+import dev.baton.core.sm.ConcurrentStateMachine;
+import dev.baton.core.sm.Entry;
+import dev.baton.core.sm.SnapshotHandle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedInputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The host adapter: SOFAJRaft's {@link com.alipay.sofa.jraft.StateMachine} on top of the core's
+ * {@link ConcurrentStateMachine} contract. It is the only class that touches both.
+ *
+ * <h2>Applying</h2>
+ * SOFAJRaft calls {@link #onApply} on its single FSM thread with an {@link Iterator} over a run of
+ * committed data entries (a configuration entry ends the run; SOFAJRaft handles it between calls, so
+ * indexes may skip). Each call collects <em>all</em> entries of the run, decodes their
+ * {@link RaftEntryCodec headers} into core {@link Entry entries} and makes <b>one</b>
+ * {@code update} call, so the core publishes one new state per run rather than per entry. Then, per
+ * entry in log order, the {@link EffectListener} gets the entry's effects and then the proposing
+ * leader's {@link ProposalClosure} gets its {@link Applied} (other nodes, and log replay, have no
+ * closure); so whoever sees a proposal complete knows its effects were already handed over. Nothing
+ * here waits (rule 2): update is pure computation.
+ *
+ * <h2>Failing stop, never skipping</h2>
+ * An entry is never skipped. If {@code update} throws (a bug: the core rejects bad commands in its
+ * results, it does not throw), or a header cannot be read (see {@link RaftEntryCodec}), the adapter
+ * calls {@link Iterator#setErrorAndRollback} so the first entry not applied to the core is where
+ * SOFAJRaft stops: it marks the node's state machine as failed (no more applies, the node leaves
+ * leadership) and fails the closures of the rolled-back entries itself. A restart replays from the
+ * last snapshot and hits the same entry again until the code is fixed; other replicas are unaffected
+ * unless they run the same code.
+ *
+ * <h2>Time</h2>
+ * {@link #lastAppliedStamp()} is the highest leader timestamp applied (restored from the core's
+ * state on snapshot load). A new leader stamps entries with at least this value, so time never goes
+ * backwards across leader changes and restarts; {@link #onLeaderStart} runs on the FSM thread after
+ * every entry of earlier terms is applied, so the value is complete when {@link #isLeader()} turns true.
+ *
+ * <h2>Snapshots</h2>
+ * {@link #onSnapshotSave} runs on the FSM thread: it only calls {@code prepareSnapshot()} (O(1): a
+ * reference to the immutable state), then writes {@value #SNAPSHOT_FILE} in the writer's directory
+ * on a dedicated thread, fsyncs it, registers it with the writer and runs the closure; applies go on
+ * meanwhile. SOFAJRaft then writes its meta, renames the directory into place and truncates the log
+ * before the snapshot index. {@link #onSnapshotLoad} (on start, or when a leader installs a snapshot
+ * on a lagging follower) replaces the core's state with the file.
+ *
+ * <h2>Threads</h2>
+ * Proposal futures are completed and effects delivered on SOFAJRaft's FSM thread: their dependants
+ * must not block (use the {@code *Async} stages or hand off).
+ */
+public final class BatonStateMachine extends StateMachineAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(BatonStateMachine.class);
+
+    /** The one file of a Baton snapshot, inside SOFAJRaft's snapshot directory. */
+    public static final String SNAPSHOT_FILE = "baton.snapshot";
+
+    private final ConcurrentStateMachine sm;
+    private final EffectListener effects;
+    private final ExecutorService snapshotSaver;
+
+    private volatile long leaderTerm = -1;
+    private volatile long knownTerm;
+    private volatile long lastAppliedStamp;
+    private volatile long lastLoadedSnapshotIndex = -1;
+    private volatile RaftException error;
+
+    public BatonStateMachine(ConcurrentStateMachine sm, EffectListener effects, String name) {
+        this.sm = sm;
+        this.effects = effects;
+        this.snapshotSaver = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "baton-snapshot-" + name);
+            t.setDaemon(true);
+            return t;
+        });
+        this.lastAppliedStamp = sm.lookup(new Query.GetSummary()).lastTime();
+    }
+
+    // ---- applying ------------------------------------------------------------------------------
+
+    @Override
+    public void onApply(Iterator it) {
+        List<Entry> entries = new ArrayList<>();
+        List<Closure> closures = new ArrayList<>();
+        RaftEntryCodec.UnreadableEntryException unreadable = null;
+        while (it.hasNext()) {
+            try {
+                entries.add(RaftEntryCodec.decode(it.getIndex(), it.getData()));
+            } catch (RaftEntryCodec.UnreadableEntryException e) {
+                unreadable = e; // stop on it: the iterator stays on this entry
+                break;
+            }
+            closures.add(it.done());
+            it.next();
+        }
+        // Entries iterated past but not applied, plus the unreadable one we stopped on.
+        int notApplied = entries.size() + (unreadable != null ? 1 : 0);
+        if (!entries.isEmpty()) {
+            List<Applied> applied;
+            try {
+                applied = sm.update(entries);
+                if (applied.size() != entries.size()) {
+                    throw new IllegalStateException("update returned " + applied.size() + " results for "
+                            + entries.size() + " entries");
+                }
+            } catch (Throwable t) {
+                LOG.error("State machine update failed at entries {}..{}; halting this replica",
+                        entries.get(0).index(), entries.get(entries.size() - 1).index(), t);
+                it.setErrorAndRollback(notApplied, new Status(RaftError.ESTATEMACHINE, "update failed: %s", t));
+                return;
+            }
+            notApplied -= entries.size();
+            long stamp = lastAppliedStamp;
+            for (int i = 0; i < entries.size(); i++) {
+                Applied a = applied.get(i);
+                stamp = Math.max(stamp, entries.get(i).timestamp());
+                if (!a.effects().isEmpty()) {
+                    try {
+                        effects.onEffects(a.index(), a.effects());
+                    } catch (Throwable t) {
+                        LOG.error("Effect listener failed on entry {}", a.index(), t);
+                    }
+                }
+                Closure done = closures.get(i);
+                if (done instanceof ProposalClosure p) {
+                    p.applied(a);
+                } else if (done != null) {
+                    done.run(Status.OK());
+                }
+            }
+            lastAppliedStamp = stamp;
+        }
+        if (unreadable != null) {
+            LOG.error("Cannot read Raft entry {}; halting this replica", unreadable.index(), unreadable);
+            it.setErrorAndRollback(notApplied, new Status(RaftError.ESTATEMACHINE, "%s", unreadable.getMessage()));
+        }
+    }
+
+    // ---- snapshots -----------------------------------------------------------------------------
+
+    @Override
+    public void onSnapshotSave(SnapshotWriter writer, Closure done) {
+        SnapshotHandle handle;
+        try {
+            handle = sm.prepareSnapshot(); // on the FSM thread, between updates, O(1)
+        } catch (Throwable t) {
+            LOG.error("prepareSnapshot failed", t);
+            done.run(new Status(RaftError.ESTATEMACHINE, "prepareSnapshot failed: %s", t));
+            return;
+        }
+        try {
+            snapshotSaver.execute(() -> save(handle, writer, done));
+        } catch (RejectedExecutionException stopped) {
+            done.run(new Status(RaftError.ESTOP, "state machine is shut down"));
+        }
+    }
+
+    private void save(SnapshotHandle handle, SnapshotWriter writer, Closure done) {
+        Path file = Path.of(writer.getPath(), SNAPSHOT_FILE);
+        try {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                OutputStream out = Channels.newOutputStream(ch);
+                sm.saveSnapshot(handle, out);
+                out.flush();
+                ch.force(true);
+            }
+            if (!writer.addFile(SNAPSHOT_FILE)) {
+                done.run(new Status(RaftError.EIO, "cannot add %s to the snapshot", SNAPSHOT_FILE));
+                return;
+            }
+        } catch (Throwable t) {
+            LOG.error("Saving the snapshot at index {} to {} failed", handle.index(), file, t);
+            done.run(new Status(RaftError.EIO, "saving the snapshot failed: %s", t));
+            return;
+        }
+        done.run(Status.OK());
+    }
+
+    @Override
+    public boolean onSnapshotLoad(SnapshotReader reader) {
+        if (reader.getFileMeta(SNAPSHOT_FILE) == null) {
+            LOG.error("Snapshot {} has no {}", reader.getPath(), SNAPSHOT_FILE);
+            return false;
+        }
+        Path file = Path.of(reader.getPath(), SNAPSHOT_FILE);
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            sm.recoverFromSnapshot(in);
+        } catch (Throwable t) {
+            LOG.error("Loading snapshot {} failed", file, t);
+            return false;
+        }
+        lastAppliedStamp = Math.max(lastAppliedStamp, sm.lookup(new Query.GetSummary()).lastTime());
+        lastLoadedSnapshotIndex = sm.lastApplied();
+        return true;
+    }
+
+    // ---- roles, errors, shutdown ---------------------------------------------------------------
+
+    @Override
+    public void onLeaderStart(long term) {
+        knownTerm = term;
+        leaderTerm = term;
+        super.onLeaderStart(term);
+    }
+
+    @Override
+    public void onLeaderStop(Status status) {
+        leaderTerm = -1;
+        super.onLeaderStop(status);
+    }
+
+    @Override
+    public void onStartFollowing(LeaderChangeContext ctx) {
+        knownTerm = Math.max(knownTerm, ctx.getTerm());
+        super.onStartFollowing(ctx);
+    }
+
+    @Override
+    public void onError(RaftException e) {
+        error = e;
+        leaderTerm = -1;
+        LOG.error("Raft node failed; it stops applying entries: {} {}", e.getType(), e.getStatus());
+    }
+
+    @Override
+    public void onShutdown() {
+        leaderTerm = -1;
+        snapshotSaver.shutdown(); // a save in progress finishes and runs its closure
+        sm.close();
+        super.onShutdown();
+    }
+
+    // ---- what the node reads -------------------------------------------------------------------
+
+    /** True from {@link #onLeaderStart} (earlier terms' entries all applied) to {@link #onLeaderStop}. */
+    public boolean isLeader() {
+        return leaderTerm > 0;
+    }
+
+    /** The term this node leads, or -1. */
+    public long leaderTerm() {
+        return leaderTerm;
+    }
+
+    /** The latest term this node saw start (as leader or follower). */
+    public long knownTerm() {
+        return knownTerm;
+    }
+
+    /** The highest leader timestamp applied so far (ms since the epoch; 0 before any). */
+    public long lastAppliedStamp() {
+        return lastAppliedStamp;
+    }
+
+    /** The core index restored by the last snapshot load, or -1 if none was loaded. */
+    public long lastLoadedSnapshotIndex() {
+        return lastLoadedSnapshotIndex;
+    }
+
+    /** The engine error that stopped this replica, or null. */
+    public RaftException error() {
+        return error;
+    }
+
+    /** The hosted core state machine (for lookups). */
+    public ConcurrentStateMachine core() {
+        return sm;
+    }
+}

@@ -1,0 +1,32 @@
+package dev.baton.server.raft;
+
+import dev.baton.core.command.Effect;
+
+import java.util.List;
+
+/**
+ * Receives the effects of applied entries (grants, DONE, timeouts, ended sessions, completed
+ * events, claimable queues) so that the node holding the affected session's connection or stream
+ * can deliver them. Every replica computes the same effects; each node delivers only those of the
+ * sessions it holds.
+ *
+ * <p>Called on the Raft apply thread, in log order, once per entry that has effects, and before the
+ * entry's proposal future completes. It must not block or do I/O inline: hand the effects to the
+ * session's own queue or executor. An exception it throws is logged and otherwise ignored (the entry
+ * is applied whatever the delivery does).
+ *
+ * <p>Effects are outputs, not state: when a node restarts, it replays the log after its snapshot and
+ * the listener sees those entries' effects again (and none of the entries folded into the snapshot).
+ * Delivery must therefore tolerate repeats and gaps: a client that reconnects asks for its session's
+ * current state (the core remembers the final outcome of each request id) rather than relying on
+ * having seen every effect.
+ */
+@FunctionalInterface
+public interface EffectListener {
+
+    /** Effects of the entry at {@code index}; never empty. */
+    void onEffects(long index, List<Effect> effects);
+
+    /** Drops every effect (a node without front doors, tests). */
+    EffectListener NONE = (index, effects) -> {};
+}
