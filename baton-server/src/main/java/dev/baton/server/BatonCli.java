@@ -1,7 +1,18 @@
 package dev.baton.server;
 
+import dev.baton.server.raft.BatonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 
 /** The {@code baton} command. */
 @Command(name = "baton", mixinStandardHelpOptions = true, version = "baton 0.1.0-SNAPSHOT",
@@ -19,13 +30,100 @@ public final class BatonCli implements Runnable {
     }
 
     @Command(name = "server", mixinStandardHelpOptions = true,
-            description = "Start a Baton node (single node by default, data in ./baton-data).")
-    static final class Server implements java.util.concurrent.Callable<Integer> {
+            description = {"Start a Baton node. With no options: a single-node cluster on 127.0.0.1,"
+                    + " data in ./baton-data. Stops cleanly on SIGTERM or Ctrl-C; restarting on the same"
+                    + " data directory resumes where it stopped.",
+                    "",
+                    "Not yet: the gRPC client API (7530) and the PoolCounter port (7531); for now a node"
+                    + " serves Raft (7533) and replicates the coordination state."})
+    static final class Server implements Callable<Integer> {
+        @Option(names = "--node-id", defaultValue = "n1", description = "This node's id (default: ${DEFAULT-VALUE}).")
+        String nodeId;
+
+        @Option(names = "--data-dir", defaultValue = "baton-data",
+                description = "Raft log, metadata and snapshots (default: ./${DEFAULT-VALUE}).")
+        Path dataDir;
+
+        @Option(names = "--host", defaultValue = "127.0.0.1",
+                description = "Address to bind and to be reached at (default: ${DEFAULT-VALUE}).")
+        String host;
+
+        @Option(names = "--raft-port", defaultValue = "7533", description = "Raft peer port (default: ${DEFAULT-VALUE}).")
+        int raftPort;
+
+        @Option(names = "--peers", split = ",", paramLabel = "ID=HOST:PORT",
+                description = "The initial cluster, this node included, e.g. n1=10.0.0.1:7533,n2=10.0.0.2:7533,"
+                        + "n3=10.0.0.3:7533. This node's address is the one under --node-id. Omit for a single node.")
+        List<String> peers = new ArrayList<>();
+
+        @Option(names = "--election-timeout-ms", defaultValue = "1000",
+                description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
+        int electionTimeoutMs;
+
+        @Option(names = "--snapshot-interval", defaultValue = "3600",
+                description = "Seconds between periodic snapshots; 0 for on demand only (default: ${DEFAULT-VALUE}).")
+        int snapshotIntervalSecs;
+
         @Override
-        public Integer call() {
-            System.err.println("baton server: the replicated server is not built yet (issue 3: SOFAJRaft host, gRPC API)."
-                    + " The coordination core (baton-core) is in place and tested.");
-            return 2;
+        public Integer call() throws Exception {
+            BatonNode.Options options;
+            try {
+                options = options();
+            } catch (IllegalArgumentException e) {
+                System.err.println("baton server: " + e.getMessage());
+                return 2;
+            }
+            BatonNode node = new BatonNode(options);
+            try {
+                node.start();
+            } catch (RuntimeException e) {
+                System.err.println("baton server: " + e.getMessage());
+                return 1;
+            }
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                node.close();
+                System.err.println("baton server: node " + options.nodeId() + " stopped");
+                stopped.countDown();
+            }, "baton-shutdown"));
+            System.err.println("baton server: node " + options.nodeId() + " serving Raft on " + options.endpoint()
+                    + ", data in " + options.dataDir().toAbsolutePath());
+            node.waitForLeader(Duration.ofSeconds(30)).ifPresentOrElse(
+                    l -> System.err.println("baton server: leader is " + l + (node.isLeader() ? " (this node)" : "")),
+                    () -> System.err.println("baton server: no leader yet; waiting for the other peers"));
+            stopped.await();
+            return 0;
+        }
+
+        BatonNode.Options options() {
+            BatonNode.Options o = new BatonNode.Options(nodeId, "baton", dataDir, host, raftPort, List.of(),
+                    electionTimeoutMs, snapshotIntervalSecs, true);
+            if (peers.isEmpty()) {
+                return o;
+            }
+            Map<String, String> byId = new LinkedHashMap<>();
+            for (String p : peers) {
+                int eq = p.indexOf('=');
+                if (eq <= 0 || eq == p.length() - 1 || byId.put(p.substring(0, eq), p.substring(eq + 1)) != null) {
+                    throw new IllegalArgumentException("--peers wants distinct ID=HOST:PORT entries, got " + p);
+                }
+            }
+            String self = byId.get(nodeId);
+            if (self == null) {
+                throw new IllegalArgumentException("--node-id " + nodeId + " is not among --peers " + byId.keySet());
+            }
+            int colon = self.lastIndexOf(':');
+            if (colon <= 0) {
+                throw new IllegalArgumentException("peer " + nodeId + " needs HOST:PORT, got " + self);
+            }
+            int port;
+            try {
+                port = Integer.parseInt(self.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("peer " + nodeId + " has a bad port: " + self);
+            }
+            return new BatonNode.Options(nodeId, "baton", dataDir, self.substring(0, colon), port,
+                    List.copyOf(byId.values()), electionTimeoutMs, snapshotIntervalSecs, true);
         }
     }
 }
