@@ -1,5 +1,6 @@
 package dev.baton.server;
 
+import dev.baton.server.api.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,11 +18,33 @@ import java.util.concurrent.CountDownLatch;
 /** The {@code baton} command. */
 @Command(name = "baton", mixinStandardHelpOptions = true, version = "baton 0.1.0-SNAPSHOT",
         description = "Baton: a replicated coordination service.",
-        subcommands = {BatonCli.Server.class})
+        subcommands = {BatonCli.Server.class, AdminCli.class})
 public final class BatonCli implements Runnable {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new BatonCli()).execute(args));
+        System.exit(commandLine(args).execute(args));
+    }
+
+    /**
+     * The command line, with {@code baton server --config FILE} read as defaults for every option
+     * (a properties file whose keys are the long option names without dashes, e.g.
+     * {@code node-id=n2}); options given on the command line win.
+     */
+    static CommandLine commandLine(String[] args) {
+        CommandLine cl = new CommandLine(new BatonCli());
+        for (int i = 0; i < args.length; i++) {
+            String file = null;
+            if (args[i].equals("--config") && i + 1 < args.length) {
+                file = args[i + 1];
+            } else if (args[i].startsWith("--config=")) {
+                file = args[i].substring("--config=".length());
+            }
+            if (file != null) {
+                cl.getSubcommands().get("server")
+                        .setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(new java.io.File(file)));
+            }
+        }
+        return cl;
     }
 
     @Override
@@ -34,8 +57,8 @@ public final class BatonCli implements Runnable {
                     + " data in ./baton-data. Stops cleanly on SIGTERM or Ctrl-C; restarting on the same"
                     + " data directory resumes where it stopped.",
                     "",
-                    "Not yet: the gRPC client API (7530) and the PoolCounter port (7531); for now a node"
-                    + " serves Raft (7533) and replicates the coordination state."})
+                    "Serves the gRPC API (default port 7530) and Raft (7533). Not yet: the PoolCounter"
+                    + " port (7531) and HTTP (7532)."})
     static final class Server implements Callable<Integer> {
         @Option(names = "--node-id", defaultValue = "n1", description = "This node's id (default: ${DEFAULT-VALUE}).")
         String nodeId;
@@ -51,10 +74,38 @@ public final class BatonCli implements Runnable {
         @Option(names = "--raft-port", defaultValue = "7533", description = "Raft peer port (default: ${DEFAULT-VALUE}).")
         int raftPort;
 
+        @Option(names = "--api-port", defaultValue = "7530",
+                description = "gRPC API port, on --host (default: ${DEFAULT-VALUE}).")
+        int apiPort;
+
+        @Option(names = "--config", paramLabel = "FILE",
+                description = "Properties file of option defaults, keys without dashes (node-id=n2, api-port=7540, ...).")
+        java.io.File config;
+
+        @Option(names = "--session-ttl", defaultValue = "10000",
+                description = "Session TTL in ms for clients that do not ask for one (default: ${DEFAULT-VALUE}).")
+        long sessionTtlMs;
+
+        @Option(names = "--session-ttl-min", description = "Smallest session TTL a client may ask for, ms (replicated limit; default 1000).")
+        Long sessionTtlMinMs;
+
+        @Option(names = "--session-ttl-max", description = "Largest session TTL a client may ask for, ms (replicated limit; default 3600000).")
+        Long sessionTtlMaxMs;
+
+        @Option(names = "--limit", paramLabel = "NAME=VALUE", split = ",",
+                description = "Any replicated limit, e.g. maxSessions=200000,maxWaitersPerKey=500 (names: see docs/server.md)."
+                        + " Applied by whichever node leads; give every node the same limits.")
+        List<String> limits = new ArrayList<>();
+
         @Option(names = "--peers", split = ",", paramLabel = "ID=HOST:PORT",
                 description = "The initial cluster, this node included, e.g. n1=10.0.0.1:7533,n2=10.0.0.2:7533,"
                         + "n3=10.0.0.3:7533. This node's address is the one under --node-id. Omit for a single node.")
         List<String> peers = new ArrayList<>();
+
+        @Option(names = "--join",
+                description = "Start as a new node for a running cluster: no initial configuration; it waits until the"
+                        + " leader adds it (baton admin add-member / Admin.AddMember). Give --peers as the cluster will be.")
+        boolean join;
 
         @Option(names = "--election-timeout-ms", defaultValue = "1000",
                 description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
@@ -73,21 +124,30 @@ public final class BatonCli implements Runnable {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
             }
-            BatonNode node = new BatonNode(options);
+            ApiServer.Config config;
             try {
-                node.start();
+                config = new ApiServer.Config(options, options.host(), apiPort, sessionTtlMs, LimitOptions.parse(
+                        limits, sessionTtlMinMs, sessionTtlMaxMs), join);
+            } catch (IllegalArgumentException e) {
+                System.err.println("baton server: " + e.getMessage());
+                return 2;
+            }
+            ApiServer server = new ApiServer(config);
+            try {
+                server.start();
             } catch (RuntimeException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 1;
             }
+            BatonNode node = server.node();
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                node.close();
+                server.close();
                 System.err.println("baton server: node " + options.nodeId() + " stopped");
                 stopped.countDown();
             }, "baton-shutdown"));
-            System.err.println("baton server: node " + options.nodeId() + " serving Raft on " + options.endpoint()
-                    + ", data in " + options.dataDir().toAbsolutePath());
+            System.err.println("baton server: node " + options.nodeId() + " serving gRPC on " + server.apiEndpoint()
+                    + " and Raft on " + options.endpoint() + ", data in " + options.dataDir().toAbsolutePath());
             node.waitForLeader(Duration.ofSeconds(30)).ifPresentOrElse(
                     l -> System.err.println("baton server: leader is " + l + (node.isLeader() ? " (this node)" : "")),
                     () -> System.err.println("baton server: no leader yet; waiting for the other peers"));

@@ -63,10 +63,19 @@ class ServerProcessTest {
         return pb.start();
     }
 
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private static List<String> command(Path data, int port, String... extra) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
-                "--data-dir", data.toString(), "--raft-port", Integer.toString(port)));
+                "--data-dir", data.toString(), "--raft-port", Integer.toString(port),
+                "--api-port", Integer.toString(freePort())));
         cmd.addAll(List.of(extra));
         return cmd;
     }

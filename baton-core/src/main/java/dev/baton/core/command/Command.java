@@ -48,6 +48,17 @@ public sealed interface Command {
     /** Replaces the limits (an operator action, replicated so that all nodes enforce the same ones). */
     record SetLimits(Limits limits) implements Command {}
 
+    // ---- cluster address book ----------------------------------------------------------------
+
+    /**
+     * Records (or replaces) what the node whose Raft port is {@code raftEndpoint} ({@code host:port})
+     * calls itself and where its gRPC API listens ({@code apiEndpoint}, {@code host:port}), so that
+     * every node can forward writes to the leader. Re-announcing the same id and address changes
+     * nothing (the entry keeps its {@code since}). An empty {@code apiEndpoint} removes the entry
+     * (the node left the cluster). Not a session request: the server proposes it for itself.
+     */
+    record AnnounceNode(String raftEndpoint, String nodeId, String apiEndpoint) implements Command {}
+
     // ---- pools (PoolCounter) ------------------------------------------------------------------
 
     /**

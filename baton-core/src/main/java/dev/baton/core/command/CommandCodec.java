@@ -33,11 +33,12 @@ public final class CommandCodec {
             SET_LIMITS = 5, POOL_ACQUIRE = 10, POOL_RELEASE = 11, LOCK_ACQUIRE = 20, LOCK_RELEASE = 21,
             DISPATCH_INIT = 30, DISPATCH_ADVANCE = 31, DISPATCH_SELECT = 32, DISPATCH_LOCK = 33,
             DISPATCH_RELEASE = 34, DISPATCH_SET_DISABLED = 35, EVENT_BEGIN = 40, EVENT_COMPLETE = 41,
-            QUEUE_ENQUEUE = 50, QUEUE_CLAIM = 51, QUEUE_DONE = 52, QUEUE_RETRY = 53;
+            QUEUE_ENQUEUE = 50, QUEUE_CLAIM = 51, QUEUE_DONE = 52, QUEUE_RETRY = 53, ANNOUNCE_NODE = 60;
 
     // result tags
     private static final int R_REJECTED = 1, R_SESSION_OPENED = 2, R_SESSION_CLOSED = 3, R_SESSIONS_EXPIRED = 4,
-            R_WAITS_EXPIRED = 5, R_LIMITS_SET = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11;
+            R_WAITS_EXPIRED = 5, R_LIMITS_SET = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11,
+            R_NODE_ANNOUNCED = 12;
 
     /** Encodes a batch; throws IllegalArgumentException if any command cannot be encoded within the ceilings. */
     public static byte[] encodeBatch(List<? extends Command> commands) {
@@ -126,6 +127,10 @@ public final class CommandCodec {
         } else if (c instanceof SetLimits a) {
             w.u8(SET_LIMITS);
             encodeLimits(w, a.limits());
+        } else if (c instanceof AnnounceNode a) {
+            // optional strings: a null travels as null and is refused by the state machine, rather
+            // than failing here with a NullPointerException
+            w.u8(ANNOUNCE_NODE).optString(a.raftEndpoint()).optString(a.nodeId()).optString(a.apiEndpoint());
         } else if (c instanceof LockAcquire a) {
             w.u8(LOCK_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.name()).svarint(a.timeoutMs());
         } else if (c instanceof LockRelease a) {
@@ -200,6 +205,8 @@ public final class CommandCodec {
                 return new ExpireWaits();
             case SET_LIMITS:
                 return new SetLimits(decodeLimits(r));
+            case ANNOUNCE_NODE:
+                return new AnnounceNode(r.optString(NAME), r.optString(NAME), r.optString(NAME));
             case LOCK_ACQUIRE:
                 return new LockAcquire(r.varint(), r.varint(), r.string(NAME), r.svarint());
             case LOCK_RELEASE:
@@ -278,6 +285,8 @@ public final class CommandCodec {
         } else if (res instanceof LimitsSet p) {
             w.u8(R_LIMITS_SET);
             encodeLimits(w, p.limits());
+        } else if (res instanceof NodeAnnounced p) {
+            w.u8(R_NODE_ANNOUNCED).optString(p.raftEndpoint()).bool(p.removed());
         } else if (res instanceof DispatchReply p) {
             w.u8(R_DISPATCH).u8(p.status().ordinal()).svarint(p.value()).bool(p.target() != null);
             if (p.target() != null) {
@@ -323,6 +332,8 @@ public final class CommandCodec {
                 return new WaitsExpired(r.count(Integer.MAX_VALUE));
             case R_LIMITS_SET:
                 return new LimitsSet(decodeLimits(r));
+            case R_NODE_ANNOUNCED:
+                return new NodeAnnounced(r.optString(NAME), r.bool());
             case R_DISPATCH: {
                 DispatchStatus st = enumAt(DispatchStatus.values(), r.u8());
                 long value = r.svarint();

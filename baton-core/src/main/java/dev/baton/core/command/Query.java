@@ -31,4 +31,14 @@ public sealed interface Query<R> {
     record GetSummary() implements Query<View.Summary> {}
 
     record GetLimits() implements Query<Limits> {}
+
+    /** The cluster's address book ({@link Command.AnnounceNode}), sorted by Raft endpoint. */
+    record ListNodes() implements Query<List<View.Node>> {}
+
+    /**
+     * The whole coordination state as pretty-printed JSON (2-space indentation), for the admin API.
+     * Deterministic: equal states give identical text (everything is listed in sorted order), so
+     * dumps of replicas, or of one node before and after a restart, can be compared as strings.
+     */
+    record DumpJson() implements Query<String> {}
 }

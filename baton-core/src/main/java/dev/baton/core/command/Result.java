@@ -20,6 +20,12 @@ public sealed interface Result {
     record LimitsSet(Limits limits) implements Result {}
 
     /**
+     * Answer to {@link Command.AnnounceNode}: {@code removed} is true when the announcement was a
+     * removal (empty API endpoint); the entry is then gone, whether or not it existed before.
+     */
+    record NodeAnnounced(String raftEndpoint, boolean removed) implements Result {}
+
+    /**
      * Pool outcome in poolcounterd's vocabulary. {@code fence} is set for {@code LOCKED}; for
      * {@code RELEASED} it is the released slot's fence (0 for a cancelled wait). {@code key} is
      * null for a {@code NOT_LOCKED} answer to a key-less (LIFO) release.

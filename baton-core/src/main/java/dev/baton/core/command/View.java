@@ -42,6 +42,9 @@ public interface View {
     /** Items in FIFO order; {@code ready} counts the claimable ones. */
     record Queue(String name, int ready, List<Item> items) implements View {}
 
+    /** One entry of the cluster's address book; {@code since} is when it was last changed (entry time). */
+    record Node(String raftEndpoint, String nodeId, String apiEndpoint, long since) implements View {}
+
     record Summary(long lastIndex, long lastTime, long lastFence, int sessions, int poolKeys, int locks, int groups,
                    int events, int queues, int waits) implements View {}
 }

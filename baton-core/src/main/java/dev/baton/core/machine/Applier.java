@@ -7,6 +7,7 @@ import dev.baton.core.command.Result;
 import dev.baton.core.dispatch.Dispatch;
 import dev.baton.core.event.Events;
 import dev.baton.core.lock.Locks;
+import dev.baton.core.node.Nodes;
 import dev.baton.core.pool.Pools;
 import dev.baton.core.queue.Queues;
 import dev.baton.core.session.SessionState;
@@ -41,6 +42,9 @@ final class Applier {
             }
             tx.limits = s.limits();
             return new Result.LimitsSet(s.limits());
+        }
+        if (c instanceof AnnounceNode a) {
+            return Nodes.announce(tx, a);
         }
         throw new IllegalArgumentException("unhandled command " + c);
     }

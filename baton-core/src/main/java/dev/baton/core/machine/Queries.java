@@ -7,6 +7,7 @@ import dev.baton.core.dispatch.TargetKey;
 import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
+import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
 import dev.baton.core.queue.ItemKey;
@@ -86,6 +87,17 @@ final class Queries {
         }
         if (q instanceof Query.GetLimits) {
             return s.limits();
+        }
+        if (q instanceof Query.ListNodes) {
+            List<View.Node> out = new ArrayList<>(s.nodes().size());
+            for (NodeState n : s.nodes().values()) {
+                out.add(new View.Node(n.raftEndpoint(), n.nodeId(), n.apiEndpoint(), n.since()));
+            }
+            out.sort(Comparator.comparing(View.Node::raftEndpoint));
+            return out;
+        }
+        if (q instanceof Query.DumpJson) {
+            return JsonDump.of(s);
         }
         throw new IllegalArgumentException("unhandled query " + q);
     }

@@ -9,6 +9,7 @@ import dev.baton.core.dispatch.TargetKey;
 import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
+import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
 import dev.baton.core.queue.ItemKey;
@@ -44,15 +45,18 @@ import java.util.zip.CRC32C;
  * <pre>
  * "BATN" u8 version
  * header: lastIndex lastTime lastFence nextSessionId lastSeq, limits, pool counters
- * sessions, pools, locks, groups, events, queues: each a count then records
+ * sessions, pools, locks, groups, events, queues, nodes: each a count then records
  * fixed64 CRC32C of everything before it
  * </pre>
+ *
+ * <p>Version 2 added the nodes section (the cluster's address book). Only the current version is
+ * read: nothing older was ever deployed.
  */
 public final class SnapshotCodec {
     private SnapshotCodec() {}
 
     private static final int MAGIC = 0x4241544E; // "BATN"
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     private static final int FLUSH_AT = 1 << 16;
     private static final int NAME = Limits.CODEC_MAX_NAME_BYTES;
     private static final int MANY = Integer.MAX_VALUE;
@@ -115,6 +119,10 @@ public final class SnapshotCodec {
                         .svarint(it.enqueuedAt());
                 w.maybeFlush();
             }
+        }
+        w.b.varint(s.nodes().size());
+        for (NodeState n : s.nodes().values()) {
+            w.b.string(n.raftEndpoint()).string(n.nodeId()).string(n.apiEndpoint()).svarint(n.since());
         }
         w.finish();
     }
@@ -296,11 +304,16 @@ public final class SnapshotCodec {
             }
             queues = queues.assoc(name, new QueueState(name, items.immutable(), ready));
         }
+        MutHashMap<String, NodeState> nodes = PersistentHashMap.emptyMutable();
+        for (int n = r.count(MANY); n > 0; n--) {
+            NodeState node = new NodeState(r.string(NAME), r.string(NAME), r.string(NAME), r.svarint());
+            nodes = nodes.assoc(node.raftEndpoint(), node);
+        }
         r.expectEnd();
         return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
                 tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
                 events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters),
-                poolHolders, poolWaiters);
+                poolHolders, poolWaiters, nodes.immutable());
     }
 
     private static SessionState readSession(BinaryReader r) {

@@ -4,6 +4,7 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.dispatch.GroupState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
+import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.PoolState;
 import dev.baton.core.queue.ItemKey;
 import dev.baton.core.queue.QueueState;
@@ -28,6 +29,7 @@ import org.organicdesign.fp.collections.PersistentTreeSet;
  * @param eventRefs     event name → queue items that name it as a prerequisite
  * @param poolHolders   held pool slots over all keys (kept as it changes, so STATS need not scan)
  * @param poolWaiters   waiting pool slots over all keys
+ * @param nodes         the cluster's address book: Raft endpoint → node
  */
 public record State(long lastIndex, long lastTime, long lastFence, long nextSessionId, long lastSeq, Limits limits,
                     PersistentHashMap<Long, SessionState> sessions, PersistentHashMap<String, Long> tokens,
@@ -35,12 +37,12 @@ public record State(long lastIndex, long lastTime, long lastFence, long nextSess
                     PersistentTreeMap<Deadline, WaitRef> deadlines, PersistentHashMap<String, GroupState> groups,
                     PersistentHashMap<String, EventState> events, PersistentHashMap<String, QueueState> queues,
                     PersistentHashMap<String, PersistentTreeSet<ItemKey>> eventRefs, PoolCounters poolCounters,
-                    long poolHolders, long poolWaiters) {
+                    long poolHolders, long poolWaiters, PersistentHashMap<String, NodeState> nodes) {
 
     public static State initial(Limits limits) {
         return new State(0, 0, 0, 1, 0, limits, PersistentHashMap.empty(), PersistentHashMap.empty(),
                 PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentTreeMap.empty(),
                 PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentHashMap.empty(),
-                PersistentHashMap.empty(), PoolCounters.ZERO, 0, 0);
+                PersistentHashMap.empty(), PoolCounters.ZERO, 0, 0, PersistentHashMap.empty());
     }
 }

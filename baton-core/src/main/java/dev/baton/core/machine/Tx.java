@@ -7,6 +7,7 @@ import dev.baton.core.command.Result;
 import dev.baton.core.dispatch.GroupState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
+import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.PoolState;
 import dev.baton.core.queue.ItemKey;
 import dev.baton.core.queue.QueueState;
@@ -42,6 +43,7 @@ public final class Tx {
     public MutHashMap<String, EventState> events;
     public MutHashMap<String, QueueState> queues;
     public MutHashMap<String, PersistentTreeSet<ItemKey>> eventRefs;
+    public MutHashMap<String, NodeState> nodes;
     public final long[] poolCounters;
     /** Gauges over all pool keys, adjusted by every write of a pool. */
     public long poolHolders;
@@ -70,6 +72,7 @@ public final class Tx {
         events = s.events().mutable();
         queues = s.queues().mutable();
         eventRefs = s.eventRefs().mutable();
+        nodes = s.nodes().mutable();
         poolCounters = s.poolCounters().toArray();
         poolHolders = s.poolHolders();
         poolWaiters = s.poolWaiters();
@@ -84,7 +87,7 @@ public final class Tx {
         return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
                 tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
                 events.immutable(), queues.immutable(), eventRefs.immutable(), PoolCounters.fromArray(poolCounters),
-                poolHolders, poolWaiters);
+                poolHolders, poolWaiters, nodes.immutable());
     }
 
     /**
@@ -211,6 +214,14 @@ public final class Tx {
     public Result.Rejected checkName(String what, String name) {
         if (name == null || name.isEmpty()) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, what + " must not be empty");
+        }
+        return checkNameBytes(what, name);
+    }
+
+    /** Like {@link #checkName} but an empty string is acceptable (null is not). */
+    public Result.Rejected checkNameBytes(String what, String name) {
+        if (name == null) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, what + " must not be null");
         }
         int max = limits.maxNameBytes();
         // a char is at most 3 UTF-8 bytes, so only long names need encoding to be measured

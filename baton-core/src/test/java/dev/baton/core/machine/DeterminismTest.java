@@ -105,6 +105,8 @@ class DeterminismTest {
         assertThat(b.lookup(new Query.NextDeadline())).isEqualTo(a.lookup(new Query.NextDeadline()));
         assertThat(b.lookup(new Query.GetLimits())).isEqualTo(a.lookup(new Query.GetLimits()));
         assertThat(b.lookup(new Query.ListEvents())).isEqualTo(a.lookup(new Query.ListEvents()));
+        assertThat(b.lookup(new Query.ListNodes())).isEqualTo(a.lookup(new Query.ListNodes()));
+        assertThat(b.lookup(new Query.DumpJson())).isEqualTo(a.lookup(new Query.DumpJson()));
         List<View.SessionLease> leases = a.lookup(new Query.ListSessionLeases());
         assertThat(b.lookup(new Query.ListSessionLeases())).isEqualTo(leases);
         for (View.SessionLease l : leases) {

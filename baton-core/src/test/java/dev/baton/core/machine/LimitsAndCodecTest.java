@@ -2,6 +2,7 @@ package dev.baton.core.machine;
 
 import dev.baton.core.command.Bytes;
 import dev.baton.core.command.Command;
+import dev.baton.core.command.Command.AnnounceNode;
 import dev.baton.core.command.Command.CloseSession;
 import dev.baton.core.command.Command.DispatchAdvance;
 import dev.baton.core.command.Command.DispatchInit;
@@ -257,6 +258,7 @@ class LimitsAndCodecTest {
         m.put("queue (claim)", n -> new QueueClaim(1, 0, n, 1));
         m.put("queue (done)", n -> new QueueDone(1, 0, n, "i", 0));
         m.put("item (retry)", n -> new QueueRetry(1, 0, "q", n, 0));
+        m.put("raft endpoint", n -> new AnnounceNode(n, "node", "h:1"));
         return m.entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
     }
 
@@ -342,6 +344,9 @@ class LimitsAndCodecTest {
                 new ExpireWaits(),
                 new SetLimits(Limits.defaults()),
                 new SetLimits(odd),
+                new AnnounceNode("10.0.0.1:7000", "node-ü", "10.0.0.1:9000"),
+                new AnnounceNode("h:1", "", ""),
+                new AnnounceNode(null, null, null),
                 new PoolAcquire(1, 2, "key with spaces", Integer.MAX_VALUE, Integer.MIN_VALUE, 15_000, true),
                 new PoolAcquire(3, 0, "k", -1, 0, -7, false),
                 new PoolRelease(1, 2, null, 0),

@@ -183,6 +183,13 @@ public final class RandomWorkload {
         if (r < 97) {
             return new QueueRetry(session(), requestId(), pick("queue", 2), pick("item", 10), 0);
         }
+        if (r < 98) {
+            // a few nodes (re)announcing themselves, moving their API port, or leaving (empty API)
+            int node = rnd.nextInt(4);
+            int a = rnd.nextInt(4);
+            return new AnnounceNode("10.0.0." + node + ":7000", "node" + node,
+                    a == 0 ? "" : "10.0.0." + node + ":900" + (a & 1));
+        }
         return new ExpireWaits();
     }
 }

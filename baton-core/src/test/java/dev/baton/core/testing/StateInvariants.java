@@ -7,6 +7,8 @@ import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
 import dev.baton.core.machine.State;
+import dev.baton.core.node.NodeState;
+import dev.baton.core.node.Nodes;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
 import dev.baton.core.queue.ItemKey;
@@ -201,6 +203,15 @@ public final class StateInvariants {
         }
         if (s.tokens().size() > s.sessions().size()) {
             bad.add("stale client tokens");
+        }
+        if (s.nodes().size() > Nodes.MAX_NODES) {
+            bad.add(s.nodes().size() + " nodes in the address book");
+        }
+        for (UnmodMap.UnEntry<String, NodeState> e : s.nodes()) {
+            NodeState n = e.getValue();
+            if (!e.getKey().equals(n.raftEndpoint()) || n.apiEndpoint().isEmpty() || n.since() > s.lastTime()) {
+                bad.add("bad address book entry " + e.getKey() + " → " + n);
+            }
         }
         return bad;
     }

@@ -1,5 +1,6 @@
 package dev.baton.server.raft;
 
+import com.alipay.sofa.jraft.Closure;
 import com.alipay.sofa.jraft.JRaftUtils;
 import com.alipay.sofa.jraft.Node;
 import com.alipay.sofa.jraft.NodeManager;
@@ -7,8 +8,10 @@ import com.alipay.sofa.jraft.RaftGroupService;
 import com.alipay.sofa.jraft.Status;
 import com.alipay.sofa.jraft.closure.ReadIndexClosure;
 import com.alipay.sofa.jraft.conf.Configuration;
+import com.alipay.sofa.jraft.core.NodeImpl;
 import com.alipay.sofa.jraft.entity.PeerId;
 import com.alipay.sofa.jraft.entity.Task;
+import com.alipay.sofa.jraft.error.RaftError;
 import com.alipay.sofa.jraft.option.NodeOptions;
 import com.alipay.sofa.jraft.option.RaftOptions;
 import com.alipay.sofa.jraft.rpc.RaftRpcServerFactory;
@@ -17,6 +20,7 @@ import com.alipay.sofa.jraft.rpc.impl.BoltRpcServer;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Query;
+import dev.baton.core.command.Result;
 import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.ConcurrentStateMachine;
@@ -33,6 +37,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
@@ -68,9 +73,19 @@ import java.util.function.LongSupplier;
  * command) once it is committed and applied here, or fails with a {@link RaftOperationException};
  * for an entry already appended, failure means "outcome unknown" (see there).
  *
- * <p>TODO(issue 3, next step): a leader-side batcher that packs concurrent proposals into one entry
- * (bounded by count, bytes and about 1 ms, several entries in flight), with each caller's future
- * completed from its slice of the entry's results. Today every {@code propose} call is one entry.
+ * <p>{@link #submit} is the batched path for single commands (client requests, leader timers): a
+ * {@link ProposalBatcher} packs the commands submitted concurrently into one entry each (up to 256
+ * commands and 1 MiB by default, with up to 16 entries in flight; whatever is queued is sealed as
+ * soon as a slot is free, so nothing waits for a timer), stamped and appended exactly as above, and
+ * completes each caller's future with its own command's {@link Result}. {@link #batcherStats()}
+ * counts entries and commands. {@link #propose} still makes one entry per call.
+ *
+ * <h2>Membership</h2>
+ * {@link #addPeer}, {@link #removePeer} and {@link #transferLeadership} run on the leader (SOFAJRaft's
+ * single-peer configuration changes, with catch-up of a new peer first); a new node starts with
+ * {@link #startJoining()} (an empty configuration) and waits for the leader to add it. {@link #peers()}
+ * answers on every node from the newest configuration it knows; {@link #commitIndex()} and
+ * {@link #lastAppliedIndex()} show how far it is.
  *
  * <h2>Reads</h2>
  * {@link #read} is linearizable: SOFAJRaft's ReadIndex (confirmed by a heartbeat round to a
@@ -86,9 +101,12 @@ import java.util.function.LongSupplier;
  * may briefly lag a completed proposal. Linearizable reads are unaffected (they wait on that index).
  *
  * <h2>Threads</h2>
- * Futures of {@code propose} complete on SOFAJRaft's apply thread (failures on its closure pool);
- * those of {@code read} on whichever SOFAJRaft thread saw the read index applied. Dependants must not
- * block: use the {@code *Async} stages or hand off.
+ * Futures of {@code propose} and {@code submit} complete on SOFAJRaft's apply thread (failures on
+ * its closure pool; a {@code submit} refused before proposing, on the caller's thread, the batcher's
+ * flusher or the thread calling {@link #close()}); those of {@code read} on whichever SOFAJRaft
+ * thread saw the read index applied; those of the membership operations on SOFAJRaft's closure pool
+ * ({@code transferLeadership}: the JDK's common pool). Dependants must not block: use the
+ * {@code *Async} stages or hand off. The batcher owns one thread per node (its flusher).
  */
 public final class BatonNode implements AutoCloseable {
 
@@ -103,7 +121,8 @@ public final class BatonNode implements AutoCloseable {
      * @param port                 Raft RPC port (peers talk to it)
      * @param peers                the initial cluster, {@code host:port} each, this node included;
      *                             empty means a single-node cluster of this node. Used only on first
-     *                             start: afterwards the configuration comes from the log.
+     *                             start: afterwards the configuration comes from the log. Ignored by
+     *                             {@link BatonNode#startJoining()}.
      * @param electionTimeoutMs    follower election timeout (SOFAJRaft's default is 1000 ms)
      * @param snapshotIntervalSecs periodic snapshot interval (0 or less: only on demand)
      * @param sync                 fsync the log and Raft meta (keep true outside tests of throughput)
@@ -165,6 +184,7 @@ public final class BatonNode implements AutoCloseable {
     private final LongSupplier clock;
     private final Object proposeLock = new Object();
     private long lastStampIssued; // guarded by proposeLock
+    private final ProposalBatcher batcher;
 
     private RaftGroupService service;
     private Executor raftRpcExecutor;
@@ -184,9 +204,20 @@ public final class BatonNode implements AutoCloseable {
      * @param clock   the leader's clock, ms since the epoch
      */
     public BatonNode(Options options, ConcurrentStateMachine core, EffectListener effects, LongSupplier clock) {
+        this(options, core, effects, clock, ProposalBatcher.Config.defaults());
+    }
+
+    /**
+     * As {@link #BatonNode(Options, ConcurrentStateMachine, EffectListener, LongSupplier)}, with the
+     * {@link #submit} batcher configured.
+     */
+    public BatonNode(Options options, ConcurrentStateMachine core, EffectListener effects, LongSupplier clock,
+                     ProposalBatcher.Config batching) {
         this.options = options;
         this.fsm = new BatonStateMachine(core, effects, options.nodeId());
         this.clock = clock;
+        this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
+                fsm::leaderTerm, this::leader, this::appendBatch);
     }
 
     /**
@@ -196,6 +227,23 @@ public final class BatonNode implements AutoCloseable {
      * @throws IllegalStateException if SOFAJRaft cannot start (data dir locked or corrupt, port in use)
      */
     public synchronized BatonNode start() {
+        return start(false);
+    }
+
+    /**
+     * Starts a node that is to <em>join</em> an existing cluster: like {@link #start()}, but with an
+     * empty initial configuration ({@link Options#peers()} is ignored), so that the node never
+     * elects itself or starts elections; it waits until the cluster's leader adds it
+     * ({@link #addPeer} on the leader) and then receives the log, or a snapshot, from the leader. On
+     * a data dir that already holds a log, the configuration comes from the log as with {@link #start()}.
+     *
+     * @throws IllegalStateException if SOFAJRaft cannot start (data dir locked or corrupt, port in use)
+     */
+    public synchronized BatonNode startJoining() {
+        return start(true);
+    }
+
+    private BatonNode start(boolean join) {
         if (closed || service != null) {
             throw new IllegalStateException("a BatonNode starts once");
         }
@@ -209,7 +257,9 @@ public final class BatonNode implements AutoCloseable {
         }
         PeerId self = new PeerId(options.host(), options.port());
         Configuration conf = new Configuration();
-        if (options.peers().isEmpty()) {
+        if (join) {
+            // empty: SOFAJRaft's node then waits for a leader (no election timer until one contacts it)
+        } else if (options.peers().isEmpty()) {
             conf.addPeer(self);
         } else {
             for (String p : options.peers()) {
@@ -274,11 +324,13 @@ public final class BatonNode implements AutoCloseable {
             NodeManager.getInstance().removeAddress(self.getEndpoint());
             stopExecutors();
             closed = true;
+            batcher.close();
             fsm.onShutdown(); // idempotent; SOFAJRaft calls it too if the node got far enough
             throw new IllegalStateException("cannot start Raft node " + options.nodeId() + " at "
                     + options.endpoint() + " on " + dir + ": " + e.getMessage(), e);
         }
         service = s;
+        batcher.start();
         return this;
     }
 
@@ -315,12 +367,65 @@ public final class BatonNode implements AutoCloseable {
             return CompletableFuture.failedFuture(e);
         }
         ProposalClosure done = new ProposalClosure(this::leader);
+        append(n, payload, term, done);
+        return done.future();
+    }
+
+    /**
+     * Submits one command through the leader-side batcher: it is encoded at once (an unencodable
+     * command fails this future alone, with {@link IllegalArgumentException}), queued, and proposed
+     * together with the commands submitted concurrently, in one Raft entry (see
+     * {@link ProposalBatcher}). Completes with this command's own {@link Result} once the entry is
+     * committed and applied on this node. Fails with {@link NotLeaderException} if this node is not
+     * the leader or stops leading before the command is proposed (it is then never proposed by this
+     * node), {@link RaftOperationException} otherwise: {@code ESTOP} once the node is closed,
+     * {@code EBUSY} when too many commands already wait. A failure after the entry was appended
+     * means "outcome unknown" (see {@link RaftOperationException}).
+     */
+    public CompletableFuture<Result> submit(Command command) {
+        Objects.requireNonNull(command, "command");
+        Node n = node;
+        long term = fsm.leaderTerm();
+        if (n == null || closed) {
+            return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
+        }
+        if (term <= 0) {
+            return CompletableFuture.failedFuture(new NotLeaderException(leader(), "not the leader"));
+        }
+        byte[] encoded;
+        try {
+            encoded = CommandCodec.encodeChecked(command);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return batcher.submit(encoded, term);
+    }
+
+    /** The batcher's counters (entries and commands proposed through {@link #submit}, queue, in flight). */
+    public ProposalBatcher.Stats batcherStats() {
+        return batcher.stats();
+    }
+
+    /** The batcher's sink: appends one sealed batch as an entry of {@code term}. */
+    private void appendBatch(byte[] payload, long term, ProposalClosure done) {
+        Node n = node;
+        if (n == null || closed) {
+            done.run(new Status(RaftError.ESTOP, "node is not running"));
+            return;
+        }
+        append(n, payload, term, done);
+    }
+
+    /**
+     * Stamps the entry with max(clock, last stamp issued, last stamp applied) and appends it, under
+     * one lock so that log order and stamp order agree; the task expects {@code term}.
+     */
+    private void append(Node n, byte[] payload, long term, ProposalClosure done) {
         synchronized (proposeLock) {
             long stamp = Math.max(Math.max(clock.getAsLong(), lastStampIssued), fsm.lastAppliedStamp());
             lastStampIssued = stamp;
             n.apply(new Task(RaftEntryCodec.encode(stamp, payload), done, term));
         }
-        return done.future();
     }
 
     // ---- reads ---------------------------------------------------------------------------------
@@ -380,6 +485,164 @@ public final class BatonNode implements AutoCloseable {
         return result;
     }
 
+    // ---- membership -----------------------------------------------------------------------------
+
+    /**
+     * Adds a voting peer ({@code host:port}) to the cluster; on the leader only. SOFAJRaft first
+     * lets the new peer catch up with the log (or a snapshot), then commits the new configuration;
+     * the future completes once it is committed. Start the new node with {@link #startJoining()}
+     * first. Idempotent: completes at once if the peer is already in this leader's configuration.
+     * Fails with {@link NotLeaderException} elsewhere, {@link IllegalArgumentException} for a bad
+     * address, {@link RaftOperationException} otherwise ({@code EBUSY} while another change or a
+     * leadership transfer is under way, {@code ECATCHUP} if the new peer does not catch up in time;
+     * after a failure, whether the change happened is unknown: look at {@link #peers()}).
+     */
+    public CompletableFuture<Void> addPeer(String hostPort) {
+        return changePeers(hostPort, true);
+    }
+
+    /**
+     * Removes a voting peer ({@code host:port}); on the leader only. Completes once the new
+     * configuration is committed; the removed node then gets no more entries (stop it). Removing the
+     * leader itself is allowed: it steps down once the change is committed. Idempotent: completes at
+     * once if the peer is not in this leader's configuration. Fails as {@link #addPeer} does.
+     */
+    public CompletableFuture<Void> removePeer(String hostPort) {
+        return changePeers(hostPort, false);
+    }
+
+    private CompletableFuture<Void> changePeers(String hostPort, boolean add) {
+        Node n = node;
+        if (n == null || closed) {
+            return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
+        }
+        PeerId peer;
+        try {
+            peer = parsePeer(hostPort);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (!n.isLeader()) {
+            return CompletableFuture.failedFuture(new NotLeaderException(leader(), "not the leader"));
+        }
+        Configuration conf = currentConf(n);
+        if (conf != null && conf.contains(peer) == add) {
+            return CompletableFuture.completedFuture(null); // already as asked
+        }
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        Closure done = status -> {
+            if (status.isOk()) {
+                result.complete(null);
+            } else {
+                result.completeExceptionally(ProposalClosure.failure(status, this::leader));
+            }
+        };
+        try {
+            if (add) {
+                n.addPeer(peer, done);
+            } else {
+                n.removePeer(peer, done);
+            }
+        } catch (IllegalArgumentException e) {
+            // SOFAJRaft's own checks (the configuration changed since we looked, or would be invalid)
+            result.completeExceptionally(e);
+        }
+        return result;
+    }
+
+    /**
+     * Transfers leadership to the named follower ({@code host:port}); on the leader only. This node
+     * stops accepting proposals at once; the future completes when this node sees the target lead.
+     * If the target does not take over within SOFAJRaft's election timeout, SOFAJRaft gives the
+     * transfer up and this node leads again; the future then fails with {@code ETIMEDOUT} (after
+     * about three election timeouts). Fails with {@link NotLeaderException} elsewhere,
+     * {@link IllegalArgumentException} for a bad address, {@code EINVAL} for a target that is not a
+     * peer, {@code EBUSY} during a configuration change.
+     */
+    public CompletableFuture<Void> transferLeadership(String hostPort) {
+        Node n = node;
+        if (n == null || closed) {
+            return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
+        }
+        PeerId target;
+        try {
+            target = parsePeer(hostPort);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        Status st = n.transferLeadershipTo(target);
+        if (!st.isOk()) {
+            return CompletableFuture.failedFuture(ProposalClosure.failure(st, this::leader));
+        }
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        long waitMs = 3L * options.electionTimeoutMs() + 1000;
+        awaitLeader(target.getEndpoint().toString(), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs),
+                waitMs, result);
+        return result;
+    }
+
+    /** Polls (every 10 ms, on the JDK's shared delayed executor) until {@code target} leads. */
+    private void awaitLeader(String target, long deadline, long waitMs, CompletableFuture<Void> result) {
+        if (closed) {
+            result.completeExceptionally(new RaftOperationException("ESTOP", "node is not running"));
+        } else if (leader().filter(target::equals).isPresent()) {
+            result.complete(null);
+        } else if (System.nanoTime() - deadline >= 0) {
+            result.completeExceptionally(new RaftOperationException("ETIMEDOUT", "leadership did not move to "
+                    + target + " within " + waitMs + " ms; the leader is " + leader().orElse("unknown")));
+        } else {
+            CompletableFuture.delayedExecutor(10, TimeUnit.MILLISECONDS)
+                    .execute(() -> awaitLeader(target, deadline, waitMs, result));
+        }
+    }
+
+    /**
+     * The cluster's voting peers ({@code host:port} each) in the newest configuration this node
+     * knows: on the leader the one it replicates, on a follower the newest one in its log (SOFAJRaft's
+     * {@code NodeImpl.getCurrentConf()}), which may not be committed yet and may lag the leader's
+     * by a replication round. Empty before start, after close, and on a joining node not yet added.
+     */
+    public List<String> peers() {
+        Node n = node;
+        if (n == null || closed) {
+            return List.of();
+        }
+        Configuration conf = currentConf(n);
+        if (conf == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (PeerId p : conf.getPeers()) {
+            out.add(p.getEndpoint().toString());
+        }
+        return List.copyOf(out);
+    }
+
+    /** This node's current configuration, or null if unknown. */
+    private static Configuration currentConf(Node n) {
+        if (n instanceof NodeImpl impl) {
+            return impl.getCurrentConf(); // a copy, taken under the node's lock
+        }
+        if (n.isLeader()) {
+            try {
+                return new Configuration(n.listPeers());
+            } catch (IllegalStateException notLeaderAnyMore) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static PeerId parsePeer(String hostPort) {
+        PeerId peer = new PeerId();
+        if (hostPort == null || !peer.parse(hostPort) || peer.isEmpty()) {
+            throw new IllegalArgumentException("not a host:port peer: " + hostPort);
+        }
+        return peer;
+    }
+
+    // ---- status ---------------------------------------------------------------------------------
+
     /** True if this node is the leader and accepts proposals. */
     public boolean isLeader() {
         return node != null && !closed && fsm.isLeader();
@@ -401,6 +664,15 @@ public final class BatonNode implements AutoCloseable {
     public long lastAppliedIndex() {
         Node n = node;
         return n == null ? 0 : n.getLastAppliedLogIndex();
+    }
+
+    /**
+     * SOFAJRaft's last committed log index as this node knows it (on a follower, as of the leader's
+     * last message); 0 before start.
+     */
+    public long commitIndex() {
+        Node n = node;
+        return n == null ? 0 : n.getLastCommittedIndex();
     }
 
     /** The highest leader timestamp applied on this node. */
@@ -459,6 +731,7 @@ public final class BatonNode implements AutoCloseable {
             return;
         }
         closed = true;
+        batcher.close(); // queued commands fail with ESTOP; the flusher stops
         RaftGroupService s = service;
         if (s == null) {
             fsm.onShutdown(); // never started: nothing else owns the state machine
@@ -470,6 +743,7 @@ public final class BatonNode implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        batcher.failInFlight(); // SOFAJRaft has run every closure by now; this is a safety net
         stopExecutors();
     }
 

@@ -225,12 +225,18 @@ public final class BatonStateMachine extends StateMachineAdapter {
     public void onLeaderStart(long term) {
         knownTerm = term;
         leaderTerm = term;
+        try {
+            effects.onLeaderStart(term);
+        } catch (Throwable t) {
+            LOG.error("Leader-start listener failed", t);
+        }
         super.onLeaderStart(term);
     }
 
     @Override
     public void onLeaderStop(Status status) {
         leaderTerm = -1;
+        notifyLeaderStop();
         super.onLeaderStop(status);
     }
 
@@ -243,7 +249,10 @@ public final class BatonStateMachine extends StateMachineAdapter {
     @Override
     public void onError(RaftException e) {
         error = e;
-        leaderTerm = -1;
+        if (leaderTerm > 0) {
+            leaderTerm = -1;
+            notifyLeaderStop();
+        }
         LOG.error("Raft node failed; it stops applying entries: {} {}", e.getType(), e.getStatus());
     }
 
@@ -253,6 +262,14 @@ public final class BatonStateMachine extends StateMachineAdapter {
         snapshotSaver.shutdown(); // a save in progress finishes and runs its closure
         sm.close();
         super.onShutdown();
+    }
+
+    private void notifyLeaderStop() {
+        try {
+            effects.onLeaderStop();
+        } catch (Throwable t) {
+            LOG.error("Leader-stop listener failed", t);
+        }
     }
 
     // ---- what the node reads -------------------------------------------------------------------

@@ -27,6 +27,16 @@ public interface EffectListener {
     /** Effects of the entry at {@code index}; never empty. */
     void onEffects(long index, List<Effect> effects);
 
+    /**
+     * This node became leader of {@code term} and has applied every entry of earlier terms (so the
+     * core's state is complete: the moment to take over leader duties such as lease tracking).
+     * Called on the apply thread; must not block.
+     */
+    default void onLeaderStart(long term) {}
+
+    /** This node stopped being leader (deposed, shut down or failed). Called on the apply thread. */
+    default void onLeaderStop() {}
+
     /** Drops every effect (a node without front doors, tests). */
     EffectListener NONE = (index, effects) -> {};
 }

@@ -1,0 +1,65 @@
+package dev.baton.client;
+
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+
+/** The trailers Baton's server sends and the mapping of failures onto {@link BatonException}s. */
+final class Errors {
+    /** Baton's own error code (ASCII), e.g. {@code STALE_FENCE}. */
+    static final Metadata.Key<String> BATON_ERROR = Metadata.Key.of("baton-error", Metadata.ASCII_STRING_MARSHALLER);
+    /** The leader's API address {@code host:port} (ASCII), when the answering node knows it. */
+    static final Metadata.Key<String> BATON_LEADER = Metadata.Key.of("baton-leader", Metadata.ASCII_STRING_MARSHALLER);
+
+    static final String STALE_FENCE = "STALE_FENCE";
+    static final String UNKNOWN_SESSION = "UNKNOWN_SESSION";
+
+    private Errors() {}
+
+    static String errorCode(Metadata trailers) {
+        if (trailers == null) {
+            return null;
+        }
+        String code = trailers.get(BATON_ERROR);
+        return code == null || code.isBlank() ? null : code.trim();
+    }
+
+    static String leader(Metadata md) {
+        if (md == null) {
+            return null;
+        }
+        String leader = md.get(BATON_LEADER);
+        return leader == null || leader.isBlank() ? null : leader.trim();
+    }
+
+    /**
+     * The exception for a call that failed with {@code status}, not to be retried.
+     *
+     * @param session the client's session id, for {@link SessionLostException}
+     */
+    static BatonException toException(Status status, Metadata trailers, long session, String what) {
+        String code = errorCode(trailers);
+        StatusRuntimeException cause = status.asRuntimeException(trailers);
+        String message = what + " failed: " + status.getCode()
+                + (code != null ? " [" + code + "]" : "")
+                + (status.getDescription() != null ? ": " + status.getDescription() : "");
+        switch (status.getCode()) {
+            case INVALID_ARGUMENT:
+                return new InvalidArgumentException(code, message, cause);
+            case RESOURCE_EXHAUSTED:
+                return new LimitExceededException(code, message, cause);
+            case NOT_FOUND:
+                return new NotFoundException(code, message, cause);
+            case FAILED_PRECONDITION:
+                if (STALE_FENCE.equals(code)) {
+                    return new StaleFenceException(code, message, cause);
+                }
+                if (UNKNOWN_SESSION.equals(code)) {
+                    return new SessionLostException(session, message, cause);
+                }
+                return new BatonException(status.getCode(), code, message, cause);
+            default:
+                return new BatonException(status.getCode(), code, message, cause);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+package dev.baton.client;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.LongFunction;
+
+/**
+ * Hands out the session's request ids (1, 2, 3, ...) and keeps them close together: a write gets its
+ * id only when that id is at most {@link #MAX_AHEAD} past the oldest id still unanswered; until then
+ * it waits in FIFO order (without blocking its caller). The server remembers a bounded window of
+ * answers per session, so an unanswered request whose id fell out of the window could no longer be
+ * retried (it would be refused with {@code REQUEST_TOO_OLD}); this bound is what docs/api.md asks of
+ * the Java client.
+ */
+final class RequestWindow {
+    /** How far the newest id may run ahead of the oldest unanswered one. */
+    static final long MAX_AHEAD = 48;
+
+    private final long maxAhead;
+    // all guarded by this
+    private long nextId = 1;
+    private final TreeSet<Long> unanswered = new TreeSet<>();
+    private final ArrayDeque<Pending<?>> queue = new ArrayDeque<>();
+    private Throwable closedWith;
+
+    RequestWindow() {
+        this(MAX_AHEAD);
+    }
+
+    RequestWindow(long maxAhead) {
+        this.maxAhead = maxAhead;
+    }
+
+    private final class Pending<T> {
+        final LongFunction<CompletableFuture<T>> start;
+        final CompletableFuture<T> result = new CompletableFuture<>();
+        volatile CompletableFuture<T> running;
+
+        Pending(LongFunction<CompletableFuture<T>> start) {
+            this.start = start;
+            result.whenComplete((r, t) -> {
+                CompletableFuture<T> f = running;
+                if (t instanceof CancellationException && f != null) {
+                    f.cancel(true);
+                }
+            });
+        }
+
+        void launch(long id) {
+            CompletableFuture<T> f;
+            try {
+                f = start.apply(id);
+            } catch (RuntimeException | Error e) {
+                f = CompletableFuture.failedFuture(e);
+            }
+            running = f;
+            f.whenComplete((r, t) -> {
+                if (t != null) {
+                    result.completeExceptionally(t instanceof CompletionException && t.getCause() != null ? t.getCause() : t);
+                } else {
+                    result.complete(r);
+                }
+                answered(id);
+            });
+            if (result.isCancelled()) {
+                f.cancel(true);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code start} with the next request id as soon as the window allows; the returned future
+     * completes as {@code start}'s does. Cancelling it cancels the call, or drops it if not yet started.
+     */
+    <T> CompletableFuture<T> submit(LongFunction<CompletableFuture<T>> start) {
+        Pending<T> p = new Pending<>(start);
+        long id;
+        synchronized (this) {
+            if (closedWith != null) {
+                p.result.completeExceptionally(closedWith);
+                return p.result;
+            }
+            if (!queue.isEmpty() || !admissible()) {
+                queue.add(p);
+                return p.result;
+            }
+            id = assign();
+        }
+        p.launch(id);
+        return p.result;
+    }
+
+    /** A request id outside the window, for the session's last call ({@code Close}). */
+    synchronized long takeUnbounded() {
+        return nextId++;
+    }
+
+    /** Fails every write still waiting for an id; later submissions fail the same way. */
+    void close(Throwable failure) {
+        List<Pending<?>> dropped;
+        synchronized (this) {
+            closedWith = failure;
+            dropped = new ArrayList<>(queue);
+            queue.clear();
+        }
+        for (Pending<?> p : dropped) {
+            p.result.completeExceptionally(failure);
+        }
+    }
+
+    /** Writes waiting for an id (for tests). */
+    synchronized int queued() {
+        return queue.size();
+    }
+
+    /** The id the next admitted write will get (for tests). */
+    synchronized long peekNextId() {
+        return nextId;
+    }
+
+    private boolean admissible() {
+        return unanswered.isEmpty() || nextId - unanswered.first() <= maxAhead;
+    }
+
+    private long assign() {
+        long id = nextId++;
+        unanswered.add(id);
+        return id;
+    }
+
+    private void answered(long id) {
+        List<Pending<?>> admitted = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        synchronized (this) {
+            unanswered.remove(id);
+            while (!queue.isEmpty() && admissible()) {
+                Pending<?> p = queue.poll();
+                if (p.result.isDone()) {
+                    continue; // cancelled while waiting
+                }
+                admitted.add(p);
+                ids.add(assign());
+            }
+        }
+        for (int i = 0; i < admitted.size(); i++) {
+            admitted.get(i).launch(ids.get(i));
+        }
+    }
+}

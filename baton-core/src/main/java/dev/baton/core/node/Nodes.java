@@ -1,0 +1,51 @@
+package dev.baton.core.node;
+
+import dev.baton.core.command.Command.AnnounceNode;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Result;
+import dev.baton.core.machine.Tx;
+
+/**
+ * The cluster's address book (after etcd's member attributes): every node announces its Raft
+ * endpoint, id and API endpoint through the log, so every node knows where every other node's API
+ * listens (followers forward writes to the leader there). It belongs to no session and outlives
+ * them all; only an announcement with an empty API endpoint removes an entry.
+ */
+public final class Nodes {
+    private Nodes() {}
+
+    /**
+     * Entries the address book holds. A fixed bound rather than a {@code Limits} field: it is far
+     * above any real cluster's size and only guards against a runaway proposer.
+     */
+    public static final int MAX_NODES = 64;
+
+    public static Result announce(Tx tx, AnnounceNode c) {
+        Result.Rejected bad = tx.checkName("raft endpoint", c.raftEndpoint());
+        if (bad == null) {
+            bad = tx.checkNameBytes("node id", c.nodeId());
+        }
+        if (bad == null) {
+            bad = tx.checkNameBytes("api endpoint", c.apiEndpoint());
+        }
+        if (bad != null) {
+            return bad;
+        }
+        String key = c.raftEndpoint();
+        NodeState old = tx.nodes.get(key);
+        if (c.apiEndpoint().isEmpty()) {
+            if (old != null) {
+                tx.nodes = tx.nodes.without(key);
+            }
+            return new Result.NodeAnnounced(key, true);
+        }
+        if (old != null && old.nodeId().equals(c.nodeId()) && old.apiEndpoint().equals(c.apiEndpoint())) {
+            return new Result.NodeAnnounced(key, false); // nodes re-announce on every start: keep since
+        }
+        if (old == null && tx.nodes.size() >= MAX_NODES) {
+            return new Result.Rejected(ErrorCode.LIMIT_EXCEEDED, "cluster nodes limit reached (" + MAX_NODES + ")");
+        }
+        tx.nodes = tx.nodes.assoc(key, new NodeState(key, c.nodeId(), c.apiEndpoint(), tx.now()));
+        return new Result.NodeAnnounced(key, false);
+    }
+}

@@ -1,0 +1,170 @@
+package dev.baton.server;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.DumpRequest;
+import dev.baton.api.v1.Member;
+import dev.baton.api.v1.MemberRequest;
+import dev.baton.api.v1.SnapshotRequest;
+import dev.baton.api.v1.StatusRequest;
+import dev.baton.api.v1.StatusResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * {@code baton admin ...}: cluster status, membership changes, leadership transfer, snapshot and
+ * dump, through the gRPC Admin service of any node (changes are forwarded to the leader). Exit code
+ * 0 on success, 1 when the cluster refused or could not be reached, 2 on bad usage.
+ */
+@Command(name = "admin", mixinStandardHelpOptions = true,
+        description = "Administer a running cluster through any node's API port.",
+        subcommands = {AdminCli.StatusCmd.class, AdminCli.AddMember.class, AdminCli.RemoveMember.class,
+                AdminCli.TransferLeader.class, AdminCli.SnapshotCmd.class, AdminCli.DumpCmd.class})
+final class AdminCli {
+    private static final Metadata.Key<String> ERROR_KEY = Metadata.Key.of("baton-error", Metadata.ASCII_STRING_MARSHALLER);
+
+    @Option(names = {"-e", "--endpoint"}, defaultValue = "127.0.0.1:7530", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "A node's API address (default: ${DEFAULT-VALUE}).")
+    String endpoint;
+
+    @Option(names = "--json", scope = picocli.CommandLine.ScopeType.INHERIT, description = "Print JSON.")
+    boolean json;
+
+    @Option(names = "--timeout-ms", defaultValue = "30000", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "Give up after this long (default: ${DEFAULT-VALUE}).")
+    long timeoutMs;
+
+    int call(Function<AdminGrpc.AdminBlockingStub, MessageOrBuilder> op, Function<MessageOrBuilder, String> text) {
+        ManagedChannel ch = ManagedChannelBuilder.forTarget(endpoint).usePlaintext().build();
+        try {
+            MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
+            System.out.println(json ? JsonFormat.printer().print(r) : text.apply(r));
+            return 0;
+        } catch (StatusRuntimeException e) {
+            Metadata t = e.getTrailers();
+            String code = t == null ? null : t.get(ERROR_KEY);
+            System.err.println("baton admin: " + e.getStatus().getCode() + (code == null ? "" : " [" + code + "]")
+                    + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
+                    + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : ""));
+            return 1;
+        } catch (InvalidProtocolBufferException e) {
+            System.err.println("baton admin: " + e.getMessage());
+            return 1;
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    static String statusText(MessageOrBuilder m) {
+        StatusResponse s = (StatusResponse) m;
+        StringBuilder b = new StringBuilder();
+        b.append("node      ").append(s.getNodeId()).append("  raft ").append(s.getRaftAddress()).append("  api ")
+                .append(s.getApiAddress()).append(s.getIsLeader() ? "  (leader)" : "").append('\n');
+        b.append("leader    ").append(s.getLeaderRaftAddress().isEmpty() ? "(none known)" : s.getLeaderRaftAddress()
+                + "  api " + s.getLeaderApiAddress()).append('\n');
+        b.append("term      ").append(s.getTerm()).append('\n');
+        b.append("commit    ").append(s.getCommitIndex()).append("  applied ").append(s.getAppliedIndex()).append('\n');
+        if (!s.getFailure().isEmpty()) {
+            b.append("FAILED    ").append(s.getFailure()).append('\n');
+        }
+        b.append("members\n");
+        for (Member mem : s.getMembersList()) {
+            b.append(String.format("  %-4s %-22s api %-22s%s%n", mem.getNodeId().isEmpty() ? "?" : mem.getNodeId(),
+                    mem.getRaftAddress(), mem.getApiAddress().isEmpty() ? "(not announced)" : mem.getApiAddress(),
+                    mem.getLeader() ? "  leader" : ""));
+        }
+        return b.toString().stripTrailing();
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true, description = "Members, leader, term and indexes.")
+    static final class StatusCmd implements Callable<Integer> {
+        @ParentCommand
+        AdminCli admin;
+
+        @Override
+        public Integer call() {
+            return admin.call(s -> s.status(StatusRequest.getDefaultInstance()), AdminCli::statusText);
+        }
+    }
+
+    /** A membership command: one Raft address, one Admin call. */
+    abstract static class MemberCmd implements Callable<Integer> {
+        @ParentCommand
+        AdminCli admin;
+
+        @Parameters(paramLabel = "HOST:RAFT_PORT", description = "The member's Raft address, as in --peers.")
+        String raft;
+
+        abstract StatusResponse run(AdminGrpc.AdminBlockingStub stub, MemberRequest req);
+
+        @Override
+        public Integer call() {
+            MemberRequest req = MemberRequest.newBuilder().setRaftAddress(raft).build();
+            return admin.call(s -> run(s, req), AdminCli::statusText);
+        }
+    }
+
+    @Command(name = "add-member", mixinStandardHelpOptions = true,
+            description = "Add a node (started with --join and already running) to the cluster.")
+    static final class AddMember extends MemberCmd {
+        @Override
+        StatusResponse run(AdminGrpc.AdminBlockingStub stub, MemberRequest req) {
+            return stub.addMember(req);
+        }
+    }
+
+    @Command(name = "remove-member", mixinStandardHelpOptions = true,
+            description = "Remove a node from the cluster (then stop it).")
+    static final class RemoveMember extends MemberCmd {
+        @Override
+        StatusResponse run(AdminGrpc.AdminBlockingStub stub, MemberRequest req) {
+            return stub.removeMember(req);
+        }
+    }
+
+    @Command(name = "transfer-leader", mixinStandardHelpOptions = true, description = "Make another member the leader.")
+    static final class TransferLeader extends MemberCmd {
+        @Override
+        StatusResponse run(AdminGrpc.AdminBlockingStub stub, MemberRequest req) {
+            return stub.transferLeader(req);
+        }
+    }
+
+    @Command(name = "snapshot", mixinStandardHelpOptions = true,
+            description = "Take a snapshot on the node now (its log behind it is truncated).")
+    static final class SnapshotCmd implements Callable<Integer> {
+        @ParentCommand
+        AdminCli admin;
+
+        @Override
+        public Integer call() {
+            return admin.call(s -> s.snapshot(SnapshotRequest.getDefaultInstance()),
+                    m -> "snapshot taken at applied index " + ((dev.baton.api.v1.SnapshotResponse) m).getAppliedIndex());
+        }
+    }
+
+    @Command(name = "dump", mixinStandardHelpOptions = true, description = "The whole coordination state as JSON.")
+    static final class DumpCmd implements Callable<Integer> {
+        @ParentCommand
+        AdminCli admin;
+
+        @Override
+        public Integer call() {
+            return admin.call(s -> s.dump(DumpRequest.getDefaultInstance()),
+                    m -> ((dev.baton.api.v1.DumpResponse) m).getJson());
+        }
+    }
+}

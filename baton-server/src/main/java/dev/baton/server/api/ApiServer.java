@@ -1,0 +1,247 @@
+package dev.baton.server.api;
+
+import dev.baton.core.command.Effect;
+import dev.baton.core.command.Limits;
+import dev.baton.core.command.Query;
+import dev.baton.core.machine.CoordinationStateMachine;
+import dev.baton.server.raft.BatonNode;
+import dev.baton.server.raft.EffectListener;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+
+/**
+ * A whole Baton node: the Raft replica ({@link BatonNode}) plus its gRPC front door (port 7530 by
+ * default), the session lease keeper, the leader's timers and the delivery of effects to waiting
+ * calls and keep-alive streams. {@code baton server} runs one of these; tests and benchmarks can
+ * embed it.
+ *
+ * <h2>Threads</h2>
+ * Effects leave the apply thread at once: they are handed to one {@code baton-effects} thread, in
+ * log order, which completes waiting acquires and writes to streams. Timers (lease expiry, wait
+ * expiry, keep-alive forwarding, address announcement) share one {@code baton-timer} thread; leader
+ * start and stop are handled on it too, in order. gRPC calls run on gRPC's executor and never block.
+ */
+public final class ApiServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ApiServer.class);
+
+    /**
+     * @param node            the Raft node's options
+     * @param apiHost         address the gRPC server binds to and other nodes reach it at
+     * @param apiPort         gRPC port (0: any free port, see {@link #apiPort()})
+     * @param defaultTtlMs    session TTL when a client asks for 0
+     * @param limits          the operator's configured limits applied over the replicated ones when this
+     *                        node leads (identity: nothing configured)
+     * @param join            start with an empty configuration, as a node that an operator is about to
+     *                        add to a running cluster ({@code Admin.AddMember}); it waits for the leader
+     */
+    public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                         UnaryOperator<Limits> limits, boolean join) {
+        public static final int DEFAULT_API_PORT = 7530;
+
+        public Config {
+            Objects.requireNonNull(node, "node");
+            Objects.requireNonNull(apiHost, "apiHost");
+            Objects.requireNonNull(limits, "limits");
+            if (apiPort < 0 || apiPort > 65535) {
+                throw new IllegalArgumentException("API port " + apiPort + " out of range");
+            }
+            if (defaultTtlMs <= 0) {
+                throw new IllegalArgumentException("default session TTL must be positive");
+            }
+        }
+
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, false);
+        }
+    }
+
+    private final Config config;
+    private final BatonNode node;
+    private final WaitRegistry waits = new WaitRegistry();
+    private final StreamHub streams = new StreamHub();
+    private final LeaseKeeper leases;
+    private final Router router;
+    private final ScheduledExecutorService timer;
+    private final ExecutorService effectsThread;
+    private NodeDuties duties;
+    private Server grpc;
+    private volatile String apiEndpoint;
+    private volatile boolean closed;
+
+    public ApiServer(Config config) {
+        this.config = config;
+        this.timer = Executors.newSingleThreadScheduledExecutor(daemon("baton-timer-" + config.node().nodeId()));
+        this.effectsThread = Executors.newSingleThreadExecutor(daemon("baton-effects-" + config.node().nodeId()));
+        this.node = new BatonNode(config.node(), new CoordinationStateMachine(), new Listener(),
+                System::currentTimeMillis);
+        this.leases = new LeaseKeeper(node, System::nanoTime);
+        this.router = new Router(node, leases);
+        leases.setRouter(router);
+        leases.onUnknownSession(this::checkUnknown);
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** Effects and leadership changes from the apply thread: handed off at once, in order. */
+    private final class Listener implements EffectListener {
+        @Override
+        public void onEffects(long index, List<Effect> effects) {
+            try {
+                effectsThread.execute(() -> {
+                    for (Effect e : effects) {
+                        try {
+                            if (e instanceof Effect.SessionEnded s) {
+                                leases.ended(s.session());
+                            }
+                            waits.onEffect(e);
+                            streams.onEffect(e);
+                        } catch (Throwable t) {
+                            LOG.warn("delivering effect {} failed", e, t);
+                        }
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                // the node is closing; clients reconcile by retrying
+            }
+        }
+
+        @Override
+        public void onLeaderStart(long term) {
+            runOnTimer(() -> {
+                if (node.isLeader()) {
+                    leases.leaderStarted();
+                    if (duties != null) {
+                        duties.leaderStarted();
+                    }
+                }
+            });
+        }
+
+        @Override
+        public void onLeaderStop() {
+            runOnTimer(leases::leaderStopped);
+        }
+    }
+
+    private void runOnTimer(Runnable r) {
+        try {
+            timer.execute(r);
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            // closing
+        }
+    }
+
+    /** The leader says it does not know a session streamed here: check, and end its streams if gone. */
+    private void checkUnknown(long session) {
+        router.read(new Query.GetSession(session)).whenComplete((s, t) -> {
+            if (t == null && s == null) {
+                streams.sessionGone(session, true);
+            }
+        });
+    }
+
+    /** Starts the Raft node and the gRPC server; throws if either cannot start (port in use, data dir locked). */
+    public synchronized ApiServer start() {
+        if (config.join()) {
+            node.startJoining();
+        } else {
+            node.start();
+        }
+        ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs());
+        try {
+            grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.apiHost(), config.apiPort()))
+                    .addService(services.new SessionsService())
+                    .addService(services.new PoolsService())
+                    .addService(services.new LocksService())
+                    .addService(services.new DispatchService())
+                    .addService(services.new EventsService())
+                    .addService(services.new QueuesService())
+                    .addService(services.new ForwardService())
+                    .addService(new AdminService(router, config.node().nodeId(), () -> apiEndpoint))
+                    // A client that vanished without closing its TCP connection is noticed.
+                    .keepAliveTime(30, TimeUnit.SECONDS)
+                    .keepAliveTimeout(10, TimeUnit.SECONDS)
+                    .permitKeepAliveTime(5, TimeUnit.SECONDS)
+                    .maxInboundMessageSize(4 << 20)
+                    .build()
+                    .start();
+        } catch (IOException e) {
+            node.close();
+            throw new UncheckedIOException("cannot serve gRPC on " + config.apiHost() + ":" + config.apiPort(), e);
+        }
+        apiEndpoint = config.apiHost() + ":" + grpc.getPort();
+        duties = new NodeDuties(node, router, System::currentTimeMillis, config.node().nodeId(), apiEndpoint,
+                config.limits());
+        leases.start(timer);
+        duties.start(timer);
+        return this;
+    }
+
+    public BatonNode node() {
+        return node;
+    }
+
+    public Router router() {
+        return router;
+    }
+
+    /** The bound gRPC port. */
+    public int apiPort() {
+        return grpc.getPort();
+    }
+
+    /** {@code host:port} of the gRPC server. */
+    public String apiEndpoint() {
+        return apiEndpoint;
+    }
+
+    public LeaseKeeper leases() {
+        return leases;
+    }
+
+    /** Stops serving, then stops the Raft node. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        timer.shutdownNow();
+        streams.closeAll();
+        if (grpc != null) {
+            grpc.shutdown();
+            try {
+                if (!grpc.awaitTermination(2, TimeUnit.SECONDS)) {
+                    grpc.shutdownNow();
+                    grpc.awaitTermination(2, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                grpc.shutdownNow();
+            }
+        }
+        router.close();
+        node.close();
+        effectsThread.shutdown();
+    }
+}

@@ -1,0 +1,125 @@
+package dev.baton.server.api;
+
+import dev.baton.core.command.Command;
+import dev.baton.core.command.Limits;
+import dev.baton.core.command.Query;
+import dev.baton.core.command.View;
+import dev.baton.server.raft.BatonNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+import java.util.function.UnaryOperator;
+
+/**
+ * The small periodic jobs of a node besides leases:
+ * <ul>
+ *   <li>leader: propose {@link Command.ExpireWaits} when the earliest wait deadline has passed
+ *       (waits also time out at the start of every entry; this covers an idle cluster);</li>
+ *   <li>every node: make sure the replicated address book has this node's API address (the leader
+ *       writes it directly, a follower forwards it), so followers can forward writes to it;</li>
+ *   <li>leader: apply the operator's configured limits ({@code --session-ttl-min} ...) if the
+ *       replicated ones differ.</li>
+ * </ul>
+ */
+final class NodeDuties {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeDuties.class);
+    static final long WAIT_TICK_MS = 20;
+    static final long ANNOUNCE_TICK_MS = 500;
+
+    private final BatonNode node;
+    private final Router router;
+    private final LongSupplier clock;
+    private final String nodeId;
+    private final String apiEndpoint;
+    private final UnaryOperator<Limits> configuredLimits;
+    private final AtomicBoolean waitTickInFlight = new AtomicBoolean();
+    private final AtomicBoolean announceInFlight = new AtomicBoolean();
+    private final AtomicBoolean limitsInFlight = new AtomicBoolean();
+
+    /**
+     * @param configuredLimits applies the operator's configured limits on top of the replicated ones
+     *                         (identity when nothing is configured)
+     */
+    NodeDuties(BatonNode node, Router router, LongSupplier clock, String nodeId, String apiEndpoint,
+               UnaryOperator<Limits> configuredLimits) {
+        this.node = node;
+        this.router = router;
+        this.clock = clock;
+        this.nodeId = nodeId;
+        this.apiEndpoint = apiEndpoint;
+        this.configuredLimits = configuredLimits;
+    }
+
+    void start(ScheduledExecutorService timer) {
+        timer.scheduleWithFixedDelay(this::waitTick, WAIT_TICK_MS, WAIT_TICK_MS, TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(this::announceTick, 0, ANNOUNCE_TICK_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Run right after this node took the lead (on the timer thread); the ticks also catch up later. */
+    void leaderStarted() {
+        announceTick();
+    }
+
+    private void waitTick() {
+        try {
+            if (!node.isLeader() || waitTickInFlight.get()) {
+                return;
+            }
+            long next = node.readLocal(new Query.NextDeadline());
+            if (next == Long.MAX_VALUE || next > clock.getAsLong()) {
+                return;
+            }
+            if (waitTickInFlight.compareAndSet(false, true)) {
+                node.submit(new Command.ExpireWaits()).whenComplete((r, t) -> waitTickInFlight.set(false));
+            }
+        } catch (Throwable t) {
+            LOG.warn("wait expiry tick failed", t);
+        }
+    }
+
+    private void announceTick() {
+        limitsTick();
+        try {
+            String self = node.options().endpoint();
+            for (View.Node n : node.readLocal(new Query.ListNodes())) {
+                if (n.raftEndpoint().equals(self) && n.apiEndpoint().equals(apiEndpoint) && n.nodeId().equals(nodeId)) {
+                    return; // already known to everyone
+                }
+            }
+            if (node.leader().isEmpty() || !announceInFlight.compareAndSet(false, true)) {
+                return;
+            }
+            router.write(new Command.AnnounceNode(self, nodeId, apiEndpoint)).whenComplete((r, t) -> {
+                announceInFlight.set(false);
+                if (t != null) {
+                    LOG.debug("announcing {} failed, will retry: {}", apiEndpoint, t.toString());
+                }
+            });
+        } catch (Throwable t) {
+            announceInFlight.set(false);
+            LOG.warn("address announcement failed", t);
+        }
+    }
+
+    private void limitsTick() {
+        try {
+            if (!node.isLeader()) {
+                return;
+            }
+            Limits current = node.readLocal(new Query.GetLimits());
+            Limits wanted = configuredLimits.apply(current);
+            if (wanted.equals(current) || !limitsInFlight.compareAndSet(false, true)) {
+                return;
+            }
+            LOG.info("applying configured limits: {}", wanted);
+            node.submit(new Command.SetLimits(wanted)).whenComplete((r, t) -> limitsInFlight.set(false));
+        } catch (Throwable t) {
+            limitsInFlight.set(false);
+            LOG.warn("configured limits could not be applied", t);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package dev.baton.server.api;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.MoreExecutors;
+import com.google.protobuf.ByteString;
+import dev.baton.api.internal.v1.ForwardGrpc;
+import dev.baton.api.internal.v1.KeepAliveBatch;
+import dev.baton.api.internal.v1.KeepAliveBatchAck;
+import dev.baton.api.internal.v1.ProposeRequest;
+import dev.baton.api.internal.v1.ProposeResponse;
+import dev.baton.core.command.Command;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.core.command.Query;
+import dev.baton.core.command.Result;
+import dev.baton.core.command.View;
+import dev.baton.core.util.BinaryReader;
+import dev.baton.core.util.BinaryWriter;
+import dev.baton.server.raft.BatonNode;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Where a request goes. Writes run on the leader: proposed through the local batcher when this node
+ * leads, otherwise forwarded once to the leader's API address (learned from the replicated address
+ * book, {@link Query.ListNodes}) with {@code Forward.Propose}. Reads are linearizable on this node
+ * (ReadIndex), so they are never forwarded.
+ *
+ * <p>A forwarded write is never forwarded again: a node that receives {@code Forward.Propose} and
+ * is not the leader answers UNAVAILABLE, and the client retries with the same request id (the core
+ * returns the first answer if the first attempt did apply).
+ */
+public final class Router implements AutoCloseable {
+    private static final long FORWARD_DEADLINE_MS = 10_000;
+
+    private final BatonNode node;
+    private final LeaseKeeper leases;
+    private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    public Router(BatonNode node, LeaseKeeper leases) {
+        this.node = node;
+        this.leases = leases;
+    }
+
+    public BatonNode node() {
+        return node;
+    }
+
+    /** The leader's API address, if a leader is known and has announced itself. */
+    public Optional<String> leaderApi() {
+        Optional<String> raft = node.leader();
+        if (raft.isEmpty()) {
+            return Optional.empty();
+        }
+        return apiOf(raft.get());
+    }
+
+    /** The API address the address book has for a Raft endpoint. */
+    public Optional<String> apiOf(String raftEndpoint) {
+        for (View.Node n : node.readLocal(new Query.ListNodes())) {
+            if (n.raftEndpoint().equals(raftEndpoint) && !n.apiEndpoint().isEmpty()) {
+                return Optional.of(n.apiEndpoint());
+            }
+        }
+        return Optional.empty();
+    }
+
+    private String leaderHint() {
+        return leaderApi().orElse(null);
+    }
+
+    /** Runs a write on the leader, wherever that is; fails with a gRPC status exception. */
+    public CompletableFuture<Result> write(Command c) {
+        if (node.isLeader()) {
+            return writeLocal(c);
+        }
+        Optional<String> raftLeader = node.leader();
+        if (raftLeader.isEmpty()) {
+            return CompletableFuture.failedFuture(ApiErrors.unavailable("no leader", null));
+        }
+        if (raftLeader.get().equals(node.options().endpoint())) {
+            // We are the leader by Raft but not yet accepting writes (older entries still applying).
+            return CompletableFuture.failedFuture(ApiErrors.unavailable("leader is starting", null));
+        }
+        Optional<String> api = apiOf(raftLeader.get());
+        if (api.isEmpty()) {
+            return CompletableFuture.failedFuture(ApiErrors.unavailable(
+                    "the leader " + raftLeader.get() + " has not announced its API address yet", null));
+        }
+        return forward(api.get(), c);
+    }
+
+    /**
+     * Proposes on this node, which must be the leader (else UNAVAILABLE with a leader hint). A
+     * session request counts as a sign of life of its session.
+     */
+    public CompletableFuture<Result> writeLocal(Command c) {
+        if (c instanceof Command.SessionRequest sr && sr.session() != 0) {
+            leases.touch(sr.session());
+        }
+        CompletableFuture<Result> f = node.submit(c);
+        return f.handle((r, t) -> {
+            if (t != null) {
+                throw ApiErrors.toStatus(t, leaderHint());
+            }
+            if (c instanceof Command.OpenSession && r instanceof Result.SessionOpened o) {
+                leases.opened(o.session(), o.ttlMs());
+            }
+            return r;
+        });
+    }
+
+    /** A linearizable read on this node. */
+    public <R> CompletableFuture<R> read(Query<R> q) {
+        return node.read(q).handle((r, t) -> {
+            if (t != null) {
+                throw ApiErrors.toStatus(t, leaderHint());
+            }
+            return r;
+        });
+    }
+
+    private CompletableFuture<Result> forward(String api, Command c) {
+        byte[] encoded;
+        try {
+            encoded = CommandCodec.encodeChecked(c);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(ApiErrors.toStatus(e, null));
+        }
+        CompletableFuture<Result> out = new CompletableFuture<>();
+        var call = ForwardGrpc.newFutureStub(channel(api)).withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
+                .propose(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build());
+        Futures.addCallback(call, new FutureCallback<ProposeResponse>() {
+            @Override
+            public void onSuccess(ProposeResponse r) {
+                try {
+                    out.complete(decodeResult(r.getResult().toByteArray()));
+                } catch (RuntimeException e) {
+                    out.completeExceptionally(ApiErrors.toStatus(e, null));
+                }
+            }
+
+            @Override
+            public void onFailure(Throwable t) {
+                // A transport failure to the leader: the outcome is unknown; the client retries.
+                out.completeExceptionally(ApiErrors.toStatus(t, api));
+            }
+        }, MoreExecutors.directExecutor());
+        return out;
+    }
+
+    /** Sends keep-alives of sessions streamed here to the leader; answers the sessions it does not know. */
+    public CompletableFuture<List<Long>> forwardKeepAlives(String api, List<Long> sessions) {
+        CompletableFuture<List<Long>> out = new CompletableFuture<>();
+        var call = ForwardGrpc.newFutureStub(channel(api)).withDeadlineAfter(5, TimeUnit.SECONDS)
+                .keepAlive(KeepAliveBatch.newBuilder().addAllSessions(sessions).build());
+        Futures.addCallback(call, new FutureCallback<KeepAliveBatchAck>() {
+            @Override
+            public void onSuccess(KeepAliveBatchAck r) {
+                out.complete(r.getUnknownList());
+            }
+
+            @Override
+            public void onFailure(Throwable t) {
+                out.completeExceptionally(t);
+            }
+        }, MoreExecutors.directExecutor());
+        return out;
+    }
+
+    static byte[] encodeResult(Result r) {
+        BinaryWriter w = new BinaryWriter(64);
+        CommandCodec.encodeResult(w, r);
+        return w.toByteArray();
+    }
+
+    static Result decodeResult(byte[] b) {
+        return CommandCodec.decodeResult(new BinaryReader(b));
+    }
+
+    /** A plaintext channel to another node's API port, kept for reuse. */
+    public ManagedChannel channel(String api) {
+        if (closed) {
+            throw ApiErrors.unavailable("node is shutting down", null);
+        }
+        return channels.computeIfAbsent(api, a -> ManagedChannelBuilder.forTarget(a).usePlaintext().build());
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (ManagedChannel ch : channels.values()) {
+            ch.shutdownNow();
+        }
+        for (ManagedChannel ch : channels.values()) {
+            try {
+                ch.awaitTermination(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}

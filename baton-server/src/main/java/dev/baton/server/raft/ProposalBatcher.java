@@ -1,0 +1,474 @@
+package dev.baton.server.raft;
+
+import com.alipay.sofa.jraft.Status;
+import com.alipay.sofa.jraft.error.RaftError;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.core.command.Limits;
+import dev.baton.core.command.Result;
+import dev.baton.core.sm.Applied;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The leader-side batcher behind {@link BatonNode#submit}: packs commands submitted concurrently
+ * into one Raft entry each, and completes every caller's future with its own command's
+ * {@link Result} (its slice of the entry's {@link Applied#results()}).
+ *
+ * <h2>Natural batching</h2>
+ * At most {@link Config#maxInFlight()} entries are <em>in flight</em> (handed to {@code Node.apply}
+ * and not yet applied here, or failed). Whenever a slot is free and something is queued, the
+ * flusher seals whatever is queued <em>at once</em> into one entry (up to {@link Config#maxCommands()}
+ * commands and {@link Config#maxBytes()} bytes of entry data), so a lone client never waits for a
+ * timer. While every slot is busy, submitted commands accumulate and leave together as soon as an
+ * entry completes: the busier the log, the bigger the entries. {@link Config#lingerMicros()} (0 by
+ * default) optionally makes the flusher wait that long for more commands before sealing a batch that
+ * is not full. Commands keep their submission order (one queue, one flusher, entries proposed in
+ * sealing order).
+ *
+ * <h2>Threads</h2>
+ * One dedicated flusher thread per node seals batches, joins their bytes and proposes them (stamping
+ * and {@code Node.apply} under the node's propose lock, which {@link BatonNode#propose} shares, so log
+ * order and stamp order agree). It sleeps on a condition while there is nothing to seal or no free
+ * slot; it never spins. Submitters only enqueue and signal. Completion runs on whichever thread
+ * completes the entry's {@link ProposalClosure} (SOFAJRaft's apply thread when applied, its closure
+ * pool on failure): it frees the slot, wakes the flusher, then completes the entry's futures there.
+ * The encoding and copying of a batch thus never runs on the apply thread.
+ *
+ * <h2>Leadership</h2>
+ * Every queued command remembers the leader term it was submitted in, and the entry carries the
+ * term as its expected term: a command is only ever proposed in the term it was accepted in. When
+ * the flusher finds this node no longer leading that term, it fails the command with
+ * {@link NotLeaderException} (leader hint included); SOFAJRaft fails entries refused or dropped by a
+ * deposed leader the same way. Nothing queued is silently dropped: every future completes. After an
+ * entry was appended, a failure means "outcome unknown" (see {@link RaftOperationException}).
+ */
+public final class ProposalBatcher {
+    private static final Logger LOG = LoggerFactory.getLogger(ProposalBatcher.class);
+
+    /**
+     * Upper bound of what {@link CommandCodec#batchOfEncoded} adds around the commands (it checks
+     * {@code 16 + sum of command bytes} against {@link Limits#CODEC_MAX_ENTRY_BYTES}).
+     */
+    static final int BATCH_OVERHEAD = 16;
+
+    /** Entry data besides the commands themselves: the Raft entry header and the batch header. */
+    static final int ENTRY_OVERHEAD = RaftEntryCodec.HEADER_BYTES + BATCH_OVERHEAD;
+
+    /**
+     * How the batcher packs entries.
+     *
+     * @param maxCommands  commands per entry, at most (1 .. {@link Limits#CODEC_MAX_LIST})
+     * @param maxBytes     bytes of Raft entry data per entry (header included), at most; a single
+     *                     command bigger than this still goes out alone. Below
+     *                     {@link Limits#CODEC_MAX_ENTRY_BYTES}.
+     * @param maxInFlight  entries appended but not yet applied, at most (1 or more)
+     * @param lingerMicros how long a free slot waits for more commands before sealing a batch that
+     *                     is not full (0: seal at once; at most 1 s)
+     * @param maxQueued    commands waiting for a slot, at most; beyond, submits fail with
+     *                     {@code EBUSY} (backpressure rather than unbounded memory)
+     */
+    public record Config(int maxCommands, int maxBytes, int maxInFlight, long lingerMicros, int maxQueued) {
+        public static final int DEFAULT_MAX_COMMANDS = 256;
+        public static final int DEFAULT_MAX_BYTES = 1 << 20;
+        public static final int DEFAULT_MAX_IN_FLIGHT = 16;
+        public static final int DEFAULT_MAX_QUEUED = 1 << 16;
+
+        public Config {
+            if (maxCommands < 1 || maxCommands > Limits.CODEC_MAX_LIST) {
+                throw new IllegalArgumentException("maxCommands must be in 1.." + Limits.CODEC_MAX_LIST);
+            }
+            if (maxBytes <= ENTRY_OVERHEAD || maxBytes > Limits.CODEC_MAX_ENTRY_BYTES) {
+                throw new IllegalArgumentException("maxBytes must be in " + (ENTRY_OVERHEAD + 1) + ".."
+                        + Limits.CODEC_MAX_ENTRY_BYTES);
+            }
+            if (maxInFlight < 1) {
+                throw new IllegalArgumentException("maxInFlight must be positive");
+            }
+            if (lingerMicros < 0 || lingerMicros > 1_000_000) {
+                throw new IllegalArgumentException("lingerMicros must be in 0..1000000");
+            }
+            if (maxQueued < 1) {
+                throw new IllegalArgumentException("maxQueued must be positive");
+            }
+        }
+
+        /** 256 commands, 1 MiB, 16 entries in flight, no linger, 65536 queued. */
+        public static Config defaults() {
+            return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, 0, DEFAULT_MAX_QUEUED);
+        }
+
+        public Config withMaxCommands(int n) {
+            return new Config(n, maxBytes, maxInFlight, lingerMicros, maxQueued);
+        }
+
+        public Config withMaxBytes(int n) {
+            return new Config(maxCommands, n, maxInFlight, lingerMicros, maxQueued);
+        }
+
+        public Config withMaxInFlight(int n) {
+            return new Config(maxCommands, maxBytes, n, lingerMicros, maxQueued);
+        }
+
+        public Config withLingerMicros(long micros) {
+            return new Config(maxCommands, maxBytes, maxInFlight, micros, maxQueued);
+        }
+
+        public Config withMaxQueued(int n) {
+            return new Config(maxCommands, maxBytes, maxInFlight, lingerMicros, n);
+        }
+    }
+
+    /**
+     * Counters since start (for metrics: commands per entry = {@code commandsProposed / entriesProposed}).
+     *
+     * @param entriesProposed  entries the batcher handed to {@code Node.apply}
+     * @param commandsProposed commands in those entries
+     * @param queued           commands waiting for a slot now
+     * @param inFlight         entries in flight now
+     */
+    public record Stats(long entriesProposed, long commandsProposed, int queued, int inFlight) {
+        /** Average commands per proposed entry (0 before any). */
+        public double commandsPerEntry() {
+            return entriesProposed == 0 ? 0 : (double) commandsProposed / entriesProposed;
+        }
+    }
+
+    /** Stamps an entry and appends it (under the node's propose lock); runs {@code done} on any failure. */
+    @FunctionalInterface
+    interface EntrySink {
+        void append(byte[] payload, long term, ProposalClosure done);
+    }
+
+    private record Pending(byte[] encoded, long term, CompletableFuture<Result> future) {}
+
+    /** One sealed entry's commands, in order. Identity matters (tracked in a set while in flight). */
+    private static final class Batch {
+        final List<Pending> items;
+
+        Batch(List<Pending> items) {
+            this.items = items;
+        }
+    }
+
+    private final Config config;
+    private final String name;
+    private final LongSupplier leaderTerm;
+    private final Supplier<Optional<String>> leaderHint;
+    private final EntrySink sink;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled on a submit, a freed slot and close. */
+    private final Condition wake = lock.newCondition();
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>(); // guarded by lock
+    private long queuedBytes; // guarded by lock
+    private final Set<Batch> inFlight = Collections.newSetFromMap(new IdentityHashMap<>()); // guarded by lock
+    private boolean closed; // guarded by lock
+    private Thread flusher; // guarded by lock
+
+    private final LongAdder entriesProposed = new LongAdder();
+    private final LongAdder commandsProposed = new LongAdder();
+
+    /**
+     * @param name       for the flusher thread's name
+     * @param leaderTerm the term this node leads and accepts proposals in, or 0/-1 if it does not
+     * @param leaderHint the leader's endpoint as this node knows it, for {@link NotLeaderException}
+     * @param sink       stamps and appends one entry
+     */
+    ProposalBatcher(Config config, String name, LongSupplier leaderTerm, Supplier<Optional<String>> leaderHint,
+                    EntrySink sink) {
+        this.config = config;
+        this.name = name;
+        this.leaderTerm = leaderTerm;
+        this.leaderHint = leaderHint;
+        this.sink = sink;
+    }
+
+    Config config() {
+        return config;
+    }
+
+    /** Starts the flusher thread (once). */
+    void start() {
+        lock.lock();
+        try {
+            if (closed || flusher != null) {
+                return;
+            }
+            Thread t = new Thread(this::flushLoop, "baton-batcher-" + name);
+            t.setDaemon(true);
+            flusher = t;
+            t.start();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Queues one command encoded by {@link CommandCodec#encodeChecked}, accepted while leading
+     * {@code term}. Never blocks.
+     */
+    CompletableFuture<Result> submit(byte[] encoded, long term) {
+        if ((long) encoded.length + BATCH_OVERHEAD > Limits.CODEC_MAX_ENTRY_BYTES) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("command of " + encoded.length
+                    + " bytes does not fit in an entry of " + Limits.CODEC_MAX_ENTRY_BYTES + " bytes"));
+        }
+        CompletableFuture<Result> f = new CompletableFuture<>();
+        lock.lock();
+        try {
+            if (closed) {
+                return CompletableFuture.failedFuture(stopped());
+            }
+            if (queue.size() >= config.maxQueued()) {
+                return CompletableFuture.failedFuture(new RaftOperationException("EBUSY",
+                        queue.size() + " commands already wait for the log; retry later"));
+            }
+            queue.addLast(new Pending(encoded, term, f));
+            queuedBytes += encoded.length;
+            wake.signal();
+        } finally {
+            lock.unlock();
+        }
+        return f;
+    }
+
+    Stats stats() {
+        lock.lock();
+        try {
+            return new Stats(entriesProposed.sum(), commandsProposed.sum(), queue.size(), inFlight.size());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Stops accepting commands, fails the queued ones with {@code ESTOP} and stops the flusher
+     * (waiting for it). Entries in flight are left to the engine; see {@link #failInFlight}.
+     */
+    void close() {
+        List<Pending> dropped;
+        Thread t;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            dropped = new ArrayList<>(queue);
+            queue.clear();
+            queuedBytes = 0;
+            t = flusher;
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        RaftOperationException e = stopped();
+        for (Pending p : dropped) {
+            p.future().completeExceptionally(e);
+        }
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(10));
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            if (t.isAlive()) {
+                LOG.warn("Batcher flusher {} did not stop within 10 s", t.getName());
+            }
+        }
+    }
+
+    /**
+     * Fails the futures of entries still in flight with {@code ESTOP} (outcome unknown): a safety net
+     * for after the Raft node has shut down, should any closure not have run.
+     */
+    void failInFlight() {
+        List<Batch> left;
+        lock.lock();
+        try {
+            left = new ArrayList<>(inFlight);
+            inFlight.clear();
+        } finally {
+            lock.unlock();
+        }
+        RaftOperationException e = new RaftOperationException("ESTOP",
+                "node stopped with the entry in flight; its outcome is unknown");
+        for (Batch b : left) {
+            for (Pending p : b.items) {
+                p.future().completeExceptionally(e);
+            }
+        }
+    }
+
+    private static RaftOperationException stopped() {
+        return new RaftOperationException("ESTOP", "node is not running");
+    }
+
+    // ---- the flusher -------------------------------------------------------------------------------
+
+    private void flushLoop() {
+        while (true) {
+            Batch batch;
+            long term;
+            List<Pending> stale = new ArrayList<>();
+            lock.lock();
+            try {
+                while (!closed && (queue.isEmpty() || inFlight.size() >= config.maxInFlight())) {
+                    wake.awaitUninterruptibly();
+                }
+                if (closed) {
+                    return;
+                }
+                if (config.lingerMicros() > 0) {
+                    linger();
+                    if (closed) {
+                        return;
+                    }
+                }
+                term = leaderTerm.getAsLong();
+                batch = drain(term, stale);
+                if (batch != null) {
+                    inFlight.add(batch);
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (!stale.isEmpty()) {
+                NotLeaderException e = new NotLeaderException(leaderHint.get(),
+                        "leadership was lost before the command was proposed");
+                for (Pending p : stale) {
+                    p.future().completeExceptionally(e);
+                }
+            }
+            if (batch != null) {
+                try {
+                    propose(batch, term);
+                } catch (Throwable t) {
+                    LOG.error("Batcher failed to propose an entry of {} commands", batch.items.size(), t);
+                    finish(batch, null, t);
+                }
+            }
+        }
+    }
+
+    /** Waits up to lingerMicros for the queue to fill a whole entry. Holds the lock (released while waiting). */
+    private void linger() {
+        long deadline = System.nanoTime() + TimeUnit.MICROSECONDS.toNanos(config.lingerMicros());
+        while (!closed && queue.size() < config.maxCommands()
+                && queuedBytes + ENTRY_OVERHEAD < config.maxBytes()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            try {
+                wake.awaitNanos(left);
+            } catch (InterruptedException e) {
+                // not expected (nobody interrupts the flusher): stop lingering, keep going
+                return;
+            }
+        }
+    }
+
+    /**
+     * Takes the next entry's commands off the queue (FIFO), within maxCommands and maxBytes; moves
+     * commands of another term (or all, if this node leads none) to {@code stale}. Holds the lock.
+     *
+     * @return the batch, or null if nothing proposable was queued
+     */
+    private Batch drain(long term, List<Pending> stale) {
+        List<Pending> items = new ArrayList<>(Math.min(queue.size(), config.maxCommands()));
+        long size = ENTRY_OVERHEAD;
+        while (!queue.isEmpty()) {
+            Pending p = queue.peekFirst();
+            if (term <= 0 || p.term() != term) {
+                queue.pollFirst();
+                queuedBytes -= p.encoded().length;
+                stale.add(p);
+                continue;
+            }
+            if (items.size() >= config.maxCommands()
+                    || (!items.isEmpty() && size + p.encoded().length > config.maxBytes())) {
+                break;
+            }
+            queue.pollFirst();
+            queuedBytes -= p.encoded().length;
+            items.add(p);
+            size += p.encoded().length;
+        }
+        return items.isEmpty() ? null : new Batch(items);
+    }
+
+    private void propose(Batch batch, long term) {
+        List<byte[]> encoded = new ArrayList<>(batch.items.size());
+        for (Pending p : batch.items) {
+            encoded.add(p.encoded());
+        }
+        byte[] payload = CommandCodec.batchOfEncoded(encoded); // within the codec's ceilings by construction
+        ProposalClosure done = new ProposalClosure(leaderHint);
+        done.future().whenComplete((applied, error) -> finish(batch, applied, error));
+        entriesProposed.increment();
+        commandsProposed.add(batch.items.size());
+        try {
+            sink.append(payload, term, done);
+        } catch (IllegalStateException e) {
+            // SOFAJRaft throws after failing the closure itself when the node is shutting down.
+            done.run(new Status(RaftError.ESTOP, "%s", e.getMessage()));
+        } catch (RuntimeException e) {
+            LOG.error("Appending an entry of {} commands failed", batch.items.size(), e);
+            done.run(new Status(RaftError.EINTERNAL, "append failed: %s", e));
+        }
+    }
+
+    /** The entry finished (applied, or failed): free its slot, then complete each command's future. */
+    private void finish(Batch batch, Applied applied, Throwable error) {
+        lock.lock();
+        try {
+            if (inFlight.remove(batch)) {
+                wake.signal();
+            }
+        } finally {
+            lock.unlock();
+        }
+        List<Pending> items = batch.items;
+        if (error != null) {
+            Throwable cause = error instanceof CompletionException && error.getCause() != null
+                    ? error.getCause() : error;
+            for (Pending p : items) {
+                p.future().completeExceptionally(cause);
+            }
+            return;
+        }
+        List<Result> results = applied.results();
+        if (results.size() == items.size()) {
+            for (int i = 0; i < items.size(); i++) {
+                items.get(i).future().complete(results.get(i));
+            }
+        } else if (results.size() == 1 && results.get(0) instanceof Result.Rejected rejected) {
+            // The core refused the whole payload (MALFORMED): nothing of it changed any state.
+            for (Pending p : items) {
+                p.future().complete(rejected);
+            }
+        } else {
+            IllegalStateException e = new IllegalStateException("entry " + applied.index() + " applied with "
+                    + results.size() + " results for " + items.size() + " commands");
+            for (Pending p : items) {
+                p.future().completeExceptionally(e);
+            }
+        }
+    }
+}

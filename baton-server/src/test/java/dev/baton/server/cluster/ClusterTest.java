@@ -1,0 +1,377 @@
+package dev.baton.server.cluster;
+
+import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.DumpRequest;
+import dev.baton.api.v1.OpenSessionRequest;
+import dev.baton.api.v1.PoolAcquireRequest;
+import dev.baton.api.v1.PoolReply;
+import dev.baton.api.v1.PoolStatus;
+import dev.baton.api.v1.SessionsGrpc;
+import dev.baton.api.v1.PoolsGrpc;
+import dev.baton.api.v1.StatusResponse;
+import dev.baton.client.BatonClient;
+import dev.baton.client.BatonException;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The issue's cluster tests: real {@code baton server} processes on loopback (free ports, temp
+ * dirs), clients through {@link BatonClient}. Conditions are polled with generous bounds; measured
+ * durations are printed, never asserted (fail-over time is a benchmark, in BENCHMARKS.md).
+ */
+class ClusterTest {
+    private static final long GENEROUS_MS = 30_000;
+
+    @TempDir
+    Path tmp;
+
+    private static BatonClient client(ProcessCluster c, Set<Long> lost) {
+        return BatonClient.builder().endpoints(c.apiEndpoints()).sessionTtl(Duration.ofSeconds(10))
+                .retryFor(Duration.ofSeconds(30)).onSessionLost(e -> lost.add(e.sessionId())).build();
+    }
+
+    private static void await(String what, java.util.function.BooleanSupplier cond, ProcessCluster c)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(GENEROUS_MS);
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(what + " not reached within " + GENEROUS_MS + " ms\n" + c.logs());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private static String dump(ProcessCluster.NodeProc n) {
+        ManagedChannel ch = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (true) {
+                try {
+                    return AdminGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
+                            .dump(DumpRequest.getDefaultInstance()).getJson();
+                } catch (RuntimeException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                    Thread.sleep(50);
+                }
+            }
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    // ---- kill -9 of the leader under load, five times ---------------------------------------------
+
+    @Test
+    void killingTheLeaderFiveTimesUnderLoadLosesNothingAndNeverOverGrants() throws Exception {
+        int threads = 8;
+        int keys = 100;
+        int workers = 2;
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            assertThat(c.awaitLeader(GENEROUS_MS)).as("first leader\n%s", c.logs()).isPresent();
+            Set<Long> lost = ConcurrentHashMap.newKeySet();
+            Map<String, Set<Long>> holders = new ConcurrentHashMap<>();
+            Set<Long> fences = ConcurrentHashMap.newKeySet();
+            ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
+            AtomicLong pairs = new AtomicLong();
+            AtomicBoolean stop = new AtomicBoolean();
+            List<BatonClient> clients = new ArrayList<>();
+            List<Thread> loops = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                BatonClient client = client(c, lost);
+                clients.add(client);
+                Thread th = new Thread(() -> {
+                    ThreadLocalRandom rnd = ThreadLocalRandom.current();
+                    while (!stop.get()) {
+                        String key = "k" + rnd.nextInt(keys);
+                        try {
+                            PoolReply r = client.poolAcquire(key, workers, 1000, Duration.ofSeconds(20), false);
+                            if (r.getStatus() != PoolStatus.POOL_LOCKED) {
+                                violations.add("acquire " + key + " answered " + r);
+                                continue;
+                            }
+                            if (!fences.add(r.getFence())) {
+                                violations.add("fence " + r.getFence() + " granted twice");
+                            }
+                            Set<Long> h = holders.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet());
+                            h.add(r.getFence());
+                            if (h.size() > workers) {
+                                violations.add(key + " has " + h.size() + " holders: " + h);
+                            }
+                            Thread.sleep(2); // a nonzero hold time, so overlaps would be seen
+                            h.remove(r.getFence()); // before releasing: the observed hold is inside the real one
+                            PoolReply rel = client.poolRelease(key, r.getFence());
+                            if (rel.getStatus() != PoolStatus.POOL_RELEASED || rel.getFence() != r.getFence()) {
+                                // an acknowledged grant that the cluster forgot
+                                violations.add("release of " + key + "/" + r.getFence() + " answered " + rel);
+                            }
+                            pairs.incrementAndGet();
+                        } catch (InterruptedException e) {
+                            return;
+                        } catch (BatonException e) {
+                            if (!stop.get()) {
+                                violations.add("call failed: " + e);
+                            }
+                        }
+                    }
+                }, "load-" + t);
+                loops.add(th);
+                th.start();
+            }
+            try {
+                await("load running", () -> pairs.get() > 200, c);
+                List<Long> failovers = new ArrayList<>();
+                for (int round = 0; round < 5; round++) {
+                    ProcessCluster.NodeProc leader = c.awaitLeader(GENEROUS_MS).orElseThrow();
+                    long before = pairs.get();
+                    long t0 = System.nanoTime();
+                    c.kill(leader);
+                    Optional<ProcessCluster.NodeProc> next = c.awaitLeader(GENEROUS_MS);
+                    assertThat(next).as("a new leader after killing %s\n%s", leader.id, c.logs()).isPresent();
+                    failovers.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+                    assertThat(next.get()).isNotSameAs(leader);
+                    // clients continue by themselves
+                    await("progress after fail-over " + round, () -> pairs.get() > before + 100, c);
+                    c.start(leader); // back on its data: replays, catches up
+                    await(leader.id + " rejoined", () -> c.status(leader)
+                            .map(s -> !s.getLeaderRaftAddress().isEmpty() && s.getAppliedIndex() > 0).orElse(false), c);
+                }
+                System.out.println("[ClusterTest] kill -9 of the leader -> new leader seen by the test (ms): " + failovers
+                        + "; pairs completed: " + pairs.get());
+            } finally {
+                stop.set(true);
+                for (Thread th : loops) {
+                    th.interrupt();
+                    th.join(30_000);
+                }
+            }
+            assertThat(violations).as("violations\n%s", c.logs()).isEmpty();
+            assertThat(lost).as("sessions expired by the fail-overs").isEmpty();
+            for (BatonClient client : clients) {
+                assertThat(client.sessionAlive()).isTrue();
+                assertThat(client.sessionGet().getSession()).isEqualTo(client.sessionId());
+                client.close();
+            }
+        }
+    }
+
+    // ---- stop all, restart: identical state ------------------------------------------------------
+
+    @Test
+    void stoppingAndRestartingEveryNodeKeepsTheStateIdentical() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            assertThat(c.awaitLeader(GENEROUS_MS)).as("a leader\n%s", c.logs()).isPresent();
+            Set<Long> lost = ConcurrentHashMap.newKeySet();
+            try (BatonClient a = client(c, lost)) {
+                a.dispatchInit("feed", Map.of("enwiki", "enwiki_db", "dewiki", "dewiki_db", "frwiki", "frwiki_db"));
+                a.dispatchAdvance("feed", 500);
+                var sel = a.dispatchSelect("feed");
+                a.dispatchRelease("feed", sel.getTarget().getId(), sel.getTarget().getFence(), 120);
+                a.queueEnqueue("docs", "d1", "hello".getBytes(), List.of("robots"));
+                a.queueEnqueue("docs", "d2", "world".getBytes(), List.of());
+                a.poolAcquire("p", 1, 5, Duration.ZERO, false);
+                a.lockAcquire("l", Duration.ZERO);
+            }
+            // the client closed its session: what stays is dispatch, queues and counters; wait until every
+            // node has announced its address (a write of its own) so the state is quiet
+            await("every node announced", () -> c.status(c.node(0)).map(s -> s.getMembersCount() == 3
+                    && s.getMembersList().stream().noneMatch(m -> m.getApiAddress().isEmpty())).orElse(false), c);
+            String before = dump(c.node(0));
+            assertThat(before).contains("enwiki_db").contains("docs");
+            for (ProcessCluster.NodeProc n : c.nodes()) {
+                assertThat(dump(n)).as("replica %s", n.id).isEqualTo(before);
+            }
+            for (ProcessCluster.NodeProc n : c.nodes()) {
+                c.stop(n);
+            }
+            c.startAll();
+            assertThat(c.awaitLeader(GENEROUS_MS)).as("a leader\n%s", c.logs()).isPresent();
+            for (ProcessCluster.NodeProc n : c.nodes()) {
+                assertThat(dump(n)).as("replica %s after restart", n.id).isEqualTo(before);
+            }
+        }
+    }
+
+    // ---- lagging follower, wiped node ------------------------------------------------------------
+
+    @Test
+    void aLaggingFollowerCatchesUpBySnapshotAndAWipedNodeRejoins() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 3, "--snapshot-interval", "1").startAll()) {
+            assertThat(c.awaitLeader(GENEROUS_MS)).as("a leader\n%s", c.logs()).isPresent();
+            ProcessCluster.NodeProc follower = c.awaitFollower();
+            long appliedBeforeStop = c.awaitStatus(follower).getAppliedIndex();
+            c.stop(follower);
+            Set<Long> lost = ConcurrentHashMap.newKeySet();
+            try (BatonClient a = client(c, lost)) {
+                a.dispatchInit("g", Map.of("t", "t_db"));
+                int total = 50_000;
+                int inFlight = 64; // below the session's idempotency window (128 remembered answers)
+                java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(inFlight);
+                ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+                for (int i = 1; i <= total; i++) {
+                    window.acquire();
+                    a.dispatchAdvanceAsync("g", i).whenComplete((r, t) -> {
+                        if (t != null) {
+                            failures.add(t);
+                        }
+                        window.release();
+                    });
+                }
+                window.acquire(inFlight);
+                assertThat(failures).isEmpty();
+                assertThat(a.dispatchGetGroup("g").getHead()).isEqualTo(total);
+            }
+            // wait for a snapshot that covers the writes (interval 1 s), then bring the follower back
+            ProcessCluster.NodeProc leader = c.awaitLeader(GENEROUS_MS).orElseThrow();
+            Thread.sleep(2_500);
+            c.start(follower);
+            long leaderApplied = c.awaitStatus(leader).getAppliedIndex();
+            await(follower.id + " caught up", () -> c.status(follower)
+                    .map(s -> s.getAppliedIndex() >= leaderApplied).orElse(false), c);
+            StatusResponse fs = c.awaitStatus(follower);
+            // a snapshot newer than anything the follower had: installed from the leader
+            assertThat(fs.getLastSnapshotIndex()).as("installed a snapshot").isGreaterThan(appliedBeforeStop);
+            assertThat(dump(follower)).isEqualTo(dump(leader));
+
+            // a node whose data directory is gone rejoins from the others
+            ProcessCluster.NodeProc wiped = c.nodes().stream().filter(n -> n != leader && n != follower)
+                    .findFirst().orElseThrow();
+            c.stop(wiped);
+            c.wipe(wiped);
+            c.start(wiped);
+            long applied = c.awaitStatus(leader).getAppliedIndex();
+            await(wiped.id + " rejoined", () -> c.status(wiped).map(s -> s.getAppliedIndex() >= applied).orElse(false), c);
+            assertThat(dump(wiped)).isEqualTo(dump(leader));
+        }
+    }
+
+    // ---- five nodes, two killed ------------------------------------------------------------------
+
+    @Test
+    void fiveNodesKeepServingWithTwoKilled() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 5).startAll()) {
+            ProcessCluster.NodeProc leader = c.awaitLeader(GENEROUS_MS).orElseThrow();
+            Set<Long> lost = ConcurrentHashMap.newKeySet();
+            try (BatonClient a = client(c, lost)) {
+                assertThat(a.poolAcquire("before", 1, 5, Duration.ZERO, false).getStatus())
+                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                c.kill(leader);
+                c.kill(c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow());
+                assertThat(c.awaitLeader(GENEROUS_MS)).as("leader among the 3 left\n%s", c.logs()).isPresent();
+                assertThat(a.poolAcquire("after", 1, 5, Duration.ZERO, false).getStatus())
+                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                assertThat(a.poolGet("before").getHoldersList()).hasSize(1);
+                assertThat(a.lockAcquire("m", Duration.ZERO).getStatus().name()).isEqualTo("LOCK_LOCKED");
+            }
+            assertThat(lost).isEmpty();
+        }
+    }
+
+    // ---- membership changes through the CLI ---------------------------------------------------------
+
+    @Test
+    void aNodeIsAddedLeadershipTransferredAndAMemberRemovedWithTheCli() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            ProcessCluster.NodeProc leader = c.awaitLeader(GENEROUS_MS).orElseThrow();
+            Set<Long> lost = ConcurrentHashMap.newKeySet();
+            try (BatonClient a = client(c, lost)) {
+                a.dispatchInit("g", Map.of("t1", "db1"));
+                a.dispatchAdvance("g", 42);
+                ProcessCluster.NodeProc n4 = c.startJoining();
+                c.awaitStatus(n4); // up and serving, as the procedure in docs/server.md says, before adding it
+                // any node takes the change; a follower forwards it to the leader
+                ProcessCluster.NodeProc follower = c.awaitFollower();
+                assertThat(cli("admin", "-e", follower.api(), "add-member", n4.raft())).isZero();
+                await("n4 caught up", () -> c.status(n4).map(s -> s.getMembersCount() == 4
+                        && s.getAppliedIndex() >= c.status(leader).map(StatusResponse::getAppliedIndex).orElse(Long.MAX_VALUE))
+                        .orElse(false), c);
+                assertThat(dump(n4)).isEqualTo(dump(leader));
+
+                assertThat(cli("admin", "-e", leader.api(), "transfer-leader", n4.raft())).isZero();
+                await("n4 leads", () -> c.status(n4).map(StatusResponse::getIsLeader).orElse(false), c);
+
+                assertThat(cli("admin", "-e", n4.api(), "remove-member", leader.raft())).isZero();
+                c.stop(leader);
+                await("3 members left", () -> c.status(n4).map(s -> s.getMembersCount() == 3).orElse(false), c);
+                assertThat(a.dispatchAdvance("g", 43).getValue()).isEqualTo(43);
+                assertThat(a.dispatchGetGroup("g").getHead()).isEqualTo(43);
+            }
+            assertThat(lost).isEmpty();
+            // bad input: a clear error and exit code 1, nothing changed
+            assertThat(cli("admin", "-e", c.node(1).api(), "add-member", "not-an-address")).isEqualTo(1);
+        }
+    }
+
+    private static int cli(String... args) {
+        return dev.baton.server.BatonCliAccess.run(args);
+    }
+
+    // ---- time: wait timeouts and session expiry --------------------------------------------------
+
+    @Test
+    void waitsTimeOutAndADeadClientsSessionExpiresHandingItsSlotToAWaiterOnAnotherNode() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            assertThat(c.awaitLeader(GENEROUS_MS)).as("a leader\n%s", c.logs()).isPresent();
+            Set<Long> lost = ConcurrentHashMap.newKeySet();
+            // A "dead" client: opens a 1 s session through node 1, takes the slot, never keeps it alive.
+            ManagedChannel raw = ManagedChannelBuilder.forTarget(c.node(0).api()).usePlaintext().build();
+            try (BatonClient live = BatonClient.builder().endpoints(c.node(2).api()).retryFor(Duration.ofSeconds(30))
+                    .onSessionLost(e -> lost.add(e.sessionId())).build()) {
+                long dead = retry(() -> SessionsGrpc.newBlockingStub(raw).withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .open(OpenSessionRequest.newBuilder().setTtlMs(1_000).build()).getSession());
+                PoolReply held = retry(() -> PoolsGrpc.newBlockingStub(raw).withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .acquire(PoolAcquireRequest.newBuilder().setSession(dead).setRequestId(1).setKey("slot")
+                                .setWorkers(1).setMaxQueue(5).build()));
+                assertThat(held.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+
+                // a short wait times out
+                assertThat(live.poolAcquire("slot", 1, 5, Duration.ofMillis(200), false).getStatus())
+                        .isEqualTo(PoolStatus.POOL_TIMEOUT);
+                // a long wait, through another node, gets the slot once the dead session expires
+                PoolReply granted = live.poolAcquire("slot", 1, 5, Duration.ofSeconds(25), false);
+                assertThat(granted.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+                assertThat(granted.getFence()).isGreaterThan(held.getFence());
+                assertThat(live.poolGet("slot").getHoldersList()).singleElement()
+                        .satisfies(h -> assertThat(h.getSession()).isEqualTo(live.sessionId()));
+            } finally {
+                raw.shutdownNow();
+            }
+            assertThat(lost).isEmpty();
+        }
+    }
+
+    private static <T> T retry(java.util.function.Supplier<T> call) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return call.get();
+            } catch (RuntimeException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+}

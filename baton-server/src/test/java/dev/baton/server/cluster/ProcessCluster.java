@@ -1,0 +1,257 @@
+package dev.baton.server.cluster;
+
+import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.StatusRequest;
+import dev.baton.api.v1.StatusResponse;
+import dev.baton.server.BatonCli;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * A Baton cluster of real {@code baton server} processes on loopback (free ports, a temp dir per
+ * node, each JVM with its own {@code java.io.tmpdir} because RocksDB extracts its native library
+ * there and {@code kill -9} leaves it behind). Nodes can be killed (SIGKILL), stopped (SIGTERM),
+ * restarted on their data, or wiped and restarted.
+ */
+final class ProcessCluster implements AutoCloseable {
+    static final class NodeProc {
+        final String id;
+        final int raftPort;
+        final int apiPort;
+        final Path dir;
+        Process process;
+        ManagedChannel channel;
+        boolean join;
+
+        NodeProc(String id, int raftPort, int apiPort, Path dir) {
+            this.id = id;
+            this.raftPort = raftPort;
+            this.apiPort = apiPort;
+            this.dir = dir;
+        }
+
+        String raft() {
+            return "127.0.0.1:" + raftPort;
+        }
+
+        String api() {
+            return "127.0.0.1:" + apiPort;
+        }
+
+        boolean alive() {
+            return process != null && process.isAlive();
+        }
+
+        Path log() {
+            return dir.resolve("out.log");
+        }
+    }
+
+    private final Path root;
+    private final List<NodeProc> nodes = new ArrayList<>();
+    private final List<String> extraArgs;
+
+    /** A cluster of {@code n} nodes (not started). */
+    ProcessCluster(Path root, int n, String... extraArgs) {
+        this.root = root;
+        this.extraArgs = List.of(extraArgs);
+        for (int i = 1; i <= n; i++) {
+            nodes.add(new NodeProc("n" + i, freePort(), freePort(), root.resolve("n" + i)));
+        }
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    List<NodeProc> nodes() {
+        return nodes;
+    }
+
+    NodeProc node(int i) {
+        return nodes.get(i);
+    }
+
+    List<String> apiEndpoints() {
+        return nodes.stream().map(NodeProc::api).collect(Collectors.toList());
+    }
+
+    String peers() {
+        return nodes.stream().map(n -> n.id + "=" + n.raft()).collect(Collectors.joining(","));
+    }
+
+    ProcessCluster startAll() {
+        for (NodeProc n : nodes) {
+            start(n);
+        }
+        return this;
+    }
+
+    /** A new node started with {@code --join}: not a member until the leader adds it. */
+    NodeProc startJoining() {
+        NodeProc n = new NodeProc("n" + (nodes.size() + 1), freePort(), freePort(), root.resolve("n" + (nodes.size() + 1)));
+        nodes.add(n);
+        n.join = true;
+        start(n);
+        return n;
+    }
+
+    void start(NodeProc n) {
+        try {
+            Files.createDirectories(n.dir.resolve("jtmp"));
+            List<String> cmd = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx512m", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
+                    "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                    "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
+                    "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort)));
+            if (nodes.size() > 1) {
+                cmd.addAll(List.of("--peers", peers()));
+            }
+            if (n.join) {
+                cmd.add("--join");
+            }
+            cmd.addAll(extraArgs);
+            n.process = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** SIGKILL: no shutdown hook, nothing flushed beyond what was fsynced. */
+    void kill(NodeProc n) throws InterruptedException {
+        if (n.process != null) {
+            n.process.destroyForcibly();
+            n.process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** SIGTERM and wait for a clean exit. */
+    void stop(NodeProc n) throws InterruptedException {
+        if (n.process != null && n.process.isAlive()) {
+            n.process.toHandle().destroy();
+            if (!n.process.waitFor(60, TimeUnit.SECONDS)) {
+                n.process.destroyForcibly();
+                n.process.waitFor(30, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Deletes the node's data directory (the node must be stopped). */
+    void wipe(NodeProc n) throws IOException {
+        Path data = n.dir.resolve("data");
+        if (Files.exists(data)) {
+            try (Stream<Path> s = Files.walk(data)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
+    /** The node's status, or empty if it does not answer. */
+    Optional<StatusResponse> status(NodeProc n) {
+        if (!n.alive()) {
+            return Optional.empty();
+        }
+        try {
+            if (n.channel == null) {
+                n.channel = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
+            }
+            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(2, TimeUnit.SECONDS)
+                    .status(StatusRequest.getDefaultInstance()));
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The node's status, waiting up to 30 s for it to answer. */
+    StatusResponse awaitStatus(NodeProc n) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            Optional<StatusResponse> st = status(n);
+            if (st.isPresent()) {
+                return st.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(n.id + " does not answer status\n" + logs());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** A live node that knows the leader and is not it. */
+    NodeProc awaitFollower() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            for (NodeProc n : nodes) {
+                Optional<StatusResponse> st = status(n);
+                if (st.isPresent() && !st.get().getIsLeader() && !st.get().getLeaderRaftAddress().isEmpty()) {
+                    return n;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no follower\n" + logs());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** The live node that says it leads and accepts writes, waiting up to {@code timeoutMs}. */
+    Optional<NodeProc> awaitLeader(long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        do {
+            for (NodeProc n : nodes) {
+                Optional<StatusResponse> st = status(n);
+                if (st.isPresent() && st.get().getIsLeader() && !st.get().getLeaderApiAddress().isEmpty()) {
+                    return Optional.of(n);
+                }
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < deadline);
+        return Optional.empty();
+    }
+
+    String logs() {
+        StringBuilder b = new StringBuilder();
+        for (NodeProc n : nodes) {
+            try {
+                List<String> lines = Files.exists(n.log()) ? Files.readAllLines(n.log()) : List.of();
+                b.append("---- ").append(n.id).append(" (last lines)\n");
+                lines.subList(Math.max(0, lines.size() - 30), lines.size()).forEach(l -> b.append(l).append('\n'));
+            } catch (IOException e) {
+                b.append(e).append('\n');
+            }
+        }
+        return b.toString();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        for (NodeProc n : nodes) {
+            if (n.channel != null) {
+                n.channel.shutdownNow();
+            }
+            kill(n);
+        }
+    }
+}

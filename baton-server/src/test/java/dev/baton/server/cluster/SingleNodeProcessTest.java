@@ -1,0 +1,89 @@
+package dev.baton.server.cluster;
+
+import dev.baton.api.v1.LockReply;
+import dev.baton.api.v1.LockStatus;
+import dev.baton.api.v1.PoolStatus;
+import dev.baton.client.BatonClient;
+import dev.baton.server.BatonCli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code baton server} with no arguments at all, as a user first runs it: a single node on
+ * 127.0.0.1 with the default ports (7530 gRPC, 7533 Raft) and its data in {@code ./baton-data};
+ * a client acquires and releases; the server stops on SIGTERM and restarts with its state.
+ */
+class SingleNodeProcessTest {
+
+    private static boolean free(int port) {
+        try (ServerSocket s = new ServerSocket(port, 50, InetAddress.getByName("127.0.0.1"))) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Process start(Path cwd) throws IOException {
+        Files.createDirectories(cwd.resolve("jtmp"));
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server")
+                .directory(cwd.toFile()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(cwd.resolve("out.log").toFile()));
+        pb.environment().put("JAVA_TOOL_OPTIONS", "-Djava.io.tmpdir=" + cwd.resolve("jtmp"));
+        return pb.start();
+    }
+
+    private static void stop(Process p) throws InterruptedException {
+        p.toHandle().destroy(); // SIGTERM
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
+    void startsWithNoArgumentsServesAClientAndKeepsItsStateAcrossARestart(@TempDir Path cwd) throws Exception {
+        assumeTrue(free(7530) && free(7533), "the default ports 7530 and 7533 are in use on this machine");
+        Set<Long> lost = ConcurrentHashMap.newKeySet();
+        Process p = start(cwd);
+        try (BatonClient client = BatonClient.builder().endpoints("127.0.0.1:7530").retryFor(Duration.ofSeconds(60))
+                .onSessionLost(e -> lost.add(e.sessionId())).build()) {
+            assertThat(client.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+            assertThat(client.poolRelease("page").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            LockReply held = client.lockAcquire("m", Duration.ZERO);
+            assertThat(held.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+            client.dispatchInit("feed", Map.of("enwiki", "enwiki_db"));
+            client.dispatchAdvance("feed", 77);
+            assertThat(Files.isDirectory(cwd.resolve("baton-data").resolve("log"))).isTrue();
+
+            stop(p);
+            // the JVM's usual 143 for SIGTERM, after the shutdown hook closed the node
+            assertThat(Files.readString(cwd.resolve("out.log"))).contains("node n1 stopped");
+            p = start(cwd);
+
+            // The same session (a restart renews every lease) still holds the lock with its fence.
+            var lock = client.lockGet("m");
+            assertThat(lock.getHolder()).isEqualTo(client.sessionId());
+            assertThat(lock.getFence()).isEqualTo(held.getFence());
+            assertThat(client.dispatchGetGroup("feed").getHead()).isEqualTo(77);
+            assertThat(client.lockRelease("m", held.getFence()).getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+        } finally {
+            stop(p);
+        }
+        assertThat(lost).isEmpty();
+        assertThat(Files.readString(cwd.resolve("out.log"))).contains("serving gRPC on 127.0.0.1:7530");
+    }
+}
