@@ -32,7 +32,8 @@ import java.util.function.UnaryOperator;
  * Effects leave the apply thread at once: they are handed to one {@code baton-effects} thread, in
  * log order, which completes waiting acquires and writes to streams. Timers (lease expiry, wait
  * expiry, keep-alive forwarding, address announcement) share one {@code baton-timer} thread; leader
- * start and stop are handled on it too, in order. gRPC calls run on gRPC's executor and never block.
+ * start and stop are handled on it too, in order. gRPC calls run on the transport's own threads
+ * ({@code directExecutor}), which is safe because no handler blocks.
  */
 public final class ApiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ApiServer.class);
@@ -183,6 +184,10 @@ public final class ApiServer implements AutoCloseable {
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
                     .permitKeepAliveTime(5, TimeUnit.SECONDS)
                     .maxInboundMessageSize(4 << 20)
+                    // Every handler only starts a CompletableFuture chain and never blocks, so calls run
+                    // on the transport threads: each hand-off costs ~30-45 us of CPU on the small VMs we
+                    // measured (BENCHMARKS.md, "What limits the figures").
+                    .directExecutor()
                     .build()
                     .start();
         } catch (IOException e) {

@@ -231,6 +231,26 @@ class ApiServerTest {
     }
 
     @Test
+    void keepAlivesCostNoRaftWrites() throws Exception {
+        long s = open(10_000);
+        // let the node's own start-up writes (address announcement) settle
+        awaitTrue(() -> !AdminGrpc.newBlockingStub(channel).status(StatusRequest.getDefaultInstance())
+                .getLeaderApiAddress().isEmpty());
+        BlockingQueue<SessionEvent> events = new LinkedBlockingQueue<>();
+        StreamObserver<KeepAliveRequest> up = SessionsGrpc.newStub(channel).keepAlive(
+                collect(events, new LinkedBlockingQueue<>()));
+        up.onNext(KeepAliveRequest.newBuilder().setSession(s).build());
+        assertThat(events.poll(20, TimeUnit.SECONDS)).isNotNull();
+        long before = server.node().lastAppliedIndex();
+        for (int i = 0; i < 50; i++) {
+            up.onNext(KeepAliveRequest.newBuilder().setSession(s).build());
+            assertThat(events.poll(20, TimeUnit.SECONDS)).as("ack %d", i).isNotNull();
+        }
+        assertThat(server.node().lastAppliedIndex()).as("log index after 50 keep-alives").isEqualTo(before);
+        up.onCompleted();
+    }
+
+    @Test
     void aStreamForAnUnknownSessionIsRefused() throws Exception {
         BlockingQueue<SessionEvent> events = new LinkedBlockingQueue<>();
         BlockingQueue<Throwable> errors = new LinkedBlockingQueue<>();

@@ -1,5 +1,8 @@
 package dev.baton.server.raft;
 
+import static dev.baton.server.TestWaits.await;
+import static dev.baton.server.TestWaits.get;
+
 import dev.baton.core.command.Command;
 import dev.baton.core.command.Command.OpenSession;
 import dev.baton.core.command.Command.PoolAcquire;
@@ -23,7 +26,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -53,19 +55,7 @@ class MembershipTest {
         }
     }
 
-    private static <T> T get(CompletableFuture<T> f) throws Exception {
-        return f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-    }
 
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(10);
-        }
-    }
 
     /** Runs op on whichever of the nodes leads, retrying engine refusals for up to {@link #WAIT}. */
     private <T> T onLeader(List<BatonNode> among, Function<BatonNode, CompletableFuture<T>> op) throws Exception {

@@ -1,5 +1,8 @@
 package dev.baton.server.raft;
 
+import static dev.baton.server.TestWaits.await;
+import static dev.baton.server.TestWaits.get;
+
 import com.alipay.sofa.jraft.entity.UserLog;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.Command.OpenSession;
@@ -32,7 +35,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -130,19 +132,7 @@ class ProposalBatcherTest {
         }
     }
 
-    private static <T> T get(CompletableFuture<T> f) throws Exception {
-        return f.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-    }
 
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(5);
-        }
-    }
 
     private static void awaitLatch(CountDownLatch latch, String what) throws InterruptedException {
         assertThat(latch.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as(what).isTrue();

@@ -1,0 +1,213 @@
+package dev.baton.bench.cluster;
+
+import dev.baton.api.v1.PoolReply;
+import dev.baton.api.v1.PoolStatus;
+import dev.baton.api.v1.StatusResponse;
+import dev.baton.client.BatonClient;
+import dev.baton.client.BatonException;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Leader fail-over as a client sees it: a 3-node durable cluster of real {@code baton server}
+ * processes; {@code --clients} threads (each its own {@link BatonClient} and session, endpoints = all
+ * three nodes) loop acquire + release on their own pool key (W = 1, timeout 10 s, zero hold time).
+ * Each trial kills the leader with SIGKILL ({@code kill -9}) and measures, from the signal:
+ * <ul>
+ *   <li><b>client</b>: until the first acquire that completes successfully after the killed process is
+ *       confirmed gone (any thread; calls in flight at the kill are retried by the client with the same
+ *       request id, 20 ms doubling to 1 s backoff with jitter);</li>
+ *   <li><b>election</b>: until a surviving node reports itself leader ({@code Admin.Status}, polled
+ *       every 10 ms) with a known API address.</li>
+ * </ul>
+ * The killed node is then restarted on its data; the next trial starts once all three nodes agree on
+ * the leader and have caught up, plus a pause. Errors the client throws (after its own retries) are
+ * counted.
+ */
+public final class FailoverBench {
+    private FailoverBench() {}
+
+    public static void main(String[] argv) throws Exception {
+        Args a = new Args(argv);
+        int trials = a.integer("trials", 20);
+        int nClients = a.integer("clients", 4);
+        long pauseMs = a.lng("pause-ms", 3000);
+        String serverCp = a.str("server-cp", System.getProperty("java.class.path"));
+        String serverJvm = a.str("server-jvm", "-Xms1g -Xmx1g -XX:+AlwaysPreTouch");
+        String serverArgs = a.str("server-args", "");
+        a.checkNoneUnknown();
+        System.out.println(Machine.header());
+        System.out.println("# FailoverBench trials=" + trials + " clients=" + nClients + " servers: " + serverJvm + " "
+                + serverArgs);
+
+        ServerProcesses procs = new ServerProcesses(3, serverCp, serverJvm, serverArgs);
+        List<BatonClient> clients = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        Map<String, Long> problems = new ConcurrentHashMap<>();
+        AtomicLong firstSuccess = new AtomicLong();
+        AtomicLong pairs = new AtomicLong();
+        volatileStop = false;
+        try {
+            procs.startAll();
+            if (procs.awaitLeader(60_000).isEmpty() || !procs.awaitSettled(0, 60_000)) {
+                throw new IllegalStateException("cluster did not start\n" + procs.logs(30));
+            }
+            Machine.sleep(1000);
+            clients.addAll(ClusterBench.openClients(procs.apiEndpoints(), nClients, new AtomicLong()));
+            for (int i = 0; i < nClients; i++) {
+                BatonClient c = clients.get(i);
+                String key = "failover-" + i;
+                Thread t = new Thread(() -> loop(c, key, firstSuccess, pairs, problems), "probe-" + i);
+                t.setDaemon(true);
+                threads.add(t);
+                t.start();
+            }
+            Machine.sleep(10_000); // warm-up
+
+            List<Double> clientMs = new ArrayList<>();
+            List<Double> electionMs = new ArrayList<>();
+            System.out.println("| trial | killed | new leader | election ms | client ms | load (1 min) |");
+            System.out.println("|---:|---|---|---:|---:|---|");
+            for (int trial = 1; trial <= trials; trial++) {
+                ServerProcesses.Node leader = procs.awaitLeader(30_000).orElseThrow(
+                        () -> new IllegalStateException("no leader before trial\n" + procs.logs(30)));
+                long term0 = procs.status(leader, 2000).map(StatusResponse::getTerm).orElse(0L);
+                double load = Machine.load1();
+                armed = false;
+                firstSuccess.set(0);
+                long tKill = System.nanoTime();
+                procs.kill(leader);
+                armedAfter = System.nanoTime(); // the killed process is gone: no reply can come from it now
+                armed = true;
+                long election = -1;
+                String newLeader = "?";
+                long client = -1;
+                long giveUp = tKill + TimeUnit.SECONDS.toNanos(60);
+                while ((election < 0 || client < 0) && System.nanoTime() - giveUp < 0) {
+                    if (client < 0 && firstSuccess.get() != 0) {
+                        client = firstSuccess.get() - tKill;
+                    }
+                    if (election < 0) {
+                        for (ServerProcesses.Node n : procs.nodes()) {
+                            if (n == leader) {
+                                continue;
+                            }
+                            Optional<StatusResponse> st = procs.status(n, 200);
+                            if (st.isPresent() && st.get().getIsLeader() && st.get().getTerm() > term0
+                                    && !st.get().getLeaderApiAddress().isEmpty()) {
+                                election = System.nanoTime() - tKill;
+                                newLeader = n.id;
+                                break;
+                            }
+                        }
+                    }
+                    Machine.sleep(10);
+                }
+                double e = election / 1e6;
+                double c = client / 1e6;
+                if (election >= 0) {
+                    electionMs.add(e);
+                }
+                if (client >= 0) {
+                    clientMs.add(c);
+                }
+                System.out.printf("| %d | %s | %s | %s | %s | %.1f |%n", trial, leader.id, newLeader,
+                        election < 0 ? "none in 60 s" : String.format("%.0f", e),
+                        client < 0 ? "none in 60 s" : String.format("%.0f", c), load);
+
+                // Restart the killed node on its data and let the cluster settle.
+                procs.start(leader);
+                long target = procs.status(procs.awaitLeader(30_000).orElseThrow(), 2000)
+                        .map(StatusResponse::getAppliedIndex).orElse(0L);
+                if (!procs.awaitSettled(target, 60_000)) {
+                    System.out.println("# cluster did not settle after trial " + trial + "\n" + procs.logs(20));
+                }
+                Machine.sleep(pauseMs);
+            }
+            volatileStop = true;
+            for (Thread t : threads) {
+                t.join(20_000);
+            }
+            System.out.println();
+            System.out.println("| | trials | median ms | mean ms | min ms | max ms |");
+            System.out.println("|---|---:|---:|---:|---:|---:|");
+            System.out.println(summary("election (Admin.Status)", electionMs));
+            System.out.println(summary("client: kill -> next successful acquire", clientMs));
+            System.out.println("# acquire+release pairs completed during the run: " + pairs.get());
+            System.out.println("# client errors (after the client's own retries): "
+                    + (problems.isEmpty() ? "none" : new TreeMap<>(problems)));
+        } finally {
+            volatileStop = true;
+            for (BatonClient c : clients) {
+                try {
+                    c.close();
+                } catch (RuntimeException ignored) {
+                    // best effort
+                }
+            }
+            procs.close();
+        }
+        System.exit(0);
+    }
+
+    private static volatile boolean volatileStop;
+    /** Set after the kill: the first acquire completing after {@link #armedAfter} is recorded. */
+    private static volatile boolean armed;
+    private static volatile long armedAfter;
+
+    private static String summary(String what, List<Double> xs) {
+        if (xs.isEmpty()) {
+            return "| " + what + " | 0 | | | | |";
+        }
+        List<Double> s = new ArrayList<>(xs);
+        s.sort(Double::compare);
+        double median = s.size() % 2 == 1 ? s.get(s.size() / 2) : (s.get(s.size() / 2 - 1) + s.get(s.size() / 2)) / 2;
+        double mean = s.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+        return String.format("| %s | %d | %.0f | %.0f | %.0f | %.0f |", what, s.size(), median, mean, s.get(0),
+                s.get(s.size() - 1));
+    }
+
+    private static void loop(BatonClient c, String key, AtomicLong firstSuccess, AtomicLong pairs,
+                             Map<String, Long> problems) {
+        while (!volatileStop) {
+            PoolReply r;
+            try {
+                r = c.poolAcquire(key, 1, 100, Duration.ofSeconds(10), false);
+            } catch (BatonException e) {
+                problems.merge("acquire " + e.getClass().getSimpleName() + " " + e.statusCode(), 1L, Long::sum);
+                try {
+                    c.poolRelease(key);
+                } catch (BatonException ignored) {
+                    // nothing held, or still unavailable
+                }
+                continue;
+            }
+            if (r.getStatus() != PoolStatus.POOL_LOCKED) {
+                problems.merge("acquire status " + r.getStatus(), 1L, Long::sum);
+                continue;
+            }
+            long now = System.nanoTime();
+            if (armed && now - armedAfter > 0) {
+                firstSuccess.compareAndSet(0, now);
+            }
+            try {
+                PoolReply rel = c.poolRelease(key, r.getFence());
+                if (rel.getStatus() != PoolStatus.POOL_RELEASED) {
+                    problems.merge("release status " + rel.getStatus(), 1L, Long::sum);
+                } else {
+                    pairs.incrementAndGet();
+                }
+            } catch (BatonException e) {
+                problems.merge("release " + e.getClass().getSimpleName() + " " + e.statusCode(), 1L, Long::sum);
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+package dev.baton.bench.cluster;
+
+import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.StatusRequest;
+import dev.baton.api.v1.StatusResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * A cluster of real {@code baton server} processes on loopback for the benchmarks: free ports, a temp
+ * dir per node (data, its own {@code java.io.tmpdir} for RocksDB's native library, {@code out.log}),
+ * durable (the server's default: the Raft log is fsynced). Every process is stopped on {@link #close()}
+ * (SIGTERM, then SIGKILL after 15 s) and, as a safety net, killed by a shutdown hook of this JVM. Only processes started here are ever killed.
+ */
+final class ServerProcesses implements AutoCloseable {
+    static final class Node {
+        final String id;
+        final int raftPort;
+        final int apiPort;
+        final Path dir;
+        Process process;
+        ManagedChannel channel;
+
+        Node(String id, int raftPort, int apiPort, Path dir) {
+            this.id = id;
+            this.raftPort = raftPort;
+            this.apiPort = apiPort;
+            this.dir = dir;
+        }
+
+        String raft() {
+            return "127.0.0.1:" + raftPort;
+        }
+
+        String api() {
+            return "127.0.0.1:" + apiPort;
+        }
+
+        boolean alive() {
+            return process != null && process.isAlive();
+        }
+
+        long pid() {
+            return process == null ? -1 : process.pid();
+        }
+
+        Path log() {
+            return dir.resolve("out.log");
+        }
+    }
+
+    private final Path root;
+    private final String classpath;
+    private final List<String> jvmArgs;
+    private final List<String> serverArgs;
+    private final List<Node> nodes = new ArrayList<>();
+    private final Thread hook;
+
+    /**
+     * @param classpath  classpath holding {@code dev.baton.server.BatonCli} (e.g. the shaded {@code baton.jar})
+     * @param jvmArgs    JVM options of each server, space-separated; {@code {id}} becomes the node id
+     * @param serverArgs extra {@code baton server} options, space-separated
+     */
+    ServerProcesses(int n, String classpath, String jvmArgs, String serverArgs) throws IOException {
+        this.root = Files.createTempDirectory("baton-bench-");
+        this.classpath = classpath;
+        this.jvmArgs = split(jvmArgs);
+        this.serverArgs = split(serverArgs);
+        for (int i = 1; i <= n; i++) {
+            nodes.add(new Node("n" + i, Machine.freePort(), Machine.freePort(), root.resolve("n" + i)));
+        }
+        this.hook = new Thread(this::killAll, "baton-bench-kill-servers");
+        Runtime.getRuntime().addShutdownHook(hook);
+    }
+
+    private static List<String> split(String s) {
+        return s == null || s.isBlank() ? List.of() : Arrays.asList(s.trim().split("\\s+"));
+    }
+
+    List<Node> nodes() {
+        return nodes;
+    }
+
+    Path root() {
+        return root;
+    }
+
+    List<String> apiEndpoints() {
+        return nodes.stream().map(Node::api).collect(Collectors.toList());
+    }
+
+    String peers() {
+        return nodes.stream().map(n -> n.id + "=" + n.raft()).collect(Collectors.joining(","));
+    }
+
+    List<String> command(Node n) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String arg : jvmArgs) {
+            cmd.add(arg.replace("{id}", n.id)); // e.g. -XX:StartFlightRecording=filename=/tmp/jfr/{id}.jfr
+        }
+        cmd.add("-Djava.io.tmpdir=" + n.dir.resolve("jtmp"));
+        cmd.addAll(List.of("-cp", classpath, "dev.baton.server.BatonCli", "server",
+                "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
+                "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort)));
+        if (nodes.size() > 1) {
+            cmd.addAll(List.of("--peers", peers()));
+        }
+        cmd.addAll(serverArgs);
+        return cmd;
+    }
+
+    ServerProcesses startAll() {
+        for (Node n : nodes) {
+            start(n);
+        }
+        return this;
+    }
+
+    void start(Node n) {
+        try {
+            Files.createDirectories(n.dir.resolve("jtmp"));
+            n.process = new ProcessBuilder(command(n)).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** SIGKILL (kill -9) and wait for the process to be gone. */
+    void kill(Node n) throws InterruptedException {
+        if (n.process != null) {
+            n.process.destroyForcibly();
+            n.process.waitFor(30, TimeUnit.SECONDS);
+        }
+        if (n.channel != null) {
+            n.channel.shutdownNow();
+            n.channel = null;
+        }
+    }
+
+    /** This node's status, or empty if it does not answer within {@code deadlineMs}. */
+    Optional<StatusResponse> status(Node n, long deadlineMs) {
+        if (!n.alive()) {
+            return Optional.empty();
+        }
+        try {
+            if (n.channel == null) {
+                n.channel = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
+            }
+            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
+                    .status(StatusRequest.getDefaultInstance()));
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The live node that says it leads (and knows its own API address), waiting up to {@code timeoutMs}. */
+    Optional<Node> awaitLeader(long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        do {
+            for (Node n : nodes) {
+                Optional<StatusResponse> st = status(n, 1000);
+                if (st.isPresent() && st.get().getIsLeader() && !st.get().getLeaderApiAddress().isEmpty()) {
+                    return Optional.of(n);
+                }
+            }
+            Machine.sleep(20);
+        } while (System.nanoTime() < deadline);
+        return Optional.empty();
+    }
+
+    /**
+     * Waits until every node is alive, healthy, agrees on the leader and has applied at least
+     * {@code minApplied}: a settled cluster between fail-over trials.
+     */
+    boolean awaitSettled(long minApplied, long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        do {
+            String leader = null;
+            boolean ok = true;
+            for (Node n : nodes) {
+                Optional<StatusResponse> st = status(n, 1000);
+                if (st.isEmpty() || !st.get().getFailure().isEmpty() || st.get().getLeaderRaftAddress().isEmpty()
+                        || st.get().getAppliedIndex() < minApplied
+                        || (leader != null && !leader.equals(st.get().getLeaderRaftAddress()))) {
+                    ok = false;
+                    break;
+                }
+                leader = st.get().getLeaderRaftAddress();
+            }
+            if (ok) {
+                return true;
+            }
+            Machine.sleep(50);
+        } while (System.nanoTime() < deadline);
+        return false;
+    }
+
+    /** The last lines of every node's log, for error reports. */
+    String logs(int lines) {
+        StringBuilder b = new StringBuilder();
+        for (Node n : nodes) {
+            try {
+                List<String> all = Files.exists(n.log()) ? Files.readAllLines(n.log()) : List.of();
+                b.append("---- ").append(n.id).append(" (").append(n.log()).append(")\n");
+                all.subList(Math.max(0, all.size() - lines), all.size()).forEach(l -> b.append(l).append('\n'));
+            } catch (IOException e) {
+                b.append(e).append('\n');
+            }
+        }
+        return b.toString();
+    }
+
+    /** SIGTERM to every live node (so that e.g. a JFR recording is dumped), then SIGKILL after 15 s. */
+    private void stopAll() {
+        for (Node n : nodes) {
+            if (n.process != null && n.process.isAlive()) {
+                n.process.destroy();
+            }
+        }
+        for (Node n : nodes) {
+            if (n.process != null) {
+                try {
+                    n.process.waitFor(15, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        killAll();
+    }
+
+    private void killAll() {
+        for (Node n : nodes) {
+            if (n.process != null && n.process.isAlive()) {
+                n.process.destroyForcibly();
+                try {
+                    n.process.waitFor(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /** Kills every process, and deletes the temp dir unless {@code keep}. */
+    void close(boolean keep) {
+        stopAll();
+        for (Node n : nodes) {
+            if (n.channel != null) {
+                n.channel.shutdownNow();
+            }
+        }
+        if (!keep) {
+            Machine.deleteTree(root);
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or has run
+        }
+    }
+
+    @Override
+    public void close() {
+        close(false);
+    }
+}
