@@ -306,7 +306,11 @@ class ClusterTest {
                 await("n4 caught up", () -> c.status(n4).map(s -> s.getMembersCount() == 4
                         && s.getAppliedIndex() >= c.status(leader).map(StatusResponse::getAppliedIndex).orElse(Long.MAX_VALUE))
                         .orElse(false), c);
-                assertThat(dump(n4)).isEqualTo(dump(leader));
+                // n4 then announces its own API address (one more write), so compare once that settled
+                await("n4 announced", () -> c.status(leader).map(s -> s.getMembersList().stream()
+                        .anyMatch(m -> m.getRaftAddress().equals(n4.raft()) && !m.getApiAddress().isEmpty()))
+                        .orElse(false), c);
+                await("n4's state equals the leader's", () -> dump(n4).equals(dump(leader)), c);
 
                 assertThat(cli("admin", "-e", leader.api(), "transfer-leader", n4.raft())).isZero();
                 await("n4 leads", () -> c.status(n4).map(StatusResponse::getIsLeader).orElse(false), c);

@@ -246,12 +246,17 @@ final class ProcessCluster implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         for (NodeProc n : nodes) {
             if (n.channel != null) {
                 n.channel.shutdownNow();
             }
-            kill(n);
+            try {
+                kill(n);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                n.process.destroyForcibly(); // still no orphan server left behind
+            }
         }
     }
 }
