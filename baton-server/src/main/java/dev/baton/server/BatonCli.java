@@ -1,6 +1,7 @@
 package dev.baton.server;
 
 import dev.baton.server.api.ApiServer;
+import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -57,8 +58,8 @@ public final class BatonCli implements Runnable {
                     + " data in ./baton-data. Stops cleanly on SIGTERM or Ctrl-C; restarting on the same"
                     + " data directory resumes where it stopped.",
                     "",
-                    "Serves the gRPC API (default port 7530) and Raft (7533). Not yet: the PoolCounter"
-                    + " port (7531) and HTTP (7532)."})
+                    "Serves the gRPC API (default port 7530), the PoolCounter line protocol (7531; existing"
+                    + " poolcounterd clients work unchanged) and Raft (7533). Not yet: HTTP (7532)."})
     static final class Server implements Callable<Integer> {
         @Option(names = "--node-id", defaultValue = "n1", description = "This node's id (default: ${DEFAULT-VALUE}).")
         String nodeId;
@@ -77,6 +78,27 @@ public final class BatonCli implements Runnable {
         @Option(names = "--api-port", defaultValue = "7530",
                 description = "gRPC API port, on --host (default: ${DEFAULT-VALUE}).")
         int apiPort;
+
+        @Option(names = "--line-port", defaultValue = "7531",
+                description = "PoolCounter line-protocol port (poolcounterd's; default: ${DEFAULT-VALUE}).")
+        int linePort;
+
+        @Option(names = "--line-host",
+                description = "Address the PoolCounter port binds to (default: --host).")
+        String lineHost;
+
+        @Option(names = "--no-line", description = "Do not serve the PoolCounter line protocol.")
+        boolean noLine;
+
+        @Option(names = "--line-max-connections", defaultValue = "10000",
+                description = "Open PoolCounter connections on this node; more are refused with"
+                        + " ERROR TOO_MANY_CONNECTIONS (default: ${DEFAULT-VALUE}).")
+        int lineMaxConnections;
+
+        @Option(names = "--line-max-bytes", defaultValue = "1024",
+                description = "Longest PoolCounter line, newline excluded; a longer one gets ERROR LINE_TOO_LONG"
+                        + " and its connection is closed (default: ${DEFAULT-VALUE}).")
+        int lineMaxBytes;
 
         @Option(names = "--config", paramLabel = "FILE",
                 description = "Properties file of option defaults, keys without dashes (node-id=n2, api-port=7540, ...).")
@@ -127,7 +149,9 @@ public final class BatonCli implements Runnable {
             ApiServer.Config config;
             try {
                 config = new ApiServer.Config(options, options.host(), apiPort, sessionTtlMs, LimitOptions.parse(
-                        limits, sessionTtlMinMs, sessionTtlMaxMs), join);
+                        limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
+                        lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
+                        sessionTtlMs));
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
@@ -146,7 +170,9 @@ public final class BatonCli implements Runnable {
                 System.err.println("baton server: node " + options.nodeId() + " stopped");
                 stopped.countDown();
             }, "baton-shutdown"));
+            LineDoor door = server.lineDoor();
             System.err.println("baton server: node " + options.nodeId() + " serving gRPC on " + server.apiEndpoint()
+                    + (door == null ? "" : ", PoolCounter on " + door.config().host() + ":" + door.port())
                     + " and Raft on " + options.endpoint() + ", data in " + options.dataDir().toAbsolutePath());
             node.waitForLeader(Duration.ofSeconds(30)).ifPresentOrElse(
                     l -> System.err.println("baton server: leader is " + l + (node.isLeader() ? " (this node)" : "")),

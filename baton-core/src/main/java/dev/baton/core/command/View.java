@@ -26,7 +26,8 @@ public interface View {
     /** Cluster-wide pool counters and gauges (poolcounterd's STATS). */
     record PoolTotals(long keys, long processing, long waiting, long acquired, long released, long done, long timeouts,
                       long queueFull, long lockHeld, long waitForResponse, long releaseMismatch, long holdMs,
-                      long waitMeMs, long waitAnyMs, long timeoutWaitMs) implements View {}
+                      long waitMeMs, long waitAnyMs, long timeoutWaitMs, long doneWaitMs, long gainedMs)
+            implements View {}
 
     record LockWaiter(long session, long requestId, long since, long deadline) implements View {}
 

@@ -16,4 +16,8 @@ public final class Counter {
     public static final int WAIT_ME_MS = 9;
     public static final int WAIT_ANY_MS = 10;
     public static final int TIMEOUT_WAIT_MS = 11;
+    /** Wait time of ACQ4ANY waiters that got DONE; also counted in {@link #WAIT_ANY_MS}. */
+    public static final int DONE_WAIT_MS = 12;
+    /** Per DONE, the hold time of the holder whose RELEASE sent it. */
+    public static final int GAINED_MS = 13;
 }

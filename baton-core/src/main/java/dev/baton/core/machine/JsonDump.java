@@ -134,6 +134,8 @@ final class JsonDump {
                 .field("waitMeMs", c.waitMeMs())
                 .field("waitAnyMs", c.waitAnyMs())
                 .field("timeoutWaitMs", c.timeoutWaitMs())
+                .field("doneWaitMs", c.doneWaitMs())
+                .field("gainedMs", c.gainedMs())
                 .endObject();
     }
 

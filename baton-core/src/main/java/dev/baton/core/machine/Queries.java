@@ -171,6 +171,6 @@ final class Queries {
         PoolCounters c = s.poolCounters();
         return new View.PoolTotals(s.pools().size(), s.poolHolders(), s.poolWaiters(), c.acquired(), c.released(), c.done(),
                 c.timeouts(), c.queueFull(), c.lockHeld(), c.waitForResponse(), c.releaseMismatch(), c.holdMs(),
-                c.waitMeMs(), c.waitAnyMs(), c.timeoutWaitMs());
+                c.waitMeMs(), c.waitAnyMs(), c.timeoutWaitMs(), c.doneWaitMs(), c.gainedMs());
     }
 }

@@ -49,14 +49,24 @@ import java.util.zip.CRC32C;
  * fixed64 CRC32C of everything before it
  * </pre>
  *
- * <p>Version 2 added the nodes section (the cluster's address book). Only the current version is
- * read: nothing older was ever deployed.
+ * <p>Version 2 added the nodes section (the cluster's address book). Version 3 appends two pool
+ * counters, {@code doneWaitMs} and {@code gainedMs} (14 instead of 12); nothing else changed.
+ * Version 2 is still read, so that a node upgraded in place can recover from the snapshot it
+ * already has: the two counters it lacks start at 0 (those times were never recorded), and the
+ * next snapshot is written as version 3. Consequently those two counters only cover what was
+ * applied after the upgrade, and replicas that recovered from v2 snapshots taken at different
+ * indexes may report different values for them; nothing the machine decides reads them. Version 1
+ * was never deployed and is not read.
  */
 public final class SnapshotCodec {
     private SnapshotCodec() {}
 
     private static final int MAGIC = 0x4241544E; // "BATN"
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
+    /** The oldest version still read; see the class comment. */
+    static final int OLDEST_READ = 2;
+    /** How many pool counters a version-2 snapshot holds (the ones before {@link Counter#DONE_WAIT_MS}). */
+    static final int V2_POOL_COUNTERS = 12;
     private static final int FLUSH_AT = 1 << 16;
     private static final int NAME = Limits.CODEC_MAX_NAME_BYTES;
     private static final int MANY = Integer.MAX_VALUE;
@@ -209,8 +219,9 @@ public final class SnapshotCodec {
         if ((int) (head >>> 32) != MAGIC) {
             throw new MalformedException("not a Baton snapshot");
         }
-        if ((int) head != VERSION) {
-            throw new MalformedException("unknown snapshot version " + (int) head);
+        int version = (int) head;
+        if (version < OLDEST_READ || version > VERSION) {
+            throw new MalformedException("unknown snapshot version " + version);
         }
         long lastIndex = r.varint();
         long lastTime = r.svarint();
@@ -218,8 +229,9 @@ public final class SnapshotCodec {
         long nextSessionId = r.varint();
         long lastSeq = r.varint();
         Limits limits = CommandCodec.decodeLimits(r);
-        long[] counters = new long[PoolCounters.SIZE];
-        for (int i = 0; i < counters.length; i++) {
+        long[] counters = new long[PoolCounters.SIZE]; // a v2 snapshot leaves the newer counters at 0
+        int stored = version == 2 ? V2_POOL_COUNTERS : PoolCounters.SIZE;
+        for (int i = 0; i < stored; i++) {
             counters[i] = r.varint();
         }
         PersistentTreeMap<Deadline, WaitRef> deadlines = PersistentTreeMap.empty();

@@ -132,13 +132,18 @@ public final class Pools {
         PoolState before = tx.pools.get(slot.key());
         PoolState pool = before;
         Holder h = pool.holders().get(slot.id());
-        tx.count(Counter.HOLD_MS, tx.now() - h.since());
+        long held = tx.now() - h.since();
+        tx.count(Counter.HOLD_MS, held);
         pool = pool.withHolders(pool.holders().without(slot.id()));
         if (explicit && pool.waitAny().size() > 0) {
             for (Waiter w : pool.waitAny().values()) {
                 endWait(tx, w, slot.key(), PoolStatus.DONE, 0);
+                long waited = tx.now() - w.since();
                 tx.count(Counter.DONE, 1);
-                tx.count(Counter.WAIT_ANY_MS, tx.now() - w.since());
+                tx.count(Counter.WAIT_ANY_MS, waited);
+                tx.count(Counter.DONE_WAIT_MS, waited);
+                // each DONE waiter is spared the releaser's work so far (poolcounterd's "gained time")
+                tx.count(Counter.GAINED_MS, held);
             }
             pool = pool.withWaiters(pool.waitMe(), PersistentTreeMap.empty());
         }

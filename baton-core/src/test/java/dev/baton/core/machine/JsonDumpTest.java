@@ -147,7 +147,9 @@ class JsonDumpTest {
                     "holdMs": 0,
                     "waitMeMs": 0,
                     "waitAnyMs": 0,
-                    "timeoutWaitMs": 0
+                    "timeoutWaitMs": 0,
+                    "doneWaitMs": 0,
+                    "gainedMs": 0
                   },
                   "sessions": [
                     {

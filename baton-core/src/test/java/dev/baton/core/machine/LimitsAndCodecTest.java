@@ -26,6 +26,7 @@ import dev.baton.core.command.Command.QueueRetry;
 import dev.baton.core.command.Command.SetLimits;
 import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.DispatchSettings;
+import dev.baton.core.command.Effect;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
@@ -42,6 +43,7 @@ import dev.baton.core.command.View;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.Entry;
 import dev.baton.core.testing.Harness;
+import dev.baton.core.util.BinaryReader;
 import dev.baton.core.util.BinaryWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -49,6 +51,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -590,17 +593,82 @@ class LimitsAndCodecTest {
         State state = victim.sm().state();
         byte[] badMagic = snap.clone();
         badMagic[0] ^= 1;
-        byte[] badVersion = snap.clone();
-        badVersion[7] = 9;
+        List<byte[]> bad = new ArrayList<>(List.of(badMagic));
+        for (int version : new int[] {0, 1, SnapshotCodec.VERSION + 1, 9}) { // 1: never deployed, not read
+            byte[] badVersion = snap.clone();
+            badVersion[7] = (byte) version;
+            bad.add(badVersion);
+        }
         byte[] trailing = Arrays.copyOf(snap, snap.length + 1); // one content byte more, checksum moved
         System.arraycopy(snap, snap.length - 8, trailing, snap.length - 7, 8);
         trailing[snap.length - 8] = 0;
-        for (byte[] b : List.of(badMagic, badVersion, trailing)) {
+        bad.add(trailing);
+        for (byte[] b : bad) {
             byte[] fixed = withChecksum(b);
             assertThatThrownBy(() -> victim.sm().recoverFromSnapshot(new ByteArrayInputStream(fixed)))
                     .isInstanceOf(IOException.class);
             assertThat(victim.sm().state()).isSameAs(state);
         }
+    }
+
+    /**
+     * Version 2 (12 pool counters) must still load: the v2 snapshot is made from a v3 one by
+     * dropping the two newest counters and relabelling it, which is exactly how the formats differ.
+     */
+    @Test
+    void aVersion2SnapshotLoadsWithTheNewCountersAtZeroAndIsWrittenBackAsVersion3() throws IOException {
+        Harness h = richHarness();
+        long holder = h.open();
+        long waiter = h.open();
+        // one DONE before the snapshot, so the v3 state has something in the two newer counters
+        doneRound(h, holder, waiter, "d1", 700, 300);
+        // and a DONE still to come: holder holds "d2" (since t), waiter waits on it (since t + 200)
+        h.apply(new PoolAcquire(holder, 0, "d2", 1, 5, 0, false), PoolReply.class);
+        h.advance(200);
+        h.apply(new PoolAcquire(waiter, 0, "d2", 1, 5, 10_000, true), PoolReply.class);
+        h.advance(50);
+        State s = h.sm().state();
+        assertThat(s.poolCounters().doneWaitMs()).isEqualTo(700);
+        assertThat(s.poolCounters().gainedMs()).isEqualTo(1_000);
+
+        byte[] v2 = asVersion2(h.snapshot());
+        assertThat(v2[7]).isEqualTo((byte) 2);
+        CoordinationStateMachine copy = new CoordinationStateMachine();
+        copy.recoverFromSnapshot(new ByteArrayInputStream(v2));
+
+        // everything but the two newer counters came through; they start at 0
+        long[] c = s.poolCounters().toArray();
+        long[] expected = c.clone();
+        expected[Counter.DONE_WAIT_MS] = 0;
+        expected[Counter.GAINED_MS] = 0;
+        assertThat(copy.state().poolCounters()).isEqualTo(PoolCounters.fromArray(expected));
+        assertThat(copy.state().poolCounters().waitAnyMs()).as("an older counter, carried over").isEqualTo(700);
+        State same = new State(s.lastIndex(), s.lastTime(), s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(),
+                s.sessions(), s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(),
+                s.eventRefs(), PoolCounters.fromArray(expected), s.poolHolders(), s.poolWaiters(), s.nodes());
+        byte[] rewritten = Harness.snapshotOf(copy);
+        assertThat(rewritten[7]).as("written back in the current format").isEqualTo((byte) SnapshotCodec.VERSION);
+        assertThat(rewritten).isEqualTo(snapshotBytes(same));
+        // the indexes a snapshot does not carry are rebuilt from a v2 one as from a v3 one
+        State cs = copy.state();
+        assertThat(List.of(cs.tokens(), cs.deadlines(), cs.eventRefs()))
+                .isEqualTo(List.of(s.tokens(), s.deadlines(), s.eventRefs()));
+        for (Query<?> q : List.of(new Query.GetGroup("g"), new Query.GetQueue("q"), new Query.GetQueue("q2"),
+                new Query.GetSummary(), new Query.NextDeadline())) {
+            assertThat((Object) copy.lookup(q)).as("%s", q).isEqualTo(h.lookup(q));
+        }
+
+        // from there on the recovered replica counts like the others (it only lacks the older history)
+        Entry release = Entry.of(h.lastIndex() + 1, h.now(), new PoolRelease(holder, 0, "d2", 0));
+        List<Applied> onCopy = copy.update(List.of(release));
+        assertThat(onCopy).containsExactly(h.entry(new PoolRelease(holder, 0, "d2", 0)));
+        View.PoolTotals after = copy.lookup(new Query.GetPoolTotals());
+        View.PoolTotals original = h.lookup(new Query.GetPoolTotals());
+        assertThat(after.doneWaitMs()).isEqualTo(50);
+        assertThat(after.gainedMs()).isEqualTo(250);
+        assertThat(original.doneWaitMs()).isEqualTo(700 + 50);
+        assertThat(original.gainedMs()).isEqualTo(1_000 + 250);
+        assertThat(after.waitAnyMs()).isEqualTo(original.waitAnyMs());
     }
 
     /**
@@ -678,6 +746,57 @@ class LimitsAndCodecTest {
     private static QueueReply enqueue(Harness h, String queue, String item, int payloadBytes) {
         return h.apply(new QueueEnqueue(0, 0, queue, item, Bytes.wrap(new byte[payloadBytes]), List.of()),
                 QueueReply.class);
+    }
+
+    /** Acquires {@code key} for {@code holder}; {@code waiter} waits on it (ACQ4ANY) and gets DONE. */
+    private static void doneRound(Harness h, long holder, long waiter, String key, long waitMs, long holdBeforeWaitMs) {
+        h.takeEffects();
+        h.apply(new PoolAcquire(holder, 0, key, 1, 5, 0, false), PoolReply.class);
+        h.advance(holdBeforeWaitMs);
+        assertThat(h.apply(new PoolAcquire(waiter, 0, key, 1, 5, 10_000, true), PoolReply.class).status())
+                .isEqualTo(PoolStatus.QUEUED);
+        h.advance(waitMs);
+        h.apply(new PoolRelease(holder, 0, key, 0), PoolReply.class);
+        assertThat(h.takeEffects()).containsExactly(new Effect.PoolWaitEnded(waiter, 0, key, PoolStatus.DONE, 0));
+    }
+
+    /**
+     * The same snapshot in format version 2: version byte 2, without the two pool counters that
+     * version 3 appended (the header is walked with the reader to find them), checksum redone.
+     */
+    private static byte[] asVersion2(byte[] v3) {
+        assertThat(v3[7]).isEqualTo((byte) 3);
+        int content = v3.length - 8;
+        BinaryReader r = new BinaryReader(v3, 0, content);
+        r.fixed64();
+        r.varint();  // lastIndex
+        r.svarint(); // lastTime
+        r.varint();  // lastFence
+        r.varint();  // nextSessionId
+        r.varint();  // lastSeq
+        CommandCodec.decodeLimits(r);
+        for (int i = 0; i < 12; i++) {
+            r.varint();
+        }
+        int cut = content - r.remaining();
+        r.varint(); // doneWaitMs
+        r.varint(); // gainedMs
+        int resume = content - r.remaining();
+        byte[] out = new byte[content - (resume - cut) + 8];
+        System.arraycopy(v3, 0, out, 0, cut);
+        System.arraycopy(v3, resume, out, cut, content - resume);
+        out[7] = 2;
+        return withChecksum(out);
+    }
+
+    private static byte[] snapshotBytes(State s) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            SnapshotCodec.write(s, out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
     }
 
     /** Replaces the trailing CRC32C with the right one for the content before it. */

@@ -213,7 +213,7 @@ public final class ReferenceModel {
 
     private static final int ACQUIRED = 0, RELEASED = 1, DONE = 2, TIMEOUTS = 3, QUEUE_FULL = 4, LOCK_HELD = 5,
             WAIT_FOR_RESPONSE = 6, RELEASE_MISMATCH = 7, HOLD_MS = 8, WAIT_ME_MS = 9, WAIT_ANY_MS = 10,
-            TIMEOUT_WAIT_MS = 11;
+            TIMEOUT_WAIT_MS = 11, DONE_WAIT_MS = 12, GAINED_MS = 13;
 
     private final Limits limits;
     private long index;
@@ -225,7 +225,7 @@ public final class ReferenceModel {
     private final Map<String, Long> tokens = new HashMap<>();
     private final Set<Long> issued = new HashSet<>();
     private final TreeMap<String, Pool> pools = new TreeMap<>();
-    private final long[] counters = new long[12];
+    private final long[] counters = new long[14];
     private final TreeMap<String, Lock> locks = new TreeMap<>();
     private long waitOrder;
     private final TreeMap<String, Group> groups = new TreeMap<>();
@@ -699,11 +699,14 @@ public final class ReferenceModel {
     private void releaseHeld(PSlot sl, boolean explicit) {
         Pool p = pools.get(sl.key);
         check(p != null && p.holders.remove(sl), "model: holder missing");
-        counters[HOLD_MS] += now - sl.since;
+        long held = now - sl.since;
+        counters[HOLD_MS] += held;
         if (explicit) {
             for (PSlot w : p.waitAny) {
                 counters[DONE]++;
                 counters[WAIT_ANY_MS] += now - w.since;
+                counters[DONE_WAIT_MS] += now - w.since; // only DONE: a hand-off below is not "for good"
+                counters[GAINED_MS] += held;             // once per DONE waiter, not once per release
                 endPoolWait(w, PoolStatus.DONE);
             }
             p.waitAny.clear();
@@ -1460,7 +1463,7 @@ public final class ReferenceModel {
         long[] c = counters;
         return new View.PoolTotals(pools.size(), processing, waiting, c[ACQUIRED], c[RELEASED], c[DONE], c[TIMEOUTS],
                 c[QUEUE_FULL], c[LOCK_HELD], c[WAIT_FOR_RESPONSE], c[RELEASE_MISMATCH], c[HOLD_MS], c[WAIT_ME_MS],
-                c[WAIT_ANY_MS], c[TIMEOUT_WAIT_MS]);
+                c[WAIT_ANY_MS], c[TIMEOUT_WAIT_MS], c[DONE_WAIT_MS], c[GAINED_MS]);
     }
 
     // ---- read access for the command generator -----------------------------------------------

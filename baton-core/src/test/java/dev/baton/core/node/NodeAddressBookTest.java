@@ -219,10 +219,10 @@ class NodeAddressBookTest {
     }
 
     @Test
-    void snapshotFormatIsVersion2() {
+    void snapshotFormatIsVersion3() {
         byte[] snap = new Harness().snapshot();
         assertThat(snap[7]).as("the version byte after the magic").isEqualTo((byte) SnapshotCodec.VERSION);
-        assertThat(SnapshotCodec.VERSION).isEqualTo(2);
+        assertThat(SnapshotCodec.VERSION).isEqualTo(3);
     }
 
     @Test

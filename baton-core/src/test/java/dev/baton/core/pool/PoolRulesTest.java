@@ -1068,7 +1068,7 @@ class PoolRulesTest {
             h.advance(2_000).tick();                                                // c2 TIMEOUT after 2000 ms
             waitOn(c4, Kind.ACQ4ME, "k", 5_000);
             h.advance(1_000);
-            assertThat(status(h.apply(release(c1)))).isEqualTo(RELEASED);          // held 3000; c3 DONE after 3000; c4 LOCKED after 1000
+            assertThat(status(h.apply(release(c1)))).isEqualTo(RELEASED);          // held 3000; c3 DONE after 3000 (gains 3000); c4 LOCKED after 1000
             assertThat(status(h.apply(release(c4)))).isEqualTo(RELEASED);          // held 0
             assertThat(status(h.apply(release(c4)))).isEqualTo(NOT_LOCKED);        // release_mismatch 1
             for (String k : List.of("a", "b", "c", "d")) {
@@ -1080,13 +1080,90 @@ class PoolRulesTest {
                     4, 4, 0,          // keys, processing, waiting
                     6, 2, 1, 2,       // acquired, released, done, timeouts
                     1, 1, 1, 1,       // queueFull, lockHeld, waitForResponse, releaseMismatch
-                    3_000, 1_000, 3_000, 2_000)); // holdMs, waitMeMs, waitAnyMs, timeoutWaitMs
+                    3_000, 1_000, 3_000, 2_000, // holdMs, waitMeMs, waitAnyMs, timeoutWaitMs
+                    3_000, 3_000));             // doneWaitMs, gainedMs
 
             end(End.CLOSE, c5);
             View.PoolTotals t = totals();
             assertThat(t.keys()).isZero();
             assertThat(t.processing()).isZero();
             assertThat(t.waiting()).isZero();
+        }
+
+        @Test
+        @DisplayName("stats: an explicit RELEASE adds each DONE waiter's wait to doneWaitMs and the releaser's hold to gainedMs")
+        void doneWaitAndGainedTime() {
+            long holder = h.open();
+            long a = h.open();
+            long b = h.open();
+            long t0 = h.now() - 1_000; // times below are t0 + the numbers in the comments
+
+            long f = hold(holder, "k", 1);                       // t=1000
+            h.advance(200);
+            PoolAcquire wa = waitOn(a, Kind.ACQ4ANY, "k", 10_000); // t=1200
+            h.advance(300);
+            PoolAcquire wb = waitOn(b, Kind.ACQ4ANY, "k", 10_000); // t=1500
+            h.advance(1_500);
+            assertThat(h.now() - t0).isEqualTo(3_000);
+            assertThat(h.apply(release(holder))).isEqualTo(new PoolReply(RELEASED, "k", f));
+            assertThat(h.takeEffects()).containsExactly(ended(wa, DONE, 0), ended(wb, DONE, 0));
+
+            View.PoolTotals t = totals();
+            assertThat(t.done()).isEqualTo(2);
+            assertThat(t.holdMs()).isEqualTo(2_000);
+            assertThat(t.doneWaitMs()).isEqualTo(1_800 + 1_500);
+            assertThat(t.gainedMs()).as("the releaser's 2000 ms, once per DONE waiter").isEqualTo(2_000 + 2_000);
+            assertThat(t.waitAnyMs()).as("DONE waits are ACQ4ANY waits too").isEqualTo(1_800 + 1_500);
+            assertThat(t.waitMeMs()).isZero();
+        }
+
+        @ParameterizedTest(name = "{0}")
+        @EnumSource(End.class)
+        @DisplayName("stats: an ACQ4ANY waiter handed the slot on disconnect adds to waitAnyMs only; its own later RELEASE gains from the hand-off")
+        void handOffOnDisconnectIsNoDone(End how) {
+            // something already in the two counters, so that "unchanged" is not just "still zero"
+            long x = h.open();
+            long y = h.open();
+            hold(x, "warm", 1);
+            waitOn(y, Kind.ACQ4ANY, "warm", 10_000);
+            h.advance(100);
+            h.apply(release(x));
+            h.takeEffects();
+            View.PoolTotals before = totals();
+            assertThat(before.doneWaitMs()).isEqualTo(100);
+            assertThat(before.gainedMs()).isEqualTo(100);
+
+            long holder = h.open();
+            long a = h.open();
+            long b = h.open();
+            long t0 = h.now() - 1_000;
+            hold(holder, "k", 1);                                // t=1000
+            h.advance(200);
+            PoolAcquire wa = waitOn(a, Kind.ACQ4ANY, "k", 10_000); // t=1200
+            h.advance(1_800);
+            Effect e = end(how, holder);                         // t=3000: A gets the slot, not DONE
+            long fa = fenceOfLastEntry();
+            assertThat(h.takeEffects()).containsExactly(ended(wa, LOCKED, fa), e);
+
+            View.PoolTotals t = totals();
+            assertThat(t.done()).isEqualTo(before.done());
+            assertThat(t.doneWaitMs()).isEqualTo(before.doneWaitMs());
+            assertThat(t.gainedMs()).isEqualTo(before.gainedMs());
+            assertThat(t.waitAnyMs()).isEqualTo(before.waitAnyMs() + 1_800);
+            assertThat(t.holdMs()).isEqualTo(before.holdMs() + 2_000);
+
+            // A's hold counts from the hand-off (t=3000), not from its wait (1200) nor H's grant (1000)
+            h.advance(100);
+            PoolAcquire wb = waitOn(b, Kind.ACQ4ANY, "k", 10_000); // t=3100
+            h.advance(300);
+            assertThat(h.now() - t0).isEqualTo(3_400);
+            assertThat(h.apply(release(a))).isEqualTo(new PoolReply(RELEASED, "k", fa));
+            assertThat(h.takeEffects()).containsExactly(ended(wb, DONE, 0));
+            t = totals();
+            assertThat(t.done()).isEqualTo(before.done() + 1);
+            assertThat(t.doneWaitMs()).isEqualTo(before.doneWaitMs() + 300);
+            assertThat(t.gainedMs()).isEqualTo(before.gainedMs() + 400);
+            assertThat(t.waitAnyMs()).isEqualTo(before.waitAnyMs() + 1_800 + 300);
         }
     }
 
@@ -1328,7 +1405,7 @@ class PoolRulesTest {
     }
 
     private static View.PoolTotals zeroTotals() {
-        return new View.PoolTotals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        return new View.PoolTotals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     private List<View.PoolSlot> slots(long session) {

@@ -6,6 +6,7 @@ import dev.baton.core.command.Query;
 import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.EffectListener;
+import dev.baton.server.line.LineDoor;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import org.slf4j.Logger;
@@ -47,9 +48,10 @@ public final class ApiServer implements AutoCloseable {
      *                        node leads (identity: nothing configured)
      * @param join            start with an empty configuration, as a node that an operator is about to
      *                        add to a running cluster ({@code Admin.AddMember}); it waits for the leader
+     * @param line            the PoolCounter line-protocol door (port 7531), or null for none
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
-                         UnaryOperator<Limits> limits, boolean join) {
+                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
@@ -64,9 +66,20 @@ public final class ApiServer implements AutoCloseable {
             }
         }
 
+        /** Without the PoolCounter door. */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, null);
+        }
+
+        /** Without the PoolCounter door, not joining. */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, false);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, false, null);
+        }
+
+        public Config withLine(LineDoor.Config l) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l);
         }
     }
 
@@ -80,6 +93,7 @@ public final class ApiServer implements AutoCloseable {
     private final ExecutorService effectsThread;
     private NodeDuties duties;
     private Server grpc;
+    private volatile LineDoor lineDoor;
     private volatile String apiEndpoint;
     private volatile boolean closed;
 
@@ -107,6 +121,14 @@ public final class ApiServer implements AutoCloseable {
     private final class Listener implements EffectListener {
         @Override
         public void onEffects(long index, List<Effect> effects) {
+            LineDoor door = lineDoor;
+            if (door != null) {
+                try {
+                    door.onEffects(effects); // queued on its event loop right here, to keep log order
+                } catch (Throwable t) {
+                    LOG.warn("line door failed on the effects of entry {}", index, t);
+                }
+            }
             try {
                 effectsThread.execute(() -> {
                     for (Effect e : effects) {
@@ -195,6 +217,15 @@ public final class ApiServer implements AutoCloseable {
             throw new UncheckedIOException("cannot serve gRPC on " + config.apiHost() + ":" + config.apiPort(), e);
         }
         apiEndpoint = config.apiHost() + ":" + grpc.getPort();
+        if (config.line() != null) {
+            try {
+                lineDoor = new LineDoor(config.line(), router, leases, config.node().nodeId()).start();
+            } catch (RuntimeException e) {
+                grpc.shutdownNow();
+                node.close();
+                throw e;
+            }
+        }
         duties = new NodeDuties(node, router, System::currentTimeMillis, config.node().nodeId(), apiEndpoint,
                 config.limits());
         leases.start(timer);
@@ -224,6 +255,11 @@ public final class ApiServer implements AutoCloseable {
         return leases;
     }
 
+    /** The PoolCounter door, or null if this node has none. */
+    public LineDoor lineDoor() {
+        return lineDoor;
+    }
+
     /** Stops serving, then stops the Raft node. Idempotent. */
     @Override
     public synchronized void close() {
@@ -231,6 +267,10 @@ public final class ApiServer implements AutoCloseable {
             return;
         }
         closed = true;
+        LineDoor door = lineDoor;
+        if (door != null) {
+            door.close(); // first: its connections' sessions are closed while the node still runs
+        }
         timer.shutdownNow();
         streams.closeAll();
         if (grpc != null) {

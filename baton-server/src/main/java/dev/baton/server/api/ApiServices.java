@@ -437,8 +437,10 @@ final class ApiServices {
                         .asRuntimeException(ApiErrors.trailers("MALFORMED", null)));
                 return;
             }
+            // The applied index is read once the result is in: the entry is applied by then.
             respond(router.writeLocal(c).thenApply(r -> ProposeResponse.newBuilder()
-                    .setResult(ByteString.copyFrom(Router.encodeResult(r))).build()), out);
+                    .setResult(ByteString.copyFrom(Router.encodeResult(r)))
+                    .setAppliedIndex(router.node().appliedDataIndex()).build()), out);
         }
 
         @Override

@@ -272,7 +272,8 @@ final class Convert {
                 .setAcquired(t.acquired()).setReleased(t.released()).setDone(t.done()).setTimeouts(t.timeouts())
                 .setQueueFull(t.queueFull()).setLockHeld(t.lockHeld()).setWaitForResponse(t.waitForResponse())
                 .setReleaseMismatch(t.releaseMismatch()).setHoldMs(t.holdMs()).setWaitMeMs(t.waitMeMs())
-                .setWaitAnyMs(t.waitAnyMs()).setTimeoutWaitMs(t.timeoutWaitMs()).build();
+                .setWaitAnyMs(t.waitAnyMs()).setTimeoutWaitMs(t.timeoutWaitMs()).setDoneWaitMs(t.doneWaitMs())
+                .setGainedMs(t.gainedMs()).build();
     }
 
     static LockInfo info(String name, View.Lock l) {

@@ -112,7 +112,7 @@ public final class LeaseKeeper {
     }
 
     /** A keep-alive from a stream held here: renew at once on the leader, else forward it. */
-    void keepAlive(long session) {
+    public void keepAlive(long session) {
         if (leading && node.isLeader()) {
             touch(session);
         } else {

@@ -78,6 +78,10 @@ public final class Router implements AutoCloseable {
 
     /** Runs a write on the leader, wherever that is; fails with a gRPC status exception. */
     public CompletableFuture<Result> write(Command c) {
+        return write(c, false);
+    }
+
+    private CompletableFuture<Result> write(Command c, boolean inApplyOrder) {
         if (node.isLeader()) {
             return writeLocal(c);
         }
@@ -94,7 +98,22 @@ public final class Router implements AutoCloseable {
             return CompletableFuture.failedFuture(ApiErrors.unavailable(
                     "the leader " + raftLeader.get() + " has not announced its API address yet", null));
         }
-        return forward(api.get(), c);
+        return forward(api.get(), c, inApplyOrder);
+    }
+
+    /**
+     * Like {@link #write} but in apply order on this node: the returned future completes only after
+     * this node has applied the command's entry and handed its effects (and those of every earlier
+     * entry) to the {@link dev.baton.server.raft.EffectListener}. Locally that is how proposals
+     * complete anyway; a forwarded write waits for this node to catch up to the leader's answer. A
+     * front door that writes both effects and answers to one connection (the line protocol) needs
+     * this to keep them in log order.
+     */
+    public CompletableFuture<Result> writeInApplyOrder(Command c) {
+        if (node.isLeader()) {
+            return writeLocal(c);
+        }
+        return write(c, true);
     }
 
     /**
@@ -127,7 +146,7 @@ public final class Router implements AutoCloseable {
         });
     }
 
-    private CompletableFuture<Result> forward(String api, Command c) {
+    private CompletableFuture<Result> forward(String api, Command c, boolean inApplyOrder) {
         byte[] encoded;
         try {
             encoded = CommandCodec.encodeChecked(c);
@@ -140,10 +159,17 @@ public final class Router implements AutoCloseable {
         Futures.addCallback(call, new FutureCallback<ProposeResponse>() {
             @Override
             public void onSuccess(ProposeResponse r) {
+                Result result;
                 try {
-                    out.complete(decodeResult(r.getResult().toByteArray()));
+                    result = decodeResult(r.getResult().toByteArray());
                 } catch (RuntimeException e) {
                     out.completeExceptionally(ApiErrors.toStatus(e, null));
+                    return;
+                }
+                if (inApplyOrder && r.getAppliedIndex() > 0) {
+                    node.whenApplied(r.getAppliedIndex()).thenRun(() -> out.complete(result));
+                } else {
+                    out.complete(result);
                 }
             }
 

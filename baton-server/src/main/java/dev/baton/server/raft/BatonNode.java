@@ -666,6 +666,21 @@ public final class BatonNode implements AutoCloseable {
         return n == null ? 0 : n.getLastAppliedLogIndex();
     }
 
+    /** The last data entry applied to the core on this node (what {@link #whenApplied} compares with). */
+    public long appliedDataIndex() {
+        return fsm.appliedIndex();
+    }
+
+    /**
+     * Completes once this node has applied the entry at {@code index}, on the apply thread right after
+     * that entry's effects went to the {@link EffectListener} (at once if already applied). A front
+     * door that learns a result from the leader waits for this before answering, so its client sees
+     * the effects of earlier entries (a grant, a DONE) before the answer of a later one.
+     */
+    public CompletableFuture<Void> whenApplied(long index) {
+        return fsm.whenApplied(index);
+    }
+
     /**
      * SOFAJRaft's last committed log index as this node knows it (on a follower, as of the leader's
      * last message); 0 before start.

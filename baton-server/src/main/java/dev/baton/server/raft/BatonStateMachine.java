@@ -27,6 +27,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -88,6 +90,10 @@ public final class BatonStateMachine extends StateMachineAdapter {
     private volatile long lastAppliedStamp;
     private volatile long lastLoadedSnapshotIndex = -1;
     private volatile RaftException error;
+    /** The core's last applied data entry, advanced after the entry's effects and closure ran. */
+    private volatile long appliedIndex;
+    /** Futures waiting for {@link #appliedIndex} to reach their key; guarded by itself. */
+    private final TreeMap<Long, List<CompletableFuture<Void>>> appliedWatchers = new TreeMap<>();
 
     public BatonStateMachine(ConcurrentStateMachine sm, EffectListener effects, String name) {
         this.sm = sm;
@@ -98,6 +104,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
             return t;
         });
         this.lastAppliedStamp = sm.lookup(new Query.GetSummary()).lastTime();
+        this.appliedIndex = sm.lastApplied();
     }
 
     // ---- applying ------------------------------------------------------------------------------
@@ -145,6 +152,8 @@ public final class BatonStateMachine extends StateMachineAdapter {
                         LOG.error("Effect listener failed on entry {}", a.index(), t);
                     }
                 }
+                // Watchers first: a proposer woken by its closure must find the index applied.
+                advanceApplied(a.index());
                 Closure done = closures.get(i);
                 if (done instanceof ProposalClosure p) {
                     p.applied(a);
@@ -216,6 +225,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
         }
         lastAppliedStamp = Math.max(lastAppliedStamp, sm.lookup(new Query.GetSummary()).lastTime());
         lastLoadedSnapshotIndex = sm.lastApplied();
+        advanceApplied(sm.lastApplied());
         return true;
     }
 
@@ -270,6 +280,54 @@ public final class BatonStateMachine extends StateMachineAdapter {
         } catch (Throwable t) {
             LOG.error("Leader-stop listener failed", t);
         }
+    }
+
+    // ---- applied index -------------------------------------------------------------------------
+
+    private void advanceApplied(long index) {
+        List<CompletableFuture<Void>> ready = null;
+        synchronized (appliedWatchers) {
+            if (index <= appliedIndex) {
+                return;
+            }
+            appliedIndex = index;
+            while (!appliedWatchers.isEmpty() && appliedWatchers.firstKey() <= index) {
+                if (ready == null) {
+                    ready = new ArrayList<>();
+                }
+                ready.addAll(appliedWatchers.pollFirstEntry().getValue());
+            }
+        }
+        if (ready != null) {
+            for (CompletableFuture<Void> f : ready) {
+                f.complete(null);
+            }
+        }
+    }
+
+    /** The index of the last data entry applied to the core (or restored from a snapshot). */
+    public long appliedIndex() {
+        return appliedIndex;
+    }
+
+    /**
+     * Completes once this replica has applied the entry at {@code index} (or a snapshot past it),
+     * on the apply thread after that entry's effects were handed to the {@link EffectListener}; at
+     * once if it already has. So whoever continues from this future sees the entry's effects
+     * delivered before its own reaction, even for a write that was committed through another node.
+     */
+    public CompletableFuture<Void> whenApplied(long index) {
+        if (index <= appliedIndex) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        synchronized (appliedWatchers) {
+            if (index <= appliedIndex) {
+                return CompletableFuture.completedFuture(null);
+            }
+            appliedWatchers.computeIfAbsent(index, k -> new ArrayList<>(2)).add(f);
+        }
+        return f;
     }
 
     // ---- what the node reads -------------------------------------------------------------------

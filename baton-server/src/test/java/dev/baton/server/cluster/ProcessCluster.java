@@ -32,6 +32,7 @@ final class ProcessCluster implements AutoCloseable {
         final String id;
         final int raftPort;
         final int apiPort;
+        final int linePort;
         final Path dir;
         Process process;
         ManagedChannel channel;
@@ -41,6 +42,7 @@ final class ProcessCluster implements AutoCloseable {
             this.id = id;
             this.raftPort = raftPort;
             this.apiPort = apiPort;
+            this.linePort = freePort();
             this.dir = dir;
         }
 
@@ -122,7 +124,8 @@ final class ProcessCluster implements AutoCloseable {
                     "-Xmx512m", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                     "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
-                    "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort)));
+                    "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort),
+                    "--line-port", Integer.toString(n.linePort)));
             if (nodes.size() > 1) {
                 cmd.addAll(List.of("--peers", peers()));
             }

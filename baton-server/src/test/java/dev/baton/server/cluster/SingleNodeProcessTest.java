@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import dev.baton.server.line.LineClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,7 +25,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code baton server} with no arguments at all, as a user first runs it: a single node on
- * 127.0.0.1 with the default ports (7530 gRPC, 7533 Raft) and its data in {@code ./baton-data};
+ * 127.0.0.1 with the default ports (7530 gRPC, 7531 PoolCounter, 7533 Raft) and its data in {@code ./baton-data};
  * a client acquires and releases; the server stops on SIGTERM and restarts with its state.
  */
 class SingleNodeProcessTest {
@@ -56,13 +57,20 @@ class SingleNodeProcessTest {
 
     @Test
     void startsWithNoArgumentsServesAClientAndKeepsItsStateAcrossARestart(@TempDir Path cwd) throws Exception {
-        assumeTrue(free(7530) && free(7533), "the default ports 7530 and 7533 are in use on this machine");
+        assumeTrue(free(7530) && free(7531) && free(7533),
+                "the default ports 7530, 7531 and 7533 are not all free on this machine");
         Set<Long> lost = ConcurrentHashMap.newKeySet();
         Process p = start(cwd);
         try (BatonClient client = BatonClient.builder().endpoints("127.0.0.1:7530").retryFor(Duration.ofSeconds(60))
                 .onSessionLost(e -> lost.add(e.sessionId())).build()) {
             assertThat(client.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
             assertThat(client.poolRelease("page").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            try (LineClient pc = new LineClient(7531)) { // poolcounterd's port, on by default
+                assertThat(pc.call("ACQ4ME page 1 5 0")).isEqualTo("LOCKED");
+                assertThat(client.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus())
+                        .isEqualTo(PoolStatus.POOL_TIMEOUT); // one pool, whichever door
+                assertThat(pc.call("RELEASE")).isEqualTo("RELEASED");
+            }
             LockReply held = client.lockAcquire("m", Duration.ZERO);
             assertThat(held.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
             client.dispatchInit("feed", Map.of("enwiki", "enwiki_db"));
@@ -84,6 +92,7 @@ class SingleNodeProcessTest {
             stop(p);
         }
         assertThat(lost).isEmpty();
-        assertThat(Files.readString(cwd.resolve("out.log"))).contains("serving gRPC on 127.0.0.1:7530");
+        assertThat(Files.readString(cwd.resolve("out.log"))).contains("serving gRPC on 127.0.0.1:7530")
+                .contains("PoolCounter on 127.0.0.1:7531");
     }
 }

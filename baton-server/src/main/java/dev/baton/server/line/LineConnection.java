@@ -1,0 +1,498 @@
+package dev.baton.server.line;
+
+import dev.baton.core.command.Command;
+import dev.baton.core.command.Effect;
+import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Limits;
+import dev.baton.core.command.Result;
+import dev.baton.core.command.Result.PoolStatus;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.CharsetUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * One PoolCounter connection, which is one Baton session.
+ *
+ * <h2>Order</h2>
+ * Lines are executed one at a time, in order (pipelined and fragmented input both work; the line
+ * decoder assembles lines). A line that needs the state machine (an acquire, a release) is proposed
+ * and the next line waits for its answer; an acquire answered QUEUED does not hold the line up: its
+ * outcome ({@code LOCKED}, {@code DONE}, {@code TIMEOUT}) arrives later as an effect, while the
+ * client may go on (with {@code RELEASE} to give up, or {@code STATS}). Answers and effects reach
+ * this object in log order (both pass through the apply thread, see
+ * {@link dev.baton.server.api.Router#writeInApplyOrder}), so what the client reads is the order in
+ * which the cluster decided. One exception: the outcome of an acquire can be applied before its own
+ * QUEUED answer is in (a forwarded write answered by a leader that had already moved on), so that
+ * outcome is kept until the answer comes.
+ *
+ * <h2>Slots</h2>
+ * The session's pool slots live in the replicated state; {@link #slots} mirrors them (newest last)
+ * from the answers and effects seen here, to know which reply a malformed acquire gets (poolcounterd
+ * checks {@code LOCK_HELD} and {@code WAIT_FOR_RESPONSE} before syntax) and which wait is pending.
+ * If a wait's outcome is never seen (effects folded into a snapshot this node installed), the same
+ * acquire is proposed again after its timeout: its remembered answer is the outcome.
+ *
+ * <h2>Failures</h2>
+ * Writes are retried with the same request id while there is no leader or it cannot be reached, for
+ * up to {@link #RETRY_FOR_MS}; then the client gets {@code ERROR UNAVAILABLE} and the connection is
+ * closed (the outcome of the last command is unknown, and closing the session is the only way not to
+ * leave a slot held that the client does not know about). If the session ends under a live
+ * connection (its lease expired while this node was cut off), the client gets
+ * {@code ERROR SESSION_LOST} and the connection is closed, as a poolcounterd restart would.
+ */
+final class LineConnection extends ChannelInboundHandlerAdapter {
+    static final long RETRY_FOR_MS = 10_000;
+    static final long RECONCILE_GRACE_MS = 3_000;
+    /** Lines read ahead of execution before reading pauses (a client pipelining without limit). */
+    static final int MAX_PENDING_LINES = 256;
+    private static final Object TOO_LONG = new Object();
+
+    private static final class Slot {
+        final Command.PoolAcquire acquire;
+        boolean waiting;
+        ScheduledFuture<?> reconcile;
+
+        Slot(Command.PoolAcquire acquire, boolean waiting) {
+            this.acquire = acquire;
+            this.waiting = waiting;
+        }
+    }
+
+    private final LineDoor door;
+    private final long seq;
+    private Channel ch;
+    private long session;
+    private long nextRequestId = 1;
+    private final ArrayDeque<Object> input = new ArrayDeque<>();
+    private final ArrayList<Slot> slots = new ArrayList<>(4);
+    private boolean busy;
+    private boolean closed;
+    private boolean sessionLost;
+    private boolean flush;
+    /** The acquire whose answer is awaited, and its outcome if that was applied first. */
+    private long acquireInFlight;
+    private Effect.PoolWaitEnded earlyOutcome;
+    private CompletableFuture<Void> closedSession;
+
+    LineConnection(LineDoor door, long seq) {
+        this.door = door;
+        this.seq = seq;
+    }
+
+    // ---- Netty ---------------------------------------------------------------------------------
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        ch = ctx.channel();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf buf = (ByteBuf) msg;
+        try {
+            byte[] line = new byte[buf.readableBytes()];
+            buf.readBytes(line);
+            input.add(line);
+        } finally {
+            buf.release();
+        }
+        if (input.size() >= MAX_PENDING_LINES) {
+            ch.config().setAutoRead(false);
+        }
+        drain();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof TooLongFrameException) {
+            // Answered in turn, after the lines before it; nothing after it is read.
+            ch.config().setAutoRead(false);
+            input.add(TOO_LONG);
+            drain();
+        } else if (!(cause instanceof IOException)) {
+            org.slf4j.LoggerFactory.getLogger(LineConnection.class).warn("line connection failed", cause);
+            ctx.close();
+        } else {
+            ctx.close(); // reset by peer and the like: the close handling below releases everything
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        input.clear();
+        door.connectionClosed(this);
+        closeSession();
+    }
+
+    // ---- executing lines -----------------------------------------------------------------------
+
+    /** Executes queued lines until one has to wait for the cluster. */
+    private void drain() {
+        while (!busy && !closed && !input.isEmpty()) {
+            Object next = input.poll();
+            if (next == TOO_LONG) {
+                reply("ERROR LINE_TOO_LONG\n");
+                closeAfterFlush();
+                return;
+            }
+            execute((byte[]) next);
+        }
+        if (!closed && input.size() < MAX_PENDING_LINES / 2 && !ch.config().isAutoRead() && !input.contains(TOO_LONG)) {
+            ch.config().setAutoRead(true);
+        }
+        if (flush && !closed) {
+            flush = false;
+            ch.flush();
+        }
+    }
+
+    private void execute(byte[] line) {
+        LineRequest r = LineParser.parse(line, line.length);
+        if (r instanceof LineRequest.Acquire a) {
+            acquire(a);
+        } else if (r instanceof LineRequest.Release) {
+            release();
+        } else if (r instanceof LineRequest.Stats s) {
+            reply(door.stats(s.type()));
+        } else {
+            reply("ERROR BAD_COMMAND\n");
+        }
+    }
+
+    private void acquire(LineRequest.Acquire a) {
+        Limits limits = door.limits();
+        boolean slotCheckFirst = slots.size() >= limits.maxSlotsPerSession()
+                || (!slots.isEmpty() && slots.get(slots.size() - 1).waiting);
+        if (!a.syntaxOk() && !slotCheckFirst) {
+            reply("ERROR BAD_SYNTAX\n");
+            return;
+        }
+        // A malformed acquire on a full or waiting connection still goes to the core, which answers
+        // LOCK_HELD / WAIT_FOR_RESPONSE first (and counts them, as poolcounterd's stats do).
+        long timeoutMs = Math.min(a.timeoutSeconds() * 1000, limits.maxWaitMs());
+        busy = true;
+        CompletableFuture<Void> barrier = door.settled();
+        Runnable go = () -> withSession(() -> {
+            Command.PoolAcquire c = new Command.PoolAcquire(session, nextRequestId++, a.key() == null ? "" : a.key(),
+                    a.workers(), a.maxQueue(), timeoutMs, a.forAnyone());
+            acquireInFlight = c.requestId();
+            earlyOutcome = null;
+            propose(c, result -> acquired(c, result));
+        });
+        if (barrier == null) {
+            go.run();
+        } else {
+            barrier.whenComplete((v, t) -> ch.eventLoop().execute(() -> {
+                if (!closed) {
+                    go.run();
+                }
+            }));
+        }
+    }
+
+    private void acquired(Command.PoolAcquire c, Result r) {
+        acquireInFlight = 0;
+        Effect.PoolWaitEnded early = earlyOutcome;
+        earlyOutcome = null;
+        if (r instanceof Result.PoolReply p) {
+            switch (p.status()) {
+                case LOCKED -> {
+                    slots.add(new Slot(c, false));
+                    reply("LOCKED\n");
+                }
+                case QUEUED -> {
+                    Slot s = new Slot(c, true);
+                    slots.add(s);
+                    if (early != null && early.requestId() == c.requestId()) {
+                        waitEnded(s, early.status());
+                    } else {
+                        scheduleReconcile(s, c.timeoutMs() + RECONCILE_GRACE_MS);
+                    }
+                }
+                default -> reply(p.status().name() + "\n"); // QUEUE_FULL, TIMEOUT, LOCK_HELD
+            }
+        } else {
+            rejected(r);
+        }
+        done();
+    }
+
+    private void release() {
+        if (session == 0) {
+            door.releaseMismatch.incrementAndGet();
+            reply("NOT_LOCKED\n");
+            return;
+        }
+        busy = true;
+        propose(new Command.PoolRelease(session, nextRequestId++, null, 0), r -> {
+            if (r instanceof Result.PoolReply p && p.status() == PoolStatus.RELEASED) {
+                if (!slots.isEmpty()) {
+                    Slot s = slots.remove(slots.size() - 1);
+                    cancelReconcile(s); // a cancelled wait sends nothing to anyone (poolcounterd sent DONE)
+                }
+                reply("RELEASED\n");
+            } else if (r instanceof Result.PoolReply p && p.status() == PoolStatus.NOT_LOCKED) {
+                slots.clear();
+                reply("NOT_LOCKED\n");
+            } else {
+                rejected(r);
+            }
+            done();
+        });
+    }
+
+    private void rejected(Result r) {
+        if (r instanceof Result.Rejected rej) {
+            switch (rej.code()) {
+                case WAIT_FOR_RESPONSE -> reply("ERROR WAIT_FOR_RESPONSE\n");
+                case INVALID_ARGUMENT -> reply("ERROR BAD_SYNTAX\n");
+                case LIMIT_EXCEEDED -> reply("ERROR LIMIT_EXCEEDED\n");
+                case UNKNOWN_SESSION -> lose();
+                default -> reply("ERROR " + rej.code().name() + "\n");
+            }
+        } else {
+            reply("ERROR INTERNAL\n");
+        }
+    }
+
+    private void done() {
+        busy = false;
+        drain();
+    }
+
+    // ---- the session ---------------------------------------------------------------------------
+
+    private void withSession(Runnable next) {
+        if (session != 0) {
+            next.run();
+            return;
+        }
+        propose(new Command.OpenSession(door.sessionToken(seq), door.sessionTtlMs()), r -> {
+            if (r instanceof Result.SessionOpened o) {
+                session = o.session();
+                door.sessionOpened(session, this);
+                next.run();
+            } else {
+                rejected(r); // e.g. the session limit: ERROR LIMIT_EXCEEDED
+                done();
+            }
+        });
+    }
+
+    /** Proposes the close of this connection's session, once; retried like any write. */
+    private CompletableFuture<Void> closeSession() {
+        if (closedSession != null) {
+            return closedSession;
+        }
+        closedSession = new CompletableFuture<>();
+        for (Slot s : slots) {
+            cancelReconcile(s);
+        }
+        if (session == 0 || sessionLost) {
+            closedSession.complete(null);
+            return closedSession;
+        }
+        long s = session;
+        door.sessionGone(s); // no more keep-alives: if the close cannot be written, the lease runs out
+        if (!slots.isEmpty() || busy) { // busy: an acquire in flight may have been granted
+            door.releasingClose(closedSession);
+        }
+        CompletableFuture<Void> f = closedSession;
+        write(new Command.CloseSession(s, nextRequestId++), System.nanoTime(), r -> f.complete(null),
+                t -> f.complete(null));
+        return f;
+    }
+
+    /** The node is stopping: close the socket (which closes the session) and report when done. */
+    CompletableFuture<Void> closeForShutdown() {
+        if (ch != null && ch.isOpen()) {
+            ch.close();
+        }
+        closed = true;
+        door.connectionClosed(this);
+        return closeSession();
+    }
+
+    /** The session ended under us (expired while this node was cut off). */
+    private void lose() {
+        if (closed) {
+            return;
+        }
+        sessionLost = true;
+        door.sessionGone(session);
+        slots.clear();
+        reply("ERROR SESSION_LOST\n");
+        closeAfterFlush();
+    }
+
+    // ---- effects -------------------------------------------------------------------------------
+
+    /** From the apply thread: hop onto the event loop, keeping the order. */
+    void effect(Effect e) {
+        Channel c = ch;
+        if (c == null) {
+            return;
+        }
+        c.eventLoop().execute(() -> onEffect(e));
+    }
+
+    private void onEffect(Effect e) {
+        if (closed) {
+            return;
+        }
+        if (e instanceof Effect.SessionEnded) {
+            lose();
+            return;
+        }
+        Effect.PoolWaitEnded w = (Effect.PoolWaitEnded) e;
+        if (w.requestId() == acquireInFlight) {
+            earlyOutcome = w;
+            return;
+        }
+        Slot top = slots.isEmpty() ? null : slots.get(slots.size() - 1);
+        if (top == null || !top.waiting || top.acquire.requestId() != w.requestId()) {
+            return; // a repeat (replay after a restart) or a wait already settled
+        }
+        waitEnded(top, w.status());
+        drain();
+    }
+
+    /** A wait of the top slot ended: LOCKED (now held), DONE or TIMEOUT (slot gone). */
+    private void waitEnded(Slot top, PoolStatus status) {
+        cancelReconcile(top);
+        switch (status) {
+            case LOCKED -> {
+                top.waiting = false;
+                reply("LOCKED\n");
+            }
+            case DONE, TIMEOUT -> {
+                slots.remove(top);
+                reply(status.name() + "\n");
+            }
+            default -> slots.remove(top); // RELEASED: we cancelled it ourselves; nothing to say
+        }
+    }
+
+    private void scheduleReconcile(Slot s, long delayMs) {
+        s.reconcile = ch.eventLoop().schedule(() -> {
+            if (closed || !s.waiting || slots.isEmpty() || slots.get(slots.size() - 1) != s) {
+                return;
+            }
+            // Same request id: the core answers with the wait's final outcome if it has one.
+            door.router().writeInApplyOrder(s.acquire).whenComplete((r, t) -> ch.eventLoop().execute(() -> {
+                if (closed || !s.waiting || slots.isEmpty() || slots.get(slots.size() - 1) != s) {
+                    return;
+                }
+                if (r instanceof Result.PoolReply p && p.status() != PoolStatus.QUEUED) {
+                    waitEnded(s, p.status());
+                    drain();
+                } else if (r instanceof Result.Rejected rej && rej.code() == ErrorCode.UNKNOWN_SESSION) {
+                    lose();
+                } else {
+                    scheduleReconcile(s, RECONCILE_GRACE_MS);
+                }
+            }));
+        }, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    private static void cancelReconcile(Slot s) {
+        if (s.reconcile != null) {
+            s.reconcile.cancel(false);
+            s.reconcile = null;
+        }
+    }
+
+    // ---- writes to the cluster -----------------------------------------------------------------
+
+    /** A write for the current line: on failure the client hears UNAVAILABLE and the connection closes. */
+    private void propose(Command c, Consumer<Result> onResult) {
+        write(c, System.nanoTime(), onResult, t -> {
+            reply("ERROR UNAVAILABLE\n");
+            closeAfterFlush();
+        });
+    }
+
+    /**
+     * Proposes {@code c} (in apply order, see the class comment), retrying the same command (same
+     * request id) while the failure says nothing about it having applied, for up to
+     * {@link #RETRY_FOR_MS} from {@code startNanos}. Callbacks run on the event loop.
+     */
+    private void write(Command c, long startNanos, Consumer<Result> onResult, Consumer<Throwable> onFailure) {
+        CompletableFuture<Result> f;
+        try {
+            f = door.router().writeInApplyOrder(c);
+        } catch (RuntimeException e) { // e.g. the node is shutting down
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((r, t) -> ch.eventLoop().execute(() -> {
+            if (t == null) {
+                if (!closed || c instanceof Command.CloseSession) {
+                    onResult.accept(r);
+                } else if (r instanceof Result.SessionOpened o && !o.existing()) {
+                    // Opened for a connection that has gone meanwhile: close it rather than wait for its TTL.
+                    write(new Command.CloseSession(o.session(), 1), System.nanoTime(), x -> {}, x -> {});
+                }
+                return;
+            }
+            boolean isClose = c instanceof Command.CloseSession;
+            if (closed && !isClose) {
+                return; // the close proposed by channelInactive takes care of whatever this did
+            }
+            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+            long budget = isClose ? door.sessionTtlMs() : RETRY_FOR_MS;
+            if (!retryable(t) || elapsedMs >= budget) {
+                onFailure.accept(t);
+                return;
+            }
+            long backoff = Math.min(200, 20L << Math.min(4, elapsedMs / 200));
+            ch.eventLoop().schedule(() -> write(c, startNanos, onResult, onFailure), backoff, TimeUnit.MILLISECONDS);
+        }));
+    }
+
+    private static boolean retryable(Throwable t) {
+        Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        if (c instanceof StatusRuntimeException s) {
+            Status.Code code = s.getStatus().getCode();
+            return code != Status.Code.INVALID_ARGUMENT && code != Status.Code.FAILED_PRECONDITION
+                    && code != Status.Code.NOT_FOUND && code != Status.Code.OUT_OF_RANGE;
+        }
+        return !(c instanceof IllegalArgumentException);
+    }
+
+    // ---- writes to the client ------------------------------------------------------------------
+
+    private void reply(String s) {
+        if (closed) {
+            return;
+        }
+        ch.write(ch.alloc().buffer(s.length()).writeBytes(s.getBytes(CharsetUtil.US_ASCII)))
+                .addListener(door.countFailedSend);
+        flush = true;
+    }
+
+    private void closeAfterFlush() {
+        flush = false;
+        input.clear();
+        ch.config().setAutoRead(false);
+        ch.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+}
