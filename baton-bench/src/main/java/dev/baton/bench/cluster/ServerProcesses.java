@@ -29,6 +29,8 @@ final class ServerProcesses implements AutoCloseable {
         final int raftPort;
         final int apiPort;
         final Path dir;
+        /** The PoolCounter line port ({@code --line-port}), or 0 for none ({@code --no-line}). */
+        int linePort;
         Process process;
         ManagedChannel channel;
 
@@ -96,6 +98,17 @@ final class ServerProcesses implements AutoCloseable {
         return root;
     }
 
+    /**
+     * Gives every node a free line port, passed as {@code --line-port} when it starts. Without this call
+     * the nodes run with {@code --no-line} (they would all try the default port 7531).
+     */
+    ServerProcesses withLinePorts() {
+        for (Node n : nodes) {
+            n.linePort = Machine.freePort();
+        }
+        return this;
+    }
+
     List<String> apiEndpoints() {
         return nodes.stream().map(Node::api).collect(Collectors.toList());
     }
@@ -116,6 +129,11 @@ final class ServerProcesses implements AutoCloseable {
                 "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort)));
         if (nodes.size() > 1) {
             cmd.addAll(List.of("--peers", peers()));
+        }
+        if (n.linePort > 0) {
+            cmd.addAll(List.of("--line-port", Integer.toString(n.linePort)));
+        } else {
+            cmd.add("--no-line");
         }
         cmd.addAll(serverArgs);
         return cmd;

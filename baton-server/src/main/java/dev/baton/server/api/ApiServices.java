@@ -96,7 +96,13 @@ final class ApiServices {
         if (out instanceof ServerCallStreamObserver<T> sco) {
             sco.setOnCancelHandler(() -> waits.remove(key, ended));
         }
-        CompletableFuture<T> f = router.write(c).thenCompose(r -> {
+        // Removed however it ends, also when the leader's outcome came first (see writeWithOutcome).
+        ended.whenComplete((e, t) -> waits.remove(key, ended));
+        CompletableFuture<T> f = router.writeWithOutcome(c, r -> {
+            if (type.isInstance(r) && !queued.apply(type.cast(r))) {
+                ended.complete(asEffect(c, r)); // from the leader, ahead of this follower's own apply
+            }
+        }).thenCompose(r -> {
             R typed = expect(r, type, x -> x);
             if (queued.apply(typed)) {
                 scheduleReconcile(c, ended, timeoutMs, type, queued, mapEffect, map);
@@ -133,6 +139,15 @@ final class ApiServices {
                 ended.complete(asEffect(c, r));
             });
         }, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** A wait's outcome as the remembered final answer of its request. */
+    private static Result asResult(Effect e) {
+        if (e instanceof Effect.PoolWaitEnded p) {
+            return new Result.PoolReply(p.status(), p.key(), p.fence());
+        }
+        Effect.LockWaitEnded l = (Effect.LockWaitEnded) e;
+        return new Result.LockReply(l.status(), l.name(), l.fence());
     }
 
     /** The wait outcome of a remembered final answer, shaped as the effect that was missed. */
@@ -422,25 +437,102 @@ final class ApiServices {
     // ---- node to node ---------------------------------------------------------------------------
 
     final class ForwardService extends ForwardGrpc.ForwardImplBase {
-        @Override
-        public void propose(ProposeRequest req, StreamObserver<ProposeResponse> out) {
+        /** The forwarded command, or null after answering the caller with the reason it cannot run here. */
+        private Command accept(ProposeRequest req, StreamObserver<ProposeResponse> out) {
             if (!router.node().isLeader()) {
                 out.onError(ApiErrors.unavailable("not the leader (forwarded writes are not forwarded again)",
                         router.leaderApi().orElse(null)));
-                return;
+                return null;
             }
-            Command c;
             try {
-                c = CommandCodec.decode(new BinaryReader(req.getCommand().toByteArray()));
+                return CommandCodec.decode(new BinaryReader(req.getCommand().toByteArray()));
             } catch (RuntimeException e) {
                 out.onError(Status.INVALID_ARGUMENT.withDescription("undecodable forwarded command: " + e.getMessage())
                         .asRuntimeException(ApiErrors.trailers("MALFORMED", null)));
+                return null;
+            }
+        }
+
+        /** The applied index is read once the result is in: the entry is applied by then. */
+        private ProposeResponse response(Result r) {
+            return ProposeResponse.newBuilder().setResult(ByteString.copyFrom(Router.encodeResult(r)))
+                    .setAppliedIndex(router.node().appliedDataIndex()).build();
+        }
+
+        @Override
+        public void propose(ProposeRequest req, StreamObserver<ProposeResponse> out) {
+            Command c = accept(req, out);
+            if (c != null) {
+                respond(router.writeLocal(c).thenApply(this::response), out);
+            }
+        }
+
+        @Override
+        public void proposeWait(ProposeRequest req, StreamObserver<ProposeResponse> out) {
+            Command c = accept(req, out);
+            if (c == null) {
                 return;
             }
-            // The applied index is read once the result is in: the entry is applied by then.
-            respond(router.writeLocal(c).thenApply(r -> ProposeResponse.newBuilder()
-                    .setResult(ByteString.copyFrom(Router.encodeResult(r)))
-                    .setAppliedIndex(router.node().appliedDataIndex()).build()), out);
+            long timeoutMs;
+            WaitRegistry.Key key;
+            if (c instanceof Command.PoolAcquire p && p.timeoutMs() > 0) {
+                timeoutMs = p.timeoutMs();
+                key = new WaitRegistry.Key(WaitRegistry.Kind.POOL, p.session(), p.requestId(), p.key());
+            } else if (c instanceof Command.LockAcquire l && l.timeoutMs() > 0) {
+                timeoutMs = l.timeoutMs();
+                key = new WaitRegistry.Key(WaitRegistry.Kind.LOCK, l.session(), l.requestId(), l.name());
+            } else {
+                respond(router.writeLocal(c).thenApply(this::response), out);
+                return;
+            }
+            // Registered before proposing, so an outcome applied right after the QUEUED answer is not missed.
+            CompletableFuture<Effect> ended = waits.register(key);
+            java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+            ((ServerCallStreamObserver<ProposeResponse>) out).setOnCancelHandler(() -> {
+                finished.set(true);
+                waits.remove(key, ended);
+            });
+            router.writeLocal(c).whenComplete((r, t) -> {
+                if (t != null) {
+                    waits.remove(key, ended);
+                    if (finished.compareAndSet(false, true)) {
+                        out.onError(ApiErrors.toStatus(t, null));
+                    }
+                    return;
+                }
+                boolean queued = (r instanceof Result.PoolReply p && p.status() == Result.PoolStatus.QUEUED)
+                        || (r instanceof Result.LockReply l && l.status() == Result.LockStatus.QUEUED);
+                if (finished.get()) {
+                    waits.remove(key, ended);
+                    return;
+                }
+                out.onNext(response(r));
+                if (!queued) {
+                    waits.remove(key, ended);
+                    if (finished.compareAndSet(false, true)) {
+                        out.onCompleted();
+                    }
+                    return;
+                }
+                // No outcome by the wait's own deadline plus the grace period (a leader change, say):
+                // end the stream; the caller's own apply stream and reconciliation take over.
+                var giveUp = timer.schedule(() -> {
+                    if (finished.compareAndSet(false, true)) {
+                        waits.remove(key, ended);
+                        out.onCompleted();
+                    }
+                }, Math.min(timeoutMs, 86_400_000L) + RECONCILE_GRACE_MS, TimeUnit.MILLISECONDS);
+                ended.whenComplete((e, err) -> {
+                    giveUp.cancel(false);
+                    if (!finished.compareAndSet(false, true)) {
+                        return;
+                    }
+                    if (err == null) {
+                        out.onNext(response(asResult(e)));
+                    }
+                    out.onCompleted();
+                });
+            });
         }
 
         @Override

@@ -33,12 +33,11 @@ import java.util.function.Consumer;
  * decoder assembles lines). A line that needs the state machine (an acquire, a release) is proposed
  * and the next line waits for its answer; an acquire answered QUEUED does not hold the line up: its
  * outcome ({@code LOCKED}, {@code DONE}, {@code TIMEOUT}) arrives later as an effect, while the
- * client may go on (with {@code RELEASE} to give up, or {@code STATS}). Answers and effects reach
- * this object in log order (both pass through the apply thread, see
- * {@link dev.baton.server.api.Router#writeInApplyOrder}), so what the client reads is the order in
- * which the cluster decided. One exception: the outcome of an acquire can be applied before its own
- * QUEUED answer is in (a forwarded write answered by a leader that had already moved on), so that
- * outcome is kept until the answer comes.
+ * client may go on (with {@code RELEASE} to give up, or {@code STATS}). What the client reads is
+ * the order in which the cluster decided (see {@link #send}); the outcome of an acquire can arrive
+ * before its own QUEUED answer is in (a forwarded write answered by a leader that had already moved
+ * on), so such an outcome is kept until the answer comes. An outcome may arrive twice (from the
+ * leader and from this node's apply stream): the second finds no matching waiting slot and is dropped.
  *
  * <h2>Slots</h2>
  * The session's pool slots live in the replicated state; {@link #slots} mirrors them (newest last)
@@ -398,7 +397,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
                 return;
             }
             // Same request id: the core answers with the wait's final outcome if it has one.
-            door.router().writeInApplyOrder(s.acquire).whenComplete((r, t) -> ch.eventLoop().execute(() -> {
+            door.router().write(s.acquire).whenComplete((r, t) -> ch.eventLoop().execute(() -> {
                 if (closed || !s.waiting || slots.isEmpty() || slots.get(slots.size() - 1) != s) {
                     return;
                 }
@@ -439,7 +438,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     private void write(Command c, long startNanos, Consumer<Result> onResult, Consumer<Throwable> onFailure) {
         CompletableFuture<Result> f;
         try {
-            f = door.router().writeInApplyOrder(c);
+            f = send(c);
         } catch (RuntimeException e) { // e.g. the node is shutting down
             f = CompletableFuture.failedFuture(e);
         }
@@ -466,6 +465,28 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             long backoff = Math.min(200, 20L << Math.min(4, elapsedMs / 200));
             ch.eventLoop().schedule(() -> write(c, startNanos, onResult, onFailure), backoff, TimeUnit.MILLISECONDS);
         }));
+    }
+
+    /**
+     * Sends a write the fastest way that keeps what the client reads in log order. On the leader
+     * every answer already comes after the effects of earlier entries. On a follower an answer comes
+     * straight from the leader, ahead of this node's own apply, which is only a problem when an
+     * outcome for this connection may still be on its way: when its newest slot is waiting. Then the
+     * answer waits for this node to apply that far. A waiting acquire asks the leader for its outcome
+     * too, which spares the client the follower's apply lag (up to a heartbeat when the log is idle).
+     */
+    private CompletableFuture<Result> send(Command c) {
+        if (!slots.isEmpty() && slots.get(slots.size() - 1).waiting) {
+            return door.router().writeInApplyOrder(c);
+        }
+        if (c instanceof Command.PoolAcquire a && a.timeoutMs() > 0) {
+            return door.router().writeWithOutcome(c, outcome -> {
+                if (outcome instanceof Result.PoolReply p) {
+                    effect(new Effect.PoolWaitEnded(a.session(), a.requestId(), p.key(), p.status(), p.fence()));
+                }
+            });
+        }
+        return door.router().write(c);
     }
 
     private static boolean retryable(Throwable t) {

@@ -1,5 +1,6 @@
 package dev.baton.server.cluster;
 
+import dev.baton.server.TestWaits;
 import dev.baton.server.cluster.ProcessCluster.NodeProc;
 import dev.baton.server.line.LineClient;
 import org.junit.jupiter.api.Test;
@@ -59,6 +60,95 @@ class LineClusterTest {
                 assertThat(a.call("ACQ4ME shared 1 5 0")).isEqualTo("TIMEOUT");
                 assertThat(l.call("RELEASE")).isEqualTo("RELEASED");
                 assertThat(a.call("ACQ4ME shared 1 5 0")).isEqualTo("LOCKED");
+            }
+        }
+    }
+
+    /**
+     * Connections on all three nodes hammer two keys with waits, DONEs and RELEASEs sent while
+     * waiting. Whatever the interleaving, each connection must read a legal sequence of replies in
+     * order (a follower answers straight from the leader, so an answer overtaking the outcome of an
+     * earlier wait would show up here as an impossible sequence), and a key never has two holders.
+     */
+    @Test
+    void repliesStayInOrderOnEveryNodeUnderContention() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            for (NodeProc n : c.nodes()) {
+                c.awaitStatus(n);
+            }
+            int threads = 6;
+            java.util.concurrent.atomic.AtomicIntegerArray holders = new java.util.concurrent.atomic.AtomicIntegerArray(2);
+            java.util.concurrent.ConcurrentLinkedQueue<String> problems = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            java.util.concurrent.atomic.AtomicLong[] seen = new java.util.concurrent.atomic.AtomicLong[4];
+            for (int i = 0; i < seen.length; i++) {
+                seen[i] = new java.util.concurrent.atomic.AtomicLong();
+            }
+            List<Thread> workers = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int port = c.node(t % 3).linePort;
+                long seed = t;
+                workers.add(new Thread(() -> {
+                    java.util.Random rnd = new java.util.Random(seed);
+                    try (LineClient lc = new LineClient(port)) {
+                        for (int i = 0; i < 150 && problems.isEmpty(); i++) {
+                            int k = rnd.nextInt(2);
+                            boolean any = rnd.nextInt(3) == 0;
+                            String acq = (any ? "ACQ4ANY" : "ACQ4ME") + " hot" + k + " 1 100 30";
+                            if (rnd.nextInt(4) == 0) {
+                                // RELEASE right behind the acquire: cancels the wait, or releases what it got
+                                lc.sendRaw(acq + "\nRELEASE\n");
+                                String first = lc.read();
+                                String second = switch (first) {
+                                    case "RELEASED" -> null;
+                                    case "LOCKED" -> "RELEASED";
+                                    case "DONE", "TIMEOUT", "QUEUE_FULL" -> "NOT_LOCKED";
+                                    default -> "?";
+                                };
+                                if ("?".equals(second)) {
+                                    problems.add("cancel path read " + first);
+                                } else if (second != null && !second.equals(lc.read())) {
+                                    problems.add("cancel path: " + first + " not followed by " + second);
+                                }
+                                seen[3].incrementAndGet();
+                                continue;
+                            }
+                            String r = lc.call(acq);
+                            if (r.equals("DONE") && any) {
+                                seen[2].incrementAndGet();
+                                continue;
+                            }
+                            if (!r.equals("LOCKED")) {
+                                problems.add(acq + " -> " + r);
+                                continue;
+                            }
+                            seen[any ? 1 : 0].incrementAndGet();
+                            if (holders.incrementAndGet(k) > 1) {
+                                problems.add("two holders of hot" + k);
+                            }
+                            Thread.sleep(rnd.nextInt(3));
+                            holders.decrementAndGet(k);
+                            String rel = lc.call("RELEASE");
+                            if (!rel.equals("RELEASED")) {
+                                problems.add("RELEASE -> " + rel);
+                            }
+                        }
+                        lc.assertNothingPending();
+                    } catch (Throwable e) {
+                        problems.add(e.toString());
+                    }
+                }));
+            }
+            workers.forEach(Thread::start);
+            for (Thread w : workers) {
+                w.join(300_000);
+            }
+            System.out.println("[LineClusterTest] locked as ACQ4ME " + seen[0] + ", as ACQ4ANY " + seen[1]
+                    + ", DONE " + seen[2] + ", release-while-waiting rounds " + seen[3]);
+            assertThat(problems).isEmpty();
+            try (LineClient lc = new LineClient(c.node(0).linePort)) {
+                TestWaits.await("every key to be free", () -> lc.call("STATS hashtable_entries")
+                        .equals("hashtable_entries: 0"));
             }
         }
     }

@@ -1,5 +1,7 @@
 package dev.baton.server.line;
 
+import dev.baton.core.command.Limits;
+import dev.baton.core.command.Query;
 import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.raft.BatonNode;
@@ -44,8 +46,12 @@ class LineProtocolTest {
     }
 
     static ApiServer startServer(Path dir, LineDoor.Config line) throws Exception {
+        return startServer(dir, line, UnaryOperator.identity());
+    }
+
+    static ApiServer startServer(Path dir, LineDoor.Config line, UnaryOperator<Limits> limits) throws Exception {
         BatonNode.Options o = BatonNode.Options.defaults(dir.resolve("data")).withPort(TestWaits.freePort());
-        ApiServer s = new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity())
+        ApiServer s = new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, limits)
                 .withLine(line)).start();
         assertThat(s.node().waitForLeader(Duration.ofSeconds(20))).isPresent();
         return s;
@@ -516,6 +522,34 @@ class LineProtocolTest {
             TestWaits.await("a's connection to be gone", () -> small.lineDoor().connections() < 2);
             try (LineClient c = new LineClient(small.lineDoor().port())) {
                 assertThat(c.call("ACQ4ME lim 1 1 30")).isEqualTo("LOCKED"); // a's slot was released
+            }
+        } finally {
+            small.close();
+        }
+    }
+
+    @Test
+    void waitersPerKeyAreBoundedClusterWideWithAClearError() throws Exception {
+        Path d = Files.createTempDirectory("baton-line-waiters");
+        ApiServer small = startServer(d, LineDoor.Config.defaults("127.0.0.1", 10_000).withPort(0),
+                l -> l.toBuilder().maxWaitersPerKey(1).build());
+        try {
+            TestWaits.await("the configured limit to be replicated",
+                    () -> small.node().readLocal(new Query.GetLimits()).maxWaitersPerKey() == 1);
+            int p = small.lineDoor().port();
+            try (LineClient holder = new LineClient(p); LineClient w1 = new LineClient(p); LineClient w2 = new LineClient(p)) {
+                assertThat(holder.call("ACQ4ME wk 1 100 0")).isEqualTo("LOCKED");
+                w1.send("ACQ4ME wk 1 100 30");
+                w1.assertNothingPending();
+                assertThat(w2.call("ACQ4ME wk 1 100 30")).isEqualTo("ERROR LIMIT_EXCEEDED");
+                assertThat(w2.call("RELEASE")).isEqualTo("NOT_LOCKED"); // the refused wait took no slot
+                assertThat(w2.call("STATS waiting_workers")).isEqualTo("waiting_workers: 1");
+                assertThat(holder.call("RELEASE")).isEqualTo("RELEASED");
+                assertThat(w1.read()).isEqualTo("LOCKED");
+                w2.send("ACQ4ME wk 1 100 30"); // nobody waits now: w2 may
+                w2.assertNothingPending();
+                assertThat(w1.call("RELEASE")).isEqualTo("RELEASED");
+                assertThat(w2.read()).isEqualTo("LOCKED");
             }
         } finally {
             small.close();
