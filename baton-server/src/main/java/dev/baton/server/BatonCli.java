@@ -19,7 +19,11 @@ import java.util.concurrent.CountDownLatch;
 /** The {@code baton} command. */
 @Command(name = "baton", mixinStandardHelpOptions = true, version = "baton 0.1.0-SNAPSHOT",
         description = "Baton: a replicated coordination service.",
-        subcommands = {BatonCli.Server.class, AdminCli.class})
+        subcommands = {BatonCli.Server.class, ClientCli.Status.class, ClientCli.Pool.class, ClientCli.Lock.class,
+                ClientCli.Dispatch.class, ClientCli.Events.class, ClientCli.Queue.class, ClientCli.Sessions.class,
+                ClientCli.Snapshot.class, AdminCli.class},
+        footer = {"", "Exit codes: 0 done; 1 refused or unreachable; 2 bad usage; 3 done, but not granted"
+                + " (an acquire without LOCKED, a claim without items)."})
 public final class BatonCli implements Runnable {
 
     public static void main(String[] args) {
