@@ -13,6 +13,36 @@ public sealed interface Query<R> {
 
     record GetPool(String key) implements Query<View.Pool> {}
 
+    /** How {@link ListPools} orders keys: most waiters (then holders) first, most holders first, or by key. */
+    enum PoolOrder { WAITERS, HOLDERS, KEY }
+
+    /**
+     * The first {@code limit} pool keys in {@code order} (ties broken by key), with the number of
+     * keys in all. Scans every key: an operator's question, not a hot-path one.
+     */
+    record ListPools(PoolOrder order, int limit) implements Query<View.PoolList> {
+        public ListPools {
+            if (order == null || limit < 0) {
+                throw new IllegalArgumentException("ListPools needs an order and limit >= 0");
+            }
+        }
+    }
+
+    /** The first {@code limit} sessions by id, with the number of sessions in all. */
+    record ListSessions(int limit) implements Query<View.SessionList> {
+        public ListSessions {
+            if (limit < 0) {
+                throw new IllegalArgumentException("ListSessions needs limit >= 0");
+            }
+        }
+    }
+
+    /** Every dispatch group with its targets, sorted by name. */
+    record ListGroups() implements Query<List<View.Group>> {}
+
+    /** Every queue with its item counts, sorted by name. */
+    record ListQueues() implements Query<List<View.QueueBrief>> {}
+
     record GetPoolTotals() implements Query<View.PoolTotals> {}
 
     record GetLock(String name) implements Query<View.Lock> {}

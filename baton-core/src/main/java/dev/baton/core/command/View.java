@@ -23,6 +23,21 @@ public interface View {
     record Pool(String key, int processing, int waiting, List<PoolHolder> holders, List<PoolWaiter> waiters)
             implements View {}
 
+    /** A pool key's holder and waiter counts. */
+    record PoolBrief(String key, int holders, int waiters) implements View {}
+
+    /** Part of the pool keys ({@code pools}) and the number of keys in all ({@code count}). */
+    record PoolList(int count, List<PoolBrief> pools) implements View {}
+
+    /** Part of the sessions and the number of sessions in all. */
+    record SessionList(int count, List<Session> sessions) implements View {}
+
+    /**
+     * A queue's item counts: {@code ready} claimable now, {@code claimed} by a live session, {@code gated}
+     * unclaimed but waiting for a pending prerequisite event.
+     */
+    record QueueBrief(String name, int items, int ready, int claimed, int gated) implements View {}
+
     /** Cluster-wide pool counters and gauges (poolcounterd's STATS). */
     record PoolTotals(long keys, long processing, long waiting, long acquired, long released, long done, long timeouts,
                       long queueFull, long lockHeld, long waitForResponse, long releaseMismatch, long holdMs,

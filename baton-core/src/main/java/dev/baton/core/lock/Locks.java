@@ -4,6 +4,7 @@ import dev.baton.core.command.Command.LockAcquire;
 import dev.baton.core.command.Command.LockRelease;
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Observation;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.LockReply;
 import dev.baton.core.command.Result.LockStatus;
@@ -38,6 +39,7 @@ public final class Locks {
             tx.locks = tx.locks.assoc(c.name(),
                     new LockState(c.name(), session.id(), fence, tx.now(), c.requestId(), PersistentTreeMap.empty()));
             tx.putSession(session.withLocks(session.locksHeld().assoc(c.name(), fence), session.lockWaits()));
+            tx.observe(new Observation.LockAcquired(c.name(), 0));
             return new LockReply(LockStatus.LOCKED, c.name(), fence);
         }
         if (lock.holder() == session.id()) {
@@ -98,6 +100,7 @@ public final class Locks {
 
     /** The holder let go: the oldest waiter gets the lock with a new fence, or the lock disappears. */
     private static void handOff(Tx tx, LockState lock) {
+        tx.observe(new Observation.LockHoldEnded(lock.name(), tx.now() - lock.since()));
         if (lock.waiters().size() == 0) {
             tx.locks = tx.locks.without(lock.name());
             return;
@@ -109,6 +112,7 @@ public final class Locks {
                 next.requestId(), lock.waiters().without(next.waitId())));
         SessionState ws = tx.session(next.session());
         tx.putSession(ws.withLocks(ws.locksHeld().assoc(lock.name(), fence), ws.lockWaits().without(lock.name())));
+        tx.observe(new Observation.LockAcquired(lock.name(), tx.now() - next.since()));
         tell(tx, next, lock.name(), LockStatus.LOCKED, fence);
     }
 

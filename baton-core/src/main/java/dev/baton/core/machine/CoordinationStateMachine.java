@@ -65,14 +65,14 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
                 commands = CommandCodec.decodeBatch(e.payload());
             } catch (MalformedException bad) {
                 out.add(new Applied(e.index(),
-                        List.of(new Result.Rejected(ErrorCode.MALFORMED, bad.getMessage())), tx.takeEffects()));
+                        List.of(new Result.Rejected(ErrorCode.MALFORMED, bad.getMessage())), tx.takeEffects(), tx.takeObservations()));
                 continue;
             }
             List<Result> results = new ArrayList<>(commands.size());
             for (Command c : commands) {
                 results.add(Applier.apply(tx, c, expired));
             }
-            out.add(new Applied(e.index(), results, tx.takeEffects()));
+            out.add(new Applied(e.index(), results, tx.takeEffects(), tx.takeObservations()));
         }
         state = tx.commit();
         return out;

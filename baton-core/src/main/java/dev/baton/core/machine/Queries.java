@@ -75,6 +75,46 @@ final class Queries {
             out.sort(Comparator.comparingLong(View.SessionLease::id));
             return out;
         }
+        if (q instanceof Query.ListPools l) {
+            return listPools(s, l);
+        }
+        if (q instanceof Query.ListSessions l) {
+            List<SessionState> all = new ArrayList<>(s.sessions().size());
+            for (SessionState x : s.sessions().values()) {
+                all.add(x);
+            }
+            all.sort(Comparator.comparingLong(SessionState::id));
+            List<View.Session> out = new ArrayList<>(Math.min(l.limit(), all.size()));
+            for (int i = 0; i < all.size() && i < l.limit(); i++) {
+                out.add(session(all.get(i)));
+            }
+            return new View.SessionList(all.size(), out);
+        }
+        if (q instanceof Query.ListGroups) {
+            List<View.Group> out = new ArrayList<>(s.groups().size());
+            for (GroupState g : s.groups().values()) {
+                out.add(group(g));
+            }
+            out.sort(Comparator.comparing(View.Group::name));
+            return out;
+        }
+        if (q instanceof Query.ListQueues) {
+            List<View.QueueBrief> out = new ArrayList<>(s.queues().size());
+            for (QueueState qs : s.queues().values()) {
+                int claimed = 0;
+                int gated = 0;
+                for (ItemState it : qs.items().values()) {
+                    if (it.claimedBy() != 0) {
+                        claimed++;
+                    } else if (it.pending() > 0) {
+                        gated++;
+                    }
+                }
+                out.add(new View.QueueBrief(qs.name(), qs.items().size(), qs.ready().size(), claimed, gated));
+            }
+            out.sort(Comparator.comparing(View.QueueBrief::name));
+            return out;
+        }
         if (q instanceof Query.GetPoolTotals) {
             return poolTotals(s);
         }
@@ -100,6 +140,34 @@ final class Queries {
             return JsonDump.of(s);
         }
         throw new IllegalArgumentException("unhandled query " + q);
+    }
+
+    private static View.PoolList listPools(State s, Query.ListPools l) {
+        Comparator<View.PoolBrief> byKey = Comparator.comparing(View.PoolBrief::key);
+        Comparator<View.PoolBrief> order = switch (l.order()) {
+            case WAITERS -> Comparator.comparingInt(View.PoolBrief::waiters).reversed()
+                    .thenComparing(Comparator.comparingInt(View.PoolBrief::holders).reversed()).thenComparing(byKey);
+            case HOLDERS -> Comparator.comparingInt(View.PoolBrief::holders).reversed()
+                    .thenComparing(Comparator.comparingInt(View.PoolBrief::waiters).reversed()).thenComparing(byKey);
+            case KEY -> byKey;
+        };
+        // Keep only the best `limit` while scanning: a bounded heap whose head is the worst kept.
+        java.util.PriorityQueue<View.PoolBrief> best = new java.util.PriorityQueue<>(order.reversed());
+        for (PoolState p : s.pools().values()) {
+            if (l.limit() == 0) {
+                break;
+            }
+            View.PoolBrief b = new View.PoolBrief(p.key(), p.processing(), p.waiting());
+            if (best.size() < l.limit()) {
+                best.add(b);
+            } else if (order.compare(b, best.peek()) < 0) {
+                best.poll();
+                best.add(b);
+            }
+        }
+        List<View.PoolBrief> out = new ArrayList<>(best);
+        out.sort(order);
+        return new View.PoolList(s.pools().size(), out);
     }
 
     private static View.Pool pool(PoolState p) {

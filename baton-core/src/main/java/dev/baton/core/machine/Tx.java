@@ -1,6 +1,7 @@
 package dev.baton.core.machine;
 
 import dev.baton.core.command.Effect;
+import dev.baton.core.command.Observation;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Result;
@@ -59,6 +60,7 @@ public final class Tx {
     private long now;
     private long draws;
     private List<Effect> effects = new ArrayList<>();
+    private List<Observation> observations = new ArrayList<>();
     private final Set<String> claimable = new HashSet<>();
 
     public Tx(State s) {
@@ -104,6 +106,7 @@ public final class Tx {
         lastTime = now;
         draws = 0;
         effects = new ArrayList<>();
+        observations = new ArrayList<>();
         claimable.clear();
     }
 
@@ -111,6 +114,12 @@ public final class Tx {
         List<Effect> e = effects;
         effects = List.of();
         return e;
+    }
+
+    List<Observation> takeObservations() {
+        List<Observation> o = observations;
+        observations = List.of();
+        return o;
     }
 
     public long index() {
@@ -166,6 +175,11 @@ public final class Tx {
         if (claimable.add(queue)) {
             effects.add(new Effect.QueueClaimable(queue));
         }
+    }
+
+    /** Records a fact for the metrics (see {@link Observation}); never read back by the state machine. */
+    public void observe(Observation o) {
+        observations.add(o);
     }
 
     public void count(int counter, long delta) {

@@ -4,6 +4,9 @@ import dev.baton.core.command.Command.PoolAcquire;
 import dev.baton.core.command.Command.PoolRelease;
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Observation.PoolAcquireEnded;
+import dev.baton.core.command.Observation.PoolHoldEnded;
+import dev.baton.core.command.Observation.PoolOutcome;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.PoolReply;
 import dev.baton.core.command.Result.PoolStatus;
@@ -27,10 +30,12 @@ public final class Pools {
         Slot[] slots = session.slots();
         if (slots.length >= tx.limits.maxSlotsPerSession()) {
             tx.count(Counter.LOCK_HELD, 1);
+            tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.LOCK_HELD, 0));
             return new PoolReply(PoolStatus.LOCK_HELD, c.key(), 0);
         }
         if (slots.length > 0 && slots[slots.length - 1].waiting()) {
             tx.count(Counter.WAIT_FOR_RESPONSE, 1);
+            tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.WAIT_FOR_RESPONSE, 0));
             return new Result.Rejected(ErrorCode.WAIT_FOR_RESPONSE, "the session's last pool slot is still waiting");
         }
         Result.Rejected bad = tx.checkName("pool key", c.key());
@@ -52,6 +57,7 @@ public final class Pools {
         }
         if (pool.count() >= c.maxQueue()) {
             tx.count(Counter.QUEUE_FULL, 1);
+            tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.QUEUE_FULL, 0));
             return new PoolReply(PoolStatus.QUEUE_FULL, c.key(), 0);
         }
         if (pool.processing() < c.workers()) {
@@ -59,10 +65,12 @@ public final class Pools {
             store(tx, pool, pool.withHolders(pool.holders().assoc(fence, new Holder(session.id(), fence, tx.now(), c.requestId()))));
             tx.putSession(session.pushSlot(new Slot(c.key(), Slot.State.HELD, fence, c.requestId(), tx.now())));
             tx.count(Counter.ACQUIRED, 1);
+            tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.LOCKED, 0));
             return new PoolReply(PoolStatus.LOCKED, c.key(), fence);
         }
         if (c.timeoutMs() == 0) {
             tx.count(Counter.TIMEOUTS, 1);
+            tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.TIMEOUT, 0));
             return new PoolReply(PoolStatus.TIMEOUT, c.key(), 0);
         }
         if (pool.waiting() >= tx.limits.maxWaitersPerKey()) {
@@ -114,6 +122,7 @@ public final class Pools {
         if (slot.waiting()) {
             // poolcounterd broadcasts DONE here although nobody finished (quirk 3); we only cancel.
             removeWaiter(tx, slot.key(), slot.id(), slot.state() == Slot.State.WAIT_ANY);
+            tx.observe(new PoolAcquireEnded(slot.key(), PoolOutcome.CANCELLED, tx.now() - slot.since()));
             PoolReply cancelled = new PoolReply(PoolStatus.RELEASED, slot.key(), 0);
             tx.rememberOutcome(session.id(), slot.requestId(), cancelled); // the acquire is no longer QUEUED
             return cancelled;
@@ -134,6 +143,7 @@ public final class Pools {
         Holder h = pool.holders().get(slot.id());
         long held = tx.now() - h.since();
         tx.count(Counter.HOLD_MS, held);
+        tx.observe(new PoolHoldEnded(slot.key(), held));
         pool = pool.withHolders(pool.holders().without(slot.id()));
         if (explicit && pool.waitAny().size() > 0) {
             for (Waiter w : pool.waitAny().values()) {
@@ -142,6 +152,7 @@ public final class Pools {
                 tx.count(Counter.DONE, 1);
                 tx.count(Counter.WAIT_ANY_MS, waited);
                 tx.count(Counter.DONE_WAIT_MS, waited);
+                tx.observe(new PoolAcquireEnded(slot.key(), PoolOutcome.DONE, waited));
                 // each DONE waiter is spared the releaser's work so far (poolcounterd's "gained time")
                 tx.count(Counter.GAINED_MS, held);
             }
@@ -163,6 +174,7 @@ public final class Pools {
             pool = pool.withHolders(pool.holders().assoc(fence, new Holder(next.session(), fence, tx.now(), next.requestId())));
             tx.count(Counter.ACQUIRED, 1);
             tx.count(nextIsAny ? Counter.WAIT_ANY_MS : Counter.WAIT_ME_MS, tx.now() - next.since());
+            tx.observe(new PoolAcquireEnded(slot.key(), PoolOutcome.LOCKED_AFTER_WAIT, tx.now() - next.since()));
             SessionState ws = tx.session(next.session());
             int i = ws.slotIndexOfWait(next.waitId());
             tx.putSession(ws.replaceSlot(i, new Slot(slot.key(), Slot.State.HELD, fence, next.requestId(), tx.now())));
@@ -182,6 +194,7 @@ public final class Pools {
         }
         tx.count(Counter.TIMEOUTS, 1);
         tx.count(Counter.TIMEOUT_WAIT_MS, tx.now() - w.since());
+        tx.observe(new PoolAcquireEnded(key, PoolOutcome.TIMEOUT, tx.now() - w.since()));
         store(tx, pool, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
                 : pool.withWaiters(pool.waitMe().without(waitId), pool.waitAny()));
         endWait(tx, w, key, PoolStatus.TIMEOUT, 0);
@@ -194,6 +207,7 @@ public final class Pools {
             Slot s = slots[i];
             if (s.waiting()) {
                 removeWaiter(tx, s.key(), s.id(), s.state() == Slot.State.WAIT_ANY);
+                tx.observe(new PoolAcquireEnded(s.key(), PoolOutcome.CANCELLED, tx.now() - s.since()));
             } else {
                 releaseHeld(tx, s, false);
             }

@@ -6,6 +6,7 @@ import dev.baton.core.command.Command.QueueDone;
 import dev.baton.core.command.Command.QueueEnqueue;
 import dev.baton.core.command.Command.QueueRetry;
 import dev.baton.core.command.ErrorCode;
+import dev.baton.core.command.Observation;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.QueueReply;
 import dev.baton.core.command.Result.QueueStatus;
@@ -109,6 +110,7 @@ public final class Queues {
             }
             ItemState it = items.get(e.getValue());
             ItemState cl = it.withClaim(session.id(), tx.nextFence(), it.attempts() + 1);
+            tx.observe(new Observation.QueueItemClaimed(c.queue(), tx.now() - it.enqueuedAt()));
             items = items.assoc(cl.id(), cl);
             ready = ready.without(e.getKey());
             claimed = claimed.put(new ItemKey(c.queue(), cl.id()));
