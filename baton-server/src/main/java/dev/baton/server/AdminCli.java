@@ -77,6 +77,15 @@ final class AdminCli {
                 + "  api " + s.getLeaderApiAddress()).append('\n');
         b.append("term      ").append(s.getTerm()).append('\n');
         b.append("commit    ").append(s.getCommitIndex()).append("  applied ").append(s.getAppliedIndex()).append('\n');
+        if (s.hasPools()) {
+            // The same cluster-wide counters as the PoolCounter door's STATS and /metrics.
+            var p = s.getPools();
+            b.append("pools     keys ").append(p.getKeys()).append("  holding ").append(p.getProcessing())
+                    .append("  waiting ").append(p.getWaiting()).append('\n');
+            b.append("          acquired ").append(p.getAcquired()).append("  released ").append(p.getReleased())
+                    .append("  done ").append(p.getDone()).append("  timeouts ").append(p.getTimeouts())
+                    .append("  queue_full ").append(p.getQueueFull()).append('\n');
+        }
         if (!s.getFailure().isEmpty()) {
             b.append("FAILED    ").append(s.getFailure()).append('\n');
         }

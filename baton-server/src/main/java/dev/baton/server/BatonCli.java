@@ -1,6 +1,8 @@
 package dev.baton.server;
 
 import dev.baton.server.api.ApiServer;
+import dev.baton.server.http.BatonMetrics;
+import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import picocli.CommandLine;
@@ -63,7 +65,8 @@ public final class BatonCli implements Runnable {
                     + " data directory resumes where it stopped.",
                     "",
                     "Serves the gRPC API (default port 7530), the PoolCounter line protocol (7531; existing"
-                    + " poolcounterd clients work unchanged) and Raft (7533). Not yet: HTTP (7532)."})
+                    + " poolcounterd clients work unchanged), HTTP (7532: /metrics, /health/live, /health/ready,"
+                    + " the admin JSON API under /api/ and the dashboard at /dashboard/) and Raft (7533)."})
     static final class Server implements Callable<Integer> {
         @Option(names = "--node-id", defaultValue = "n1", description = "This node's id (default: ${DEFAULT-VALUE}).")
         String nodeId;
@@ -103,6 +106,24 @@ public final class BatonCli implements Runnable {
                 description = "Longest PoolCounter line, newline excluded; a longer one gets ERROR LINE_TOO_LONG"
                         + " and its connection is closed (default: ${DEFAULT-VALUE}).")
         int lineMaxBytes;
+
+        @Option(names = "--http-port", defaultValue = "7532",
+                description = "HTTP port: metrics, health, admin JSON and dashboard (default: ${DEFAULT-VALUE}).")
+        int httpPort;
+
+        @Option(names = "--http-host", description = "Address the HTTP port binds to (default: --host).")
+        String httpHost;
+
+        @Option(names = "--no-http", description = "Do not serve HTTP (no metrics, admin API or dashboard).")
+        boolean noHttp;
+
+        @Option(names = "--metrics-top-keys", defaultValue = "20",
+                description = "Pool keys with their own series in /metrics (the most active ones; default: ${DEFAULT-VALUE}).")
+        int metricsTopKeys;
+
+        @Option(names = "--metrics-max-targets", defaultValue = "500",
+                description = "Dispatch targets with their own lag series in /metrics (the most lagging; default: ${DEFAULT-VALUE}).")
+        int metricsMaxTargets;
 
         @Option(names = "--config", paramLabel = "FILE",
                 description = "Properties file of option defaults, keys without dashes (node-id=n2, api-port=7540, ...).")
@@ -155,7 +176,8 @@ public final class BatonCli implements Runnable {
                 config = new ApiServer.Config(options, options.host(), apiPort, sessionTtlMs, LimitOptions.parse(
                         limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
                         lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
-                        sessionTtlMs));
+                        sessionTtlMs), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
+                        httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300));
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
@@ -177,6 +199,8 @@ public final class BatonCli implements Runnable {
             LineDoor door = server.lineDoor();
             System.err.println("baton server: node " + options.nodeId() + " serving gRPC on " + server.apiEndpoint()
                     + (door == null ? "" : ", PoolCounter on " + door.config().host() + ":" + door.port())
+                    + (server.httpDoor() == null ? "" : ", HTTP on " + server.httpDoor().endpoint()
+                            + " (dashboard http://" + server.httpDoor().endpoint() + "/dashboard/)")
                     + " and Raft on " + options.endpoint() + ", data in " + options.dataDir().toAbsolutePath());
             node.waitForLeader(Duration.ofSeconds(30)).ifPresentOrElse(
                     l -> System.err.println("baton server: leader is " + l + (node.isLeader() ? " (this node)" : "")),

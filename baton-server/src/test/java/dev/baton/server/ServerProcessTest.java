@@ -75,7 +75,8 @@ class ServerProcessTest {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                 "--data-dir", data.toString(), "--raft-port", Integer.toString(port),
-                "--api-port", Integer.toString(freePort()), "--line-port", Integer.toString(freePort())));
+                "--api-port", Integer.toString(freePort()), "--line-port", Integer.toString(freePort()),
+                "--http-port", Integer.toString(freePort())));
         cmd.addAll(List.of(extra));
         return cmd;
     }

@@ -135,6 +135,7 @@ final class ServerProcesses implements AutoCloseable {
         } else {
             cmd.add("--no-line");
         }
+        cmd.add("--no-http"); // benchmarks scrape nothing; and several nodes would want 7532
         cmd.addAll(serverArgs);
         return cmd;
     }

@@ -52,7 +52,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                 .setApiAddress(apiEndpoint.get()).setTerm(node.term()).setIsLeader(node.isLeader())
                 .setCommitIndex(node.commitIndex()).setAppliedIndex(node.lastAppliedIndex())
                 .setFailure(node.failure().orElse(""))
-                .setLastSnapshotIndex(Math.max(0, node.lastLoadedSnapshotIndex()));
+                .setLastSnapshotIndex(Math.max(0, node.lastLoadedSnapshotIndex()))
+                .setPools(Convert.info(node.readLocal(new Query.GetPoolTotals())));
         leader.ifPresent(l -> {
             b.setLeaderRaftAddress(l);
             View.Node n = book.get(l);

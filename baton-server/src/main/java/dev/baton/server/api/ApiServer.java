@@ -6,6 +6,8 @@ import dev.baton.core.command.Query;
 import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.EffectListener;
+import dev.baton.server.http.BatonMetrics;
+import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -49,9 +51,10 @@ public final class ApiServer implements AutoCloseable {
      * @param join            start with an empty configuration, as a node that an operator is about to
      *                        add to a running cluster ({@code Admin.AddMember}); it waits for the leader
      * @param line            the PoolCounter line-protocol door (port 7531), or null for none
+     * @param http            the HTTP port (7532: metrics, health, admin JSON, dashboard), or null for none
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
-                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line) {
+                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
@@ -66,20 +69,30 @@ public final class ApiServer implements AutoCloseable {
             }
         }
 
-        /** Without the PoolCounter door. */
+        /** Without the HTTP port. */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, null);
+        }
+
+        /** Without the PoolCounter door and the HTTP port. */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits, boolean join) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, join, null);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, null, null);
         }
 
         /** Without the PoolCounter door, not joining. */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, false, null);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, false, null, null);
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http);
+        }
+
+        public Config withHttp(HttpDoor.Config h) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h);
         }
     }
 
@@ -94,6 +107,9 @@ public final class ApiServer implements AutoCloseable {
     private NodeDuties duties;
     private Server grpc;
     private volatile LineDoor lineDoor;
+    private final BatonMetrics metrics;
+    private AdminService admin;
+    private HttpDoor httpDoor;
     private volatile String apiEndpoint;
     private volatile boolean closed;
 
@@ -103,6 +119,8 @@ public final class ApiServer implements AutoCloseable {
         this.effectsThread = Executors.newSingleThreadExecutor(daemon("baton-effects-" + config.node().nodeId()));
         this.node = new BatonNode(config.node(), new CoordinationStateMachine(), new Listener(),
                 System::currentTimeMillis);
+        this.metrics = new BatonMetrics(node, config.node().nodeId(),
+                config.http() == null ? BatonMetrics.Limits.DEFAULTS : config.http().metrics(), () -> lineDoor);
         this.leases = new LeaseKeeper(node, System::nanoTime);
         this.router = new Router(node, leases);
         leases.setRouter(router);
@@ -119,6 +137,22 @@ public final class ApiServer implements AutoCloseable {
 
     /** Effects and leadership changes from the apply thread: handed off at once, in order. */
     private final class Listener implements EffectListener {
+        @Override
+        public void onApplied(dev.baton.core.sm.Applied applied) {
+            BatonMetrics m = metrics;
+            if (m != null) { // null only while the constructor runs
+                m.onApplied(applied);
+            }
+        }
+
+        @Override
+        public void onSnapshotSaved(long index, long pauseNanos, long durationNanos) {
+            BatonMetrics m = metrics;
+            if (m != null) {
+                m.onSnapshotSaved(pauseNanos, durationNanos);
+            }
+        }
+
         @Override
         public void onEffects(long index, List<Effect> effects) {
             LineDoor door = lineDoor;
@@ -191,6 +225,7 @@ public final class ApiServer implements AutoCloseable {
             node.start();
         }
         ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs());
+        admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint);
         try {
             grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.apiHost(), config.apiPort()))
                     .addService(services.new SessionsService())
@@ -200,7 +235,7 @@ public final class ApiServer implements AutoCloseable {
                     .addService(services.new EventsService())
                     .addService(services.new QueuesService())
                     .addService(services.new ForwardService())
-                    .addService(new AdminService(router, config.node().nodeId(), () -> apiEndpoint))
+                    .addService(admin)
                     // A client that vanished without closing its TCP connection is noticed.
                     .keepAliveTime(30, TimeUnit.SECONDS)
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
@@ -221,6 +256,19 @@ public final class ApiServer implements AutoCloseable {
             try {
                 lineDoor = new LineDoor(config.line(), router, leases, config.node().nodeId()).start();
             } catch (RuntimeException e) {
+                grpc.shutdownNow();
+                node.close();
+                throw e;
+            }
+        }
+        if (config.http() != null) {
+            try {
+                httpDoor = new HttpDoor(config.http(), router, metrics, admin::status).start(timer);
+            } catch (RuntimeException e) {
+                LineDoor d = lineDoor;
+                if (d != null) {
+                    d.close();
+                }
                 grpc.shutdownNow();
                 node.close();
                 throw e;
@@ -255,6 +303,21 @@ public final class ApiServer implements AutoCloseable {
         return leases;
     }
 
+    /** This node's metrics (also served on the HTTP port when it has one). */
+    public BatonMetrics metrics() {
+        return metrics;
+    }
+
+    /** The HTTP door, or null if this node has none. */
+    public HttpDoor httpDoor() {
+        return httpDoor;
+    }
+
+    /** This node's view of the cluster, as {@code Admin.Status} answers it. */
+    public dev.baton.api.v1.StatusResponse status() {
+        return admin.status();
+    }
+
     /** The PoolCounter door, or null if this node has none. */
     public LineDoor lineDoor() {
         return lineDoor;
@@ -267,6 +330,9 @@ public final class ApiServer implements AutoCloseable {
             return;
         }
         closed = true;
+        if (httpDoor != null) {
+            httpDoor.close();
+        }
         LineDoor door = lineDoor;
         if (door != null) {
             door.close(); // first: its connections' sessions are closed while the node still runs

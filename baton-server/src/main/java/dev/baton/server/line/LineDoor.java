@@ -197,6 +197,16 @@ public final class LineDoor implements AutoCloseable {
         return connectionsTotal.get();
     }
 
+    /** Connections refused (over the limit) or failed to set up, as STATS' connect_errors. */
+    public long connectErrors() {
+        return connectErrors.get();
+    }
+
+    /** Replies that could not be written, as STATS' failed_sends. */
+    public long failedSends() {
+        return failedSends.get();
+    }
+
     // ---- for connections -----------------------------------------------------------------------
 
     Router router() {

@@ -655,6 +655,28 @@ public final class BatonNode implements AutoCloseable {
         return id == null || id.isEmpty() ? Optional.empty() : Optional.of(id.getEndpoint().toString());
     }
 
+    /** SOFAJRaft's last log index on this node (appended, maybe not committed yet); 0 before start. */
+    public long lastLogIndex() {
+        Node n = node;
+        return n instanceof NodeImpl impl ? impl.getLastLogIndex() : 0;
+    }
+
+    /** Bytes the Raft log takes on disk (the {@code log} directory), or -1 if it cannot be read. */
+    public long logBytes() {
+        java.nio.file.Path dir = options.dataDir().resolve("log");
+        try (var files = java.nio.file.Files.walk(dir)) {
+            return files.filter(java.nio.file.Files::isRegularFile).mapToLong(f -> {
+                try {
+                    return java.nio.file.Files.size(f);
+                } catch (java.io.IOException gone) {
+                    return 0; // a segment removed while we walked
+                }
+            }).sum();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return -1;
+        }
+    }
+
     /** The latest term this node saw start (it led or followed a leader in it); 0 before any. */
     public long term() {
         return fsm.knownTerm();

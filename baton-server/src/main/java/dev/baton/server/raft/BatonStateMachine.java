@@ -145,6 +145,11 @@ public final class BatonStateMachine extends StateMachineAdapter {
             for (int i = 0; i < entries.size(); i++) {
                 Applied a = applied.get(i);
                 stamp = Math.max(stamp, entries.get(i).timestamp());
+                try {
+                    effects.onApplied(a);
+                } catch (Throwable t) {
+                    LOG.error("Apply listener failed on entry {}", a.index(), t);
+                }
                 if (!a.effects().isEmpty()) {
                     try {
                         effects.onEffects(a.index(), a.effects());
@@ -174,6 +179,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
     @Override
     public void onSnapshotSave(SnapshotWriter writer, Closure done) {
         SnapshotHandle handle;
+        long started = System.nanoTime();
         try {
             handle = sm.prepareSnapshot(); // on the FSM thread, between updates, O(1)
         } catch (Throwable t) {
@@ -182,13 +188,14 @@ public final class BatonStateMachine extends StateMachineAdapter {
             return;
         }
         try {
-            snapshotSaver.execute(() -> save(handle, writer, done));
+            long pause = System.nanoTime() - started;
+            snapshotSaver.execute(() -> save(handle, writer, done, started, pause));
         } catch (RejectedExecutionException stopped) {
             done.run(new Status(RaftError.ESTOP, "state machine is shut down"));
         }
     }
 
-    private void save(SnapshotHandle handle, SnapshotWriter writer, Closure done) {
+    private void save(SnapshotHandle handle, SnapshotWriter writer, Closure done, long started, long pauseNanos) {
         Path file = Path.of(writer.getPath(), SNAPSHOT_FILE);
         try {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -206,6 +213,11 @@ public final class BatonStateMachine extends StateMachineAdapter {
             LOG.error("Saving the snapshot at index {} to {} failed", handle.index(), file, t);
             done.run(new Status(RaftError.EIO, "saving the snapshot failed: %s", t));
             return;
+        }
+        try {
+            effects.onSnapshotSaved(handle.index(), pauseNanos, System.nanoTime() - started);
+        } catch (Throwable t) {
+            LOG.error("Snapshot listener failed", t);
         }
         done.run(Status.OK());
     }

@@ -1,6 +1,7 @@
 package dev.baton.server.raft;
 
 import dev.baton.core.command.Effect;
+import dev.baton.core.sm.Applied;
 
 import java.util.List;
 
@@ -36,6 +37,19 @@ public interface EffectListener {
 
     /** This node stopped being leader (deposed, shut down or failed). Called on the apply thread. */
     default void onLeaderStop() {}
+
+    /**
+     * Every applied data entry, effects or not, before its effects are delivered: for the metrics
+     * (commands per entry, the core's {@link dev.baton.core.command.Observation observations}).
+     * Called on the apply thread; must be cheap and must not block.
+     */
+    default void onApplied(Applied applied) {}
+
+    /**
+     * A snapshot was saved: {@code pauseNanos} is how long applying stopped while the state was
+     * captured (on the apply thread), {@code durationNanos} how long capturing and writing took.
+     */
+    default void onSnapshotSaved(long index, long pauseNanos, long durationNanos) {}
 
     /** Drops every effect (a node without front doors, tests). */
     EffectListener NONE = (index, effects) -> {};

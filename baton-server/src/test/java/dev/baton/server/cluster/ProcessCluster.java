@@ -33,6 +33,7 @@ final class ProcessCluster implements AutoCloseable {
         final int raftPort;
         final int apiPort;
         final int linePort;
+        final int httpPort;
         final Path dir;
         Process process;
         ManagedChannel channel;
@@ -43,6 +44,7 @@ final class ProcessCluster implements AutoCloseable {
             this.raftPort = raftPort;
             this.apiPort = apiPort;
             this.linePort = freePort();
+            this.httpPort = freePort();
             this.dir = dir;
         }
 
@@ -52,6 +54,11 @@ final class ProcessCluster implements AutoCloseable {
 
         String api() {
             return "127.0.0.1:" + apiPort;
+        }
+
+        /** Base URL of the node's HTTP port (metrics, admin API, dashboard). */
+        String http() {
+            return "http://127.0.0.1:" + httpPort;
         }
 
         boolean alive() {
@@ -125,7 +132,7 @@ final class ProcessCluster implements AutoCloseable {
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                     "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
                     "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort),
-                    "--line-port", Integer.toString(n.linePort)));
+                    "--line-port", Integer.toString(n.linePort), "--http-port", Integer.toString(n.httpPort)));
             if (nodes.size() > 1) {
                 cmd.addAll(List.of("--peers", peers()));
             }

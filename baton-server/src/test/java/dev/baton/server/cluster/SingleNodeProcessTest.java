@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code baton server} with no arguments at all, as a user first runs it: a single node on
- * 127.0.0.1 with the default ports (7530 gRPC, 7531 PoolCounter, 7533 Raft) and its data in {@code ./baton-data};
+ * 127.0.0.1 with the default ports (7530 gRPC, 7531 PoolCounter, 7532 HTTP, 7533 Raft) and its data in {@code ./baton-data};
  * a client acquires and releases; the server stops on SIGTERM and restarts with its state.
  */
 class SingleNodeProcessTest {
@@ -57,8 +57,8 @@ class SingleNodeProcessTest {
 
     @Test
     void startsWithNoArgumentsServesAClientAndKeepsItsStateAcrossARestart(@TempDir Path cwd) throws Exception {
-        assumeTrue(free(7530) && free(7531) && free(7533),
-                "the default ports 7530, 7531 and 7533 are not all free on this machine");
+        assumeTrue(free(7530) && free(7531) && free(7532) && free(7533),
+                "the default ports 7530, 7531, 7532 and 7533 are not all free on this machine");
         Set<Long> lost = ConcurrentHashMap.newKeySet();
         Process p = start(cwd);
         try (BatonClient client = BatonClient.builder().endpoints("127.0.0.1:7530").retryFor(Duration.ofSeconds(60))
@@ -71,6 +71,14 @@ class SingleNodeProcessTest {
                         .isEqualTo(PoolStatus.POOL_TIMEOUT); // one pool, whichever door
                 assertThat(pc.call("RELEASE")).isEqualTo("RELEASED");
             }
+            // The HTTP port is on by default too: ready (leader known, everything applied), and metrics.
+            var http = java.net.http.HttpClient.newHttpClient();
+            var ready = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                    "http://127.0.0.1:7532/health/ready")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+            var metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                    "http://127.0.0.1:7532/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body()).contains("baton_pool_acquires_total{node=\"n1\",result=\"locked\"} 2.0");
             LockReply held = client.lockAcquire("m", Duration.ZERO);
             assertThat(held.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
             client.dispatchInit("feed", Map.of("enwiki", "enwiki_db"));
@@ -93,6 +101,6 @@ class SingleNodeProcessTest {
         }
         assertThat(lost).isEmpty();
         assertThat(Files.readString(cwd.resolve("out.log"))).contains("serving gRPC on 127.0.0.1:7530")
-                .contains("PoolCounter on 127.0.0.1:7531");
+                .contains("PoolCounter on 127.0.0.1:7531").contains("HTTP on 127.0.0.1:7532");
     }
 }

@@ -1,0 +1,480 @@
+// Baton operator dashboard: polls this node's /api/... every 2 s and redraws the cards.
+// No framework and no innerHTML: every string from the API (pool keys, tokens, event names are
+// user input) reaches the page only as a text node or an attribute value.
+'use strict';
+(() => {
+  const REFRESH_MS = 2000;
+  const FETCH_TIMEOUT_MS = 4000; // shorter than a human's patience, longer than /api/cluster's 1 s member wait
+  const BUSIEST_POOLS = 10;
+  const POOL_DETAILS = 5;        // holders are fetched for the first few pools only, one request each
+  const GROUP_TARGETS = 20;
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  // Distinct on a light background; targets beyond 10 reuse them dashed.
+  const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
+                   '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
+  const MAX_COLOR = '#1f2933';
+
+  const $ = (sel) => document.querySelector(sel);
+
+  // ---- DOM helpers ------------------------------------------------------------------------------
+
+  function build(make, tag, attrs, children) {
+    const e = make(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      e.setAttribute(k, String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(c instanceof Node ? c : String(c)); // strings become text nodes: escaped by construction
+    }
+    return e;
+  }
+  const el = (tag, attrs, ...kids) => build((t) => document.createElement(t), tag, attrs, kids);
+  const sv = (tag, attrs, ...kids) => build((t) => document.createElementNS(SVG_NS, t), tag, attrs, kids);
+
+  function fillBody(table, rows, emptyText) {
+    const body = table.tBodies[0];
+    const cols = table.tHead.rows[0].cells.length;
+    body.replaceChildren(...(rows.length ? rows
+      : [el('tr', { class: 'empty' }, el('td', { colspan: cols }, emptyText))]));
+  }
+
+  // ---- formatting -------------------------------------------------------------------------------
+
+  const num = (n) => (n === null || n === undefined || n < 0 ? '–' : String(n));
+  const pad2 = (n) => String(n).padStart(2, '0');
+
+  // A duration in ms as "0.4s", "3.2s", "4m 05s", "2h 03m", "3d 04h".
+  function dur(ms) {
+    if (ms === null || ms === undefined || !isFinite(ms)) return '–';
+    const s = Math.max(0, ms) / 1000;
+    if (s < 60) return s.toFixed(1) + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm ' + pad2(Math.floor(s % 60)) + 's';
+    if (s < 86400) return Math.floor(s / 3600) + 'h ' + pad2(Math.floor((s % 3600) / 60)) + 'm';
+    return Math.floor(s / 86400) + 'd ' + pad2(Math.floor((s % 86400) / 3600)) + 'h';
+  }
+
+  // Axis label for an offset before now: "30s", "2m", "1m30s".
+  function shortDur(ms) {
+    const s = Math.round(ms / 1000);
+    if (s < 60) return s + 's';
+    return Math.floor(s / 60) + 'm' + (s % 60 ? pad2(s % 60) + 's' : '');
+  }
+
+  const clock = (d) => pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
+
+  // "a, b, c +4" with the full list as a tooltip, so a session holding 500 things keeps one line.
+  function listCell(items, max = 3) {
+    const all = (items || []).map(String);
+    if (!all.length) return el('td', { class: 'muted' }, '–');
+    const shown = all.slice(0, max).join(', ') + (all.length > max ? ' +' + (all.length - max) : '');
+    return el('td', { class: 'mono list', title: all.join('\n') }, shown);
+  }
+
+  // ---- fetching ---------------------------------------------------------------------------------
+
+  async function api(path, init) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
+    try {
+      const r = await fetch(path, Object.assign({ cache: 'no-store', signal: ctl.signal }, init));
+      const body = await r.json().catch(() => null);
+      if (!r.ok) {
+        const msg = body && (body.message || body.error);
+        throw new Error(r.status + (msg ? ' ' + msg : ''));
+      }
+      return body;
+    } catch (e) {
+      throw e.name === 'AbortError' ? new Error('no answer within ' + FETCH_TIMEOUT_MS / 1000 + ' s') : e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const settle = (promises) => Promise.allSettled(promises)
+    .then((rs) => rs.map((r) => (r.status === 'fulfilled' ? { ok: r.value } : { err: r.reason })));
+
+  // Durations use the server's clock (cluster.now), advanced by the browser's monotonic clock
+  // between refreshes, so a skewed laptop clock does not distort ages.
+  let serverNow = null;
+  let serverNowAt = 0;
+  const now = () => (serverNow === null ? Date.now() : serverNow + (performance.now() - serverNowAt));
+
+  // ---- refresh loop -----------------------------------------------------------------------------
+
+  let lastOkAt = null;     // performance.now() of the last refresh where the node answered
+  let lastOkDate = null;
+  let lastError = null;
+  let timer = null;
+  let running = false;
+  let again = false;
+
+  async function refresh() {
+    const [cluster, pools, dispatch, history, events, queues, sessions] = await settle([
+      api('/api/cluster'),
+      api('/api/pools?sort=waiters&limit=' + BUSIEST_POOLS),
+      api('/api/dispatch'),
+      api('/api/dispatch/history'),
+      api('/api/events'),
+      api('/api/queues'),
+      api('/api/sessions'),
+    ]);
+    if (cluster.ok) {
+      serverNow = cluster.ok.now;
+      serverNowAt = performance.now();
+    }
+    // Second round: details that need the first round's names. A pool that empties between the
+    // two requests answers 404; that only loses its holder line, so errors here are ignored.
+    const poolKeys = pools.ok ? pools.ok.pools.slice(0, POOL_DETAILS).map((p) => p.key) : [];
+    const groupNames = dispatch.ok ? dispatch.ok.groups.map((g) => g.name) : [];
+    const details = await settle([
+      ...poolKeys.map((k) => api('/api/pools/' + encodeURIComponent(k))),
+      ...groupNames.map((g) => api('/api/dispatch/' + encodeURIComponent(g) + '?limit=20')),
+    ]);
+    const poolDetail = new Map(poolKeys.map((k, i) => [k, details[i].ok]));
+    const groupDetail = new Map(groupNames.map((g, i) => [g, details[poolKeys.length + i].ok]));
+
+    // Each card keeps its last content when its own request failed, and says so.
+    section('cluster-card', cluster, () => renderCluster(cluster.ok));
+    section('pools-card', pools, () => renderPools(pools.ok, poolDetail));
+    section('dispatch-card', dispatch.ok && history.err ? history : dispatch,
+      () => renderDispatch(dispatch.ok, history.ok, groupDetail));
+    section('events-card', events, () => renderEvents(events.ok));
+    section('queues-card', queues, () => renderQueues(queues.ok));
+    section('sessions-card', sessions, () => renderSessions(sessions.ok));
+
+    const all = [cluster, pools, dispatch, history, events, queues, sessions];
+    if (cluster.ok) {
+      lastOkAt = performance.now();
+      lastOkDate = new Date();
+      lastError = null;
+    } else {
+      lastError = cluster.err;
+    }
+    if (all.every((r) => r.ok)) document.body.setAttribute('data-loaded', 'true');
+    showStatus();
+  }
+
+  function section(cardId, result, render) {
+    const card = document.getElementById(cardId);
+    let note = card.querySelector('.card-error');
+    if (result.ok) {
+      if (note) note.remove();
+      if (render) render();
+      return;
+    }
+    if (!note) {
+      note = el('span', { class: 'card-error' });
+      card.querySelector('h2').append(note);
+    }
+    note.textContent = 'stale: ' + result.err.message;
+  }
+
+  function showStatus() {
+    const banner = $('#banner');
+    const ago = lastOkAt === null ? null : Math.round((performance.now() - lastOkAt) / 1000);
+    $('#updated').textContent = lastOkDate ? 'updated ' + clock(lastOkDate) + (ago >= 5 ? ' (' + ago + 's ago)' : '')
+      : 'loading…';
+    if (!lastError) {
+      banner.hidden = true;
+      return;
+    }
+    banner.hidden = false;
+    banner.textContent = 'Node unreachable (' + lastError.message + ') — '
+      + (ago === null ? 'no data yet' : 'last updated ' + ago + 's ago; showing the last data');
+  }
+
+  async function loop() {
+    clearTimeout(timer);
+    if (running) { again = true; return; } // a refresh is in flight: run once more right after it
+    running = true;
+    try {
+      await refresh();
+    } catch (e) {
+      // A rendering bug must not stop the loop; show it instead of going silently stale.
+      console.error(e);
+      lastError = new Error('dashboard error: ' + e.message);
+      showStatus();
+    } finally {
+      running = false;
+      timer = setTimeout(loop, again ? 0 : REFRESH_MS);
+      again = false;
+    }
+  }
+
+  // ---- cluster ----------------------------------------------------------------------------------
+
+  function renderCluster(c) {
+    $('#node-id').textContent = c.nodeId + ' · ' + c.self;
+    const role = $('#role');
+    const isLeader = c.leader && c.leader === c.self;
+    role.textContent = isLeader ? 'leader' : c.leader ? 'follower' : 'no leader';
+    role.className = 'badge ' + (isLeader ? 'lead' : c.leader ? 'follow' : 'bad');
+    const leader = $('#leader');
+    leader.setAttribute('data-leader', c.leader || '');
+    leader.textContent = c.leader ? (c.leaderNodeId || '?') + ' · ' + c.leader : 'none known';
+    $('#term').textContent = num(c.term);
+    $('#last-index').textContent = num(c.summary && c.summary.lastIndex);
+
+    const rows = c.members.map((m) => {
+      const status = !m.reachable
+        ? el('td', { class: 'bad status', title: m.failure || '' }, 'unreachable' + (m.failure ? ': ' + m.failure : ''))
+        : m.failure ? el('td', { class: 'warn status', title: m.failure }, m.failure)
+        : el('td', { class: 'ok' }, 'ok');
+      return el('tr', { class: 'member' + (m.leader ? ' leader' : ''), 'data-node-id': m.nodeId },
+        el('td', { class: 'mono strong' }, m.nodeId,
+          m.raftAddress === c.self ? el('span', { class: 'tag' }, 'this node') : null),
+        el('td', { class: 'mono' }, m.raftAddress),
+        el('td', { class: 'mono' }, m.apiAddress || '–'),
+        el('td', {}, m.leader ? el('span', { class: 'badge lead' }, '★ leader') : 'follower'),
+        el('td', { class: 'num' }, num(m.term)),
+        el('td', { class: 'num' }, num(m.commitIndex)),
+        el('td', { class: 'num' }, num(m.appliedIndex)),
+        el('td', { class: 'num' }, num(m.lastSnapshotIndex)),
+        status);
+    });
+    fillBody($('#members'), rows, 'no members known');
+  }
+
+  // ---- pools ------------------------------------------------------------------------------------
+
+  function renderPools(p, detail) {
+    const t = p.totals || {};
+    const stats = [['keys', t.keys], ['holding', t.processing], ['waiting', t.waiting], ['acquired', t.acquired],
+      ['released', t.released], ['done', t.done], ['timeouts', t.timeouts], ['queue full', t.queueFull]];
+    $('#pool-totals').replaceChildren(...stats.map(([k, v]) =>
+      el('span', { class: 'stat' + ((k === 'timeouts' || k === 'queue full') && v > 0 ? ' warn' : '') },
+        el('span', { class: 'k' }, k), el('span', { class: 'v' }, num(v)))));
+
+    const at = now();
+    const rows = p.pools.map((pool) => {
+      const d = detail.get(pool.key);
+      const lines = [];
+      if (d) {
+        for (const h of d.holders.slice(0, 3)) {
+          lines.push(el('div', {}, 'session #' + h.session + ' fence ' + h.fence + ' for ' + dur(at - h.since)));
+        }
+        if (d.holders.length > 3) lines.push(el('div', { class: 'muted' }, '+' + (d.holders.length - 3) + ' more holders'));
+        if (d.waiters.length) {
+          const oldest = d.waiters.reduce((a, b) => (b.since < a.since ? b : a));
+          lines.push(el('div', { class: 'muted' }, d.waiters.length + ' waiting, longest #' + oldest.session
+            + ' for ' + dur(at - oldest.since)));
+        }
+      }
+      return el('tr', { class: 'pool', 'data-key': pool.key, 'data-holders': pool.holders, 'data-waiters': pool.waiters },
+        el('td', { class: 'mono key', title: pool.key }, pool.key),
+        el('td', { class: 'num' }, String(pool.holders)),
+        el('td', { class: 'num' + (pool.waiters > 0 ? ' warn' : '') }, String(pool.waiters)),
+        el('td', { class: 'mono detail' }, ...lines));
+    });
+    fillBody($('#pools'), rows, 'no pool has holders or waiters');
+  }
+
+  // ---- dispatch ---------------------------------------------------------------------------------
+
+  function renderDispatch(d, history, detail) {
+    const hist = new Map(((history && history.groups) || []).map((g) => [g.name, g]));
+    const interval = (history && history.intervalMs) || REFRESH_MS;
+    $('#history-note').textContent = history ? 'sampled every ' + dur(interval) + ' by this node' : '';
+    const box = $('#dispatch');
+    if (!d.groups.length) {
+      box.replaceChildren(el('p', { class: 'muted empty' }, 'no dispatch groups'));
+      return;
+    }
+    const charts = [];
+    box.replaceChildren(...d.groups.map((g) => {
+      const stats = [['head', g.head], ['targets', g.targets], ['locked', g.locked], ['disabled', g.disabled],
+        ['max lag', g.maxLag], ['total lag', g.totalLag]];
+      const chart = el('div', { class: 'lag-chart', 'data-group': g.name, 'data-points': 0 });
+      const block = el('div', { class: 'group', 'data-group': g.name },
+        el('h3', {}, el('span', { class: 'mono' }, g.name),
+          el('span', { class: 'stats inline' }, ...stats.map(([k, v]) =>
+            el('span', { class: 'stat' + (k === 'disabled' && v > 0 ? ' warn' : '') },
+              el('span', { class: 'k' }, k), el('span', { class: 'v' }, num(v)))))),
+        el('div', { class: 'group-body' }, chart, targetTable(g.name, detail.get(g.name))));
+      charts.push([chart, hist.get(g.name)]);
+      return block;
+    }));
+    // Drawn once attached, so each chart can size itself to its grid cell.
+    for (const [chart, h] of charts) drawChart(chart, h, interval);
+  }
+
+  function targetTable(group, g) {
+    const table = el('table', { class: 'targets', 'data-group': group },
+      el('thead', {}, el('tr', {}, ...['target', 'seen', 'lag', 'touched', 'holder', 'disabled']
+        .map((h, i) => el('th', { class: i === 0 ? null : 'num' }, h)))),
+      el('tbody'));
+    const targets = g ? g.targets.slice().sort((a, b) => b.lag - a.lag || (a.id < b.id ? -1 : 1)) : [];
+    const rows = targets.slice(0, GROUP_TARGETS).map((t) =>
+      el('tr', { class: 'target' + (t.disabled ? ' disabled' : ''), 'data-target': t.id },
+        el('td', { class: 'mono key', title: t.name && t.name !== t.id ? t.id + ' (' + t.name + ')' : t.id }, t.id),
+        el('td', { class: 'num' }, num(t.seen)),
+        el('td', { class: 'num strong' }, num(t.lag)),
+        el('td', { class: 'num' }, t.secondsSinceTouched === null || t.secondsSinceTouched === undefined
+          ? 'never' : dur(t.secondsSinceTouched * 1000) + ' ago'),
+        el('td', { class: 'num' }, t.holder ? '#' + t.holder : '–'),
+        el('td', { class: 'num' + (t.disabled ? ' warn' : '') }, t.disabled ? 'yes' : '')));
+    fillBody(table, rows, g ? 'no targets' : 'details unavailable');
+    const wrap = el('div', { class: 'scroll targets-wrap' }, table);
+    if (g && g.targets.length > GROUP_TARGETS) {
+      wrap.append(el('div', { class: 'muted foot' }, 'top ' + GROUP_TARGETS + ' of ' + g.targets.length + ' by lag'));
+    }
+    return wrap;
+  }
+
+  // 1-2-5 steps so axis labels are round numbers.
+  function niceStep(raw) {
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const f = raw / p;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+  }
+
+  // Line chart in inline SVG. One thin line per listed target, a thick dark line for the group's
+  // max lag; null samples break a line (a target that did not exist yet).
+  function drawChart(box, h, intervalMs) {
+    const W = Math.max(320, box.clientWidth || 560);
+    const H = 210;
+    const M = { l: 52, r: 14, t: 12, b: 26 };
+    const pw = W - M.l - M.r;
+    const ph = H - M.t - M.b;
+    const times = (h && h.times) || [];
+    const series = [];
+    if (times.length) {
+      series.push({ label: 'max lag (all targets)', values: h.maxLag || [], color: MAX_COLOR, width: 3.5, max: true });
+      (h.targets || []).forEach((t, i) => series.push({
+        label: t.id, values: t.lag || [], color: PALETTE[i % PALETTE.length], width: 1.6,
+        dash: i >= PALETTE.length ? '5 3' : null,
+      }));
+    }
+
+    // Domains. x ends at the server's "now" and spans at least a minute, so a fresh node with one
+    // sample shows a dot at the right edge instead of dividing by a zero-width range.
+    const tEnd = Math.max(times.length ? times[times.length - 1] : 0, now());
+    const tStart = tEnd - Math.max(times.length ? tEnd - times[0] : 0, 60000, intervalMs);
+    let vMax = 0;
+    for (const s of series) for (const v of s.values) if (v !== null && v > vMax) vMax = v;
+    const yStep = Math.max(1, niceStep(Math.max(vMax, 1) / 4)); // lag is a count: never step below 1
+    const yTop = Math.max(yStep, Math.ceil(vMax / yStep) * yStep);
+    const x = (t) => M.l + ((t - tStart) / (tEnd - tStart)) * pw;
+    const y = (v) => M.t + ph - (v / yTop) * ph;
+    const f = (n) => n.toFixed(1);
+
+    const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img',
+      'aria-label': 'dispatch lag over time' });
+    const grid = sv('g', { class: 'grid' });
+    const labels = sv('g', { class: 'axis' });
+    for (let v = 0; v <= yTop + 1e-9; v += yStep) {
+      grid.append(sv('line', { x1: M.l, x2: W - M.r, y1: f(y(v)), y2: f(y(v)) }));
+      labels.append(sv('text', { x: M.l - 6, y: f(y(v) + 3.5), 'text-anchor': 'end' }, String(Math.round(v))));
+    }
+    const span = tEnd - tStart;
+    const xStep = [5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].map((s) => s * 1000)
+      .find((s) => span / s <= 6) || 3600000;
+    for (let k = 0; tEnd - k * xStep >= tStart - 1; k++) {
+      const px = f(x(tEnd - k * xStep));
+      grid.append(sv('line', { x1: px, x2: px, y1: M.t, y2: M.t + ph }));
+      labels.append(sv('text', { x: px, y: H - 8, 'text-anchor': k === 0 ? 'end' : 'middle' },
+        k === 0 ? 'now' : '−' + shortDur(k * xStep)));
+    }
+    labels.append(sv('text', { x: 12, y: M.t + ph / 2, 'text-anchor': 'middle',
+      transform: 'rotate(-90 12 ' + (M.t + ph / 2) + ')' }, 'lag'));
+    svg.append(grid, sv('line', { class: 'frame', x1: M.l, x2: M.l, y1: M.t, y2: M.t + ph }),
+      sv('line', { class: 'frame', x1: M.l, x2: W - M.r, y1: M.t + ph, y2: M.t + ph }), labels);
+
+    let points = 0;
+    const lines = sv('g', { fill: 'none', 'stroke-linejoin': 'round', 'stroke-linecap': 'round' });
+    for (const s of series) {
+      const g = sv('g', { stroke: s.color, 'stroke-width': s.width, 'stroke-dasharray': s.dash, class: s.max ? 'max' : null },
+        sv('title', {}, s.label));
+      let d = '';
+      for (let i = 0; i < times.length; i++) {
+        const v = s.values[i];
+        if (v === null || v === undefined) continue;
+        points++;
+        const prev = s.values[i - 1];
+        const next = s.values[i + 1];
+        const joined = i > 0 && prev !== null && prev !== undefined;
+        d += (joined ? 'L' : 'M') + f(x(times[i])) + ',' + f(y(v));
+        if (!joined && (next === null || next === undefined)) {
+          // An isolated sample has no segment to draw; mark it with a dot.
+          g.append(sv('circle', { cx: f(x(times[i])), cy: f(y(v)), r: s.width + 0.5, fill: s.color, stroke: 'none' }));
+        }
+      }
+      if (d) g.append(sv('path', { d }));
+      lines.append(g);
+    }
+    svg.append(lines);
+    if (!points) {
+      svg.append(sv('text', { class: 'nodata', x: M.l + pw / 2, y: M.t + ph / 2, 'text-anchor': 'middle' },
+        'no lag samples yet'));
+    }
+
+    const last = (vals) => { for (let i = vals.length - 1; i >= 0; i--) if (vals[i] !== null) return vals[i]; return null; };
+    const legend = el('div', { class: 'legend' }, ...series.map((s) =>
+      el('span', { class: 'item' + (s.max ? ' max' : '') },
+        el('span', { class: 'swatch' + (s.dash ? ' dashed' : ''), style: 'border-color:' + s.color }),
+        el('span', { class: 'mono' }, s.label), el('span', { class: 'muted' }, num(last(s.values))))));
+    box.setAttribute('data-points', points);
+    box.replaceChildren(svg, legend);
+  }
+
+  // ---- events, queues, sessions -------------------------------------------------------------------
+
+  function renderEvents(e) {
+    const at = now();
+    fillBody($('#events'), e.events.map((ev) => el('tr', { class: 'event', 'data-name': ev.name },
+      el('td', { class: 'mono key', title: ev.name }, ev.name),
+      el('td', { class: 'num' }, '#' + ev.owner),
+      el('td', { class: 'num' }, dur(at - ev.since)))), 'no pending events');
+  }
+
+  function renderQueues(q) {
+    fillBody($('#queues'), q.queues.map((qu) => el('tr', { class: 'queue', 'data-name': qu.name },
+      el('td', { class: 'mono key', title: qu.name }, qu.name),
+      el('td', { class: 'num' }, num(qu.items)),
+      el('td', { class: 'num' }, num(qu.ready)),
+      el('td', { class: 'num' }, num(qu.claimed)),
+      el('td', { class: 'num' }, num(qu.gated)))), 'no queues');
+  }
+
+  function renderSessions(s) {
+    const at = now();
+    $('#sessions-count').textContent = s.count > s.sessions.length
+      ? s.sessions.length + ' of ' + s.count : String(s.count);
+    fillBody($('#sessions'), s.sessions.map((ss) => {
+      const locks = Object.keys(ss.locksHeld || {}).concat((ss.lockWaits || []).map((l) => 'waiting ' + l));
+      const slots = ss.slots || [];
+      return el('tr', { class: 'session', 'data-session-id': ss.id },
+        el('td', { class: 'num strong' }, '#' + ss.id),
+        el('td', { class: 'mono key', title: ss.token }, ss.token || '–'),
+        el('td', { class: 'num' }, dur(ss.ttlMs)),
+        el('td', { class: 'num' }, dur(at - ss.openedAt)),
+        el('td', { class: 'num', title: slots.map((x) => x.key + ' ' + x.state).join('\n') }, String(slots.length)),
+        listCell(locks), listCell(ss.dispatchTargets), listCell(ss.events), listCell(ss.claimedItems),
+        el('td', {}, el('button', { type: 'button', class: 'close', 'data-session': ss.id, 'data-token': ss.token || '' },
+          'close')));
+    }), 'no sessions');
+  }
+
+  // One listener for all close buttons, since the rows are rebuilt every refresh.
+  $('#sessions').addEventListener('click', async (ev) => {
+    const b = ev.target.closest('button.close');
+    if (!b) return;
+    const id = b.getAttribute('data-session');
+    const token = b.getAttribute('data-token');
+    if (!confirm('Close session #' + id + (token ? ' (' + token + ')' : '')
+      + '?\nEverything it holds is released, as if its client had disconnected.')) return;
+    b.disabled = true;
+    try {
+      await api('/api/sessions/' + encodeURIComponent(id) + '/close', { method: 'POST' });
+    } catch (e) {
+      alert('Could not close session #' + id + ': ' + e.message);
+    }
+    loop();
+  });
+
+  // Keeps "Xs ago" honest while a request hangs; cheap, it only rewrites two strings.
+  setInterval(() => { if (lastError || lastOkAt !== null) showStatus(); }, 1000);
+  loop();
+})();

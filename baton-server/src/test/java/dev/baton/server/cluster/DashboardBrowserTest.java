@@ -1,0 +1,205 @@
+package dev.baton.server.cluster;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.baton.client.BatonClient;
+import dev.baton.server.TestWaits;
+import dev.baton.server.cluster.ProcessCluster.NodeProc;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.File;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The dashboard in a real browser: Debian's headless Chromium, driven through chromedriver, opens
+ * the dashboard of a follower of a running 3-process cluster under a small load (a hot pool key with
+ * one holder and two waiters, a dispatch group whose targets are dispatched to while its head moves,
+ * a pending event, a gated queue) and must show the leader, the pool with its waiter count and a
+ * dispatch lag chart with data. A screenshot goes to {@code target/dashboard-3-nodes.png}.
+ *
+ * <p>{@code ./test} installs the {@code chromium} and {@code chromium-driver} packages when they are
+ * missing; this test is skipped, saying so, only if they are still not there.
+ */
+class DashboardBrowserTest {
+    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+
+    @TempDir
+    Path tmp;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private JsonObject json(String url) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(url + ": " + r.body()).isEqualTo(200);
+        return JsonParser.parseString(r.body()).getAsJsonObject();
+    }
+
+    @Test
+    void dashboardOfAFollowerShowsLeaderPoolWaitersAndALagChart() throws Exception {
+        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+                "SKIPPED: Debian packages chromium and chromium-driver are not installed (./test installs them;"
+                        + " apt-get install chromium chromium-driver)");
+        List<BatonClient> clients = new ArrayList<>();
+        AtomicBoolean loading = new AtomicBoolean(true);
+        Thread feeder = null;
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            NodeProc leader = c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            NodeProc follower = c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow();
+            for (NodeProc n : c.nodes()) {
+                c.awaitStatus(n);
+            }
+            String[] endpoints = c.apiEndpoints().toArray(String[]::new);
+            for (int i = 0; i < 5; i++) {
+                clients.add(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(60)).build());
+            }
+            // A hot key: one holder, two waiters (they wait for minutes; the test ends first).
+            assertThat(clients.get(0).poolAcquire("page:Main_Page", 1, 10, Duration.ZERO, false).getStatus())
+                    .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+            List<CompletableFuture<?>> waits = List.of(
+                    clients.get(1).poolAcquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), false),
+                    clients.get(2).poolAcquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), true));
+            // A pending event and a queue gated on it.
+            BatonClient worker = clients.get(3);
+            worker.eventBegin("robots:example.org");
+            for (int i = 0; i < 5; i++) {
+                worker.queueEnqueue("fetch", "doc-" + i, new byte[0], i < 2 ? List.of("robots:example.org") : List.of());
+            }
+            // Dispatch: the head moves and targets are dispatched to one at a time, so lag rises and falls.
+            BatonClient dispatcher = clients.get(4);
+            Map<String, String> targets = new HashMap<>();
+            for (int i = 0; i < 6; i++) {
+                targets.put("site" + i, "db" + i);
+            }
+            dispatcher.dispatchInit("feed", targets);
+            feeder = new Thread(() -> {
+                long head = 0;
+                int next = 0;
+                while (loading.get()) {
+                    try {
+                        head += 7;
+                        dispatcher.dispatchAdvance("feed", head);
+                        String t = "site" + (next++ % 6);
+                        var locked = dispatcher.dispatchLock("feed", t);
+                        dispatcher.dispatchRelease("feed", t, locked.getTarget().getFence(), head - 3);
+                        Thread.sleep(250);
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (RuntimeException e) {
+                        if (loading.get()) {
+                            System.err.println("[DashboardBrowserTest] feeder: " + e);
+                        }
+                    }
+                }
+            }, "dashboard-feeder");
+            feeder.start();
+
+            // Every node reports the same replicated pool numbers (the ones of STATS and `baton status`).
+            for (NodeProc n : c.nodes()) {
+                TestWaits.await("pool totals on " + n.id, () -> {
+                    try {
+                        JsonObject t = json(n.http() + "/api/pools").getAsJsonObject("totals");
+                        return t.get("acquired").getAsLong() == 1 && t.get("waiting").getAsLong() == 2;
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+            }
+            // The follower has sampled lag at least twice (every 2 s) before the browser looks.
+            String base = follower.http();
+            TestWaits.await("two lag samples on " + follower.id, () -> {
+                try {
+                    var groups = json(base + "/api/dispatch/history").getAsJsonArray("groups");
+                    return groups.size() == 1 && groups.get(0).getAsJsonObject().getAsJsonArray("times").size() >= 2;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            String leaderId = json(base + "/api/cluster").get("leaderNodeId").getAsString();
+            assertThat(leaderId).isEqualTo(leader.id);
+
+            WebDriver browser = startBrowser();
+            try {
+                browser.get(base + "/dashboard/");
+                WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(200));
+                wait.until(d -> "true".equals(d.findElement(By.tagName("body")).getAttribute("data-loaded")));
+                WebElement shownLeader = wait.until(d -> {
+                    WebElement e = d.findElement(By.id("leader"));
+                    return e.getText().contains(leaderId) ? e : null;
+                });
+                assertThat(shownLeader.getAttribute("data-leader")).isEqualTo(leader.raft());
+                assertThat(browser.findElements(By.cssSelector("#members tr.member"))).hasSize(3);
+                assertThat(browser.findElement(By.cssSelector("#members tr.member.leader")).getAttribute("data-node-id"))
+                        .isEqualTo(leaderId);
+                WebElement pool = wait.until(d -> d.findElements(By.cssSelector("#pools tr.pool")).stream()
+                        .filter(e -> "page:Main_Page".equals(e.getAttribute("data-key"))).findFirst().orElse(null));
+                assertThat(pool.getAttribute("data-waiters")).isEqualTo("2");
+                assertThat(pool.getAttribute("data-holders")).isEqualTo("1");
+                assertThat(pool.getText()).contains("page:Main_Page");
+                WebElement chart = wait.until(d -> {
+                    WebElement e = d.findElement(By.cssSelector("#dispatch .lag-chart[data-group='feed']"));
+                    String points = e.getAttribute("data-points");
+                    return points != null && Integer.parseInt(points) > 0 ? e : null;
+                });
+                assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
+                assertThat(chart.isDisplayed()).isTrue();
+                assertThat(browser.findElement(By.id("events")).getText()).contains("robots:example.org");
+                assertThat(browser.findElement(By.id("queues")).getText()).contains("fetch");
+                Path shot = Path.of("target", "dashboard-3-nodes.png");
+                Files.createDirectories(shot.getParent());
+                File png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
+                Files.copy(png.toPath(), shot, StandardCopyOption.REPLACE_EXISTING);
+                System.out.println("[DashboardBrowserTest] screenshot of " + base + "/dashboard/ at "
+                        + shot.toAbsolutePath() + " (" + chart.getAttribute("data-points") + " lag points)");
+            } finally {
+                browser.quit();
+            }
+            waits.forEach(w -> w.cancel(true));
+        } finally {
+            loading.set(false);
+            if (feeder != null) {
+                feeder.interrupt();
+                feeder.join(10_000);
+            }
+            clients.forEach(BatonClient::close);
+        }
+    }
+
+    /** Debian's chromium through Debian's chromedriver, with the flags a CI machine needs. */
+    static WebDriver startBrowser() {
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--no-first-run", "--window-size=1440,1000");
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
+                .usingAnyFreePort().build();
+        return new ChromeDriver(service, options);
+    }
+}
