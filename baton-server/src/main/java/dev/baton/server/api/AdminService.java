@@ -99,8 +99,18 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             out.onError(ApiErrors.unavailable("no leader to run the change on", null));
             return;
         }
-        CompletableFuture<StatusResponse> f = new CompletableFuture<>();
-        var call = remote.apply(AdminGrpc.newFutureStub(router.channel(api.get())).withDeadlineAfter(30, TimeUnit.SECONDS));
+        ApiServices.respond(completable(remote.apply(AdminGrpc.newFutureStub(router.channel(api.get()))
+                .withDeadlineAfter(30, TimeUnit.SECONDS))), out);
+    }
+
+    /** Another node's status, asked over gRPC with a deadline. */
+    CompletableFuture<StatusResponse> statusOf(String api, long deadlineMs) {
+        return completable(AdminGrpc.newFutureStub(router.channel(api)).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
+                .status(StatusRequest.getDefaultInstance()));
+    }
+
+    private static <T> CompletableFuture<T> completable(com.google.common.util.concurrent.ListenableFuture<T> call) {
+        CompletableFuture<T> f = new CompletableFuture<>();
         call.addListener(() -> {
             try {
                 f.complete(call.get());
@@ -108,7 +118,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                 f.completeExceptionally(e.getCause() != null ? e.getCause() : e);
             }
         }, Runnable::run);
-        ApiServices.respond(f, out);
+        return f;
     }
 
     @Override

@@ -263,7 +263,8 @@ public final class ApiServer implements AutoCloseable {
         }
         if (config.http() != null) {
             try {
-                httpDoor = new HttpDoor(config.http(), router, metrics, admin::status).start(timer);
+                httpDoor = new HttpDoor(config.http(), router, metrics, admin::status, api -> statusOf(api, 1_000))
+                        .start(timer);
             } catch (RuntimeException e) {
                 LineDoor d = lineDoor;
                 if (d != null) {
@@ -316,6 +317,11 @@ public final class ApiServer implements AutoCloseable {
     /** This node's view of the cluster, as {@code Admin.Status} answers it. */
     public dev.baton.api.v1.StatusResponse status() {
         return admin.status();
+    }
+
+    /** Another node's {@code Admin.Status}, asked at its gRPC address {@code api}. */
+    public java.util.concurrent.CompletableFuture<dev.baton.api.v1.StatusResponse> statusOf(String api, long deadlineMs) {
+        return admin.statusOf(api, deadlineMs);
     }
 
     /** The PoolCounter door, or null if this node has none. */

@@ -1,7 +1,5 @@
 package dev.baton.server.http;
 
-import dev.baton.api.v1.AdminGrpc;
-import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.DispatchSettings;
@@ -21,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -38,11 +37,14 @@ final class AdminApi {
 
     private final Router router;
     private final Supplier<StatusResponse> selfStatus;
+    private final Function<String, CompletableFuture<StatusResponse>> statusOf;
     private final LagHistory lagHistory;
 
-    AdminApi(Router router, Supplier<StatusResponse> selfStatus, LagHistory lagHistory) {
+    AdminApi(Router router, Supplier<StatusResponse> selfStatus,
+             Function<String, CompletableFuture<StatusResponse>> statusOf, LagHistory lagHistory) {
         this.router = router;
         this.selfStatus = selfStatus;
+        this.statusOf = statusOf;
         this.lagHistory = lagHistory;
     }
 
@@ -77,7 +79,7 @@ final class AdminApi {
             } else if (m.getApiAddress().isEmpty()) {
                 asks.put(m.getRaftAddress(), CompletableFuture.failedFuture(new IllegalStateException("not announced")));
             } else {
-                asks.put(m.getRaftAddress(), ask(m.getApiAddress()));
+                asks.put(m.getRaftAddress(), statusOf.apply(m.getApiAddress()));
             }
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MEMBER_STATUS_MS);
@@ -130,20 +132,6 @@ final class AdminApi {
         out.put("summary", summary);
         out.put("pools", totals(node().readLocal(new Query.GetPoolTotals())));
         return out;
-    }
-
-    private CompletableFuture<StatusResponse> ask(String api) {
-        CompletableFuture<StatusResponse> f = new CompletableFuture<>();
-        var call = AdminGrpc.newFutureStub(router.channel(api)).withDeadlineAfter(MEMBER_STATUS_MS, TimeUnit.MILLISECONDS)
-                .status(StatusRequest.getDefaultInstance());
-        call.addListener(() -> {
-            try {
-                f.complete(call.get());
-            } catch (Exception e) {
-                f.completeExceptionally(e.getCause() != null ? e.getCause() : e);
-            }
-        }, Runnable::run);
-        return f;
     }
 
     static Map<String, Object> totals(View.PoolTotals t) {
@@ -293,25 +281,15 @@ final class AdminApi {
     Map<String, Object> groups() {
         List<Object> rows = new ArrayList<>();
         for (View.Group g : node().readLocal(new Query.ListGroups())) {
-            long max = 0;
-            long total = 0;
-            int locked = 0;
-            int disabled = 0;
-            for (TargetView t : g.targets()) {
-                long lag = Math.max(0, g.head() - t.seen());
-                max = Math.max(max, lag);
-                total += lag;
-                locked += t.holder() != 0 ? 1 : 0;
-                disabled += t.disabled() ? 1 : 0;
-            }
+            GroupLag lag = GroupLag.of(g);
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("name", g.name());
             r.put("head", g.head());
             r.put("targets", g.targets().size());
-            r.put("locked", locked);
-            r.put("disabled", disabled);
-            r.put("maxLag", max);
-            r.put("totalLag", total);
+            r.put("locked", lag.locked());
+            r.put("disabled", lag.disabled());
+            r.put("maxLag", lag.max());
+            r.put("totalLag", lag.total());
             rows.add(r);
         }
         return Map.of("groups", rows);
@@ -332,7 +310,7 @@ final class AdminApi {
             r.put("id", t.id());
             r.put("name", t.name());
             r.put("seen", t.seen());
-            r.put("lag", Math.max(0, g.head() - t.seen()));
+            r.put("lag", GroupLag.lag(g, t));
             r.put("touched", t.touched());
             r.put("secondsSinceTouched", t.touched() == 0 ? null : Math.max(0, now - t.touched()) / 1000.0);
             r.put("disabled", t.disabled());

@@ -468,21 +468,15 @@ public final class BatonMetrics {
         List<TargetRow> rows = new ArrayList<>();
         for (View.Group g : node.readLocal(new Query.ListGroups())) {
             Tags tags = Tags.of("group", g.name());
-            long max = 0;
-            long total = 0;
-            int lockedNow = 0;
             for (TargetView t : g.targets()) {
-                long l = Math.max(0, g.head() - t.seen());
-                max = Math.max(max, l);
-                total += l;
-                lockedNow += t.holder() != 0 ? 1 : 0;
-                rows.add(new TargetRow(g.name(), t.id(), l, t.touched()));
+                rows.add(new TargetRow(g.name(), t.id(), GroupLag.lag(g, t), t.touched()));
             }
+            GroupLag gl = GroupLag.of(g);
             head.add(MultiGauge.Row.of(tags, g.head()));
-            maxLag.add(MultiGauge.Row.of(tags, max));
-            totalLag.add(MultiGauge.Row.of(tags, total));
+            maxLag.add(MultiGauge.Row.of(tags, gl.max()));
+            totalLag.add(MultiGauge.Row.of(tags, gl.total()));
             count.add(MultiGauge.Row.of(tags, g.targets().size()));
-            locked.add(MultiGauge.Row.of(tags, lockedNow));
+            locked.add(MultiGauge.Row.of(tags, gl.locked()));
         }
         rows.sort((x, y) -> x.lag != y.lag ? Long.compare(y.lag, x.lag)
                 : x.group.equals(y.group) ? x.target.compareTo(y.target) : x.group.compareTo(y.group));

@@ -26,6 +26,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -77,12 +79,17 @@ public final class HttpDoor implements AutoCloseable {
     private HttpServer server;
     private ScheduledFuture<?> sampler;
 
-    public HttpDoor(Config config, Router router, BatonMetrics metrics, Supplier<StatusResponse> status) {
+    /**
+     * @param status   this node's status
+     * @param statusOf another member's status, by its gRPC address
+     */
+    public HttpDoor(Config config, Router router, BatonMetrics metrics, Supplier<StatusResponse> status,
+                    Function<String, CompletableFuture<StatusResponse>> statusOf) {
         this.config = config;
         this.router = router;
         this.metrics = metrics;
         this.lagHistory = new LagHistory(router.node(), config.lagIntervalMs(), config.lagSamples());
-        this.api = new AdminApi(router, status, lagHistory);
+        this.api = new AdminApi(router, status, statusOf, lagHistory);
         AtomicInteger n = new AtomicInteger();
         this.pool = Executors.newFixedThreadPool(config.threads(), r -> {
             Thread t = new Thread(r, "baton-http-" + n.incrementAndGet());

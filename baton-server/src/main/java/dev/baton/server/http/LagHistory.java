@@ -64,7 +64,7 @@ public final class LagHistory {
             Map<String, Long> top = new LinkedHashMap<>();
             long max = 0;
             for (TargetView t : ts) {
-                long lag = Math.max(0, g.head() - t.seen());
+                long lag = GroupLag.lag(g, t);
                 max = Math.max(max, lag);
                 if (top.size() < MAX_TARGETS_PER_GROUP) {
                     top.put(t.id(), lag);
