@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code --name value} and {@code --flag} arguments of the server benchmarks' mains. */
-final class Args {
+public final class Args {
     private final Map<String, String> values = new HashMap<>();
     private final List<String> known = new ArrayList<>();
 
-    Args(String[] args) {
+    public Args(String[] args) {
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (!a.startsWith("--")) {
@@ -29,24 +29,24 @@ final class Args {
         }
     }
 
-    String str(String name, String def) {
+    public String str(String name, String def) {
         known.add(name);
         return values.getOrDefault(name, def);
     }
 
-    int integer(String name, int def) {
+    public int integer(String name, int def) {
         return Integer.parseInt(str(name, Integer.toString(def)));
     }
 
-    long lng(String name, long def) {
+    public long lng(String name, long def) {
         return Long.parseLong(str(name, Long.toString(def)));
     }
 
-    boolean flag(String name) {
+    public boolean flag(String name) {
         return Boolean.parseBoolean(str(name, "false"));
     }
 
-    List<Integer> ints(String name, String def) {
+    public List<Integer> ints(String name, String def) {
         List<Integer> out = new ArrayList<>();
         for (String s : str(name, def).split(",")) {
             if (!s.isBlank()) {
@@ -57,7 +57,7 @@ final class Args {
     }
 
     /** Fails on any argument that no accessor asked for (call after reading all of them). */
-    void checkNoneUnknown() {
+    public void checkNoneUnknown() {
         for (String k : values.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException("unknown option --" + k + "; known: " + known);

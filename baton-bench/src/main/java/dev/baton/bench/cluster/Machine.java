@@ -9,14 +9,18 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /** Facts about the machine and small utilities shared by the server benchmarks. */
-final class Machine {
+public final class Machine {
     private Machine() {}
 
     /** The 1-minute load average ({@code /proc/loadavg}), or NaN. */
-    static double load1() {
+    public static double load1() {
         try {
             return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
         } catch (IOException | RuntimeException e) {
@@ -25,7 +29,7 @@ final class Machine {
     }
 
     /** {@code /proc/loadavg}'s first three fields, e.g. "1.20 0.90 0.75". */
-    static String loadavg() {
+    public static String loadavg() {
         try {
             String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
             return f[0] + " " + f[1] + " " + f[2];
@@ -35,7 +39,7 @@ final class Machine {
     }
 
     /** User + system CPU time of a process in ms ({@code /proc/PID/stat}), or -1. */
-    static long cpuMillis(long pid) {
+    public static long cpuMillis(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
@@ -46,12 +50,12 @@ final class Machine {
         }
     }
 
-    static String header() {
+    public static String header() {
         return "# " + Instant.now().truncatedTo(ChronoUnit.SECONDS) + " nproc=" + Runtime.getRuntime().availableProcessors()
                 + " java=" + System.getProperty("java.vm.version") + " loadavg=" + loadavg();
     }
 
-    static int freePort() {
+    public static int freePort() {
         try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         } catch (IOException e) {
@@ -59,7 +63,7 @@ final class Machine {
         }
     }
 
-    static void deleteTree(Path root) {
+    public static void deleteTree(Path root) {
         if (root == null || !Files.exists(root)) {
             return;
         }
@@ -76,12 +80,51 @@ final class Machine {
         }
     }
 
-    static void sleep(long ms) {
+    public static void sleep(long ms) {
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
+    }
+
+    /**
+     * What a report says about the machine: CPU model and count, memory, kernel, Java, the temp dir
+     * (where the servers' data goes) and its file system type, and the load average.
+     */
+    public static Map<String, String> facts() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("nproc", Integer.toString(Runtime.getRuntime().availableProcessors()));
+        m.put("cpu", firstValue(Path.of("/proc/cpuinfo"), "model name").orElse("?"));
+        m.put("memory", firstValue(Path.of("/proc/meminfo"), "MemTotal").orElse("?"));
+        m.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+        m.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"));
+        String tmp = System.getProperty("java.io.tmpdir");
+        String fs;
+        try {
+            fs = Files.getFileStore(Path.of(tmp)).type();
+        } catch (IOException | RuntimeException e) {
+            fs = "?";
+        }
+        m.put("tmpdir", tmp + " (" + fs + ")");
+        m.put("loadavg", loadavg());
+        return m;
+    }
+
+    /** The value of the first {@code name: value} line of a /proc file. */
+    private static Optional<String> firstValue(Path file, String name) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            for (String l : lines) {
+                int colon = l.indexOf(':');
+                if (colon > 0 && l.substring(0, colon).trim().equals(name)) {
+                    return Optional.of(l.substring(colon + 1).trim().replaceAll("\\s+", " "));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or not readable
+        }
+        return Optional.empty();
     }
 }

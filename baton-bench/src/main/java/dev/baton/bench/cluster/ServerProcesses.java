@@ -8,6 +8,7 @@ import io.grpc.ManagedChannelBuilder;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -145,6 +146,39 @@ final class ServerProcesses implements AutoCloseable {
             start(n);
         }
         return this;
+    }
+
+    /**
+     * After {@link #startAll()}, waits until the cluster serves: a leader within 60 s (failing at once if
+     * a node exits), every node agreeing on it within 30 s, and the line ports (if any) open; then a
+     * second for the leader's start-up writes (limits, address announcements).
+     */
+    ServerProcesses awaitServing() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (awaitLeader(1000).isEmpty()) {
+            if (nodes.stream().anyMatch(n -> !n.alive())) {
+                throw new IllegalStateException("a Baton server exited while starting:\n" + logs(30));
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("no Baton leader within 60 s:\n" + logs(30));
+            }
+        }
+        if (!awaitSettled(0, 30_000)) {
+            throw new IllegalStateException("the Baton cluster did not settle within 30 s:\n" + logs(30));
+        }
+        for (Node n : nodes) {
+            if (n.linePort > 0) {
+                Daemon.awaitPort("127.0.0.1", n.linePort, 30_000, n::alive, () -> logs(30));
+            }
+        }
+        Machine.sleep(1000);
+        return this;
+    }
+
+    /** The line ports' addresses (after {@link #withLinePorts()}). */
+    List<InetSocketAddress> lineAddresses() {
+        return nodes.stream().map(n -> InetSocketAddress.createUnresolved("127.0.0.1", n.linePort))
+                .collect(Collectors.toList());
     }
 
     void start(Node n) {

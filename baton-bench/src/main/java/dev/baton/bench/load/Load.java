@@ -1,0 +1,467 @@
+package dev.baton.bench.load;
+
+import dev.baton.bench.cluster.Machine;
+import dev.baton.bench.load.Contender.ContenderException;
+import dev.baton.bench.load.Contender.Handle;
+import dev.baton.bench.load.Contender.Outcome;
+import dev.baton.bench.load.Contender.Request;
+import org.HdrHistogram.Histogram;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The closed-loop load generator of every comparison: {@code C} client threads, each with its own
+ * {@link Handle} (connection or session) on a {@link Contender}, over {@code K} keys drawn uniformly or
+ * from a Zipf distribution, {@code W} holders per key.
+ *
+ * <p>A thread loops: pick a key, acquire it (for-me, or for-anyone when asked), and when granted hold
+ * it for {@code H} (a busy-free park), then release it; the next acquire follows at once. {@code maxQueue}
+ * is passed through and should be far above {@code C}, so that no contender refuses.
+ *
+ * <p>Measured window: after the warm-up, for the duration. A pair counts when its release returns
+ * inside the window; acquire latency (request sent to grant or DONE received, waiting included) and
+ * pair latency (to release confirmed) are recorded in HdrHistograms (microseconds) for calls that end
+ * inside the window, and so are the outcome counts. Errors (exceptions, unexpected replies) are
+ * counted over the whole run, warm-up included; after one the thread drops its handle, pauses 10 ms
+ * and opens a new one. After {@code TIMEOUT} or {@code QUEUE_FULL} it pauses 10 ms too, so that a
+ * refusing server is not spun on.
+ *
+ * <p>Live safety check: every key's holders as the clients see them (incremented after the grant is
+ * received, decremented before the release is sent) can only under-count the server's holders, so a
+ * count above {@code W} is a real violation of the limit. With a nonzero hold time overlapping grants
+ * would be seen.
+ *
+ * <p>Handles are opened before the clock starts (up to 60 s for all). Once the window ends every
+ * thread finishes its pair; a thread still blocked {@code timeout + 15 s} later is counted as stuck
+ * and its handle closed.
+ */
+public final class Load {
+    /** Largest latency kept exactly; longer ones are recorded as this. */
+    private static final long MAX_US = TimeUnit.SECONDS.toMicros(600);
+
+    private Load() {}
+
+    /**
+     * One run. {@code holdMicros}: how long a grant is held. {@code pids}: server processes whose CPU
+     * use over the window is reported.
+     */
+    public record Config(String label, int clients, Keys keys, int workers, int maxQueue, int timeoutS,
+                         long holdMicros, int warmupS, int durationS, boolean forAnyone, List<Long> pids) {
+        public Config {
+            if (clients < 1 || workers < 1 || maxQueue < 1 || timeoutS < 0 || holdMicros < 0 || warmupS < 0
+                    || durationS < 1) {
+                throw new IllegalArgumentException("clients, workers, maxqueue, duration >= 1; timeout, hold,"
+                        + " warm-up >= 0: " + this);
+            }
+            pids = List.copyOf(pids);
+        }
+
+        public String mode() {
+            return forAnyone ? "ACQ4ANY" : "ACQ4ME";
+        }
+
+        public Config withLabel(String l) {
+            return new Config(l, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS, forAnyone,
+                    pids);
+        }
+
+        public Config withTimes(int warmup, int duration) {
+            return new Config(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmup, duration,
+                    forAnyone, pids);
+        }
+    }
+
+    /**
+     * What one run measured. {@code outcomes}: acquire outcomes ended inside the window, by kind;
+     * {@code errors}: errors over the whole run, by kind.
+     */
+    public record Result(String contender, Config config, Instant started, long pairs, long dones, Histogram acquire,
+                         Histogram pair, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
+                         long stuck, double load1Start, double load1End, double clientCpuCores,
+                         double serverCpuCores) {
+        public double pairsPerSec() {
+            return pairs / (double) config.durationS();
+        }
+
+        public double donesPerSec() {
+            return dones / (double) config.durationS();
+        }
+
+        public long timeouts() {
+            return outcomes.getOrDefault(Outcome.TIMEOUT.name(), 0L);
+        }
+
+        public long queueFull() {
+            return outcomes.getOrDefault(Outcome.QUEUE_FULL.name(), 0L);
+        }
+
+        public long errorCount() {
+            return errors.values().stream().mapToLong(Long::longValue).sum();
+        }
+
+        /** Timeouts, queue-full refusals, errors, stuck threads and violations. */
+        public long problems() {
+            return timeouts() + queueFull() + errorCount() + stuck + violations;
+        }
+
+        public String human() {
+            Config c = config;
+            return String.format(Locale.ROOT,
+                    "%s: %d clients, %d keys %s, W=%d, hold %s ms, %s: %,.0f pairs/s%s; acquire p50 %d us, p99 %d us,"
+                            + " p99.9 %d us, max %d us; pair p50 %d us, p99 %d us; outcomes %s; errors %s; stuck %d;"
+                            + " violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s",
+                    c.label(), c.clients(), c.keys().count(), c.keys().describe(), c.workers(), holdMs(c),
+                    c.mode(), pairsPerSec(),
+                    c.forAnyone() ? String.format(Locale.ROOT, " + %,.0f DONE/s", donesPerSec()) : "",
+                    acquire.getValueAtPercentile(50), acquire.getValueAtPercentile(99),
+                    acquire.getValueAtPercentile(99.9), acquire.getMaxValue(), pair.getValueAtPercentile(50),
+                    pair.getValueAtPercentile(99), outcomes, errors, stuck, violations, load1Start, load1End,
+                    clientCpuCores, serverCpuCores < 0 ? "?" : String.format(Locale.ROOT, "%.2f", serverCpuCores));
+        }
+
+        /** One JSON object on one line; {@code extra} (string fields) go first. */
+        public String json(Map<String, String> extra) {
+            Config c = config;
+            Json.Obj o = new Json.Obj();
+            o.str("type", "result");
+            extra.forEach(o::str);
+            o.str("contender", contender);
+            o.str("label", c.label());
+            o.str("time", started.truncatedTo(ChronoUnit.SECONDS).toString());
+            o.str("mode", c.mode());
+            o.num("clients", c.clients());
+            o.num("keys", c.keys().count());
+            o.str("dist", c.keys().describe());
+            o.num("workers", c.workers());
+            o.num("maxqueue", c.maxQueue());
+            o.num("timeout_s", c.timeoutS());
+            o.num("hold_ms", c.holdMicros() / 1000.0, 3);
+            o.num("warmup_s", c.warmupS());
+            o.num("duration_s", c.durationS());
+            o.num("pairs", pairs);
+            o.num("pairs_per_s", pairsPerSec(), 1);
+            o.num("done_per_s", donesPerSec(), 1);
+            o.num("acq_p50_us", acquire.getValueAtPercentile(50));
+            o.num("acq_p99_us", acquire.getValueAtPercentile(99));
+            o.num("acq_p999_us", acquire.getValueAtPercentile(99.9));
+            o.num("acq_max_us", acquire.getMaxValue());
+            o.num("acq_mean_us", acquire.getMean(), 1);
+            o.num("pair_p50_us", pair.getValueAtPercentile(50));
+            o.num("pair_p99_us", pair.getValueAtPercentile(99));
+            o.counts("outcomes", outcomes);
+            o.num("timeouts", timeouts());
+            o.num("queue_full", queueFull());
+            o.num("errors", errorCount());
+            o.counts("error_kinds", errors);
+            o.num("stuck", stuck);
+            o.num("violations", violations);
+            o.num("load1_start", load1Start, 2);
+            o.num("load1_end", load1End, 2);
+            o.num("client_cpu_cores", clientCpuCores, 3);
+            o.num("server_cpu_cores", serverCpuCores, 3);
+            o.num("nproc", Runtime.getRuntime().availableProcessors());
+            return o.toString();
+        }
+    }
+
+    static String holdMs(Config c) {
+        return c.holdMicros() % 1000 == 0 ? Long.toString(c.holdMicros() / 1000)
+                : String.format(Locale.ROOT, "%.3f", c.holdMicros() / 1000.0);
+    }
+
+    // ---- the run ---------------------------------------------------------------------------------
+
+    /** Runs one configuration and returns once every client thread has stopped (or been given up on). */
+    public static Result run(Contender contender, Config c) throws InterruptedException {
+        if (c.forAnyone() && !contender.supportsForAnyone()) {
+            throw new IllegalArgumentException(contender.name() + " has no acquire-for-anyone");
+        }
+        Shared s = new Shared(contender, c);
+        List<Client> clients = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < c.clients(); i++) {
+            Client cl = new Client(s);
+            clients.add(cl);
+            Thread th = new Thread(cl, "load-" + contender.name() + "-" + i);
+            th.setDaemon(true);
+            threads.add(th);
+        }
+        Instant started = Instant.now();
+        threads.forEach(Thread::start);
+        // Opening sessions is not part of the load: the clock starts once all have tried.
+        s.opened.await(60, TimeUnit.SECONDS);
+        long start = System.nanoTime();
+        s.measureStart = start + TimeUnit.SECONDS.toNanos(c.warmupS());
+        s.measureEnd = s.measureStart + TimeUnit.SECONDS.toNanos(c.durationS());
+        s.go.countDown();
+
+        sleepUntil(s.measureStart);
+        double load0 = Machine.load1();
+        long self0 = Machine.cpuMillis(ProcessHandle.current().pid());
+        long server0 = serverCpu(c.pids());
+        long wall0 = System.nanoTime();
+        sleepUntil(s.measureEnd);
+        double wallMs = (System.nanoTime() - wall0) / 1e6;
+        long self1 = Machine.cpuMillis(ProcessHandle.current().pid());
+        long server1 = serverCpu(c.pids());
+        double load1 = Machine.load1();
+
+        // Threads finish the pair they are in; a waiting acquire may take up to the timeout.
+        long joinDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(c.timeoutS() + 15L);
+        long stuck = 0;
+        for (int i = 0; i < threads.size(); i++) {
+            threads.get(i).join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(joinDeadline - System.nanoTime())));
+            if (threads.get(i).isAlive()) {
+                stuck++;
+                clients.get(i).closeHandle(); // unblocks its call
+            }
+        }
+        for (Thread t : threads) {
+            t.join(5_000); // a closed handle ends the call; the thread then closes nothing more
+        }
+
+        Histogram acq = new Histogram(MAX_US, 3);
+        Histogram pair = new Histogram(MAX_US, 3);
+        Map<String, Long> outcomes = new TreeMap<>();
+        long pairs = 0;
+        long dones = 0;
+        for (Client cl : clients) {
+            synchronized (cl) { // a stuck thread may still be writing to its own counters
+                acq.add(cl.acquire);
+                pair.add(cl.pair);
+                pairs += cl.pairs;
+                dones += cl.dones;
+                cl.outcomes.forEach((k, v) -> outcomes.merge(k, v, Long::sum));
+            }
+        }
+        Map<String, Long> errors;
+        synchronized (s.errors) {
+            errors = new TreeMap<>(s.errors);
+        }
+        double serverCores = server0 < 0 || server1 < 0 ? -1 : (server1 - server0) / wallMs;
+        return new Result(contender.name(), c, started, pairs, dones, acq, pair, outcomes, errors, s.violations.get(),
+                stuck, load0, load1, (self1 - self0) / wallMs, serverCores);
+    }
+
+    /** State shared by the client threads of one run. */
+    private static final class Shared {
+        final Contender contender;
+        final Config c;
+        final Duration timeout;
+        final AtomicIntegerArray holders;
+        final AtomicLong violations = new AtomicLong();
+        final Map<String, Long> errors = new HashMap<>();
+        final CountDownLatch opened;
+        final CountDownLatch go = new CountDownLatch(1);
+        volatile long measureStart;
+        volatile long measureEnd;
+
+        Shared(Contender contender, Config c) {
+            this.contender = contender;
+            this.c = c;
+            this.timeout = Duration.ofSeconds(c.timeoutS());
+            this.holders = new AtomicIntegerArray(c.keys().count());
+            this.opened = new CountDownLatch(c.clients());
+        }
+
+        void error(String kind) {
+            synchronized (errors) {
+                errors.merge(kind.length() > 80 ? kind.substring(0, 80) : kind, 1L, Long::sum);
+            }
+        }
+    }
+
+    /** One client thread and its handle; its counters are read after the thread stops. */
+    private static final class Client implements Runnable {
+        final Shared s;
+        final Histogram acquire = new Histogram(MAX_US, 3);
+        final Histogram pair = new Histogram(MAX_US, 3);
+        final Map<String, Long> outcomes = new HashMap<>();
+        long pairs;
+        long dones;
+        private volatile Handle handle;
+        /** Index of the key this client holds, or -1. */
+        private int held = -1;
+
+        Client(Shared s) {
+            this.s = s;
+        }
+
+        @Override
+        public void run() {
+            try {
+                open();
+            } catch (Exception e) {
+                failed("open", e);
+            } finally {
+                s.opened.countDown();
+            }
+            try {
+                s.go.await();
+            } catch (InterruptedException e) {
+                return;
+            }
+            ThreadLocalRandom rnd = ThreadLocalRandom.current();
+            while (System.nanoTime() - s.measureEnd < 0) {
+                try {
+                    if (handle == null) {
+                        open();
+                    }
+                    cycle(s.c.keys().next(rnd), handle);
+                } catch (Exception e) {
+                    failed(null, e);
+                }
+            }
+            closeHandle();
+        }
+
+        /** Counts the error, forgets the hold, drops the handle (its server state is unknown) and pauses. */
+        private void failed(String stage, Exception e) {
+            Throwable t = e;
+            while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
+                t = t.getCause(); // a failed future: its cause says what went wrong
+            }
+            String kind = t instanceof ContenderException ce ? ce.kind() : t.getClass().getSimpleName();
+            s.error(stage == null ? kind : stage + ":" + kind);
+            dropHold();
+            closeHandle();
+            pause();
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private void open() throws Exception {
+            handle = s.contender.open();
+        }
+
+        /** One acquire, and release if granted. */
+        private void cycle(int k, Handle h) throws Exception {
+            Request req = new Request(s.c.keys().name(k), s.c.workers(), s.c.maxQueue(), s.timeout, s.c.forAnyone());
+            long t0 = System.nanoTime();
+            Outcome o = h.acquire(req);
+            long t1 = System.nanoTime();
+            boolean inWindow = inWindow(t1);
+            count(o.name(), inWindow);
+            switch (o) {
+                case GRANTED -> {
+                    held = k;
+                    if (s.holders.incrementAndGet(k) > s.c.workers()) {
+                        s.violations.incrementAndGet();
+                    }
+                    if (inWindow) {
+                        record(acquire, t1 - t0);
+                    }
+                    hold();
+                    dropHold();
+                    h.release();
+                    long t2 = System.nanoTime();
+                    if (inWindow(t2)) {
+                        synchronized (this) {
+                            record(pair, t2 - t0);
+                            pairs++;
+                        }
+                    }
+                }
+                case DONE -> {
+                    if (inWindow) {
+                        synchronized (this) {
+                            record(acquire, t1 - t0);
+                            dones++;
+                        }
+                    }
+                }
+                case TIMEOUT, QUEUE_FULL -> pause(); // a refused acquire holds nothing; do not spin on it
+            }
+        }
+
+        private void hold() {
+            long nanos = TimeUnit.MICROSECONDS.toNanos(s.c.holdMicros());
+            long end = System.nanoTime() + nanos;
+            while (nanos > 0) {
+                LockSupport.parkNanos(nanos);
+                nanos = end - System.nanoTime();
+            }
+        }
+
+        /** The holder count goes down before the release is sent (or the handle closed), never after. */
+        private void dropHold() {
+            if (held >= 0) {
+                s.holders.decrementAndGet(held);
+                held = -1;
+            }
+        }
+
+        private boolean inWindow(long t) {
+            return t - s.measureStart >= 0 && t - s.measureEnd < 0;
+        }
+
+        private synchronized void count(String outcome, boolean inWindow) {
+            if (inWindow) {
+                outcomes.merge(outcome, 1L, Long::sum);
+            }
+        }
+
+        private synchronized void record(Histogram h, long nanos) {
+            h.recordValue(Math.min(MAX_US, TimeUnit.NANOSECONDS.toMicros(nanos)));
+        }
+
+        void closeHandle() {
+            Handle h = handle;
+            handle = null;
+            if (h != null) {
+                h.close();
+            }
+        }
+
+        /** After an error, wait a little so that a dead server does not turn into a connect loop. */
+        private static void pause() {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---- machine facts ---------------------------------------------------------------------------
+
+    private static void sleepUntil(long nanoTime) throws InterruptedException {
+        long left;
+        while ((left = nanoTime - System.nanoTime()) > 0) {
+            Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+    }
+
+    /** Summed CPU ms of the server processes, or -1 if none given or one is gone. */
+    private static long serverCpu(List<Long> pids) {
+        if (pids.isEmpty()) {
+            return -1;
+        }
+        long sum = 0;
+        for (long pid : pids) {
+            long ms = Machine.cpuMillis(pid);
+            if (ms < 0) {
+                return -1;
+            }
+            sum += ms;
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,69 @@
+package dev.baton.bench.cluster;
+
+import dev.baton.bench.load.BatonContender;
+import dev.baton.bench.load.Contender;
+import dev.baton.bench.load.Keys;
+import dev.baton.bench.load.LineContender;
+import dev.baton.bench.load.Load;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * CI's smoke run of the comparison's load generator ({@link Load}): about 10 s of load against one
+ * real {@code baton server} process, through the Java client and through the line port. It checks
+ * that the generator and the contenders work, never a speed: no W violation, no error, no stuck
+ * client, and some pairs done.
+ */
+@Timeout(240)
+class LoadSmokeTest {
+    private static ServerProcesses node;
+    private static List<Long> pids;
+
+    @BeforeAll
+    static void startNode() throws Exception {
+        node = new ServerProcesses(1, System.getProperty("java.class.path"), "-Xmx256m", "").withLinePorts();
+        node.startAll();
+        node.awaitServing();
+        pids = new ArrayList<>();
+        node.nodes().forEach(n -> pids.add(n.pid()));
+    }
+
+    @AfterAll
+    static void stopNode() {
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    private static Load.Result run(Contender c, Keys keys, int workers) throws InterruptedException {
+        Load.Result r = Load.run(c, new Load.Config("smoke " + c.name(), 8, keys, workers, 1000, 10, 1000, 1, 4,
+                false, pids));
+        System.out.println(r.human());
+        return r;
+    }
+
+    private static void assertSound(Load.Result r) {
+        assertThat(r.violations()).as("times a key had more than W holders").isZero();
+        assertThat(r.errors()).as("errors by kind").isEmpty();
+        assertThat(r.stuck()).as("stuck clients").isZero();
+        assertThat(r.pairs()).as("acquire + release pairs in the window").isPositive();
+    }
+
+    @Test
+    void javaClientOverManyKeys() throws Exception {
+        assertSound(run(new BatonContender("baton1-java", node.apiEndpoints()), Keys.uniform(100), 2));
+    }
+
+    @Test
+    void linePortOnHotKeys() throws Exception {
+        // Zipf over 20 keys, W=1: most acquires queue behind a holder, so hand-overs are exercised.
+        assertSound(run(new LineContender("baton1-line", node.lineAddresses()), Keys.zipf(20, 0.99), 1));
+    }
+}
