@@ -3,13 +3,19 @@ package dev.baton.client;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.baton.api.v1.PoolAcquireRequest;
+import dev.baton.api.v1.PoolReleaseRequest;
 import dev.baton.api.v1.PoolReply;
 import dev.baton.api.v1.PoolStatus;
 import dev.baton.api.v1.PoolsGrpc;
 import dev.baton.api.v1.SessionsGrpc;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** The default transport (plaintext over grpc-netty-shaded) against real servers on loopback. */
@@ -65,5 +71,64 @@ class NettyLoopbackTest extends TestSupport {
         assertThat(b.received(SessionsGrpc.getOpenMethod())).hasSize(1);
         client.poolGet("x");
         assertThat(b.received(PoolsGrpc.getGetMethod())).hasSize(1);
+    }
+
+    private static void grantAndRelease(FakeNode n) {
+        n.handle(PoolsGrpc.getAcquireMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_LOCKED)
+                .setKey(((PoolAcquireRequest) req).getKey()).setFence(100 + ((PoolAcquireRequest) req).getRequestId())
+                .build());
+        n.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED)
+                .setKey(((PoolReleaseRequest) req).getKey()).build());
+    }
+
+    /**
+     * The default channels run gRPC callbacks on the I/O thread; an async method's future must still
+     * complete elsewhere, so that a continuation may block. This one makes a blocking call, whose reply
+     * only the I/O thread can read: completed on that thread, it would hang until the deadline.
+     */
+    @Test
+    void asyncContinuationsRunOffTheIoThreadAndMayMakeBlockingCalls() throws Exception {
+        FakeNode a = nettyNode();
+        grantAndRelease(a);
+        BatonClient client = track(nettyBuilder(a.name()).build());
+
+        AtomicReference<String> continuationThread = new AtomicReference<>();
+        CompletableFuture<PoolReply> released = client.poolAcquireAsync("k", 1, 1, Duration.ZERO, false)
+                .thenApply(granted -> {
+                    continuationThread.set(Thread.currentThread().getName());
+                    return client.poolRelease("k", granted.getFence());
+                });
+
+        assertThat(released.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+        assertThat(continuationThread.get()).startsWith("baton-client-callback-");
+        PoolReleaseRequest release = (PoolReleaseRequest) a.received(PoolsGrpc.getReleaseMethod()).get(0).request();
+        assertThat(release.getFence()).isEqualTo(101);
+    }
+
+    /** Async futures complete on the executor the user chose; blocking calls never go through it. */
+    @Test
+    void asyncFuturesCompleteOnTheCallbackExecutorAndBlockingCallsSkipIt() throws Exception {
+        FakeNode a = nettyNode();
+        grantAndRelease(a);
+        AtomicInteger handedOver = new AtomicInteger();
+        Executor mine = r -> {
+            handedOver.incrementAndGet();
+            Thread t = new Thread(r, "my-callbacks");
+            t.setDaemon(true);
+            t.start();
+        };
+        BatonClient client = track(nettyBuilder(a.name()).callbackExecutor(mine).build());
+
+        PoolReply granted = client.poolAcquire("k", 1, 1, Duration.ZERO, false);
+        client.poolRelease("k", granted.getFence());
+        client.poolGet("k");
+        assertThat(handedOver).hasValue(0);
+
+        AtomicReference<String> thread = new AtomicReference<>();
+        client.poolGetAsync("k").thenAccept(info -> thread.set(Thread.currentThread().getName()))
+                .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+        assertThat(thread.get()).isEqualTo("my-callbacks");
+        client.poolAcquireAsync("k", 1, 1, Duration.ZERO, false).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+        assertThat(handedOver).hasValue(2);
     }
 }
