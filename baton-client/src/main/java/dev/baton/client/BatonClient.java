@@ -1054,8 +1054,8 @@ public final class BatonClient implements AutoCloseable {
 
     /**
      * The future a caller gets. The client's own futures complete on gRPC's I/O thread (the default
-     * channels run their callbacks there: one thread hand-off less per call, which roughly halves the
-     * client's CPU per call), and nothing may block that thread: a continuation that waited for another
+     * channels run their callbacks there: one thread hand-off less per call, a quarter less client
+     * CPU per call in BENCHMARKS.md), and nothing may block that thread: a continuation that waited for another
      * call would wait for a reply only that thread can read. So the future an async method returns
      * completes on the callback executor instead, where continuations may do anything, blocking calls
      * included. A blocking method (see {@link #await(Supplier)}) waits on the client's future itself.
