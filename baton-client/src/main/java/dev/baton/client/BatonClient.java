@@ -253,6 +253,8 @@ public final class BatonClient implements AutoCloseable {
         OpenSessionResponse opened = await(invoker.call(SessionsGrpc.getOpenMethod(), request,
                 policy("Sessions.Open", false)));
         this.session = opened.getSession();
+        // a token of a live session: its ids so far belong to another client (or an earlier attempt)
+        window.startAt(opened.getNextRequestId());
         long ttlMs = opened.getTtlMs() > 0 ? opened.getTtlMs()
                 : config.sessionTtl.isZero() ? 10_000 : config.sessionTtl.toMillis();
         SessionKeeper k = new SessionKeeper(session, TimeUnit.MILLISECONDS.toNanos(ttlMs), endpoints, scheduler,
@@ -1238,7 +1240,11 @@ public final class BatonClient implements AutoCloseable {
 
         /**
          * A token naming the session. Opening with a token is idempotent while that session lives: a
-         * client built with the token of a live session gets that session back (with what it holds).
+         * client built with the token of a live session gets that session back (with what it holds),
+         * typically a restarted process taking over its predecessor's session. The server then tells
+         * it where to start numbering its requests, so none is answered with what the predecessor
+         * was told. One token belongs to one live client at a time: two clients using it at once
+         * share the session and its request ids, and may be given each other's answers.
          * Without one, the client makes up a random token, so that retrying {@code Open} after an
          * unknown outcome never opens two sessions.
          */

@@ -95,6 +95,20 @@ final class RequestWindow {
         return p.result;
     }
 
+    /**
+     * Makes {@code first} the next id handed out, when the server says so on opening the session
+     * (0, from a server that does not say, changes nothing). Only before any id was handed out.
+     */
+    synchronized void startAt(long first) {
+        if (first <= 0) {
+            return;
+        }
+        if (nextId != 1 || !unanswered.isEmpty()) {
+            throw new IllegalStateException("request ids were handed out already");
+        }
+        nextId = first;
+    }
+
     /** A request id outside the window, for the session's last call ({@code Close}). */
     synchronized long takeUnbounded() {
         return nextId++;

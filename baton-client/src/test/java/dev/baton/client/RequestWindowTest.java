@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.baton.api.v1.LockReply;
 import dev.baton.api.v1.LocksGrpc;
+import dev.baton.api.v1.OpenSessionResponse;
 import dev.baton.api.v1.PoolReply;
 import dev.baton.api.v1.PoolStatus;
 import dev.baton.api.v1.PoolsGrpc;
+import dev.baton.api.v1.SessionsGrpc;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,5 +79,31 @@ class RequestWindowTest extends TestSupport {
         assertThatThrownBy(closedOut::join).hasCauseExactlyInstanceOf(BatonClosedException.class);
         assertThatThrownBy(() -> calls.get(0).join()).hasCauseExactlyInstanceOf(BatonClosedException.class);
         assertThat(a.received(PoolsGrpc.getReleaseMethod())).isEmpty();
+    }
+
+    @Test
+    void requestIdsStartWhereTheServerSaysWhenASessionIsTakenOver() {
+        FakeNode a = node("w:3");
+        a.handle(SessionsGrpc.getOpenMethod(), req -> OpenSessionResponse.newBuilder().setSession(7).setTtlMs(10_000)
+                .setExisting(true).setNextRequestId(300).build());
+        a.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED).build());
+        BatonClient client = client("w:3");
+
+        client.poolRelease("k1");
+        client.poolRelease("k2");
+
+        assertThat(a.received(PoolsGrpc.getReleaseMethod())).extracting(FakeNode.Received::requestId)
+                .containsExactly(300L, 301L);
+    }
+
+    @Test
+    void aServerThatDoesNotSayLeavesIdsStartingAtOne() {
+        FakeNode a = node("w:4"); // answers Open without next_request_id
+        a.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED).build());
+        BatonClient client = client("w:4");
+
+        client.poolRelease("k1");
+
+        assertThat(a.received(PoolsGrpc.getReleaseMethod())).extracting(FakeNode.Received::requestId).containsExactly(1L);
     }
 }

@@ -272,7 +272,7 @@ public final class CommandCodec {
         } else if (res instanceof Rejected p) {
             w.u8(R_REJECTED).u8(p.code().ordinal()).string(p.message());
         } else if (res instanceof SessionOpened p) {
-            w.u8(R_SESSION_OPENED).varint(p.session()).varint(p.ttlMs()).bool(p.existing());
+            w.u8(R_SESSION_OPENED).varint(p.session()).varint(p.ttlMs()).bool(p.existing()).varint(p.nextRequestId());
         } else if (res instanceof SessionClosed p) {
             w.u8(R_SESSION_CLOSED).varint(p.session());
         } else if (res instanceof SessionsExpired p) {
@@ -317,7 +317,7 @@ public final class CommandCodec {
             case R_REJECTED:
                 return new Rejected(enumAt(ErrorCode.values(), r.u8()), r.string(LIST));
             case R_SESSION_OPENED:
-                return new SessionOpened(r.varint(), r.varint(), r.bool());
+                return new SessionOpened(r.varint(), r.varint(), r.bool(), r.varint());
             case R_SESSION_CLOSED:
                 return new SessionClosed(r.varint());
             case R_SESSIONS_EXPIRED: {

@@ -8,7 +8,13 @@ public sealed interface Result {
     /** The command was refused and changed nothing. */
     record Rejected(ErrorCode code, String message) implements Result {}
 
-    record SessionOpened(long session, long ttlMs, boolean existing) implements Result {}
+    /**
+     * A session, new or (with a client token naming a live session) existing. {@code nextRequestId}
+     * is the first request id the client should use: 1 for a new session; for an existing one, a
+     * window past every id the session has used (see {@code Sessions.open}), so that a client taking
+     * over a token never gets an answer remembered for another client's request.
+     */
+    record SessionOpened(long session, long ttlMs, boolean existing, long nextRequestId) implements Result {}
 
     record SessionClosed(long session) implements Result {}
 

@@ -224,7 +224,8 @@ final class JsonDump {
         if (res instanceof Result.Rejected r) {
             w.field("code", r.code().name()).field("message", r.message());
         } else if (res instanceof Result.SessionOpened r) {
-            w.field("session", r.session()).field("ttlMs", r.ttlMs()).field("existing", r.existing());
+            w.field("session", r.session()).field("ttlMs", r.ttlMs()).field("existing", r.existing())
+                    .field("nextRequestId", r.nextRequestId());
         } else if (res instanceof Result.SessionClosed r) {
             w.field("session", r.session());
         } else if (res instanceof Result.SessionsExpired r) {

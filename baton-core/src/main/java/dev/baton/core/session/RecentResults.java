@@ -67,6 +67,15 @@ public final class RecentResults {
         return floor;
     }
 
+    /**
+     * The highest request id ever remembered, 0 if none. The same whether the window was built by
+     * applying requests or restored from a snapshot: an id is forgotten only by raising the floor
+     * to at least itself.
+     */
+    public long highestId() {
+        return Math.max(Math.max(floor, maxId), 0);
+    }
+
     public int size() {
         return size;
     }

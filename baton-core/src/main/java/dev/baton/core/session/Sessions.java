@@ -34,7 +34,7 @@ public final class Sessions {
             Long existing = tx.tokens.get(c.clientToken());
             if (existing != null) {
                 SessionState s = tx.session(existing);
-                return new Result.SessionOpened(s.id(), s.ttlMs(), true);
+                return new Result.SessionOpened(s.id(), s.ttlMs(), true, takeOverRequestId(tx, s));
             }
         }
         if (c.ttlMs() < tx.limits.minSessionTtlMs() || c.ttlMs() > tx.limits.maxSessionTtlMs()) {
@@ -49,7 +49,21 @@ public final class Sessions {
         if (c.clientToken() != null) {
             tx.tokens = tx.tokens.assoc(c.clientToken(), id);
         }
-        return new Result.SessionOpened(id, c.ttlMs(), false);
+        return new Result.SessionOpened(id, c.ttlMs(), false, 1);
+    }
+
+    /**
+     * The first request id for a client that opens an existing session by its token: usually a
+     * restarted process taking its session back. Were it to start again at 1, its requests would be
+     * answered from the window with what the previous client was told (an acquire of "b" answered
+     * with the grant of "a"), or refused as too old. So it starts past the highest id the session
+     * has used, plus a whole window: requests the previous client still had in flight (a client
+     * keeps its outstanding ids within the window, docs/api.md) may be applied after this open, and
+     * their ids must not collide with the new client's either. Computed from the replicated window
+     * only (its floor covers every forgotten id), so every replica and every snapshot agree.
+     */
+    static long takeOverRequestId(Tx tx, SessionState s) {
+        return s.recent().highestId() + tx.limits.maxRememberedRequests() + 1;
     }
 
     public static Result close(Tx tx, CloseSession c) {

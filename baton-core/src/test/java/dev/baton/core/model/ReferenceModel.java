@@ -521,7 +521,9 @@ public final class ReferenceModel {
             Long existing = tokens.get(o.clientToken());
             if (existing != null) {
                 Sess s = sessions.get(existing);
-                return new Result.SessionOpened(s.id, s.ttl, true);
+                // past every id the session used (the floor covers forgotten ones), plus a window
+                long highest = Math.max(s.floor, s.recent.isEmpty() ? 0 : s.recent.lastKey());
+                return new Result.SessionOpened(s.id, s.ttl, true, highest + limits.maxRememberedRequests() + 1);
             }
         }
         if (o.ttlMs() < limits.minSessionTtlMs() || o.ttlMs() > limits.maxSessionTtlMs()) {
@@ -539,7 +541,7 @@ public final class ReferenceModel {
         if (o.clientToken() != null) {
             tokens.put(o.clientToken(), id);
         }
-        return new Result.SessionOpened(id, o.ttlMs(), false);
+        return new Result.SessionOpened(id, o.ttlMs(), false, 1);
     }
 
     /** A session ends (closed or expired): everything it held or waited for is released. */

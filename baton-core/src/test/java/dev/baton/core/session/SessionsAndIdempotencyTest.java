@@ -91,7 +91,7 @@ class SessionsAndIdempotencyTest {
         Result r = h.apply(new OpenSession(null, ttl));
 
         if (accepted) {
-            assertThat(r).isEqualTo(new SessionOpened(first + 1, ttl, false));
+            assertThat(r).isEqualTo(new SessionOpened(first + 1, ttl, false, 1));
             assertThat(h.lookup(new Query.GetSession(first + 1)).ttlMs()).isEqualTo(ttl);
             assertThat(h.lookup(new Query.ListSessionLeases()))
                     .containsExactly(new View.SessionLease(first, 10_000), new View.SessionLease(first + 1, ttl));
@@ -128,7 +128,8 @@ class SessionsAndIdempotencyTest {
 
         SessionOpened again = h.apply(new OpenSession("client-a", 9_000), SessionOpened.class);
 
-        assertThat(again).isEqualTo(new SessionOpened(a.session(), 5_000, true));
+        long window = Limits.defaults().maxRememberedRequests();
+        assertThat(again).isEqualTo(new SessionOpened(a.session(), 5_000, true, window + 1));
         assertThat(h.essence()).as("opening again changes nothing").isEqualTo(before);
         assertThat(h.lookup(new Query.GetSession(a.session())).token()).isEqualTo("client-a");
 
@@ -144,7 +145,47 @@ class SessionsAndIdempotencyTest {
         CoordinationStateMachine copy = h.recoverCopy();
         Applied fromCopy = copy.update(List.of(Entry.of(h.lastIndex() + 1, h.now(), new OpenSession("client-a", 5_000))))
                 .get(0);
-        assertThat(fromCopy.results()).containsExactly(new SessionOpened(a.session(), 5_000, true));
+        assertThat(fromCopy.results()).containsExactly(new SessionOpened(a.session(), 5_000, true, window + 1));
+    }
+
+    @Test
+    void aClientTakingOverATokenStartsPastEveryRequestIdTheSessionUsed() {
+        Harness h = new Harness();
+        h.apply(new SetLimits(Limits.defaults().toBuilder().maxRememberedRequests(20).build()));
+        SessionOpened first = h.apply(new OpenSession("worker-7", 5_000), SessionOpened.class);
+        assertThat(first.nextRequestId()).isEqualTo(1);
+        long s = first.session();
+        // more requests than the window holds, so the oldest ids are forgotten (the floor rises)
+        for (int i = 1; i <= 25; i++) {
+            PoolReply got = h.apply(new PoolAcquire(s, 2 * i - 1, "a" + i, 1, 5, 0, false), PoolReply.class);
+            assertThat(got.status()).isEqualTo(PoolStatus.LOCKED);
+            h.apply(new PoolRelease(s, 2 * i, "a" + i, got.fence()), PoolReply.class);
+        }
+        assertRejected(h.apply(new PoolAcquire(s, 1, "a1", 1, 5, 0, false)), ErrorCode.REQUEST_TOO_OLD);
+        // what starting again at 1 would do: id 39 is answered with the grant of "a20"
+        assertThat(h.apply(new PoolAcquire(s, 39, "b", 1, 5, 0, false), PoolReply.class).key()).isEqualTo("a20");
+
+        SessionOpened taken = h.apply(new OpenSession("worker-7", 5_000), SessionOpened.class);
+
+        assertThat(taken.existing()).isTrue();
+        assertThat(taken.nextRequestId()).as("past id 50 and a whole window of 20").isEqualTo(71);
+        assertThat(h.lookup(new Query.GetPool("b"))).as("no pool b: the acquire was not executed").isNull();
+        // the new client's first request is executed, not answered with what id 1..50 got
+        PoolReply b = h.apply(new PoolAcquire(s, taken.nextRequestId(), "b", 1, 5, 0, false), PoolReply.class);
+        assertThat(b.status()).isEqualTo(PoolStatus.LOCKED);
+        assertThat(b.key()).isEqualTo("b");
+        assertThat(h.lookup(new Query.GetPool("b")).processing()).isEqualTo(1);
+        // a request still in flight from the previous client (id 51, within its window) is its own
+        PoolReply late = h.apply(new PoolAcquire(s, 51, "a51", 1, 5, 0, false), PoolReply.class);
+        assertThat(late.key()).isEqualTo("a51");
+
+        // a replica recovered from a snapshot computes the same id
+        SessionOpened again = h.apply(new OpenSession("worker-7", 5_000), SessionOpened.class);
+        CoordinationStateMachine copy = h.recoverCopy();
+        Applied fromCopy = copy.update(List.of(Entry.of(h.lastIndex() + 1, h.now(), new OpenSession("worker-7", 5_000))))
+                .get(0);
+        assertThat(again.nextRequestId()).as("past id 71, the new client's first, and a window").isEqualTo(71 + 20 + 1);
+        assertThat(fromCopy.results()).containsExactly(again);
     }
 
     static Stream<Arguments> enders() {

@@ -168,7 +168,7 @@ final class ApiServices {
             long ttl = req.getTtlMs() == 0 ? defaultTtlMs : req.getTtlMs();
             respond(write(new Command.OpenSession(Convert.orNull(req.getClientToken()), ttl),
                     Result.SessionOpened.class, o -> OpenSessionResponse.newBuilder().setSession(o.session())
-                            .setTtlMs(o.ttlMs()).setExisting(o.existing()).build()), out);
+                            .setTtlMs(o.ttlMs()).setExisting(o.existing()).setNextRequestId(o.nextRequestId()).build()), out);
         }
 
         @Override
