@@ -115,7 +115,7 @@
       api('/api/cluster'),
       api('/api/pools?sort=waiters&limit=' + BUSIEST_POOLS),
       api('/api/dispatch'),
-      api('/api/dispatch/history'),
+      api('/api/dispatch-history'),
       api('/api/events'),
       api('/api/queues'),
       api('/api/sessions'),

@@ -227,8 +227,9 @@ public final class HttpDoor implements AutoCloseable {
             case "pools/*" -> api.pool(rest(raw, "/api/pools/"));
             case "sessions" -> api.sessions(limit(q, AdminApi.DEFAULT_SESSIONS));
             case "dispatch" -> api.groups();
-            case "dispatch/*" -> raw.equals("/api/dispatch/history") ? api.lagHistory()
-                    : api.group(rest(raw, "/api/dispatch/"), limit(q, AdminApi.MAX_LIMIT));
+            // the history has a path of its own, so that every group name, "history" included, has one
+            case "dispatch-history" -> api.lagHistory();
+            case "dispatch/*" -> api.group(rest(raw, "/api/dispatch/"), limit(q, AdminApi.MAX_LIMIT));
             case "events" -> api.events();
             case "queues" -> api.queues();
             case "queues/*" -> api.queue(rest(raw, "/api/queues/"));

@@ -136,7 +136,7 @@ class DashboardBrowserTest {
             String base = follower.http();
             TestWaits.await("two lag samples on " + follower.id, () -> {
                 try {
-                    var groups = json(base + "/api/dispatch/history").getAsJsonArray("groups");
+                    var groups = json(base + "/api/dispatch-history").getAsJsonArray("groups");
                     return groups.size() == 1 && groups.get(0).getAsJsonObject().getAsJsonArray("times").size() >= 2;
                 } catch (Exception e) {
                     throw new IllegalStateException(e);

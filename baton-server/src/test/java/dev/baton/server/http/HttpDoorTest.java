@@ -267,13 +267,13 @@ class HttpDoorTest {
         // The lag history fills as the node samples (every 100 ms here).
         TestWaits.await("a lag sample of feed", () -> {
             try {
-                JsonArray gs = get("/api/dispatch/history").getAsJsonArray("groups");
+                JsonArray gs = get("/api/dispatch-history").getAsJsonArray("groups");
                 return gs.size() == 1 && lastOf(gs.get(0).getAsJsonObject().getAsJsonArray("maxLag")) == 100;
             } catch (Exception ex) {
                 throw new IllegalStateException(ex);
             }
         });
-        JsonObject hist = get("/api/dispatch/history").getAsJsonArray("groups").get(0).getAsJsonObject();
+        JsonObject hist = get("/api/dispatch-history").getAsJsonArray("groups").get(0).getAsJsonObject();
         assertThat(hist.getAsJsonArray("times").size()).isEqualTo(hist.getAsJsonArray("maxLag").size());
         assertThat(hist.getAsJsonArray("targets")).hasSize(3);
 
@@ -384,6 +384,10 @@ class HttpDoorTest {
         assertThat(request("GET", "/api/pools?limit=99999999").statusCode()).isEqualTo(400);
         assertThat(request("GET", "/api/pools/no-such-key").statusCode()).isEqualTo(404);
         assertThat(request("GET", "/api/dispatch/no-such-group").statusCode()).isEqualTo(404);
+        // "history" is a group name like any other (the lag history is /api/dispatch-history)
+        HttpResponse<String> history = request("GET", "/api/dispatch/history");
+        assertThat(history.statusCode()).isEqualTo(404);
+        assertThat(history.body()).contains("no dispatch group 'history'");
         assertThat(request("GET", "/api/queues/no-such-queue").statusCode()).isEqualTo(404);
         assertThat(request("GET", "/api/nothing").statusCode()).isEqualTo(404);
         assertThat(request("GET", "/nothing").statusCode()).isEqualTo(404);
