@@ -7,6 +7,7 @@
 #                                                        AOF with appendfsync everysec / always
 #   zookeeper                                            3 ZooKeeper members (Debian zookeeper) + Curator
 #   etcd                                                 3 etcd members (Debian etcd-server) + jetcd
+#   baton3-line-leader (experiment, only when named)     baton3-line with every connection on the leader
 # The load generator and the servers' lifecycle are dev.baton.bench.cluster.Compare: every server on
 # loopback (free ports; poolcounterd on its fixed 7531), fresh for each contender, a JVM pre-warm,
 # then the matrix (clients x keys x W) several times. Results: JSON lines, and a Markdown report

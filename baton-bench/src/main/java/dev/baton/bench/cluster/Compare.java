@@ -218,11 +218,11 @@ public final class Compare {
                 out.addAll(List.of("baton3-java", "baton3-line", "baton1-java", "baton1-line"));
             } else if (c.equals("redis")) {
                 out.addAll(List.of("redis-everysec", "redis-always"));
-            } else if (Deployments.ALL.contains(c)) {
+            } else if (Deployments.ALL.contains(c) || Deployments.EXPERIMENTS.contains(c)) {
                 out.add(c);
             } else if (!c.isEmpty()) {
                 throw new IllegalArgumentException("unknown contender " + c + "; known: all, baton, redis, "
-                        + Deployments.ALL);
+                        + Deployments.ALL + ", and for experiments " + Deployments.EXPERIMENTS);
             }
         }
         return new ArrayList<>(new LinkedHashSet<>(out));

@@ -49,6 +49,12 @@ final class Deployments {
             "redis-everysec", "redis-always", "zookeeper", "etcd");
 
     /**
+     * Contenders for experiments, run only when named: {@code baton3-line-leader} is {@code baton3-line}
+     * with every connection on the leader's line port, so no write is forwarded between nodes.
+     */
+    static final List<String> EXPERIMENTS = List.of("baton3-line-leader");
+
+    /**
      * Settings of the servers and clients. {@code serverCp}: class path of {@code baton server};
      * {@code zkCp}: class path of ZooKeeper's server (Debian's jar); {@code *Recipe}: {@code auto} (mutex or
      * lock for W = 1, semaphore above) or {@code semaphore} (always); {@code redisLockTtlMs}: slot leases.
@@ -73,16 +79,18 @@ final class Deployments {
 
     static Deployment start(String name, Setup s) throws Exception {
         return switch (name) {
-            case "baton1-java" -> baton(name, 1, false, s);
-            case "baton3-java" -> baton(name, 3, false, s);
-            case "baton1-line" -> baton(name, 1, true, s);
-            case "baton3-line" -> baton(name, 3, true, s);
+            case "baton1-java" -> baton(name, 1, false, false, s);
+            case "baton3-java" -> baton(name, 3, false, false, s);
+            case "baton1-line" -> baton(name, 1, true, false, s);
+            case "baton3-line" -> baton(name, 3, true, false, s);
+            case "baton3-line-leader" -> baton(name, 3, true, true, s);
             case "poolcounterd" -> poolcounterd(s);
             case "redis-everysec" -> redis(name, "everysec", s);
             case "redis-always" -> redis(name, "always", s);
             case "zookeeper" -> zookeeper(s);
             case "etcd" -> etcd(s);
-            default -> throw new IllegalArgumentException("unknown contender " + name + "; known: " + ALL);
+            default -> throw new IllegalArgumentException("unknown contender " + name + "; known: " + ALL + " "
+                    + EXPERIMENTS);
         };
     }
 
@@ -236,7 +244,8 @@ final class Deployments {
 
     // ---- Baton ---------------------------------------------------------------------------------------
 
-    private static Deployment baton(String name, int nodes, boolean line, Setup s) throws Exception {
+    private static Deployment baton(String name, int nodes, boolean line, boolean leaderOnly, Setup s)
+            throws Exception {
         ServerProcesses procs = new ServerProcesses(nodes, s.serverCp(), s.serverJvm(), s.serverArgs());
         if (line) {
             procs.withLinePorts();
@@ -252,8 +261,14 @@ final class Deployments {
             procs.awaitServing();
             List<String> where = new ArrayList<>();
             if (line) {
-                procs.lineAddresses().forEach(x -> where.add(x.getHostString() + ":" + x.getPort()));
-                g.contender = new LineContender(name, procs.lineAddresses());
+                List<InetSocketAddress> targets = procs.lineAddresses();
+                if (leaderOnly) {
+                    ServerProcesses.Node leader = procs.awaitLeader(10_000)
+                            .orElseThrow(() -> new IllegalStateException("no Baton leader"));
+                    targets = List.of(targets.get(procs.nodes().indexOf(leader)));
+                }
+                targets.forEach(x -> where.add(x.getHostString() + ":" + x.getPort()));
+                g.contender = new LineContender(name, targets);
             } else {
                 where.addAll(procs.apiEndpoints());
                 g.contender = new BatonContender(name, procs.apiEndpoints());

@@ -1,0 +1,140 @@
+package dev.baton.it.forward;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.protobuf.ByteString;
+import dev.baton.api.internal.v1.ForwardGrpc;
+import dev.baton.api.internal.v1.ProposeRequest;
+import dev.baton.api.v1.GetPoolRequest;
+import dev.baton.api.v1.OpenSessionRequest;
+import dev.baton.api.v1.PoolAcquireRequest;
+import dev.baton.api.v1.PoolReleaseRequest;
+import dev.baton.api.v1.PoolReply;
+import dev.baton.api.v1.PoolStatus;
+import dev.baton.api.v1.PoolsGrpc;
+import dev.baton.api.v1.SessionsGrpc;
+import dev.baton.core.command.Command;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.it.Nodes;
+import dev.baton.server.api.ApiErrors;
+import dev.baton.server.api.ApiServer;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Writes sent to a follower of three real nodes, through the raw API, are forwarded to the leader:
+ * many at once, a waiting acquire with its outcome, and the node-to-node calls refusing what they
+ * cannot run.
+ */
+class ForwardingOnThreeNodesTest {
+    private static Nodes nodes;
+    private static ApiServer leader;
+    private static ApiServer follower;
+    private static ManagedChannel toFollower;
+    private static ManagedChannel toLeader;
+
+    @BeforeAll
+    static void start() throws Exception {
+        nodes = Nodes.three();
+        leader = nodes.awaitLeader(Duration.ofSeconds(60));
+        follower = nodes.servers().stream().filter(s -> s != leader).findFirst().orElseThrow();
+        toFollower = ManagedChannelBuilder.forTarget(follower.apiEndpoint()).usePlaintext().build();
+        toLeader = ManagedChannelBuilder.forTarget(leader.apiEndpoint()).usePlaintext().build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        toFollower.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        toLeader.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        nodes.close();
+    }
+
+    private static long open(ManagedChannel ch) {
+        return SessionsGrpc.newBlockingStub(ch).open(OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+    }
+
+    private static PoolAcquireRequest acquire(long session, long rid, String key, long timeoutMs) {
+        return PoolAcquireRequest.newBuilder().setSession(session).setRequestId(rid).setKey(key).setWorkers(1)
+                .setMaxQueue(10).setTimeoutMs(timeoutMs).build();
+    }
+
+    @Test
+    void manyWritesAtOnceOnAFollowerAreAllAnswered() throws Exception {
+        long s = open(toFollower);
+        PoolsGrpc.PoolsFutureStub pools = PoolsGrpc.newFutureStub(toFollower);
+        List<ListenableFuture<PoolReply>> acquired = new ArrayList<>();
+        for (int i = 1; i <= 40; i++) { // within the client window of 48 request ids
+            acquired.add(pools.acquire(acquire(s, i, "many-" + i, 0)));
+        }
+        Set<Long> fences = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            PoolReply r = acquired.get(i).get(30, TimeUnit.SECONDS);
+            assertThat(r.getKey()).isEqualTo("many-" + (i + 1));
+            // a session holds at most maxSlotsPerSession slots; the rest are refused, and answered
+            if (r.getStatus() == PoolStatus.POOL_LOCKED) {
+                assertThat(fences.add(r.getFence())).isTrue();
+            } else {
+                assertThat(r.getStatus()).isEqualTo(PoolStatus.POOL_LOCK_HELD);
+            }
+        }
+        assertThat(fences).isNotEmpty();
+        // the same request id again, through the other node: the first answer, nothing done twice
+        PoolReply again = PoolsGrpc.newBlockingStub(toLeader).acquire(acquire(s, 1, "many-1", 0));
+        assertThat(again).isEqualTo(acquired.get(0).get());
+    }
+
+    @Test
+    void aWaitingAcquireOnAFollowerGetsItsOutcomeWhenTheHolderReleases() throws Exception {
+        long holder = open(toLeader);
+        long waiter = open(toFollower);
+        PoolReply held = PoolsGrpc.newBlockingStub(toLeader).acquire(acquire(holder, 1, "hot", 0));
+        assertThat(held.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+
+        ListenableFuture<PoolReply> waiting = PoolsGrpc.newFutureStub(toFollower).acquire(acquire(waiter, 1, "hot", 60_000));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (PoolsGrpc.newBlockingStub(toLeader).get(GetPoolRequest.newBuilder().setKey("hot").build()).getWaiting() < 1) {
+            assertThat(System.nanoTime() - deadline).as("the waiter queued within 30 s").isNegative();
+            Thread.sleep(10);
+        }
+        PoolsGrpc.newBlockingStub(toLeader).release(PoolReleaseRequest.newBuilder().setSession(holder).setRequestId(2)
+                .setKey("hot").setFence(held.getFence()).build());
+
+        PoolReply got = waiting.get(30, TimeUnit.SECONDS);
+        assertThat(got.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(got.getFence()).isGreaterThan(held.getFence());
+    }
+
+    @Test
+    void theLeaderRefusesUndecodableForwardedCommandsAndAFollowerRefusesForwardedOnes() {
+        ForwardGrpc.ForwardBlockingStub leaderForward = ForwardGrpc.newBlockingStub(toLeader);
+        assertThatThrownBy(() -> leaderForward.propose(ProposeRequest.newBuilder()
+                .setCommand(ByteString.copyFromUtf8("not a command")).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getTrailers().get(ApiErrors.ERROR_KEY)).isEqualTo("MALFORMED");
+                });
+
+        // a forwarded write is never forwarded again: the follower names the leader instead
+        ForwardGrpc.ForwardBlockingStub followerForward = ForwardGrpc.newBlockingStub(toFollower);
+        assertThatThrownBy(() -> followerForward.propose(ProposeRequest.newBuilder()
+                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.ExpireWaits()))).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                    assertThat(e.getTrailers().get(ApiErrors.LEADER_KEY)).isEqualTo(leader.apiEndpoint());
+                });
+    }
+}
