@@ -122,7 +122,7 @@ final class ServerProcesses implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         for (String arg : jvmArgs) {
-            cmd.add(arg.replace("{id}", n.id)); // e.g. -XX:StartFlightRecording=filename=/tmp/jfr/{id}.jfr
+            cmd.add(arg.replace("{id}", n.id)); // e.g. -agentpath:...libasyncProfiler.so=start,...,file=/tmp/{id}.collapsed
         }
         cmd.add("-Djava.io.tmpdir=" + n.dir.resolve("jtmp"));
         cmd.addAll(List.of("-cp", classpath, "dev.baton.server.BatonCli", "server",
