@@ -45,9 +45,15 @@ final class StreamHub {
             }
         }
 
-        synchronized void ack(long ttlMs) {
-            send(SessionEvent.newBuilder().setAck(KeepAliveAck.newBuilder().setSession(session).setTtlMs(ttlMs))
-                    .build(), false);
+        /**
+         * Acknowledges a keep-alive. Dropped while the client is not reading (gRPC's send buffer past
+         * its ready threshold): a client that sends keep-alives without reading the answers would
+         * otherwise make the node buffer one ack per keep-alive without bound. A reading client is
+         * never refused one; a dropped ack costs a reading client nothing but the next one.
+         */
+        synchronized boolean ack(long ttlMs) {
+            return send(SessionEvent.newBuilder().setAck(KeepAliveAck.newBuilder().setSession(session).setTtlMs(ttlMs))
+                    .build(), true);
         }
 
         synchronized void fail(io.grpc.StatusRuntimeException status) {
