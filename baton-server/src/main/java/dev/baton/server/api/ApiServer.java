@@ -117,6 +117,10 @@ public final class ApiServer implements AutoCloseable {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret);
         }
 
+        /**
+         * With this secret. (A node of a cluster needs its secret from the start: build its Config
+         * with the full constructor, as the shorter ones refuse a cluster without one.)
+         */
         public Config withClusterSecret(ClusterSecret secret) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http,
                     Objects.requireNonNull(secret, "secret"));

@@ -53,8 +53,8 @@ class ClusterSecretClusterTest {
         for (int i = 0; i < 3; i++) {
             BatonNode.Options o = new BatonNode.Options("n" + (i + 1), "baton", root.resolve("n" + (i + 1)),
                     "127.0.0.1", ports.get(i), peers, 1000, 3600, true);
-            servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity())
-                    .withClusterSecret(i < 2 ? SHARED : OTHER)).start());
+            servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity(),
+                    false, null, null, i < 2 ? SHARED : OTHER)).start());
         }
         // n3 must not lead: no one could forward to it. Move the lead to n1 if it has it.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
