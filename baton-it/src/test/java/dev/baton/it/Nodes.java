@@ -2,6 +2,7 @@ package dev.baton.it;
 
 import dev.baton.client.BatonClient;
 import dev.baton.server.api.ApiServer;
+import dev.baton.server.api.ClusterSecret;
 import dev.baton.server.raft.BatonNode;
 
 import java.io.IOException;
@@ -23,6 +24,9 @@ import java.util.stream.Collectors;
  * facades' tests; fault tests with separate processes live in {@code baton-server}.
  */
 public final class Nodes implements AutoCloseable {
+    /** The cluster secret of the three-node clusters (a single node makes up its own). */
+    public static final ClusterSecret SECRET = ClusterSecret.of("baton-it-cluster-secret-0123456789");
+
     private final Path root;
     private final List<ApiServer> servers = new ArrayList<>();
 
@@ -56,8 +60,9 @@ public final class Nodes implements AutoCloseable {
                 }
                 o = new BatonNode.Options("n" + (i + 1), o.groupId(), o.dataDir(), o.host(), o.port(), o.peers(),
                         o.electionTimeoutMs(), o.snapshotIntervalSecs(), o.sync());
-                nodes.servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000,
-                        UnaryOperator.identity())).start());
+                ApiServer.Config c = new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity(),
+                        false, null, null, n > 1 ? SECRET : null);
+                nodes.servers.add(new ApiServer(c).start());
             }
             nodes.awaitLeader(Duration.ofSeconds(60));
             return nodes;

@@ -1,6 +1,7 @@
 package dev.baton.server;
 
 import dev.baton.server.api.ApiServer;
+import dev.baton.server.api.ClusterSecret;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
@@ -154,6 +155,15 @@ public final class BatonCli implements Runnable {
                         + " leader adds it (baton admin add-member / Admin.AddMember). Give --peers as the cluster will be.")
         boolean join;
 
+        // ---- issue 15, part A: the members-only Forward link ----
+        @Option(names = "--cluster-secret-file", paramLabel = "FILE",
+                description = "File holding the secret every node of the cluster shares (at least 16 bytes, white"
+                        + " space trimmed; create one with: head -c 32 /dev/urandom | base64 > cluster.secret)."
+                        + " Nodes forward client writes to the leader only with it. Required with --peers of more"
+                        + " than one node or --join; the environment variable BATON_CLUSTER_SECRET is read if this"
+                        + " option is absent. A single node without one uses a random secret nobody knows.")
+        Path clusterSecretFile;
+
         @Option(names = "--election-timeout-ms", defaultValue = "1000",
                 description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
         int electionTimeoutMs;
@@ -173,11 +183,13 @@ public final class BatonCli implements Runnable {
             }
             ApiServer.Config config;
             try {
+                ClusterSecret secret = clusterSecret(System.getenv(ClusterSecret.ENV));
                 config = new ApiServer.Config(options, options.host(), apiPort, sessionTtlMs, LimitOptions.parse(
                         limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
                         lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
                         sessionTtlMs), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
-                        httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300));
+                        httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300),
+                        secret);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
@@ -207,6 +219,24 @@ public final class BatonCli implements Runnable {
                     () -> System.err.println("baton server: no leader yet; waiting for the other peers"));
             stopped.await();
             return 0;
+        }
+
+        /**
+         * The configured cluster secret: {@code --cluster-secret-file}, else {@code env} (the value of
+         * {@code BATON_CLUSTER_SECRET}) if set, else null (see {@link ApiServer.Config}).
+         */
+        ClusterSecret clusterSecret(String env) {
+            if (clusterSecretFile != null) {
+                return ClusterSecret.readFile(clusterSecretFile);
+            }
+            if (env != null && !env.isBlank()) {
+                try {
+                    return ClusterSecret.of(env);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(ClusterSecret.ENV + ": " + e.getMessage(), e);
+                }
+            }
+            return null;
         }
 
         BatonNode.Options options() {

@@ -470,11 +470,12 @@ public final class ClusterBench {
             peers.add("127.0.0.1:" + ports[i]);
         }
         List<ApiServer> servers = new ArrayList<>();
+        dev.baton.server.api.ClusterSecret secret = dev.baton.server.api.ClusterSecret.random(); // shared in this JVM
         for (int i = 0; i < 3; i++) {
             BatonNode.Options o = new BatonNode.Options("n" + (i + 1), "baton", root.resolve("n" + (i + 1)),
                     "127.0.0.1", ports[i], peers, 1000, 3600, true);
-            servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity()))
-                    .start());
+            servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity(),
+                    false, null, null, secret)).start());
         }
         java.util.function.Supplier<ApiServer> leader = () -> {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

@@ -118,6 +118,21 @@ final class ServerProcesses implements AutoCloseable {
         return nodes.stream().map(n -> n.id + "=" + n.raft()).collect(Collectors.joining(","));
     }
 
+    /** The secret every node shares (members-only forwarding), written once in the cluster's directory. */
+    Path clusterSecretFile() {
+        Path f = root.resolve("cluster.secret");
+        try {
+            if (!Files.exists(f)) {
+                byte[] b = new byte[32];
+                new java.security.SecureRandom().nextBytes(b);
+                Files.writeString(f, java.util.Base64.getEncoder().encodeToString(b) + "\n");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return f;
+    }
+
     List<String> command(Node n) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -129,7 +144,7 @@ final class ServerProcesses implements AutoCloseable {
                 "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
                 "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort)));
         if (nodes.size() > 1) {
-            cmd.addAll(List.of("--peers", peers()));
+            cmd.addAll(List.of("--peers", peers(), "--cluster-secret-file", clusterSecretFile().toString()));
         }
         if (n.linePort > 0) {
             cmd.addAll(List.of("--line-port", Integer.toString(n.linePort)));

@@ -11,11 +11,29 @@ import java.util.Map;
  * <p>Commands issued on behalf of a client implement {@link SessionRequest}: they name the session
  * and a request id. A non-zero request id makes the command idempotent: a retry with the same
  * (session, request id) returns the remembered result and changes nothing.
+ *
+ * <p>Every command is either a {@link ClientCommand}, which a client may cause through any front
+ * door, or a {@link LeaderCommand}, which only the leader creates, from its own clock and
+ * configuration. No door (and no node-to-node call) ever turns outside bytes into a leader command:
+ * the server's doors and its router accept {@code ClientCommand} only, so a new command has to pick
+ * a side here and the compiler keeps the doors honest.
  */
-public sealed interface Command {
+public sealed interface Command permits Command.ClientCommand, Command.LeaderCommand {
+
+    /**
+     * A command a client may cause: opening a session and every {@link SessionRequest}. The only
+     * kind a front door proposes, and the only kind a node forwards to the leader.
+     */
+    sealed interface ClientCommand extends Command permits OpenSession, SessionRequest {}
+
+    /**
+     * A command only the leader issues (expiry, limits, the address book: anything time-driven or
+     * operator-configured). Never decoded from what a client or another node sent.
+     */
+    sealed interface LeaderCommand extends Command permits ExpireSessions, ExpireWaits, SetLimits, AnnounceNode {}
 
     /** A command made on behalf of a session; {@code requestId == 0} means "not idempotent". */
-    sealed interface SessionRequest extends Command {
+    sealed interface SessionRequest extends ClientCommand {
         long session();
 
         long requestId();
@@ -27,7 +45,7 @@ public sealed interface Command {
      * Opens a session with a lease of {@code ttlMs}. A non-null {@code clientToken} makes opening
      * idempotent: while a session opened with that token lives, opening again returns it.
      */
-    record OpenSession(String clientToken, long ttlMs) implements Command {}
+    record OpenSession(String clientToken, long ttlMs) implements ClientCommand {}
 
     /** Ends a session as if its client disconnected: everything it held or waited for is released. */
     record CloseSession(long session, long requestId) implements SessionRequest {}
@@ -36,17 +54,17 @@ public sealed interface Command {
      * Ends the listed sessions whose leases the leader saw run out. The leader decides (it alone
      * tracks keep-alives); applying the decision is deterministic. Unknown ids are ignored.
      */
-    record ExpireSessions(List<Long> sessions) implements Command {}
+    record ExpireSessions(List<Long> sessions) implements LeaderCommand {}
 
     /**
      * Times out every pool and lock wait whose deadline is at or before the entry's timestamp. Every
      * entry does this before its commands anyway; this command exists so the leader can make it
      * happen when nothing else is being written.
      */
-    record ExpireWaits() implements Command {}
+    record ExpireWaits() implements LeaderCommand {}
 
     /** Replaces the limits (an operator action, replicated so that all nodes enforce the same ones). */
-    record SetLimits(Limits limits) implements Command {}
+    record SetLimits(Limits limits) implements LeaderCommand {}
 
     // ---- cluster address book ----------------------------------------------------------------
 
@@ -55,9 +73,10 @@ public sealed interface Command {
      * calls itself and where its gRPC API listens ({@code apiEndpoint}, {@code host:port}), so that
      * every node can forward writes to the leader. Re-announcing the same id and address changes
      * nothing (the entry keeps its {@code since}). An empty {@code apiEndpoint} removes the entry
-     * (the node left the cluster). Not a session request: the server proposes it for itself.
+     * (the node left the cluster). Not a session request: the leader proposes it, for itself or for a
+     * member that told it its address over the members-only link.
      */
-    record AnnounceNode(String raftEndpoint, String nodeId, String apiEndpoint) implements Command {}
+    record AnnounceNode(String raftEndpoint, String nodeId, String apiEndpoint) implements LeaderCommand {}
 
     // ---- pools (PoolCounter) ------------------------------------------------------------------
 

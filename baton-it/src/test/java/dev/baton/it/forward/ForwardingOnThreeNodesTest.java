@@ -120,21 +120,54 @@ class ForwardingOnThreeNodesTest {
 
     @Test
     void theLeaderRefusesUndecodableForwardedCommandsAndAFollowerRefusesForwardedOnes() {
-        ForwardGrpc.ForwardBlockingStub leaderForward = ForwardGrpc.newBlockingStub(toLeader);
+        // Forward is members-only: the nodes' cluster secret goes with every call.
+        ForwardGrpc.ForwardBlockingStub leaderForward = ForwardGrpc.newBlockingStub(toLeader)
+                .withInterceptors(Nodes.SECRET.clientInterceptor());
         assertThatThrownBy(() -> leaderForward.propose(ProposeRequest.newBuilder()
                 .setCommand(ByteString.copyFromUtf8("not a command")).build()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
                     assertThat(e.getTrailers().get(ApiErrors.ERROR_KEY)).isEqualTo("MALFORMED");
                 });
+        // only client commands are forwarded, even between members
+        assertThatThrownBy(() -> leaderForward.propose(ProposeRequest.newBuilder()
+                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.ExpireWaits()))).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
 
         // a forwarded write is never forwarded again: the follower names the leader instead
-        ForwardGrpc.ForwardBlockingStub followerForward = ForwardGrpc.newBlockingStub(toFollower);
+        ForwardGrpc.ForwardBlockingStub followerForward = ForwardGrpc.newBlockingStub(toFollower)
+                .withInterceptors(Nodes.SECRET.clientInterceptor());
         assertThatThrownBy(() -> followerForward.propose(ProposeRequest.newBuilder()
-                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.ExpireWaits()))).build()))
+                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000))))
+                .build()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
                     assertThat(e.getTrailers().get(ApiErrors.LEADER_KEY)).isEqualTo(leader.apiEndpoint());
                 });
+
+        // and without the secret nobody gets that far
+        assertThatThrownBy(() -> ForwardGrpc.newBlockingStub(toLeader).propose(ProposeRequest.newBuilder()
+                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000))))
+                .build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+    }
+
+    @Test
+    void everyFollowerIsInTheAddressBookThroughTheLeader() throws Exception {
+        // Followers cannot propose the address book; they ask the leader (Forward.Announce).
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        List<String> expected = nodes.endpoints().stream().sorted().toList();
+        List<String> book = List.of();
+        while (System.nanoTime() < deadline) {
+            book = leader.node().readLocal(new dev.baton.core.command.Query.ListNodes()).stream()
+                    .map(n -> n.apiEndpoint()).sorted().toList();
+            if (book.equals(expected)) {
+                break;
+            }
+            Thread.sleep(20);
+        }
+        assertThat(book).isEqualTo(expected);
     }
 }

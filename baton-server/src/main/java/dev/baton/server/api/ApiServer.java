@@ -10,6 +10,8 @@ import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
 import io.grpc.Server;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,6 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 
 /**
@@ -52,9 +55,13 @@ public final class ApiServer implements AutoCloseable {
      *                        add to a running cluster ({@code Admin.AddMember}); it waits for the leader
      * @param line            the PoolCounter line-protocol door (port 7531), or null for none
      * @param http            the HTTP port (7532: metrics, health, admin JSON, dashboard), or null for none
+     * @param clusterSecret   what the members share to use the node-to-node {@code Forward} service;
+     *                        null: a random one if this node is alone (no more than one peer, not
+     *                        joining), else refused, since its peers could not forward to it
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
-                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http) {
+                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
+                         ClusterSecret clusterSecret) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
@@ -67,36 +74,64 @@ public final class ApiServer implements AutoCloseable {
             if (defaultTtlMs <= 0) {
                 throw new IllegalArgumentException("default session TTL must be positive");
             }
+            if (clusterSecret == null) {
+                if (node.peers().size() > 1 || join) {
+                    throw new IllegalArgumentException("a node of a cluster (--peers with more than one node, or --join)"
+                            + " needs the cluster secret: give every node the same --cluster-secret-file FILE (or the"
+                            + " environment variable " + ClusterSecret.ENV + "); create one with"
+                            + " head -c 32 /dev/urandom | base64 > cluster.secret");
+                }
+                clusterSecret = ClusterSecret.random();
+            }
+        }
+
+        /** Without a cluster secret (see {@code clusterSecret}: fine for a single node only). */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, null);
         }
 
         /** Without the HTTP port. */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits, boolean join, LineDoor.Config line) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, null);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, null, null);
         }
 
         /** Without the PoolCounter door and the HTTP port. */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits, boolean join) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, join, null, null);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, null, null, null);
         }
 
         /** Without the PoolCounter door, not joining. */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, false, null, null);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, false, null, null, null);
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret);
         }
 
         public Config withHttp(HttpDoor.Config h) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret);
+        }
+
+        /**
+         * With this secret. (A node of a cluster needs its secret from the start: build its Config
+         * with the full constructor, as the shorter ones refuse a cluster without one.)
+         */
+        public Config withClusterSecret(ClusterSecret secret) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http,
+                    Objects.requireNonNull(secret, "secret"));
         }
     }
 
+    /** Micrometer name of the refused Forward calls (Prometheus: {@code baton_forward_refused_total}). */
+    public static final String FORWARD_REFUSED_METRIC = "baton.forward.refused";
+
     private final Config config;
+    private final AtomicLong forwardRefusedCommands = new AtomicLong();
     private final BatonNode node;
     private final WaitRegistry waits = new WaitRegistry();
     private final StreamHub streams = new StreamHub();
@@ -121,8 +156,15 @@ public final class ApiServer implements AutoCloseable {
                 System::currentTimeMillis);
         this.metrics = new BatonMetrics(node, config.node().nodeId(),
                 config.http() == null ? BatonMetrics.Limits.DEFAULTS : config.http().metrics(), () -> lineDoor);
+        // Forward calls turned away (no or wrong cluster secret; leader-only commands).
+        FunctionCounter.builder(FORWARD_REFUSED_METRIC, config.clusterSecret(), ClusterSecret::refusedCalls)
+                .tag("reason", "unauthenticated")
+                .description("Calls of the members-only Forward service refused").register(metrics.registry());
+        FunctionCounter.builder(FORWARD_REFUSED_METRIC, forwardRefusedCommands, AtomicLong::get)
+                .tag("reason", "leader_only_command")
+                .description("Calls of the members-only Forward service refused").register(metrics.registry());
         this.leases = new LeaseKeeper(node, System::nanoTime);
-        this.router = new Router(node, leases);
+        this.router = new Router(node, leases, config.clusterSecret());
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
     }
@@ -224,7 +266,8 @@ public final class ApiServer implements AutoCloseable {
         } else {
             node.start();
         }
-        ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs());
+        ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs(),
+                forwardRefusedCommands);
         admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint);
         try {
             grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.apiHost(), config.apiPort()))
@@ -234,7 +277,9 @@ public final class ApiServer implements AutoCloseable {
                     .addService(services.new DispatchService())
                     .addService(services.new EventsService())
                     .addService(services.new QueuesService())
-                    .addService(services.new ForwardService())
+                    // Members only: the interceptor turns away calls without the cluster secret.
+                    .addService(ServerInterceptors.intercept(services.new ForwardService(),
+                            config.clusterSecret().interceptor()))
                     .addService(admin)
                     // A client that vanished without closing its TCP connection is noticed.
                     .keepAliveTime(30, TimeUnit.SECONDS)

@@ -1,6 +1,8 @@
 package dev.baton.server.api;
 
 import com.google.protobuf.ByteString;
+import dev.baton.api.internal.v1.AnnounceAck;
+import dev.baton.api.internal.v1.AnnounceRequest;
 import dev.baton.api.internal.v1.ForwardGrpc;
 import dev.baton.api.internal.v1.KeepAliveBatch;
 import dev.baton.api.internal.v1.KeepAliveBatchAck;
@@ -14,6 +16,7 @@ import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
 import dev.baton.core.util.BinaryReader;
+import dev.baton.server.raft.BatonNode;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -22,6 +25,7 @@ import io.grpc.stub.StreamObserver;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -39,9 +43,11 @@ final class ApiServices {
     private final LeaseKeeper leases;
     private final ScheduledExecutorService timer;
     private final long defaultTtlMs;
+    private final AtomicLong forwardRefusedCommands;
 
     ApiServices(Router router, WaitRegistry waits, StreamHub streams, LeaseKeeper leases,
-                ScheduledExecutorService timer, long defaultTtlMs) {
+                ScheduledExecutorService timer, long defaultTtlMs, AtomicLong forwardRefusedCommands) {
+        this.forwardRefusedCommands = forwardRefusedCommands;
         this.router = router;
         this.waits = waits;
         this.streams = streams;
@@ -74,7 +80,7 @@ final class ApiServices {
         throw Status.INTERNAL.withDescription("unexpected result " + r).asRuntimeException();
     }
 
-    <R extends Result, T> CompletableFuture<T> write(Command c, Class<R> type, Function<R, T> map) {
+    <R extends Result, T> CompletableFuture<T> write(Command.ClientCommand c, Class<R> type, Function<R, T> map) {
         return router.write(c).thenApply(r -> expect(r, type, map));
     }
 
@@ -119,7 +125,7 @@ final class ApiServices {
         respond(f, out);
     }
 
-    private <R extends Result, T> void scheduleReconcile(Command c, CompletableFuture<Effect> ended, long timeoutMs,
+    private <R extends Result, T> void scheduleReconcile(Command.SessionRequest c, CompletableFuture<Effect> ended, long timeoutMs,
                                                          Class<R> type, Function<R, Boolean> queued,
                                                          Function<Effect, T> mapEffect, Function<R, T> map) {
         long delay = Math.min(timeoutMs, 86_400_000L) + RECONCILE_GRACE_MS;
@@ -328,13 +334,13 @@ final class ApiServices {
     // ---- dispatch -------------------------------------------------------------------------------
 
     final class DispatchService extends DispatchGrpc.DispatchImplBase {
-        private void dispatch(Command c, StreamObserver<DispatchReply> out) {
+        private void dispatch(Command.ClientCommand c, StreamObserver<DispatchReply> out) {
             respond(write(c, Result.DispatchReply.class, Convert::reply), out);
         }
 
         @Override
         public void init(DispatchInitRequest req, StreamObserver<DispatchReply> out) {
-            Command c;
+            Command.ClientCommand c;
             try {
                 c = Convert.command(req);
             } catch (StatusRuntimeException e) {
@@ -436,21 +442,36 @@ final class ApiServices {
 
     // ---- node to node ---------------------------------------------------------------------------
 
+    /**
+     * The members-only link (the cluster secret is checked by an interceptor before any of this
+     * runs). Proposes client commands only: a command the leader alone issues is refused whatever
+     * the bytes and whoever sends it, so neither a client that got past the secret nor a confused
+     * member can expire sessions, change limits or rewrite the address book from outside.
+     */
     final class ForwardService extends ForwardGrpc.ForwardImplBase {
         /** The forwarded command, or null after answering the caller with the reason it cannot run here. */
-        private Command accept(ProposeRequest req, StreamObserver<ProposeResponse> out) {
-            if (!router.node().isLeader()) {
-                out.onError(ApiErrors.unavailable("not the leader (forwarded writes are not forwarded again)",
-                        router.leaderApi().orElse(null)));
-                return null;
-            }
+        private Command.ClientCommand accept(ProposeRequest req, StreamObserver<ProposeResponse> out) {
+            Command c;
             try {
-                return CommandCodec.decode(new BinaryReader(req.getCommand().toByteArray()));
+                c = CommandCodec.decode(new BinaryReader(req.getCommand().toByteArray()));
             } catch (RuntimeException e) {
                 out.onError(Status.INVALID_ARGUMENT.withDescription("undecodable forwarded command: " + e.getMessage())
                         .asRuntimeException(ApiErrors.trailers("MALFORMED", null)));
                 return null;
             }
+            if (!(c instanceof Command.ClientCommand client)) {
+                forwardRefusedCommands.incrementAndGet();
+                out.onError(Status.PERMISSION_DENIED.withDescription("only client commands can be forwarded; "
+                                + c.getClass().getSimpleName() + " is issued by the leader itself")
+                        .asRuntimeException(ApiErrors.trailers("PERMISSION_DENIED", null)));
+                return null;
+            }
+            if (!router.node().isLeader()) {
+                out.onError(ApiErrors.unavailable("not the leader (forwarded writes are not forwarded again)",
+                        router.leaderApi().orElse(null)));
+                return null;
+            }
+            return client;
         }
 
         /** The applied index is read once the result is in: the entry is applied by then. */
@@ -461,7 +482,7 @@ final class ApiServices {
 
         @Override
         public void propose(ProposeRequest req, StreamObserver<ProposeResponse> out) {
-            Command c = accept(req, out);
+            Command.ClientCommand c = accept(req, out);
             if (c != null) {
                 respond(router.writeLocal(c).thenApply(this::response), out);
             }
@@ -469,7 +490,7 @@ final class ApiServices {
 
         @Override
         public void proposeWait(ProposeRequest req, StreamObserver<ProposeResponse> out) {
-            Command c = accept(req, out);
+            Command.ClientCommand c = accept(req, out);
             if (c == null) {
                 return;
             }
@@ -549,6 +570,37 @@ final class ApiServices {
             }
             out.onNext(b.build());
             out.onCompleted();
+        }
+
+        @Override
+        public void announce(AnnounceRequest req, StreamObserver<AnnounceAck> out) {
+            BatonNode node = router.node();
+            if (!node.isLeader()) {
+                out.onError(ApiErrors.unavailable("not the leader", router.leaderApi().orElse(null)));
+                return;
+            }
+            String raft = req.getRaftAddress();
+            if (raft.equals(node.options().endpoint()) || !node.peers().contains(raft)) {
+                out.onError(Status.FAILED_PRECONDITION.withDescription(raft + " is not a member this leader can"
+                                + " announce (members: " + node.peers() + "; the leader announces itself)")
+                        .asRuntimeException(ApiErrors.trailers("NOT_A_MEMBER", null)));
+                return;
+            }
+            if (req.getApiAddress().isEmpty()) {
+                out.onError(Status.INVALID_ARGUMENT.withDescription("api_address must be host:port")
+                        .asRuntimeException(ApiErrors.trailers("INVALID_ARGUMENT", null)));
+                return;
+            }
+            // Created here, by the leader, from the checked request: never decoded from the caller's bytes.
+            respond(node.submit(new Command.AnnounceNode(raft, req.getNodeId(), req.getApiAddress())).handle((r, t) -> {
+                if (t != null) {
+                    throw ApiErrors.toStatus(t, null);
+                }
+                if (r instanceof Result.Rejected rej) {
+                    throw ApiErrors.rejected(rej);
+                }
+                return AnnounceAck.getDefaultInstance();
+            }), out);
         }
     }
 }

@@ -20,7 +20,8 @@ import java.util.function.UnaryOperator;
  *   <li>leader: propose {@link Command.ExpireWaits} when the earliest wait deadline has passed
  *       (waits also time out at the start of every entry; this covers an idle cluster);</li>
  *   <li>every node: make sure the replicated address book has this node's API address (the leader
- *       writes it directly, a follower forwards it), so followers can forward writes to it;</li>
+ *       writes it directly, a follower asks the leader to with {@code Forward.Announce}), so
+ *       followers can forward writes to it;</li>
  *   <li>leader: apply the operator's configured limits ({@code --session-ttl-min} ...) if the
  *       replicated ones differ.</li>
  * </ul>
@@ -39,6 +40,7 @@ final class NodeDuties {
     private final AtomicBoolean waitTickInFlight = new AtomicBoolean();
     private final AtomicBoolean announceInFlight = new AtomicBoolean();
     private final AtomicBoolean limitsInFlight = new AtomicBoolean();
+    private volatile boolean secretRefusedWarned;
 
     /**
      * @param configuredLimits applies the operator's configured limits on top of the replicated ones
@@ -93,9 +95,28 @@ final class NodeDuties {
             if (node.leader().isEmpty() || !announceInFlight.compareAndSet(false, true)) {
                 return;
             }
-            router.write(new Command.AnnounceNode(self, nodeId, apiEndpoint)).whenComplete((r, t) -> {
+            // The address book is the leader's to write: a follower asks the leader to record it.
+            java.util.concurrent.CompletableFuture<?> done;
+            if (node.isLeader()) {
+                done = node.submit(new Command.AnnounceNode(self, nodeId, apiEndpoint));
+            } else {
+                java.util.Optional<String> leaderApi = router.leaderApi();
+                if (leaderApi.isEmpty()) {
+                    announceInFlight.set(false);
+                    return; // the leader has not announced itself yet
+                }
+                done = router.announce(leaderApi.get(), self, nodeId, apiEndpoint);
+            }
+            done.whenComplete((r, t) -> {
                 announceInFlight.set(false);
-                if (t != null) {
+                if (t == null) {
+                    secretRefusedWarned = false;
+                } else if (String.valueOf(t.getMessage()).contains("cluster secret")) {
+                    if (!secretRefusedWarned) { // once, not every tick: the operator has to fix the nodes' secrets
+                        secretRefusedWarned = true;
+                        LOG.warn("{}; followers cannot reach this node, nor this node the leader", t.getMessage());
+                    }
+                } else {
                     LOG.debug("announcing {} failed, will retry: {}", apiEndpoint, t.toString());
                 }
             });

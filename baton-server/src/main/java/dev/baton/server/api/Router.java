@@ -4,6 +4,8 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
+import dev.baton.api.internal.v1.AnnounceAck;
+import dev.baton.api.internal.v1.AnnounceRequest;
 import dev.baton.api.internal.v1.ForwardGrpc;
 import dev.baton.api.internal.v1.KeepAliveBatch;
 import dev.baton.api.internal.v1.KeepAliveBatchAck;
@@ -17,8 +19,11 @@ import dev.baton.core.command.View;
 import dev.baton.core.util.BinaryReader;
 import dev.baton.core.util.BinaryWriter;
 import dev.baton.server.raft.BatonNode;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 
 import java.util.List;
@@ -34,6 +39,10 @@ import java.util.function.Consumer;
  * book, {@link Query.ListNodes}) with {@code Forward.Propose}. Reads are linearizable on this node
  * (ReadIndex), so they are never forwarded.
  *
+ * <p>Only {@link Command.ClientCommand}s go through here: the doors cannot even name a leader-only
+ * command to it, and the leader's {@code Forward} service refuses any other. Every forwarded call
+ * carries the cluster secret ({@link ClusterSecret}).
+ *
  * <p>A forwarded write is never forwarded again: a node that receives {@code Forward.Propose} and
  * is not the leader answers UNAVAILABLE, and the client retries with the same request id (the core
  * returns the first answer if the first attempt did apply).
@@ -43,12 +52,15 @@ public final class Router implements AutoCloseable {
 
     private final BatonNode node;
     private final LeaseKeeper leases;
+    private final ClientInterceptor clusterSecret;
     private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    public Router(BatonNode node, LeaseKeeper leases) {
+    /** @param clusterSecret sent with every {@code Forward} call: the leader serves members only */
+    public Router(BatonNode node, LeaseKeeper leases, ClusterSecret clusterSecret) {
         this.node = node;
         this.leases = leases;
+        this.clusterSecret = clusterSecret.clientInterceptor();
     }
 
     public BatonNode node() {
@@ -79,12 +91,12 @@ public final class Router implements AutoCloseable {
     }
 
     /** Runs a write on the leader, wherever that is; fails with a gRPC status exception. */
-    public CompletableFuture<Result> write(Command c) {
+    public CompletableFuture<Result> write(Command.ClientCommand c) {
         return write(c, api -> forward(api, c, false));
     }
 
     /** How a write reaches the leader from a follower, given the leader's API address. */
-    private CompletableFuture<Result> write(Command c, java.util.function.Function<String, CompletableFuture<Result>> via) {
+    private CompletableFuture<Result> write(Command.ClientCommand c, java.util.function.Function<String, CompletableFuture<Result>> via) {
         if (node.isLeader()) {
             return writeLocal(c);
         }
@@ -112,7 +124,7 @@ public final class Router implements AutoCloseable {
      * front door that writes both effects and answers to one connection (the line protocol) needs
      * this to keep them in log order.
      */
-    public CompletableFuture<Result> writeInApplyOrder(Command c) {
+    public CompletableFuture<Result> writeInApplyOrder(Command.ClientCommand c) {
         return write(c, api -> forward(api, c, true));
     }
 
@@ -123,11 +135,11 @@ public final class Router implements AutoCloseable {
      * well before this follower would apply that entry itself. It may never be called (leader
      * change, session end): the caller's own apply stream still delivers the outcome, later.
      */
-    public CompletableFuture<Result> writeWithOutcome(Command c, Consumer<Result> outcome) {
+    public CompletableFuture<Result> writeWithOutcome(Command.ClientCommand c, Consumer<Result> outcome) {
         return write(c, api -> forwardWait(api, c, outcome));
     }
 
-    private CompletableFuture<Result> forwardWait(String api, Command c, Consumer<Result> outcome) {
+    private CompletableFuture<Result> forwardWait(String api, Command.ClientCommand c, Consumer<Result> outcome) {
         byte[] encoded;
         try {
             encoded = CommandCodec.encodeChecked(c);
@@ -137,7 +149,7 @@ public final class Router implements AutoCloseable {
         long waitMs = c instanceof Command.PoolAcquire p ? p.timeoutMs()
                 : c instanceof Command.LockAcquire l ? l.timeoutMs() : 0;
         CompletableFuture<Result> first = new CompletableFuture<>();
-        ForwardGrpc.newStub(channel(api))
+        forwardStub(api)
                 .withDeadlineAfter(FORWARD_DEADLINE_MS + Math.min(waitMs, 86_400_000L), TimeUnit.MILLISECONDS)
                 .proposeWait(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build(),
                         new StreamObserver<ProposeResponse>() {
@@ -157,7 +169,7 @@ public final class Router implements AutoCloseable {
 
                             @Override
                             public void onError(Throwable t) {
-                                first.completeExceptionally(ApiErrors.toStatus(t, api)); // no-op once answered
+                                first.completeExceptionally(forwardFailure(t, api)); // no-op once answered
                             }
 
                             @Override
@@ -176,7 +188,7 @@ public final class Router implements AutoCloseable {
      * Proposes on this node, which must be the leader (else UNAVAILABLE with a leader hint). A
      * session request counts as a sign of life of its session.
      */
-    public CompletableFuture<Result> writeLocal(Command c) {
+    public CompletableFuture<Result> writeLocal(Command.ClientCommand c) {
         if (c instanceof Command.SessionRequest sr && sr.session() != 0) {
             leases.touch(sr.session());
         }
@@ -202,7 +214,7 @@ public final class Router implements AutoCloseable {
         });
     }
 
-    private CompletableFuture<Result> forward(String api, Command c, boolean inApplyOrder) {
+    private CompletableFuture<Result> forward(String api, Command.ClientCommand c, boolean inApplyOrder) {
         byte[] encoded;
         try {
             encoded = CommandCodec.encodeChecked(c);
@@ -210,7 +222,7 @@ public final class Router implements AutoCloseable {
             return CompletableFuture.failedFuture(ApiErrors.toStatus(e, null));
         }
         CompletableFuture<Result> out = new CompletableFuture<>();
-        var call = ForwardGrpc.newFutureStub(channel(api)).withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
+        var call = forwardFutureStub(api).withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
                 .propose(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build());
         Futures.addCallback(call, new FutureCallback<ProposeResponse>() {
             @Override
@@ -232,7 +244,7 @@ public final class Router implements AutoCloseable {
             @Override
             public void onFailure(Throwable t) {
                 // A transport failure to the leader: the outcome is unknown; the client retries.
-                out.completeExceptionally(ApiErrors.toStatus(t, api));
+                out.completeExceptionally(forwardFailure(t, api));
             }
         }, MoreExecutors.directExecutor());
         return out;
@@ -241,7 +253,7 @@ public final class Router implements AutoCloseable {
     /** Sends keep-alives of sessions streamed here to the leader; answers the sessions it does not know. */
     public CompletableFuture<List<Long>> forwardKeepAlives(String api, List<Long> sessions) {
         CompletableFuture<List<Long>> out = new CompletableFuture<>();
-        var call = ForwardGrpc.newFutureStub(channel(api)).withDeadlineAfter(5, TimeUnit.SECONDS)
+        var call = forwardFutureStub(api).withDeadlineAfter(5, TimeUnit.SECONDS)
                 .keepAlive(KeepAliveBatch.newBuilder().addAllSessions(sessions).build());
         Futures.addCallback(call, new FutureCallback<KeepAliveBatchAck>() {
             @Override
@@ -255,6 +267,51 @@ public final class Router implements AutoCloseable {
             }
         }, MoreExecutors.directExecutor());
         return out;
+    }
+
+    /**
+     * Tells the leader at {@code api} where this node's gRPC API listens; the leader checks that this
+     * node is a member and writes the address-book entry itself (a follower cannot propose it).
+     */
+    public CompletableFuture<Void> announce(String api, String raftEndpoint, String nodeId, String apiEndpoint) {
+        CompletableFuture<Void> out = new CompletableFuture<>();
+        var call = forwardFutureStub(api).withDeadlineAfter(5, TimeUnit.SECONDS)
+                .announce(AnnounceRequest.newBuilder().setRaftAddress(raftEndpoint).setNodeId(nodeId)
+                        .setApiAddress(apiEndpoint).build());
+        Futures.addCallback(call, new FutureCallback<AnnounceAck>() {
+            @Override
+            public void onSuccess(AnnounceAck r) {
+                out.complete(null);
+            }
+
+            @Override
+            public void onFailure(Throwable t) {
+                out.completeExceptionally(forwardFailure(t, api));
+            }
+        }, MoreExecutors.directExecutor());
+        return out;
+    }
+
+    private ForwardGrpc.ForwardStub forwardStub(String api) {
+        return ForwardGrpc.newStub(channel(api)).withInterceptors(clusterSecret);
+    }
+
+    private ForwardGrpc.ForwardFutureStub forwardFutureStub(String api) {
+        return ForwardGrpc.newFutureStub(channel(api)).withInterceptors(clusterSecret);
+    }
+
+    /**
+     * A failed call to the leader as the status for this node's client. The leader refusing this
+     * node's cluster secret is a misconfigured cluster, not the client's fault: UNAVAILABLE (another
+     * node may serve it), saying what the operator has to fix.
+     */
+    private static StatusRuntimeException forwardFailure(Throwable t, String api) {
+        StatusRuntimeException s = ApiErrors.toStatus(t, api);
+        if (s.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
+            return ApiErrors.unavailable("this node cannot forward to the leader at " + api + ": the leader refused"
+                    + " its cluster secret (every node needs the same --cluster-secret-file)", null);
+        }
+        return s;
     }
 
     static byte[] encodeResult(Result r) {

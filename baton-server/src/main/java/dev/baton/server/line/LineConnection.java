@@ -423,7 +423,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     // ---- writes to the cluster -----------------------------------------------------------------
 
     /** A write for the current line: on failure the client hears UNAVAILABLE and the connection closes. */
-    private void propose(Command c, Consumer<Result> onResult) {
+    private void propose(Command.ClientCommand c, Consumer<Result> onResult) {
         write(c, System.nanoTime(), onResult, t -> {
             reply("ERROR UNAVAILABLE\n");
             closeAfterFlush();
@@ -435,7 +435,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
      * request id) while the failure says nothing about it having applied, for up to
      * {@link #RETRY_FOR_MS} from {@code startNanos}. Callbacks run on the event loop.
      */
-    private void write(Command c, long startNanos, Consumer<Result> onResult, Consumer<Throwable> onFailure) {
+    private void write(Command.ClientCommand c, long startNanos, Consumer<Result> onResult, Consumer<Throwable> onFailure) {
         CompletableFuture<Result> f;
         try {
             f = send(c);
@@ -475,7 +475,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
      * answer waits for this node to apply that far. A waiting acquire asks the leader for its outcome
      * too, which spares the client the follower's apply lag (up to a heartbeat when the log is idle).
      */
-    private CompletableFuture<Result> send(Command c) {
+    private CompletableFuture<Result> send(Command.ClientCommand c) {
         if (!slots.isEmpty() && slots.get(slots.size() - 1).waiting) {
             return door.router().writeInApplyOrder(c);
         }

@@ -123,6 +123,17 @@ final class ProcessCluster implements AutoCloseable {
         return n;
     }
 
+    /** The secret every node of this cluster shares (members-only forwarding), written once. */
+    Path clusterSecretFile() throws IOException {
+        Path f = root.resolve("cluster.secret");
+        if (!Files.exists(f)) {
+            byte[] b = new byte[32];
+            new java.security.SecureRandom().nextBytes(b);
+            Files.writeString(f, java.util.Base64.getEncoder().encodeToString(b) + "\n");
+        }
+        return f;
+    }
+
     void start(NodeProc n) {
         try {
             Files.createDirectories(n.dir.resolve("jtmp"));
@@ -134,7 +145,7 @@ final class ProcessCluster implements AutoCloseable {
                     "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort),
                     "--line-port", Integer.toString(n.linePort), "--http-port", Integer.toString(n.httpPort)));
             if (nodes.size() > 1) {
-                cmd.addAll(List.of("--peers", peers()));
+                cmd.addAll(List.of("--peers", peers(), "--cluster-secret-file", clusterSecretFile().toString()));
             }
             if (n.join) {
                 cmd.add("--join");
