@@ -15,8 +15,8 @@ import dev.baton.core.session.SessionState;
 
 /**
  * What the replicated state costs, in the units of {@code Limits.maxStateBytes}: for each stored
- * object a fixed overhead (the JVM objects, map nodes and indexes that keep it, measured once on a
- * 64-bit JVM with compressed references, see docs/core.md) plus the characters of its names and the
+ * object a fixed overhead (the JVM objects, map nodes and indexes that keep it, measured on a
+ * 64-bit JDK 17 with compressed references by {@code FootprintCalibrationTest}, see docs/core.md) plus the characters of its names and the
  * bytes of its payload. Only what clients can make every replica store is counted; the address book
  * (leader-issued, one entry per member) is not.
  *
@@ -29,17 +29,17 @@ public final class Footprint {
     private Footprint() {}
 
     /** A session: its record, its id in the session map, its empty trees and window. */
-    public static final long SESSION = 320;
+    public static final long SESSION = 160;
     /** A client token: the string and its entry in the token index. */
-    public static final long TOKEN = 80;
+    public static final long TOKEN = 100;
     /** A pool key with no holder or waiter: PoolState, its map entry, the key string. */
-    public static final long POOL_KEY = 200;
+    public static final long POOL_KEY = 150;
     /** One holder or waiter of a pool key or lock: the Holder/Waiter, its tree node, the session's slot or tree entry, the deadline index. */
-    public static final long SLOT = 200;
+    public static final long SLOT = 150;
     /** A held lock: LockState, its map entry, the name, the holder's entry in its session. */
-    public static final long LOCK = 240;
+    public static final long LOCK = 200;
     /** A pending event: EventState, its map entry, the name, the owner's entry. */
-    public static final long EVENT = 200;
+    public static final long EVENT = 170;
     /** A dispatch group: GroupState, its map entry, settings. */
     public static final long GROUP = 240;
     /** A dispatch target: TargetState, its tree node, its lag-index entry, two strings. */
@@ -47,11 +47,11 @@ public final class Footprint {
     /** A queue with no items. */
     public static final long QUEUE = 200;
     /** A queue item: ItemState, its payload object, its map entry and ready-index node, the id string. */
-    public static final long ITEM = 280;
+    public static final long ITEM = 250;
     /** A prerequisite of a queue item: the name in the item and its entry in the event → items index. */
-    public static final long PREREQUISITE = 120;
+    public static final long PREREQUISITE = 220;
     /** A remembered answer: the result record, its slot in the window. */
-    public static final long ANSWER = 80;
+    public static final long ANSWER = 96;
     /** One claimed item inside a remembered claim answer. */
     public static final long CLAIMED_ITEM = 80;
 
