@@ -6,6 +6,7 @@ import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
+import dev.baton.server.raft.BatonStateMachine;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -194,6 +195,8 @@ public final class BatonCli implements Runnable {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
             }
+            // issue 15 (state budget): a replica that cannot apply an entry ends the process
+            BatonStateMachine.haltProcessOnApplyFailure(true);
             ApiServer server = new ApiServer(config);
             try {
                 server.start();

@@ -136,6 +136,7 @@ final class ServerProcesses implements AutoCloseable {
     List<String> command(Node n) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-XX:+ExitOnOutOfMemoryError"); // as ./baton: an out-of-memory node ends, it does not linger
         for (String arg : jvmArgs) {
             cmd.add(arg.replace("{id}", n.id)); // e.g. -agentpath:...libasyncProfiler.so=start,...,file=/tmp/{id}.collapsed
         }

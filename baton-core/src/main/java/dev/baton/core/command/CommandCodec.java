@@ -30,15 +30,15 @@ public final class CommandCodec {
 
     // command tags (never reuse a number)
     private static final int OPEN_SESSION = 1, CLOSE_SESSION = 2, EXPIRE_SESSIONS = 3, EXPIRE_WAITS = 4,
-            SET_LIMITS = 5, POOL_ACQUIRE = 10, POOL_RELEASE = 11, LOCK_ACQUIRE = 20, LOCK_RELEASE = 21,
+            SET_LIMITS_V1 = 5, SET_LIMITS = 6, POOL_ACQUIRE = 10, POOL_RELEASE = 11, LOCK_ACQUIRE = 20, LOCK_RELEASE = 21,
             DISPATCH_INIT = 30, DISPATCH_ADVANCE = 31, DISPATCH_SELECT = 32, DISPATCH_LOCK = 33,
             DISPATCH_RELEASE = 34, DISPATCH_SET_DISABLED = 35, EVENT_BEGIN = 40, EVENT_COMPLETE = 41,
             QUEUE_ENQUEUE = 50, QUEUE_CLAIM = 51, QUEUE_DONE = 52, QUEUE_RETRY = 53, ANNOUNCE_NODE = 60;
 
     // result tags
     private static final int R_REJECTED = 1, R_SESSION_OPENED = 2, R_SESSION_CLOSED = 3, R_SESSIONS_EXPIRED = 4,
-            R_WAITS_EXPIRED = 5, R_LIMITS_SET = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11,
-            R_NODE_ANNOUNCED = 12;
+            R_WAITS_EXPIRED = 5, R_LIMITS_SET_V1 = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11,
+            R_NODE_ANNOUNCED = 12, R_LIMITS_SET = 13;
 
     /** Encodes a batch; throws IllegalArgumentException if any command cannot be encoded within the ceilings. */
     public static byte[] encodeBatch(List<? extends Command> commands) {
@@ -105,6 +105,22 @@ public final class CommandCodec {
         }
         r.expectEnd();
         return out;
+    }
+
+    /**
+     * A 64-bit fingerprint of a command's canonical encoding (FNV-1a, never 0): remembered with
+     * its answer, so that a request id re-sent with a different command is recognised. The same
+     * on every replica and JVM.
+     */
+    public static long fingerprint(Command c) {
+        BinaryWriter w = new BinaryWriter();
+        encode(w, c);
+        byte[] b = w.buffer();
+        long h = 0xcbf29ce484222325L;
+        for (int i = 0, n = w.size(); i < n; i++) {
+            h = (h ^ (b[i] & 0xff)) * 0x100000001b3L;
+        }
+        return h == 0 ? 1 : h;
     }
 
     public static void encode(BinaryWriter w, Command c) {
@@ -205,6 +221,8 @@ public final class CommandCodec {
                 return new ExpireWaits();
             case SET_LIMITS:
                 return new SetLimits(decodeLimits(r));
+            case SET_LIMITS_V1: // written before the state budget existed: it gets its default
+                return new SetLimits(decodeLimitsV1(r));
             case ANNOUNCE_NODE:
                 return new AnnounceNode(r.optString(NAME), r.optString(NAME), r.optString(NAME));
             case LOCK_ACQUIRE:
@@ -332,6 +350,8 @@ public final class CommandCodec {
                 return new WaitsExpired(r.count(Integer.MAX_VALUE));
             case R_LIMITS_SET:
                 return new LimitsSet(decodeLimits(r));
+            case R_LIMITS_SET_V1:
+                return new LimitsSet(decodeLimitsV1(r));
             case R_NODE_ANNOUNCED:
                 return new NodeAnnounced(r.optString(NAME), r.bool());
             case R_DISPATCH: {
@@ -375,7 +395,18 @@ public final class CommandCodec {
         return values[i];
     }
 
+    /**
+     * The limits, every field in record order. Since the state budget the last field is
+     * {@code maxStateBytes}; an encoding without it (tag {@code SET_LIMITS_V1}, snapshots before
+     * version 4) is read by {@link #decodeLimitsV1}.
+     */
     public static void encodeLimits(BinaryWriter w, Limits l) {
+        encodeLimitsV1(w, l);
+        w.varint(l.maxStateBytes());
+    }
+
+    /** The limits without the state budget: the encoding before it existed (snapshots before version 4). */
+    public static void encodeLimitsV1(BinaryWriter w, Limits l) {
         w.varint(l.maxSessions()).varint(l.minSessionTtlMs()).varint(l.maxSessionTtlMs()).varint(l.maxNameBytes())
                 .varint(l.maxPoolKeys()).varint(l.maxWaitersPerKey()).varint(l.maxSlotsPerSession())
                 .varint(l.maxLocks()).varint(l.maxWaitMs()).varint(l.maxDispatchGroups())
@@ -385,6 +416,17 @@ public final class CommandCodec {
     }
 
     public static Limits decodeLimits(BinaryReader r) {
+        Limits v1 = decodeLimitsV1(r);
+        long budget = r.varint();
+        try {
+            return v1.toBuilder().maxStateBytes(budget).build();
+        } catch (IllegalArgumentException e) {
+            throw new MalformedException("invalid limits: " + e.getMessage());
+        }
+    }
+
+    /** Limits encoded before the state budget existed; the budget gets its default. */
+    public static Limits decodeLimitsV1(BinaryReader r) {
         try {
             return new Limits(r.count(Integer.MAX_VALUE), r.varint(), r.varint(), r.count(Integer.MAX_VALUE),
                     r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE), r.count(Integer.MAX_VALUE),

@@ -24,6 +24,9 @@ package dev.baton.core.command;
  * @param maxPrerequisites       prerequisite events of one queue item
  * @param maxClaimBatch          items one claim may return
  * @param maxRememberedRequests  request results remembered per session for idempotent retries
+ * @param maxStateBytes          the state budget: what clients can make every replica store (sessions,
+ *                               tokens, names, payloads, prerequisites, remembered answers), counted
+ *                               as in {@code dev.baton.core.machine.Footprint}; see docs/core.md
  */
 public record Limits(
         int maxSessions,
@@ -43,7 +46,11 @@ public record Limits(
         int maxPayloadBytes,
         int maxPrerequisites,
         int maxClaimBatch,
-        int maxRememberedRequests) {
+        int maxRememberedRequests,
+        long maxStateBytes) {
+
+    /** The default state budget: 256 MiB (docs/core.md says how to size it against the heap). */
+    public static final long DEFAULT_MAX_STATE_BYTES = 256L << 20;
 
     /** Hard ceilings the codec enforces whatever the configured limits say. */
     public static final int CODEC_MAX_NAME_BYTES = 4096;
@@ -79,6 +86,18 @@ public record Limits(
         positive("maxPrerequisites", maxPrerequisites);
         positive("maxClaimBatch", maxClaimBatch);
         positive("maxRememberedRequests", maxRememberedRequests);
+        positive("maxStateBytes", maxStateBytes);
+    }
+
+    /** The limits as they were before the state budget existed; the budget gets its default. */
+    public Limits(int maxSessions, long minSessionTtlMs, long maxSessionTtlMs, int maxNameBytes, int maxPoolKeys,
+                  int maxWaitersPerKey, int maxSlotsPerSession, int maxLocks, long maxWaitMs, int maxDispatchGroups,
+                  int maxTargetsPerGroup, int maxEvents, int maxQueues, int maxItemsPerQueue, int maxPayloadBytes,
+                  int maxPrerequisites, int maxClaimBatch, int maxRememberedRequests) {
+        this(maxSessions, minSessionTtlMs, maxSessionTtlMs, maxNameBytes, maxPoolKeys, maxWaitersPerKey,
+                maxSlotsPerSession, maxLocks, maxWaitMs, maxDispatchGroups, maxTargetsPerGroup, maxEvents, maxQueues,
+                maxItemsPerQueue, maxPayloadBytes, maxPrerequisites, maxClaimBatch, maxRememberedRequests,
+                DEFAULT_MAX_STATE_BYTES);
     }
 
     private static void positive(String name, long v) {
@@ -107,7 +126,8 @@ public record Limits(
                 65_536,           // payload bytes
                 16,               // prerequisites per item
                 1_000,            // items per claim
-                128);             // remembered request results per session
+                128,              // remembered request results per session
+                DEFAULT_MAX_STATE_BYTES);
     }
 
     public Builder toBuilder() {
@@ -134,6 +154,7 @@ public record Limits(
         private int maxPrerequisites;
         private int maxClaimBatch;
         private int maxRememberedRequests;
+        private long maxStateBytes;
 
         private Builder(Limits l) {
             maxSessions = l.maxSessions;
@@ -154,6 +175,7 @@ public record Limits(
             maxPrerequisites = l.maxPrerequisites;
             maxClaimBatch = l.maxClaimBatch;
             maxRememberedRequests = l.maxRememberedRequests;
+            maxStateBytes = l.maxStateBytes;
         }
 
         public Builder maxSessions(int v) {
@@ -246,8 +268,13 @@ public record Limits(
             return this;
         }
 
+        public Builder maxStateBytes(long v) {
+            maxStateBytes = v;
+            return this;
+        }
+
         public Limits build() {
-            return new Limits(maxSessions, minSessionTtlMs, maxSessionTtlMs, maxNameBytes, maxPoolKeys, maxWaitersPerKey, maxSlotsPerSession, maxLocks, maxWaitMs, maxDispatchGroups, maxTargetsPerGroup, maxEvents, maxQueues, maxItemsPerQueue, maxPayloadBytes, maxPrerequisites, maxClaimBatch, maxRememberedRequests);
+            return new Limits(maxSessions, minSessionTtlMs, maxSessionTtlMs, maxNameBytes, maxPoolKeys, maxWaitersPerKey, maxSlotsPerSession, maxLocks, maxWaitMs, maxDispatchGroups, maxTargetsPerGroup, maxEvents, maxQueues, maxItemsPerQueue, maxPayloadBytes, maxPrerequisites, maxClaimBatch, maxRememberedRequests, maxStateBytes);
         }
     }
 }

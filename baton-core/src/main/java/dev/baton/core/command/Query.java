@@ -62,6 +62,9 @@ public sealed interface Query<R> {
 
     record GetLimits() implements Query<Limits> {}
 
+    /** The state budget: bytes in use ({@code dev.baton.core.machine.Footprint}) against {@code Limits.maxStateBytes}. O(1). */
+    record GetStateBytes() implements Query<View.StateBytes> {}
+
     /** The cluster's address book ({@link Command.AnnounceNode}), sorted by Raft endpoint. */
     record ListNodes() implements Query<List<View.Node>> {}
 

@@ -63,4 +63,7 @@ public interface View {
 
     record Summary(long lastIndex, long lastTime, long lastFence, int sessions, int poolKeys, int locks, int groups,
                    int events, int queues, int waits) implements View {}
+
+    /** The state budget: what the replicated state costs now and the limit ({@code maxStateBytes}). */
+    record StateBytes(long used, long limit) {}
 }

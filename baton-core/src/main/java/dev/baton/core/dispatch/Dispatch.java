@@ -12,6 +12,7 @@ import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.DispatchReply;
 import dev.baton.core.command.Result.DispatchStatus;
 import dev.baton.core.command.TargetView;
+import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.session.SessionState;
 
@@ -48,6 +49,7 @@ public final class Dispatch {
             sorted.put(e.getKey(), e.getValue());
         }
         GroupState g = tx.groups.get(c.group());
+        long needs = g == null ? Footprint.group(c.group()) : 0;
         if (g == null) {
             if (tx.groups.size() >= tx.limits.maxDispatchGroups()) {
                 return Tx.limit("dispatch groups", tx.limits.maxDispatchGroups());
@@ -55,13 +57,18 @@ public final class Dispatch {
             g = GroupState.empty(c.group(), DispatchSettings.DEFAULTS);
         }
         int added = 0;
-        for (String id : sorted.keySet()) {
-            if (!g.targets().containsKey(id)) {
+        for (Map.Entry<String, String> e : sorted.entrySet()) {
+            if (!g.targets().containsKey(e.getKey())) {
                 added++;
+                needs += Footprint.target(e.getKey(), e.getValue());
             }
         }
         if (g.targets().size() + added > tx.limits.maxTargetsPerGroup()) {
             return Tx.limit("targets per group", tx.limits.maxTargetsPerGroup());
+        }
+        Result.Rejected full = tx.checkBudget("dispatch group " + c.group(), needs);
+        if (full != null) {
+            return full;
         }
         for (Map.Entry<String, String> e : sorted.entrySet()) {
             if (!g.targets().containsKey(e.getKey())) {
@@ -71,6 +78,7 @@ public final class Dispatch {
         if (c.settings() != null) {
             g = g.withSettings(c.settings());
         }
+        tx.charge(needs);
         tx.groups = tx.groups.assoc(c.group(), g);
         return new DispatchReply(DispatchStatus.INITIALIZED, null, added);
     }
@@ -139,7 +147,7 @@ public final class Dispatch {
         TargetState t = f.target();
         if (t.holder() != session.id() || (c.fence() != 0 && c.fence() != t.fence())) {
             return new Result.Rejected(ErrorCode.STALE_FENCE, "target " + c.target() + " of group " + c.group()
-                    + " is not locked by this session with fence " + c.fence());
+                    + " is not locked by this session with fence " + Long.toUnsignedString(c.fence()));
         }
         if (c.newSeen() < 0) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "seen must not be negative");

@@ -6,6 +6,7 @@ import dev.baton.core.command.Effect;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.EventReply;
 import dev.baton.core.command.Result.EventStatus;
+import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.queue.Queues;
 import dev.baton.core.session.SessionState;
@@ -29,7 +30,11 @@ public final class Events {
         if (tx.events.size() >= tx.limits.maxEvents()) {
             return Tx.limit("pending events", tx.limits.maxEvents());
         }
-        tx.events = tx.events.assoc(c.name(), new EventState(c.name(), session.id(), tx.now()));
+        Result.Rejected full = tx.checkBudget("event " + c.name(), Footprint.event(c.name()));
+        if (full != null) {
+            return full;
+        }
+        tx.putEvent(new EventState(c.name(), session.id(), tx.now()));
         tx.putSession(session.withEvents(session.events().put(c.name())));
         Queues.onEventPending(tx, c.name());
         return new EventReply(EventStatus.BEGUN, c.name());
@@ -51,7 +56,7 @@ public final class Events {
         if (e == null) {
             return false;
         }
-        tx.events = tx.events.without(name);
+        tx.removeEvent(name);
         SessionState owner = tx.session(e.owner());
         if (owner != null) {
             tx.putSession(owner.withEvents(owner.events().without(name)));

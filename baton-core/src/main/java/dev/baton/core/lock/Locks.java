@@ -8,6 +8,7 @@ import dev.baton.core.command.Observation;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.LockReply;
 import dev.baton.core.command.Result.LockStatus;
+import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.WaitRef;
@@ -35,8 +36,12 @@ public final class Locks {
             if (tx.locks.size() >= tx.limits.maxLocks()) {
                 return Tx.limit("locks", tx.limits.maxLocks());
             }
+            Result.Rejected full = tx.checkBudget("lock " + c.name(), Footprint.lock(c.name()));
+            if (full != null) {
+                return full;
+            }
             long fence = tx.nextFence();
-            tx.locks = tx.locks.assoc(c.name(),
+            tx.putLock(c.name(),
                     new LockState(c.name(), session.id(), fence, tx.now(), c.requestId(), PersistentTreeMap.empty()));
             tx.putSession(session.withLocks(session.locksHeld().assoc(c.name(), fence), session.lockWaits()));
             tx.observe(new Observation.LockAcquired(c.name(), 0));
@@ -54,9 +59,13 @@ public final class Locks {
         if (lock.waiters().size() >= tx.limits.maxWaitersPerKey()) {
             return Tx.limit("waiters per lock", tx.limits.maxWaitersPerKey());
         }
+        Result.Rejected full = tx.checkBudget("a wait for lock " + c.name(), Footprint.SLOT);
+        if (full != null) {
+            return full;
+        }
         long waitId = tx.nextSeq();
         long deadline = tx.deadlineAfter(c.timeoutMs());
-        tx.locks = tx.locks.assoc(c.name(),
+        tx.putLock(c.name(),
                 lock.withWaiters(lock.waiters().assoc(waitId, new Waiter(session.id(), c.requestId(), waitId, tx.now(), deadline))));
         tx.putSession(session.withLocks(session.locksHeld(), session.lockWaits().assoc(c.name(), waitId)));
         tx.addDeadline(deadline, waitId, new WaitRef(true, session.id(), c.name()));
@@ -81,7 +90,7 @@ public final class Locks {
         if (waitId != null) {
             Waiter w = lock.waiters().get(waitId);
             tx.removeDeadline(w.deadline(), waitId);
-            tx.locks = tx.locks.assoc(c.name(), lock.withWaiters(lock.waiters().without(waitId)));
+            tx.putLock(c.name(), lock.withWaiters(lock.waiters().without(waitId)));
             tx.putSession(session.withLocks(session.locksHeld(), session.lockWaits().without(c.name())));
             LockReply cancelled = new LockReply(LockStatus.CANCELLED, c.name(), 0);
             tx.rememberOutcome(session.id(), w.requestId(), cancelled); // the acquire is no longer QUEUED
@@ -95,20 +104,20 @@ public final class Locks {
 
     private static Result stale(LockRelease c) {
         return new Result.Rejected(ErrorCode.STALE_FENCE,
-                "fence " + c.fence() + " is not the current grant of lock " + c.name());
+                "fence " + Long.toUnsignedString(c.fence()) + " is not the current grant of lock " + c.name());
     }
 
     /** The holder let go: the oldest waiter gets the lock with a new fence, or the lock disappears. */
     private static void handOff(Tx tx, LockState lock) {
         tx.observe(new Observation.LockHoldEnded(lock.name(), tx.now() - lock.since()));
         if (lock.waiters().size() == 0) {
-            tx.locks = tx.locks.without(lock.name());
+            tx.putLock(lock.name(), null);
             return;
         }
         Waiter next = lock.waiters().head().get().getValue();
         long fence = tx.nextFence();
         tx.removeDeadline(next.deadline(), next.waitId());
-        tx.locks = tx.locks.assoc(lock.name(), new LockState(lock.name(), next.session(), fence, tx.now(),
+        tx.putLock(lock.name(), new LockState(lock.name(), next.session(), fence, tx.now(),
                 next.requestId(), lock.waiters().without(next.waitId())));
         SessionState ws = tx.session(next.session());
         tx.putSession(ws.withLocks(ws.locksHeld().assoc(lock.name(), fence), ws.lockWaits().without(lock.name())));
@@ -119,7 +128,7 @@ public final class Locks {
     public static void timeOut(Tx tx, long sessionId, String name, long waitId) {
         LockState lock = tx.locks.get(name);
         Waiter w = lock.waiters().get(waitId);
-        tx.locks = tx.locks.assoc(name, lock.withWaiters(lock.waiters().without(waitId)));
+        tx.putLock(name, lock.withWaiters(lock.waiters().without(waitId)));
         SessionState ws = tx.session(sessionId);
         tx.putSession(ws.withLocks(ws.locksHeld(), ws.lockWaits().without(name)));
         tell(tx, w, name, LockStatus.TIMEOUT, 0);
@@ -131,7 +140,7 @@ public final class Locks {
             LockState lock = tx.locks.get(e.getKey());
             Waiter w = lock.waiters().get(e.getValue());
             tx.removeDeadline(w.deadline(), w.waitId());
-            tx.locks = tx.locks.assoc(lock.name(), lock.withWaiters(lock.waiters().without(w.waitId())));
+            tx.putLock(lock.name(), lock.withWaiters(lock.waiters().without(w.waitId())));
         }
         for (var e : session.locksHeld()) {
             handOff(tx, tx.locks.get(e.getKey()));

@@ -2,6 +2,7 @@ package dev.baton.core.machine;
 
 import dev.baton.core.command.Command;
 import dev.baton.core.command.Command.*;
+import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Result;
 import dev.baton.core.dispatch.Dispatch;
@@ -57,16 +58,31 @@ final class Applier {
             s = tx.session(sid);
             if (s == null) {
                 return r instanceof CloseSession cs ? Sessions.close(tx, cs)
-                        : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + sid);
+                        : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + Long.toUnsignedString(sid));
             }
             if (rid != 0) {
                 Result previous = s.recent().find(rid);
                 if (previous != null) {
+                    long remembered = s.recent().fingerprint(rid);
+                    if (remembered != 0 && remembered != CommandCodec.fingerprint(r)) {
+                        // not remembered: the id's answer stays the first command's
+                        return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "request id "
+                                + Long.toUnsignedString(rid) + " of session " + Long.toUnsignedString(sid)
+                                + " was already used for a different command; a new attempt needs a new request id");
+                    }
                     return previous;
                 }
                 if (rid < 0 || rid <= s.recent().floor()) {
-                    return new Result.Rejected(ErrorCode.REQUEST_TOO_OLD, "request id " + rid
-                            + " is at or below the session's idempotency window (" + s.recent().floor() + ")");
+                    return new Result.Rejected(ErrorCode.REQUEST_TOO_OLD, "request id " + Long.toUnsignedString(rid)
+                            + " is at or below the session's idempotency window ("
+                            + Long.toUnsignedString(s.recent().floor()) + ")");
+                }
+                if (tx.stateBytes() >= tx.limits.maxStateBytes() && !freesState(r)) {
+                    // Over the budget only commands that free or consume state run; refusing the
+                    // rest without remembering the refusal keeps their answers from growing it.
+                    return new Result.Rejected(ErrorCode.LIMIT_EXCEEDED, "state budget full: "
+                            + tx.stateBytes() + " of " + tx.limits.maxStateBytes()
+                            + " bytes in use (limit maxStateBytes); only releases, closes and queue claims run");
                 }
             }
         } else if (needsSession(r)) {
@@ -76,10 +92,21 @@ final class Applier {
         if (sid != 0 && rid != 0) {
             SessionState after = tx.session(sid);
             if (after != null) {
-                tx.putSession(after.withRecent(after.recent().with(rid, res, tx.limits.maxRememberedRequests())));
+                tx.putSession(after.withRecent(after.recent().with(rid, CommandCodec.fingerprint(r), res,
+                        tx.limits.maxRememberedRequests())));
             }
         }
         return res;
+    }
+
+    /**
+     * Commands that give back what a session holds, or consume queue items (a full queue must
+     * still drain): they run even when the state budget is used up.
+     */
+    private static boolean freesState(SessionRequest r) {
+        return r instanceof PoolRelease || r instanceof LockRelease || r instanceof CloseSession
+                || r instanceof DispatchRelease || r instanceof EventComplete || r instanceof QueueDone
+                || r instanceof QueueRetry || r instanceof QueueClaim;
     }
 
     /** Commands that hold something on the session's behalf need one; the others may be sent without. */

@@ -125,6 +125,9 @@ final class Queries {
             return new View.Summary(s.lastIndex(), s.lastTime(), s.lastFence(), s.sessions().size(), s.pools().size(),
                     s.locks().size(), s.groups().size(), s.events().size(), s.queues().size(), s.deadlines().size());
         }
+        if (q instanceof Query.GetStateBytes) {
+            return new View.StateBytes(s.stateBytes(), s.limits().maxStateBytes());
+        }
         if (q instanceof Query.GetLimits) {
             return s.limits();
         }

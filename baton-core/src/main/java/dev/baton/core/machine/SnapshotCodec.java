@@ -57,12 +57,19 @@ import java.util.zip.CRC32C;
  * applied after the upgrade, and replicas that recovered from v2 snapshots taken at different
  * indexes may report different values for them; nothing the machine decides reads them. Version 1
  * was never deployed and is not read.
+ *
+ * <p>Version 4 appends {@code maxStateBytes} to the limits and writes, with each remembered
+ * answer, the fingerprint of the command it answered. Versions 2 and 3 are still read: their
+ * limits get the default state budget (the next {@code SetLimits} sets the configured one), and
+ * their remembered answers fingerprint 0, "unknown", which any command with that request id matches
+ * (as before). The state's byte count is not written: it is recomputed from the data on recovery
+ * ({@link Footprint#of}), so it can never disagree with it.
  */
 public final class SnapshotCodec {
     private SnapshotCodec() {}
 
     private static final int MAGIC = 0x4241544E; // "BATN"
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
     /** The oldest version still read; see the class comment. */
     static final int OLDEST_READ = 2;
     /** How many pool counters a version-2 snapshot holds (the ones before {@link Counter#DONE_WAIT_MS}). */
@@ -73,16 +80,35 @@ public final class SnapshotCodec {
 
     /** Streams {@code s} to {@code out} in chunks; does not close {@code out}. */
     public static void write(State s, OutputStream out) throws IOException {
+        write(s, out, VERSION);
+    }
+
+    /**
+     * Writes {@code s} in an older format ({@code 3}: no state budget in the limits, no command
+     * fingerprints), for the tests that show such snapshots are still read.
+     */
+    static void writeVersion(State s, OutputStream out, int version) throws IOException {
+        if (version != 3 && version != VERSION) {
+            throw new IllegalArgumentException("cannot write snapshot version " + version);
+        }
+        write(s, out, version);
+    }
+
+    private static void write(State s, OutputStream out, int version) throws IOException {
         Sink w = new Sink(out);
-        w.b.fixed64(((long) MAGIC << 32) | VERSION);
+        w.b.fixed64(((long) MAGIC << 32) | version);
         w.b.varint(s.lastIndex()).svarint(s.lastTime()).varint(s.lastFence()).varint(s.nextSessionId()).varint(s.lastSeq());
-        CommandCodec.encodeLimits(w.b, s.limits());
+        if (version >= 4) {
+            CommandCodec.encodeLimits(w.b, s.limits());
+        } else {
+            CommandCodec.encodeLimitsV1(w.b, s.limits());
+        }
         for (long v : s.poolCounters().toArray()) {
             w.b.varint(v);
         }
         w.b.varint(s.sessions().size());
         for (SessionState x : s.sessions().values()) {
-            writeSession(w.b, x);
+            writeSession(w.b, x, version);
             w.maybeFlush();
         }
         w.b.varint(s.pools().size());
@@ -137,7 +163,7 @@ public final class SnapshotCodec {
         w.finish();
     }
 
-    private static void writeSession(BinaryWriter b, SessionState x) {
+    private static void writeSession(BinaryWriter b, SessionState x, int version) {
         b.varint(x.id()).optString(x.token()).varint(x.ttlMs()).svarint(x.openedAt()).varint(x.slots().length);
         for (Slot sl : x.slots()) {
             b.string(sl.key()).u8(sl.state().ordinal()).varint(sl.id()).varint(sl.requestId()).svarint(sl.since());
@@ -180,6 +206,9 @@ public final class SnapshotCodec {
             b.varint(c.ids().length);
             for (int i = 0; i < c.ids().length; i++) {
                 b.varint(c.ids()[i]);
+                if (version >= 4) {
+                    b.fixed64(c.fingerprints()[i]);
+                }
                 CommandCodec.encodeResult(b, c.results()[i]);
             }
         }
@@ -228,7 +257,7 @@ public final class SnapshotCodec {
         long lastFence = r.varint();
         long nextSessionId = r.varint();
         long lastSeq = r.varint();
-        Limits limits = CommandCodec.decodeLimits(r);
+        Limits limits = version >= 4 ? CommandCodec.decodeLimits(r) : CommandCodec.decodeLimitsV1(r);
         long[] counters = new long[PoolCounters.SIZE]; // a v2 snapshot leaves the newer counters at 0
         int stored = version == 2 ? V2_POOL_COUNTERS : PoolCounters.SIZE;
         for (int i = 0; i < stored; i++) {
@@ -239,7 +268,7 @@ public final class SnapshotCodec {
         MutHashMap<Long, SessionState> sessions = PersistentHashMap.emptyMutable();
         MutHashMap<String, Long> tokens = PersistentHashMap.emptyMutable();
         for (int n = r.count(MANY); n > 0; n--) {
-            SessionState s = readSession(r);
+            SessionState s = readSession(r, version);
             sessions = sessions.assoc(s.id(), s);
             if (s.token() != null) {
                 tokens = tokens.assoc(s.token(), s.id());
@@ -322,13 +351,14 @@ public final class SnapshotCodec {
             nodes = nodes.assoc(node.raftEndpoint(), node);
         }
         r.expectEnd();
-        return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
+        State s = new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
                 tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
                 events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters),
-                poolHolders, poolWaiters, nodes.immutable());
+                poolHolders, poolWaiters, nodes.immutable(), 0);
+        return s.withStateBytes(Footprint.of(s));
     }
 
-    private static SessionState readSession(BinaryReader r) {
+    private static SessionState readSession(BinaryReader r, int version) {
         long id = r.varint();
         String token = r.optString(NAME);
         long ttl = r.varint();
@@ -367,15 +397,17 @@ public final class SnapshotCodec {
         for (int k = 0; k < chunks.length; k++) {
             int n = r.count(Limits.CODEC_MAX_LIST);
             long[] ids = new long[n];
+            long[] fingerprints = new long[n];
             Result[] results = new Result[n];
             for (int i = 0; i < n; i++) {
                 ids[i] = r.varint();
+                fingerprints[i] = version >= 4 ? r.fixed64() : 0;
                 results[i] = CommandCodec.decodeResult(r);
                 if (i > 0 && ids[i] <= ids[i - 1]) {
                     throw new MalformedException("request ids of a window chunk not ascending");
                 }
             }
-            chunks[k] = new RecentResults.Chunk(ids, results);
+            chunks[k] = new RecentResults.Chunk(ids, fingerprints, results);
         }
         return new SessionState(id, token, ttl, openedAt, slots, held, waits, dispatch, events, claimed,
                 RecentResults.of(chunks, floor));

@@ -30,6 +30,8 @@ import org.organicdesign.fp.collections.PersistentTreeSet;
  * @param poolHolders   held pool slots over all keys (kept as it changes, so STATS need not scan)
  * @param poolWaiters   waiting pool slots over all keys
  * @param nodes         the cluster's address book: Raft endpoint → node
+ * @param stateBytes    what the state costs against {@code Limits.maxStateBytes} ({@link Footprint}),
+ *                      kept as it changes; always equal to {@code Footprint.of(this)}
  */
 public record State(long lastIndex, long lastTime, long lastFence, long nextSessionId, long lastSeq, Limits limits,
                     PersistentHashMap<Long, SessionState> sessions, PersistentHashMap<String, Long> tokens,
@@ -37,12 +39,18 @@ public record State(long lastIndex, long lastTime, long lastFence, long nextSess
                     PersistentTreeMap<Deadline, WaitRef> deadlines, PersistentHashMap<String, GroupState> groups,
                     PersistentHashMap<String, EventState> events, PersistentHashMap<String, QueueState> queues,
                     PersistentHashMap<String, PersistentTreeSet<ItemKey>> eventRefs, PoolCounters poolCounters,
-                    long poolHolders, long poolWaiters, PersistentHashMap<String, NodeState> nodes) {
+                    long poolHolders, long poolWaiters, PersistentHashMap<String, NodeState> nodes,
+                    long stateBytes) {
 
     public static State initial(Limits limits) {
         return new State(0, 0, 0, 1, 0, limits, PersistentHashMap.empty(), PersistentHashMap.empty(),
                 PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentTreeMap.empty(),
                 PersistentHashMap.empty(), PersistentHashMap.empty(), PersistentHashMap.empty(),
-                PersistentHashMap.empty(), PoolCounters.ZERO, 0, 0, PersistentHashMap.empty());
+                PersistentHashMap.empty(), PoolCounters.ZERO, 0, 0, PersistentHashMap.empty(), 0);
+    }
+
+    State withStateBytes(long bytes) {
+        return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions, tokens, pools, locks,
+                deadlines, groups, events, queues, eventRefs, poolCounters, poolHolders, poolWaiters, nodes, bytes);
     }
 }

@@ -49,6 +49,11 @@ public final class Tx {
     /** Gauges over all pool keys, adjusted by every write of a pool. */
     public long poolHolders;
     public long poolWaiters;
+    /**
+     * What the state costs ({@link Footprint}), kept in step by every write of a session, pool,
+     * lock, event, group or queue item; {@link #checkBudget} compares additions with the budget.
+     */
+    long stateBytes;
 
     private long lastIndex;
     private long lastTime;
@@ -78,6 +83,7 @@ public final class Tx {
         poolCounters = s.poolCounters().toArray();
         poolHolders = s.poolHolders();
         poolWaiters = s.poolWaiters();
+        stateBytes = s.stateBytes();
         lastIndex = s.lastIndex();
         lastTime = s.lastTime();
         lastFence = s.lastFence();
@@ -89,7 +95,7 @@ public final class Tx {
         return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
                 tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
                 events.immutable(), queues.immutable(), eventRefs.immutable(), PoolCounters.fromArray(poolCounters),
-                poolHolders, poolWaiters, nodes.immutable());
+                poolHolders, poolWaiters, nodes.immutable(), stateBytes);
     }
 
     /**
@@ -191,7 +197,68 @@ public final class Tx {
     }
 
     public void putSession(SessionState s) {
+        SessionState old = sessions.get(s.id());
+        stateBytes += Footprint.session(s) - (old == null ? 0 : Footprint.session(old));
         sessions = sessions.assoc(s.id(), s);
+    }
+
+    public void removeSession(long id) {
+        SessionState old = sessions.get(id);
+        if (old != null) {
+            stateBytes -= Footprint.session(old);
+            sessions = sessions.without(id);
+        }
+    }
+
+    /** Writes a lock, or drops it ({@code now == null}), keeping the state's byte count. */
+    public void putLock(String name, LockState now) {
+        stateBytes += Footprint.lock(now) - Footprint.lock(locks.get(name));
+        locks = now == null ? locks.without(name) : locks.assoc(name, now);
+    }
+
+    /** Writes a pool key, or drops it ({@code now == null}), keeping the state's byte count. */
+    public void putPool(String key, PoolState now) {
+        stateBytes += Footprint.pool(now) - Footprint.pool(pools.get(key));
+        pools = now == null ? pools.without(key) : pools.assoc(key, now);
+    }
+
+    public void putEvent(EventState e) {
+        if (!events.containsKey(e.name())) {
+            stateBytes += Footprint.event(e.name());
+        }
+        events = events.assoc(e.name(), e);
+    }
+
+    public void removeEvent(String name) {
+        if (events.containsKey(name)) {
+            stateBytes -= Footprint.event(name);
+            events = events.without(name);
+        }
+    }
+
+    /**
+     * Adds (or with a negative number, releases) bytes stored outside the writes above: dispatch
+     * groups and targets, queues and their items.
+     */
+    public void charge(long bytes) {
+        stateBytes += bytes;
+    }
+
+    public long stateBytes() {
+        return stateBytes;
+    }
+
+    /**
+     * Null if {@code bytes} more fit in the state budget ({@code Limits.maxStateBytes}), else the
+     * {@code LIMIT_EXCEEDED} rejection saying what did not fit. Called before anything is changed.
+     */
+    public Result.Rejected checkBudget(String what, long bytes) {
+        long max = limits.maxStateBytes();
+        if (bytes > 0 && stateBytes + bytes > max) {
+            return new Result.Rejected(ErrorCode.LIMIT_EXCEEDED, "state budget full: " + what + " needs " + bytes
+                    + " bytes, " + stateBytes + " of " + max + " in use (limit maxStateBytes)");
+        }
+        return null;
     }
 
     /**

@@ -11,6 +11,7 @@ import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.PoolReply;
 import dev.baton.core.command.Result.PoolStatus;
 import dev.baton.core.machine.Counter;
+import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.Slot;
@@ -60,7 +61,14 @@ public final class Pools {
             tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.QUEUE_FULL, 0));
             return new PoolReply(PoolStatus.QUEUE_FULL, c.key(), 0);
         }
+        // a new holder or waiter, and the key itself if it is new (a refusal above stores nothing)
+        boolean newKey = pool.isEmpty();
+        long needs = Footprint.SLOT + (newKey ? Footprint.POOL_KEY + Footprint.chars(c.key()) : 0);
         if (pool.processing() < c.workers()) {
+            Result.Rejected full = tx.checkBudget("pool key " + c.key(), needs);
+            if (full != null) {
+                return full;
+            }
             long fence = tx.nextFence();
             store(tx, pool, pool.withHolders(pool.holders().assoc(fence, new Holder(session.id(), fence, tx.now(), c.requestId()))));
             tx.putSession(session.pushSlot(new Slot(c.key(), Slot.State.HELD, fence, c.requestId(), tx.now())));
@@ -75,6 +83,10 @@ public final class Pools {
         }
         if (pool.waiting() >= tx.limits.maxWaitersPerKey()) {
             return Tx.limit("waiters per key", tx.limits.maxWaitersPerKey());
+        }
+        Result.Rejected full = tx.checkBudget("a wait on pool key " + c.key(), needs);
+        if (full != null) {
+            return full;
         }
         long waitId = tx.nextSeq();
         long deadline = tx.deadlineAfter(c.timeoutMs());
@@ -110,7 +122,7 @@ public final class Pools {
         }
         if (at < 0) {
             if (c.fence() != 0 || keySeen) {
-                return new Result.Rejected(ErrorCode.STALE_FENCE, "fence " + c.fence() + " is not a current grant"
+                return new Result.Rejected(ErrorCode.STALE_FENCE, "fence " + Long.toUnsignedString(c.fence()) + " is not a current grant"
                         + (c.key() == null ? " of this session" : " of key " + c.key()));
             }
             tx.count(Counter.RELEASE_MISMATCH, 1);
@@ -240,6 +252,6 @@ public final class Pools {
     private static void store(Tx tx, PoolState before, PoolState after) {
         tx.poolHolders += after.processing() - before.processing();
         tx.poolWaiters += after.waiting() - before.waiting();
-        tx.pools = after.isEmpty() ? tx.pools.without(after.key()) : tx.pools.assoc(after.key(), after);
+        tx.putPool(after.key(), after.isEmpty() ? null : after);
     }
 }

@@ -10,6 +10,7 @@ import dev.baton.core.command.Observation;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.QueueReply;
 import dev.baton.core.command.Result.QueueStatus;
+import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.session.SessionState;
 import org.organicdesign.fp.collections.PersistentTreeSet;
@@ -66,11 +67,20 @@ public final class Queues {
         if (old == null && q.items().size() >= tx.limits.maxItemsPerQueue()) {
             return Tx.limit("items per queue", tx.limits.maxItemsPerQueue());
         }
+        String[] names = prereqs.toArray(new String[0]);
+        // a replaced item gives back what the old one cost; a new queue costs its name too
+        long needs = Footprint.item(c.item(), c.payload().size(), names)
+                - (old == null ? 0 : Footprint.item(old))
+                + (tx.queues.containsKey(c.queue()) ? 0 : Footprint.queue(c.queue()));
+        Result.Rejected full = tx.checkBudget("item " + c.item() + " of queue " + c.queue(), needs);
+        if (full != null) {
+            return full;
+        }
+        tx.charge(needs);
         ItemKey key = new ItemKey(c.queue(), c.item());
         if (old != null) {
             unindex(tx, key, old.prerequisites());
         }
-        String[] names = prereqs.toArray(new String[0]);
         int pending = 0;
         for (String p : names) {
             if (tx.events.containsKey(p)) {
@@ -145,6 +155,7 @@ public final class Queues {
         }
         unindex(tx, key, it.prerequisites());
         QueueState nq = new QueueState(q.name(), q.items().without(it.id()), q.ready());
+        tx.charge(-Footprint.item(it) - (nq.items().size() == 0 ? Footprint.queue(q.name()) : 0));
         tx.queues = nq.items().size() == 0 ? tx.queues.without(q.name()) : tx.queues.assoc(q.name(), nq);
         return new QueueReply(QueueStatus.DONE, List.of());
     }
@@ -165,7 +176,7 @@ public final class Queues {
         }
         if (it.claimedBy() != session.id() || (fence != 0 && fence != it.fence())) {
             return new Result.Rejected(ErrorCode.STALE_FENCE,
-                    "item " + item + " of queue " + queue + " is not claimed by this session with fence " + fence);
+                    "item " + item + " of queue " + queue + " is not claimed by this session with fence " + Long.toUnsignedString(fence));
         }
         return it;
     }

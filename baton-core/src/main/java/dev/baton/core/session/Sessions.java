@@ -9,6 +9,7 @@ import dev.baton.core.command.Result;
 import dev.baton.core.dispatch.Dispatch;
 import dev.baton.core.event.Events;
 import dev.baton.core.lock.Locks;
+import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.pool.Pools;
 import dev.baton.core.queue.Queues;
@@ -44,6 +45,10 @@ public final class Sessions {
         if (tx.sessions.size() >= tx.limits.maxSessions()) {
             return Tx.limit("sessions", tx.limits.maxSessions());
         }
+        Result.Rejected full = tx.checkBudget("a session", Footprint.session(c.clientToken()));
+        if (full != null) {
+            return full;
+        }
         long id = tx.allocateSessionId();
         tx.putSession(SessionState.open(id, c.clientToken(), c.ttlMs(), tx.now()));
         if (c.clientToken() != null) {
@@ -72,7 +77,7 @@ public final class Sessions {
             // closing twice (a retry after a lost reply) is fine; an id never issued is not
             return tx.sessionIdIssued(c.session())
                     ? new Result.SessionClosed(c.session())
-                    : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + c.session());
+                    : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + Long.toUnsignedString(c.session()));
         }
         end(tx, s, false);
         return new Result.SessionClosed(s.id());
@@ -100,7 +105,7 @@ public final class Sessions {
         Dispatch.onSessionEnd(tx, s);
         Queues.onSessionEnd(tx, s);
         Events.onSessionEnd(tx, s);
-        tx.sessions = tx.sessions.without(s.id());
+        tx.removeSession(s.id());
         if (s.token() != null) {
             tx.tokens = tx.tokens.without(s.token());
         }

@@ -219,10 +219,10 @@ class NodeAddressBookTest {
     }
 
     @Test
-    void snapshotFormatIsVersion3() {
+    void snapshotFormatIsVersion4() {
         byte[] snap = new Harness().snapshot();
         assertThat(snap[7]).as("the version byte after the magic").isEqualTo((byte) SnapshotCodec.VERSION);
-        assertThat(SnapshotCodec.VERSION).isEqualTo(3);
+        assertThat(SnapshotCodec.VERSION).isEqualTo(4);
     }
 
     @Test

@@ -36,6 +36,7 @@ import dev.baton.core.command.Result.LockStatus;
 import dev.baton.core.command.Result.PoolReply;
 import dev.baton.core.command.Result.PoolStatus;
 import dev.baton.core.command.Result.QueueReply;
+import dev.baton.core.command.Result.Rejected;
 import dev.baton.core.command.Result.SessionClosed;
 import dev.baton.core.command.Result.SessionOpened;
 import dev.baton.core.command.Result.SessionsExpired;
@@ -162,8 +163,8 @@ class SessionsAndIdempotencyTest {
             h.apply(new PoolRelease(s, 2 * i, "a" + i, got.fence()), PoolReply.class);
         }
         assertRejected(h.apply(new PoolAcquire(s, 1, "a1", 1, 5, 0, false)), ErrorCode.REQUEST_TOO_OLD);
-        // what starting again at 1 would do: id 39 is answered with the grant of "a20"
-        assertThat(h.apply(new PoolAcquire(s, 39, "b", 1, 5, 0, false), PoolReply.class).key()).isEqualTo("a20");
+        // what starting again at 1 would do: id 39 was the acquire of "a20", so an acquire of "b" is refused
+        assertRejected(h.apply(new PoolAcquire(s, 39, "b", 1, 5, 0, false)), ErrorCode.INVALID_ARGUMENT);
 
         SessionOpened taken = h.apply(new OpenSession("worker-7", 5_000), SessionOpened.class);
 
@@ -481,14 +482,65 @@ class SessionsAndIdempotencyTest {
     }
 
     @Test
-    void aRetryIsAnsweredFromTheWindowWhateverTheCommandNowSays() {
+    void aRequestIdReusedForADifferentCommandIsRefusedAndChangesNothing() {
         Harness h = new Harness();
         long s = h.open();
         EventReply first = h.apply(new EventBegin(s, 9, "e1"), EventReply.class);
         byte[] before = h.essence();
-        assertThat(h.apply(new EventBegin(s, 9, "e2"))).isEqualTo(first);
+        Result reused = h.apply(new EventBegin(s, 9, "e2"));
+        assertRejected(reused, ErrorCode.INVALID_ARGUMENT);
+        assertThat(((Rejected) reused).message())
+                .isEqualTo("request id 9 of session " + s + " was already used for a different command;"
+                        + " a new attempt needs a new request id");
         assertThat(h.lookup(new Query.GetEvent("e2"))).isNull();
         assertThat(h.essence()).isEqualTo(before);
+        // another kind of command under the id: refused too
+        assertRejected(h.apply(new PoolAcquire(s, 9, "k", 1, 1, 0, false)), ErrorCode.INVALID_ARGUMENT);
+        assertThat(h.lookup(new Query.GetPool("k"))).isNull();
+        // the real retry still gets the remembered answer, not re-executed
+        assertThat(h.apply(new EventBegin(s, 9, "e1"))).isEqualTo(first);
+        assertThat(h.essence()).isEqualTo(before);
+    }
+
+    @Test
+    void aRetryOfAWaitGetsTheFinalOutcomeAndAReusedIdStillDoesNot() {
+        Harness h = new Harness();
+        long a = h.open();
+        long b = h.open();
+        PoolReply held = h.apply(new PoolAcquire(a, 1, "k", 1, 5, 0, false), PoolReply.class);
+        assertThat(h.apply(new PoolAcquire(b, 1, "k", 1, 5, 10_000, false), PoolReply.class).status())
+                .isEqualTo(PoolStatus.QUEUED);
+        h.apply(new PoolRelease(a, 2, "k", held.fence()), PoolReply.class);
+        // the remembered answer was replaced by the outcome; the command it answers is still the acquire
+        assertThat(h.apply(new PoolAcquire(b, 1, "k", 1, 5, 10_000, false), PoolReply.class).status())
+                .isEqualTo(PoolStatus.LOCKED);
+        assertRejected(h.apply(new PoolAcquire(b, 1, "k", 1, 5, 9_999, false)), ErrorCode.INVALID_ARGUMENT);
+    }
+
+    @Test
+    void idsPrintUnsignedInErrors() {
+        Harness h = new Harness();
+        long s = h.open();
+        long big = -2L; // 18446744073709551614 unsigned: clients send ids as unsigned 64-bit numbers
+        Rejected noSession = (Rejected) h.apply(new PoolAcquire(big, 1, "k", 1, 1, 0, false));
+        assertThat(noSession.message()).isEqualTo("no session 18446744073709551614");
+        Rejected tooOld = (Rejected) h.apply(new EventBegin(s, big, "e"));
+        assertThat(tooOld.message()).startsWith("request id 18446744073709551614 ").doesNotContain("-");
+        h.apply(new EventBegin(s, 5, "e"), EventReply.class);
+        Rejected reused = (Rejected) h.apply(new EventBegin(s, 5, "f"));
+        assertThat(reused.message()).doesNotContain("-");
+        Rejected fence = (Rejected) h.apply(new LockRelease(s, 6, "nolock", big));
+        assertThat(fence.message()).doesNotContain("-");
+        PoolReply got = h.apply(new PoolAcquire(s, 7, "k", 1, 1, 0, false), PoolReply.class);
+        Rejected pool = (Rejected) h.apply(new PoolRelease(s, 8, "k", big));
+        assertThat(pool.message()).contains("18446744073709551614").doesNotContain("-");
+        assertThat(got.status()).isEqualTo(PoolStatus.LOCKED);
+        Rejected item = (Rejected) h.apply(new QueueDone(s, 9, "q", "i", big));
+        assertThat(item.code()).isEqualTo(ErrorCode.NOT_FOUND);
+        h.apply(new QueueEnqueue(0, 0, "q", "i", Bytes.EMPTY, List.of()), QueueReply.class);
+        h.apply(new QueueClaim(s, 10, "q", 1), QueueReply.class);
+        Rejected claimed = (Rejected) h.apply(new QueueDone(s, 11, "q", "i", big));
+        assertThat(claimed.message()).endsWith("with fence 18446744073709551614");
     }
 
     @Test
@@ -518,7 +570,7 @@ class SessionsAndIdempotencyTest {
 
         // the newest `window` requests are remembered
         for (int rid = sent - window + 1; rid <= sent; rid++) {
-            assertThat(h.apply(new EventBegin(s, rid, "other" + rid))).as("rid %d", rid).isEqualTo(answers.get(rid - 1));
+            assertThat(h.apply(new EventBegin(s, rid, "e" + rid))).as("rid %d", rid).isEqualTo(answers.get(rid - 1));
         }
         // the older ones are refused, not executed again
         for (long rid : new long[] {sent - window, 1, -1, Long.MIN_VALUE}) {

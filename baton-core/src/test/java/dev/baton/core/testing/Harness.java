@@ -131,7 +131,7 @@ public final class Harness {
         State s = sm.state();
         State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
                 s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
-                s.poolCounters(), s.poolHolders(), s.poolWaiters(), s.nodes());
+                s.poolCounters(), s.poolHolders(), s.poolWaiters(), s.nodes(), s.stateBytes());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             SnapshotCodec.write(n, out);

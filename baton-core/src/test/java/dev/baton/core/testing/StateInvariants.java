@@ -35,6 +35,10 @@ public final class StateInvariants {
     /** Returns the violations (empty when consistent). {@code maxWorkers} bounds holders per pool key. */
     public static List<String> check(State s, int maxWorkers) {
         List<String> bad = new ArrayList<>();
+        long counted = dev.baton.core.machine.Footprint.of(s);
+        if (counted != s.stateBytes()) {
+            bad.add("state bytes kept as " + s.stateBytes() + " but the state costs " + counted);
+        }
         int waits = 0;
         long holders = 0;
         long poolWaits = 0;

@@ -162,6 +162,12 @@ public final class BatonMetrics {
         sessionsExpired = Counter.builder("baton.sessions.expired").description("Sessions whose lease expired")
                 .register(registry);
 
+        // ---- state budget (issue 15): replicated, every node reports the same ----
+        Gauge.builder("baton.state.bytes", this, m -> m.node.readLocal(new Query.GetStateBytes()).used())
+                .description("Bytes the replicated state costs, as the budget counts them").register(registry);
+        Gauge.builder("baton.state.bytes.limit", this, m -> m.node.readLocal(new Query.GetStateBytes()).limit())
+                .description("The state budget (limit maxStateBytes)").register(registry);
+
         // ---- pools: replicated totals (the numbers of STATS and `baton status`) ----
         poolGauge("baton.pool.keys", "Pool keys with a holder or a waiter", View.PoolTotals::keys);
         poolGauge("baton.pool.holders", "Slots held over all pool keys", View.PoolTotals::processing);

@@ -57,6 +57,15 @@ import java.util.concurrent.RejectedExecutionException;
  * last snapshot and hits the same entry again until the code is fixed; other replicas are unaffected
  * unless they run the same code.
  *
+ * <p>In the {@code baton server} process ({@link #haltProcessOnApplyFailure}) that is not where it
+ * ends: a replica that stopped applying would stay up half-alive, answering health checks and
+ * holding its ports. So the process logs one ERROR line naming the entry and the cause and halts
+ * with exit status {@value #EXIT_APPLY_FAILED} ({@code Runtime.halt}: shutdown hooks could hang on
+ * the broken node), for a supervisor to restart it. The same happens when the Raft node reports an
+ * error ({@link #onError}) and when a listener on the apply thread throws a
+ * {@link VirtualMachineError} (out of memory: the JVM is also started with
+ * {@code -XX:+ExitOnOutOfMemoryError}). Embedded nodes (tests, benchmarks) keep the roll-back only.
+ *
  * <h2>Time</h2>
  * {@link #lastAppliedStamp()} is the highest leader timestamp applied (restored from the core's
  * state on snapshot load). A new leader stamps entries with at least this value, so time never goes
@@ -94,6 +103,32 @@ public final class BatonStateMachine extends StateMachineAdapter {
     private volatile long appliedIndex;
     /** Futures waiting for {@link #appliedIndex} to reach their key; guarded by itself. */
     private final TreeMap<Long, List<CompletableFuture<Void>>> appliedWatchers = new TreeMap<>();
+
+    /** Exit status of a {@code baton server} whose replica cannot apply an entry (sysexits' EX_SOFTWARE). */
+    public static final int EXIT_APPLY_FAILED = 70;
+
+    private static volatile boolean haltOnApplyFailure;
+
+    /**
+     * Makes an apply failure stop the whole process ({@code baton server} turns this on); off, the
+     * replica only stops applying, as an embedded node in a test should.
+     */
+    public static void haltProcessOnApplyFailure(boolean on) {
+        haltOnApplyFailure = on;
+    }
+
+    /** In a {@code baton server}: logs one line and halts the process. Elsewhere returns. */
+    private static void haltIfServer(String what, Throwable cause) {
+        if (!haltOnApplyFailure) {
+            return;
+        }
+        try {
+            LOG.error("{}: {}; this replica cannot go on, stopping the process with exit status {} (a supervisor"
+                    + " restarts it; it replays the log from its last snapshot)", what, cause, EXIT_APPLY_FAILED, cause);
+        } finally {
+            Runtime.getRuntime().halt(EXIT_APPLY_FAILED);
+        }
+    }
 
     public BatonStateMachine(ConcurrentStateMachine sm, EffectListener effects, String name) {
         this.sm = sm;
@@ -135,6 +170,8 @@ public final class BatonStateMachine extends StateMachineAdapter {
                             + entries.size() + " entries");
                 }
             } catch (Throwable t) {
+                haltIfServer("Cannot apply Raft entries " + entries.get(0).index() + ".."
+                        + entries.get(entries.size() - 1).index(), t);
                 LOG.error("State machine update failed at entries {}..{}; halting this replica",
                         entries.get(0).index(), entries.get(entries.size() - 1).index(), t);
                 it.setErrorAndRollback(notApplied, new Status(RaftError.ESTATEMACHINE, "update failed: %s", t));
@@ -148,12 +185,18 @@ public final class BatonStateMachine extends StateMachineAdapter {
                 try {
                     effects.onApplied(a);
                 } catch (Throwable t) {
+                    if (t instanceof VirtualMachineError) {
+                        haltIfServer("Apply listener failed on Raft entry " + a.index(), t);
+                    }
                     LOG.error("Apply listener failed on entry {}", a.index(), t);
                 }
                 if (!a.effects().isEmpty()) {
                     try {
                         effects.onEffects(a.index(), a.effects());
                     } catch (Throwable t) {
+                        if (t instanceof VirtualMachineError) {
+                            haltIfServer("Effect listener failed on Raft entry " + a.index(), t);
+                        }
                         LOG.error("Effect listener failed on entry {}", a.index(), t);
                     }
                 }
@@ -169,6 +212,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
             lastAppliedStamp = stamp;
         }
         if (unreadable != null) {
+            haltIfServer("Cannot read Raft entry " + unreadable.index(), unreadable);
             LOG.error("Cannot read Raft entry {}; halting this replica", unreadable.index(), unreadable);
             it.setErrorAndRollback(notApplied, new Status(RaftError.ESTATEMACHINE, "%s", unreadable.getMessage()));
         }
@@ -270,6 +314,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
 
     @Override
     public void onError(RaftException e) {
+        haltIfServer("The Raft node failed (" + e.getType() + ")", e);
         error = e;
         if (leaderTerm > 0) {
             leaderTerm = -1;

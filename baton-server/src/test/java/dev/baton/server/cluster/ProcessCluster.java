@@ -139,7 +139,7 @@ final class ProcessCluster implements AutoCloseable {
             Files.createDirectories(n.dir.resolve("jtmp"));
             List<String> cmd = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx512m", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
+                    "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                     "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
                     "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort),
