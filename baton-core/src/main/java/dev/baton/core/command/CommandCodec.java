@@ -98,7 +98,7 @@ public final class CommandCodec {
         if (version != BATCH_VERSION) {
             throw new MalformedException("unknown batch format version " + version);
         }
-        int n = r.count(LIST);
+        int n = r.itemCount(LIST);
         List<Command> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             out.add(decode(r));
@@ -210,7 +210,7 @@ public final class CommandCodec {
             case CLOSE_SESSION:
                 return new CloseSession(r.varint(), r.varint());
             case EXPIRE_SESSIONS: {
-                int n = r.count(LIST);
+                int n = r.itemCount(LIST);
                 List<Long> ids = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     ids.add(r.varint());
@@ -233,7 +233,7 @@ public final class CommandCodec {
                 long s = r.varint();
                 long q = r.varint();
                 String group = r.string(NAME);
-                int n = r.count(LIST);
+                int n = r.itemCount(LIST);
                 Map<String, String> targets = new LinkedHashMap<>();
                 for (int i = 0; i < n; i++) {
                     targets.put(r.string(NAME), r.string(NAME));
@@ -262,7 +262,7 @@ public final class CommandCodec {
                 String queue = r.string(NAME);
                 String item = r.string(NAME);
                 Bytes payload = Bytes.wrap(r.bytes(Limits.CODEC_MAX_PAYLOAD_BYTES));
-                int n = r.count(LIST);
+                int n = r.itemCount(LIST);
                 List<String> prereqs = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     prereqs.add(r.string(NAME));
@@ -339,7 +339,7 @@ public final class CommandCodec {
             case R_SESSION_CLOSED:
                 return new SessionClosed(r.varint());
             case R_SESSIONS_EXPIRED: {
-                int n = r.count(LIST);
+                int n = r.itemCount(LIST);
                 List<Long> ids = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     ids.add(r.varint());
@@ -367,7 +367,7 @@ public final class CommandCodec {
                 return new EventReply(enumAt(EventStatus.values(), r.u8()), r.string(NAME));
             case R_QUEUE: {
                 QueueStatus st = enumAt(QueueStatus.values(), r.u8());
-                int n = r.count(LIST);
+                int n = r.itemCount(LIST);
                 List<ClaimedItem> items = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     items.add(new ClaimedItem(r.string(NAME), r.string(NAME),

@@ -325,7 +325,7 @@ public final class SnapshotCodec {
             for (int i = r.count(MANY); i > 0; i--) {
                 String id = r.string(NAME);
                 Bytes payload = Bytes.wrap(r.bytes(Limits.CODEC_MAX_PAYLOAD_BYTES));
-                String[] prereqs = new String[r.count(Limits.CODEC_MAX_LIST)];
+                String[] prereqs = new String[r.itemCount(Limits.CODEC_MAX_LIST)];
                 int pending = 0;
                 for (int p = 0; p < prereqs.length; p++) {
                     prereqs[p] = r.string(NAME);
@@ -363,7 +363,7 @@ public final class SnapshotCodec {
         String token = r.optString(NAME);
         long ttl = r.varint();
         long openedAt = r.svarint();
-        Slot[] slots = new Slot[r.count(Limits.CODEC_MAX_LIST)];
+        Slot[] slots = new Slot[r.itemCount(Limits.CODEC_MAX_LIST)];
         for (int i = 0; i < slots.length; i++) {
             String key = r.string(NAME);
             int st = r.u8();
@@ -393,9 +393,9 @@ public final class SnapshotCodec {
             claimed = claimed.put(new ItemKey(r.string(NAME), r.string(NAME)));
         }
         long floor = r.varint();
-        RecentResults.Chunk[] chunks = new RecentResults.Chunk[r.count(Limits.CODEC_MAX_LIST)];
+        RecentResults.Chunk[] chunks = new RecentResults.Chunk[r.itemCount(Limits.CODEC_MAX_LIST)];
         for (int k = 0; k < chunks.length; k++) {
-            int n = r.count(Limits.CODEC_MAX_LIST);
+            int n = r.itemCount(Limits.CODEC_MAX_LIST);
             long[] ids = new long[n];
             long[] fingerprints = new long[n];
             Result[] results = new Result[n];

@@ -1,5 +1,8 @@
 package dev.baton.core.util;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -73,6 +76,20 @@ public final class BinaryReader {
         return (int) v;
     }
 
+    /**
+     * The number of items that follow, each at least one byte long: at most {@code max}, and at
+     * most the bytes left, so that sizing a list or an array by it never reserves more than the
+     * message itself could fill (a short message with a large count fails here, not after the
+     * allocation).
+     */
+    public int itemCount(int max) {
+        int n = count(max);
+        if (n > end - pos) {
+            throw new MalformedException("count " + n + " exceeds the " + (end - pos) + " bytes left");
+        }
+        return n;
+    }
+
     public long fixed64() {
         need(8);
         long v = 0;
@@ -91,12 +108,39 @@ public final class BinaryReader {
         return out;
     }
 
+    /**
+     * A length-prefixed string, which must be well-formed UTF-8 (what {@link BinaryWriter} writes):
+     * a lenient decoder would turn each bad byte into a three-byte U+FFFD, so a name within the
+     * ceiling here could re-encode far past it, and two different byte strings into one name.
+     */
     public String string(int maxBytes) {
         int n = count(maxBytes);
         need(n);
-        String s = new String(buf, pos, n, StandardCharsets.UTF_8);
+        String s;
+        if (isAscii(pos, n)) {
+            s = new String(buf, pos, n, StandardCharsets.ISO_8859_1); // the usual names: no decoder needed
+        } else {
+            try {
+                s = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(buf, pos, n))
+                        .toString();
+            } catch (CharacterCodingException e) {
+                throw new MalformedException("string of " + n + " bytes is not well-formed UTF-8");
+            }
+        }
         pos += n;
         return s;
+    }
+
+    private boolean isAscii(int from, int n) {
+        for (int i = from; i < from + n; i++) {
+            if (buf[i] < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public String optString(int maxBytes) {
