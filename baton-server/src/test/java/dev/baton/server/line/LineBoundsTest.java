@@ -2,6 +2,7 @@ package dev.baton.server.line;
 
 import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
+import dev.baton.server.http.BatonMetrics;
 import io.netty.buffer.PooledByteBufAllocator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -184,6 +185,12 @@ class LineBoundsTest {
         assertThat(over.read()).isEqualTo("ERROR TOO_MANY_CONNECTIONS_FROM_ADDRESS");
         assertThat(over.closedByServer()).isTrue();
         assertThat(door.refusedPerAddress()).isEqualTo(refusedBefore + 1);
+        String scrape = new BatonMetrics(capped.node(), "n1", BatonMetrics.Limits.DEFAULTS, () -> door).registry().scrape();
+        assertThat(scrape).containsPattern("baton_line_connections_refused_total\\{node=\"n1\",reason=\"max_per_address\",?} "
+                + (refusedBefore + 1) + "\\.0")
+                .contains("baton_line_connections_closed_total{node=\"n1\",reason=\"idle\"")
+                .contains("baton_line_backpressure_pauses_total{").contains("baton_line_connections_paused{")
+                .contains("baton_line_unsent_bytes{");
 
         // Another client host is served meanwhile.
         LineClient other = track(new LineClient("127.0.0.1", door.port(), "127.0.0.2"));
