@@ -115,18 +115,18 @@ public final class LineDoor implements AutoCloseable {
                 throw new IllegalArgumentException("session TTL must be positive");
             }
             if (maxConnectionsPerAddress < 1) {
-                throw new IllegalArgumentException("max connections per address must be positive, got "
+                throw new IllegalArgumentException("line connections per address (--line-max-connections-per-address) must be positive, got "
                         + maxConnectionsPerAddress);
             }
             if (idleTimeoutMs < 0) {
-                throw new IllegalArgumentException("line idle timeout must be 0 (none) or positive, got " + idleTimeoutMs);
+                throw new IllegalArgumentException("line idle timeout (--line-idle-timeout-ms) must be 0 (none) or positive, got " + idleTimeoutMs);
             }
             if (partialLineTimeoutMs < 0) {
-                throw new IllegalArgumentException("partial-line timeout must be 0 (none) or positive, got "
+                throw new IllegalArgumentException("line partial-line timeout (--line-partial-line-timeout-ms) must be 0 (none) or positive, got "
                         + partialLineTimeoutMs);
             }
             if (maxBufferedBytes < 1024) {
-                throw new IllegalArgumentException("max buffered bytes must be at least 1024, got " + maxBufferedBytes);
+                throw new IllegalArgumentException("line buffered bytes (--line-max-buffered-bytes) must be at least 1024, got " + maxBufferedBytes);
             }
         }
 

@@ -1,5 +1,6 @@
 package dev.baton.server.line;
 
+import dev.baton.server.BatonCli;
 import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.http.BatonMetrics;
@@ -19,8 +20,10 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -244,6 +247,32 @@ class LineBoundsTest {
         assertThat(holder.call("RELEASE")).isEqualTo("RELEASED");
         assertThat(waiter.read()).isEqualTo("LOCKED");
         assertThat(waiter.call("RELEASE")).isEqualTo("RELEASED");
+    }
+
+    // ---- options -------------------------------------------------------------------------------------
+
+    @Test
+    void badBoundsOnTheCommandLineAreRefusedNamingTheOption() throws Exception {
+        assertThat(serverWith("--line-max-buffered-bytes", "10")).contains("--line-max-buffered-bytes) must be at least 1024, got 10");
+        assertThat(serverWith("--line-idle-timeout-ms", "-1")).contains("--line-idle-timeout-ms");
+        assertThat(serverWith("--line-partial-line-timeout-ms", "-5")).contains("--line-partial-line-timeout-ms");
+        assertThat(serverWith("--line-max-connections-per-address", "0"))
+                .contains("--line-max-connections-per-address) must be positive");
+    }
+
+    /** Runs {@code baton server} with the options; it must exit with 2 at once. Returns its output. */
+    private static String serverWith(String... options) throws Exception {
+        Path dir = Files.createTempDirectory("baton-line-options");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                "--data-dir", dir.resolve("data").toString(), "--raft-port", Integer.toString(TestWaits.freePort()),
+                "--api-port", "0", "--line-port", "0", "--no-http"));
+        cmd.addAll(List.of(options));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("exit of baton server %s: %s", List.of(options), out).isEqualTo(2);
+        return out;
     }
 
     /**
