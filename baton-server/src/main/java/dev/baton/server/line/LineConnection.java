@@ -31,9 +31,10 @@ import java.util.function.Consumer;
  *
  * <h2>Order</h2>
  * Lines are executed one at a time, in order (pipelined and fragmented input both work: received
- * bytes are kept and a line is cut from them when its turn comes). A line that needs the state machine (an acquire, a release) is proposed
- * and the next line waits for its answer; an acquire answered QUEUED does not hold the line up: its
- * outcome ({@code LOCKED}, {@code DONE}, {@code TIMEOUT}) arrives later as an effect, while the
+ * bytes are kept and a line is cut from them when its turn comes). A line that needs the state
+ * machine (an acquire, a release) is proposed and the next line waits for its answer; an acquire
+ * answered QUEUED does not hold the line up: its outcome ({@code LOCKED}, {@code DONE},
+ * {@code TIMEOUT}) arrives later as an effect, while the
  * client may go on (with {@code RELEASE} to give up, or {@code STATS}). What the client reads is
  * the order in which the cluster decided (see {@link #send}); the outcome of an acquire can arrive
  * before its own QUEUED answer is in (a forwarded write answered by a leader that had already moved
@@ -104,7 +105,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     private boolean paused;
     /** When the incomplete line at the end of {@link #in} began (System.nanoTime), 0 if there is none. */
     private long partialSince;
-    /** When the last complete line started executing (or the connection opened). */
+    /** When the last complete line started executing, the connection opened, or it last held or waited for a slot. */
     private long lastLineNanos = System.nanoTime();
     /** The acquire whose answer is awaited, and its outcome if that was applied first. */
     private long acquireInFlight;
@@ -225,8 +226,12 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             closeAfterFlush();
             return;
         }
+        if (busy || !slots.isEmpty()) {
+            lastLineNanos = now; // idle time counts from when it last held or waited for something
+            return;
+        }
         boolean partialTimed = partialNanos > 0 && partialSince != 0 && reading;
-        if (idleNanos > 0 && !busy && slots.isEmpty() && !partialTimed && now - lastLineNanos >= idleNanos) {
+        if (idleNanos > 0 && !partialTimed && now - lastLineNanos >= idleNanos) {
             door.closedIdle.incrementAndGet();
             reply("ERROR IDLE_TIMEOUT\n");
             closeAfterFlush();
