@@ -104,6 +104,28 @@ public final class BatonCli implements Runnable {
                         + " ERROR TOO_MANY_CONNECTIONS (default: ${DEFAULT-VALUE}).")
         int lineMaxConnections;
 
+        // ---- issue 15, line door bounds: per-address cap, timeouts, back-pressure ----
+        @Option(names = "--line-max-connections-per-address", defaultValue = "1000",
+                description = "Open PoolCounter connections from one client address; more are refused with"
+                        + " ERROR TOO_MANY_CONNECTIONS_FROM_ADDRESS (default: ${DEFAULT-VALUE}).")
+        int lineMaxConnectionsPerAddress;
+
+        @Option(names = "--line-idle-timeout-ms", defaultValue = "300000",
+                description = "Close a PoolCounter connection that holds and waits for no slot and has sent no line"
+                        + " for this long, with ERROR IDLE_TIMEOUT; 0: never (default: ${DEFAULT-VALUE}).")
+        long lineIdleTimeoutMs;
+
+        @Option(names = "--line-partial-line-timeout-ms", defaultValue = "30000",
+                description = "Close a PoolCounter connection whose incomplete line has been waiting for its end this"
+                        + " long, with ERROR LINE_TIMEOUT; 0: never (default: ${DEFAULT-VALUE}).")
+        long linePartialLineTimeoutMs;
+
+        @Option(names = "--line-max-buffered-bytes", defaultValue = "16384",
+                description = "Per PoolCounter connection: stop reading it while its unsent replies (or its input"
+                        + " waiting behind a line in progress) exceed this many bytes (default: ${DEFAULT-VALUE}).")
+        int lineMaxBufferedBytes;
+        // ---- end of line door bounds ----
+
         @Option(names = "--line-max-bytes", defaultValue = "1024",
                 description = "Longest PoolCounter line, newline excluded; a longer one gets ERROR LINE_TOO_LONG"
                         + " and its connection is closed (default: ${DEFAULT-VALUE}).")
@@ -188,7 +210,8 @@ public final class BatonCli implements Runnable {
                 config = new ApiServer.Config(options, options.host(), apiPort, sessionTtlMs, LimitOptions.parse(
                         limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
                         lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
-                        sessionTtlMs), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
+                        sessionTtlMs, lineMaxConnectionsPerAddress, lineIdleTimeoutMs, linePartialLineTimeoutMs,
+                        lineMaxBufferedBytes), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
                         httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300),
                         secret);
             } catch (IllegalArgumentException e) {

@@ -240,6 +240,7 @@ public final class BatonMetrics {
                 .description("PoolCounter-protocol connections refused").register(registry);
         FunctionCounter.builder("baton.line.failed.sends", this, m -> lineValue(LineDoor::failedSends))
                 .description("PoolCounter-protocol replies that could not be written").register(registry);
+        lineDoorBounds();
 
         // ---- JVM and process ----
         new JvmMemoryMetrics().bindTo(registry);
@@ -287,6 +288,31 @@ public final class BatonMetrics {
 
     private View.PoolTotals totals() {
         return node.readLocal(new Query.GetPoolTotals());
+    }
+
+    /** The line door's bounds (issue 15): refusals and closes by reason, back-pressure. */
+    private void lineDoorBounds() {
+        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedMaxConnections))
+                .tag("reason", "max_connections").description("PoolCounter-protocol connections refused by a limit")
+                .register(registry);
+        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedPerAddress))
+                .tag("reason", "max_per_address").description("PoolCounter-protocol connections refused by a limit")
+                .register(registry);
+        FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoor::closedIdle))
+                .tag("reason", "idle").description("PoolCounter-protocol connections closed by a timeout")
+                .register(registry);
+        FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoor::closedPartialLine))
+                .tag("reason", "partial_line").description("PoolCounter-protocol connections closed by a timeout")
+                .register(registry);
+        FunctionCounter.builder("baton.line.backpressure.pauses", this, m -> lineValue(LineDoor::backPressurePauses))
+                .description("Times a PoolCounter connection stopped being read because its unsent replies"
+                        + " exceeded --line-max-buffered-bytes").register(registry);
+        Gauge.builder("baton.line.connections.paused", this, m -> lineValue(LineDoor::pausedConnections))
+                .description("PoolCounter-protocol connections not read now: their client does not read its replies")
+                .register(registry);
+        Gauge.builder("baton.line.unsent.bytes", this, m -> lineValue(LineDoor::unsentBytes))
+                .baseUnit("bytes").description("PoolCounter-protocol reply bytes not yet sent, all connections")
+                .register(registry);
     }
 
     private double lineValue(ToDoubleFunction<LineDoor> f) {

@@ -13,12 +13,13 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.TooLongFrameException;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.util.ByteProcessor;
 import io.netty.util.CharsetUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.io.IOException;
-import java.util.ArrayDeque;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -29,10 +30,11 @@ import java.util.function.Consumer;
  * One PoolCounter connection, which is one Baton session.
  *
  * <h2>Order</h2>
- * Lines are executed one at a time, in order (pipelined and fragmented input both work; the line
- * decoder assembles lines). A line that needs the state machine (an acquire, a release) is proposed
- * and the next line waits for its answer; an acquire answered QUEUED does not hold the line up: its
- * outcome ({@code LOCKED}, {@code DONE}, {@code TIMEOUT}) arrives later as an effect, while the
+ * Lines are executed one at a time, in order (pipelined and fragmented input both work: received
+ * bytes are kept and a line is cut from them when its turn comes). A line that needs the state
+ * machine (an acquire, a release) is proposed and the next line waits for its answer; an acquire
+ * answered QUEUED does not hold the line up: its outcome ({@code LOCKED}, {@code DONE},
+ * {@code TIMEOUT}) arrives later as an effect, while the
  * client may go on (with {@code RELEASE} to give up, or {@code STATS}). What the client reads is
  * the order in which the cluster decided (see {@link #send}); the outcome of an acquire can arrive
  * before its own QUEUED answer is in (a forwarded write answered by a leader that had already moved
@@ -53,13 +55,18 @@ import java.util.function.Consumer;
  * leave a slot held that the client does not know about). If the session ends under a live
  * connection (its lease expired while this node was cut off), the client gets
  * {@code ERROR SESSION_LOST} and the connection is closed, as a poolcounterd restart would.
+ *
+ * <h2>Bounds</h2>
+ * A client cannot make the node hold more for it than {@link LineDoor.Config#maxBufferedBytes()} of
+ * unsent replies (past that the connection is not read, so its lines wait in the client's socket)
+ * and as much again of input read ahead, plus one socket read; see {@link #updateReading}. Idle and
+ * incomplete-line timeouts are in {@link #checkTimeouts}.
  */
 final class LineConnection extends ChannelInboundHandlerAdapter {
     static final long RETRY_FOR_MS = 10_000;
     static final long RECONCILE_GRACE_MS = 3_000;
-    /** Lines read ahead of execution before reading pauses (a client pipelining without limit). */
-    static final int MAX_PENDING_LINES = 256;
-    private static final Object TOO_LONG = new Object();
+    /** How long a connection closed with a last error line may take to send it; a client that does not read is cut off. */
+    static final long CLOSE_GRACE_MS = 10_000;
 
     private static final class Slot {
         final Command.PoolAcquire acquire;
@@ -74,23 +81,45 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
 
     private final LineDoor door;
     private final long seq;
+    private final InetAddress address;
     private Channel ch;
     private long session;
     private long nextRequestId = 1;
-    private final ArrayDeque<Object> input = new ArrayDeque<>();
+    /**
+     * Bytes received and not yet executed: complete lines waiting behind a busy line or unsent
+     * replies, then possibly the start of an incomplete one. Lines are cut from it one at a time, when
+     * they run, so pipelined input is held as bytes (bounded, see {@link #updateReading}), never as a
+     * queue of parsed requests.
+     */
+    private ByteBuf in;
     private final ArrayList<Slot> slots = new ArrayList<>(4);
     private boolean busy;
     private boolean closed;
+    /** A last error line is on its way; nothing more is read, executed or written. */
+    private boolean closing;
+    /** The input after {@link #in} is a line over the limit: answered after the lines before it. */
+    private boolean tooLong;
     private boolean sessionLost;
     private boolean flush;
+    /** Not read because the client does not read its replies (counted in the door's paused connections). */
+    private boolean paused;
+    /** When the incomplete line at the end of {@link #in} began (System.nanoTime), 0 if there is none. */
+    private long partialSince;
+    /** When the last complete line started executing, the connection opened, or it last held or waited for a slot. */
+    private long lastLineNanos = System.nanoTime();
     /** The acquire whose answer is awaited, and its outcome if that was applied first. */
     private long acquireInFlight;
     private Effect.PoolWaitEnded earlyOutcome;
     private CompletableFuture<Void> closedSession;
 
-    LineConnection(LineDoor door, long seq) {
+    LineConnection(LineDoor door, long seq, InetAddress address) {
         this.door = door;
         this.seq = seq;
+        this.address = address;
+    }
+
+    InetAddress address() {
+        return address;
     }
 
     // ---- Netty ---------------------------------------------------------------------------------
@@ -98,37 +127,48 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         ch = ctx.channel();
+        in = ctx.alloc().heapBuffer(256);
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf buf = (ByteBuf) msg;
         try {
-            byte[] line = new byte[buf.readableBytes()];
-            buf.readBytes(line);
-            input.add(line);
+            if (closed || closing || tooLong) {
+                return; // nothing after an overlong line or a last error is read
+            }
+            int lastNewline = buf.forEachByteDesc(ByteProcessor.FIND_LF);
+            if (lastNewline >= 0) {
+                partialSince = lastNewline == buf.writerIndex() - 1 ? 0 : System.nanoTime();
+            } else if (partialSince == 0) {
+                partialSince = System.nanoTime();
+            }
+            in.writeBytes(buf);
         } finally {
             buf.release();
         }
-        if (input.size() >= MAX_PENDING_LINES) {
-            ch.config().setAutoRead(false);
+        int newline = in.forEachByteDesc(ByteProcessor.FIND_LF);
+        int tail = newline < 0 ? in.readableBytes() : in.writerIndex() - newline - 1;
+        if (tail > door.config().maxLineBytes()) {
+            // Over the limit before its end arrived: answered in turn, after the lines before it.
+            tooLong = true;
+            partialSince = 0;
+            in.writerIndex(in.writerIndex() - tail);
         }
         drain();
     }
 
     @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        drain(); // writable again: go on with the lines read ahead, and read again
+    }
+
+    @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof TooLongFrameException) {
-            // Answered in turn, after the lines before it; nothing after it is read.
-            ch.config().setAutoRead(false);
-            input.add(TOO_LONG);
-            drain();
-        } else if (!(cause instanceof IOException)) {
+        if (!(cause instanceof IOException)) {
             org.slf4j.LoggerFactory.getLogger(LineConnection.class).warn("line connection failed", cause);
-            ctx.close();
-        } else {
-            ctx.close(); // reset by peer and the like: the close handling below releases everything
         }
+        ctx.close(); // reset by peer and the like: the close handling below releases everything
     }
 
     @Override
@@ -136,31 +176,135 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         if (closed) {
             return;
         }
-        closed = true;
-        input.clear();
-        door.connectionClosed(this);
+        gone();
         closeSession();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (in != null) {
+            in.release();
+            in = null;
+        }
+    }
+
+    private void gone() {
+        closed = true;
+        if (paused) {
+            paused = false;
+            door.pausedConnections.decrementAndGet();
+        }
+        door.connectionClosed(this);
+    }
+
+    /** Unsent reply bytes (Netty's count, with its per-write overhead); any thread. */
+    long unsentBytes() {
+        Channel c = ch;
+        ChannelOutboundBuffer b = c == null ? null : c.unsafe().outboundBuffer();
+        return b == null ? 0 : b.totalPendingWriteBytes();
+    }
+
+    /** Received bytes not yet executed; on the event loop. */
+    int readAheadBytes() {
+        return in == null ? 0 : in.readableBytes();
+    }
+
+    /**
+     * From the door's periodic sweep. An incomplete line sitting too long closes the connection
+     * whatever it holds (a client that sends half a line and stops is broken, and a slowloris
+     * otherwise); the idle timeout never closes a connection that holds or waits for a slot or has a
+     * line in progress, as MediaWiki holds a slot for the whole of a long render without a word.
+     */
+    void checkTimeouts(long now, long idleNanos, long partialNanos) {
+        if (closed || closing || ch == null) {
+            return;
+        }
+        boolean reading = ch.config().isAutoRead();
+        if (partialNanos > 0 && partialSince != 0 && reading && now - partialSince >= partialNanos) {
+            door.closedPartialLine.incrementAndGet();
+            reply("ERROR LINE_TIMEOUT\n");
+            closeAfterFlush();
+            return;
+        }
+        if (busy || !slots.isEmpty()) {
+            lastLineNanos = now; // idle time counts from when it last held or waited for something
+            return;
+        }
+        boolean partialTimed = partialNanos > 0 && partialSince != 0 && reading;
+        if (idleNanos > 0 && !partialTimed && now - lastLineNanos >= idleNanos) {
+            door.closedIdle.incrementAndGet();
+            reply("ERROR IDLE_TIMEOUT\n");
+            closeAfterFlush();
+        }
     }
 
     // ---- executing lines -----------------------------------------------------------------------
 
-    /** Executes queued lines until one has to wait for the cluster. */
+    /**
+     * Executes received lines in order until one has to wait for the cluster, the client has more
+     * unsent replies than the bound, or no complete line is left; then decides whether to read on.
+     */
     private void drain() {
-        while (!busy && !closed && !input.isEmpty()) {
-            Object next = input.poll();
-            if (next == TOO_LONG) {
+        if (closed) {
+            return;
+        }
+        while (!busy && !closing && ch.isWritable()) {
+            int newline = in.indexOf(in.readerIndex(), in.writerIndex(), (byte) '\n');
+            if (newline < 0) {
+                if (tooLong) {
+                    reply("ERROR LINE_TOO_LONG\n");
+                    closeAfterFlush();
+                    return;
+                }
+                break;
+            }
+            int length = newline - in.readerIndex();
+            // As a line decoder stripping "\r\n" would: the limit excludes the \r, the parser drops another.
+            int content = length > 0 && in.getByte(newline - 1) == '\r' ? length - 1 : length;
+            if (content > door.config().maxLineBytes()) {
                 reply("ERROR LINE_TOO_LONG\n");
                 closeAfterFlush();
                 return;
             }
-            execute((byte[]) next);
+            byte[] line = new byte[content];
+            in.readBytes(line);
+            in.skipBytes(length - content + 1);
+            lastLineNanos = System.nanoTime();
+            execute(line);
         }
-        if (!closed && input.size() < MAX_PENDING_LINES / 2 && !ch.config().isAutoRead() && !input.contains(TOO_LONG)) {
-            ch.config().setAutoRead(true);
+        if (closed) {
+            return;
         }
-        if (flush && !closed) {
+        in.discardSomeReadBytes();
+        updateReading();
+        if (flush && !closing) {
             flush = false;
             ch.flush();
+        }
+    }
+
+    /**
+     * Reads while the client's unsent replies are under the bound (the channel is writable) and,
+     * while a line waits for the cluster, while less than the bound of input waits behind it. When
+     * neither holds, the only input kept is an incomplete line, itself bounded by the line limit.
+     */
+    private void updateReading() {
+        boolean writable = ch.isWritable();
+        if (!writable && !paused && !closing) {
+            paused = true;
+            door.pausedConnections.incrementAndGet();
+            door.backPressurePauses.incrementAndGet();
+        } else if (writable && paused) {
+            paused = false;
+            door.pausedConnections.decrementAndGet();
+        }
+        boolean read = !closing && !tooLong && writable
+                && (!busy || in.readableBytes() < door.config().maxBufferedBytes());
+        if (read != ch.config().isAutoRead()) {
+            if (read && partialSince != 0) {
+                partialSince = System.nanoTime(); // the client could not send the rest while we did not read
+            }
+            ch.config().setAutoRead(read);
         }
     }
 
@@ -326,8 +470,9 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         if (ch != null && ch.isOpen()) {
             ch.close();
         }
-        closed = true;
-        door.connectionClosed(this);
+        if (!closed) {
+            gone();
+        }
         return closeSession();
     }
 
@@ -502,7 +647,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     // ---- writes to the client ------------------------------------------------------------------
 
     private void reply(String s) {
-        if (closed) {
+        if (closed || closing) {
             return;
         }
         ch.write(ch.alloc().buffer(s.length()).writeBytes(s.getBytes(CharsetUtil.US_ASCII)))
@@ -510,10 +655,20 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         flush = true;
     }
 
+    /** Sends what was written (the last line an error) and closes; nothing more is read or written. */
     private void closeAfterFlush() {
+        if (closing) {
+            return;
+        }
         flush = false;
-        input.clear();
+        closing = true;
         ch.config().setAutoRead(false);
         ch.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        // A client that does not read would otherwise keep the connection and its unsent replies forever.
+        Channel c = ch;
+        ScheduledFuture<?> cutOff = c.eventLoop().schedule(() -> {
+            c.close();
+        }, CLOSE_GRACE_MS, TimeUnit.MILLISECONDS);
+        c.closeFuture().addListener(f -> cutOff.cancel(false));
     }
 }

@@ -17,14 +17,16 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.util.CharsetUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -32,6 +34,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -61,11 +64,41 @@ public final class LineDoor implements AutoCloseable {
      *                       {@code ERROR TOO_MANY_CONNECTIONS} and closed (counted in {@code connect_errors})
      * @param sessionTtlMs   lease of each connection's session: how long after this node dies (or loses
      *                       the cluster) its connections' slots stay held
+     * @param maxConnectionsPerAddress open connections from one client address; the next one is
+     *                       answered {@code ERROR TOO_MANY_CONNECTIONS_FROM_ADDRESS} and closed, so one
+     *                       host cannot take every connection of the node
+     * @param idleTimeoutMs  a connection that holds no slot, waits for nothing and has sent no complete
+     *                       line for this long is answered {@code ERROR IDLE_TIMEOUT} and closed; 0: never
+     * @param partialLineTimeoutMs a connection whose incomplete line has been sitting this long (a
+     *                       client that sends half a line and stops) is answered {@code ERROR LINE_TIMEOUT}
+     *                       and closed, whatever it holds; 0: never
+     * @param maxBufferedBytes per connection and direction: reading stops while its unsent replies
+     *                       exceed this (the client does not read them) or while this much of its
+     *                       input waits behind a line being processed; reading resumes when they drain
      */
-    public record Config(String host, int port, int maxLineBytes, int maxConnections, long sessionTtlMs) {
+    public record Config(String host, int port, int maxLineBytes, int maxConnections, long sessionTtlMs,
+                         int maxConnectionsPerAddress, long idleTimeoutMs, long partialLineTimeoutMs,
+                         int maxBufferedBytes) {
         public static final int DEFAULT_PORT = 7531;
         public static final int DEFAULT_MAX_LINE_BYTES = 1024;
         public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+        /**
+         * MediaWiki keeps at most one connection per PoolCounter server per PHP worker, and an app or
+         * job server runs a few hundred workers; 1 000 leaves room for NAT in front of several.
+         */
+        public static final int DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 1_000;
+        /**
+         * MediaWiki connects, sends its acquire at once and closes after its release; exporters send
+         * STATS every scrape (seconds to a minute). Five minutes of nothing is a leaked connection.
+         */
+        public static final long DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+        /** A line is one write of under 1 KiB; TCP retransmissions stall it for seconds, not 30. */
+        public static final long DEFAULT_PARTIAL_LINE_TIMEOUT_MS = 30_000;
+        /**
+         * A MediaWiki client has one line and one reply of tens of bytes in flight; a STATS FULL reply is
+         * under 1 KiB. 16 KiB per direction is far above any client that reads its replies.
+         */
+        public static final int DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024;
 
         public Config {
             Objects.requireNonNull(host, "host");
@@ -81,6 +114,26 @@ public final class LineDoor implements AutoCloseable {
             if (sessionTtlMs <= 0) {
                 throw new IllegalArgumentException("session TTL must be positive");
             }
+            if (maxConnectionsPerAddress < 1) {
+                throw new IllegalArgumentException("line connections per address (--line-max-connections-per-address) must be positive, got "
+                        + maxConnectionsPerAddress);
+            }
+            if (idleTimeoutMs < 0) {
+                throw new IllegalArgumentException("line idle timeout (--line-idle-timeout-ms) must be 0 (none) or positive, got " + idleTimeoutMs);
+            }
+            if (partialLineTimeoutMs < 0) {
+                throw new IllegalArgumentException("line partial-line timeout (--line-partial-line-timeout-ms) must be 0 (none) or positive, got "
+                        + partialLineTimeoutMs);
+            }
+            if (maxBufferedBytes < 1024) {
+                throw new IllegalArgumentException("line buffered bytes (--line-max-buffered-bytes) must be at least 1024, got " + maxBufferedBytes);
+            }
+        }
+
+        /** The original parameter list: the new bounds at their defaults. */
+        public Config(String host, int port, int maxLineBytes, int maxConnections, long sessionTtlMs) {
+            this(host, port, maxLineBytes, maxConnections, sessionTtlMs, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+                    DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_PARTIAL_LINE_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_BYTES);
         }
 
         public static Config defaults(String host, long sessionTtlMs) {
@@ -88,7 +141,23 @@ public final class LineDoor implements AutoCloseable {
         }
 
         public Config withPort(int p) {
-            return new Config(host, p, maxLineBytes, maxConnections, sessionTtlMs);
+            return new Config(host, p, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
+                    idleTimeoutMs, partialLineTimeoutMs, maxBufferedBytes);
+        }
+
+        public Config withMaxConnectionsPerAddress(int n) {
+            return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, n, idleTimeoutMs,
+                    partialLineTimeoutMs, maxBufferedBytes);
+        }
+
+        public Config withTimeouts(long idleMs, long partialLineMs) {
+            return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
+                    idleMs, partialLineMs, maxBufferedBytes);
+        }
+
+        public Config withMaxBufferedBytes(int n) {
+            return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
+                    idleTimeoutMs, partialLineTimeoutMs, n);
         }
     }
 
@@ -101,10 +170,15 @@ public final class LineDoor implements AutoCloseable {
     private final EventLoopGroup loop;
     /** Sessions of open connections, for effects (read on the apply thread) and keep-alives. */
     private final Map<Long, LineConnection> bySession = new ConcurrentHashMap<>();
+    /** Open connections; changed on the event loop only (concurrent for the metrics' reads). */
+    private final Set<LineConnection> open = ConcurrentHashMap.newKeySet();
     // Touched on the event loop only.
-    private final Set<LineConnection> open = new HashSet<>();
+    private final Map<InetAddress, Integer> perAddress = new HashMap<>();
     private final List<CompletableFuture<?>> releasingCloses = new ArrayList<>();
     private long connectionSeq;
+
+    /** The most one socket read adds to a connection's input. */
+    static final int MAX_READ_BYTES = 16 * 1024;
 
     final AtomicLong connectErrors = new AtomicLong();
     final AtomicLong failedSends = new AtomicLong();
@@ -115,6 +189,12 @@ public final class LineDoor implements AutoCloseable {
         }
     };
     private final AtomicLong connectionsTotal = new AtomicLong();
+    private final AtomicLong refusedMaxConnections = new AtomicLong();
+    private final AtomicLong refusedPerAddress = new AtomicLong();
+    final AtomicLong closedIdle = new AtomicLong();
+    final AtomicLong closedPartialLine = new AtomicLong();
+    final AtomicLong backPressurePauses = new AtomicLong();
+    final AtomicInteger pausedConnections = new AtomicInteger();
     private Channel server;
     private volatile boolean closing;
 
@@ -138,18 +218,38 @@ public final class LineDoor implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                // Unsent replies above the high mark make the channel unwritable: the connection stops
+                // reading (and executing) until they drain below the low mark.
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
+                        new WriteBufferWaterMark(config.maxBufferedBytes() / 2, config.maxBufferedBytes()))
+                // One socket read adds at most this much input beyond the read-ahead bound.
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 1024, MAX_READ_BYTES))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connectionsTotal.incrementAndGet();
-                        if (closing || open.size() >= config.maxConnections()) {
+                        InetAddress from = ch.remoteAddress() == null ? null : ch.remoteAddress().getAddress();
+                        String refusal = null;
+                        if (closing) {
+                            refusal = "ERROR SHUTTING_DOWN\n";
+                        } else if (open.size() >= config.maxConnections()) {
+                            refusedMaxConnections.incrementAndGet();
+                            refusal = "ERROR TOO_MANY_CONNECTIONS\n";
+                        } else if (from != null && perAddress.getOrDefault(from, 0) >= config.maxConnectionsPerAddress()) {
+                            refusedPerAddress.incrementAndGet();
+                            refusal = "ERROR TOO_MANY_CONNECTIONS_FROM_ADDRESS\n";
+                        }
+                        if (refusal != null) {
                             connectErrors.incrementAndGet();
-                            ch.pipeline().addLast(new Refuse());
+                            ch.pipeline().addLast(new Refuse(refusal));
                             return;
                         }
-                        LineConnection c = new LineConnection(LineDoor.this, ++connectionSeq);
+                        LineConnection c = new LineConnection(LineDoor.this, ++connectionSeq, from);
                         open.add(c);
-                        ch.pipeline().addLast(new LineBasedFrameDecoder(config.maxLineBytes(), true, true), c);
+                        if (from != null) {
+                            perAddress.merge(from, 1, Integer::sum);
+                        }
+                        ch.pipeline().addLast(c);
                     }
                 });
         try {
@@ -161,15 +261,28 @@ public final class LineDoor implements AutoCloseable {
         }
         long every = Math.max(50, Math.min(1_000, config.sessionTtlMs() / 4));
         loop.scheduleWithFixedDelay(this::keepAlive, every, every, TimeUnit.MILLISECONDS);
+        long shortest = Math.min(config.idleTimeoutMs() == 0 ? Long.MAX_VALUE : config.idleTimeoutMs(),
+                config.partialLineTimeoutMs() == 0 ? Long.MAX_VALUE : config.partialLineTimeoutMs());
+        if (shortest != Long.MAX_VALUE) {
+            // One sweep over all connections rather than a timer each: a timeout may run late by a
+            // quarter of itself (at most a second), which no client can tell from on time.
+            long sweep = Math.max(20, Math.min(1_000, shortest / 4));
+            loop.scheduleWithFixedDelay(this::sweepTimeouts, sweep, sweep, TimeUnit.MILLISECONDS);
+        }
         return this;
     }
 
-    /** Answers a connection over the limit and closes it. */
-    private final class Refuse extends ChannelInboundHandlerAdapter {
+    /** Answers a connection over a limit and closes it. */
+    private static final class Refuse extends ChannelInboundHandlerAdapter {
+        private final String reply;
+
+        Refuse(String reply) {
+            this.reply = reply;
+        }
+
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            ctx.writeAndFlush(ctx.alloc().buffer().writeBytes(
-                    (closing ? "ERROR SHUTTING_DOWN\n" : "ERROR TOO_MANY_CONNECTIONS\n").getBytes(CharsetUtil.US_ASCII)))
+            ctx.writeAndFlush(ctx.alloc().buffer().writeBytes(reply.getBytes(CharsetUtil.US_ASCII)))
                     .addListener(ChannelFutureListener.CLOSE);
         }
 
@@ -207,6 +320,60 @@ public final class LineDoor implements AutoCloseable {
         return failedSends.get();
     }
 
+    /** Connections refused because {@link Config#maxConnections()} were open (also in connect_errors). */
+    public long refusedMaxConnections() {
+        return refusedMaxConnections.get();
+    }
+
+    /** Connections refused because their address had {@link Config#maxConnectionsPerAddress()} open (also in connect_errors). */
+    public long refusedPerAddress() {
+        return refusedPerAddress.get();
+    }
+
+    /** Connections closed by the idle timeout. */
+    public long closedIdle() {
+        return closedIdle.get();
+    }
+
+    /** Connections closed because an incomplete line sat longer than the partial-line timeout. */
+    public long closedPartialLine() {
+        return closedPartialLine.get();
+    }
+
+    /** Times a connection stopped being read because its unsent replies exceeded the bound. */
+    public long backPressurePauses() {
+        return backPressurePauses.get();
+    }
+
+    /** Connections not being read now because their unsent replies exceed the bound. */
+    public int pausedConnections() {
+        return pausedConnections.get();
+    }
+
+    /** Bytes of replies written but not yet sent to the clients, over all connections (approximate off the loop). */
+    public long unsentBytes() {
+        long sum = 0;
+        for (LineConnection c : open) {
+            sum += c.unsentBytes();
+        }
+        return sum;
+    }
+
+    /** Bytes received and not yet executed, over all connections (read on the event loop). */
+    long readAheadBytes() {
+        try {
+            return loop.submit(() -> {
+                long sum = 0;
+                for (LineConnection c : open) {
+                    sum += c.readAheadBytes();
+                }
+                return sum;
+            }).get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     // ---- for connections -----------------------------------------------------------------------
 
     Router router() {
@@ -239,7 +406,18 @@ public final class LineDoor implements AutoCloseable {
     }
 
     void connectionClosed(LineConnection c) {
-        open.remove(c);
+        if (open.remove(c) && c.address() != null) {
+            perAddress.computeIfPresent(c.address(), (a, n) -> n > 1 ? n - 1 : null);
+        }
+    }
+
+    private void sweepTimeouts() {
+        long now = System.nanoTime();
+        long idle = TimeUnit.MILLISECONDS.toNanos(config.idleTimeoutMs());
+        long partial = TimeUnit.MILLISECONDS.toNanos(config.partialLineTimeoutMs());
+        for (LineConnection c : open) {
+            c.checkTimeouts(now, idle, partial);
+        }
     }
 
     /** A closing connection that held or waited for slots: later acquires wait until its close applied. */

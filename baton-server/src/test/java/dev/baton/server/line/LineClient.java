@@ -24,9 +24,17 @@ public final class LineClient implements AutoCloseable {
     private final OutputStream out;
 
     public LineClient(String host, int port) {
+        this(host, port, null);
+    }
+
+    /** Connects from {@code localAddress} (e.g. 127.0.0.2: on Linux all of 127/8 is this host). */
+    public LineClient(String host, int port, String localAddress) {
         try {
             socket = new Socket();
             socket.setTcpNoDelay(true);
+            if (localAddress != null) {
+                socket.bind(new InetSocketAddress(localAddress, 0));
+            }
             socket.connect(new InetSocketAddress(host, port), READ_TIMEOUT_MS);
             socket.setSoTimeout(READ_TIMEOUT_MS);
             in = socket.getInputStream();
