@@ -106,8 +106,8 @@ class HttpBoundsTest {
         return read(s, false);
     }
 
-    /** One answer; {@code head}: to a HEAD request, so without a body whatever its Content-Length. */
-    static Answer read(Socket s, boolean head) throws IOException {
+    /** One answer; {@code toHead}: to a HEAD request, so without a body whatever its Content-Length. */
+    static Answer read(Socket s, boolean toHead) throws IOException {
         InputStream in = s.getInputStream();
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int matched = 0;
@@ -128,7 +128,7 @@ class HttpBoundsTest {
                 headers.put(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).trim());
             }
         }
-        int len = head ? 0 : Integer.parseInt(headers.getOrDefault("content-length", "0"));
+        int len = toHead ? 0 : Integer.parseInt(headers.getOrDefault("content-length", "0"));
         byte[] body = in.readNBytes(len);
         return new Answer(status, headers, new String(body, StandardCharsets.UTF_8));
     }
