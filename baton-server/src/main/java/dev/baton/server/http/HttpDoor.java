@@ -244,7 +244,7 @@ public final class HttpDoor implements AutoCloseable {
             loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             handlers.shutdownNow();
             throw new UncheckedIOException("cannot serve HTTP on " + config.host() + ":" + config.port()
-                    + ": " + e.getMessage(), e instanceof IOException io ? io : new IOException(e));
+                    + " (--http-host, --http-port): " + e.getMessage(), e instanceof IOException io ? io : new IOException(e));
         }
         lagHistory.sample();
         sampler = timer.scheduleAtFixedRate(() -> {
