@@ -173,6 +173,8 @@ class DashboardBrowserTest {
                     String points = e.getAttribute("data-points");
                     return points != null && Integer.parseInt(points) > 0 ? e : null;
                 });
+                // read now: the page redraws the chart every refresh, after which this element is stale
+                String points = chart.getAttribute("data-points");
                 assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
                 assertThat(chart.isDisplayed()).isTrue();
                 assertThat(browser.findElement(By.id("events")).getText()).contains("robots:example.org");
@@ -182,7 +184,7 @@ class DashboardBrowserTest {
                 File png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
                 Files.copy(png.toPath(), shot, StandardCopyOption.REPLACE_EXISTING);
                 System.out.println("[DashboardBrowserTest] screenshot of " + base + "/dashboard/ at "
-                        + shot.toAbsolutePath() + " (" + chart.getAttribute("data-points") + " lag points)");
+                        + shot.toAbsolutePath() + " (" + points + " lag points)");
 
                 // The force-close button: the browser's own same-origin POST passes the node's
                 // same-origin rule (docs/http.md), and the holder's session is gone.
