@@ -76,7 +76,7 @@ class DashboardBrowserTest {
         AtomicBoolean loading = new AtomicBoolean(true);
         Thread feeder = null;
         try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
-            NodeProc leader = c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            NodeProc leader = c.awaitLeader(180_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
             NodeProc follower = c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow();
             for (NodeProc n : c.nodes()) {
                 c.awaitStatus(n);
