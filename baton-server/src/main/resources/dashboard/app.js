@@ -467,7 +467,10 @@
       + '?\nEverything it holds is released, as if its client had disconnected.')) return;
     b.disabled = true;
     try {
-      await api('/api/sessions/' + encodeURIComponent(id) + '/close', { method: 'POST' });
+      // The node refuses a write without this header (or a JSON content type): a page on another
+      // site cannot make the browser send it, so it cannot close sessions through this tab.
+      await api('/api/sessions/' + encodeURIComponent(id) + '/close',
+        { method: 'POST', headers: { 'X-Baton-Request': 'dashboard' } });
     } catch (e) {
       alert('Could not close session #' + id + ': ' + e.message);
     }

@@ -138,6 +138,37 @@ public final class BatonCli implements Runnable {
         @Option(names = "--http-host", description = "Address the HTTP port binds to (default: --host).")
         String httpHost;
 
+        // ---- HTTP port bounds (issue 15: slow clients cannot stall it) ----
+        @Option(names = "--http-request-timeout-ms", defaultValue = "10000",
+                description = "Time for a request's head and body to arrive, and for its answer to be taken; a slower"
+                        + " connection is answered 408 and closed (default: ${DEFAULT-VALUE}).")
+        long httpRequestTimeoutMs;
+
+        @Option(names = "--http-idle-timeout-ms", defaultValue = "60000",
+                description = "A kept-alive HTTP connection with no request for this long is closed"
+                        + " (default: ${DEFAULT-VALUE}).")
+        long httpIdleTimeoutMs;
+
+        @Option(names = "--http-max-connections", defaultValue = "512",
+                description = "Open HTTP connections on this node; more are answered 503 and closed"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int httpMaxConnections;
+
+        @Option(names = "--http-max-body-bytes", defaultValue = "16384",
+                description = "Largest HTTP request body (no endpoint takes one); a larger one is answered 413"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int httpMaxBodyBytes;
+
+        @Option(names = "--http-threads", defaultValue = "4",
+                description = "Threads answering HTTP requests (some wait up to 1 s for other members)"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int httpThreads;
+
+        @Option(names = "--http-max-queued", defaultValue = "64",
+                description = "HTTP requests waiting for a free thread; more are answered 503 at once"
+                        + " (default: ${DEFAULT-VALUE}).")
+        int httpMaxQueued;
+
         @Option(names = "--no-http", description = "Do not serve HTTP (no metrics, admin API or dashboard).")
         boolean noHttp;
 
@@ -212,7 +243,8 @@ public final class BatonCli implements Runnable {
                         lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
                         sessionTtlMs, lineMaxConnectionsPerAddress, lineIdleTimeoutMs, linePartialLineTimeoutMs,
                         lineMaxBufferedBytes), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
-                        httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300),
+                        httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
+                        httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued),
                         secret);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());

@@ -2,56 +2,106 @@ package dev.baton.server.http;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.api.Router;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * The HTTP port (7532 by default): {@code /metrics} (Prometheus text), {@code /health/live},
  * {@code /health/ready}, the JSON admin API under {@code /api/} and the dashboard under
- * {@code /dashboard/} (static files shipped in the jar). Served by the JDK's HTTP server on a small
- * thread pool: this is an operator's port, not a hot path.
+ * {@code /dashboard/} (static files shipped in the jar).
+ *
+ * <h2>Slow clients cannot stall it</h2>
+ * Served by Netty: one event-loop thread reads and writes every connection without blocking, so a
+ * client that sends half a request, or never reads its answer, holds a connection and nothing else
+ * (see {@link HttpConnection} for the timeouts that close it). A complete request is answered on a
+ * small bounded pool of handler threads ({@link Config#threads()}), because some answers wait:
+ * {@code /api/cluster} asks the other members (1 s deadline), {@code /health/ready} gives the node
+ * up to 1 s to catch up, a forced close waits for Raft. When all of them are busy and
+ * {@link Config#maxQueued()} requests wait, the next one gets 503 at once instead of a queue
+ * without bound. Connections beyond {@link Config#maxConnections()} are refused with 503.
+ *
+ * <h2>Writes need proof of intent</h2>
+ * POST and DELETE pass {@link SameOrigin}'s rule (a JSON content type or the {@code X-Baton-Request}
+ * header, and no foreign {@code Origin}), so a web page cannot make an operator's browser close a
+ * session. GETs change nothing and stay simple.
  */
 public final class HttpDoor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HttpDoor.class);
-    private static final Gson GSON = new GsonBuilder().serializeNulls().disableHtmlEscaping().create();
-    private static final String JSON = "application/json; charset=utf-8";
+    static final Gson GSON = new GsonBuilder().serializeNulls().disableHtmlEscaping().create();
+    static final String JSON = "application/json; charset=utf-8";
+    /** Longest request line and all headers together; a browser's requests are well under 8 KiB. */
+    static final int MAX_LINE_BYTES = 8 * 1024;
+    static final int MAX_HEADER_BYTES = 16 * 1024;
 
     /**
-     * @param host          address to bind
-     * @param port          port (0: any free port, see {@link #port()})
-     * @param threads       request threads
-     * @param metrics       bounds on label cardinality of {@code /metrics}
-     * @param lagIntervalMs how often the dashboard's dispatch-lag history is sampled
-     * @param lagSamples    how many samples it keeps
+     * @param host             address to bind
+     * @param port             port (0: any free port, see {@link #port()})
+     * @param threads          handler threads (the answers that may wait run there)
+     * @param metrics          bounds on label cardinality of {@code /metrics}
+     * @param lagIntervalMs    how often the dashboard's dispatch-lag history is sampled
+     * @param lagSamples       how many samples it keeps
+     * @param requestTimeoutMs longest time from a request's first byte to its last, and for a reply
+     *                         to be taken by the client; then the connection is closed (408 if
+     *                         nothing was answered yet)
+     * @param idleTimeoutMs    a kept-alive connection with no request for this long is closed
+     * @param maxConnections   open connections; more are answered 503 and closed
+     * @param maxBodyBytes     largest request body; a larger one is answered 413 and the connection closed
+     * @param maxQueued        complete requests waiting for a handler thread; more are answered 503
      */
     public record Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
-                         int lagSamples) {
+                         int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
+                         int maxBodyBytes, int maxQueued) {
         public static final int DEFAULT_PORT = 7532;
+        public static final int DEFAULT_THREADS = 4;
+        public static final long DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+        public static final long DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+        public static final int DEFAULT_MAX_CONNECTIONS = 512;
+        public static final int DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+        public static final int DEFAULT_MAX_QUEUED = 64;
 
         public Config {
             Objects.requireNonNull(host, "host");
@@ -62,11 +112,32 @@ public final class HttpDoor implements AutoCloseable {
             if (threads <= 0 || lagIntervalMs <= 0 || lagSamples <= 0) {
                 throw new IllegalArgumentException("HTTP threads, lag interval and lag samples must be positive");
             }
+            if (requestTimeoutMs <= 0 || idleTimeoutMs <= 0) {
+                throw new IllegalArgumentException("HTTP request and idle timeouts must be positive");
+            }
+            if (maxConnections <= 0 || maxQueued < 0 || maxBodyBytes < 0) {
+                throw new IllegalArgumentException("HTTP max connections must be positive, max body bytes and"
+                        + " max queued requests not negative");
+            }
         }
 
-        /** 4 threads; lag sampled every 2 s for 10 minutes. */
+        /** The bounds at their defaults. */
+        public Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
+                      int lagSamples) {
+            this(host, port, threads, metrics, lagIntervalMs, lagSamples, DEFAULT_REQUEST_TIMEOUT_MS,
+                    DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUED);
+        }
+
+        /** 4 threads; lag sampled every 2 s for 10 minutes; the bounds at their defaults. */
         public static Config defaults(String host, int port) {
-            return new Config(host, port, 4, BatonMetrics.Limits.DEFAULTS, 2_000, 300);
+            return new Config(host, port, DEFAULT_THREADS, BatonMetrics.Limits.DEFAULTS, 2_000, 300);
+        }
+
+        /** The same with other connection bounds. */
+        public Config withBounds(int threads, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
+                                 int maxBodyBytes, int maxQueued) {
+            return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs,
+                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued);
         }
     }
 
@@ -75,9 +146,22 @@ public final class HttpDoor implements AutoCloseable {
     private final BatonMetrics metrics;
     private final LagHistory lagHistory;
     private final AdminApi api;
-    private final ExecutorService pool;
-    private HttpServer server;
+    final ThreadPoolExecutor handlers;
+    private final EventLoopGroup loop;
+    private final AtomicInteger open = new AtomicInteger();
+    private volatile boolean closing;
+    private Channel server;
     private ScheduledFuture<?> sampler;
+
+    final Counter connectionsRefused;
+    final Counter timedOutRequest;
+    final Counter timedOutIdle;
+    final Counter timedOutResponse;
+    final Counter refusedCrossOrigin;
+    final Counter refusedSimple;
+    final Counter refusedTooLarge;
+    final Counter refusedMalformed;
+    final Counter refusedBusy;
 
     /**
      * @param status   this node's status
@@ -91,24 +175,77 @@ public final class HttpDoor implements AutoCloseable {
         this.lagHistory = new LagHistory(router.node(), config.lagIntervalMs(), config.lagSamples());
         this.api = new AdminApi(router, status, statusOf, lagHistory);
         AtomicInteger n = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(config.threads(), r -> {
+        this.handlers = new ThreadPoolExecutor(config.threads(), config.threads(), 60, TimeUnit.SECONDS,
+                config.maxQueued() == 0 ? new java.util.concurrent.SynchronousQueue<>()
+                        : new ArrayBlockingQueue<>(config.maxQueued()), r -> {
             Thread t = new Thread(r, "baton-http-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
+        this.loop = new NioEventLoopGroup(1, r -> {
+            Thread t = new Thread(r, "baton-http-io");
+            t.setDaemon(true);
+            return t;
+        });
+        MeterRegistry reg = metrics.registry();
+        Gauge.builder("baton.http.connections", open, AtomicInteger::get)
+                .description("Open connections to the HTTP port").register(reg);
+        connectionsRefused = Counter.builder("baton.http.connections.refused")
+                .description("HTTP connections refused because --http-max-connections were open").register(reg);
+        timedOutRequest = timedOut(reg, "request", "a request not fully received within --http-request-timeout-ms");
+        timedOutIdle = timedOut(reg, "idle", "a kept-alive connection idle for --http-idle-timeout-ms");
+        timedOutResponse = timedOut(reg, "response", "an answer not taken by the client within --http-request-timeout-ms");
+        refusedCrossOrigin = refused(reg, "cross_origin", "a write from another origin (Origin or Sec-Fetch-Site)");
+        refusedSimple = refused(reg, "simple_request", "a write without Content-Type: application/json or X-Baton-Request");
+        refusedTooLarge = refused(reg, "too_large", "a body over --http-max-body-bytes (413)");
+        refusedMalformed = refused(reg, "malformed", "a request that is not valid HTTP or has too long a line or headers");
+        refusedBusy = refused(reg, "busy", "every handler thread busy and --http-max-queued waiting (503)");
+    }
+
+    private static Counter timedOut(MeterRegistry reg, String phase, String what) {
+        return Counter.builder("baton.http.connections.timed.out").tag("phase", phase)
+                .description("HTTP connections closed by a timeout: " + what).register(reg);
+    }
+
+    private static Counter refused(MeterRegistry reg, String reason, String what) {
+        return Counter.builder("baton.http.requests.refused").tag("reason", reason)
+                .description("HTTP requests refused: " + what).register(reg);
     }
 
     /** Binds the port and starts sampling dispatch lag on {@code timer}. */
     public synchronized HttpDoor start(ScheduledExecutorService timer) {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(loop)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 128)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        // initChannel runs on the one event loop: count and check cannot race
+                        if (open.incrementAndGet() > config.maxConnections() || closing) {
+                            open.decrementAndGet();
+                            connectionsRefused.increment();
+                            ch.pipeline().addLast(new Refuse());
+                            return;
+                        }
+                        ch.closeFuture().addListener(f -> open.decrementAndGet());
+                        HttpConnection c = new HttpConnection(HttpDoor.this);
+                        ch.pipeline().addLast("clock", c.clock())
+                                .addLast("codec", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, 8192))
+                                .addLast("aggregator", new Aggregator(config.maxBodyBytes()))
+                                .addLast("connection", c);
+                    }
+                });
         try {
-            server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 64);
-        } catch (IOException e) {
-            pool.shutdownNow();
-            throw new UncheckedIOException("cannot serve HTTP on " + config.host() + ":" + config.port(), e);
+            server = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
+        } catch (Exception e) {
+            loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+            throw new UncheckedIOException("cannot serve HTTP on " + config.host() + ":" + config.port()
+                    + " (--http-host, --http-port): " + e.getMessage(), e instanceof IOException io ? io : new IOException(e));
         }
-        server.setExecutor(pool);
-        server.createContext("/", this::handle);
-        server.start();
         lagHistory.sample();
         sampler = timer.scheduleAtFixedRate(() -> {
             try {
@@ -120,8 +257,45 @@ public final class HttpDoor implements AutoCloseable {
         return this;
     }
 
+    /** Answers a connection over the limit with 503 and closes it (the client gets a reason, not a reset). */
+    private final class Refuse extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            byte[] body = GSON.toJson(errorBody("UNAVAILABLE", closing ? "the node is shutting down"
+                    : "too many HTTP connections (" + config.maxConnections() + ")")).getBytes(StandardCharsets.UTF_8);
+            String head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: " + JSON + "\r\nContent-Length: "
+                    + body.length + "\r\nConnection: close\r\n\r\n";
+            ctx.writeAndFlush(Unpooled.wrappedBuffer(head.getBytes(StandardCharsets.US_ASCII), body))
+                    .addListener(ChannelFutureListener.CLOSE);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** The aggregator, answering an oversized body with a JSON 413 and closing the connection. */
+    private final class Aggregator extends HttpObjectAggregator {
+        Aggregator(int maxBody) {
+            super(maxBody);
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            refusedTooLarge.increment();
+            HttpConnection c = ctx.pipeline().get(HttpConnection.class);
+            Reply r = Reply.error(413, "TOO_LARGE", "request body over " + config.maxBodyBytes() + " bytes");
+            if (c != null) {
+                c.refuse(r);
+            } else {
+                ctx.close();
+            }
+        }
+    }
+
     public int port() {
-        return server.getAddress().getPort();
+        return ((InetSocketAddress) server.localAddress()).getPort();
     }
 
     /** {@code host:port} it serves on. */
@@ -129,66 +303,107 @@ public final class HttpDoor implements AutoCloseable {
         return config.host() + ":" + port();
     }
 
+    public Config config() {
+        return config;
+    }
+
     public BatonMetrics metrics() {
         return metrics;
     }
 
+    /** Open connections. */
+    public int connections() {
+        return open.get();
+    }
+
     @Override
     public synchronized void close() {
+        closing = true;
         if (sampler != null) {
             sampler.cancel(false);
         }
         if (server != null) {
-            server.stop(0);
+            server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
-        pool.shutdownNow();
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        handlers.shutdownNow();
     }
 
-    // ---- routing --------------------------------------------------------------------------------
+    // ---- requests -------------------------------------------------------------------------------
 
-    private void handle(HttpExchange ex) {
-        try (ex) {
-            try {
-                route(ex);
-            } catch (AdminApi.HttpError e) {
-                error(ex, e.status, e.code, e.getMessage());
-            } catch (IllegalArgumentException e) {
-                error(ex, 400, "BAD_REQUEST", e.getMessage());
-            } catch (RuntimeException e) {
-                LOG.warn("HTTP {} {} failed", ex.getRequestMethod(), ex.getRequestURI(), e);
-                error(ex, 500, "INTERNAL", String.valueOf(e.getMessage()));
-            }
-        } catch (IOException e) {
-            LOG.debug("HTTP client went away", e); // the client closed the connection
+    /** What a handler needs of a request (its body is never used: no endpoint takes one). */
+    record Request(String method, String uri, HttpHeaders headers) {
+        String header(String name) {
+            return headers.get(name);
         }
     }
 
-    private void route(HttpExchange ex) throws IOException {
-        String method = ex.getRequestMethod();
-        String raw = ex.getRequestURI().getRawPath();
-        Map<String, String> q = query(ex.getRequestURI().getRawQuery());
+    /** An answer: status, content type, body and extra headers. */
+    record Reply(int status, String type, byte[] body, Map<String, String> headers) {
+        static Reply json(int status, Object body) {
+            return new Reply(status, JSON, GSON.toJson(body).getBytes(StandardCharsets.UTF_8),
+                    Map.of("Cache-Control", "no-store"));
+        }
+
+        static Reply error(int status, String code, String message) {
+            return json(status, errorBody(code, message));
+        }
+
+        Reply with(String header, String value) {
+            Map<String, String> h = new LinkedHashMap<>(headers);
+            h.put(header, value);
+            return new Reply(status, type, body, h);
+        }
+    }
+
+    static Map<String, Object> errorBody(String code, String message) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("error", code);
+        body.put("message", message);
+        return body;
+    }
+
+    /** Runs on a handler thread; never throws. */
+    Reply handle(Request req) {
+        try {
+            return route(req);
+        } catch (AdminApi.HttpError e) {
+            return Reply.error(e.status, e.code, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return Reply.error(400, "BAD_REQUEST", e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.warn("HTTP {} {} failed", req.method(), req.uri(), e);
+            return Reply.error(500, "INTERNAL", String.valueOf(e.getMessage()));
+        }
+    }
+
+    private Reply route(Request req) {
+        String method = req.method();
+        URI uri;
+        try {
+            uri = new URI(req.uri());
+        } catch (URISyntaxException e) {
+            throw new AdminApi.HttpError(400, "BAD_REQUEST", "bad request target: " + e.getMessage());
+        }
+        String raw = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        Map<String, String> q = query(uri.getRawQuery());
         boolean get = method.equals("GET") || method.equals("HEAD");
         if (raw.equals("/") && get) {
-            ex.getResponseHeaders().set("Location", "/dashboard/");
-            send(ex, 302, "text/plain; charset=utf-8", "see /dashboard/\n".getBytes(StandardCharsets.UTF_8));
-            return;
+            return new Reply(302, "text/plain; charset=utf-8", "see /dashboard/\n".getBytes(StandardCharsets.UTF_8),
+                    Map.of("Location", "/dashboard/"));
         }
         if (raw.equals("/dashboard")) {
-            ex.getResponseHeaders().set("Location", "/dashboard/");
-            send(ex, 302, "text/plain; charset=utf-8", new byte[0]);
-            return;
+            return new Reply(302, "text/plain; charset=utf-8", new byte[0], Map.of("Location", "/dashboard/"));
         }
         if (raw.startsWith("/dashboard/") && get) {
-            staticFile(ex, raw.substring("/dashboard/".length()));
-            return;
+            return staticFile(raw.substring("/dashboard/".length()));
         }
         if (raw.equals("/metrics") && get) {
-            send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape().getBytes(StandardCharsets.UTF_8));
-            return;
+            return new Reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                    metrics.scrape().getBytes(StandardCharsets.UTF_8), Map.of());
         }
         if (raw.equals("/health/live") && get) {
-            json(ex, 200, Map.of("status", "live"));
-            return;
+            return Reply.json(200, Map.of("status", "live"));
         }
         if (raw.equals("/health/ready") && get) {
             Optional<String> why = api.notReadyReason(1_000);
@@ -198,28 +413,23 @@ public final class HttpDoor implements AutoCloseable {
                 body.put("leader", router.node().leader().orElse(""));
                 body.put("commitIndex", router.node().commitIndex());
                 body.put("appliedIndex", router.node().lastAppliedIndex());
-                json(ex, 200, body);
-            } else {
-                body.put("status", "not ready");
-                body.put("reason", why.get());
-                json(ex, 503, body);
+                return Reply.json(200, body);
             }
-            return;
+            body.put("status", "not ready");
+            body.put("reason", why.get());
+            return Reply.json(503, body);
         }
         if (!raw.startsWith("/api/")) {
-            error(ex, 404, "NOT_FOUND", "no such path " + raw);
-            return;
+            return Reply.error(404, "NOT_FOUND", "no such path " + raw);
         }
         String[] parts = raw.substring("/api/".length()).split("/", -1);
         String head = parts[0];
         if (method.equals("POST") && parts.length == 3 && head.equals("sessions") && parts[2].equals("close")) {
-            json(ex, 200, api.closeSession(number(decode(parts[1]), "session id")));
-            return;
+            requireSameOrigin(req);
+            return Reply.json(200, api.closeSession(number(decode(parts[1]), "session id")));
         }
         if (!get) {
-            ex.getResponseHeaders().set("Allow", "GET");
-            error(ex, 405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + raw);
-            return;
+            return Reply.error(405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + raw).with("Allow", "GET");
         }
         Object body = switch (parts.length == 1 ? head : head + "/*") {
             case "cluster" -> api.cluster();
@@ -235,7 +445,17 @@ public final class HttpDoor implements AutoCloseable {
             case "queues/*" -> api.queue(rest(raw, "/api/queues/"));
             default -> throw AdminApi.notFound("no such path " + raw);
         };
-        json(ex, 200, body);
+        return Reply.json(200, body);
+    }
+
+    /** Every state-changing route calls this first: see {@link SameOrigin}. */
+    private void requireSameOrigin(Request req) {
+        Optional<String> why = SameOrigin.refusal(req.header("Content-Type"), req.header(SameOrigin.HEADER),
+                req.header("Sec-Fetch-Site"), req.header("Origin"), req.header("Host"));
+        if (why.isPresent()) {
+            (SameOrigin.isCrossOrigin(why.get()) ? refusedCrossOrigin : refusedSimple).increment();
+            throw new AdminApi.HttpError(403, "FORBIDDEN", why.get());
+        }
     }
 
     /** The rest of the raw path after {@code prefix}, percent-decoded ("+" stays "+"; "%2F" is a slash in a key). */
@@ -285,26 +505,25 @@ public final class HttpDoor implements AutoCloseable {
         return out;
     }
 
-    // ---- responses ------------------------------------------------------------------------------
+    // ---- static files ---------------------------------------------------------------------------
 
-    private void staticFile(HttpExchange ex, String name) throws IOException {
+    private static Reply staticFile(String name) {
         if (name.isEmpty()) {
             name = "index.html";
         }
         if (name.contains("..") || name.contains("\\") || name.startsWith("/")) {
-            error(ex, 404, "NOT_FOUND", "no such file");
-            return;
+            return Reply.error(404, "NOT_FOUND", "no such file");
         }
         byte[] body;
         try (InputStream in = HttpDoor.class.getClassLoader().getResourceAsStream("dashboard/" + name)) {
             if (in == null) {
-                error(ex, 404, "NOT_FOUND", "no such file " + name);
-                return;
+                return Reply.error(404, "NOT_FOUND", "no such file " + name);
             }
             body = in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        ex.getResponseHeaders().set("Cache-Control", "no-cache");
-        send(ex, 200, contentType(name), body);
+        return new Reply(200, contentType(name), body, Map.of("Cache-Control", "no-cache"));
     }
 
     private static String contentType(String name) {
@@ -324,33 +543,5 @@ public final class HttpDoor implements AutoCloseable {
             return "image/png";
         }
         return "application/octet-stream";
-    }
-
-    private static void json(HttpExchange ex, int status, Object body) throws IOException {
-        ex.getResponseHeaders().set("Cache-Control", "no-store");
-        send(ex, status, JSON, GSON.toJson(body).getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static void error(HttpExchange ex, int status, String code, String message) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("error", code);
-        body.put("message", message);
-        try {
-            json(ex, status, body);
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("could not send the error reply", e); // headers already sent, or the client left
-        }
-    }
-
-    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
-        boolean head = ex.getRequestMethod().equals("HEAD");
-        ex.sendResponseHeaders(status, head || body.length == 0 ? -1 : body.length);
-        if (!head && body.length > 0) {
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(body);
-            }
-        }
     }
 }

@@ -7,14 +7,17 @@ import dev.baton.server.TestWaits;
 import dev.baton.server.cluster.ProcessCluster.NodeProc;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.Alert;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 import java.io.File;
@@ -41,7 +44,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the dashboard of a follower of a running 3-process cluster under a small load (a hot pool key with
  * one holder and two waiters, a dispatch group whose targets are dispatched to while its head moves,
  * a pending event, a gated queue) and must show the leader, the pool with its waiter count and a
- * dispatch lag chart with data. A screenshot goes to {@code target/dashboard-3-nodes.png}.
+ * dispatch lag chart with data; then its force-close button must close the holder's session (the
+ * browser's own POST passes the node's same-origin rule). A screenshot goes to
+ * {@code target/dashboard-3-nodes.png}.
  *
  * <p>{@code ./test} installs the {@code chromium} and {@code chromium-driver} packages when they are
  * missing; this test is skipped, saying so, only if they are still not there.
@@ -71,7 +76,7 @@ class DashboardBrowserTest {
         AtomicBoolean loading = new AtomicBoolean(true);
         Thread feeder = null;
         try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
-            NodeProc leader = c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            NodeProc leader = c.awaitLeader(180_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
             NodeProc follower = c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow();
             for (NodeProc n : c.nodes()) {
                 c.awaitStatus(n);
@@ -168,6 +173,8 @@ class DashboardBrowserTest {
                     String points = e.getAttribute("data-points");
                     return points != null && Integer.parseInt(points) > 0 ? e : null;
                 });
+                // read now: the page redraws the chart every refresh, after which this element is stale
+                String points = chart.getAttribute("data-points");
                 assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
                 assertThat(chart.isDisplayed()).isTrue();
                 assertThat(browser.findElement(By.id("events")).getText()).contains("robots:example.org");
@@ -177,7 +184,35 @@ class DashboardBrowserTest {
                 File png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
                 Files.copy(png.toPath(), shot, StandardCopyOption.REPLACE_EXISTING);
                 System.out.println("[DashboardBrowserTest] screenshot of " + base + "/dashboard/ at "
-                        + shot.toAbsolutePath() + " (" + chart.getAttribute("data-points") + " lag points)");
+                        + shot.toAbsolutePath() + " (" + points + " lag points)");
+
+                // The force-close button: the browser's own same-origin POST passes the node's
+                // same-origin rule (docs/http.md), and the holder's session is gone.
+                long holder = clients.get(0).sessionId();
+                new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(200))
+                        .ignoring(StaleElementReferenceException.class).until(d -> {
+                            d.findElement(By.cssSelector("#sessions button.close[data-session='" + holder + "']")).click();
+                            return true;
+                        });
+                wait.until(ExpectedConditions.alertIsPresent()).accept(); // "Close session #...?"
+                TestWaits.await("session " + holder + " closed from the dashboard", () -> {
+                    try {
+                        Alert failed = ExpectedConditions.alertIsPresent().apply(browser);
+                        if (failed != null) {
+                            throw new AssertionError("the dashboard could not close the session: " + failed.getText());
+                        }
+                        for (var row : json(base + "/api/sessions?limit=10000").getAsJsonArray("sessions")) {
+                            if (row.getAsJsonObject().get("id").getAsLong() == holder) {
+                                return false;
+                            }
+                        }
+                        return true;
+                    } catch (AssertionError e) {
+                        throw e;
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
             } finally {
                 browser.quit();
             }

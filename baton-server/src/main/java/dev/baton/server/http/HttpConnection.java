@@ -1,0 +1,261 @@
+package dev.baton.server.http;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One HTTP connection: answers its requests one at a time, in order, and closes it when it is too
+ * slow. Everything here runs on the door's event loop, except {@link HttpDoor#handle} on a handler
+ * thread.
+ *
+ * <p>A connection is always in one phase, and all but one have a deadline:
+ * <ul>
+ *   <li>{@code IDLE}: no request begun; closed after the idle timeout (a kept-alive connection
+ *       nobody uses, or one opened and never written to);</li>
+ *   <li>{@code READING}: the first bytes of a request arrived; the whole request (head and body)
+ *       must follow within the request timeout, else 408 and close. This is what stops a client
+ *       that sends half a request from holding anything but its own socket;</li>
+ *   <li>{@code ANSWERING}: a handler thread works on it; no deadline here, each handler bounds its
+ *       own waits (1 s for member status and readiness, 15 s for a forced close);</li>
+ *   <li>{@code WRITING}: the answer is sent; the client must take it within the request timeout.</li>
+ * </ul>
+ * While answering and writing, the connection is not read (auto-read off): a client pipelining
+ * requests is served in order and cannot queue more than {@link #MAX_PIPELINED} of them.
+ */
+final class HttpConnection extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpConnection.class);
+    static final int MAX_PIPELINED = 16;
+
+    private enum Phase { IDLE, READING, ANSWERING, WRITING, CLOSED }
+
+    /** A complete request, its body already released (no endpoint reads one). */
+    private record Pending(HttpDoor.Request request, boolean keepAlive, HttpDoor.Reply failure) {}
+
+    private final HttpDoor door;
+    private final ArrayDeque<Pending> pipelined = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    private Phase phase = Phase.IDLE;
+    private ScheduledFuture<?> timer;
+
+    HttpConnection(HttpDoor door) {
+        this.door = door;
+    }
+
+    /** The handler in front of the HTTP decoder that sees a request's first bytes arrive. */
+    ChannelHandler clock() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext c, Object msg) {
+                if (phase == Phase.IDLE) {
+                    phase = Phase.READING;
+                    arm(door.config().requestTimeoutMs());
+                }
+                c.fireChannelRead(msg);
+            }
+        };
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext c) {
+        this.ctx = c;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext c) {
+        arm(door.config().idleTimeoutMs());
+        c.fireChannelActive();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext c) {
+        phase = Phase.CLOSED;
+        cancel();
+        pipelined.clear();
+        c.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
+        LOG.debug("HTTP connection {} failed", c.channel().remoteAddress(), cause);
+        c.close();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext c, Object msg) {
+        if (!(msg instanceof FullHttpRequest req)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        Pending p;
+        try {
+            p = new Pending(new HttpDoor.Request(req.method().name(), req.uri(), req.headers()),
+                    HttpUtil.isKeepAlive(req), malformed(req.decoderResult()));
+        } finally {
+            req.release();
+        }
+        if (phase == Phase.ANSWERING || phase == Phase.WRITING) {
+            if (pipelined.size() >= MAX_PIPELINED) {
+                door.refusedMalformed.increment();
+                c.close();
+                return;
+            }
+            pipelined.add(p);
+            return;
+        }
+        if (phase != Phase.CLOSED) {
+            start(p);
+        }
+    }
+
+    private HttpDoor.Reply malformed(DecoderResult r) {
+        if (r.isSuccess()) {
+            return null;
+        }
+        Throwable t = r.cause();
+        if (t instanceof TooLongHttpLineException) {
+            return HttpDoor.Reply.error(414, "URI_TOO_LONG", "request line over " + HttpDoor.MAX_LINE_BYTES + " bytes");
+        }
+        if (t instanceof TooLongHttpHeaderException || t instanceof TooLongFrameException) {
+            return HttpDoor.Reply.error(431, "HEADERS_TOO_LARGE", "request headers over " + HttpDoor.MAX_HEADER_BYTES
+                    + " bytes");
+        }
+        return HttpDoor.Reply.error(400, "BAD_REQUEST", "not a valid HTTP request: " + t.getMessage());
+    }
+
+    private void start(Pending p) {
+        cancel();
+        phase = Phase.ANSWERING;
+        ctx.channel().config().setAutoRead(false);
+        if (p.failure() != null) {
+            door.refusedMalformed.increment();
+            send(p.request().method(), p.failure(), true);
+            return;
+        }
+        try {
+            door.handlers.execute(() -> {
+                HttpDoor.Reply r;
+                try {
+                    r = door.handle(p.request());
+                } catch (Throwable t) { // an Error: answer, so the connection does not hang, then let it fly
+                    ctx.executor().execute(() -> send(p.request().method(),
+                            HttpDoor.Reply.error(500, "INTERNAL", String.valueOf(t)), true));
+                    throw t;
+                }
+                ctx.executor().execute(() -> send(p.request().method(), r, !p.keepAlive()));
+            });
+        } catch (RejectedExecutionException e) {
+            door.refusedBusy.increment();
+            send(p.request().method(), HttpDoor.Reply.error(503, "UNAVAILABLE", "every HTTP handler is busy; try again")
+                    .with("Retry-After", "1"), !p.keepAlive());
+        }
+    }
+
+    /** Answers a request the aggregator refused (its body is too large) and closes the connection. */
+    void refuse(HttpDoor.Reply r) {
+        cancel();
+        pipelined.clear();
+        phase = Phase.ANSWERING;
+        ctx.channel().config().setAutoRead(false);
+        send("POST", r, true);
+    }
+
+    private void send(String method, HttpDoor.Reply r, boolean close) {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        boolean head = method.equals("HEAD");
+        FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()),
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(r.body()));
+        resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.type());
+        resp.headers().set("X-Content-Type-Options", "nosniff");
+        for (Map.Entry<String, String> h : r.headers().entrySet()) {
+            resp.headers().set(h.getKey(), h.getValue());
+        }
+        resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
+        resp.headers().set(HttpHeaderNames.CONNECTION, close ? HttpHeaderValues.CLOSE : HttpHeaderValues.KEEP_ALIVE);
+        phase = Phase.WRITING;
+        arm(door.config().requestTimeoutMs());
+        ctx.writeAndFlush(resp).addListener(f -> {
+            cancel();
+            if (!f.isSuccess() || close) {
+                ctx.close();
+                return;
+            }
+            if (phase != Phase.WRITING) {
+                return; // closed meanwhile
+            }
+            phase = Phase.IDLE;
+            Pending next = pipelined.poll();
+            if (next != null) {
+                start(next);
+            } else {
+                arm(door.config().idleTimeoutMs());
+                ctx.channel().config().setAutoRead(true);
+            }
+        });
+    }
+
+    // ---- deadlines ------------------------------------------------------------------------------
+
+    private void arm(long ms) {
+        cancel();
+        timer = ctx.executor().schedule(this::expired, ms, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancel() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    private void expired() {
+        timer = null;
+        switch (phase) {
+            case IDLE -> {
+                door.timedOutIdle.increment();
+                ctx.close();
+            }
+            case READING -> {
+                door.timedOutRequest.increment();
+                pipelined.clear();
+                ctx.channel().config().setAutoRead(false);
+                // The answer may not get through to a client that does not read either: close regardless.
+                phase = Phase.ANSWERING;
+                send("GET", HttpDoor.Reply.error(408, "REQUEST_TIMEOUT", "request not received within "
+                        + door.config().requestTimeoutMs() + " ms"), true);
+                ctx.executor().schedule(() -> {
+                    ctx.close();
+                }, 1, TimeUnit.SECONDS);
+            }
+            case WRITING -> {
+                door.timedOutResponse.increment();
+                ctx.close();
+            }
+            default -> { }
+        }
+    }
+}
