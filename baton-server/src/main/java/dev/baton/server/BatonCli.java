@@ -49,8 +49,7 @@ public final class BatonCli implements Runnable {
                 file = args[i].substring("--config=".length());
             }
             if (file != null) {
-                cl.getSubcommands().get("server")
-                        .setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(new java.io.File(file)));
+                cl.getSubcommands().get("server").setDefaultValueProvider(new ConfigFile(Path.of(file)));
             }
         }
         return cl;
@@ -181,8 +180,17 @@ public final class BatonCli implements Runnable {
         int metricsMaxTargets;
 
         @Option(names = "--config", paramLabel = "FILE",
-                description = "Properties file of option defaults, keys without dashes (node-id=n2, api-port=7540, ...).")
+                description = "Properties file of option defaults, keys without dashes (node-id=n2, api-port=7540, ...);"
+                        + " an unknown key is an error.")
         java.io.File config;
+
+        // ---- issue 15, quiet logs: the engine's own log lines -------------------------------------
+        @Option(names = "--engine-log", paramLabel = "LEVEL",
+                description = "Log level of the Raft engine (SOFAJRaft) and its RPC layer (bolt): off, error, warn,"
+                        + " info, debug or trace (default: error for SOFAJRaft, off for bolt; Baton logs peers going"
+                        + " down and coming back itself). warn or info shows the engine's detail again, e.g. when"
+                        + " reporting a bug.")
+        String engineLog;
 
         @Option(names = "--session-ttl", defaultValue = "10000",
                 description = "Session TTL in ms for clients that do not ask for one (default: ${DEFAULT-VALUE}).")
@@ -226,8 +234,28 @@ public final class BatonCli implements Runnable {
                 description = "Seconds between periodic snapshots; 0 for on demand only (default: ${DEFAULT-VALUE}).")
         int snapshotIntervalSecs;
 
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            if (spec.defaultValueProvider() instanceof ConfigFile file) {
+                String problem = file.problem(spec);
+                if (problem != null) {
+                    System.err.println("baton server: " + problem);
+                    return 2;
+                }
+            }
+            if (engineLog != null) {
+                try {
+                    StartupChecks.engineLogLevel(engineLog);
+                } catch (IllegalArgumentException e) {
+                    System.err.println("baton server: " + e.getMessage());
+                    return 2;
+                }
+            } else {
+                StartupChecks.quietEngineStartup();
+            }
             BatonNode.Options options;
             try {
                 options = options();
@@ -250,13 +278,27 @@ public final class BatonCli implements Runnable {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
             }
-            // issue 15 (state budget): a replica that cannot apply an entry ends the process
+            // A replica that cannot apply an entry ends the process (a supervisor restarts it) rather
+            // than staying up half-alive.
             BatonStateMachine.haltProcessOnApplyFailure(true);
+            // Every port is bound once before anything is written, so that a port in use is named
+            // with its option and leaves no data directory behind.
+            List<StartupChecks.Port> ports = ports(options);
+            String busy = StartupChecks.portProblem(ports);
+            if (busy != null) {
+                System.err.println("baton server: " + busy);
+                return 1;
+            }
+            Path created = StartupChecks.firstMissing(options.dataDir());
             ApiServer server = new ApiServer(config);
+            server.node().namePeers(peerNames());
             try {
                 server.start();
             } catch (RuntimeException e) {
-                System.err.println("baton server: " + e.getMessage());
+                // A port taken between the check and the bind, or a locked or unreadable data directory.
+                String nowBusy = StartupChecks.portProblem(ports);
+                System.err.println("baton server: " + (nowBusy != null ? nowBusy : e.getMessage()));
+                StartupChecks.deleteCreated(created);
                 return 1;
             }
             BatonNode node = server.node();
@@ -295,6 +337,33 @@ public final class BatonCli implements Runnable {
                 }
             }
             return null;
+        }
+
+        /** The ports this node binds, each with the option that sets it. */
+        private List<StartupChecks.Port> ports(BatonNode.Options options) {
+            List<StartupChecks.Port> ports = new ArrayList<>();
+            ports.add(new StartupChecks.Port(peers.isEmpty() ? "--raft-port" : "--peers " + nodeId + "=" + options.endpoint()
+                    + ": Raft port", options.host(), options.port()));
+            ports.add(new StartupChecks.Port("--api-port", options.host(), apiPort));
+            if (!noLine) {
+                ports.add(new StartupChecks.Port("--line-port", lineHost == null ? options.host() : lineHost, linePort));
+            }
+            if (!noHttp) {
+                ports.add(new StartupChecks.Port("--http-port", httpHost == null ? options.host() : httpHost, httpPort));
+            }
+            return ports;
+        }
+
+        /** {@code host:port -> id} from {@code --peers}, to name peers in log lines. */
+        private Map<String, String> peerNames() {
+            Map<String, String> names = new LinkedHashMap<>();
+            for (String p : peers) {
+                int eq = p.indexOf('=');
+                if (eq > 0) {
+                    names.put(p.substring(eq + 1), p.substring(0, eq));
+                }
+            }
+            return names;
         }
 
         BatonNode.Options options() {

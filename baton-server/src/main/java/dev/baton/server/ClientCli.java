@@ -202,7 +202,7 @@ final class ClientCli {
             return common.withClient(c -> {
                 PoolReply r = c.poolAcquire(key, workers, maxQueue, wait, anyone);
                 int code = common.print(r, r.getStatus().name().replace("POOL_", "") + (r.getFence() != 0
-                        ? " fence " + r.getFence() : "") + "  (session " + c.sessionId() + ")",
+                        ? " fence " + r.getFence() : "") + "  (session " + Long.toUnsignedString(c.sessionId()) + ")",
                         r.getStatus() == PoolStatus.POOL_LOCKED ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
@@ -334,7 +334,7 @@ final class ClientCli {
             return common.withClient(c -> {
                 LockReply r = c.lockAcquire(name, wait);
                 int code = common.print(r, r.getStatus().name().replace("LOCK_", "") + (r.getFence() != 0
-                        ? " fence " + r.getFence() : "") + "  (session " + c.sessionId() + ")",
+                        ? " fence " + r.getFence() : "") + "  (session " + Long.toUnsignedString(c.sessionId()) + ")",
                         r.getStatus() == LockStatus.LOCK_LOCKED ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
@@ -375,7 +375,7 @@ final class ClientCli {
             return common.withClient(c -> {
                 LockInfo l = c.lockGet(name);
                 String text = !l.getExists() || l.getHolder() == 0 ? name + ": free"
-                        : name + ": held by session " + l.getHolder() + "  fence " + l.getFence() + "  since "
+                        : name + ": held by session " + Long.toUnsignedString(l.getHolder()) + "  fence " + l.getFence() + "  since "
                         + time(l.getSince()) + "  waiters " + l.getWaitersCount();
                 return common.print(l, text, OK);
             });
@@ -444,7 +444,7 @@ final class ClientCli {
                 boolean got = r.hasTarget() && !t.getId().isEmpty();
                 int code = common.print(r, r.getStatus().name().replace("DISPATCH_", "") + (got ? "  " + t.getId()
                         + " (" + t.getName() + ") seen " + t.getSeen() + " fence " + t.getFence() + "  (session "
-                        + c.sessionId() + ")" : ""), got ? OK : NOT_GRANTED);
+                        + Long.toUnsignedString(c.sessionId()) + ")" : ""), got ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
             });
@@ -500,7 +500,7 @@ final class ClientCli {
                     b.append(String.format("%-24s %-20s %10d %8d %10s  %s%n", t.getId(), t.getName(), t.getSeen(),
                             Math.max(0, g.getHead() - t.getSeen()),
                             t.getTouched() == 0 ? "-" : Long.toString(Math.max(0, now - t.getTouched()) / 1000),
-                            t.getDisabled() ? "disabled" : t.getHolder() != 0 ? "locked by session " + t.getHolder() : ""));
+                            t.getDisabled() ? "disabled" : t.getHolder() != 0 ? "locked by session " + Long.toUnsignedString(t.getHolder()) : ""));
                 }
                 return common.print(g, b.toString().stripTrailing(), OK);
             });
@@ -619,7 +619,7 @@ final class ClientCli {
                             .append("  payload ").append(i.getPayload().toStringUtf8()).append('\n');
                 }
                 int code = common.print(r, (b.length() == 0 ? "(nothing claimable)" : b.toString().stripTrailing())
-                        + "  (session " + c.sessionId() + ")", r.getItemsCount() > 0 ? OK : NOT_GRANTED);
+                        + "  (session " + Long.toUnsignedString(c.sessionId()) + ")", r.getItemsCount() > 0 ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
             });
@@ -680,7 +680,7 @@ final class ClientCli {
                 StringBuilder b = new StringBuilder(queue + ": " + q.getItemsCount() + " items, " + q.getReady() + " claimable\n");
                 for (QueueItem i : q.getItemsList()) {
                     b.append(String.format("  %-30s %s%s%n", i.getId(),
-                            i.getClaimedBy() != 0 ? "claimed by session " + i.getClaimedBy() + " fence " + i.getFence()
+                            i.getClaimedBy() != 0 ? "claimed by session " + Long.toUnsignedString(i.getClaimedBy()) + " fence " + i.getFence()
                                     : i.getPendingPrerequisites() > 0 ? "gated by " + i.getPrerequisitesList() : "claimable",
                             i.getAttempts() > 0 ? "  attempts " + i.getAttempts() : ""));
                 }
@@ -727,7 +727,7 @@ final class ClientCli {
             return common.withChannel(ch -> {
                 CloseSessionResponse r = SessionsGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
                         .close(CloseSessionRequest.newBuilder().setSession(session).build());
-                return common.print(r, "session " + r.getSession() + " closed", OK);
+                return common.print(r, "session " + Long.toUnsignedString(r.getSession()) + " closed", OK);
             });
         }
     }

@@ -104,7 +104,7 @@ class ServerProcessTest {
 
     private static boolean awaitLine(BlockingQueue<String> lines, String text, List<String> seen)
             throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120); // a loaded machine starts JVMs slowly
         while (System.nanoTime() < deadline) {
             String l = lines.poll(1, TimeUnit.SECONDS);
             if (l != null) {

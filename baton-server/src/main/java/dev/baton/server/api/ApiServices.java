@@ -187,7 +187,7 @@ final class ApiServices {
         public void get(GetSessionRequest req, StreamObserver<SessionInfo> out) {
             respond(router.read(new Query.GetSession(req.getSession())).thenApply(s -> {
                 if (s == null) {
-                    throw Status.NOT_FOUND.withDescription("no session " + req.getSession())
+                    throw Status.NOT_FOUND.withDescription("no session " + Long.toUnsignedString(req.getSession()))
                             .asRuntimeException(ApiErrors.trailers("UNKNOWN_SESSION", null));
                 }
                 return Convert.info(s);
@@ -248,7 +248,7 @@ final class ApiServices {
                         return;
                     }
                     if (s == null) {
-                        out.onError(Status.FAILED_PRECONDITION.withDescription("no session " + session)
+                        out.onError(Status.FAILED_PRECONDITION.withDescription("no session " + Long.toUnsignedString(session))
                                 .asRuntimeException(ApiErrors.trailers("UNKNOWN_SESSION", null)));
                         return;
                     }

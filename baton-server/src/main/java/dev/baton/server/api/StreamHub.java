@@ -115,7 +115,7 @@ final class StreamHub {
         }
         for (Stream s : set) {
             all.remove(s);
-            s.fail(Status.FAILED_PRECONDITION.withDescription("session " + session + (expired ? " expired" : " ended"))
+            s.fail(Status.FAILED_PRECONDITION.withDescription("session " + Long.toUnsignedString(session) + (expired ? " expired" : " ended"))
                     .asRuntimeException(ApiErrors.trailers("UNKNOWN_SESSION", null)));
         }
     }

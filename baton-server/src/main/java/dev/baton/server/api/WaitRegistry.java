@@ -49,7 +49,7 @@ final class WaitRegistry {
             waits.forEach((k, f) -> {
                 if (k.session() == s.session() && waits.remove(k, f)) {
                     f.completeExceptionally(Status.FAILED_PRECONDITION
-                            .withDescription("session " + s.session() + (s.expired() ? " expired" : " closed"))
+                            .withDescription("session " + Long.toUnsignedString(s.session()) + (s.expired() ? " expired" : " closed"))
                             .asRuntimeException(ApiErrors.trailers("UNKNOWN_SESSION", null)));
                 }
             });

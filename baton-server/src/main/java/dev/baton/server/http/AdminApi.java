@@ -248,13 +248,13 @@ final class AdminApi {
     Map<String, Object> closeSession(long id) {
         // Closing is idempotent in the core (a client's retry must succeed); an operator wants to know.
         if (node().readLocal(new Query.GetSession(id)) == null) {
-            throw notFound("no session " + id);
+            throw notFound("no session " + Long.toUnsignedString(id));
         }
         Result r;
         try {
             r = router.write(new Command.CloseSession(id, 0)).get(15, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new HttpError(503, "UNAVAILABLE", "could not close session " + id + ": " + e.getCause().getMessage());
+            throw new HttpError(503, "UNAVAILABLE", "could not close session " + Long.toUnsignedString(id) + ": " + e.getCause().getMessage());
         } catch (TimeoutException e) {
             throw new HttpError(503, "UNAVAILABLE", "no answer from the cluster within 15 s");
         } catch (InterruptedException e) {
@@ -269,7 +269,7 @@ final class AdminApi {
         }
         if (r instanceof Result.Rejected rej) {
             if (rej.code() == dev.baton.core.command.ErrorCode.UNKNOWN_SESSION) {
-                throw notFound("no session " + id);
+                throw notFound("no session " + Long.toUnsignedString(id));
             }
             throw new HttpError(409, rej.code().name(), rej.message());
         }

@@ -331,7 +331,30 @@ public final class BatonNode implements AutoCloseable {
         }
         service = s;
         batcher.start();
+        watchPeers(node);
         return this;
+    }
+
+    // ---- peer health lines (issue 15: quiet logs) ------------------------------------------------
+
+    private volatile PeerWatch peerWatch;
+    private volatile java.util.Map<String, String> peerNames = java.util.Map.of();
+
+    /**
+     * Names peers in this node's log lines: {@code host:port -> id} (e.g. from {@code --peers}); a
+     * peer not named is shown by its address alone.
+     */
+    public void namePeers(java.util.Map<String, String> idsByEndpoint) {
+        peerNames = java.util.Map.copyOf(idsByEndpoint);
+    }
+
+    /** Starts Baton's own one-line reports of peers becoming unreachable and reachable (see {@link PeerWatch}). */
+    private void watchPeers(Node started) {
+        peerWatch = new PeerWatch(started, new PeerId(options.host(), options.port()), options.electionTimeoutMs(),
+                endpoint -> {
+                    String id = peerNames.get(endpoint);
+                    return id == null ? endpoint : id + " (" + endpoint + ")";
+                }, options.nodeId()).start();
     }
 
     // ---- writes --------------------------------------------------------------------------------
@@ -769,6 +792,10 @@ public final class BatonNode implements AutoCloseable {
         }
         closed = true;
         batcher.close(); // queued commands fail with ESTOP; the flusher stops
+        PeerWatch w = peerWatch;
+        if (w != null) {
+            w.close();
+        }
         RaftGroupService s = service;
         if (s == null) {
             fsm.onShutdown(); // never started: nothing else owns the state machine
