@@ -38,6 +38,8 @@ final class ProcessCluster implements AutoCloseable {
         Process process;
         ManagedChannel channel;
         boolean join;
+        /** The system user the process runs as (see {@link #runAs}), or null for this JVM's own. */
+        String user;
 
         NodeProc(String id, int raftPort, int apiPort, Path dir) {
             this.id = id;
@@ -123,10 +125,36 @@ final class ProcessCluster implements AutoCloseable {
         return n;
     }
 
+    /**
+     * Runs the node's process as system user {@code user} (from its next start), so that firewall
+     * rules can tell its packets from the other nodes' on loopback ({@code iptables -m owner}). The
+     * process keeps CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (ambient), so it still reads the class
+     * path and writes its directory wherever they are; only its uid differs. Needs root and setpriv.
+     */
+    void runAs(NodeProc n, String user) {
+        n.user = user;
+    }
+
+    /** Sends {@code kill -<sig>} (e.g. STOP, CONT) to the node's process. */
+    void signal(NodeProc n, String sig) throws IOException, InterruptedException {
+        if (n.process == null || !n.process.isAlive()) {
+            return;
+        }
+        Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(n.process.pid())).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IOException("kill -" + sig + " " + n.process.pid() + " failed");
+        }
+    }
+
     void start(NodeProc n) {
         try {
             Files.createDirectories(n.dir.resolve("jtmp"));
-            List<String> cmd = new ArrayList<>(List.of(
+            List<String> cmd = new ArrayList<>();
+            if (n.user != null) {
+                cmd.addAll(List.of("setpriv", "--reuid", n.user, "--regid", n.user, "--clear-groups",
+                        "--inh-caps", "+dac_override,+dac_read_search", "--ambient-caps", "+dac_override,+dac_read_search"));
+            }
+            cmd.addAll(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx512m", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
