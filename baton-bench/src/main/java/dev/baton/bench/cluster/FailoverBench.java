@@ -92,7 +92,7 @@ public final class FailoverBench {
         volatileStop = false;
         try {
             procs.startAll();
-            if (procs.awaitLeader(60_000).isEmpty() || !procs.awaitSettled(0, 60_000)) {
+            if (procs.awaitLeader(180_000).isEmpty() || !procs.awaitSettled(0, 180_000)) { // a loaded box starts slowly
                 throw new IllegalStateException("cluster did not start\n" + procs.logs(30));
             }
             Machine.sleep(1000);

@@ -55,7 +55,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FaultClusterTest {
     private static final int KEYS = 3;
     private static final int WORKERS = 2;
-    private static final long GENEROUS_MS = 120_000;
+    private static final long GENEROUS_MS = 180_000;
+    private static final long STATUS_DEADLINE_MS = 10_000;
     /** Three default election timeouts. */
     private static final long PAUSE_MS = 3_000;
     /** How long the leader stays cut off, at least. */
@@ -163,10 +164,7 @@ class FaultClusterTest {
         }
 
         static Load start(ProcessCluster c) throws InterruptedException {
-            awaitLeader(c);
-            for (NodeProc n : c.nodes()) {
-                c.awaitStatus(n);
-            }
+            awaitSettled(c);
             Load load = new Load(c.nodes().size());
             for (int i = 0; i < c.nodes().size(); i++) {
                 NodeProc n = c.node(i);
@@ -361,12 +359,18 @@ class FaultClusterTest {
 
     // ---- waiting -----------------------------------------------------------------------------------
 
+    /** A status poll: generous, because a cold node on a loaded 2-core box can take seconds to answer its first. */
+    private static Optional<StatusResponse> status(ProcessCluster c, NodeProc n) {
+        return c.status(n, STATUS_DEADLINE_MS);
+    }
+
     private static boolean leads(ProcessCluster c, NodeProc n) {
-        return c.status(n).map(s -> s.getIsLeader() && !s.getLeaderApiAddress().isEmpty()).orElse(false);
+        return status(c, n).map(s -> s.getIsLeader() && !s.getLeaderApiAddress().isEmpty()).orElse(false);
     }
 
     private static NodeProc awaitLeader(ProcessCluster c) throws InterruptedException {
-        return c.awaitLeader(GENEROUS_MS).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+        return await("a leader that has announced its address", c,
+                () -> c.nodes().stream().filter(n -> leads(c, n)).findFirst());
     }
 
     /** Every node answers, names the same leader, and that node says it leads. */
@@ -374,7 +378,7 @@ class FaultClusterTest {
         await("every node to agree on a leader", c, () -> {
             String leader = null;
             for (NodeProc n : c.nodes()) {
-                Optional<StatusResponse> st = c.status(n);
+                Optional<StatusResponse> st = status(c, n);
                 if (st.isEmpty() || st.get().getLeaderRaftAddress().isEmpty()
                         || (leader != null && !leader.equals(st.get().getLeaderRaftAddress()))) {
                     return Optional.empty();
@@ -395,9 +399,25 @@ class FaultClusterTest {
                 return v.get();
             }
             if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError(what + ": not within " + GENEROUS_MS + " ms\n" + c.logs());
+                throw new AssertionError(what + ": not within " + GENEROUS_MS + " ms (whole logs in " + keepLogs(c)
+                        + ")\n" + c.logs());
             }
             Thread.sleep(50);
+        }
+    }
+
+    /** Copies every node's log out of the test's temp dir (deleted after the test); where to. */
+    private static Path keepLogs(ProcessCluster c) {
+        try {
+            Path dir = java.nio.file.Files.createTempDirectory("baton-fault-logs-");
+            for (NodeProc n : c.nodes()) {
+                if (java.nio.file.Files.exists(n.log())) {
+                    java.nio.file.Files.copy(n.log(), dir.resolve(n.id + ".log"));
+                }
+            }
+            return dir;
+        } catch (IOException e) {
+            return Path.of("(not kept: " + e + ")");
         }
     }
 

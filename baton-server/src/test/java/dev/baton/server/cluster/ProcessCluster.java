@@ -151,6 +151,14 @@ final class ProcessCluster implements AutoCloseable {
             Files.createDirectories(n.dir.resolve("jtmp"));
             List<String> cmd = new ArrayList<>();
             if (n.user != null) {
+                // The JDK checks paths with access(2), which ignores the capabilities of a non-root
+                // user: the node's own directory must be its, and the test's root traversable.
+                Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+                Process chown = new ProcessBuilder("chown", "-R", n.user + ":" + n.user, n.dir.toString())
+                        .inheritIO().start();
+                if (chown.waitFor() != 0) {
+                    throw new IOException("chown -R " + n.user + " " + n.dir + " failed");
+                }
                 cmd.addAll(List.of("setpriv", "--reuid", n.user, "--regid", n.user, "--clear-groups",
                         "--inh-caps", "+dac_override,+dac_read_search", "--ambient-caps", "+dac_override,+dac_read_search"));
             }
@@ -172,6 +180,9 @@ final class ProcessCluster implements AutoCloseable {
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting " + n.id, e);
         }
     }
 
@@ -208,6 +219,11 @@ final class ProcessCluster implements AutoCloseable {
 
     /** The node's status, or empty if it does not answer. */
     Optional<StatusResponse> status(NodeProc n) {
+        return status(n, 2_000);
+    }
+
+    /** The node's status, or empty if it does not answer within {@code deadlineMs}. */
+    Optional<StatusResponse> status(NodeProc n, long deadlineMs) {
         if (!n.alive()) {
             return Optional.empty();
         }
@@ -215,7 +231,7 @@ final class ProcessCluster implements AutoCloseable {
             if (n.channel == null) {
                 n.channel = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
             }
-            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(2, TimeUnit.SECONDS)
+            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                     .status(StatusRequest.getDefaultInstance()));
         } catch (RuntimeException e) {
             return Optional.empty();
