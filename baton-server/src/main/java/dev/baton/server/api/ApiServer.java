@@ -123,6 +123,7 @@ public final class ApiServer implements AutoCloseable {
                 config.http() == null ? BatonMetrics.Limits.DEFAULTS : config.http().metrics(), () -> lineDoor);
         this.leases = new LeaseKeeper(node, System::nanoTime);
         this.router = new Router(node, leases);
+        this.metrics.bindRouter(router);
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
     }

@@ -32,6 +32,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -68,6 +69,8 @@ public final class Router implements AutoCloseable {
     private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     /** Forwarded calls in flight, failed when the leader changes away from their target. */
     private final Set<Attempt> inFlight = ConcurrentHashMap.newKeySet();
+    private final LongAdder abandoned = new LongAdder();
+    private final LongAdder resent = new LongAdder();
     private volatile boolean closed;
 
     public Router(BatonNode node, LeaseKeeper leases) {
@@ -109,8 +112,19 @@ public final class Router implements AutoCloseable {
         }
     }
 
+    /** Forwarded calls failed at once because the leader changed away from their target (for metrics). */
+    public long forwardsAbandoned() {
+        return abandoned.sum();
+    }
+
+    /** Writes sent again after an UNAVAILABLE attempt (for metrics). */
+    public long writesResent() {
+        return resent.sum();
+    }
+
     private void abandon(Attempt a) {
         if (inFlight.remove(a)) {
+            abandoned.increment();
             a.leaderChanged = true;
             a.context.cancel(null);
         }
@@ -211,6 +225,7 @@ public final class Router implements AutoCloseable {
                 out.completeExceptionally(s);
                 return;
             }
+            resent.increment();
             // Off the thread that failed it (an event loop, or the apply thread on a leader change).
             CompletableFuture.delayedExecutor(RETRY_PAUSE_MS, TimeUnit.MILLISECONDS)
                     .execute(() -> retryUntil(c, via, caller, deadlineNanos, out));
