@@ -92,7 +92,10 @@ class FaultClusterTest {
     void theLeaderCutOffFromItsPeersNeverOverGrants() throws Exception {
         String reason = Isolation.unavailableReason();
         Assumptions.assumeTrue(reason == null, () -> "SKIPPED: cannot isolate a node here: " + reason);
-        try (ProcessCluster c = new ProcessCluster(tmp, 3); Isolation iso = Isolation.open(c)) {
+        ProcessCluster c = new ProcessCluster(tmp, 3);
+        Isolation iso = null;
+        try {
+            iso = Isolation.open(c);
             c.startAll();
             try (Load load = Load.start(c)) {
                 long until = System.nanoTime() + (long) (MINUTES * 60e9);
@@ -122,6 +125,11 @@ class FaultClusterTest {
                 load.finish();
                 System.out.println("[FaultClusterTest] isolation rounds " + round + "; " + load.summary());
                 assertThat(load.violations).as("violations\n%s", c.logs()).isEmpty();
+            }
+        } finally {
+            c.close(); // first: a user with processes cannot be removed
+            if (iso != null) {
+                iso.close();
             }
         }
     }
