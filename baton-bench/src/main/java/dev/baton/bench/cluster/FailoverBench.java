@@ -6,6 +6,13 @@ import dev.baton.api.v1.StatusResponse;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,6 +38,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * The killed node is then restarted on its data; the next trial starts once all three nodes agree on
  * the leader and have caught up, plus a pause. Errors the client throws (after its own retries) are
  * counted.
+ *
+ * <p>{@code --fault stop} pauses the leader with SIGSTOP instead (for {@code --stop-ms}, then SIGCONT:
+ * it comes back as a follower): the case of a long GC pause or a frozen VM, where no connection is
+ * reset and calls in flight to the leader simply get no answer. A success that completes within 100 ms
+ * of the SIGSTOP is not counted (it was decided before the pause: no election is that fast).
+ *
+ * <p>{@code --client line} measures PoolCounter line clients on the <b>followers</b> instead: before
+ * each trial {@code --clients} connections (spread over the two nodes that do not lead, so every write
+ * is forwarded) loop {@code ACQ4ME} (W = 1, timeout 10 s) + {@code RELEASE} on their own key. A
+ * connection that the server closes (it answers {@code ERROR UNAVAILABLE} after its 10 s of retries)
+ * is counted as an error and reconnects.
  */
 public final class FailoverBench {
     private FailoverBench() {}
@@ -43,12 +61,29 @@ public final class FailoverBench {
         String serverCp = a.str("server-cp", System.getProperty("java.class.path"));
         String serverJvm = a.str("server-jvm", "-Xms1g -Xmx1g -XX:+AlwaysPreTouch");
         String serverArgs = a.str("server-args", "");
+        String clientKind = a.str("client", "java");
+        String fault = a.str("fault", "kill");
+        long stopMs = a.lng("stop-ms", 5000);
         a.checkNoneUnknown();
+        if (!clientKind.equals("java") && !clientKind.equals("line")) {
+            throw new IllegalArgumentException("--client is java or line, got " + clientKind);
+        }
+        if (!fault.equals("kill") && !fault.equals("stop")) {
+            throw new IllegalArgumentException("--fault is kill or stop, got " + fault);
+        }
+        boolean line = clientKind.equals("line");
+        boolean pause = fault.equals("stop");
         System.out.println(Machine.header());
-        System.out.println("# FailoverBench trials=" + trials + " clients=" + nClients + " servers: " + serverJvm + " "
+        System.out.println("# FailoverBench trials=" + trials + " clients=" + nClients + " client=" + clientKind
+                + " fault=" + (pause ? "SIGSTOP for " + stopMs + " ms" : "kill -9") + " servers: " + serverJvm + " "
                 + serverArgs);
 
         ServerProcesses procs = new ServerProcesses(3, serverCp, serverJvm, serverArgs);
+        if (line) {
+            procs.withLinePorts();
+        }
+        List<Thread> lineThreads = new ArrayList<>();
+        ServerProcesses.Node paused = null;
         List<BatonClient> clients = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         Map<String, Long> problems = new ConcurrentHashMap<>();
@@ -57,12 +92,14 @@ public final class FailoverBench {
         volatileStop = false;
         try {
             procs.startAll();
-            if (procs.awaitLeader(60_000).isEmpty() || !procs.awaitSettled(0, 60_000)) {
+            if (procs.awaitLeader(180_000).isEmpty() || !procs.awaitSettled(0, 180_000)) { // a loaded box starts slowly
                 throw new IllegalStateException("cluster did not start\n" + procs.logs(30));
             }
             Machine.sleep(1000);
-            clients.addAll(ClusterBench.openClients(procs.apiEndpoints(), nClients, new AtomicLong()));
-            for (int i = 0; i < nClients; i++) {
+            if (!line) {
+                clients.addAll(ClusterBench.openClients(procs.apiEndpoints(), nClients, new AtomicLong()));
+            }
+            for (int i = 0; i < clients.size(); i++) {
                 BatonClient c = clients.get(i);
                 String key = "failover-" + i;
                 Thread t = new Thread(() -> loop(c, key, firstSuccess, pairs, problems), "probe-" + i);
@@ -70,22 +107,45 @@ public final class FailoverBench {
                 threads.add(t);
                 t.start();
             }
-            Machine.sleep(10_000); // warm-up
+            if (!line) {
+                Machine.sleep(10_000); // warm-up
+            }
 
             List<Double> clientMs = new ArrayList<>();
             List<Double> electionMs = new ArrayList<>();
-            System.out.println("| trial | killed | new leader | election ms | client ms | load (1 min) |");
+            System.out.println("| trial | " + (pause ? "paused" : "killed") + " | new leader | election ms | client ms | load (1 min) |");
             System.out.println("|---:|---|---|---:|---:|---|");
             for (int trial = 1; trial <= trials; trial++) {
                 ServerProcesses.Node leader = procs.awaitLeader(30_000).orElseThrow(
                         () -> new IllegalStateException("no leader before trial\n" + procs.logs(30)));
                 long term0 = procs.status(leader, 2000).map(StatusResponse::getTerm).orElse(0L);
+                if (line) {
+                    // Fresh connections on the two followers of this trial's leader.
+                    lineStop = false;
+                    List<ServerProcesses.Node> followers = procs.nodes().stream().filter(n -> n != leader).toList();
+                    for (int i = 0; i < nClients; i++) {
+                        ServerProcesses.Node at = followers.get(i % followers.size());
+                        String key = "failover-" + trial + "-" + i;
+                        Thread t = new Thread(() -> lineLoop(at.linePort, key, firstSuccess, pairs, problems),
+                                "line-probe-" + i);
+                        t.setDaemon(true);
+                        lineThreads.add(t);
+                        t.start();
+                    }
+                    Machine.sleep(trial == 1 ? 10_000 : 2_000); // warm-up
+                }
                 double load = Machine.load1();
                 armed = false;
                 firstSuccess.set(0);
                 long tKill = System.nanoTime();
-                procs.kill(leader);
-                armedAfter = System.nanoTime(); // the killed process is gone: no reply can come from it now
+                if (pause) {
+                    paused = leader;
+                    procs.signal(leader, "STOP");
+                    armedAfter = tKill + TimeUnit.MILLISECONDS.toNanos(100); // decided before the pause
+                } else {
+                    procs.kill(leader);
+                    armedAfter = System.nanoTime(); // the killed process is gone: no reply can come from it now
+                }
                 armed = true;
                 long election = -1;
                 String newLeader = "?";
@@ -123,8 +183,22 @@ public final class FailoverBench {
                         election < 0 ? "none in 60 s" : String.format("%.0f", e),
                         client < 0 ? "none in 60 s" : String.format("%.0f", c), load);
 
-                // Restart the killed node on its data and let the cluster settle.
-                procs.start(leader);
+                if (line) {
+                    lineStop = true;
+                    for (Thread t : lineThreads) {
+                        t.join(60_000);
+                    }
+                    lineThreads.clear();
+                }
+                if (pause) {
+                    // Resume the paused node (it comes back as a follower) and let the cluster settle.
+                    Machine.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(tKill - System.nanoTime()) + stopMs));
+                    procs.signal(leader, "CONT");
+                    paused = null;
+                } else {
+                    // Restart the killed node on its data and let the cluster settle.
+                    procs.start(leader);
+                }
                 long target = procs.status(procs.awaitLeader(30_000).orElseThrow(), 2000)
                         .map(StatusResponse::getAppliedIndex).orElse(0L);
                 if (!procs.awaitSettled(target, 60_000)) {
@@ -140,12 +214,17 @@ public final class FailoverBench {
             System.out.println("| | trials | median ms | mean ms | min ms | max ms |");
             System.out.println("|---|---:|---:|---:|---:|---:|");
             System.out.println(summary("election (Admin.Status)", electionMs));
-            System.out.println(summary("client: kill -> next successful acquire", clientMs));
+            System.out.println(summary("client (" + clientKind + (line ? ", on followers" : "") + "): "
+                    + (pause ? "SIGSTOP" : "kill") + " -> next successful acquire", clientMs));
             System.out.println("# acquire+release pairs completed during the run: " + pairs.get());
             System.out.println("# client errors (after the client's own retries): "
                     + (problems.isEmpty() ? "none" : new TreeMap<>(problems)));
         } finally {
             volatileStop = true;
+            lineStop = true;
+            if (paused != null) {
+                procs.signal(paused, "CONT");
+            }
             for (BatonClient c : clients) {
                 try {
                     c.close();
@@ -159,6 +238,8 @@ public final class FailoverBench {
     }
 
     private static volatile boolean volatileStop;
+    /** Ends the line connections of the current trial. */
+    private static volatile boolean lineStop;
     /** Set after the kill: the first acquire completing after {@link #armedAfter} is recorded. */
     private static volatile boolean armed;
     private static volatile long armedAfter;
@@ -207,6 +288,57 @@ public final class FailoverBench {
                 }
             } catch (BatonException e) {
                 problems.merge("release " + e.getClass().getSimpleName() + " " + e.statusCode(), 1L, Long::sum);
+            }
+        }
+    }
+
+    /**
+     * One line connection to a follower: {@code ACQ4ME key 1 10 10} + {@code RELEASE} until the trial
+     * ends. Any other answer is counted; a connection the server closes is counted and reopened.
+     */
+    private static void lineLoop(int port, String key, AtomicLong firstSuccess, AtomicLong pairs,
+                                 Map<String, Long> problems) {
+        byte[] acquire = ("ACQ4ME " + key + " 1 10 10\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] release = "RELEASE\n".getBytes(StandardCharsets.US_ASCII);
+        while (!lineStop && !volatileStop) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+                s.setTcpNoDelay(true);
+                s.setSoTimeout(60_000);
+                BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+                OutputStream out = s.getOutputStream();
+                while (!lineStop && !volatileStop) {
+                    out.write(acquire);
+                    out.flush();
+                    String r = in.readLine();
+                    if (r == null) {
+                        problems.merge("line: connection closed by the server", 1L, Long::sum);
+                        break;
+                    }
+                    if (!r.equals("LOCKED")) {
+                        problems.merge("line: ACQ4ME -> " + r, 1L, Long::sum);
+                        continue;
+                    }
+                    long now = System.nanoTime();
+                    if (armed && now - armedAfter > 0) {
+                        firstSuccess.compareAndSet(0, now);
+                    }
+                    out.write(release);
+                    out.flush();
+                    r = in.readLine();
+                    if (r == null) {
+                        problems.merge("line: connection closed by the server", 1L, Long::sum);
+                        break;
+                    }
+                    if (r.equals("RELEASED")) {
+                        pairs.incrementAndGet();
+                    } else {
+                        problems.merge("line: RELEASE -> " + r, 1L, Long::sum);
+                    }
+                }
+            } catch (IOException e) {
+                problems.merge("line: " + e.getClass().getSimpleName(), 1L, Long::sum);
+                Machine.sleep(50);
             }
         }
     }

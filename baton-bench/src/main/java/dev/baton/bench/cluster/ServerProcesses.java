@@ -219,6 +219,20 @@ final class ServerProcesses implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends a signal ({@code STOP}, {@code CONT}) to the node's process with {@code kill -<sig>}: a
+     * SIGSTOPped server answers nothing and sends no heartbeat, as a long GC pause or a frozen VM would.
+     */
+    void signal(Node n, String sig) throws IOException, InterruptedException {
+        if (n.process == null || !n.process.isAlive()) {
+            return;
+        }
+        Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(n.pid())).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IOException("kill -" + sig + " " + n.pid() + " failed");
+        }
+    }
+
     /** This node's status, or empty if it does not answer within {@code deadlineMs}. */
     Optional<StatusResponse> status(Node n, long deadlineMs) {
         if (!n.alive()) {
@@ -296,6 +310,11 @@ final class ServerProcesses implements AutoCloseable {
     private void stopAll() {
         for (Node n : nodes) {
             if (n.process != null && n.process.isAlive()) {
+                try {
+                    signal(n, "CONT"); // a node a fail-over trial paused would ignore SIGTERM
+                } catch (IOException | InterruptedException e) {
+                    // SIGKILL below still ends it
+                }
                 n.process.destroy();
             }
         }

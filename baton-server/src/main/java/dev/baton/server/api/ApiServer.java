@@ -165,6 +165,7 @@ public final class ApiServer implements AutoCloseable {
                 .description("Calls of the members-only Forward service refused").register(metrics.registry());
         this.leases = new LeaseKeeper(node, System::nanoTime);
         this.router = new Router(node, leases, config.clusterSecret());
+        this.metrics.bindRouter(router);
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
     }

@@ -1,6 +1,7 @@
 package dev.baton.server.api;
 
 import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
@@ -20,6 +21,8 @@ import dev.baton.core.util.BinaryReader;
 import dev.baton.core.util.BinaryWriter;
 import dev.baton.server.raft.BatonNode;
 import io.grpc.ClientInterceptor;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -28,9 +31,11 @@ import io.grpc.stub.StreamObserver;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -39,21 +44,41 @@ import java.util.function.Consumer;
  * book, {@link Query.ListNodes}) with {@code Forward.Propose}. Reads are linearizable on this node
  * (ReadIndex), so they are never forwarded.
  *
+ * <p>A forwarded write is never forwarded again: a node that receives {@code Forward.Propose} and
+ * is not the leader answers UNAVAILABLE, and the client retries with the same request id (the core
+ * returns the first answer if the first attempt did apply).
+ *
  * <p>Only {@link Command.ClientCommand}s go through here: the doors cannot even name a leader-only
  * command to it, and the leader's {@code Forward} service refuses any other. Every forwarded call
  * carries the cluster secret ({@link ClusterSecret}).
  *
- * <p>A forwarded write is never forwarded again: a node that receives {@code Forward.Propose} and
- * is not the leader answers UNAVAILABLE, and the client retries with the same request id (the core
- * returns the first answer if the first attempt did apply).
+ * <h2>Fail-over</h2>
+ * A forwarded call in flight to a leader that is paused or cut off would get no answer until its
+ * deadline. So every forwarded call is failed as soon as this node's idea of the leader changes away
+ * from the node it went to (this follower's election timeout passed without a heartbeat, or another
+ * node won an election). A write that may safely be sent twice (a session request with a request id,
+ * or opening a session with a client token: the core answers a repeat with the first answer) is then
+ * sent again, every {@value #RETRY_PAUSE_MS} ms, to whichever node leads by then (this one included),
+ * until {@value #FORWARD_DEADLINE_MS} ms after it arrived; the same happens when there is no leader
+ * yet, or the leader refuses with UNAVAILABLE (starting, stepping down). A call from a gRPC client
+ * stops retrying a little before the client's own deadline, so that the client hears UNAVAILABLE
+ * (and retries elsewhere) rather than a deadline.
  */
 public final class Router implements AutoCloseable {
     private static final long FORWARD_DEADLINE_MS = 10_000;
+    /** The pause between two attempts of a write while the leader is unknown or unreachable. */
+    static final long RETRY_PAUSE_MS = 20;
+    /** A gRPC caller hears the last failure this long before its own deadline. */
+    private static final long CALLER_DEADLINE_MARGIN_MS = 250;
 
     private final BatonNode node;
     private final LeaseKeeper leases;
     private final ClientInterceptor clusterSecret;
     private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+    /** Forwarded calls in flight, failed when the leader changes away from their target. */
+    private final Set<Attempt> inFlight = ConcurrentHashMap.newKeySet();
+    private final LongAdder abandoned = new LongAdder();
+    private final LongAdder resent = new LongAdder();
     private volatile boolean closed;
 
     /** @param clusterSecret sent with every {@code Forward} call: the leader serves members only */
@@ -61,6 +86,73 @@ public final class Router implements AutoCloseable {
         this.node = node;
         this.leases = leases;
         this.clusterSecret = clusterSecret.clientInterceptor();
+        node.addLeaderChangeListener(this::leaderChanged);
+    }
+
+    /** One forwarded call: its target and the context that cancels it. */
+    private static final class Attempt {
+        final String raft;
+        final String api;
+        final Context.CancellableContext context;
+        volatile boolean leaderChanged;
+
+        Attempt(String raft, String api, Context.CancellableContext context) {
+            this.raft = raft;
+            this.api = api;
+            this.context = context;
+        }
+
+        /** The status to report for a failure of this call: UNAVAILABLE if the leader change ended it. */
+        StatusRuntimeException failure(Throwable t) {
+            return leaderChanged
+                    ? ApiErrors.unavailable("the leader changed while the call was forwarded to " + api, null)
+                    : forwardFailure(t, api);
+        }
+    }
+
+    /**
+     * The leader is now {@code leaderRaft} (null: none): every forwarded call that went elsewhere is
+     * failed at once (as UNAVAILABLE: its outcome is unknown) rather than left to its deadline.
+     */
+    private void leaderChanged(String leaderRaft) {
+        for (Attempt a : inFlight) {
+            if (!a.raft.equals(leaderRaft)) {
+                abandon(a);
+            }
+        }
+    }
+
+    /** Forwarded calls failed at once because the leader changed away from their target (for metrics). */
+    public long forwardsAbandoned() {
+        return abandoned.sum();
+    }
+
+    /** Writes sent again after an UNAVAILABLE attempt (for metrics). */
+    public long writesResent() {
+        return resent.sum();
+    }
+
+    private void abandon(Attempt a) {
+        if (inFlight.remove(a)) {
+            abandoned.increment();
+            a.leaderChanged = true;
+            a.context.cancel(null);
+        }
+    }
+
+    private Attempt begin(String raft, String api, Context caller) {
+        Attempt a = new Attempt(raft, api, caller.withCancellation());
+        inFlight.add(a);
+        // A change between reading the leader and registering the call was not seen by leaderChanged.
+        if (!node.leader().map(raft::equals).orElse(false)) {
+            abandon(a);
+        }
+        return a;
+    }
+
+    private void end(Attempt a) {
+        inFlight.remove(a);
+        a.context.cancel(null); // detaches it from the caller's context; the call is over by now
     }
 
     public BatonNode node() {
@@ -92,11 +184,72 @@ public final class Router implements AutoCloseable {
 
     /** Runs a write on the leader, wherever that is; fails with a gRPC status exception. */
     public CompletableFuture<Result> write(Command.ClientCommand c) {
-        return write(c, api -> forward(api, c, false));
+        return write(c, (raft, api, caller, deadline) -> forward(raft, api, c, false, caller, deadline));
     }
 
-    /** How a write reaches the leader from a follower, given the leader's API address. */
-    private CompletableFuture<Result> write(Command.ClientCommand c, java.util.function.Function<String, CompletableFuture<Result>> via) {
+    /** How a forwarded write reaches the leader: given its API address, the caller's context and a deadline. */
+    @FunctionalInterface
+    private interface Via {
+        CompletableFuture<Result> forward(String raft, String api, Context caller, long deadlineNanos);
+    }
+
+    /**
+     * Runs {@code c} on the leader through {@code via}, retrying it (see the class comment) while
+     * that is safe and the failure says the leader is unknown, unreachable or changed.
+     */
+    private CompletableFuture<Result> write(Command.ClientCommand c, Via via) {
+        if (node.isLeader()) {
+            return writeLocal(c);
+        }
+        Context caller = Context.current();
+        long windowMs = FORWARD_DEADLINE_MS;
+        Deadline callerDeadline = caller.getDeadline();
+        if (callerDeadline != null) {
+            windowMs = Math.min(windowMs, callerDeadline.timeRemaining(TimeUnit.MILLISECONDS) - CALLER_DEADLINE_MARGIN_MS);
+        }
+        long deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(windowMs, 0));
+        if (!resendable(c) || windowMs <= RETRY_PAUSE_MS) {
+            return attempt(c, via, caller, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FORWARD_DEADLINE_MS));
+        }
+        CompletableFuture<Result> out = new CompletableFuture<>();
+        retryUntil(c, via, caller, deadlineNanos, out);
+        return out;
+    }
+
+    private void retryUntil(Command.ClientCommand c, Via via, Context caller, long deadlineNanos, CompletableFuture<Result> out) {
+        CompletableFuture<Result> f;
+        try {
+            f = attempt(c, via, caller, deadlineNanos);
+        } catch (RuntimeException e) { // e.g. shutting down
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((r, t) -> {
+            if (t == null) {
+                out.complete(r);
+                return;
+            }
+            StatusRuntimeException s = ApiErrors.toStatus(t, null);
+            boolean more = s.getStatus().getCode() == Status.Code.UNAVAILABLE && !closed && !caller.isCancelled()
+                    && deadlineNanos - System.nanoTime() > TimeUnit.MILLISECONDS.toNanos(RETRY_PAUSE_MS);
+            if (!more) {
+                out.completeExceptionally(s);
+                return;
+            }
+            resent.increment();
+            // Off the thread that failed it (an event loop, or the apply thread on a leader change).
+            CompletableFuture.delayedExecutor(RETRY_PAUSE_MS, TimeUnit.MILLISECONDS)
+                    .execute(() -> retryUntil(c, via, caller, deadlineNanos, out));
+        });
+    }
+
+    /** True if sending {@code c} twice has the effect of sending it once (the core remembers the first answer). */
+    private static boolean resendable(Command.ClientCommand c) {
+        return (c instanceof Command.SessionRequest sr && sr.requestId() != 0)
+                || (c instanceof Command.OpenSession o && o.clientToken() != null);
+    }
+
+    /** One attempt: locally if this node leads, else forwarded to the leader it knows of. */
+    private CompletableFuture<Result> attempt(Command.ClientCommand c, Via via, Context caller, long deadlineNanos) {
         if (node.isLeader()) {
             return writeLocal(c);
         }
@@ -113,7 +266,7 @@ public final class Router implements AutoCloseable {
             return CompletableFuture.failedFuture(ApiErrors.unavailable(
                     "the leader " + raftLeader.get() + " has not announced its API address yet", null));
         }
-        return via.apply(api.get());
+        return via.forward(raftLeader.get(), api.get(), caller, deadlineNanos);
     }
 
     /**
@@ -125,7 +278,7 @@ public final class Router implements AutoCloseable {
      * this to keep them in log order.
      */
     public CompletableFuture<Result> writeInApplyOrder(Command.ClientCommand c) {
-        return write(c, api -> forward(api, c, true));
+        return write(c, (raft, api, caller, deadline) -> forward(raft, api, c, true, caller, deadline));
     }
 
     /**
@@ -136,10 +289,11 @@ public final class Router implements AutoCloseable {
      * change, session end): the caller's own apply stream still delivers the outcome, later.
      */
     public CompletableFuture<Result> writeWithOutcome(Command.ClientCommand c, Consumer<Result> outcome) {
-        return write(c, api -> forwardWait(api, c, outcome));
+        return write(c, (raft, api, caller, deadline) -> forwardWait(raft, api, c, outcome, caller, deadline));
     }
 
-    private CompletableFuture<Result> forwardWait(String api, Command.ClientCommand c, Consumer<Result> outcome) {
+    private CompletableFuture<Result> forwardWait(String raft, String api, Command.ClientCommand c, Consumer<Result> outcome, Context caller,
+                                                  long deadlineNanos) {
         byte[] encoded;
         try {
             encoded = CommandCodec.encodeChecked(c);
@@ -149,8 +303,11 @@ public final class Router implements AutoCloseable {
         long waitMs = c instanceof Command.PoolAcquire p ? p.timeoutMs()
                 : c instanceof Command.LockAcquire l ? l.timeoutMs() : 0;
         CompletableFuture<Result> first = new CompletableFuture<>();
-        forwardStub(api)
-                .withDeadlineAfter(FORWARD_DEADLINE_MS + Math.min(waitMs, 86_400_000L), TimeUnit.MILLISECONDS)
+        ManagedChannel ch = channel(api);
+        Attempt attempt = begin(raft, api, caller);
+        long answerMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
+        attempt.context.run(() -> ForwardGrpc.newStub(ch).withInterceptors(clusterSecret)
+                .withDeadlineAfter(answerMs + Math.min(waitMs, 86_400_000L), TimeUnit.MILLISECONDS)
                 .proposeWait(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build(),
                         new StreamObserver<ProposeResponse>() {
                             @Override
@@ -169,18 +326,22 @@ public final class Router implements AutoCloseable {
 
                             @Override
                             public void onError(Throwable t) {
-                                first.completeExceptionally(forwardFailure(t, api)); // no-op once answered
+                                end(attempt);
+                                if (!first.isDone()) {
+                                    first.completeExceptionally(attempt.failure(t));
+                                }
                             }
 
                             @Override
                             public void onCompleted() {
+                                end(attempt);
                                 // Every call ends here, almost always answered already: build the
                                 // exception (a stack trace: 1 % of a follower's CPU) only if it is needed.
                                 if (!first.isDone()) {
                                     first.completeExceptionally(ApiErrors.unavailable("no answer from the leader", api));
                                 }
                             }
-                        });
+                        }));
         return first;
     }
 
@@ -214,7 +375,8 @@ public final class Router implements AutoCloseable {
         });
     }
 
-    private CompletableFuture<Result> forward(String api, Command.ClientCommand c, boolean inApplyOrder) {
+    private CompletableFuture<Result> forward(String raft, String api, Command.ClientCommand c, boolean inApplyOrder, Context caller,
+                                              long deadlineNanos) {
         byte[] encoded;
         try {
             encoded = CommandCodec.encodeChecked(c);
@@ -222,11 +384,22 @@ public final class Router implements AutoCloseable {
             return CompletableFuture.failedFuture(ApiErrors.toStatus(e, null));
         }
         CompletableFuture<Result> out = new CompletableFuture<>();
-        var call = forwardFutureStub(api).withDeadlineAfter(FORWARD_DEADLINE_MS, TimeUnit.MILLISECONDS)
-                .propose(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build());
+        ManagedChannel ch = channel(api);
+        Attempt attempt = begin(raft, api, caller);
+        long answerMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
+        ListenableFuture<ProposeResponse> call;
+        try {
+            call = attempt.context.call(() -> ForwardGrpc.newFutureStub(ch).withInterceptors(clusterSecret)
+                    .withDeadlineAfter(answerMs, TimeUnit.MILLISECONDS)
+                    .propose(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build()));
+        } catch (Exception e) {
+            end(attempt);
+            return CompletableFuture.failedFuture(ApiErrors.toStatus(e, api));
+        }
         Futures.addCallback(call, new FutureCallback<ProposeResponse>() {
             @Override
             public void onSuccess(ProposeResponse r) {
+                end(attempt);
                 Result result;
                 try {
                     result = decodeResult(r.getResult().toByteArray());
@@ -243,8 +416,9 @@ public final class Router implements AutoCloseable {
 
             @Override
             public void onFailure(Throwable t) {
-                // A transport failure to the leader: the outcome is unknown; the client retries.
-                out.completeExceptionally(forwardFailure(t, api));
+                end(attempt);
+                // A transport failure to the leader, or the leader changed: the outcome is unknown; retried.
+                out.completeExceptionally(attempt.failure(t));
             }
         }, MoreExecutors.directExecutor());
         return out;
@@ -290,10 +464,6 @@ public final class Router implements AutoCloseable {
             }
         }, MoreExecutors.directExecutor());
         return out;
-    }
-
-    private ForwardGrpc.ForwardStub forwardStub(String api) {
-        return ForwardGrpc.newStub(channel(api)).withInterceptors(clusterSecret);
     }
 
     private ForwardGrpc.ForwardFutureStub forwardFutureStub(String api) {

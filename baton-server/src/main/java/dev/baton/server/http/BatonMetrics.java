@@ -405,6 +405,19 @@ public final class BatonMetrics {
         return k;
     }
 
+    /**
+     * Fail-over of forwarded writes (issue 15): calls failed at once because the leader changed away
+     * from their target, and writes sent again after an UNAVAILABLE attempt.
+     */
+    public void bindRouter(dev.baton.server.api.Router router) {
+        FunctionCounter.builder("baton.forward.abandoned", router, dev.baton.server.api.Router::forwardsAbandoned)
+                .description("Forwarded writes given up at once because the leader changed away from their target")
+                .register(registry);
+        FunctionCounter.builder("baton.forward.resent", router, dev.baton.server.api.Router::writesResent)
+                .description("Writes sent again (same request id) while the leader was unknown, unreachable or changing")
+                .register(registry);
+    }
+
     /** A snapshot was saved (see {@link dev.baton.server.raft.EffectListener#onSnapshotSaved}). */
     public void onSnapshotSaved(long pauseNanos, long durationNanos) {
         snapshotPause.record(pauseNanos, TimeUnit.NANOSECONDS);

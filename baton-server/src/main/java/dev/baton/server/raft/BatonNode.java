@@ -215,6 +215,7 @@ public final class BatonNode implements AutoCloseable {
                      ProposalBatcher.Config batching) {
         this.options = options;
         this.fsm = new BatonStateMachine(core, effects, options.nodeId());
+        this.fsm.selfEndpoint = options.endpoint();
         this.clock = clock;
         this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
                 fsm::leaderTerm, this::leader, this::appendBatch);
@@ -669,6 +670,16 @@ public final class BatonNode implements AutoCloseable {
     /** True if this node is the leader and accepts proposals. */
     public boolean isLeader() {
         return node != null && !closed && fsm.isLeader();
+    }
+
+    /**
+     * Registers a listener told (on the apply thread: it must be quick) whenever this node's idea of
+     * the leader changes: the new leader's Raft endpoint (this node's own when it starts leading), or
+     * null when there is none. A follower hears null as soon as its election timeout passes without
+     * a word from the leader, before any new leader is elected.
+     */
+    public void addLeaderChangeListener(java.util.function.Consumer<String> listener) {
+        fsm.addLeaderChangeListener(listener);
     }
 
     /** The leader's Raft endpoint ({@code host:port}) as this node knows it. */

@@ -5,6 +5,7 @@ import com.alipay.sofa.jraft.Iterator;
 import com.alipay.sofa.jraft.Status;
 import com.alipay.sofa.jraft.core.StateMachineAdapter;
 import com.alipay.sofa.jraft.entity.LeaderChangeContext;
+import com.alipay.sofa.jraft.entity.PeerId;
 import com.alipay.sofa.jraft.error.RaftError;
 import com.alipay.sofa.jraft.error.RaftException;
 import com.alipay.sofa.jraft.storage.snapshot.SnapshotReader;
@@ -28,7 +29,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -92,6 +95,9 @@ public final class BatonStateMachine extends StateMachineAdapter {
 
     private final ConcurrentStateMachine sm;
     private final EffectListener effects;
+    private final List<Consumer<String>> leaderChangeListeners = new CopyOnWriteArrayList<>();
+    /** This node's Raft endpoint, what leader-change listeners hear when this node starts leading. */
+    volatile String selfEndpoint;
     private final ExecutorService snapshotSaver;
 
     private volatile long leaderTerm = -1;
@@ -291,6 +297,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
     public void onLeaderStart(long term) {
         knownTerm = term;
         leaderTerm = term;
+        notifyLeaderChange(selfEndpoint);
         try {
             effects.onLeaderStart(term);
         } catch (Throwable t) {
@@ -303,13 +310,41 @@ public final class BatonStateMachine extends StateMachineAdapter {
     public void onLeaderStop(Status status) {
         leaderTerm = -1;
         notifyLeaderStop();
+        notifyLeaderChange(null);
         super.onLeaderStop(status);
     }
 
     @Override
     public void onStartFollowing(LeaderChangeContext ctx) {
         knownTerm = Math.max(knownTerm, ctx.getTerm());
+        PeerId leader = ctx.getLeaderId();
+        notifyLeaderChange(leader == null || leader.isEmpty() ? null : leader.getEndpoint().toString());
         super.onStartFollowing(ctx);
+    }
+
+    @Override
+    public void onStopFollowing(LeaderChangeContext ctx) {
+        notifyLeaderChange(null);
+        super.onStopFollowing(ctx);
+    }
+
+    /**
+     * Called on this FSM's thread whenever this node's idea of the leader changes: the new leader's
+     * Raft endpoint, or null when there is none (this node stopped following, or stopped leading).
+     * Listeners must be quick: the apply thread runs them.
+     */
+    void addLeaderChangeListener(Consumer<String> listener) {
+        leaderChangeListeners.add(listener);
+    }
+
+    private void notifyLeaderChange(String leaderEndpoint) {
+        for (Consumer<String> l : leaderChangeListeners) {
+            try {
+                l.accept(leaderEndpoint);
+            } catch (Throwable t) {
+                LOG.error("Leader-change listener failed", t);
+            }
+        }
     }
 
     @Override

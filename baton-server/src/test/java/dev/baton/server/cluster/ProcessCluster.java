@@ -38,6 +38,8 @@ final class ProcessCluster implements AutoCloseable {
         Process process;
         ManagedChannel channel;
         boolean join;
+        /** The system user the process runs as (see {@link #runAs}), or null for this JVM's own. */
+        String user;
 
         NodeProc(String id, int raftPort, int apiPort, Path dir) {
             this.id = id;
@@ -134,10 +136,44 @@ final class ProcessCluster implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Runs the node's process as system user {@code user} (from its next start), so that firewall
+     * rules can tell its packets from the other nodes' on loopback ({@code iptables -m owner}). The
+     * process keeps CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (ambient), so it still reads the class
+     * path and writes its directory wherever they are; only its uid differs. Needs root and setpriv.
+     */
+    void runAs(NodeProc n, String user) {
+        n.user = user;
+    }
+
+    /** Sends {@code kill -<sig>} (e.g. STOP, CONT) to the node's process. */
+    void signal(NodeProc n, String sig) throws IOException, InterruptedException {
+        if (n.process == null || !n.process.isAlive()) {
+            return;
+        }
+        Process p = new ProcessBuilder("kill", "-" + sig, Long.toString(n.process.pid())).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IOException("kill -" + sig + " " + n.process.pid() + " failed");
+        }
+    }
+
     void start(NodeProc n) {
         try {
             Files.createDirectories(n.dir.resolve("jtmp"));
-            List<String> cmd = new ArrayList<>(List.of(
+            List<String> cmd = new ArrayList<>();
+            if (n.user != null) {
+                // The JDK checks paths with access(2), which ignores the capabilities of a non-root
+                // user: the node's own directory must be its, and the test's root traversable.
+                Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+                Process chown = new ProcessBuilder("chown", "-R", n.user + ":" + n.user, n.dir.toString())
+                        .inheritIO().start();
+                if (chown.waitFor() != 0) {
+                    throw new IOException("chown -R " + n.user + " " + n.dir + " failed");
+                }
+                cmd.addAll(List.of("setpriv", "--reuid", n.user, "--regid", n.user, "--clear-groups",
+                        "--inh-caps", "+dac_override,+dac_read_search", "--ambient-caps", "+dac_override,+dac_read_search"));
+            }
+            cmd.addAll(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
@@ -155,6 +191,9 @@ final class ProcessCluster implements AutoCloseable {
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting " + n.id, e);
         }
     }
 
@@ -191,6 +230,11 @@ final class ProcessCluster implements AutoCloseable {
 
     /** The node's status, or empty if it does not answer. */
     Optional<StatusResponse> status(NodeProc n) {
+        return status(n, 2_000);
+    }
+
+    /** The node's status, or empty if it does not answer within {@code deadlineMs}. */
+    Optional<StatusResponse> status(NodeProc n, long deadlineMs) {
         if (!n.alive()) {
             return Optional.empty();
         }
@@ -198,7 +242,7 @@ final class ProcessCluster implements AutoCloseable {
             if (n.channel == null) {
                 n.channel = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
             }
-            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(2, TimeUnit.SECONDS)
+            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                     .status(StatusRequest.getDefaultInstance()));
         } catch (RuntimeException e) {
             return Optional.empty();
