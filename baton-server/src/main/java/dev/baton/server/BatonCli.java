@@ -162,6 +162,12 @@ public final class BatonCli implements Runnable {
                 description = "Seconds between periodic snapshots; 0 for on demand only (default: ${DEFAULT-VALUE}).")
         int snapshotIntervalSecs;
 
+        // ---- time (issue 20: cluster time a wall-clock step cannot bend) ----
+        @Option(names = "--clock-skew-warn-ms", defaultValue = "5000",
+                description = "Warn (log, dashboard; metric baton_clock_skew_seconds) when the cluster time differs from"
+                        + " this node's wall clock by more than this, ms (default: ${DEFAULT-VALUE}).")
+        long clockSkewWarnMs;
+
         @Override
         public Integer call() throws Exception {
             BatonNode.Options options;
@@ -177,7 +183,8 @@ public final class BatonCli implements Runnable {
                         limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
                         lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
                         sessionTtlMs), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
-                        httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300));
+                        httpPort, 4, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300))
+                        .withClockSkewWarnMs(clockSkewWarnMs);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;

@@ -5,6 +5,7 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.server.raft.BatonNode;
+import dev.baton.server.raft.ClockSkewWatch;
 import dev.baton.server.raft.EffectListener;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
@@ -52,12 +53,18 @@ public final class ApiServer implements AutoCloseable {
      *                        add to a running cluster ({@code Admin.AddMember}); it waits for the leader
      * @param line            the PoolCounter line-protocol door (port 7531), or null for none
      * @param http            the HTTP port (7532: metrics, health, admin JSON, dashboard), or null for none
+     * @param clockSkewWarnMs warn (log, dashboard) when the cluster time and this node's wall clock
+     *                        differ by more than this, ms (see {@link ClockSkewWatch})
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
-                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http) {
+                         UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
+                         long clockSkewWarnMs) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
+            if (clockSkewWarnMs <= 0) {
+                throw new IllegalArgumentException("clock skew bound must be positive");
+            }
             Objects.requireNonNull(node, "node");
             Objects.requireNonNull(apiHost, "apiHost");
             Objects.requireNonNull(limits, "limits");
@@ -67,6 +74,12 @@ public final class ApiServer implements AutoCloseable {
             if (defaultTtlMs <= 0) {
                 throw new IllegalArgumentException("default session TTL must be positive");
             }
+        }
+
+        /** With the default clock skew bound ({@link ClockSkewWatch#DEFAULT_WARN_MS}). */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, ClockSkewWatch.DEFAULT_WARN_MS);
         }
 
         /** Without the HTTP port. */
@@ -88,11 +101,15 @@ public final class ApiServer implements AutoCloseable {
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clockSkewWarnMs);
         }
 
         public Config withHttp(HttpDoor.Config h) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clockSkewWarnMs);
+        }
+
+        public Config withClockSkewWarnMs(long ms) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, ms);
         }
     }
 
@@ -121,6 +138,8 @@ public final class ApiServer implements AutoCloseable {
                 System::currentTimeMillis);
         this.metrics = new BatonMetrics(node, config.node().nodeId(),
                 config.http() == null ? BatonMetrics.Limits.DEFAULTS : config.http().metrics(), () -> lineDoor);
+        node.clockSkew().setWarnMs(config.clockSkewWarnMs());
+        node.clockSkew().bindTo(metrics.registry());
         this.leases = new LeaseKeeper(node, System::nanoTime);
         this.router = new Router(node, leases);
         leases.setRouter(router);
@@ -275,11 +294,20 @@ public final class ApiServer implements AutoCloseable {
                 throw e;
             }
         }
-        duties = new NodeDuties(node, router, System::currentTimeMillis, config.node().nodeId(), apiEndpoint,
+        duties = new NodeDuties(node, router, node::clusterTime, config.node().nodeId(), apiEndpoint,
                 config.limits());
         leases.start(timer);
         duties.start(timer);
+        timer.scheduleWithFixedDelay(this::checkClockSkew, 1, 1, TimeUnit.SECONDS);
         return this;
+    }
+
+    private void checkClockSkew() {
+        try {
+            node.clockSkew().check();
+        } catch (Throwable t) {
+            LOG.warn("clock skew check failed", t);
+        }
     }
 
     public BatonNode node() {
