@@ -23,8 +23,8 @@ import java.util.function.LongSupplier;
  *       cluster time pushed ahead (a wall clock stepped back, a former leader whose clock ran
  *       ahead) returns to the wall clock at 36 s per hour, while a wait ends at most 1 % late. A wall
  *       clock that jumps ahead is not followed (forward corrections would end waits early).</li>
- *   <li><b>Elsewhere</b> (a follower, a leader before its first stamp) {@link #now} is the estimate
- *       {@code E}: for ages shown to people and the skew metric, never for decisions.</li>
+ *   <li><b>Elsewhere</b> (a follower) {@link #now} is the estimate {@code E}: for ages shown to
+ *       people and the skew metric, never for decisions.</li>
  * </ul>
  * Consequences: a step back of the wall clock changes nothing; a step forward changes nothing on
  * the leader (the skew metric shows it) until that node takes the lead again; a restart anchors
