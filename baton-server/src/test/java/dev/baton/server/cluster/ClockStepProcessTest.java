@@ -43,15 +43,25 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>A client holds a key of one worker for the whole test; other clients wait for it with a
  * timeout of {@value #TIMEOUT_S} s while the leader's wall clock is stepped back 10 minutes,
  * forward 1 hour, or the lead passes to a node whose clock is 30 s behind. Every wait must end with
- * {@code TIMEOUT} (never {@code LOCKED}: the key never has two holders) within its timeout ±
- * {@value #BOUND_MS} ms, measured by the test's own monotonic clock; the holder's session never
- * expires. The bound is about the correctness of time (before the fix a step back froze waits for
- * the size of the step and a step forward ended them at once), generous enough for a loaded box.
+ * {@code TIMEOUT} (never {@code LOCKED}: the key never has two holders) no earlier than its
+ * timeout − {@value #EARLY_BOUND_MS} ms and no later than its timeout + {@value #LATE_BOUND_MS} ms,
+ * measured by the test's own monotonic clock; the holder's session never expires. The bounds are
+ * about the correctness of time (before the fix a step back froze waits for the size of the step,
+ * a step forward ended them at once, a leader change to a node behind froze them for the skew),
+ * generous enough for a loaded box.
  * Skipped with a message where libfaketime is not installed or the JVM does not run under it.
  */
 class ClockStepProcessTest {
     private static final int TIMEOUT_S = 8;
-    private static final long BOUND_MS = 2_000;
+    /** No wait may end earlier than its timeout minus this (a loaded box only makes waits later). */
+    private static final long EARLY_BOUND_MS = 2_000;
+    /**
+     * No wait may end later than its timeout plus this. Generous because a box running many JVMs at
+     * once answers seconds late (seen: 3 s late with no step at all, at a load of 40 on 2 cores),
+     * yet far below what bent time did before: a step back froze waits for the size of the step
+     * (10 minutes), a leader change to a node 30 s behind for 30 s.
+     */
+    private static final long LATE_BOUND_MS = 10_000;
     private static final String KEY = "clock-key";
 
     private static Path libfaketime;
@@ -203,7 +213,7 @@ class ClockStepProcessTest {
             outcomes.add(reply + " after " + ms + " ms");
             assertThat(reply).as(label + ": the key has one worker and its holder still holds it").isEqualTo("TIMEOUT");
             assertThat(ms).as(label + ": waiter " + i + " with a timeout of " + TIMEOUT_S + " s")
-                    .isBetween(TIMEOUT_S * 1000L - BOUND_MS, TIMEOUT_S * 1000L + BOUND_MS);
+                    .isBetween(TIMEOUT_S * 1000L - EARLY_BOUND_MS, TIMEOUT_S * 1000L + LATE_BOUND_MS);
         }
         System.out.println("[ClockStepProcessTest] " + label + ": " + outcomes);
     }
