@@ -9,8 +9,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Watches the difference between the cluster time ({@link BatonNode#clusterTime()}) and this node's
- * wall clock: the gauge {@code baton_clock_skew_seconds}, one WARN line when it leaves the bound (either way) and
- * one INFO line when it is back within 90 % of it, and {@link #warning()} for the dashboard.
+ * wall clock: the gauge {@code baton_clock_skew_seconds}, one WARN line when it leaves the bound
+ * (either way), one INFO line when it is back within 90 % of it, and {@link #warning()} for the
+ * dashboard.
  *
  * <p>A skew means this node's wall clock was stepped, or differs from the clock of a node that led
  * before; it does not bend waits (see {@link ClusterClock}), but a node whose clock is ahead of the
