@@ -100,6 +100,10 @@
   let serverNow = null;
   let serverNowAt = 0;
   const now = () => (serverNow === null ? Date.now() : serverNow + (performance.now() - serverNowAt));
+  // Stamped times (since, openedAt) are in the cluster time, which a stepped wall clock does not
+  // move: their ages are measured against cluster.clusterTime.
+  let clusterNow = null;
+  const stampNow = () => (clusterNow === null ? now() : clusterNow + (performance.now() - serverNowAt));
 
   // ---- refresh loop -----------------------------------------------------------------------------
 
@@ -122,6 +126,7 @@
     ]);
     if (cluster.ok) {
       serverNow = cluster.ok.now;
+      clusterNow = typeof cluster.ok.clusterTime === 'number' ? cluster.ok.clusterTime : null;
       serverNowAt = performance.now();
     }
     // Second round: details that need the first round's names. A pool that empties between the
@@ -216,6 +221,13 @@
     leader.textContent = c.leader ? (c.leaderNodeId || '?') + ' · ' + c.leader : 'none known';
     $('#term').textContent = num(c.term);
     $('#last-index').textContent = num(c.summary && c.summary.lastIndex);
+    const skew = $('#clock-banner');
+    skew.hidden = !c.clockSkewWarning;
+    if (c.clockSkewWarning) {
+      skew.textContent = 'Clock skew: the cluster time is ' + dur(Math.abs(c.clockSkewMs))
+        + (c.clockSkewMs > 0 ? ' ahead of' : ' behind') + ' this node\'s clock (bound '
+        + dur(c.clockSkewWarnMs) + '). Waits keep their timeouts; check NTP on this node.';
+    }
 
     const rows = c.members.map((m) => {
       const status = !m.reachable
@@ -247,7 +259,7 @@
       el('span', { class: 'stat' + ((k === 'timeouts' || k === 'queue full') && v > 0 ? ' warn' : '') },
         el('span', { class: 'k' }, k), el('span', { class: 'v' }, num(v)))));
 
-    const at = now();
+    const at = stampNow();
     const rows = p.pools.map((pool) => {
       const d = detail.get(pool.key);
       const lines = [];
@@ -422,7 +434,7 @@
   // ---- events, queues, sessions -------------------------------------------------------------------
 
   function renderEvents(e) {
-    const at = now();
+    const at = stampNow();
     fillBody($('#events'), e.events.map((ev) => el('tr', { class: 'event', 'data-name': ev.name },
       el('td', { class: 'mono key', title: ev.name }, ev.name),
       el('td', { class: 'num' }, '#' + ev.owner),
@@ -439,7 +451,7 @@
   }
 
   function renderSessions(s) {
-    const at = now();
+    const at = stampNow();
     $('#sessions-count').textContent = s.count > s.sessions.length
       ? s.sessions.length + ' of ' + s.count : String(s.count);
     fillBody($('#sessions'), s.sessions.map((ss) => {

@@ -237,6 +237,12 @@ public final class BatonCli implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
+        // ---- time: the cluster time that wall-clock steps cannot bend ----
+        @Option(names = "--clock-skew-warn-ms", defaultValue = "5000",
+                description = "Warn (log, dashboard; metric baton_clock_skew_seconds) when the cluster time differs from"
+                        + " this node's wall clock by more than this, ms (default: ${DEFAULT-VALUE}).")
+        long clockSkewWarnMs;
+
         @Override
         public Integer call() throws Exception {
             if (spec.defaultValueProvider() instanceof ConfigFile file) {
@@ -273,7 +279,7 @@ public final class BatonCli implements Runnable {
                         lineMaxBufferedBytes), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
                         httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                         httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued),
-                        secret);
+                        secret).withClockSkewWarnMs(clockSkewWarnMs);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;

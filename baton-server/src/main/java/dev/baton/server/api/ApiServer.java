@@ -5,6 +5,7 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.server.raft.BatonNode;
+import dev.baton.server.raft.ClockSkewWatch;
 import dev.baton.server.raft.EffectListener;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
@@ -58,13 +59,18 @@ public final class ApiServer implements AutoCloseable {
      * @param clusterSecret   what the members share to use the node-to-node {@code Forward} service;
      *                        null: a random one if this node is alone (no more than one peer, not
      *                        joining), else refused, since its peers could not forward to it
+     * @param clockSkewWarnMs warn (log, dashboard) when the cluster time and this node's wall clock
+     *                        differ by more than this, ms (see {@link ClockSkewWatch})
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                          UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
-                         ClusterSecret clusterSecret) {
+                         ClusterSecret clusterSecret, long clockSkewWarnMs) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
+            if (clockSkewWarnMs <= 0) {
+                throw new IllegalArgumentException("clock skew bound must be positive");
+            }
             Objects.requireNonNull(node, "node");
             Objects.requireNonNull(apiHost, "apiHost");
             Objects.requireNonNull(limits, "limits");
@@ -85,10 +91,18 @@ public final class ApiServer implements AutoCloseable {
             }
         }
 
+        /** With the default clock skew bound ({@link ClockSkewWatch#DEFAULT_WARN_MS}). */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
+                      ClusterSecret clusterSecret) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
+                    ClockSkewWatch.DEFAULT_WARN_MS);
+        }
+
         /** Without a cluster secret (see {@code clusterSecret}: fine for a single node only). */
         public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                       UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http) {
-            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, null);
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, (ClusterSecret) null);
         }
 
         /** Without the HTTP port. */
@@ -110,11 +124,11 @@ public final class ApiServer implements AutoCloseable {
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs);
         }
 
         public Config withHttp(HttpDoor.Config h) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs);
         }
 
         /**
@@ -123,7 +137,11 @@ public final class ApiServer implements AutoCloseable {
          */
         public Config withClusterSecret(ClusterSecret secret) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http,
-                    Objects.requireNonNull(secret, "secret"));
+                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs);
+        }
+
+        public Config withClockSkewWarnMs(long ms) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms);
         }
     }
 
@@ -163,6 +181,8 @@ public final class ApiServer implements AutoCloseable {
         FunctionCounter.builder(FORWARD_REFUSED_METRIC, forwardRefusedCommands, AtomicLong::get)
                 .tag("reason", "leader_only_command")
                 .description("Calls of the members-only Forward service refused").register(metrics.registry());
+        node.clockSkew().setWarnMs(config.clockSkewWarnMs());
+        node.clockSkew().bindTo(metrics.registry());
         this.leases = new LeaseKeeper(node, System::nanoTime);
         this.router = new Router(node, leases, config.clusterSecret());
         this.metrics.bindRouter(router);
@@ -321,11 +341,20 @@ public final class ApiServer implements AutoCloseable {
                 throw e;
             }
         }
-        duties = new NodeDuties(node, router, System::currentTimeMillis, config.node().nodeId(), apiEndpoint,
+        duties = new NodeDuties(node, router, node::clusterTime, config.node().nodeId(), apiEndpoint,
                 config.limits());
         leases.start(timer);
         duties.start(timer);
+        timer.scheduleWithFixedDelay(this::checkClockSkew, 1, 1, TimeUnit.SECONDS);
         return this;
+    }
+
+    private void checkClockSkew() {
+        try {
+            node.clockSkew().check();
+        } catch (Throwable t) {
+            LOG.warn("clock skew check failed", t);
+        }
     }
 
     public BatonNode node() {

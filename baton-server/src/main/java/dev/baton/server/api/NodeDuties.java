@@ -17,8 +17,9 @@ import java.util.function.UnaryOperator;
 /**
  * The small periodic jobs of a node besides leases:
  * <ul>
- *   <li>leader: propose {@link Command.ExpireWaits} when the earliest wait deadline has passed
- *       (waits also time out at the start of every entry; this covers an idle cluster);</li>
+ *   <li>leader: propose {@link Command.ExpireWaits} when the earliest wait deadline has passed in
+ *       the cluster time (waits also time out at the start of every entry; this covers an idle
+ *       cluster);</li>
  *   <li>every node: make sure the replicated address book has this node's API address (the leader
  *       writes it directly, a follower asks the leader to with {@code Forward.Announce}), so
  *       followers can forward writes to it;</li>
@@ -43,6 +44,8 @@ final class NodeDuties {
     private volatile boolean secretRefusedWarned;
 
     /**
+     * @param clock            the cluster time ({@link BatonNode#clusterTime()}): wait deadlines are
+     *                         in the entries' stamped time, never in this node's wall clock
      * @param configuredLimits applies the operator's configured limits on top of the replicated ones
      *                         (identity when nothing is configured)
      */
@@ -68,11 +71,13 @@ final class NodeDuties {
 
     private void waitTick() {
         try {
+            // Read on every node: a follower's cluster-time estimate notes the applied stamps here.
+            long now = clock.getAsLong();
             if (!node.isLeader() || waitTickInFlight.get()) {
                 return;
             }
             long next = node.readLocal(new Query.NextDeadline());
-            if (next == Long.MAX_VALUE || next > clock.getAsLong()) {
+            if (next == Long.MAX_VALUE || next > now) {
                 return;
             }
             if (waitTickInFlight.compareAndSet(false, true)) {

@@ -9,6 +9,7 @@ import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;
 import dev.baton.server.api.Router;
 import dev.baton.server.raft.BatonNode;
+import dev.baton.server.raft.ClockSkewWatch;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -118,6 +119,12 @@ final class AdminApi {
         out.put("leaderNodeId", self.getMembersList().stream().filter(m -> m.getLeader()).map(m -> m.getNodeId())
                 .findFirst().orElse(""));
         out.put("now", System.currentTimeMillis());
+        // Stamped times (since, touched) are in the cluster time: ages are measured against it.
+        ClockSkewWatch skew = node().clockSkew();
+        out.put("clusterTime", node().clusterTime());
+        out.put("clockSkewMs", skew.skewMs());
+        out.put("clockSkewWarnMs", skew.warnMs());
+        out.put("clockSkewWarning", skew.warning());
         out.put("members", members);
         View.Summary sum = node().readLocal(new Query.GetSummary());
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -301,7 +308,7 @@ final class AdminApi {
         if (g == null) {
             throw notFound("no dispatch group '" + name + "'");
         }
-        long now = System.currentTimeMillis();
+        long now = node().clusterTime(); // touched is a stamp
         List<TargetView> sorted = new ArrayList<>(g.targets());
         sorted.sort((a, b) -> a.seen() != b.seen() ? Long.compare(a.seen(), b.seen()) : a.id().compareTo(b.id()));
         List<Object> targets = new ArrayList<>();

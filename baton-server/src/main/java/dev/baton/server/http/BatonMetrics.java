@@ -502,7 +502,7 @@ public final class BatonMetrics {
     }
 
     private void refreshDispatch() {
-        long now = System.currentTimeMillis();
+        long now = node.clusterTime(); // touched is a stamp: idle time in the cluster time
         List<MultiGauge.Row<?>> lag = new ArrayList<>();
         List<MultiGauge.Row<?>> idle = new ArrayList<>();
         List<MultiGauge.Row<?>> head = new ArrayList<>();

@@ -65,8 +65,10 @@ import java.util.function.LongSupplier;
  * applied every entry of earlier terms (SOFAJRaft's {@code onLeaderStart}); elsewhere it fails fast
  * with {@link NotLeaderException}. Each command is encoded with {@link CommandCodec#encodeChecked}
  * (an unencodable one fails that proposal alone), the batch is framed by {@link RaftEntryCodec} with
- * a leader timestamp = max(clock, last stamp issued, last stamp applied), so stamps never go
- * backwards in the log, across leader changes and restarts included; stamping and
+ * a leader timestamp = max(cluster time, last stamp issued, last stamp applied), so stamps never go
+ * backwards in the log, across leader changes and restarts included; the cluster time is a
+ * {@link ClusterClock}: anchored when this node takes the lead, then advancing with the monotonic
+ * clock, so a step of the wall clock neither freezes nor fast-forwards it. Stamping and
  * {@code Node.apply} happen under one lock so log order and stamp order agree. The task carries the
  * leader's term as its expected term: a proposal racing a leader change is refused rather than
  * appended in a later term. The future completes with the entry's {@link Applied} (one result per
@@ -181,7 +183,8 @@ public final class BatonNode implements AutoCloseable {
 
     private final Options options;
     private final BatonStateMachine fsm;
-    private final LongSupplier clock;
+    private final ClusterClock clock;
+    private final ClockSkewWatch clockSkew;
     private final Object proposeLock = new Object();
     private long lastStampIssued; // guarded by proposeLock
     private final ProposalBatcher batcher;
@@ -201,7 +204,8 @@ public final class BatonNode implements AutoCloseable {
      * @param core    the state machine to host, empty (its state comes from snapshots and the log);
      *                the node owns it and closes it on {@link #close()}
      * @param effects receives every applied entry's effects (on the apply thread)
-     * @param clock   the leader's clock, ms since the epoch
+     * @param clock   the wall clock, ms since the epoch: anchors the {@link ClusterClock} the leader
+     *                stamps with (which then follows {@code System.nanoTime})
      */
     public BatonNode(Options options, ConcurrentStateMachine core, EffectListener effects, LongSupplier clock) {
         this(options, core, effects, clock, ProposalBatcher.Config.defaults());
@@ -216,7 +220,8 @@ public final class BatonNode implements AutoCloseable {
         this.options = options;
         this.fsm = new BatonStateMachine(core, effects, options.nodeId());
         this.fsm.selfEndpoint = options.endpoint();
-        this.clock = clock;
+        this.clock = new ClusterClock(clock, System::nanoTime);
+        this.clockSkew = new ClockSkewWatch(this::clockSkewMillis);
         this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
                 fsm::leaderTerm, this::leader, this::appendBatch);
     }
@@ -441,12 +446,13 @@ public final class BatonNode implements AutoCloseable {
     }
 
     /**
-     * Stamps the entry with max(clock, last stamp issued, last stamp applied) and appends it, under
-     * one lock so that log order and stamp order agree; the task expects {@code term}.
+     * Stamps the entry with max(cluster time, last stamp issued, last stamp applied) and appends it,
+     * under one lock so that log order and stamp order agree; the task expects {@code term}.
      */
     private void append(Node n, byte[] payload, long term, ProposalClosure done) {
         synchronized (proposeLock) {
-            long stamp = Math.max(Math.max(clock.getAsLong(), lastStampIssued), fsm.lastAppliedStamp());
+            long applied = fsm.lastAppliedStamp();
+            long stamp = Math.max(Math.max(clock.leaderNow(term, applied), lastStampIssued), applied);
             lastStampIssued = stamp;
             n.apply(new Task(RaftEntryCodec.encode(stamp, payload), done, term));
         }
@@ -744,6 +750,26 @@ public final class BatonNode implements AutoCloseable {
     public long commitIndex() {
         Node n = node;
         return n == null ? 0 : n.getLastCommittedIndex();
+    }
+
+    /**
+     * This node's view of the cluster time (ms since the epoch, the time entries are stamped with):
+     * the leader's {@link ClusterClock} while leading, elsewhere the newest applied stamp plus the
+     * monotonic time since this node saw it. For deciding when to propose time-driven commands
+     * (wait expiry) on the leader and for ages shown to people; see {@link ClusterClock}.
+     */
+    public long clusterTime() {
+        return clock.now(fsm.leaderTerm(), fsm.lastAppliedStamp());
+    }
+
+    /** {@link #clusterTime()} − this node's wall clock, ms (positive: the cluster time is ahead). */
+    public long clockSkewMillis() {
+        return clock.skewMillis(fsm.leaderTerm(), fsm.lastAppliedStamp());
+    }
+
+    /** The watch on {@link #clockSkewMillis()} (bound, warning state, gauge). */
+    public ClockSkewWatch clockSkew() {
+        return clockSkew;
     }
 
     /** The highest leader timestamp applied on this node. */

@@ -15,7 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -40,6 +42,8 @@ final class ProcessCluster implements AutoCloseable {
         boolean join;
         /** The system user the process runs as (see {@link #runAs}), or null for this JVM's own. */
         String user;
+        /** Extra environment of the node's process (e.g. LD_PRELOAD of libfaketime), set before start. */
+        final Map<String, String> env = new LinkedHashMap<>();
 
         NodeProc(String id, int raftPort, int apiPort, Path dir) {
             this.id = id;
@@ -187,7 +191,9 @@ final class ProcessCluster implements AutoCloseable {
                 cmd.add("--join");
             }
             cmd.addAll(extraArgs);
-            n.process = new ProcessBuilder(cmd).redirectErrorStream(true)
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().putAll(n.env);
+            n.process = pb.redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
