@@ -10,8 +10,11 @@ import dev.baton.server.raft.EffectListener;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
+import io.grpc.Attributes;
 import io.grpc.Server;
+import io.grpc.ServerTransportFilter;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import org.slf4j.Logger;
@@ -150,6 +153,22 @@ public final class ApiServer implements AutoCloseable {
 
     private final Config config;
     private final AtomicLong forwardRefusedCommands = new AtomicLong();
+    private final AtomicLong apiConnections = new AtomicLong();
+    private final AtomicLong apiConnectionsAccepted = new AtomicLong();
+
+    /**
+     * Concurrent calls (HTTP/2 streams) one connection to the gRPC port may have open. Beyond it the
+     * client's library queues its calls, so the answers a connection can leave unread, and the
+     * requests it can have pending on this node, are bounded. A shared Java client keeps one
+     * connection per node: this is also how many calls (waiting acquires included) it can have in
+     * flight to one node at once.
+     */
+    static final int API_MAX_CALLS_PER_CONNECTION = 1_000;
+    /** A connection must finish its HTTP/2 preface within this (a half-open connection is closed). */
+    static final long API_HANDSHAKE_TIMEOUT_MS = 10_000;
+    /** Headers of one call; a client sends a few hundred bytes. */
+    static final int API_MAX_METADATA_BYTES = 16 << 10;
+    private static final Attributes.Key<Boolean> COUNTED_CONNECTION = Attributes.Key.create("baton.counted");
     private final BatonNode node;
     private final WaitRegistry waits = new WaitRegistry();
     private final StreamHub streams = new StreamHub();
@@ -183,6 +202,10 @@ public final class ApiServer implements AutoCloseable {
                 .description("Calls of the members-only Forward service refused").register(metrics.registry());
         node.clockSkew().setWarnMs(config.clockSkewWarnMs());
         node.clockSkew().bindTo(metrics.registry());
+        Gauge.builder("baton.api.connections", apiConnections, AtomicLong::get)
+                .description("Open connections to the gRPC port").register(metrics.registry());
+        FunctionCounter.builder("baton.api.connections.accepted", apiConnectionsAccepted, AtomicLong::get)
+                .description("Connections accepted on the gRPC port").register(metrics.registry());
         this.leases = new LeaseKeeper(node, System::nanoTime);
         this.router = new Router(node, leases, config.clusterSecret());
         this.metrics.bindRouter(router);
@@ -307,6 +330,26 @@ public final class ApiServer implements AutoCloseable {
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
                     .permitKeepAliveTime(5, TimeUnit.SECONDS)
                     .maxInboundMessageSize(4 << 20)
+                    // Bounds against hostile or broken clients (docs/operations.md).
+                    .maxConcurrentCallsPerConnection(API_MAX_CALLS_PER_CONNECTION)
+                    .handshakeTimeout(API_HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                    .maxInboundMetadataSize(API_MAX_METADATA_BYTES)
+                    .addTransportFilter(new ServerTransportFilter() {
+                        @Override
+                        public Attributes transportReady(Attributes attrs) {
+                            apiConnections.incrementAndGet();
+                            apiConnectionsAccepted.incrementAndGet();
+                            return attrs.toBuilder().set(COUNTED_CONNECTION, Boolean.TRUE).build();
+                        }
+
+                        @Override
+                        public void transportTerminated(Attributes attrs) {
+                            // Also called for connections that never became ready (handshake timeout).
+                            if (attrs != null && attrs.get(COUNTED_CONNECTION) != null) {
+                                apiConnections.decrementAndGet();
+                            }
+                        }
+                    })
                     // Every handler only starts a CompletableFuture chain and never blocks, so calls run
                     // on the transport threads: each hand-off costs ~30-45 us of CPU on the small VMs we
                     // measured (BENCHMARKS.md, "What limits the figures").
