@@ -113,6 +113,7 @@ final class JsonDump {
                 .field("maxPrerequisites", l.maxPrerequisites())
                 .field("maxClaimBatch", l.maxClaimBatch())
                 .field("maxRememberedRequests", l.maxRememberedRequests())
+                .field("maxStateBytes", l.maxStateBytes())
                 .endObject();
     }
 

@@ -130,7 +130,8 @@ class JsonDumpTest {
                     "maxPayloadBytes": 65536,
                     "maxPrerequisites": 16,
                     "maxClaimBatch": 1000,
-                    "maxRememberedRequests": 128
+                    "maxRememberedRequests": 128,
+                    "maxStateBytes": 268435456
                   },
                   "poolTotals": {
                     "keys": 1,

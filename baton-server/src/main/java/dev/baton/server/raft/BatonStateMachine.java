@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
@@ -114,6 +115,8 @@ public final class BatonStateMachine extends StateMachineAdapter {
     public static final int EXIT_APPLY_FAILED = 70;
 
     private static volatile boolean haltOnApplyFailure;
+    /** How the process ends; tests replace it to see that it would. */
+    private static volatile IntConsumer halter = status -> Runtime.getRuntime().halt(status);
 
     /**
      * Makes an apply failure stop the whole process ({@code baton server} turns this on); off, the
@@ -121,6 +124,11 @@ public final class BatonStateMachine extends StateMachineAdapter {
      */
     public static void haltProcessOnApplyFailure(boolean on) {
         haltOnApplyFailure = on;
+    }
+
+    /** For tests: records the halt instead of ending the JVM; null restores {@code Runtime.halt}. */
+    static void halter(IntConsumer h) {
+        halter = h != null ? h : status -> Runtime.getRuntime().halt(status);
     }
 
     /** In a {@code baton server}: logs one line and halts the process. Elsewhere returns. */
@@ -132,7 +140,7 @@ public final class BatonStateMachine extends StateMachineAdapter {
             LOG.error("{}: {}; this replica cannot go on, stopping the process with exit status {} (a supervisor"
                     + " restarts it; it replays the log from its last snapshot)", what, cause, EXIT_APPLY_FAILED, cause);
         } finally {
-            Runtime.getRuntime().halt(EXIT_APPLY_FAILED);
+            halter.accept(EXIT_APPLY_FAILED);
         }
     }
 

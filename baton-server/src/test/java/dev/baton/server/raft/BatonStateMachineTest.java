@@ -213,6 +213,41 @@ class BatonStateMachineTest {
     }
 
     @Test
+    void inABatonServerAnApplyFailureHaltsTheProcessWithStatus70() {
+        List<Integer> halts = new java.util.concurrent.CopyOnWriteArrayList<>();
+        BatonStateMachine.halter(halts::add);
+        try {
+            CountingSm sm = new CountingSm();
+            BatonStateMachine fsm = new BatonStateMachine(sm, EffectListener.NONE, "t");
+            // an embedded node (the default) only stops applying
+            sm.fail = true;
+            fsm.onApply(new ScriptedIterator(List.of(new Item(1, data(1, new Command.OpenSession(null, 10_000)), null))));
+            assertThat(halts).isEmpty();
+
+            BatonStateMachine.haltProcessOnApplyFailure(true);
+            fsm.onApply(new ScriptedIterator(List.of(new Item(1, data(1, new Command.OpenSession(null, 10_000)), null))));
+            assertThat(halts).containsExactly(BatonStateMachine.EXIT_APPLY_FAILED);
+            assertThat(BatonStateMachine.EXIT_APPLY_FAILED).isEqualTo(70);
+
+            // an unreadable entry, and an out-of-memory error in a listener on the apply thread, too
+            sm.fail = false;
+            ByteBuffer bad = data(1, new Command.OpenSession(null, 10_000));
+            bad.put(0, (byte) 99);
+            fsm.onApply(new ScriptedIterator(List.of(new Item(1, bad, null))));
+            assertThat(halts).hasSize(2);
+            BatonStateMachine oom = new BatonStateMachine(new CountingSm(), (index, effects) -> {
+                throw new OutOfMemoryError("injected");
+            }, "t");
+            oom.onApply(new ScriptedIterator(List.of(new Item(1, data(1, new Command.OpenSession(null, 10_000)),
+                    null), new Item(2, data(1, new Command.CloseSession(1, 0)), null)))); // SessionEnded: an effect
+            assertThat(halts).hasSize(3);
+        } finally {
+            BatonStateMachine.haltProcessOnApplyFailure(false);
+            BatonStateMachine.halter(null);
+        }
+    }
+
+    @Test
     void anUnreadableFirstEntryAppliesNothing() {
         CountingSm sm = new CountingSm();
         BatonStateMachine fsm = new BatonStateMachine(sm, EffectListener.NONE, "t");
