@@ -72,7 +72,7 @@ class StartupErrorsProcessTest {
         BlockingQueue<String> lines = drain(p);
         List<String> seen = new ArrayList<>();
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
             boolean led = false;
             while (!led && System.nanoTime() < deadline) {
                 String l = lines.poll(1, TimeUnit.SECONDS);

@@ -25,10 +25,14 @@ class PeerLogsProcessTest {
     void aPeerDownForAWhileIsOneLineWhenItGoesAndOneWhenItComesBack() throws Exception {
         // A longer election timeout keeps one leader throughout on a loaded machine (the lines are the leader's).
         try (ProcessCluster c = new ProcessCluster(tmp, 3, "--election-timeout-ms", "3000").startAll()) {
-            ProcessCluster.NodeProc leader = c.awaitLeader(120_000).orElseThrow(() -> new AssertionError(c.logs()));
+            ProcessCluster.NodeProc leader = c.awaitLeader(300_000).orElseThrow(() -> new AssertionError(c.logs()));
             ProcessCluster.NodeProc down = c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow();
-            for (ProcessCluster.NodeProc n : c.nodes()) {
-                c.awaitStatus(n); // all three up before one goes
+            for (ProcessCluster.NodeProc n : c.nodes()) { // all three up before one goes
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+                while (c.status(n).isEmpty()) {
+                    assertThat(System.nanoTime() < deadline).as("%s answers\n%s", n.id, c.logs()).isTrue();
+                    Thread.sleep(200);
+                }
             }
             String who = "peer " + down.id + " (" + down.raft() + ")";
 
@@ -58,7 +62,7 @@ class PeerLogsProcessTest {
     /** Waits (generously: a loaded machine) until the node's log has a line matching {@code p}. */
     private static void awaitLine(ProcessCluster.NodeProc n, Predicate<String> p, ProcessCluster c)
             throws InterruptedException, IOException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
         while (System.nanoTime() < deadline) {
             if (Files.exists(n.log()) && Files.readAllLines(n.log()).stream().anyMatch(p)) {
                 return;
