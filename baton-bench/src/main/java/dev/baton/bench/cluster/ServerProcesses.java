@@ -312,8 +312,10 @@ final class ServerProcesses implements AutoCloseable {
             if (n.process != null && n.process.isAlive()) {
                 try {
                     signal(n, "CONT"); // a node a fail-over trial paused would ignore SIGTERM
-                } catch (IOException | InterruptedException e) {
+                } catch (IOException e) {
                     // SIGKILL below still ends it
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // SIGKILL below still ends it
                 }
                 n.process.destroy();
             }

@@ -61,8 +61,9 @@ import java.util.function.Consumer;
  * sent again, every {@value #RETRY_PAUSE_MS} ms, to whichever node leads by then (this one included),
  * until {@value #FORWARD_DEADLINE_MS} ms after it arrived; the same happens when there is no leader
  * yet, or the leader refuses with UNAVAILABLE (starting, stepping down). A call from a gRPC client
- * stops retrying a little before the client's own deadline, so that the client hears UNAVAILABLE
- * (and retries elsewhere) rather than a deadline.
+ * (it has a deadline) stops retrying a little before that deadline, so that the client hears
+ * UNAVAILABLE rather than a deadline, and at once when this node knows no leader, so that a client
+ * of a node cut off from the others tries another node as soon as it would have before.
  */
 public final class Router implements AutoCloseable {
     private static final long FORWARD_DEADLINE_MS = 10_000;
@@ -229,7 +230,11 @@ public final class Router implements AutoCloseable {
                 return;
             }
             StatusRuntimeException s = ApiErrors.toStatus(t, null);
+            // A gRPC client (its call has a deadline) may be cut off with this node: with no leader in
+            // sight it hears UNAVAILABLE at once and tries another node, as before.
+            boolean leaderInSight = caller.getDeadline() == null || node.leader().isPresent();
             boolean more = s.getStatus().getCode() == Status.Code.UNAVAILABLE && !closed && !caller.isCancelled()
+                    && leaderInSight
                     && deadlineNanos - System.nanoTime() > TimeUnit.MILLISECONDS.toNanos(RETRY_PAUSE_MS);
             if (!more) {
                 out.completeExceptionally(s);
