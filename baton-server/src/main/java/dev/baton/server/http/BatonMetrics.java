@@ -1,6 +1,7 @@
 package dev.baton.server.http;
 
 import dev.baton.core.command.Effect;
+import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Observation;
 import dev.baton.core.command.Observation.PoolOutcome;
 import dev.baton.core.command.Query;
@@ -90,6 +91,8 @@ public final class BatonMetrics {
     private final Counter commands;
     private final DistributionSummary commandsPerEntry;
     private final Counter sessionsOpened;
+    /** Commands the core refused, by error code (LIMIT_EXCEEDED: a limit or the state budget was hit). */
+    private final Map<ErrorCode, Counter> rejected = new EnumMap<>(ErrorCode.class);
     private final Counter sessionsClosed;
     private final Counter sessionsExpired;
     private final Map<PoolOutcome, Timer> poolWait = new EnumMap<>(PoolOutcome.class);
@@ -162,7 +165,13 @@ public final class BatonMetrics {
         sessionsExpired = Counter.builder("baton.sessions.expired").description("Sessions whose lease expired")
                 .register(registry);
 
-        // ---- state budget (issue 15): replicated, every node reports the same ----
+        for (ErrorCode code : ErrorCode.values()) {
+            rejected.put(code, Counter.builder("baton.commands.rejected").tag("code", code.name())
+                    .description("Commands refused by the state machine (applied entries), by error code")
+                    .register(registry));
+        }
+
+        // ---- state budget: replicated, every node reports the same ----
         Gauge.builder("baton.state.bytes", this, m -> m.node.readLocal(new Query.GetStateBytes()).used())
                 .description("Bytes the replicated state costs, as the budget counts them").register(registry);
         Gauge.builder("baton.state.bytes.limit", this, m -> m.node.readLocal(new Query.GetStateBytes()).limit())
@@ -344,6 +353,8 @@ public final class BatonMetrics {
         for (Result r : a.results()) {
             if (r instanceof Result.SessionOpened o && !o.existing()) {
                 sessionsOpened.increment();
+            } else if (r instanceof Result.Rejected rej) {
+                rejected.get(rej.code()).increment();
             }
         }
         for (Effect e : a.effects()) {

@@ -77,7 +77,7 @@ class StateBudgetProcessTest {
 
     private static long gauge(String metrics, String name) {
         for (String line : metrics.split("\n")) {
-            if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+            if (line.startsWith(name + "{") || line.startsWith(name + " ") || (name.contains("{") && line.startsWith(name))) {
                 return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
             }
         }
@@ -123,6 +123,8 @@ class StateBudgetProcessTest {
             String metrics = get(http, "/metrics").body();
             assertThat(gauge(metrics, "baton_state_bytes_limit")).isEqualTo(BUDGET);
             usedBytes = gauge(metrics, "baton_state_bytes");
+            assertThat(gauge(metrics, "baton_commands_rejected_total{code=\"LIMIT_EXCEEDED\"")).as("refusals counted")
+                    .isEqualTo(1);
             assertThat(usedBytes).isBetween(BUDGET - (70L << 10), BUDGET);
             try (BatonClient other = BatonClient.builder().endpoints("127.0.0.1:" + api)
                     .retryFor(Duration.ofSeconds(60)).build()) {
