@@ -91,14 +91,12 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
      * they run, so pipelined input is held as bytes (bounded, see {@link #updateReading}), never as a
      * queue of parsed requests.
      */
-    private ByteBuf in;
+    private LineFramer in;
     private final ArrayList<Slot> slots = new ArrayList<>(4);
     private boolean busy;
     private boolean closed;
     /** A last error line is on its way; nothing more is read, executed or written. */
     private boolean closing;
-    /** The input after {@link #in} is a line over the limit: answered after the lines before it. */
-    private boolean tooLong;
     private boolean sessionLost;
     private boolean flush;
     /** Not read because the client does not read its replies (counted in the door's paused connections). */
@@ -127,14 +125,14 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         ch = ctx.channel();
-        in = ctx.alloc().heapBuffer(256);
+        in = new LineFramer(ctx.alloc(), door.config().maxLineBytes());
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf buf = (ByteBuf) msg;
         try {
-            if (closed || closing || tooLong) {
+            if (closed || closing || in == null || in.tooLong()) {
                 return; // nothing after an overlong line or a last error is read
             }
             int lastNewline = buf.forEachByteDesc(ByteProcessor.FIND_LF);
@@ -143,17 +141,12 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             } else if (partialSince == 0) {
                 partialSince = System.nanoTime();
             }
-            in.writeBytes(buf);
+            in.append(buf);
         } finally {
             buf.release();
         }
-        int newline = in.forEachByteDesc(ByteProcessor.FIND_LF);
-        int tail = newline < 0 ? in.readableBytes() : in.writerIndex() - newline - 1;
-        if (tail > door.config().maxLineBytes()) {
-            // Over the limit before its end arrived: answered in turn, after the lines before it.
-            tooLong = true;
-            partialSince = 0;
-            in.writerIndex(in.writerIndex() - tail);
+        if (in.tooLong()) {
+            partialSince = 0; // nothing more is read; the line is answered in turn
         }
         drain();
     }
@@ -206,7 +199,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
 
     /** Received bytes not yet executed; on the event loop. */
     int readAheadBytes() {
-        return in == null ? 0 : in.readableBytes();
+        return in == null ? 0 : in.buffered();
     }
 
     /**
@@ -249,33 +242,22 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         while (!busy && !closing && ch.isWritable()) {
-            int newline = in.indexOf(in.readerIndex(), in.writerIndex(), (byte) '\n');
-            if (newline < 0) {
-                if (tooLong) {
-                    reply("ERROR LINE_TOO_LONG\n");
-                    closeAfterFlush();
-                    return;
-                }
+            Object next = in.next();
+            if (next == null) {
                 break;
             }
-            int length = newline - in.readerIndex();
-            // As a line decoder stripping "\r\n" would: the limit excludes the \r, the parser drops another.
-            int content = length > 0 && in.getByte(newline - 1) == '\r' ? length - 1 : length;
-            if (content > door.config().maxLineBytes()) {
+            if (next == LineFramer.TOO_LONG) {
                 reply("ERROR LINE_TOO_LONG\n");
                 closeAfterFlush();
                 return;
             }
-            byte[] line = new byte[content];
-            in.readBytes(line);
-            in.skipBytes(length - content + 1);
             lastLineNanos = System.nanoTime();
-            execute(line);
+            execute((byte[]) next);
         }
         if (closed) {
             return;
         }
-        in.discardSomeReadBytes();
+        in.compact();
         updateReading();
         if (flush && !closing) {
             flush = false;
@@ -298,8 +280,8 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             paused = false;
             door.pausedConnections.decrementAndGet();
         }
-        boolean read = !closing && !tooLong && writable
-                && (!busy || in.readableBytes() < door.config().maxBufferedBytes());
+        boolean read = !closing && in != null && !in.tooLong() && writable
+                && (!busy || in.buffered() < door.config().maxBufferedBytes());
         if (read != ch.config().isAutoRead()) {
             if (read && partialSince != 0) {
                 partialSince = System.nanoTime(); // the client could not send the rest while we did not read

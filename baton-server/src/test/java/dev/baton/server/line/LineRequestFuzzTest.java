@@ -2,12 +2,8 @@ package dev.baton.server.line;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.LineBasedFrameDecoder;
-import io.netty.handler.codec.TooLongFrameException;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -21,10 +17,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Fuzzes the line door's decoding path from the bytes a client sends to {@link LineRequest}s: the
- * frame decoder of {@code LineDoor}'s pipeline (the same {@link LineBasedFrameDecoder} settings),
- * then {@link LineParser}. The first input byte chooses how the rest is cut into reads, as TCP
- * would. Properties: nothing but {@link TooLongFrameException} (answered {@code LINE_TOO_LONG}) is
- * ever raised; no frame is longer than the limit; the parser never throws and its values stay in
+ * connection's {@link LineFramer}, then {@link LineParser}. The first input byte chooses how the
+ * rest is cut into reads, as TCP would. Properties: nothing is ever thrown; a line over the limit
+ * ends the input ({@code LINE_TOO_LONG}, after the lines before it); no line is longer than the limit; the parser never throws and its values stay in
  * their documented ranges (a key is absent or valid UTF-8 without spaces or NUL, numbers within
  * {@code [0, Integer.MAX_VALUE]}); and how the bytes are cut into reads changes nothing (but see
  * the CRLF edge below).
@@ -32,7 +27,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class LineRequestFuzzTest {
     /** Small, so that the fuzzer reaches the too-long path; the door's minimum is 64. */
     private static final int MAX_LINE = 64;
-    private static final Object TOO_LONG = "TOO_LONG";
+    private static final Object TOO_LONG = LineFramer.TOO_LONG;
 
     @MethodSource("seeds")
     @FuzzTest
@@ -45,9 +40,9 @@ class LineRequestFuzzTest {
 
         List<Object> inOneRead = decode(stream, stream.length + 1);
         List<Object> inPieces = decode(stream, readSize);
-        // Netty counts a line's '\r' against the limit while it waits for the '\n' of a CRLF cut
-        // between two reads, so a line of exactly the limit can then be refused as too long. A
-        // known edge of the frame decoder, not of Baton: with a '\r' only the rest is checked.
+        // A line's '\r' counts against the limit while the '\n' of a CRLF cut between two reads has
+        // not arrived, so a line of exactly the limit can then be refused as too long (as Netty's
+        // line decoder does too): with a '\r' only the rest is checked.
         if (indexOf(stream, (byte) '\r') < 0) {
             assertThat(inPieces).isEqualTo(inOneRead);
         }
@@ -64,33 +59,36 @@ class LineRequestFuzzTest {
 
     private static List<Object> decode(byte[] stream, int readSize) {
         List<Object> out = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(new LineBasedFrameDecoder(MAX_LINE, true, true),
-                new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ByteBuf buf = (ByteBuf) msg;
-                        try {
-                            byte[] line = new byte[buf.readableBytes()];
-                            buf.readBytes(line);
-                            out.add(parseChecked(line));
-                        } finally {
-                            buf.release();
-                        }
-                    }
-
-                    @Override
-                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                        if (!(cause instanceof TooLongFrameException)) {
-                            throw new AssertionError("undocumented failure decoding lines", cause);
-                        }
+        LineFramer framer = new LineFramer(ByteBufAllocator.DEFAULT, MAX_LINE);
+        try {
+            for (int from = 0; from < stream.length && !framer.tooLong(); from += readSize) {
+                ByteBuf read = Unpooled.wrappedBuffer(stream, from, Math.min(readSize, stream.length - from));
+                try {
+                    framer.append(read);
+                } finally {
+                    read.release();
+                }
+                // As the door: whatever is complete runs before the next read.
+                for (Object next = framer.next(); next != null; next = framer.next()) {
+                    if (next == TOO_LONG) {
                         out.add(TOO_LONG);
+                        assertThat(framer.next()).as("nothing after a line too long").isSameAs(TOO_LONG);
+                        return out;
                     }
-                });
-        for (int from = 0; from < stream.length; from += readSize) {
-            ch.writeInbound(Unpooled.wrappedBuffer(stream, from, Math.min(readSize, stream.length - from)));
+                    out.add(parseChecked((byte[]) next));
+                }
+                framer.compact();
+                // Never more kept than one incomplete line (the limit) plus what was not yet taken.
+                assertThat(framer.buffered()).isLessThanOrEqualTo(MAX_LINE + 1);
+            }
+            Object last = framer.next();
+            if (last == TOO_LONG) {
+                out.add(TOO_LONG);
+            }
+            return out;
+        } finally {
+            framer.release();
         }
-        ch.finishAndReleaseAll();
-        return out;
     }
 
     private static LineRequest parseChecked(byte[] line) {
