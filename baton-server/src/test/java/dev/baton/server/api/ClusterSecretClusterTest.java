@@ -64,6 +64,7 @@ class ClusterSecretClusterTest {
                 break;
             }
             if (leader.isPresent()) {
+                n3Led = true;
                 try {
                     leader.get().node().transferLeadership(servers.get(0).node().options().endpoint())
                             .get(30, TimeUnit.SECONDS);
@@ -85,6 +86,9 @@ class ClusterSecretClusterTest {
             s.close();
         }
     }
+
+    /** n3 was elected first: it then recorded its own address itself, as any leader does. */
+    private boolean n3Led;
 
     private ApiServer n3() {
         return servers.get(2);
@@ -155,10 +159,13 @@ class ClusterSecretClusterTest {
         assertThat(last.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
         assertThat(last.getStatus().getDescription()).contains("cluster secret").contains("--cluster-secret-file");
 
-        // n3's address never made it into the book: nobody will be sent to it.
+        // n3's address never made it into the book through the leader (unless n3 led at the start
+        // and wrote its own entry, as any leader does): nobody will be sent to it.
         String n3Api = n3().apiEndpoint();
-        for (View.Node n : leader().node().readLocal(new Query.ListNodes())) {
-            assertThat(n.apiEndpoint()).isNotEqualTo(n3Api);
+        if (!n3Led) {
+            for (View.Node n : leader().node().readLocal(new Query.ListNodes())) {
+                assertThat(n.apiEndpoint()).isNotEqualTo(n3Api);
+            }
         }
         // The leader counted n3's refused calls.
         assertThat(leader().metrics().registry().get(ApiServer.FORWARD_REFUSED_METRIC).tag("reason", "unauthenticated")
