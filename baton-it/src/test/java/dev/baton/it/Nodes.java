@@ -45,11 +45,29 @@ public final class Nodes implements AutoCloseable {
     }
 
     private static Nodes start(int n) {
+        // A free port can be handed out twice, or taken between the check and SOFAJRaft's bind (it
+        // then fails with "NodeManager add ... failed"): start again on other ports.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return startOnce(n);
+            } catch (IllegalStateException e) {
+                if (attempt == 3 || !String.valueOf(e.getMessage()).contains("cannot start Raft node")) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static Nodes startOnce(int n) {
+        Nodes nodes = null;
         try {
-            Nodes nodes = new Nodes(Files.createTempDirectory("baton-it-"));
+            nodes = new Nodes(Files.createTempDirectory("baton-it-"));
             List<Integer> raftPorts = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                raftPorts.add(freePort());
+            while (raftPorts.size() < n) {
+                int p = freePort();
+                if (!raftPorts.contains(p)) {
+                    raftPorts.add(p);
+                }
             }
             List<String> peers = raftPorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.toList());
             for (int i = 0; i < n; i++) {
@@ -66,6 +84,13 @@ public final class Nodes implements AutoCloseable {
             }
             nodes.awaitLeader(Duration.ofSeconds(60));
             return nodes;
+        } catch (IllegalStateException e) {
+            if (nodes != null) {
+                for (ApiServer s : nodes.servers) {
+                    s.close();
+                }
+            }
+            throw e;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

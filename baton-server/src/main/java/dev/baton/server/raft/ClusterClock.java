@@ -76,7 +76,8 @@ public final class ClusterClock {
      * stamp seen late only makes the estimate lower (later waits, never earlier).
      */
     public synchronized void observeApplied(long stamp) {
-        if (stamp > seenStamp) {
+        // 0: nothing applied yet (no stamp), not the epoch.
+        if (stamp > 0 && stamp > seenStamp) {
             seenStamp = stamp;
             seenAtNanos = nanoTime.getAsLong();
         }
