@@ -64,6 +64,7 @@ public final class FailoverBench {
         String clientKind = a.str("client", "java");
         String fault = a.str("fault", "kill");
         long stopMs = a.lng("stop-ms", 5000);
+        boolean keep = a.flag("keep"); // keep the nodes' dirs (data and out.log) and print where
         a.checkNoneUnknown();
         if (!clientKind.equals("java") && !clientKind.equals("line")) {
             throw new IllegalArgumentException("--client is java or line, got " + clientKind);
@@ -232,7 +233,10 @@ public final class FailoverBench {
                     // best effort
                 }
             }
-            procs.close();
+            procs.close(keep);
+            if (keep) {
+                System.out.println("# node dirs kept in " + procs.root());
+            }
         }
         System.exit(0);
     }

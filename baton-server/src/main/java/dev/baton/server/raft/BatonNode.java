@@ -338,12 +338,14 @@ public final class BatonNode implements AutoCloseable {
         service = s;
         batcher.start();
         watchPeers(node);
+        electionNudge = ElectionNudge.start(node, options.electionTimeoutMs(), options.nodeId());
         return this;
     }
 
     // ---- peer health lines (issue 15: quiet logs) ------------------------------------------------
 
     private volatile PeerWatch peerWatch;
+    private volatile ElectionNudge electionNudge;
     private volatile java.util.Map<String, String> peerNames = java.util.Map.of();
 
     /**
@@ -832,6 +834,10 @@ public final class BatonNode implements AutoCloseable {
         PeerWatch w = peerWatch;
         if (w != null) {
             w.close();
+        }
+        ElectionNudge en = electionNudge;
+        if (en != null) {
+            en.close();
         }
         RaftGroupService s = service;
         if (s == null) {
