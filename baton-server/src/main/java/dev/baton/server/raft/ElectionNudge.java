@@ -26,9 +26,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Why: SOFAJRaft looks at the leader's lease (a heartbeat within the election timeout E) only when
  * its election timer fires, and that timer runs freely with a period of E plus a random delay; it is
  * not restarted by heartbeats. So a follower notices a dead or paused leader anywhere from E to about
- * 2E + delay after the last heartbeat: with E = 1 s, from kill -9 of the leader to the next grant on a
- * follower took 1.2-2.6 s, median 1.5-1.8 s (BENCHMARKS.md, "Fail-over as line clients on followers
- * feel it").
+ * 2E + delay after the last heartbeat: with E = 1 s, from kill -9 or SIGSTOP of the leader to the next
+ * grant on a follower took 1.1-3.7 s, median 1.6-1.9 s (BENCHMARKS.md, "Fail-over as line clients on
+ * followers feel it").
  *
  * <p>This watch looks every {@value #TICK_MS} ms and, once the lease has run out, runs the engine's own
  * election-timeout handler, which checks again under the node's lock that the node is a follower and
