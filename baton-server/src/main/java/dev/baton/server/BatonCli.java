@@ -4,6 +4,7 @@ import dev.baton.server.api.ApiServer;
 import dev.baton.server.api.ClusterSecret;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
+import dev.baton.server.line.AddressAllowList;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.BatonStateMachine;
@@ -102,6 +103,12 @@ public final class BatonCli implements Runnable {
                 description = "Open PoolCounter connections on this node; more are refused with"
                         + " ERROR TOO_MANY_CONNECTIONS (default: ${DEFAULT-VALUE}).")
         int lineMaxConnections;
+
+        @Option(names = "--line-allow", paramLabel = "CIDR[,CIDR...]",
+                description = "Client networks that may connect to the PoolCounter port, e.g. 10.0.0.0/8,192.168.1.7"
+                        + " (the protocol has no authentication); others get ERROR NOT_ALLOWED and are closed."
+                        + " Default: every address (the port listens on 127.0.0.1 unless --line-host says otherwise).")
+        String lineAllow;
 
         // ---- issue 15, line door bounds: per-address cap, timeouts, back-pressure ----
         @Option(names = "--line-max-connections-per-address", defaultValue = "1000",
@@ -276,7 +283,7 @@ public final class BatonCli implements Runnable {
                         limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
                         lineHost == null ? options.host() : lineHost, linePort, lineMaxBytes, lineMaxConnections,
                         sessionTtlMs, lineMaxConnectionsPerAddress, lineIdleTimeoutMs, linePartialLineTimeoutMs,
-                        lineMaxBufferedBytes), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
+                        lineMaxBufferedBytes, AddressAllowList.parse(lineAllow, "--line-allow")), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
                         httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                         httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued),
                         secret).withClockSkewWarnMs(clockSkewWarnMs);

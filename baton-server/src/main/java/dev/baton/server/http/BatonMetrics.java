@@ -307,6 +307,9 @@ public final class BatonMetrics {
         FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedPerAddress))
                 .tag("reason", "max_per_address").description("PoolCounter-protocol connections refused by a limit")
                 .register(registry);
+        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedNotAllowed))
+                .tag("reason", "not_allowed").description("PoolCounter-protocol connections refused by a limit")
+                .register(registry);
         FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoor::closedIdle))
                 .tag("reason", "idle").description("PoolCounter-protocol connections closed by a timeout")
                 .register(registry);

@@ -75,10 +75,12 @@ public final class LineDoor implements AutoCloseable {
      * @param maxBufferedBytes per connection and direction: reading stops while its unsent replies
      *                       exceed this (the client does not read them) or while this much of its
      *                       input waits behind a line being processed; reading resumes when they drain
+     * @param allow          client networks that may connect ({@code --line-allow}); any other address is
+     *                       answered {@code ERROR NOT_ALLOWED} and closed, before it can send a line
      */
     public record Config(String host, int port, int maxLineBytes, int maxConnections, long sessionTtlMs,
                          int maxConnectionsPerAddress, long idleTimeoutMs, long partialLineTimeoutMs,
-                         int maxBufferedBytes) {
+                         int maxBufferedBytes, AddressAllowList allow) {
         public static final int DEFAULT_PORT = 7531;
         public static final int DEFAULT_MAX_LINE_BYTES = 1024;
         public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -128,6 +130,14 @@ public final class LineDoor implements AutoCloseable {
             if (maxBufferedBytes < 1024) {
                 throw new IllegalArgumentException("line buffered bytes (--line-max-buffered-bytes) must be at least 1024, got " + maxBufferedBytes);
             }
+            Objects.requireNonNull(allow, "allow (AddressAllowList.ANY for every address)");
+        }
+
+        /** Every client address allowed. */
+        public Config(String host, int port, int maxLineBytes, int maxConnections, long sessionTtlMs,
+                      int maxConnectionsPerAddress, long idleTimeoutMs, long partialLineTimeoutMs, int maxBufferedBytes) {
+            this(host, port, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress, idleTimeoutMs,
+                    partialLineTimeoutMs, maxBufferedBytes, AddressAllowList.ANY);
         }
 
         /** The original parameter list: the new bounds at their defaults. */
@@ -142,22 +152,27 @@ public final class LineDoor implements AutoCloseable {
 
         public Config withPort(int p) {
             return new Config(host, p, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
-                    idleTimeoutMs, partialLineTimeoutMs, maxBufferedBytes);
+                    idleTimeoutMs, partialLineTimeoutMs, maxBufferedBytes, allow);
         }
 
         public Config withMaxConnectionsPerAddress(int n) {
             return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, n, idleTimeoutMs,
-                    partialLineTimeoutMs, maxBufferedBytes);
+                    partialLineTimeoutMs, maxBufferedBytes, allow);
         }
 
         public Config withTimeouts(long idleMs, long partialLineMs) {
             return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
-                    idleMs, partialLineMs, maxBufferedBytes);
+                    idleMs, partialLineMs, maxBufferedBytes, allow);
         }
 
         public Config withMaxBufferedBytes(int n) {
             return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
-                    idleTimeoutMs, partialLineTimeoutMs, n);
+                    idleTimeoutMs, partialLineTimeoutMs, n, allow);
+        }
+
+        public Config withAllow(AddressAllowList a) {
+            return new Config(host, port, maxLineBytes, maxConnections, sessionTtlMs, maxConnectionsPerAddress,
+                    idleTimeoutMs, partialLineTimeoutMs, maxBufferedBytes, a);
         }
     }
 
@@ -191,6 +206,7 @@ public final class LineDoor implements AutoCloseable {
     private final AtomicLong connectionsTotal = new AtomicLong();
     private final AtomicLong refusedMaxConnections = new AtomicLong();
     private final AtomicLong refusedPerAddress = new AtomicLong();
+    private final AtomicLong refusedNotAllowed = new AtomicLong();
     final AtomicLong closedIdle = new AtomicLong();
     final AtomicLong closedPartialLine = new AtomicLong();
     final AtomicLong backPressurePauses = new AtomicLong();
@@ -232,6 +248,9 @@ public final class LineDoor implements AutoCloseable {
                         String refusal = null;
                         if (closing) {
                             refusal = "ERROR SHUTTING_DOWN\n";
+                        } else if (!config.allow().allows(from)) {
+                            refusedNotAllowed.incrementAndGet();
+                            refusal = "ERROR NOT_ALLOWED\n";
                         } else if (open.size() >= config.maxConnections()) {
                             refusedMaxConnections.incrementAndGet();
                             refusal = "ERROR TOO_MANY_CONNECTIONS\n";
@@ -258,6 +277,11 @@ public final class LineDoor implements AutoCloseable {
             loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             throw new IllegalStateException("cannot serve the PoolCounter protocol on " + config.host() + ":"
                     + config.port() + ": " + e.getMessage(), e);
+        }
+        InetAddress bound = ((InetSocketAddress) server.localAddress()).getAddress();
+        if (config.allow().allowsAll() && !bound.isLoopbackAddress()) {
+            LOG.warn("The PoolCounter port {} accepts connections from any address (its protocol has no"
+                    + " authentication): name the client networks with --line-allow", config.host() + ":" + port());
         }
         long every = Math.max(50, Math.min(1_000, config.sessionTtlMs() / 4));
         loop.scheduleWithFixedDelay(this::keepAlive, every, every, TimeUnit.MILLISECONDS);
@@ -323,6 +347,11 @@ public final class LineDoor implements AutoCloseable {
     /** Connections refused because {@link Config#maxConnections()} were open (also in connect_errors). */
     public long refusedMaxConnections() {
         return refusedMaxConnections.get();
+    }
+
+    /** Connections refused because their address is not in {@link Config#allow()} (also in connect_errors). */
+    public long refusedNotAllowed() {
+        return refusedNotAllowed.get();
     }
 
     /** Connections refused because their address had {@link Config#maxConnectionsPerAddress()} open (also in connect_errors). */
