@@ -7,6 +7,7 @@ import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.AddressAllowList;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
+import dev.baton.server.raft.PeerTls;
 import dev.baton.server.raft.BatonStateMachine;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -224,6 +225,27 @@ public final class BatonCli implements Runnable {
                         + " leader adds it (baton admin add-member / Admin.AddMember). Give --peers as the cluster will be.")
         boolean join;
 
+        // ---- issue 16: mutual TLS on the Raft port ----
+        @Option(names = "--peer-tls-cert-file", paramLabel = "PEM",
+                description = "This node's certificate (chain) for the Raft port, signed by the members' CA; with"
+                        + " --peer-tls-key-file and --peer-tls-ca-file, every Raft connection is TLS and both ends must"
+                        + " show a certificate of that CA (default: plaintext).")
+        Path peerTlsCertFile;
+
+        @Option(names = "--peer-tls-key-file", paramLabel = "PEM",
+                description = "The private key of --peer-tls-cert-file (PKCS#8 PEM, BEGIN PRIVATE KEY).")
+        Path peerTlsKeyFile;
+
+        @Option(names = "--peer-tls-ca-file", paramLabel = "PEM",
+                description = "The members' CA certificate(s): any certificate it signs is a member, so use a CA for"
+                        + " members only.")
+        Path peerTlsCaFile;
+
+        @Option(names = "--peer-tls-reload-interval-ms", defaultValue = "60000",
+                description = "How often the peer TLS files are checked for a change (rotation without a restart;"
+                        + " rewrite the key, then the certificate). Default: ${DEFAULT-VALUE}.")
+        long peerTlsReloadIntervalMs;
+
         // ---- issue 15, part A: the members-only Forward link ----
         @Option(names = "--cluster-secret-file", paramLabel = "FILE",
                 description = "File holding the secret every node of the cluster shares (at least 16 bytes, white"
@@ -380,6 +402,14 @@ public final class BatonCli implements Runnable {
         }
 
         BatonNode.Options options() {
+            PeerTls.Config tls = PeerTls.Config.of(peerTlsCertFile, peerTlsKeyFile, peerTlsCaFile, peerTlsReloadIntervalMs);
+            if (tls != null) {
+                PeerTls.check(tls); // before anything is created on disk
+            }
+            return raftOptions().withPeerTls(tls);
+        }
+
+        private BatonNode.Options raftOptions() {
             BatonNode.Options o = new BatonNode.Options(nodeId, "baton", dataDir, host, raftPort, List.of(),
                     electionTimeoutMs, snapshotIntervalSecs, true);
             if (peers.isEmpty()) {

@@ -1,5 +1,6 @@
 package dev.baton.server.raft;
 
+import com.alipay.remoting.config.BoltGenericOption;
 import com.alipay.sofa.jraft.Closure;
 import com.alipay.sofa.jraft.JRaftUtils;
 import com.alipay.sofa.jraft.Node;
@@ -128,9 +129,10 @@ public final class BatonNode implements AutoCloseable {
      * @param electionTimeoutMs    follower election timeout (SOFAJRaft's default is 1000 ms)
      * @param snapshotIntervalSecs periodic snapshot interval (0 or less: only on demand)
      * @param sync                 fsync the log and Raft meta (keep true outside tests of throughput)
+     * @param peerTls              mutual TLS on the Raft port ({@link PeerTls}); null: plaintext
      */
     public record Options(String nodeId, String groupId, Path dataDir, String host, int port, List<String> peers,
-                          int electionTimeoutMs, int snapshotIntervalSecs, boolean sync) {
+                          int electionTimeoutMs, int snapshotIntervalSecs, boolean sync, PeerTls.Config peerTls) {
         public static final int DEFAULT_PORT = 7533;
 
         public Options {
@@ -147,6 +149,12 @@ public final class BatonNode implements AutoCloseable {
             }
         }
 
+        /** Plaintext on the Raft port. */
+        public Options(String nodeId, String groupId, Path dataDir, String host, int port, List<String> peers,
+                       int electionTimeoutMs, int snapshotIntervalSecs, boolean sync) {
+            this(nodeId, groupId, dataDir, host, port, peers, electionTimeoutMs, snapshotIntervalSecs, sync, null);
+        }
+
         /** A single-node cluster on 127.0.0.1:7533 with its data in {@code dataDir}. */
         public static Options defaults(Path dataDir) {
             return new Options("n1", "baton", dataDir, "127.0.0.1", DEFAULT_PORT, List.of(), 1000, 3600, true);
@@ -154,25 +162,29 @@ public final class BatonNode implements AutoCloseable {
 
         public Options withPort(int newPort) {
             return new Options(nodeId, groupId, dataDir, host, newPort, peers, electionTimeoutMs, snapshotIntervalSecs,
-                    sync);
+                    sync, peerTls);
         }
 
         public Options withDataDir(Path newDataDir) {
             return new Options(nodeId, groupId, newDataDir, host, port, peers, electionTimeoutMs, snapshotIntervalSecs,
-                    sync);
+                    sync, peerTls);
         }
 
         public Options withPeers(List<String> newPeers) {
             return new Options(nodeId, groupId, dataDir, host, port, newPeers, electionTimeoutMs, snapshotIntervalSecs,
-                    sync);
+                    sync, peerTls);
         }
 
         public Options withElectionTimeoutMs(int ms) {
-            return new Options(nodeId, groupId, dataDir, host, port, peers, ms, snapshotIntervalSecs, sync);
+            return new Options(nodeId, groupId, dataDir, host, port, peers, ms, snapshotIntervalSecs, sync, peerTls);
         }
 
         public Options withSnapshotIntervalSecs(int secs) {
-            return new Options(nodeId, groupId, dataDir, host, port, peers, electionTimeoutMs, secs, sync);
+            return new Options(nodeId, groupId, dataDir, host, port, peers, electionTimeoutMs, secs, sync, peerTls);
+        }
+
+        public Options withPeerTls(PeerTls.Config tls) {
+            return new Options(nodeId, groupId, dataDir, host, port, peers, electionTimeoutMs, snapshotIntervalSecs, sync, tls);
         }
 
         /** {@code host:port} of this node. */
@@ -294,6 +306,10 @@ public final class BatonNode implements AutoCloseable {
         no.setSnapshotIntervalSecs(options.snapshotIntervalSecs());
         no.setRaftOptions(raft);
 
+        if (options.peerTls() != null) {
+            peerTls = PeerTls.start(options.peerTls(), options.nodeId()); // first: a bad file fails before any thread starts
+        }
+
         // SOFAJRaft's own RPC server factory binds bolt to the wildcard address whatever the peer's host
         // is; build the bolt server on the configured host instead (DESIGN: 127.0.0.1 unless configured),
         // with the executors we own so that close() can stop their threads.
@@ -301,7 +317,13 @@ public final class BatonNode implements AutoCloseable {
                 no.getRaftRpcThreadPoolSize());
         cliRpcExecutor = JRaftUtils.createExecutor("baton-cli-rpc-" + options.nodeId() + "-",
                 no.getCliRpcThreadPoolSize());
-        RpcServer rpc = new BoltRpcServer(new com.alipay.remoting.rpc.RpcServer(options.host(), options.port(), true));
+        com.alipay.remoting.rpc.RpcServer bolt = new com.alipay.remoting.rpc.RpcServer(options.host(), options.port(), true);
+        if (peerTls != null) {
+            bolt.option(BoltGenericOption.EXTENDED_NETTY_CHANNEL_HANDLER, peerTls.serverHandlers());
+            BatonBoltRpcFactory.register(no, peerTls.clientHandlers()); // SOFAJRaft builds the client from `no`
+            nodeOptions = no;
+        }
+        RpcServer rpc = new BoltRpcServer(bolt);
         RaftRpcServerFactory.addRaftRequestProcessors(rpc, raftRpcExecutor, cliRpcExecutor);
 
         RaftGroupService s = new RaftGroupService(options.groupId(), self, no, rpc);
@@ -346,6 +368,8 @@ public final class BatonNode implements AutoCloseable {
 
     private volatile PeerWatch peerWatch;
     private volatile ElectionNudge electionNudge;
+    private volatile PeerTls peerTls;
+    private volatile NodeOptions nodeOptions; // registered with BatonBoltRpcFactory while running with TLS
     private volatile java.util.Map<String, String> peerNames = java.util.Map.of();
 
     /**
@@ -859,6 +883,14 @@ public final class BatonNode implements AutoCloseable {
             if (e instanceof ExecutorService es) {
                 es.shutdown();
             }
+        }
+        NodeOptions no = nodeOptions;
+        if (no != null) {
+            BatonBoltRpcFactory.unregister(no);
+        }
+        PeerTls tls = peerTls;
+        if (tls != null) {
+            tls.close();
         }
     }
 }

@@ -1,0 +1,71 @@
+package dev.baton.server.raft;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Throw-away certificates for TLS tests, made with the {@code openssl} command: EC P-256 keys in
+ * PKCS#8 PEM ({@code NAME.key}), certificates in PEM ({@code NAME.pem}), valid for two days.
+ */
+final class TestCertificates {
+    private static final Set<Integer> PORTS = ConcurrentHashMap.newKeySet();
+
+    private TestCertificates() {}
+
+    /** A CA: {@code dir/NAME.pem} and {@code dir/NAME.key}. */
+    static void ca(Path dir, String name) throws IOException, InterruptedException {
+        openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", name + ".key", "-out", name + ".pem", "-days", "2", "-subj", "/CN=" + name,
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    }
+
+    /**
+     * A certificate signed by CA {@code ca} for 127.0.0.1 and localhost, usable as TLS server and
+     * client (both extended key usages), serial {@code serial}.
+     */
+    static void leaf(Path dir, String ca, String name) throws IOException, InterruptedException {
+        openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name);
+        Files.writeString(dir.resolve(name + ".ext"), String.join("\n",
+                "basicConstraints=CA:FALSE",
+                "keyUsage=critical,digitalSignature,keyEncipherment",
+                "extendedKeyUsage=serverAuth,clientAuth",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost", ""), StandardCharsets.US_ASCII);
+        openssl(dir, "x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext");
+    }
+
+    private static void openssl(Path dir, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add("/usr/bin/openssl");
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException("openssl " + String.join(" ", args) + " failed: " + new String(out, StandardCharsets.UTF_8));
+        }
+    }
+
+    /** A port free now and not handed out before in this JVM. */
+    static int freePort() {
+        while (true) {
+            try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+                if (PORTS.add(s.getLocalPort())) {
+                    return s.getLocalPort();
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}
