@@ -1,8 +1,7 @@
 package dev.baton.server.raft;
 
 import com.alipay.remoting.ExtendedNettyChannelHandler;
-import io.grpc.util.AdvancedTlsX509KeyManager;
-import io.grpc.util.AdvancedTlsX509TrustManager;
+import dev.baton.server.tls.PemCredentials;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -16,14 +15,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.cert.X509Certificate;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Mutual TLS on the Raft port between members: every connection a node accepts or opens is TLS, and
@@ -42,9 +35,9 @@ import java.util.concurrent.TimeUnit;
  * signs API clients. Each node's certificate is used as a TLS server and a TLS client, so it needs both
  * extended key usages (serverAuth, clientAuth) when it has any. The host name in a certificate is not
  * checked (peers are addressed by {@code host:port} in the configuration, often by IP). Certificate,
- * key and CA are re-read every {@link Config#reloadIntervalMs()} when they change (key first, then
- * certificate: both must have changed), so they can be rotated without a restart; connections
- * already open keep their session.
+ * key and CA are re-read every {@link Config#reloadIntervalMs()} and used once they have changed and
+ * the key belongs to the certificate ({@link PemCredentials}), so they can be rotated without a
+ * restart; connections already open keep their session.
  */
 public final class PeerTls implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PeerTls.class);
@@ -95,13 +88,12 @@ public final class PeerTls implements AutoCloseable {
 
     private final SslContext server;
     private final SslContext client;
-    private final ScheduledExecutorService reloader;
-    private final List<AutoCloseable> reloads = new ArrayList<>();
+    private final PemCredentials credentials;
 
-    private PeerTls(SslContext server, SslContext client, ScheduledExecutorService reloader) {
+    private PeerTls(SslContext server, SslContext client, PemCredentials credentials) {
         this.server = server;
         this.client = client;
-        this.reloader = reloader;
+        this.credentials = credentials;
     }
 
     /**
@@ -110,39 +102,21 @@ public final class PeerTls implements AutoCloseable {
      * @throws IllegalArgumentException naming the option whose file cannot be used
      */
     public static PeerTls start(Config config, String nodeId) {
-        AdvancedTlsX509KeyManager keys = keys(config);
-        AdvancedTlsX509TrustManager trust = trust(config);
+        PemCredentials credentials = PemCredentials.load(files(config));
         SslContext server;
         SslContext client;
         try {
-            server = SslContextBuilder.forServer(keys).trustManager(trust).clientAuth(ClientAuth.REQUIRE)
-                    .sslProvider(SslProvider.JDK).protocols("TLSv1.3").build();
-            client = SslContextBuilder.forClient().keyManager(keys).trustManager(trust)
+            server = SslContextBuilder.forServer(credentials.keyManager()).trustManager(credentials.trustManager())
+                    .clientAuth(ClientAuth.REQUIRE).sslProvider(SslProvider.JDK).protocols("TLSv1.3").build();
+            client = SslContextBuilder.forClient().keyManager(credentials.keyManager()).trustManager(credentials.trustManager())
                     .sslProvider(SslProvider.JDK).protocols("TLSv1.3").build();
         } catch (IOException e) {
             throw new IllegalStateException("cannot build the Raft port's TLS context: " + e.getMessage(), e);
         }
-        ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "baton-peer-tls-" + nodeId);
-            t.setDaemon(true);
-            return t;
-        });
-        PeerTls tls = new PeerTls(server, client, reloader);
-        try {
-            tls.reloads.add(keys.updateIdentityCredentials(config.certFile().toFile(), config.keyFile().toFile(),
-                    config.reloadIntervalMs(), TimeUnit.MILLISECONDS, reloader)::close);
-            tls.reloads.add(trust.updateTrustCredentials(config.caFile().toFile(), config.reloadIntervalMs(),
-                    TimeUnit.MILLISECONDS, reloader)::close);
-        } catch (IOException | GeneralSecurityException e) {
-            tls.close();
-            throw new IllegalArgumentException("peer TLS files: " + e.getMessage(), e);
-        }
-        X509Certificate[] chain = keys.getCertificateChain("default");
-        if (chain != null && chain.length > 0) {
-            LOG.info("Raft port: mutual TLS with {} (valid until {}), members' CA {}",
-                    chain[0].getSubjectX500Principal(), chain[0].getNotAfter().toInstant(), config.caFile());
-        }
-        return tls;
+        credentials.watch(config.reloadIntervalMs(), "baton-peer-tls-" + nodeId);
+        LOG.info("Raft port: mutual TLS with {}, members' CA {}", PemCredentials.describe(credentials.certificate()),
+                config.caFile());
+        return new PeerTls(server, client, credentials);
     }
 
     /**
@@ -151,35 +125,12 @@ public final class PeerTls implements AutoCloseable {
      * @throws IllegalArgumentException naming the option whose file cannot be used
      */
     public static void check(Config config) {
-        keys(config);
-        trust(config);
+        PemCredentials.load(files(config)).close();
     }
 
-    private static AdvancedTlsX509KeyManager keys(Config config) {
-        AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
-        try {
-            keys.updateIdentityCredentials(config.certFile().toFile(), config.keyFile().toFile());
-            return keys;
-        } catch (IOException | GeneralSecurityException | RuntimeException e) {
-            throw new IllegalArgumentException("--peer-tls-cert-file / --peer-tls-key-file: cannot use "
-                    + config.certFile() + " and " + config.keyFile() + " as a PEM certificate and its PKCS#8 key: "
-                    + e.getMessage(), e);
-        }
-    }
-
-    private static AdvancedTlsX509TrustManager trust(Config config) {
-        try {
-            AdvancedTlsX509TrustManager trust = AdvancedTlsX509TrustManager.newBuilder()
-                    .setVerification(AdvancedTlsX509TrustManager.Verification.CERTIFICATE_ONLY_VERIFICATION).build();
-            trust.updateTrustCredentials(config.caFile().toFile());
-            if (trust.getAcceptedIssuers().length == 0) {
-                throw new GeneralSecurityException("no certificate in it");
-            }
-            return trust;
-        } catch (IOException | GeneralSecurityException | RuntimeException e) {
-            throw new IllegalArgumentException("--peer-tls-ca-file: cannot use " + config.caFile()
-                    + " as PEM CA certificates: " + e.getMessage(), e);
-        }
+    private static PemCredentials.Files3 files(Config config) {
+        return new PemCredentials.Files3(config.certFile(), "--peer-tls-cert-file", config.keyFile(), "--peer-tls-key-file",
+                config.caFile(), "--peer-tls-ca-file");
     }
 
     /** For the bolt server: a TLS server handler, client certificate required, on every accepted channel. */
@@ -223,13 +174,6 @@ public final class PeerTls implements AutoCloseable {
 
     @Override
     public void close() {
-        for (AutoCloseable r : reloads) {
-            try {
-                r.close();
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
-        reloader.shutdownNow();
+        credentials.close();
     }
 }

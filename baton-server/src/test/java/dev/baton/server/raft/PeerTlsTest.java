@@ -153,6 +153,32 @@ class PeerTlsTest {
         PeerTls.check(tls("n1", "members-ca"));
     }
 
+    @Test
+    void newCertificateFilesAreServedWithoutARestart() throws Exception {
+        Path rot = Files.createDirectories(dir.resolve("rotating"));
+        for (String f : List.of("n1.pem", "n1.key")) {
+            Files.copy(certs.resolve(f), rot.resolve(f));
+        }
+        PeerTls.Config config = new PeerTls.Config(rot.resolve("n1.pem"), rot.resolve("n1.key"),
+                certs.resolve("members-ca.pem"), 100);
+        int port = TestCertificates.freePort();
+        BatonNode.Options o = new BatonNode.Options("n1", "baton", dir.resolve("single"), "127.0.0.1", port,
+                List.of(), 1000, 0, true).withPeerTls(config);
+        nodes.add(new BatonNode(o, new CoordinationStateMachine(), EffectListener.NONE, System::currentTimeMillis).start());
+        assertThat(TestCertificates.servedSubject(port, certs, "n2")).isEqualTo("CN=n1");
+
+        // A new key and certificate of the same CA (another subject), key first, as the docs say.
+        TestCertificates.leaf(certs, "members-ca", "n1-next");
+        Files.copy(certs.resolve("n1-next.key"), rot.resolve("n1.key"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(certs.resolve("n1-next.pem"), rot.resolve("n1.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        String served;
+        while (!(served = TestCertificates.servedSubject(port, certs, "n2")).equals("CN=n1-next")) {
+            assertThat(System.nanoTime()).as("the new certificate is served; still " + served).isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
     /** A SOFAJRaft CLI client (what {@code AddPeer}, {@code ResetPeer} ... go through); {@code tls} null: plaintext. */
     private CliClientServiceImpl cli(PeerTls.Config tls) {
         CliOptions options = new CliOptions();

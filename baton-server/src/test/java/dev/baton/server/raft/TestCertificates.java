@@ -56,6 +56,25 @@ final class TestCertificates {
         }
     }
 
+    /**
+     * The subject of the certificate a TLS server on {@code port} (127.0.0.1) shows to a client that
+     * presents {@code clientLeaf}'s certificate and trusts every server (only the subject is wanted).
+     */
+    static String servedSubject(int port, Path dir, String clientLeaf) throws Exception {
+        io.grpc.util.AdvancedTlsX509KeyManager keys = new io.grpc.util.AdvancedTlsX509KeyManager();
+        keys.updateIdentityCredentials(dir.resolve(clientLeaf + ".pem").toFile(), dir.resolve(clientLeaf + ".key").toFile());
+        javax.net.ssl.X509TrustManager trustAll = io.grpc.util.AdvancedTlsX509TrustManager.newBuilder()
+                .setVerification(io.grpc.util.AdvancedTlsX509TrustManager.Verification.INSECURELY_SKIP_ALL_VERIFICATION).build();
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        ctx.init(new javax.net.ssl.KeyManager[] {keys}, new javax.net.ssl.TrustManager[] {trustAll}, null);
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.startHandshake();
+            return ((java.security.cert.X509Certificate) s.getSession().getPeerCertificates()[0])
+                    .getSubjectX500Principal().getName();
+        }
+    }
+
     /** A port free now and not handed out before in this JVM. */
     static int freePort() {
         while (true) {
