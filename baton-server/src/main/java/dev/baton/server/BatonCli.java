@@ -8,6 +8,7 @@ import dev.baton.server.line.AddressAllowList;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.PeerTls;
+import dev.baton.server.tls.PemCredentials;
 import dev.baton.server.raft.BatonStateMachine;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -171,6 +172,15 @@ public final class BatonCli implements Runnable {
                         + " (default: ${DEFAULT-VALUE}).")
         int httpThreads;
 
+        @Option(names = "--http-tls-cert-file", paramLabel = "PEM",
+                description = "Serve the HTTP port (dashboard, admin JSON API, metrics) over TLS with this certificate"
+                        + " (chain); with --http-tls-key-file. Read again every minute: rotate by rewriting both files.")
+        Path httpTlsCertFile;
+
+        @Option(names = "--http-tls-key-file", paramLabel = "PEM",
+                description = "The private key of --http-tls-cert-file (PKCS#8 PEM, BEGIN PRIVATE KEY).")
+        Path httpTlsKeyFile;
+
         @Option(names = "--http-max-queued", defaultValue = "64",
                 description = "HTTP requests waiting for a free thread; more are answered 503 at once"
                         + " (default: ${DEFAULT-VALUE}).")
@@ -307,7 +317,8 @@ public final class BatonCli implements Runnable {
                         sessionTtlMs, lineMaxConnectionsPerAddress, lineIdleTimeoutMs, linePartialLineTimeoutMs,
                         lineMaxBufferedBytes, AddressAllowList.parse(lineAllow, "--line-allow")), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
                         httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
-                        httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued),
+                        httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued)
+                        .withTls(httpTls()),
                         secret).withClockSkewWarnMs(clockSkewWarnMs);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
@@ -347,7 +358,7 @@ public final class BatonCli implements Runnable {
             System.err.println("baton server: node " + options.nodeId() + " serving gRPC on " + server.apiEndpoint()
                     + (door == null ? "" : ", PoolCounter on " + door.config().host() + ":" + door.port())
                     + (server.httpDoor() == null ? "" : ", HTTP on " + server.httpDoor().endpoint()
-                            + " (dashboard http://" + server.httpDoor().endpoint() + "/dashboard/)")
+                            + " (dashboard " + server.httpDoor().scheme() + "://" + server.httpDoor().endpoint() + "/dashboard/)")
                     + " and Raft on " + options.endpoint() + ", data in " + options.dataDir().toAbsolutePath());
             node.waitForLeader(Duration.ofSeconds(30)).ifPresentOrElse(
                     l -> System.err.println("baton server: leader is " + l + (node.isLeader() ? " (this node)" : "")),
@@ -399,6 +410,20 @@ public final class BatonCli implements Runnable {
                 }
             }
             return names;
+        }
+
+        /** HTTPS files from their options (both or neither), read once here so a bad file stops the start early. */
+        private PemCredentials.Files3 httpTls() {
+            if (httpTlsCertFile == null && httpTlsKeyFile == null) {
+                return null;
+            }
+            if (httpTlsCertFile == null || httpTlsKeyFile == null) {
+                throw new IllegalArgumentException("HTTPS needs both --http-tls-cert-file and --http-tls-key-file");
+            }
+            PemCredentials.Files3 files = new PemCredentials.Files3(httpTlsCertFile, "--http-tls-cert-file",
+                    httpTlsKeyFile, "--http-tls-key-file", null, null);
+            PemCredentials.load(files).close();
+            return files;
         }
 
         BatonNode.Options options() {

@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.api.Router;
+import dev.baton.server.tls.PemCredentials;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -14,6 +15,9 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
@@ -91,10 +95,12 @@ public final class HttpDoor implements AutoCloseable {
      * @param maxConnections   open connections; more are answered 503 and closed
      * @param maxBodyBytes     largest request body; a larger one is answered 413 and the connection closed
      * @param maxQueued        complete requests waiting for a handler thread; more are answered 503
+     * @param tls              HTTPS with this certificate and key ({@code --http-tls-cert-file},
+     *                         {@code --http-tls-key-file}); null: plain HTTP
      */
     public record Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
                          int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
-                         int maxBodyBytes, int maxQueued) {
+                         int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls) {
         public static final int DEFAULT_PORT = 7532;
         public static final int DEFAULT_THREADS = 4;
         public static final long DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -121,11 +127,25 @@ public final class HttpDoor implements AutoCloseable {
             }
         }
 
+        /** Plain HTTP. */
+        public Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
+                      int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
+                      int maxBodyBytes, int maxQueued) {
+            this(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
+                    maxConnections, maxBodyBytes, maxQueued, null);
+        }
+
         /** The bounds at their defaults. */
         public Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
                       int lagSamples) {
             this(host, port, threads, metrics, lagIntervalMs, lagSamples, DEFAULT_REQUEST_TIMEOUT_MS,
                     DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUED);
+        }
+
+        /** The same over HTTPS (null: plain HTTP). */
+        public Config withTls(PemCredentials.Files3 files) {
+            return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
+                    maxConnections, maxBodyBytes, maxQueued, files);
         }
 
         /** 4 threads; lag sampled every 2 s for 10 minutes; the bounds at their defaults. */
@@ -137,11 +157,16 @@ public final class HttpDoor implements AutoCloseable {
         public Config withBounds(int threads, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
                                  int maxBodyBytes, int maxQueued) {
             return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs,
-                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued);
+                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued, tls);
         }
     }
 
+    /** How often the HTTPS certificate and key files are read again (rotation without a restart). */
+    static final long TLS_RELOAD_INTERVAL_MS = 60_000;
+
     private final Config config;
+    private volatile PemCredentials credentials;
+    private volatile SslContext tls; // set before the port is bound; read by every new connection
     private final Router router;
     private final BatonMetrics metrics;
     private final LagHistory lagHistory;
@@ -214,6 +239,16 @@ public final class HttpDoor implements AutoCloseable {
 
     /** Binds the port and starts sampling dispatch lag on {@code timer}. */
     public synchronized HttpDoor start(ScheduledExecutorService timer) {
+        if (config.tls() != null) {
+            credentials = PemCredentials.load(config.tls()).watch(TLS_RELOAD_INTERVAL_MS, "baton-http-tls");
+            try {
+                tls = SslContextBuilder.forServer(credentials.keyManager()).sslProvider(SslProvider.JDK)
+                        .protocols("TLSv1.3", "TLSv1.2").build();
+            } catch (IOException e) {
+                credentials.close();
+                throw new UncheckedIOException("cannot build the HTTP port's TLS context: " + e.getMessage(), e);
+            }
+        }
         ServerBootstrap b = new ServerBootstrap()
                 .group(loop)
                 .channel(NioServerSocketChannel.class)
@@ -232,7 +267,11 @@ public final class HttpDoor implements AutoCloseable {
                         }
                         ch.closeFuture().addListener(f -> open.decrementAndGet());
                         HttpConnection c = new HttpConnection(HttpDoor.this);
-                        ch.pipeline().addLast("clock", c.clock())
+                        ch.pipeline().addLast("clock", c.clock()); // times the TLS handshake too
+                        if (tls != null) {
+                            ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                        }
+                        ch.pipeline()
                                 .addLast("codec", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, 8192))
                                 .addLast("aggregator", new Aggregator(config.maxBodyBytes()))
                                 .addLast("connection", c);
@@ -243,6 +282,9 @@ public final class HttpDoor implements AutoCloseable {
         } catch (Exception e) {
             loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             handlers.shutdownNow();
+            if (credentials != null) {
+                credentials.close();
+            }
             throw new UncheckedIOException("cannot serve HTTP on " + config.host() + ":" + config.port()
                     + " (--http-host, --http-port): " + e.getMessage(), e instanceof IOException io ? io : new IOException(e));
         }
@@ -303,6 +345,11 @@ public final class HttpDoor implements AutoCloseable {
         return config.host() + ":" + port();
     }
 
+    /** {@code https} with TLS, else {@code http}. */
+    public String scheme() {
+        return config.tls() == null ? "http" : "https";
+    }
+
     public Config config() {
         return config;
     }
@@ -327,6 +374,9 @@ public final class HttpDoor implements AutoCloseable {
         }
         loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         handlers.shutdownNow();
+        if (credentials != null) {
+            credentials.close();
+        }
     }
 
     // ---- requests -------------------------------------------------------------------------------

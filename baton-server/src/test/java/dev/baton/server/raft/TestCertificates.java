@@ -17,13 +17,13 @@ import java.util.concurrent.TimeUnit;
  * Throw-away certificates for TLS tests, made with the {@code openssl} command: EC P-256 keys in
  * PKCS#8 PEM ({@code NAME.key}), certificates in PEM ({@code NAME.pem}), valid for two days.
  */
-final class TestCertificates {
+public final class TestCertificates {
     private static final Set<Integer> PORTS = ConcurrentHashMap.newKeySet();
 
     private TestCertificates() {}
 
     /** A CA: {@code dir/NAME.pem} and {@code dir/NAME.key}. */
-    static void ca(Path dir, String name) throws IOException, InterruptedException {
+    public static void ca(Path dir, String name) throws IOException, InterruptedException {
         openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", name + ".key", "-out", name + ".pem", "-days", "2", "-subj", "/CN=" + name,
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
@@ -33,7 +33,7 @@ final class TestCertificates {
      * A certificate signed by CA {@code ca} for 127.0.0.1 and localhost, usable as TLS server and
      * client (both extended key usages), serial {@code serial}.
      */
-    static void leaf(Path dir, String ca, String name) throws IOException, InterruptedException {
+    public static void leaf(Path dir, String ca, String name) throws IOException, InterruptedException {
         openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name);
         Files.writeString(dir.resolve(name + ".ext"), String.join("\n",
@@ -60,7 +60,7 @@ final class TestCertificates {
      * The subject of the certificate a TLS server on {@code port} (127.0.0.1) shows to a client that
      * presents {@code clientLeaf}'s certificate and trusts every server (only the subject is wanted).
      */
-    static String servedSubject(int port, Path dir, String clientLeaf) throws Exception {
+    public static String servedSubject(int port, Path dir, String clientLeaf) throws Exception {
         io.grpc.util.AdvancedTlsX509KeyManager keys = new io.grpc.util.AdvancedTlsX509KeyManager();
         keys.updateIdentityCredentials(dir.resolve(clientLeaf + ".pem").toFile(), dir.resolve(clientLeaf + ".key").toFile());
         javax.net.ssl.X509TrustManager trustAll = io.grpc.util.AdvancedTlsX509TrustManager.newBuilder()
@@ -76,7 +76,7 @@ final class TestCertificates {
     }
 
     /** A port free now and not handed out before in this JVM. */
-    static int freePort() {
+    public static int freePort() {
         while (true) {
             try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
                 if (PORTS.add(s.getLocalPort())) {
