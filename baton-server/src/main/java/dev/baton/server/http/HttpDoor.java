@@ -476,7 +476,7 @@ public final class HttpDoor implements AutoCloseable {
         String head = parts[0];
         if (method.equals("POST") && parts.length == 3 && head.equals("sessions") && parts[2].equals("close")) {
             requireSameOrigin(req);
-            return Reply.json(200, api.closeSession(number(decode(parts[1]), "session id")));
+            return Reply.json(200, api.closeSession(unsignedId(decode(parts[1]), "session id")));
         }
         if (!get) {
             return Reply.error(405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + raw).with("Allow", "GET");
@@ -518,6 +518,15 @@ public final class HttpDoor implements AutoCloseable {
             return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
         } catch (IllegalArgumentException e) {
             throw new AdminApi.HttpError(400, "BAD_REQUEST", "bad percent-encoding in '" + s + "'");
+        }
+    }
+
+    /** An id as Baton prints it: unsigned decimal, up to 2^64 - 1. */
+    private static long unsignedId(String s, String what) {
+        try {
+            return Long.parseUnsignedLong(s);
+        } catch (NumberFormatException e) {
+            throw new AdminApi.HttpError(400, "BAD_REQUEST", what + " must be an unsigned number, got '" + s + "'");
         }
     }
 

@@ -354,6 +354,20 @@ class HttpBoundsTest {
     }
 
     @Test
+    void sessionIdsInPathsAreUnsignedAsBatonPrintsThem() throws Exception {
+        HttpDoor d = server.httpDoor();
+        String host = "Host: 127.0.0.1:" + d.port();
+        Answer max = call(d, "POST /api/sessions/18446744073709551615/close HTTP/1.1\r\n" + host
+                + "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+        assertThat(max.status()).as(max.body()).isEqualTo(404);
+        assertThat(max.body()).contains("no session 18446744073709551615");
+        Answer negative = call(d, "POST /api/sessions/-1/close HTTP/1.1\r\n" + host
+                + "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+        assertThat(negative.status()).isEqualTo(400);
+        assertThat(negative.body()).contains("unsigned");
+    }
+
+    @Test
     void crossOriginAndFormPostsCannotCloseASession() throws Exception {
         HttpDoor d = server.httpDoor();
         String host = "Host: 127.0.0.1:" + d.port();
