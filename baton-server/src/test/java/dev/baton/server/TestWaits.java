@@ -34,12 +34,22 @@ public final class TestWaits {
         }
     }
 
-    /** A port free on loopback right now. */
+    /** Every port handed out in this JVM: the kernel may offer a port again once its probe socket is closed. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * A port free on loopback right now and never handed out before in this JVM, so that the ports of
+     * the nodes of one test are distinct (seen: one node's HTTP port was another's Raft port).
+     */
     public static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        while (true) {
+            try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+                if (HANDED_OUT.add(s.getLocalPort())) {
+                    return s.getLocalPort();
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
     }
 }

@@ -9,8 +9,6 @@ import io.grpc.ManagedChannelBuilder;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -89,23 +87,9 @@ final class ProcessCluster implements AutoCloseable {
         }
     }
 
-    /** Every port handed out in this JVM: the kernel may offer a port again once its probe socket is closed. */
-    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /**
-     * A port free now and never handed out before in this JVM, so that the four ports of each node of a
-     * cluster are distinct (seen: one node's HTTP port was another's Raft port, and it did not start).
-     */
+    /** A free port, distinct from every other this JVM's tests were given. */
     static int freePort() {
-        while (true) {
-            try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-                if (HANDED_OUT.add(s.getLocalPort())) {
-                    return s.getLocalPort();
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+        return dev.baton.server.TestWaits.freePort();
     }
 
     List<NodeProc> nodes() {

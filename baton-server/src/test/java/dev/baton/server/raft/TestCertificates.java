@@ -1,16 +1,11 @@
 package dev.baton.server.raft;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,8 +13,6 @@ import java.util.concurrent.TimeUnit;
  * PKCS#8 PEM ({@code NAME.key}), certificates in PEM ({@code NAME.pem}), valid for two days.
  */
 public final class TestCertificates {
-    private static final Set<Integer> PORTS = ConcurrentHashMap.newKeySet();
-
     private TestCertificates() {}
 
     /** A CA: {@code dir/NAME.pem} and {@code dir/NAME.key}. */
@@ -75,16 +68,8 @@ public final class TestCertificates {
         }
     }
 
-    /** A port free now and not handed out before in this JVM. */
+    /** A free port, distinct from every other this JVM's tests were given. */
     public static int freePort() {
-        while (true) {
-            try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-                if (PORTS.add(s.getLocalPort())) {
-                    return s.getLocalPort();
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+        return dev.baton.server.TestWaits.freePort();
     }
 }
