@@ -48,6 +48,11 @@ public final class TlsFiles {
                 keyUsage = critical,digitalSignature
                 extendedKeyUsage = serverAuth,clientAuth
                 subjectAltName = IP:127.0.0.1,DNS:localhost
+                [elsewhere_ext]
+                basicConstraints = CA:FALSE
+                keyUsage = critical,digitalSignature
+                extendedKeyUsage = serverAuth,clientAuth
+                subjectAltName = DNS:elsewhere.example
                 [client_ext]
                 basicConstraints = CA:FALSE
                 keyUsage = critical,digitalSignature
@@ -74,6 +79,11 @@ public final class TlsFiles {
     /** A node certificate (127.0.0.1, localhost; serverAuth and clientAuth) named {@code name}, new serial. */
     public Leaf node(Ca ca, String name) throws IOException {
         return signed(ca, name, "node_ext");
+    }
+
+    /** A node certificate like {@link #node}'s, but for another host ({@code elsewhere.example}) only. */
+    public Leaf nodeElsewhere(Ca ca, String name) throws IOException {
+        return signed(ca, name, "elsewhere_ext");
     }
 
     /** A client certificate (clientAuth) named {@code name}. */

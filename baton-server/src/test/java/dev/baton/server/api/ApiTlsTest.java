@@ -96,6 +96,23 @@ class ApiTlsTest {
     }
 
     @Test
+    void aCertificateForAnotherHostIsRefused() throws Exception {
+        // Only the handshake matters: a gRPC server without services, serving a certificate of the right CA.
+        TlsFiles.Leaf elsewhere = files.nodeElsewhere(ca, "elsewhere");
+        io.grpc.Server bare = io.grpc.Grpc.newServerBuilderForPort(0,
+                ApiTls.load(new ApiTls.Config(elsewhere.cert(), elsewhere.key())).serverCredentials()).build().start();
+        try {
+            assertThatThrownBy(() -> BatonClient.builder().endpoints("127.0.0.1:" + bare.getPort()).tls(ca.cert())
+                    .retryFor(Duration.ofSeconds(1)).build().close())
+                    .isInstanceOf(BatonUnavailableException.class)
+                    .hasMessageContaining("TLS: the node's certificate is not trusted")
+                    .hasMessageContaining("127.0.0.1");
+        } finally {
+            bare.shutdownNow();
+        }
+    }
+
+    @Test
     void theClientBuilderRefusesTlsOptionsThatDoNotGoTogether() throws Exception {
         TlsFiles.Leaf app = files.client(ca, "lonely-app");
         assertThatThrownBy(() -> BatonClient.builder().endpoints(server.apiEndpoint())
