@@ -104,6 +104,19 @@ public final class TlsFiles {
         return new Leaf(cert, key);
     }
 
+    /** A new node certificate (new serial, subject {@code name}) for the key of {@code old}. */
+    public Leaf renew(Ca ca, Leaf old, String name) throws IOException {
+        long serial = SERIALS.incrementAndGet();
+        Path csr = dir.resolve(name + "-" + serial + ".csr");
+        Path cert = dir.resolve(name + "-" + serial + ".pem");
+        openssl("req", "-new", "-config", cnf(), "-key", old.key().toString(), "-out", csr.toString(),
+                "-subj", "/CN=" + name);
+        openssl("x509", "-req", "-in", csr.toString(), "-CA", ca.cert().toString(), "-CAkey", ca.key().toString(),
+                "-set_serial", Long.toString(serial), "-days", "2", "-extfile", cnf(), "-extensions", "node_ext",
+                "-out", cert.toString());
+        return new Leaf(cert, old.key());
+    }
+
     private String cnf() {
         return dir.resolve("openssl.cnf").toString();
     }

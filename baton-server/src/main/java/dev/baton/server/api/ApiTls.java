@@ -38,9 +38,10 @@ import java.util.concurrent.TimeUnit;
  * expired) and swapped into grpc-java's {@link AdvancedTlsX509KeyManager} and
  * {@link AdvancedTlsX509TrustManager}: connections opened from then on use it, open ones keep theirs.
  * Material that fails a check is not used: the node logs a WARN and keeps serving the previous one.
- * (The managers' own periodic file reload is not used: it cannot run more often than once a minute,
- * installs a key that does not belong to its certificate, e.g. half-way through a rotation, and
- * reports failures to java.util.logging, which Baton does not show.)
+ * (The managers' own periodic file reload is not used: in grpc-java 1.68 it runs at most once a
+ * minute, takes new files only when both the key's and the certificate's modification times changed,
+ * so a certificate renewed for the same key would be missed, does not check that they belong
+ * together, and reports failures to java.util.logging, which Baton does not show.)
  *
  * <p>Error messages name the {@code baton server} options the files come from.
  */

@@ -14,7 +14,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The files of the API port's TLS, without a server: what is refused at start (naming the option
  * and the file), and that a reload keeps the material in use when the new files are bad (a key of
- * another certificate, a cut-short certificate, a missing file) and takes them once they are good.
+ * another certificate, a cut-short certificate, a missing file), takes them once they are good,
+ * and takes a certificate renewed for the same key.
  */
 class ApiTlsFilesTest {
 
@@ -79,5 +80,11 @@ class ApiTlsFilesTest {
         Files.copy(second.cert(), cert);
         tls.reloadChanged();
         assertThat(tls.certificate().getSubjectX500Principal().getName()).isEqualTo("CN=second");
+
+        // A certificate renewed for the same key: only the certificate file changes.
+        TlsFiles.Leaf renewed = files.renew(ca, second, "second-renewed");
+        Files.copy(renewed.cert(), cert, StandardCopyOption.REPLACE_EXISTING);
+        tls.reloadChanged();
+        assertThat(tls.certificate().getSubjectX500Principal().getName()).isEqualTo("CN=second-renewed");
     }
 }
