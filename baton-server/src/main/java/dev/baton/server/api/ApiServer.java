@@ -208,6 +208,7 @@ public final class ApiServer implements AutoCloseable {
     private AdminService admin;
     private HttpDoor httpDoor;
     private volatile String apiEndpoint;
+    private ScheduledExecutorService tlsReloader;
     private volatile boolean closed;
 
     public ApiServer(Config config) {
@@ -393,7 +394,10 @@ public final class ApiServer implements AutoCloseable {
         apiEndpoint = config.apiHost() + ":" + grpc.getPort();
         if (config.tls() != null) {
             LOG.info("API TLS on {}: {}", apiEndpoint, config.tls().summary());
-            config.tls().startReloading(timer);
+            // A thread of its own: a file read that hangs (a network file system) must not hold up
+            // the lease and wait timers.
+            tlsReloader = Executors.newSingleThreadScheduledExecutor(daemon("baton-tls-reload-" + config.node().nodeId()));
+            config.tls().startReloading(tlsReloader);
         }
         if (config.line() != null) {
             try {
@@ -496,6 +500,9 @@ public final class ApiServer implements AutoCloseable {
             door.close(); // first: its connections' sessions are closed while the node still runs
         }
         timer.shutdownNow();
+        if (tlsReloader != null) {
+            tlsReloader.shutdownNow();
+        }
         streams.closeAll();
         if (grpc != null) {
             grpc.shutdown();
