@@ -64,6 +64,7 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.lang.System.Logger.Level;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -192,7 +193,7 @@ public final class BatonClient implements AutoCloseable {
         this.events = Executors.newSingleThreadExecutor(daemon("baton-client-" + n + "-events"));
         Endpoints eps;
         try {
-            eps = new Endpoints(b.endpoints, b.channelFactory);
+            eps = new Endpoints(b.endpoints, b.channelFactory, b.tls == null && !b.customChannelFactory);
         } catch (RuntimeException e) {
             scheduler.shutdownNow();
             events.shutdownNow();
@@ -1197,6 +1198,8 @@ public final class BatonClient implements AutoCloseable {
                 e -> LOG.log(Level.WARNING, "Baton session lost: " + e.getMessage());
         private Consumer<SessionEvent> onEvent = e -> {};
         private Function<String, ManagedChannel> channelFactory = Builder::plaintextChannel;
+        private boolean customChannelFactory;
+        private ClientTls tls;
         private Executor callbacks;
 
         private Builder() {}
@@ -1311,6 +1314,36 @@ public final class BatonClient implements AutoCloseable {
          */
         public Builder channelFactory(Function<String, ManagedChannel> factory) {
             this.channelFactory = Objects.requireNonNull(factory, "factory");
+            this.customChannelFactory = true;
+            return this;
+        }
+
+        /**
+         * Connects with TLS, verifying each node's certificate against the CA(s) in {@code caFile}
+         * (PEM) and checking that it names the address connected to (host name or IP address of the
+         * endpoint). Without it the client speaks plaintext, which a node whose API port has TLS
+         * refuses. The file is read here.
+         *
+         * @throws IllegalArgumentException if the file cannot be read or holds no PEM certificate
+         */
+        public Builder tls(Path caFile) {
+            byte[] ca = ClientTls.readCertificates(Objects.requireNonNull(caFile, "caFile"), "the CA file");
+            tls = tls == null ? new ClientTls(ca, null, null) : new ClientTls(ca, tls.cert, tls.key);
+            return this;
+        }
+
+        /**
+         * Presents this certificate (PEM, intermediate CAs may follow) and its key (unencrypted PKCS#8
+         * PEM, {@code -----BEGIN PRIVATE KEY-----}) to nodes that require client certificates (mutual
+         * TLS). Needs {@link #tls(Path)}. The files are read here.
+         *
+         * @throws IllegalArgumentException if a file cannot be read or is not of that kind
+         */
+        public Builder tlsClientCertificate(Path certFile, Path keyFile) {
+            byte[] cert = ClientTls.readCertificates(Objects.requireNonNull(certFile, "certFile"),
+                    "the client certificate file");
+            byte[] key = ClientTls.readKey(Objects.requireNonNull(keyFile, "keyFile"));
+            tls = new ClientTls(tls == null ? null : tls.ca, cert, key);
             return this;
         }
 
@@ -1350,6 +1383,17 @@ public final class BatonClient implements AutoCloseable {
                 throw new IllegalStateException("no Baton endpoints given");
             }
             Builder copy = copy();
+            if (tls != null) {
+                if (tls.ca == null) {
+                    throw new IllegalStateException("tlsClientCertificate(...) needs tls(caFile): the CA to verify the"
+                            + " nodes' certificates with");
+                }
+                if (customChannelFactory) {
+                    throw new IllegalStateException("tls(...) and channelFactory(...) both given: set TLS up in the"
+                            + " channel factory, or do not give one");
+                }
+                copy.channelFactory = tls.channelFactory();
+            }
             BatonClient client = new BatonClient(copy);
             try {
                 client.open();
@@ -1370,6 +1414,8 @@ public final class BatonClient implements AutoCloseable {
             b.onSessionLost = onSessionLost;
             b.onEvent = onEvent;
             b.channelFactory = channelFactory;
+            b.customChannelFactory = customChannelFactory;
+            b.tls = tls;
             b.callbacks = callbacks;
             return b;
         }

@@ -49,6 +49,7 @@ final class Endpoints {
     private final CopyOnWriteArrayList<Endpoint> list = new CopyOnWriteArrayList<>();
     private final AtomicReference<Endpoint> current = new AtomicReference<>();
     private final Function<String, ManagedChannel> channelFactory;
+    private final boolean plaintext;
     private final Object addLock = new Object();
     private volatile boolean shutdown;
 
@@ -70,7 +71,13 @@ final class Endpoints {
     }
 
     Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory) {
+        this(addresses, channelFactory, false);
+    }
+
+    /** @param plaintext the channels are the client's own plaintext ones (for the hints of {@link Errors#transportHint}) */
+    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext) {
         this.channelFactory = channelFactory;
+        this.plaintext = plaintext;
         for (String address : addresses) {
             String a = address.trim();
             if (find(a) == null) {
@@ -80,7 +87,12 @@ final class Endpoints {
         current.set(list.get(0));
     }
 
-    Endpoint current() {
+    /** Whether the channels are known to be plaintext (the client's default channels). */
+    boolean plaintext() {
+        return plaintext;
+    }
+
+        Endpoint current() {
         return current.get();
     }
 

@@ -33,6 +33,17 @@ final class Errors {
     }
 
     /**
+     * What to add to the message of a call that failed with {@code status} on the transport: the
+     * TLS failure, or a hint for a plaintext client refused by a TLS port ({@link TransportFailures}).
+     *
+     * @param plaintext whether the client connects with its own plaintext channels
+     */
+    static String transportHint(Status status, boolean plaintext) {
+        String why = TransportFailures.explain(status, plaintext);
+        return why == null ? "" : " (" + why + ")";
+    }
+
+    /**
      * The exception for a call that failed with {@code status}, not to be retried.
      *
      * @param session the client's session id, for {@link SessionLostException}

@@ -251,7 +251,8 @@ final class Invoker {
                 }
                 fail(new BatonUnavailableException(status.getCode(), Errors.errorCode(trailers), n,
                         policy.what() + " failed after " + n + " attempt(s): " + status.getCode()
-                                + (status.getDescription() != null ? ": " + status.getDescription() : ""),
+                                + (status.getDescription() != null ? ": " + status.getDescription() : "")
+                                + Errors.transportHint(status, endpoints.plaintext()),
                         status.asRuntimeException(trailers)));
                 return;
             }

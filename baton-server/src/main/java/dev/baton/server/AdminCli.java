@@ -11,7 +11,6 @@ import dev.baton.api.v1.SnapshotRequest;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -47,8 +46,27 @@ final class AdminCli {
             description = "Give up after this long (default: ${DEFAULT-VALUE}).")
     long timeoutMs;
 
+    @Option(names = "--tls-ca-file", paramLabel = "PEM", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = CliTls.CA_HELP)
+    java.nio.file.Path tlsCaFile;
+
+    @Option(names = "--tls-cert-file", paramLabel = "PEM", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = CliTls.CERT_HELP)
+    java.nio.file.Path tlsCertFile;
+
+    @Option(names = "--tls-key-file", paramLabel = "PEM", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = CliTls.KEY_HELP)
+    java.nio.file.Path tlsKeyFile;
+
     int call(Function<AdminGrpc.AdminBlockingStub, MessageOrBuilder> op, Function<MessageOrBuilder, String> text) {
-        ManagedChannel ch = ManagedChannelBuilder.forTarget(endpoint).usePlaintext().build();
+        CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
+        ManagedChannel ch;
+        try {
+            ch = tls.channel(endpoint);
+        } catch (IllegalArgumentException e) {
+            System.err.println("baton admin: " + e.getMessage());
+            return 2;
+        }
         try {
             MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
             System.out.println(json ? JsonFormat.printer().print(r) : text.apply(r));
@@ -58,7 +76,8 @@ final class AdminCli {
             String code = t == null ? null : t.get(ERROR_KEY);
             System.err.println("baton admin: " + e.getStatus().getCode() + (code == null ? "" : " [" + code + "]")
                     + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
-                    + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : ""));
+                    + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
+                    + tls.hint(e.getStatus()));
             return 1;
         } catch (InvalidProtocolBufferException e) {
             System.err.println("baton admin: " + e.getMessage());

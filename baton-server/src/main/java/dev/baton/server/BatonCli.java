@@ -1,6 +1,7 @@
 package dev.baton.server;
 
 import dev.baton.server.api.ApiServer;
+import dev.baton.server.api.ApiTls;
 import dev.baton.server.api.ClusterSecret;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
@@ -265,6 +266,37 @@ public final class BatonCli implements Runnable {
                         + " option is absent. A single node without one uses a random secret nobody knows.")
         Path clusterSecretFile;
 
+        // ---- issue 16: TLS on the gRPC API port ----
+        @Option(names = "--tls-cert-file", paramLabel = "PEM",
+                description = "This node's certificate for the gRPC API port, PEM (its intermediate CAs may follow)."
+                        + " With --tls-key-file: the port speaks TLS only. It must name the address clients and the"
+                        + " other members use (--host), and be valid for both serverAuth and clientAuth: a member"
+                        + " presents it as its client certificate when it forwards to the leader. Re-read every"
+                        + " --tls-reload-interval-ms (rotation without restart). Default: plaintext.")
+        Path tlsCertFile;
+
+        @Option(names = "--tls-key-file", paramLabel = "PEM",
+                description = "The private key of --tls-cert-file: unencrypted PKCS#8 PEM (-----BEGIN PRIVATE KEY-----;"
+                        + " convert others with openssl pkcs8 -topk8 -nocrypt).")
+        Path tlsKeyFile;
+
+        @Option(names = "--tls-client-ca-file", paramLabel = "PEM",
+                description = "Require a client certificate on the gRPC API port (mutual TLS), signed by a CA of this"
+                        + " PEM file (or of --tls-ca-file). Default: no client certificate asked for.")
+        Path tlsClientCaFile;
+
+        @Option(names = "--tls-ca-file", paramLabel = "PEM",
+                description = "The CA(s) that signed the members' API certificates, PEM: this node verifies the leader"
+                        + " against them when it forwards writes. Default: --tls-client-ca-file. Required with"
+                        + " --tls-cert-file on a node of a cluster (--peers of more than one node, or --join) that has"
+                        + " no --tls-client-ca-file.")
+        Path tlsCaFile;
+
+        @Option(names = "--tls-reload-interval-ms", defaultValue = "60000",
+                description = "How often the TLS files are read again; changed files are checked and used for new"
+                        + " connections, bad ones logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
+        long tlsReloadIntervalMs;
+
         @Option(names = "--election-timeout-ms", defaultValue = "1000",
                 description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
         int electionTimeoutMs;
@@ -309,7 +341,11 @@ public final class BatonCli implements Runnable {
                 return 2;
             }
             ApiServer.Config config;
+            ApiTls tls;
             try {
+                // Read here, so that a missing or bad file is named before anything is written.
+                ApiTls.Config tlsConfig = tlsConfig();
+                tls = tlsConfig == null ? null : ApiTls.load(tlsConfig);
                 ClusterSecret secret = clusterSecret(System.getenv(ClusterSecret.ENV));
                 config = new ApiServer.Config(options, options.host(), apiPort, sessionTtlMs, LimitOptions.parse(
                         limits, sessionTtlMinMs, sessionTtlMaxMs), join, noLine ? null : new LineDoor.Config(
@@ -319,7 +355,7 @@ public final class BatonCli implements Runnable {
                         httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                         httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued)
                         .withTls(httpTls()),
-                        secret).withClockSkewWarnMs(clockSkewWarnMs);
+                        secret, clockSkewWarnMs, tls);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
@@ -356,6 +392,7 @@ public final class BatonCli implements Runnable {
             }, "baton-shutdown"));
             LineDoor door = server.lineDoor();
             System.err.println("baton server: node " + options.nodeId() + " serving gRPC on " + server.apiEndpoint()
+                    + (tls == null ? "" : " (TLS: " + tls.summary() + ")")
                     + (door == null ? "" : ", PoolCounter on " + door.config().host() + ":" + door.port())
                     + (server.httpDoor() == null ? "" : ", HTTP on " + server.httpDoor().endpoint()
                             + " (dashboard " + server.httpDoor().scheme() + "://" + server.httpDoor().endpoint() + "/dashboard/)")
@@ -383,6 +420,27 @@ public final class BatonCli implements Runnable {
                 }
             }
             return null;
+        }
+
+        /** The TLS options, checked for one another; null: plaintext. */
+        ApiTls.Config tlsConfig() {
+            if (tlsCertFile == null || tlsKeyFile == null) {
+                if (tlsCertFile != null) {
+                    throw new IllegalArgumentException("--tls-cert-file needs --tls-key-file (its private key, PKCS#8 PEM)");
+                }
+                if (tlsKeyFile != null) {
+                    throw new IllegalArgumentException("--tls-key-file needs --tls-cert-file (the certificate of that key)");
+                }
+                if (tlsClientCaFile != null || tlsCaFile != null) {
+                    throw new IllegalArgumentException((tlsClientCaFile != null ? "--tls-client-ca-file" : "--tls-ca-file")
+                            + " needs --tls-cert-file and --tls-key-file (TLS on the gRPC API port)");
+                }
+                return null;
+            }
+            if (tlsReloadIntervalMs <= 0) {
+                throw new IllegalArgumentException("--tls-reload-interval-ms must be positive, got " + tlsReloadIntervalMs);
+            }
+            return new ApiTls.Config(tlsCertFile, tlsKeyFile, tlsClientCaFile, tlsCaFile, tlsReloadIntervalMs);
         }
 
         /** The ports this node binds, each with the option that sets it. */

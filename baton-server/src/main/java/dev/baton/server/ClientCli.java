@@ -7,7 +7,6 @@ import dev.baton.api.v1.*;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,12 +56,15 @@ final class ClientCli {
                 description = "Give up on an unreachable cluster after this long (default: ${DEFAULT-VALUE}).")
         long timeoutMs;
 
+        @Mixin
+        CliTls tls = new CliTls();
+
         boolean json() {
             return output == Output.json;
         }
 
         BatonClient client() {
-            return BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofMillis(timeoutMs)).build();
+            return tls.apply(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofMillis(timeoutMs))).build();
         }
 
         /** Prints a reply as JSON or text; returns the exit code the caller decides. */
@@ -82,28 +84,53 @@ final class ClientCli {
 
         /** Runs {@code body} with a client (a new session), mapping failures to exit code 1. */
         int withClient(Function<BatonClient, Integer> body) {
-            try (BatonClient c = client()) {
+            BatonClient client;
+            try {
+                client = client();
+            } catch (IllegalArgumentException | IllegalStateException e) { // the TLS options
+                System.err.println("baton: " + e.getMessage());
+                return 2;
+            } catch (BatonException | StatusRuntimeException e) {
+                System.err.println("baton: " + e.getMessage() + hint(e));
+                return FAILED;
+            }
+            try (BatonClient c = client) {
                 return body.apply(c);
             } catch (BatonException | StatusRuntimeException e) {
-                System.err.println("baton: " + e.getMessage());
+                System.err.println("baton: " + e.getMessage() + hint(e));
                 return FAILED;
             }
         }
 
         /** Runs {@code body} with a raw channel (acting as an existing session, or reading). */
         int withChannel(Function<ManagedChannel, Integer> body) {
-            ManagedChannel ch = ManagedChannelBuilder.forTarget(endpoints.get(0)).usePlaintext().build();
+            ManagedChannel ch;
+            try {
+                ch = tls.channel(endpoints.get(0));
+            } catch (IllegalArgumentException e) {
+                System.err.println("baton: " + e.getMessage());
+                return 2;
+            }
             try {
                 return body.apply(ch);
             } catch (StatusRuntimeException e) {
                 String code = e.getTrailers() == null ? null
                         : e.getTrailers().get(io.grpc.Metadata.Key.of("baton-error", io.grpc.Metadata.ASCII_STRING_MARSHALLER));
                 System.err.println("baton: " + e.getStatus().getCode() + (code == null ? "" : " [" + code + "]")
-                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()));
+                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
+                        + tls.hint(e.getStatus()));
                 return FAILED;
             } finally {
                 ch.shutdownNow();
             }
+        }
+
+        /** The TLS hint for a failure of the client or of a raw call. */
+        private String hint(RuntimeException e) {
+            if (e instanceof StatusRuntimeException s) {
+                return tls.hint(s.getStatus());
+            }
+            return tls.hint(e.getMessage());
         }
 
         long deadlineMs() {

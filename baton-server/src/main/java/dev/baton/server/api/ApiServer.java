@@ -11,6 +11,7 @@ import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
 import io.grpc.Attributes;
+import io.grpc.InsecureChannelCredentials;
 import io.grpc.Server;
 import io.grpc.ServerTransportFilter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -64,10 +65,13 @@ public final class ApiServer implements AutoCloseable {
      *                        joining), else refused, since its peers could not forward to it
      * @param clockSkewWarnMs warn (log, dashboard) when the cluster time and this node's wall clock
      *                        differ by more than this, ms (see {@link ClockSkewWatch})
+     * @param tls             TLS of the API port, also used on this node's channels to the other
+     *                        members' API ports; null: plaintext. A node of a cluster with TLS needs a CA
+     *                        for the members' certificates ({@link ApiTls#trustsMembers()})
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                          UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
-                         ClusterSecret clusterSecret, long clockSkewWarnMs) {
+                         ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
@@ -92,6 +96,18 @@ public final class ApiServer implements AutoCloseable {
                 }
                 clusterSecret = ClusterSecret.random();
             }
+            if (tls != null && !tls.trustsMembers() && (node.peers().size() > 1 || join)) {
+                throw new IllegalArgumentException("a node of a cluster (--peers with more than one node, or --join) with"
+                        + " --tls-cert-file needs --tls-ca-file (the CA that signed the members' API certificates,"
+                        + " trusted when this node forwards writes to the leader) or --tls-client-ca-file");
+            }
+        }
+
+        /** Plaintext. */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
+                      ClusterSecret clusterSecret, long clockSkewWarnMs) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, clockSkewWarnMs, null);
         }
 
         /** With the default clock skew bound ({@link ClockSkewWatch#DEFAULT_WARN_MS}). */
@@ -127,11 +143,11 @@ public final class ApiServer implements AutoCloseable {
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs, tls);
         }
 
         public Config withHttp(HttpDoor.Config h) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs, tls);
         }
 
         /**
@@ -140,11 +156,20 @@ public final class ApiServer implements AutoCloseable {
          */
         public Config withClusterSecret(ClusterSecret secret) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http,
-                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs);
+                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs, tls);
         }
 
         public Config withClockSkewWarnMs(long ms) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms, tls);
+        }
+
+        /**
+         * With TLS on the API port (null: plaintext). (A node of a cluster needs its CA for the members
+         * from the start, as with the cluster secret: build its Config with the full constructor.)
+         */
+        public Config withTls(ApiTls t) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
+                    clockSkewWarnMs, t);
         }
     }
 
@@ -183,6 +208,7 @@ public final class ApiServer implements AutoCloseable {
     private AdminService admin;
     private HttpDoor httpDoor;
     private volatile String apiEndpoint;
+    private ScheduledExecutorService tlsReloader;
     private volatile boolean closed;
 
     public ApiServer(Config config) {
@@ -207,7 +233,8 @@ public final class ApiServer implements AutoCloseable {
         FunctionCounter.builder("baton.api.connections.accepted", apiConnectionsAccepted, AtomicLong::get)
                 .description("Connections accepted on the gRPC port").register(metrics.registry());
         this.leases = new LeaseKeeper(node, System::nanoTime);
-        this.router = new Router(node, leases, config.clusterSecret());
+        this.router = new Router(node, leases, config.clusterSecret(),
+                config.tls() == null ? InsecureChannelCredentials.create() : config.tls().memberChannelCredentials());
         this.metrics.bindRouter(router);
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
@@ -314,7 +341,10 @@ public final class ApiServer implements AutoCloseable {
                 forwardRefusedCommands);
         admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint);
         try {
-            grpc = NettyServerBuilder.forAddress(new InetSocketAddress(config.apiHost(), config.apiPort()))
+            InetSocketAddress address = new InetSocketAddress(config.apiHost(), config.apiPort());
+            NettyServerBuilder builder = config.tls() == null ? NettyServerBuilder.forAddress(address)
+                    : NettyServerBuilder.forAddress(address, config.tls().serverCredentials());
+            grpc = builder
                     .addService(services.new SessionsService())
                     .addService(services.new PoolsService())
                     .addService(services.new LocksService())
@@ -330,7 +360,8 @@ public final class ApiServer implements AutoCloseable {
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
                     .permitKeepAliveTime(5, TimeUnit.SECONDS)
                     .maxInboundMessageSize(4 << 20)
-                    // Bounds against hostile or broken clients (docs/operations.md).
+                    // Bounds against hostile or broken clients (docs/operations.md). The handshake
+                    // timeout covers the TLS handshake too.
                     .maxConcurrentCallsPerConnection(API_MAX_CALLS_PER_CONNECTION)
                     .handshakeTimeout(API_HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
                     .maxInboundMetadataSize(API_MAX_METADATA_BYTES)
@@ -361,6 +392,13 @@ public final class ApiServer implements AutoCloseable {
             throw new UncheckedIOException("cannot serve gRPC on " + config.apiHost() + ":" + config.apiPort(), e);
         }
         apiEndpoint = config.apiHost() + ":" + grpc.getPort();
+        if (config.tls() != null) {
+            LOG.info("API TLS on {}: {}", apiEndpoint, config.tls().summary());
+            // A thread of its own: a file read that hangs (a network file system) must not hold up
+            // the lease and wait timers.
+            tlsReloader = Executors.newSingleThreadScheduledExecutor(daemon("baton-tls-reload-" + config.node().nodeId()));
+            config.tls().startReloading(tlsReloader);
+        }
         if (config.line() != null) {
             try {
                 lineDoor = new LineDoor(config.line(), router, leases, config.node().nodeId()).start();
@@ -462,6 +500,9 @@ public final class ApiServer implements AutoCloseable {
             door.close(); // first: its connections' sessions are closed while the node still runs
         }
         timer.shutdownNow();
+        if (tlsReloader != null) {
+            tlsReloader.shutdownNow();
+        }
         streams.closeAll();
         if (grpc != null) {
             grpc.shutdown();

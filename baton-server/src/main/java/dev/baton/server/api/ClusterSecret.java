@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * The secret the members of one cluster share, which makes the node-to-node {@code Forward} service
  * a members-only link on the public API port: a forwarding node sends it with every call
  * ({@link #clientInterceptor()}), the receiving node serves {@code Forward} only to calls that carry it
- * ({@link #interceptor()}). It is a shared password, sent in the clear like everything else on the
- * API port today; mutual TLS between members is meant to replace it.
+ * ({@link #interceptor()}). It is a shared password, sent in the clear like everything else on a
+ * plaintext API port; with TLS on the port ({@link ApiTls}) it travels encrypted.
  *
  * <p>A single node without a configured secret gets a random one ({@link #random()}), known to
  * nobody: no one can call its {@code Forward} service.

@@ -24,12 +24,14 @@ import io.grpc.ClientInterceptor;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -75,6 +77,7 @@ public final class Router implements AutoCloseable {
     private final BatonNode node;
     private final LeaseKeeper leases;
     private final ClientInterceptor clusterSecret;
+    private final ChannelCredentials memberCredentials;
     private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     /** Forwarded calls in flight, failed when the leader changes away from their target. */
     private final Set<Attempt> inFlight = ConcurrentHashMap.newKeySet();
@@ -82,11 +85,16 @@ public final class Router implements AutoCloseable {
     private final LongAdder resent = new LongAdder();
     private volatile boolean closed;
 
-    /** @param clusterSecret sent with every {@code Forward} call: the leader serves members only */
-    public Router(BatonNode node, LeaseKeeper leases, ClusterSecret clusterSecret) {
+    /**
+     * @param clusterSecret      sent with every {@code Forward} call: the leader serves members only
+     * @param memberCredentials  how this node's channels to other members' API ports are secured
+     *                           (plaintext, or TLS when the API port has it: {@link ApiTls})
+     */
+    public Router(BatonNode node, LeaseKeeper leases, ClusterSecret clusterSecret, ChannelCredentials memberCredentials) {
         this.node = node;
         this.leases = leases;
         this.clusterSecret = clusterSecret.clientInterceptor();
+        this.memberCredentials = Objects.requireNonNull(memberCredentials, "memberCredentials");
         node.addLeaderChangeListener(this::leaderChanged);
     }
 
@@ -486,6 +494,13 @@ public final class Router implements AutoCloseable {
             return ApiErrors.unavailable("this node cannot forward to the leader at " + api + ": the leader refused"
                     + " its cluster secret (every node needs the same --cluster-secret-file)", null);
         }
+        String tls = dev.baton.client.TransportFailures.explain(s.getStatus(), false);
+        if (tls != null) {
+            // Also a misconfigured cluster: say which certificates to check.
+            return ApiErrors.unavailable("this node cannot forward to the leader at " + api + ": " + tls + " (the"
+                    + " leader's API certificate must be signed by a CA of this node's --tls-ca-file and name " + api
+                    + ", and this node's certificate by a CA the leader accepts)", null);
+        }
         return s;
     }
 
@@ -499,14 +514,14 @@ public final class Router implements AutoCloseable {
         return CommandCodec.decodeResult(new BinaryReader(b));
     }
 
-    /** A plaintext channel to another node's API port, kept for reuse. */
+    /** A channel to another node's API port (TLS when this node's API port has it), kept for reuse. */
     public ManagedChannel channel(String api) {
         if (closed) {
             throw ApiErrors.unavailable("node is shutting down", null);
         }
         // directExecutor: every callback only completes a future or hands off to an event loop, and a
         // thread hand-off costs ~30 us of CPU on the small VMs measured (BENCHMARKS.md).
-        return channels.computeIfAbsent(api, a -> ManagedChannelBuilder.forTarget(a).usePlaintext()
+        return channels.computeIfAbsent(api, a -> Grpc.newChannelBuilder(a, memberCredentials)
                 .directExecutor().build());
     }
 

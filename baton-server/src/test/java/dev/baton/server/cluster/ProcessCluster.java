@@ -5,7 +5,6 @@ import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.BatonCli;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -77,6 +76,8 @@ final class ProcessCluster implements AutoCloseable {
     private final Path root;
     private final List<NodeProc> nodes = new ArrayList<>();
     private final List<String> extraArgs;
+    /** How {@link #status} connects to the nodes (TLS when their API port has it). */
+    private io.grpc.ChannelCredentials credentials = io.grpc.InsecureChannelCredentials.create();
 
     /** A cluster of {@code n} nodes (not started). */
     ProcessCluster(Path root, int n, String... extraArgs) {
@@ -90,6 +91,12 @@ final class ProcessCluster implements AutoCloseable {
     /** A free port, distinct from every other this JVM's tests were given. */
     static int freePort() {
         return dev.baton.server.TestWaits.freePort();
+    }
+
+    /** Connect to the nodes' API ports with these credentials (e.g. TLS), from now on. */
+    ProcessCluster withChannelCredentials(io.grpc.ChannelCredentials c) {
+        this.credentials = c;
+        return this;
     }
 
     List<NodeProc> nodes() {
@@ -241,7 +248,7 @@ final class ProcessCluster implements AutoCloseable {
         }
         try {
             if (n.channel == null) {
-                n.channel = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
+                n.channel = io.grpc.Grpc.newChannelBuilder(n.api(), credentials).build();
             }
             return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                     .status(StatusRequest.getDefaultInstance()));

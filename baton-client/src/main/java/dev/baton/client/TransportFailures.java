@@ -1,0 +1,63 @@
+package dev.baton.client;
+
+import io.grpc.Status;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertificateException;
+import javax.net.ssl.SSLException;
+
+/**
+ * Explains a call's transport failure where gRPC's own status says little: a TLS handshake that
+ * failed (gRPC: {@code UNAVAILABLE: io exception} or {@code ssl exception}, the reason deep in its
+ * causes), or a plaintext connection that a TLS-only port closed at once (gRPC: {@code UNAVAILABLE:
+ * Network closed for unknown reason}, no cause at all). The client adds it to its
+ * {@link BatonUnavailableException}s; the {@code baton} command line to what it prints.
+ */
+public final class TransportFailures {
+    /** What gRPC reports when the server closed the connection before any HTTP/2 frame. */
+    private static final String CLOSED_AT_ONCE = "Network closed for unknown reason";
+
+    private TransportFailures() {}
+
+    /**
+     * A short explanation of {@code status}, or null if it is not such a failure.
+     *
+     * @param plaintext whether the failed call was made without TLS
+     */
+    public static String explain(Status status, boolean plaintext) {
+        SSLException ssl = null;
+        Throwable root = null;
+        boolean untrusted = false;
+        for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
+            if (ssl == null && t instanceof SSLException s) {
+                ssl = s;
+            }
+            if (t instanceof CertificateException || t instanceof CertPathBuilderException) {
+                untrusted = true;
+            }
+            root = t;
+        }
+        if (ssl != null) {
+            String why = String.valueOf(root.getMessage());
+            if (untrusted) {
+                return "TLS: the node's certificate is not trusted (" + why + "): is it signed by a CA of the given"
+                        + " CA file, and does it name the address connected to?";
+            }
+            if (why.contains("CERTIFICATE_REQUIRED")) {
+                // Also when the client has one, but of a CA the node does not name as accepted: then
+                // the TLS library sends none.
+                return "TLS: the node requires a client certificate of a CA it accepts, and none was sent";
+            }
+            if (why.contains("UNKNOWN_CA") || why.contains("BAD_CERTIFICATE") || why.contains("CERTIFICATE_UNKNOWN")) {
+                return "TLS: the node refused the client certificate (" + why + ")";
+            }
+            if (why.startsWith("not an SSL/TLS record")) {
+                return "TLS: the node does not speak TLS on this port";
+            }
+            return "TLS: " + why;
+        }
+        if (plaintext && status.getCode() == Status.Code.UNAVAILABLE && CLOSED_AT_ONCE.equals(status.getDescription())) {
+            return "the node closed the connection at once: is its API port TLS-only? A plaintext client cannot use it";
+        }
+        return null;
+    }
+}

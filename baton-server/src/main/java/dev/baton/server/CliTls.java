@@ -1,0 +1,117 @@
+package dev.baton.server;
+
+import dev.baton.client.BatonClient;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.TlsChannelCredentials;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * {@code --tls-ca-file}, {@code --tls-cert-file} and {@code --tls-key-file} of the commands that
+ * call a node's gRPC API port ({@code baton admin ...}, {@code baton pool ...}, ...): the same
+ * option names as {@code baton server}'s, meaning the client's side of them.
+ */
+final class CliTls {
+    static final String CA_HELP = "Connect with TLS, verifying the node's certificate against the CA(s) in this PEM"
+            + " file (the certificate must name the endpoint's host name or IP address). Default: plaintext.";
+    static final String CERT_HELP = "Client certificate (PEM) for a node that requires one (its --tls-client-ca-file);"
+            + " needs --tls-ca-file and --tls-key-file.";
+    static final String KEY_HELP = "The key of --tls-cert-file: unencrypted PKCS#8 PEM.";
+
+    @Option(names = "--tls-ca-file", paramLabel = "PEM", description = CA_HELP)
+    Path caFile;
+
+    @Option(names = "--tls-cert-file", paramLabel = "PEM", description = CERT_HELP)
+    Path certFile;
+
+    @Option(names = "--tls-key-file", paramLabel = "PEM", description = KEY_HELP)
+    Path keyFile;
+
+    CliTls() {
+    }
+
+    CliTls(Path caFile, Path certFile, Path keyFile) {
+        this.caFile = caFile;
+        this.certFile = certFile;
+        this.keyFile = keyFile;
+    }
+
+    /** Checks the options go together. */
+    void check() {
+        if ((certFile == null) != (keyFile == null)) {
+            throw new IllegalArgumentException(certFile == null ? "--tls-key-file needs --tls-cert-file"
+                    : "--tls-cert-file needs --tls-key-file");
+        }
+        if (certFile != null && caFile == null) {
+            throw new IllegalArgumentException("--tls-cert-file needs --tls-ca-file (the CA to verify the node with)");
+        }
+    }
+
+    boolean enabled() {
+        return caFile != null;
+    }
+
+    /** The client builder with these options. */
+    BatonClient.Builder apply(BatonClient.Builder b) {
+        check();
+        if (caFile != null) {
+            b.tls(caFile);
+        }
+        if (certFile != null) {
+            b.tlsClientCertificate(certFile, keyFile);
+        }
+        return b;
+    }
+
+    /** A channel to {@code endpoint} with these options. */
+    ManagedChannel channel(String endpoint) {
+        check();
+        ChannelCredentials credentials;
+        if (caFile == null) {
+            credentials = InsecureChannelCredentials.create();
+        } else {
+            TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
+            try {
+                b.trustManager(caFile.toFile());
+            } catch (IOException e) {
+                throw new IllegalArgumentException("--tls-ca-file " + caFile + ": cannot read it (" + e + ")", e);
+            }
+            if (certFile != null) {
+                try {
+                    b.keyManager(certFile.toFile(), keyFile.toFile());
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("--tls-cert-file " + certFile + " / --tls-key-file " + keyFile
+                            + ": cannot read them (" + e + ")", e);
+                }
+            }
+            credentials = b.build();
+        }
+        try {
+            return Grpc.newChannelBuilder(endpoint, credentials).build();
+        } catch (RuntimeException e) {
+            // gRPC reports certificate files it cannot use as "no functional channel service provider".
+            throw new IllegalArgumentException("cannot set up TLS with --tls-ca-file, --tls-cert-file and --tls-key-file: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** What to add to the message of a call that failed with {@code status}: its TLS failure, and what to give. */
+    String hint(Status status) {
+        String why = dev.baton.client.TransportFailures.explain(status, !enabled());
+        if (why == null) {
+            return "";
+        }
+        return " (" + why + (enabled() ? "" : "; give --tls-ca-file") + ")";
+    }
+
+    /** What to add to the message of the Java client's failure (it explains TLS failures itself). */
+    String hint(String clientMessage) {
+        return !enabled() && clientMessage != null && clientMessage.contains("TLS-only") ? " (give --tls-ca-file)" : "";
+    }
+}
