@@ -52,7 +52,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Skipped with a message where libfaketime is not installed or the JVM does not run under it.
  */
 class ClockStepProcessTest {
-    private static final int TIMEOUT_S = 8;
+    private static final int TIMEOUT_S = 5;
     /** No wait may end earlier than its timeout minus this (a loaded box only makes waits later). */
     private static final long EARLY_BOUND_MS = 2_000;
     /**
