@@ -431,7 +431,13 @@ public final class ApiServer implements AutoCloseable {
             config.tls().startReloading(tlsReloader);
         }
         if (config.auth() != null) {
-            LOG.info("API tokens from {}: {} token(s), re-read when changed", config.auth().file(), config.auth().size());
+            if (config.auth().size() == 0) {
+                // Allowed (a way to shut every caller out), but more likely a mistake: say so.
+                LOG.warn("API token file {} holds no token: every call of the API port but Forward is refused",
+                        config.auth().file());
+            } else {
+                LOG.info("API tokens from {}: {} token(s), re-read when changed", config.auth().file(), config.auth().size());
+            }
             tokenReloader = Executors.newSingleThreadScheduledExecutor(daemon("baton-token-reload-" + config.node().nodeId()));
             config.auth().startReloading(tokenReloader);
         }
