@@ -193,7 +193,8 @@ public final class BatonClient implements AutoCloseable {
         this.events = Executors.newSingleThreadExecutor(daemon("baton-client-" + n + "-events"));
         Endpoints eps;
         try {
-            eps = new Endpoints(b.endpoints, b.channelFactory, b.tls == null && !b.customChannelFactory);
+            eps = new Endpoints(b.endpoints, b.channelFactory, b.tls == null && !b.customChannelFactory,
+                    b.authToken == null ? null : BearerToken.interceptor(b.authToken));
         } catch (RuntimeException e) {
             scheduler.shutdownNow();
             events.shutdownNow();
@@ -1201,6 +1202,7 @@ public final class BatonClient implements AutoCloseable {
         private boolean customChannelFactory;
         private ClientTls tls;
         private Executor callbacks;
+        private String authToken;
 
         private Builder() {}
 
@@ -1253,6 +1255,31 @@ public final class BatonClient implements AutoCloseable {
          */
         public Builder clientToken(String token) {
             this.clientToken = Objects.requireNonNull(token, "token");
+            return this;
+        }
+
+        /**
+         * The bearer token for nodes that require one ({@code baton server --auth-token-file}; make one with
+         * {@code baton token new NAME ROLES}): sent with every call as {@code authorization: Bearer <token>}.
+         * (Not to be confused with {@link #clientToken(String)}, which names the session.) A node that
+         * does not know the token, or whose token lacks the role a call needs, refuses the call with
+         * {@link AccessDeniedException}, which is never retried. Use it with {@link #tls(Path)}: on a
+         * plaintext port anyone on the path can read the token.
+         *
+         * @throws IllegalArgumentException if the token is empty or not printable ASCII without spaces
+         */
+        public Builder authToken(String token) {
+            this.authToken = BearerToken.check(token);
+            return this;
+        }
+
+        /**
+         * {@link #authToken(String)} with the first line of {@code file} (trimmed). The file is read here.
+         *
+         * @throws IllegalArgumentException if the file cannot be read or its first line is blank
+         */
+        public Builder authTokenFile(Path file) {
+            this.authToken = BearerToken.readFile(file);
             return this;
         }
 
@@ -1417,6 +1444,7 @@ public final class BatonClient implements AutoCloseable {
             b.customChannelFactory = customChannelFactory;
             b.tls = tls;
             b.callbacks = callbacks;
+            b.authToken = authToken;
             return b;
         }
     }

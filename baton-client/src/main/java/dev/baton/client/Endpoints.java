@@ -1,6 +1,9 @@
 package dev.baton.client;
 
 import io.grpc.ConnectivityState;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import java.lang.System.Logger.Level;
 import java.util.List;
@@ -28,12 +31,15 @@ final class Endpoints {
     static final class Endpoint {
         final String address;
         final ManagedChannel channel;
+        /** Where calls start: {@link #channel}, with the client's interceptors (its token) if any. */
+        final Channel calls;
         volatile long failedAtNanos;
         volatile boolean everFailed;
 
-        Endpoint(String address, ManagedChannel channel) {
+        Endpoint(String address, ManagedChannel channel, ClientInterceptor interceptor) {
             this.address = address;
             this.channel = channel;
+            this.calls = interceptor == null ? channel : ClientInterceptors.intercept(channel, interceptor);
         }
 
         boolean failedWithin(long nanos, long now) {
@@ -50,6 +56,7 @@ final class Endpoints {
     private final AtomicReference<Endpoint> current = new AtomicReference<>();
     private final Function<String, ManagedChannel> channelFactory;
     private final boolean plaintext;
+    private final ClientInterceptor interceptor;
     private final Object addLock = new Object();
     private volatile boolean shutdown;
 
@@ -71,17 +78,22 @@ final class Endpoints {
     }
 
     Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory) {
-        this(addresses, channelFactory, false);
+        this(addresses, channelFactory, false, null);
     }
 
-    /** @param plaintext the channels are the client's own plaintext ones (for the hints of {@link Errors#transportHint}) */
-    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext) {
+    /**
+     * @param plaintext   the channels are the client's own plaintext ones (for the hints of {@link Errors#transportHint})
+     * @param interceptor on every call (the token), or null
+     */
+    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
+              ClientInterceptor interceptor) {
         this.channelFactory = channelFactory;
         this.plaintext = plaintext;
+        this.interceptor = interceptor;
         for (String address : addresses) {
             String a = address.trim();
             if (find(a) == null) {
-                list.add(new Endpoint(a, Objects.requireNonNull(channelFactory.apply(a), "channel factory returned null")));
+                list.add(new Endpoint(a, Objects.requireNonNull(channelFactory.apply(a), "channel factory returned null"), interceptor));
             }
         }
         current.set(list.get(0));
@@ -138,7 +150,7 @@ final class Endpoints {
                     if (channel == null) {
                         return;
                     }
-                    target = new Endpoint(address, channel);
+                    target = new Endpoint(address, channel, interceptor);
                     list.add(target);
                     LOG.log(Level.DEBUG, "Baton leader {0} added to the endpoints", address);
                 }

@@ -61,6 +61,9 @@ final class Errors {
                 return new LimitExceededException(code, message, cause);
             case NOT_FOUND:
                 return new NotFoundException(code, message, cause);
+            case UNAUTHENTICATED:
+            case PERMISSION_DENIED:
+                return new AccessDeniedException(status.getCode(), code, message, cause);
             case FAILED_PRECONDITION:
                 if (STALE_FENCE.equals(code)) {
                     return new StaleFenceException(code, message, cause);

@@ -165,7 +165,7 @@ final class Invoker {
                 attempts++;
                 ClientCall<Req, Resp> cc;
                 try {
-                    cc = ep.channel.newCall(method,
+                    cc = ep.calls.newCall(method,
                             CallOptions.DEFAULT.withDeadlineAfter(policy.attemptTimeoutNanos(), TimeUnit.NANOSECONDS));
                 } catch (RuntimeException e) {
                     cc = null;

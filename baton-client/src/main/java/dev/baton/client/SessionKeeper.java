@@ -195,7 +195,7 @@ final class SessionKeeper {
         stream = s;
         unackedSinceNanos = 0;
         try {
-            SessionsGrpc.newStub(ep.channel).keepAlive(s);
+            SessionsGrpc.newStub(ep.calls).keepAlive(s);
             s.send();
         } catch (RuntimeException e) {
             stream = null;

@@ -46,7 +46,8 @@ class ErrorsAndConcurrencyTest extends TestSupport {
                 Arguments.of(Status.Code.FAILED_PRECONDITION, "WAIT_FOR_RESPONSE", BatonException.class),
                 Arguments.of(Status.Code.NOT_FOUND, "NOT_FOUND", NotFoundException.class),
                 Arguments.of(Status.Code.INTERNAL, "MALFORMED", BatonException.class),
-                Arguments.of(Status.Code.PERMISSION_DENIED, null, BatonException.class),
+                Arguments.of(Status.Code.PERMISSION_DENIED, null, AccessDeniedException.class),
+                Arguments.of(Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED", AccessDeniedException.class),
                 Arguments.of(Status.Code.CANCELLED, null, BatonException.class));
     }
 

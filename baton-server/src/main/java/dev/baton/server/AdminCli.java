@@ -58,11 +58,16 @@ final class AdminCli {
             description = CliTls.KEY_HELP)
     java.nio.file.Path tlsKeyFile;
 
+    @Option(names = "--token-file", paramLabel = "FILE", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = CliToken.HELP)
+    java.nio.file.Path tokenFile;
+
     int call(Function<AdminGrpc.AdminBlockingStub, MessageOrBuilder> op, Function<MessageOrBuilder, String> text) {
         CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
+        CliToken token = new CliToken(tokenFile);
         ManagedChannel ch;
         try {
-            ch = tls.channel(endpoint);
+            ch = tls.channel(endpoint, token.interceptor());
         } catch (IllegalArgumentException e) {
             System.err.println("baton admin: " + e.getMessage());
             return 2;
@@ -77,7 +82,7 @@ final class AdminCli {
             System.err.println("baton admin: " + e.getStatus().getCode() + (code == null ? "" : " [" + code + "]")
                     + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
                     + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
-                    + tls.hint(e.getStatus()));
+                    + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));
             return 1;
         } catch (InvalidProtocolBufferException e) {
             System.err.println("baton admin: " + e.getMessage());

@@ -2,6 +2,7 @@ package dev.baton.server;
 
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.api.ApiTls;
+import dev.baton.server.api.AuthTokens;
 import dev.baton.server.api.ClusterSecret;
 import dev.baton.server.http.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
@@ -29,7 +30,7 @@ import java.util.concurrent.CountDownLatch;
         description = "Baton: a replicated coordination service.",
         subcommands = {BatonCli.Server.class, ClientCli.Status.class, ClientCli.Pool.class, ClientCli.Lock.class,
                 ClientCli.Dispatch.class, ClientCli.Events.class, ClientCli.Queue.class, ClientCli.Sessions.class,
-                ClientCli.Snapshot.class, AdminCli.class},
+                ClientCli.Snapshot.class, AdminCli.class, TokenCli.class},
         footer = {"", "Exit codes: 0 done; 1 refused or unreachable; 2 bad usage; 3 done, but not granted"
                 + " (an acquire without LOCKED, a claim without items)."})
 public final class BatonCli implements Runnable {
@@ -297,6 +298,19 @@ public final class BatonCli implements Runnable {
                         + " connections, bad ones logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
         long tlsReloadIntervalMs;
 
+        // ---- issue 16: bearer tokens on the gRPC API port ----
+        @Option(names = "--auth-token-file", paramLabel = "FILE",
+                description = "Require a bearer token on every call of the gRPC API port (but the members-only"
+                        + " Forward service): one token per line, '<sha256-hex-of-token> <name> <roles>', roles a comma"
+                        + " list of client, read, admin; make one with: baton token new NAME ROLES. Re-read when it"
+                        + " changes. Default: no tokens asked for.")
+        Path authTokenFile;
+
+        @Option(names = "--auth-reload-interval-ms", defaultValue = "10000",
+                description = "How often --auth-token-file is read again; a changed file that parses replaces the"
+                        + " tokens, a malformed one is logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
+        long authReloadIntervalMs;
+
         @Option(names = "--election-timeout-ms", defaultValue = "1000",
                 description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
         int electionTimeoutMs;
@@ -355,7 +369,7 @@ public final class BatonCli implements Runnable {
                         httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                         httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued)
                         .withTls(httpTls()),
-                        secret, clockSkewWarnMs, tls);
+                        secret, clockSkewWarnMs, tls, authTokens());
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
@@ -393,6 +407,8 @@ public final class BatonCli implements Runnable {
             LineDoor door = server.lineDoor();
             System.err.println("baton server: node " + options.nodeId() + " serving gRPC on " + server.apiEndpoint()
                     + (tls == null ? "" : " (TLS: " + tls.summary() + ")")
+                    + (config.auth() == null ? "" : " (tokens required: " + config.auth().size() + " in "
+                            + config.auth().file() + ")")
                     + (door == null ? "" : ", PoolCounter on " + door.config().host() + ":" + door.port())
                     + (server.httpDoor() == null ? "" : ", HTTP on " + server.httpDoor().endpoint()
                             + " (dashboard " + server.httpDoor().scheme() + "://" + server.httpDoor().endpoint() + "/dashboard/)")
@@ -420,6 +436,11 @@ public final class BatonCli implements Runnable {
                 }
             }
             return null;
+        }
+
+        /** The tokens of {@code --auth-token-file}, read now; null without it. */
+        AuthTokens authTokens() {
+            return authTokenFile == null ? null : AuthTokens.load(authTokenFile, authReloadIntervalMs);
         }
 
         /** The TLS options, checked for one another; null: plaintext. */

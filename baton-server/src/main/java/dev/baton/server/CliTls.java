@@ -71,6 +71,11 @@ final class CliTls {
 
     /** A channel to {@code endpoint} with these options. */
     ManagedChannel channel(String endpoint) {
+        return channel(endpoint, null);
+    }
+
+    /** A channel to {@code endpoint} with these options, {@code interceptor} (may be null) on every call. */
+    ManagedChannel channel(String endpoint, io.grpc.ClientInterceptor interceptor) {
         check();
         ChannelCredentials credentials;
         if (caFile == null) {
@@ -93,7 +98,11 @@ final class CliTls {
             credentials = b.build();
         }
         try {
-            return Grpc.newChannelBuilder(endpoint, credentials).build();
+            io.grpc.ManagedChannelBuilder<?> b = Grpc.newChannelBuilder(endpoint, credentials);
+            if (interceptor != null) {
+                b.intercept(interceptor);
+            }
+            return b.build();
         } catch (RuntimeException e) {
             // gRPC reports certificate files it cannot use as "no functional channel service provider".
             throw new IllegalArgumentException("cannot set up TLS with --tls-ca-file, --tls-cert-file and --tls-key-file: "

@@ -59,12 +59,16 @@ final class ClientCli {
         @Mixin
         CliTls tls = new CliTls();
 
+        @Mixin
+        CliToken token = new CliToken();
+
         boolean json() {
             return output == Output.json;
         }
 
         BatonClient client() {
-            return tls.apply(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofMillis(timeoutMs))).build();
+            return token.apply(tls.apply(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofMillis(timeoutMs))))
+                    .build();
         }
 
         /** Prints a reply as JSON or text; returns the exit code the caller decides. */
@@ -87,7 +91,7 @@ final class ClientCli {
             BatonClient client;
             try {
                 client = client();
-            } catch (IllegalArgumentException | IllegalStateException e) { // the TLS options
+            } catch (IllegalArgumentException | IllegalStateException e) { // the TLS and token options
                 System.err.println("baton: " + e.getMessage());
                 return 2;
             } catch (BatonException | StatusRuntimeException e) {
@@ -106,7 +110,7 @@ final class ClientCli {
         int withChannel(Function<ManagedChannel, Integer> body) {
             ManagedChannel ch;
             try {
-                ch = tls.channel(endpoints.get(0));
+                ch = tls.channel(endpoints.get(0), token.interceptor());
             } catch (IllegalArgumentException e) {
                 System.err.println("baton: " + e.getMessage());
                 return 2;
@@ -118,7 +122,7 @@ final class ClientCli {
                         : e.getTrailers().get(io.grpc.Metadata.Key.of("baton-error", io.grpc.Metadata.ASCII_STRING_MARSHALLER));
                 System.err.println("baton: " + e.getStatus().getCode() + (code == null ? "" : " [" + code + "]")
                         + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
-                        + tls.hint(e.getStatus()));
+                        + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));
                 return FAILED;
             } finally {
                 ch.shutdownNow();
@@ -128,7 +132,10 @@ final class ClientCli {
         /** The TLS hint for a failure of the client or of a raw call. */
         private String hint(RuntimeException e) {
             if (e instanceof StatusRuntimeException s) {
-                return tls.hint(s.getStatus());
+                return tls.hint(s.getStatus()) + token.hint(s.getStatus().getCode());
+            }
+            if (e instanceof dev.baton.client.AccessDeniedException denied) {
+                return token.hint(denied.statusCode());
             }
             return tls.hint(e.getMessage());
         }

@@ -32,11 +32,23 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     private final Router router;
     private final String nodeId;
     private final java.util.function.Supplier<String> apiEndpoint;
+    private final ClusterSecret clusterSecret;
 
-    AdminService(Router router, String nodeId, java.util.function.Supplier<String> apiEndpoint) {
+    /**
+     * @param clusterSecret sent on this node's own Admin calls to the other members (a change passed
+     *                      on to the leader, their status): with tokens on the API port, it is how they
+     *                      know the call comes from a member ({@link TokenAuth#MEMBER})
+     */
+    AdminService(Router router, String nodeId, java.util.function.Supplier<String> apiEndpoint,
+                 ClusterSecret clusterSecret) {
         this.router = router;
         this.nodeId = nodeId;
         this.apiEndpoint = apiEndpoint;
+        this.clusterSecret = clusterSecret;
+    }
+
+    private AdminGrpc.AdminFutureStub memberStub(String api) {
+        return AdminGrpc.newFutureStub(router.channel(api)).withInterceptors(clusterSecret.clientInterceptor());
     }
 
     /** This node's view of the cluster. */
@@ -99,13 +111,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             out.onError(ApiErrors.unavailable("no leader to run the change on", null));
             return;
         }
-        ApiServices.respond(completable(remote.apply(AdminGrpc.newFutureStub(router.channel(api.get()))
+        ApiServices.respond(completable(remote.apply(memberStub(api.get())
                 .withDeadlineAfter(30, TimeUnit.SECONDS))), out);
     }
 
     /** Another node's status, asked over gRPC with a deadline. */
     CompletableFuture<StatusResponse> statusOf(String api, long deadlineMs) {
-        return completable(AdminGrpc.newFutureStub(router.channel(api)).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
+        return completable(memberStub(api).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                 .status(StatusRequest.getDefaultInstance()));
     }
 

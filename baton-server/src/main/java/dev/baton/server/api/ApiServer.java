@@ -68,10 +68,12 @@ public final class ApiServer implements AutoCloseable {
      * @param tls             TLS of the API port, also used on this node's channels to the other
      *                        members' API ports; null: plaintext. A node of a cluster with TLS needs a CA
      *                        for the members' certificates ({@link ApiTls#trustsMembers()})
+     * @param auth            the bearer tokens every call of the client services and of Admin must carry
+     *                        ({@link TokenAuth}); null: no tokens asked for
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                          UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
-                         ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls) {
+                         ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls, AuthTokens auth) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
@@ -101,6 +103,13 @@ public final class ApiServer implements AutoCloseable {
                         + " --tls-cert-file needs --tls-ca-file (the CA that signed the members' API certificates,"
                         + " trusted when this node forwards writes to the leader) or --tls-client-ca-file");
             }
+        }
+
+        /** Without tokens. */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
+                      ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, clockSkewWarnMs, tls, null);
         }
 
         /** Plaintext. */
@@ -143,11 +152,11 @@ public final class ApiServer implements AutoCloseable {
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs, tls);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs, tls, auth);
         }
 
         public Config withHttp(HttpDoor.Config h) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs, tls);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs, tls, auth);
         }
 
         /**
@@ -156,11 +165,11 @@ public final class ApiServer implements AutoCloseable {
          */
         public Config withClusterSecret(ClusterSecret secret) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http,
-                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs, tls);
+                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs, tls, auth);
         }
 
         public Config withClockSkewWarnMs(long ms) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms, tls);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms, tls, auth);
         }
 
         /**
@@ -169,12 +178,20 @@ public final class ApiServer implements AutoCloseable {
          */
         public Config withTls(ApiTls t) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
-                    clockSkewWarnMs, t);
+                    clockSkewWarnMs, t, auth);
+        }
+
+        /** With bearer tokens on the API port (null: none asked for). */
+        public Config withAuth(AuthTokens a) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
+                    clockSkewWarnMs, tls, a);
         }
     }
 
     /** Micrometer name of the refused Forward calls (Prometheus: {@code baton_forward_refused_total}). */
     public static final String FORWARD_REFUSED_METRIC = "baton.forward.refused";
+    /** Micrometer name of the calls refused for their token (Prometheus: {@code baton_auth_refused_total}). */
+    public static final String AUTH_REFUSED_METRIC = "baton.auth.refused";
 
     private final Config config;
     private final AtomicLong forwardRefusedCommands = new AtomicLong();
@@ -209,6 +226,8 @@ public final class ApiServer implements AutoCloseable {
     private HttpDoor httpDoor;
     private volatile String apiEndpoint;
     private ScheduledExecutorService tlsReloader;
+    private ScheduledExecutorService tokenReloader;
+    private final TokenAuth tokenAuth;
     private volatile boolean closed;
 
     public ApiServer(Config config) {
@@ -226,6 +245,17 @@ public final class ApiServer implements AutoCloseable {
         FunctionCounter.builder(FORWARD_REFUSED_METRIC, forwardRefusedCommands, AtomicLong::get)
                 .tag("reason", "leader_only_command")
                 .description("Calls of the members-only Forward service refused").register(metrics.registry());
+        if (config.auth() != null) {
+            tokenAuth = new TokenAuth(config.auth(), config.clusterSecret());
+            FunctionCounter.builder(AUTH_REFUSED_METRIC, tokenAuth, TokenAuth::unauthenticatedCalls)
+                    .tag("reason", "unauthenticated")
+                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+            FunctionCounter.builder(AUTH_REFUSED_METRIC, tokenAuth, TokenAuth::permissionDeniedCalls)
+                    .tag("reason", "permission_denied")
+                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+        } else {
+            tokenAuth = null;
+        }
         node.clockSkew().setWarnMs(config.clockSkewWarnMs());
         node.clockSkew().bindTo(metrics.registry());
         Gauge.builder("baton.api.connections", apiConnections, AtomicLong::get)
@@ -339,22 +369,23 @@ public final class ApiServer implements AutoCloseable {
         }
         ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs(),
                 forwardRefusedCommands);
-        admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint);
+        admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint, config.clusterSecret());
         try {
             InetSocketAddress address = new InetSocketAddress(config.apiHost(), config.apiPort());
             NettyServerBuilder builder = config.tls() == null ? NettyServerBuilder.forAddress(address)
                     : NettyServerBuilder.forAddress(address, config.tls().serverCredentials());
             grpc = builder
-                    .addService(services.new SessionsService())
-                    .addService(services.new PoolsService())
-                    .addService(services.new LocksService())
-                    .addService(services.new DispatchService())
-                    .addService(services.new EventsService())
-                    .addService(services.new QueuesService())
-                    // Members only: the interceptor turns away calls without the cluster secret.
+                    .addService(withTokens(services.new SessionsService()))
+                    .addService(withTokens(services.new PoolsService()))
+                    .addService(withTokens(services.new LocksService()))
+                    .addService(withTokens(services.new DispatchService()))
+                    .addService(withTokens(services.new EventsService()))
+                    .addService(withTokens(services.new QueuesService()))
+                    // Members only: the interceptor turns away calls without the cluster secret. No
+                    // token: the members forward their clients' calls here, already checked.
                     .addService(ServerInterceptors.intercept(services.new ForwardService(),
                             config.clusterSecret().interceptor()))
-                    .addService(admin)
+                    .addService(withTokens(admin))
                     // A client that vanished without closing its TCP connection is noticed.
                     .keepAliveTime(30, TimeUnit.SECONDS)
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
@@ -399,6 +430,17 @@ public final class ApiServer implements AutoCloseable {
             tlsReloader = Executors.newSingleThreadScheduledExecutor(daemon("baton-tls-reload-" + config.node().nodeId()));
             config.tls().startReloading(tlsReloader);
         }
+        if (config.auth() != null) {
+            if (config.auth().size() == 0) {
+                // Allowed (a way to shut every caller out), but more likely a mistake: say so.
+                LOG.warn("API token file {} holds no token: every call of the API port but Forward is refused",
+                        config.auth().file());
+            } else {
+                LOG.info("API tokens from {}: {} token(s), re-read when changed", config.auth().file(), config.auth().size());
+            }
+            tokenReloader = Executors.newSingleThreadScheduledExecutor(daemon("baton-token-reload-" + config.node().nodeId()));
+            config.auth().startReloading(tokenReloader);
+        }
         if (config.line() != null) {
             try {
                 lineDoor = new LineDoor(config.line(), router, leases, config.node().nodeId()).start();
@@ -428,6 +470,21 @@ public final class ApiServer implements AutoCloseable {
         duties.start(timer);
         timer.scheduleWithFixedDelay(this::checkClockSkew, 1, 1, TimeUnit.SECONDS);
         return this;
+    }
+
+    /** {@code service} behind the token check when this node has tokens, else as it is. */
+    private io.grpc.ServerServiceDefinition withTokens(io.grpc.BindableService service) {
+        return tokenAuth == null ? service.bindService() : ServerInterceptors.intercept(service, tokenAuth);
+    }
+
+    /** The services the gRPC port serves (for the test that every method has a role). */
+    List<io.grpc.ServerServiceDefinition> services() {
+        return grpc.getServices();
+    }
+
+    /** The token check, or null without {@code --auth-token-file}. */
+    public TokenAuth tokenAuth() {
+        return tokenAuth;
     }
 
     private void checkClockSkew() {
@@ -502,6 +559,9 @@ public final class ApiServer implements AutoCloseable {
         timer.shutdownNow();
         if (tlsReloader != null) {
             tlsReloader.shutdownNow();
+        }
+        if (tokenReloader != null) {
+            tokenReloader.shutdownNow();
         }
         streams.closeAll();
         if (grpc != null) {

@@ -1,0 +1,244 @@
+package dev.baton.server.api;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * The bearer tokens of the gRPC API port ({@code --auth-token-file}): one token per line,
+ * {@code <sha256-hex-of-token> <name> <roles>}, roles a comma list of {@code client}, {@code read}
+ * and {@code admin} ({@code admin} implies {@code read}); {@code #} starts a comment line, blank
+ * lines are ignored. The file holds only hashes, so reading it does not reveal a token.
+ *
+ * <p>The file is read again every reload interval; a changed file that parses replaces the tokens,
+ * one that does not is logged once (WARN) and the tokens in use stay.
+ */
+public final class AuthTokens {
+    private static final Logger LOG = LoggerFactory.getLogger(AuthTokens.class);
+    public static final long DEFAULT_RELOAD_INTERVAL_MS = 10_000;
+    /** Random bytes in a token made by {@link #newToken()}. */
+    static final int TOKEN_BYTES = 32;
+    private static final Pattern HASH = Pattern.compile("[0-9a-fA-F]{64}");
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._@:+-]{1,128}");
+
+    /** What a token allows. */
+    public enum Role {
+        /** The client services: sessions, pools, locks, dispatch, events, queues. */
+        CLIENT,
+        /** The read-only methods of the Admin service (status, dump). */
+        READ,
+        /** Every Admin method: membership, leadership transfer, snapshots. Implies {@link #READ}. */
+        ADMIN;
+
+        String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Who a call's token belongs to, and what it may do. */
+    public record Principal(String name, Set<Role> roles) {
+        public Principal {
+            Objects.requireNonNull(name, "name");
+            roles = Set.copyOf(roles);
+        }
+
+        public boolean has(Role role) {
+            return roles.contains(role);
+        }
+    }
+
+    private final Path file;
+    private final long reloadIntervalMs;
+    private volatile Map<String, Principal> byHash;
+    // Touched by the reload thread only (and the constructor).
+    private String loadedText;
+    private String rejectedText;
+
+    private AuthTokens(Path file, long reloadIntervalMs, String text, Map<String, Principal> byHash) {
+        this.file = file;
+        this.reloadIntervalMs = reloadIntervalMs;
+        this.loadedText = text;
+        this.byHash = byHash;
+    }
+
+    /**
+     * Reads {@code file} now (so a bad file stops the start before anything is written).
+     *
+     * @throws IllegalArgumentException naming the file, and the line, if it cannot be read or a line is malformed
+     */
+    public static AuthTokens load(Path file, long reloadIntervalMs) {
+        Objects.requireNonNull(file, "file");
+        if (reloadIntervalMs <= 0) {
+            throw new IllegalArgumentException("--auth-reload-interval-ms must be positive, got " + reloadIntervalMs);
+        }
+        String text = read(file);
+        return new AuthTokens(file, reloadIntervalMs, text, parse(text, file));
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the token file " + file + ": " + e, e);
+        } catch (RuntimeException e) { // not UTF-8
+            throw new IllegalArgumentException("the token file " + file + " is not UTF-8 text: " + e, e);
+        }
+    }
+
+    /** The tokens of a file's text, keyed by their hash (lower-case hex); {@code file} names it in errors. */
+    static Map<String, Principal> parse(String text, Path file) {
+        Map<String, Principal> tokens = new HashMap<>();
+        String[] lines = text.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i].strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            String where = file + " line " + (i + 1) + ": ";
+            String[] fields = line.split("\\s+");
+            if (fields.length != 3) {
+                throw new IllegalArgumentException(where + "want '<sha256-hex-of-token> <name> <roles>', got "
+                        + fields.length + " field(s)");
+            }
+            if (!HASH.matcher(fields[0]).matches()) {
+                throw new IllegalArgumentException(where + "the first field must be the SHA-256 of the token, 64 hex"
+                        + " digits (baton token new NAME ROLES prints the line), got " + fields[0].length() + " characters");
+            }
+            Principal p;
+            try {
+                p = new Principal(checkName(fields[1]), parseRoles(fields[2]));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + e.getMessage(), e);
+            }
+            if (tokens.put(fields[0].toLowerCase(Locale.ROOT), p) != null) {
+                throw new IllegalArgumentException(where + "this token hash is already on an earlier line");
+            }
+        }
+        return Map.copyOf(tokens);
+    }
+
+    static String checkName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("a token name is 1 to 128 of A-Z a-z 0-9 . _ @ : + -, got '" + name + "'");
+        }
+        return name;
+    }
+
+    /** {@code client,read,admin} (any of them, in any order); {@code admin} brings {@code read}. */
+    static Set<Role> parseRoles(String list) {
+        EnumSet<Role> roles = EnumSet.noneOf(Role.class);
+        for (String r : list.split(",", -1)) {
+            Role role = switch (r.strip().toLowerCase(Locale.ROOT)) {
+                case "client" -> Role.CLIENT;
+                case "read" -> Role.READ;
+                case "admin" -> Role.ADMIN;
+                default -> throw new IllegalArgumentException("unknown role '" + r
+                        + "' (roles: a comma list of client, read, admin)");
+            };
+            roles.add(role);
+        }
+        if (roles.contains(Role.ADMIN)) {
+            roles.add(Role.READ);
+        }
+        return roles;
+    }
+
+    /** The holder of {@code token}, or null if no line of the file has its hash. */
+    public Principal lookup(String token) {
+        // A map lookup by the hash: tokens are high-entropy, so timing reveals nothing about one.
+        return token == null ? null : byHash.get(sha256Hex(token));
+    }
+
+    /** How many tokens are loaded. */
+    public int size() {
+        return byHash.size();
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** Reads the file again every reload interval on {@code executor}. */
+    public void startReloading(ScheduledExecutorService executor) {
+        executor.scheduleWithFixedDelay(this::reloadNow, reloadIntervalMs, reloadIntervalMs, TimeUnit.MILLISECONDS);
+    }
+
+    /** Reads the file; takes its tokens if its text changed and parses. Never throws. */
+    synchronized void reloadNow() {
+        String text;
+        try {
+            text = read(file);
+        } catch (IllegalArgumentException e) {
+            warnOnce("<unreadable>" + e.getMessage(), e.getMessage());
+            return;
+        }
+        if (text.equals(loadedText)) {
+            rejectedText = null;
+            return;
+        }
+        try {
+            byHash = parse(text, file);
+            loadedText = text;
+            rejectedText = null;
+            LOG.info("token file {} reloaded: {} token(s)", file, byHash.size());
+        } catch (IllegalArgumentException e) {
+            warnOnce(text, e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.warn("reading the token file {} failed; the tokens in use stay", file, e);
+        }
+    }
+
+    private void warnOnce(String text, String problem) {
+        if (!text.equals(rejectedText)) {
+            rejectedText = text;
+            LOG.warn("token file not taken, the {} token(s) in use stay: {}", byHash.size(), problem);
+        }
+    }
+
+    /** A fresh token: {@value #TOKEN_BYTES} random bytes, base64url without padding. */
+    public static String newToken() {
+        byte[] b = new byte[TOKEN_BYTES];
+        new SecureRandom().nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    /** The line of the token file for {@code token}; checks name and roles. */
+    public static String fileLine(String token, String name, String roles) {
+        parseRoles(roles); // checks them
+        String list = java.util.Arrays.stream(roles.split(",")).map(r -> r.strip().toLowerCase(Locale.ROOT)).distinct()
+                .collect(java.util.stream.Collectors.joining(","));
+        return sha256Hex(token) + " " + checkName(name) + " " + list;
+    }
+
+    /** SHA-256 of the token's UTF-8 bytes, lower-case hex. */
+    public static String sha256Hex(String token) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e); // every JDK has SHA-256
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "AuthTokens(" + file + ", " + byHash.size() + " token(s))"; // never a hash
+    }
+}
