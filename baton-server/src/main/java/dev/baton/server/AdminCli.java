@@ -79,7 +79,8 @@ final class AdminCli {
         } catch (StatusRuntimeException e) {
             Metadata t = e.getTrailers();
             String code = t == null ? null : t.get(ERROR_KEY);
-            System.err.println("baton admin: " + e.getStatus().getCode() + (code == null ? "" : " [" + code + "]")
+            boolean sameCode = code == null || code.equals(e.getStatus().getCode().name()); // say it once
+            System.err.println("baton admin: " + e.getStatus().getCode() + (sameCode ? "" : " [" + code + "]")
                     + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
                     + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
                     + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));

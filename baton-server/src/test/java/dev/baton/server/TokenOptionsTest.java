@@ -107,7 +107,8 @@ class TokenOptionsTest {
         String ep = server.apiEndpoint();
         Run none = baton("admin", "status", "-e", ep);
         assertThat(none.code()).isEqualTo(1);
-        assertThat(none.err()).contains("UNAUTHENTICATED").doesNotContain("\tat ");
+        assertThat(none.err()).contains("UNAUTHENTICATED").doesNotContain("\tat ")
+                .as("the code said once").doesNotContain("[UNAUTHENTICATED]");
 
         Run read = baton("admin", "status", "-e", ep, "--token-file", dir.resolve("read.token").toString());
         assertThat(read.code()).as(read.err()).isZero();
