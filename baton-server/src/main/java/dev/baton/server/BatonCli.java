@@ -34,6 +34,8 @@ import java.util.concurrent.CountDownLatch;
         footer = {"", "Exit codes: 0 done; 1 refused or unreachable; 2 bad usage; 3 done, but not granted"
                 + " (an acquire without LOCKED, a claim without items)."})
 public final class BatonCli implements Runnable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatonCli.class);
+
 
     public static void main(String[] args) {
         System.exit(commandLine(args).execute(args));
@@ -311,6 +313,14 @@ public final class BatonCli implements Runnable {
                         + " tokens, a malformed one is logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
         long authReloadIntervalMs;
 
+        @Option(names = "--insecure",
+                description = "Start even though a port listens beyond this machine (not on a loopback address)"
+                        + " unprotected: the gRPC API port without TLS or without tokens/client certificates, the Raft"
+                        + " port without --peer-tls-*, the HTTP port without --auth-token-file, the PoolCounter port"
+                        + " without --line-allow. Without it such a node refuses to start; with it, it warns at every"
+                        + " start.")
+        boolean insecure;
+
         @Option(names = "--election-timeout-ms", defaultValue = "1000",
                 description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
         int electionTimeoutMs;
@@ -373,6 +383,21 @@ public final class BatonCli implements Runnable {
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
                 return 2;
+            }
+            List<String> insecurePorts = StartupChecks.insecurePorts(exposure(options, config));
+            if (!insecurePorts.isEmpty() && !insecure) {
+                System.err.println("baton server: refusing to start: " + String.join("; ", insecurePorts)
+                        + ". Protect them, listen on 127.0.0.1 only (--host), or start with --insecure to run like"
+                        + " this anyway.");
+                return 2;
+            }
+            for (String problem : insecurePorts) {
+                LOG.warn("--insecure: {}", problem);
+            }
+            if (config.http() != null && config.auth() != null && config.http().tls() == null
+                    && StartupChecks.beyondLoopback(config.http().host())) {
+                LOG.warn("the HTTP port {}:{} takes tokens without TLS: they cross the network in clear text"
+                        + " (--http-tls-cert-file, --http-tls-key-file)", config.http().host(), httpPort);
             }
             // A replica that cannot apply an entry ends the process (a supervisor restarts it) rather
             // than staying up half-alive.
@@ -462,6 +487,15 @@ public final class BatonCli implements Runnable {
                 throw new IllegalArgumentException("--tls-reload-interval-ms must be positive, got " + tlsReloadIntervalMs);
             }
             return new ApiTls.Config(tlsCertFile, tlsKeyFile, tlsClientCaFile, tlsCaFile, tlsReloadIntervalMs);
+        }
+
+        /** How each port is exposed and protected (for the --insecure check). */
+        private StartupChecks.Exposure exposure(BatonNode.Options options, ApiServer.Config config) {
+            return new StartupChecks.Exposure(options.host(), apiPort, config.tls() != null,
+                    config.auth() != null || tlsClientCaFile != null,
+                    options.host(), options.port(), options.peerTls() != null,
+                    config.http() == null ? null : config.http().host(), httpPort, config.auth() != null,
+                    config.line() == null ? null : config.line().host(), linePort, lineAllow != null);
         }
 
         /** The ports this node binds, each with the option that sets it. */

@@ -24,13 +24,13 @@ final class CliTls {
             + " needs --tls-ca-file and --tls-key-file.";
     static final String KEY_HELP = "The key of --tls-cert-file: unencrypted PKCS#8 PEM.";
 
-    @Option(names = "--tls-ca-file", paramLabel = "PEM", description = CA_HELP)
+    @Option(names = {"--tls-ca-file", "--tls-ca"}, paramLabel = "PEM", description = CA_HELP)
     Path caFile;
 
-    @Option(names = "--tls-cert-file", paramLabel = "PEM", description = CERT_HELP)
+    @Option(names = {"--tls-cert-file", "--tls-cert"}, paramLabel = "PEM", description = CERT_HELP)
     Path certFile;
 
-    @Option(names = "--tls-key-file", paramLabel = "PEM", description = KEY_HELP)
+    @Option(names = {"--tls-key-file", "--tls-key"}, paramLabel = "PEM", description = KEY_HELP)
     Path keyFile;
 
     CliTls() {

@@ -71,6 +71,60 @@ final class StartupChecks {
     }
 
     /**
+     * How the node's ports are exposed and secured, for {@link #insecurePorts}.
+     *
+     * @param httpHost null without an HTTP port
+     * @param lineHost null without a PoolCounter port
+     */
+    record Exposure(String apiHost, int apiPort, boolean apiTls, boolean apiAuthentication,
+                    String raftHost, int raftPort, boolean peerTls,
+                    String httpHost, int httpPort, boolean httpAuthentication,
+                    String lineHost, int linePort, boolean lineAllowList) {
+    }
+
+    /**
+     * Why this node is not safe to run as configured: one line per port that listens beyond this
+     * machine (not on a loopback address) without what protects it. Empty if every such port is
+     * protected, or every port listens on loopback only (the zero-config single node).
+     * {@code baton server} refuses to start with any of these unless told {@code --insecure}.
+     */
+    static List<String> insecurePorts(Exposure e) {
+        List<String> problems = new java.util.ArrayList<>();
+        if (beyondLoopback(e.apiHost())) {
+            String where = "the gRPC API port " + e.apiHost() + ":" + e.apiPort();
+            if (!e.apiTls()) {
+                problems.add(where + " has no TLS (--tls-cert-file, --tls-key-file)");
+            }
+            if (!e.apiAuthentication()) {
+                problems.add(where + " asks for no token or client certificate (--auth-token-file, --tls-client-ca-file)");
+            }
+        }
+        if (beyondLoopback(e.raftHost()) && !e.peerTls()) {
+            problems.add("the Raft port " + e.raftHost() + ":" + e.raftPort() + " lets anyone join, vote and change the"
+                    + " membership: give the members certificates (--peer-tls-cert-file, --peer-tls-key-file,"
+                    + " --peer-tls-ca-file)");
+        }
+        if (e.httpHost() != null && beyondLoopback(e.httpHost()) && !e.httpAuthentication()) {
+            problems.add("the HTTP port " + e.httpHost() + ":" + e.httpPort() + " serves its admin API to anyone"
+                    + " (--auth-token-file)");
+        }
+        if (e.lineHost() != null && beyondLoopback(e.lineHost()) && !e.lineAllowList()) {
+            problems.add("the PoolCounter port " + e.lineHost() + ":" + e.linePort() + ", whose protocol has no"
+                    + " authentication, accepts any address (name the client networks with --line-allow)");
+        }
+        return problems;
+    }
+
+    /** True unless {@code host} resolves to a loopback address (a wildcard such as 0.0.0.0 is beyond). */
+    static boolean beyondLoopback(String host) {
+        try {
+            return !InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return true; // the port check names the unknown host
+        }
+    }
+
+    /**
      * The outermost directory of {@code dir} (itself included) that does not exist yet, or null if
      * it exists: what a failed start must delete to leave the disk as it found it.
      */

@@ -17,7 +17,10 @@ final class TokenCli extends ClientCli.Group {
                     + " --token-file), and on the second the line for the server's --auth-token-file (it holds only"
                     + " the token's SHA-256).",
                     "ROLES: a comma list of client (sessions, pools, locks, dispatch, events, queues), read (Admin"
-                            + " status and dump) and admin (every Admin method; implies read)."})
+                            + " status and dump) and admin (every Admin method; implies read).",
+                    "PREFIXES (optional, client only): a comma list of key prefixes, e.g. enwiki:,dewiki: - the"
+                            + " token may then only touch pools, locks, dispatch groups, events and queues whose names"
+                            + " start with one of them."})
     static final class New implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "NAME", description = "Who holds the token (shown in refusals and logs).")
         String name;
@@ -25,12 +28,16 @@ final class TokenCli extends ClientCli.Group {
         @Parameters(index = "1", paramLabel = "ROLES", description = "e.g. client, or read, or client,admin.")
         String roles;
 
+        @Parameters(index = "2", arity = "0..1", paramLabel = "PREFIXES",
+                description = "Key prefixes the token is limited to, e.g. enwiki:,dewiki: (default: every key).")
+        String prefixes;
+
         @Override
         public Integer call() {
             String token = AuthTokens.newToken();
             String line;
             try {
-                line = AuthTokens.fileLine(token, name, roles);
+                line = AuthTokens.fileLine(token, name, roles, prefixes);
             } catch (IllegalArgumentException e) {
                 System.err.println("baton token new: " + e.getMessage());
                 return 2;

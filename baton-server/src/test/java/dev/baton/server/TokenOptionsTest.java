@@ -130,4 +130,16 @@ class TokenOptionsTest {
         assertThat(r.err()).contains("unknown role 'root'");
         assertThat(r.out()).isEmpty();
     }
+
+    @Test
+    void tokenNewLimitsATokenToKeyPrefixes() {
+        Run r = baton("token", "new", "tenant-a", "client", "enwiki:,dewiki:");
+        assertThat(r.code()).isZero();
+        String[] lines = r.out().strip().split("\n");
+        assertThat(lines).hasSize(2);
+        assertThat(lines[1]).isEqualTo(AuthTokens.sha256Hex(lines[0].strip()) + " tenant-a client enwiki:,dewiki:");
+        Run admin = baton("token", "new", "ops", "admin", "enwiki:");
+        assertThat(admin.code()).isEqualTo(2);
+        assertThat(admin.err()).contains("may have only the client role");
+    }
 }

@@ -37,6 +37,18 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
         long session();
 
         long requestId();
+
+        /**
+         * The names this request acts on: a pool key, a lock, a dispatch group, an event, a queue
+         * and the events gating its item. A front door checks them against what its caller may
+         * touch (a token limited to key prefixes); every request must say, so none can slip past.
+         */
+        List<String> resourceNames();
+    }
+
+    /** A one-name list, empty for null (a malformed request is rejected by the core, not here). */
+    private static List<String> named(String name) {
+        return name == null ? List.of() : List.of(name);
     }
 
     // ---- sessions and time -------------------------------------------------------------------
@@ -48,7 +60,12 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record OpenSession(String clientToken, long ttlMs) implements ClientCommand {}
 
     /** Ends a session as if its client disconnected: everything it held or waited for is released. */
-    record CloseSession(long session, long requestId) implements SessionRequest {}
+    record CloseSession(long session, long requestId) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return List.of();
+        }
+    }
 
     /**
      * Ends the listed sessions whose leases the leader saw run out. The leader decides (it alone
@@ -85,7 +102,12 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * request's own limits, as in poolcounterd; {@code timeoutMs == 0} means "do not wait".
      */
     record PoolAcquire(long session, long requestId, String key, int workers, int maxQueue, long timeoutMs,
-                       boolean forAnyone) implements SessionRequest {}
+                       boolean forAnyone) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(key);
+        }
+    }
 
     /**
      * Releases one slot of the session: the newest one (poolcounterd's LIFO {@code RELEASE}), or the
@@ -93,18 +115,33 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * that fence (none → {@code STALE_FENCE}). Without a fence and with no slot → {@code NOT_LOCKED}.
      * Releasing a slot that is still waiting cancels the wait.
      */
-    record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {}
+    record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return key == null || key.isEmpty() ? List.of() : List.of(key);
+        }
+    }
 
     // ---- fenced locks -------------------------------------------------------------------------
 
     /** tryLock ({@code timeoutMs == 0}) or lock-with-timeout on the named mutex. */
-    record LockAcquire(long session, long requestId, String name, long timeoutMs) implements SessionRequest {}
+    record LockAcquire(long session, long requestId, String name, long timeoutMs) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(name);
+        }
+    }
 
     /**
      * Unlocks the named lock held by the session. {@code fence != 0} must be the current grant's
      * fence. If the session is waiting for the lock instead, the wait is cancelled.
      */
-    record LockRelease(long session, long requestId, String name, long fence) implements SessionRequest {}
+    record LockRelease(long session, long requestId, String name, long fence) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(name);
+        }
+    }
 
     // ---- dispatch (Wikibase ChangeDispatchCoordinator) ----------------------------------------
 
@@ -114,16 +151,36 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * May be sent without a session ({@code session == 0}).
      */
     record DispatchInit(long session, long requestId, String group, Map<String, String> targets,
-                        DispatchSettings settings) implements SessionRequest {}
+                        DispatchSettings settings) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(group);
+        }
+    }
 
     /** Raises the group's head (the newest change id); a lower value is ignored. */
-    record DispatchAdvance(long session, long requestId, String group, long head) implements SessionRequest {}
+    record DispatchAdvance(long session, long requestId, String group, long head) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(group);
+        }
+    }
 
     /** Selects a target as Wikibase's selectClient does and locks it for the session. */
-    record DispatchSelect(long session, long requestId, String group) implements SessionRequest {}
+    record DispatchSelect(long session, long requestId, String group) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(group);
+        }
+    }
 
     /** Locks a given target for the session (Wikibase's lockClient). */
-    record DispatchLock(long session, long requestId, String group, String target) implements SessionRequest {}
+    record DispatchLock(long session, long requestId, String group, String target) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(group);
+        }
+    }
 
     /**
      * Stores the new cursor and unlocks (releaseClient): sets {@code touched = now},
@@ -131,19 +188,39 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * must be the one the lock was granted with ({@code STALE_FENCE} otherwise).
      */
     record DispatchRelease(long session, long requestId, String group, String target, long fence, long newSeen)
-            implements SessionRequest {}
+            implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(group);
+        }
+    }
 
     /** Enables or disables a target; a disabled target is never selected. */
     record DispatchSetDisabled(long session, long requestId, String group, String target, boolean disabled)
-            implements SessionRequest {}
+            implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(group);
+        }
+    }
 
     // ---- events (ManifoldCF IEventActivity) ---------------------------------------------------
 
     /** Makes the event pending, owned by the session; fails if it is already pending. */
-    record EventBegin(long session, long requestId, String name) implements SessionRequest {}
+    record EventBegin(long session, long requestId, String name) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(name);
+        }
+    }
 
     /** Completes the event (idempotent; no ownership check, as ManifoldCF). */
-    record EventComplete(long session, long requestId, String name) implements SessionRequest {}
+    record EventComplete(long session, long requestId, String name) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(name);
+        }
+    }
 
     // ---- gated work queues --------------------------------------------------------------------
 
@@ -152,14 +229,38 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * that is already there replaces its payload and prerequisites and keeps its place and claim.
      */
     record QueueEnqueue(long session, long requestId, String queue, String item, Bytes payload,
-                        List<String> prerequisites) implements SessionRequest {}
+                        List<String> prerequisites) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            List<String> names = new java.util.ArrayList<>(named(queue));
+            if (prerequisites != null) {
+                prerequisites.stream().filter(java.util.Objects::nonNull).forEach(names::add);
+            }
+            return names;
+        }
+    }
 
     /** Claims up to {@code max} items, oldest first, skipping claimed items and items with a pending prerequisite. */
-    record QueueClaim(long session, long requestId, String queue, int max) implements SessionRequest {}
+    record QueueClaim(long session, long requestId, String queue, int max) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(queue);
+        }
+    }
 
     /** Removes a claimed item (work finished). {@code fence != 0} must match the claim. */
-    record QueueDone(long session, long requestId, String queue, String item, long fence) implements SessionRequest {}
+    record QueueDone(long session, long requestId, String queue, String item, long fence) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(queue);
+        }
+    }
 
     /** Gives a claimed item back, at the back of the queue (ManifoldCF's retryDocumentProcessing). */
-    record QueueRetry(long session, long requestId, String queue, String item, long fence) implements SessionRequest {}
+    record QueueRetry(long session, long requestId, String queue, String item, long fence) implements SessionRequest {
+        @Override
+        public List<String> resourceNames() {
+            return named(queue);
+        }
+    }
 }

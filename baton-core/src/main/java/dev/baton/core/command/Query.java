@@ -7,11 +7,30 @@ import java.util.List;
  * published state, so they are consistent. "Get" queries answer null when the thing does not exist.
  */
 public sealed interface Query<R> {
+    /**
+     * A question about one named thing (a pool key, a lock, a dispatch group, an event, a queue): a
+     * front door checks the name against what its caller may touch.
+     */
+    sealed interface Named<R> extends Query<R> permits GetPool, GetLock, GetGroup, GetEvent, GetQueue {
+        String resourceName();
+    }
+
     record GetSession(long session) implements Query<View.Session> {}
+
+    /**
+     * The client token a session was opened with: null if there is no such session, "" if it was
+     * opened without one. O(1), for the per-request ownership check of a front door.
+     */
+    record GetSessionToken(long session) implements Query<String> {}
 
     record ListSessionLeases() implements Query<List<View.SessionLease>> {}
 
-    record GetPool(String key) implements Query<View.Pool> {}
+    record GetPool(String key) implements Named<View.Pool> {
+        @Override
+        public String resourceName() {
+            return key;
+        }
+    }
 
     /** How {@link ListPools} orders keys: most waiters (then holders) first, most holders first, or by key. */
     enum PoolOrder { WAITERS, HOLDERS, KEY }
@@ -45,15 +64,35 @@ public sealed interface Query<R> {
 
     record GetPoolTotals() implements Query<View.PoolTotals> {}
 
-    record GetLock(String name) implements Query<View.Lock> {}
+    record GetLock(String name) implements Named<View.Lock> {
+        @Override
+        public String resourceName() {
+            return name;
+        }
+    }
 
-    record GetGroup(String group) implements Query<View.Group> {}
+    record GetGroup(String group) implements Named<View.Group> {
+        @Override
+        public String resourceName() {
+            return group;
+        }
+    }
 
-    record GetEvent(String name) implements Query<View.Event> {}
+    record GetEvent(String name) implements Named<View.Event> {
+        @Override
+        public String resourceName() {
+            return name;
+        }
+    }
 
     record ListEvents() implements Query<List<View.Event>> {}
 
-    record GetQueue(String queue) implements Query<View.Queue> {}
+    record GetQueue(String queue) implements Named<View.Queue> {
+        @Override
+        public String resourceName() {
+            return queue;
+        }
+    }
 
     /** The earliest wait deadline, or {@code Long.MAX_VALUE}: when the leader should propose ExpireWaits. */
     record NextDeadline() implements Query<Long> {}

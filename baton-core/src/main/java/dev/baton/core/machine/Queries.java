@@ -43,6 +43,10 @@ final class Queries {
             SessionState x = s.sessions().get(g.session());
             return x == null ? null : session(x);
         }
+        if (q instanceof Query.GetSessionToken g) {
+            SessionState x = s.sessions().get(g.session());
+            return x == null ? null : x.token() == null ? "" : x.token();
+        }
         if (q instanceof Query.GetLock g) {
             LockState l = s.locks().get(g.name());
             return l == null ? null : lock(l);

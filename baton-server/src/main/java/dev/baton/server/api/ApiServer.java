@@ -266,6 +266,14 @@ public final class ApiServer implements AutoCloseable {
         this.router = new Router(node, leases, config.clusterSecret(),
                 config.tls() == null ? InsecureChannelCredentials.create() : config.tls().memberChannelCredentials());
         this.metrics.bindRouter(router);
+        if (tokenAuth != null) {
+            FunctionCounter.builder(AUTH_REFUSED_METRIC, router, Router::refusedOutsideKeyPrefixes)
+                    .tag("reason", "outside_key_prefixes")
+                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+            FunctionCounter.builder(AUTH_REFUSED_METRIC, router, Router::refusedNotSessionOwner)
+                    .tag("reason", "not_session_owner")
+                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+        }
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
     }

@@ -224,9 +224,9 @@ final class ApiServices {
                         }
                         session = req.getSession();
                         checking = true;
-                        leases.keepAlive(session);
                         // A linearizable check: the session may have been opened through another node a
-                        // moment ago.
+                        // moment ago. It also checks the caller may keep this session alive (its own,
+                        // when the port asks for tokens): the lease is renewed only once it passed.
                         router.read(new Query.GetSession(session)).whenComplete((s, t) -> bind(s, t));
                         return;
                     }
@@ -235,8 +235,8 @@ final class ApiServices {
                                 .asRuntimeException(ApiErrors.trailers("INVALID_ARGUMENT", null)));
                         return;
                     }
-                    leases.keepAlive(session);
                     if (stream != null) {
+                        leases.keepAlive(session);
                         stream.ack(ttlMs);
                     }
                 }
@@ -252,6 +252,7 @@ final class ApiServices {
                                 .asRuntimeException(ApiErrors.trailers("UNKNOWN_SESSION", null)));
                         return;
                     }
+                    leases.keepAlive(session);
                     ttlMs = s.ttlMs();
                     stream = new StreamHub.Stream(session, out);
                     streams.add(stream);

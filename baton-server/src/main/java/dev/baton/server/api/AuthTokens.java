@@ -10,10 +10,12 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -23,10 +25,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
- * The bearer tokens of the gRPC API port ({@code --auth-token-file}): one token per line,
- * {@code <sha256-hex-of-token> <name> <roles>}, roles a comma list of {@code client}, {@code read}
- * and {@code admin} ({@code admin} implies {@code read}); {@code #} starts a comment line, blank
- * lines are ignored. The file holds only hashes, so reading it does not reveal a token.
+ * Who may call the gRPC API port ({@code --auth-token-file}): one caller per line,
+ * {@code <sha256-hex-of-token> <name> <roles> [<key-prefixes>]}, roles a comma list of
+ * {@code client}, {@code read} and {@code admin} ({@code admin} implies {@code read}); {@code #}
+ * starts a comment line, blank lines are ignored. The file holds only hashes, so reading it does
+ * not reveal a token.
+ *
+ * <ul>
+ *   <li>{@code <key-prefixes>}, a comma list such as {@code enwiki:,dewiki:}, limits the caller to
+ *       pool keys, locks, dispatch groups, events and queues whose names start with one of them
+ *       (tenants sharing a cluster). Only a {@code client} caller may be limited: {@code read} and
+ *       {@code admin} see every key.</li>
+ *   <li>A hash of {@code -} names a caller who has no token and proves itself with a client
+ *       certificate instead (mutual TLS, {@code --tls-client-ca-file}): a certificate whose subject's
+ *       common name (CN) is {@code <name>}.</li>
+ * </ul>
  *
  * <p>The file is read again every reload interval; a changed file that parses replaces the tokens,
  * one that does not is logged once (WARN) and the tokens in use stay.
@@ -37,6 +50,8 @@ public final class AuthTokens {
     /** Random bytes in a token made by {@link #newToken()}. */
     static final int TOKEN_BYTES = 32;
     private static final Pattern HASH = Pattern.compile("[0-9a-fA-F]{64}");
+    /** The hash field of a caller who proves itself with a client certificate, not a token. */
+    static final String CERTIFICATE_ONLY = "-";
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._@:+-]{1,128}");
 
     /** What a token allows. */
@@ -53,30 +68,64 @@ public final class AuthTokens {
         }
     }
 
-    /** Who a call's token belongs to, and what it may do. */
-    public record Principal(String name, Set<Role> roles) {
+    /**
+     * Who a call's token (or certificate) belongs to, and what it may do.
+     *
+     * @param keyPrefixes the names it may touch start with one of these; empty: every name
+     */
+    public record Principal(String name, Set<Role> roles, List<String> keyPrefixes) {
         public Principal {
             Objects.requireNonNull(name, "name");
             roles = Set.copyOf(roles);
+            keyPrefixes = List.copyOf(keyPrefixes);
+        }
+
+        public Principal(String name, Set<Role> roles) {
+            this(name, roles, List.of());
         }
 
         public boolean has(Role role) {
             return roles.contains(role);
         }
+
+        /** True if this caller may act on the pool, lock, group, event or queue called {@code name}. */
+        public boolean mayTouch(String name) {
+            if (keyPrefixes.isEmpty()) {
+                return true;
+            }
+            for (String prefix : keyPrefixes) {
+                if (name.startsWith(prefix)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** True if some names are out of this caller's reach. */
+        public boolean limitedToPrefixes() {
+            return !keyPrefixes.isEmpty();
+        }
+    }
+
+    /** What the file says: callers by token hash, and callers by certificate name. */
+    record Callers(Map<String, Principal> byHash, Map<String, Principal> byCertificate) {
+        int size() {
+            return byHash.size() + byCertificate.size();
+        }
     }
 
     private final Path file;
     private final long reloadIntervalMs;
-    private volatile Map<String, Principal> byHash;
+    private volatile Callers callers;
     // Touched by the reload thread only (and the constructor).
     private String loadedText;
     private String rejectedText;
 
-    private AuthTokens(Path file, long reloadIntervalMs, String text, Map<String, Principal> byHash) {
+    private AuthTokens(Path file, long reloadIntervalMs, String text, Callers callers) {
         this.file = file;
         this.reloadIntervalMs = reloadIntervalMs;
         this.loadedText = text;
-        this.byHash = byHash;
+        this.callers = callers;
     }
 
     /**
@@ -103,9 +152,10 @@ public final class AuthTokens {
         }
     }
 
-    /** The tokens of a file's text, keyed by their hash (lower-case hex); {@code file} names it in errors. */
-    static Map<String, Principal> parse(String text, Path file) {
-        Map<String, Principal> tokens = new HashMap<>();
+    /** The callers of a file's text; {@code file} names it in errors. */
+    static Callers parse(String text, Path file) {
+        Map<String, Principal> byHash = new HashMap<>();
+        Map<String, Principal> byCertificate = new HashMap<>();
         String[] lines = text.split("\n", -1);
         for (int i = 0; i < lines.length; i++) {
             String line = lines[i].strip();
@@ -114,25 +164,56 @@ public final class AuthTokens {
             }
             String where = file + " line " + (i + 1) + ": ";
             String[] fields = line.split("\\s+");
-            if (fields.length != 3) {
-                throw new IllegalArgumentException(where + "want '<sha256-hex-of-token> <name> <roles>', got "
-                        + fields.length + " field(s)");
+            if (fields.length != 3 && fields.length != 4) {
+                throw new IllegalArgumentException(where + "want '<sha256-hex-of-token> <name> <roles> [<key-prefixes>]',"
+                        + " got " + fields.length + " field(s)");
             }
-            if (!HASH.matcher(fields[0]).matches()) {
+            boolean certificate = fields[0].equals(CERTIFICATE_ONLY);
+            if (!certificate && !HASH.matcher(fields[0]).matches()) {
                 throw new IllegalArgumentException(where + "the first field must be the SHA-256 of the token, 64 hex"
-                        + " digits (baton token new NAME ROLES prints the line), got " + fields[0].length() + " characters");
+                        + " digits (baton token new NAME ROLES prints the line), or '-' for a caller with a client"
+                        + " certificate, got " + fields[0].length() + " characters");
             }
             Principal p;
             try {
-                p = new Principal(checkName(fields[1]), parseRoles(fields[2]));
+                p = new Principal(checkName(fields[1]), parseRoles(fields[2]),
+                        fields.length == 4 ? parsePrefixes(fields[3]) : List.of());
+                checkPrefixesOnlyForClients(p);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + e.getMessage(), e);
             }
-            if (tokens.put(fields[0].toLowerCase(Locale.ROOT), p) != null) {
+            if (certificate) {
+                if (byCertificate.put(p.name(), p) != null) {
+                    throw new IllegalArgumentException(where + "the certificate name '" + p.name()
+                            + "' is already on an earlier line");
+                }
+            } else if (byHash.put(fields[0].toLowerCase(Locale.ROOT), p) != null) {
                 throw new IllegalArgumentException(where + "this token hash is already on an earlier line");
             }
         }
-        return Map.copyOf(tokens);
+        return new Callers(Map.copyOf(byHash), Map.copyOf(byCertificate));
+    }
+
+    /** {@code a:,b:} (each non-empty). */
+    static List<String> parsePrefixes(String list) {
+        List<String> prefixes = new ArrayList<>();
+        for (String prefix : list.split(",", -1)) {
+            if (prefix.isEmpty()) {
+                throw new IllegalArgumentException("an empty key prefix in '" + list
+                        + "' (key prefixes: a comma list such as enwiki:,dewiki:; leave the field out for every key)");
+            }
+            if (!prefixes.contains(prefix)) {
+                prefixes.add(prefix);
+            }
+        }
+        return prefixes;
+    }
+
+    private static void checkPrefixesOnlyForClients(Principal p) {
+        if (p.limitedToPrefixes() && (p.has(Role.READ) || p.has(Role.ADMIN))) {
+            throw new IllegalArgumentException("'" + p.name() + "' is limited to key prefixes, so it may have only the"
+                    + " client role: read and admin see every key (status, dumps, listings)");
+        }
     }
 
     static String checkName(String name) {
@@ -164,12 +245,20 @@ public final class AuthTokens {
     /** The holder of {@code token}, or null if no line of the file has its hash. */
     public Principal lookup(String token) {
         // A map lookup by the hash: tokens are high-entropy, so timing reveals nothing about one.
-        return token == null ? null : byHash.get(sha256Hex(token));
+        return token == null ? null : callers.byHash().get(sha256Hex(token));
     }
 
-    /** How many tokens are loaded. */
+    /**
+     * The caller whose verified client certificate has the common name {@code name} (a {@code -}
+     * line of the file), or null.
+     */
+    public Principal lookupCertificate(String name) {
+        return name == null ? null : callers.byCertificate().get(name);
+    }
+
+    /** How many callers (tokens and certificate names) are loaded. */
     public int size() {
-        return byHash.size();
+        return callers.size();
     }
 
     public Path file() {
@@ -195,10 +284,10 @@ public final class AuthTokens {
             return;
         }
         try {
-            byHash = parse(text, file);
+            callers = parse(text, file);
             loadedText = text;
             rejectedText = null;
-            LOG.info("token file {} reloaded: {} token(s)", file, byHash.size());
+            LOG.info("token file {} reloaded: {} caller(s)", file, callers.size());
         } catch (IllegalArgumentException e) {
             warnOnce(text, e.getMessage());
         } catch (RuntimeException e) {
@@ -209,7 +298,7 @@ public final class AuthTokens {
     private void warnOnce(String text, String problem) {
         if (!text.equals(rejectedText)) {
             rejectedText = text;
-            LOG.warn("token file not taken, the {} token(s) in use stay: {}", byHash.size(), problem);
+            LOG.warn("token file not taken, the {} caller(s) in use stay: {}", callers.size(), problem);
         }
     }
 
@@ -222,10 +311,24 @@ public final class AuthTokens {
 
     /** The line of the token file for {@code token}; checks name and roles. */
     public static String fileLine(String token, String name, String roles) {
-        parseRoles(roles); // checks them
+        return fileLine(token, name, roles, null);
+    }
+
+    /**
+     * The line of the token file for {@code token}, limited to {@code keyPrefixes} (a comma list;
+     * null or empty: every key); checks name, roles and prefixes.
+     */
+    public static String fileLine(String token, String name, String roles, String keyPrefixes) {
+        List<String> prefixes = keyPrefixes == null || keyPrefixes.isEmpty() ? List.of() : parsePrefixes(keyPrefixes);
+        checkPrefixesOnlyForClients(new Principal(checkName(name), parseRoles(roles), prefixes));
+        for (String prefix : prefixes) {
+            if (prefix.chars().anyMatch(Character::isWhitespace)) {
+                throw new IllegalArgumentException("a key prefix cannot contain white space: '" + prefix + "'");
+            }
+        }
         String list = java.util.Arrays.stream(roles.split(",")).map(r -> r.strip().toLowerCase(Locale.ROOT)).distinct()
                 .collect(java.util.stream.Collectors.joining(","));
-        return sha256Hex(token) + " " + checkName(name) + " " + list;
+        return sha256Hex(token) + " " + name + " " + list + (prefixes.isEmpty() ? "" : " " + String.join(",", prefixes));
     }
 
     /** SHA-256 of the token's UTF-8 bytes, lower-case hex. */
@@ -239,6 +342,6 @@ public final class AuthTokens {
 
     @Override
     public String toString() {
-        return "AuthTokens(" + file + ", " + byHash.size() + " token(s))"; // never a hash
+        return "AuthTokens(" + file + ", " + callers.size() + " caller(s))"; // never a hash
     }
 }

@@ -83,6 +83,7 @@ public final class Router implements AutoCloseable {
     private final Set<Attempt> inFlight = ConcurrentHashMap.newKeySet();
     private final LongAdder abandoned = new LongAdder();
     private final LongAdder resent = new LongAdder();
+    private final CallerAccess access;
     private volatile boolean closed;
 
     /**
@@ -96,6 +97,17 @@ public final class Router implements AutoCloseable {
         this.clusterSecret = clusterSecret.clientInterceptor();
         this.memberCredentials = Objects.requireNonNull(memberCredentials, "memberCredentials");
         node.addLeaderChangeListener(this::leaderChanged);
+        this.access = new CallerAccess(new CallerAccess.Reader() {
+            @Override
+            public <R> R readLocal(Query<R> q) {
+                return node.readLocal(q);
+            }
+
+            @Override
+            public <R> CompletableFuture<R> read(Query<R> q) {
+                return readAnything(q);
+            }
+        });
     }
 
     /** One forwarded call: its target and the context that cancels it. */
@@ -193,24 +205,37 @@ public final class Router implements AutoCloseable {
 
     /** Runs a write on the leader, wherever that is; fails with a gRPC status exception. */
     public CompletableFuture<Result> write(Command.ClientCommand c) {
-        return write(c, (raft, api, caller, deadline) -> forward(raft, api, c, false, caller, deadline));
+        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, false, caller, deadline));
     }
 
     /** How a forwarded write reaches the leader: given its API address, the caller's context and a deadline. */
     @FunctionalInterface
     private interface Via {
-        CompletableFuture<Result> forward(String raft, String api, Context caller, long deadlineNanos);
+        CompletableFuture<Result> forward(Command.ClientCommand c, String raft, String api, Context caller,
+                                          long deadlineNanos);
+    }
+
+    /**
+     * Runs {@code c} on the leader through {@code via}, once the caller of the gRPC call it is made
+     * for (if the port asks for tokens) may send it ({@link CallerAccess}).
+     */
+    private CompletableFuture<Result> write(Command.ClientCommand c, Via via) {
+        Context caller = Context.current();
+        AuthTokens.Principal principal = TokenAuth.PRINCIPAL.get(caller);
+        if (CallerAccess.unlimited(principal)) {
+            return route(c, via, caller);
+        }
+        return access.authorize(principal, c).thenCompose(allowed -> route(allowed, via, caller));
     }
 
     /**
      * Runs {@code c} on the leader through {@code via}, retrying it (see the class comment) while
      * that is safe and the failure says the leader is unknown, unreachable or changed.
      */
-    private CompletableFuture<Result> write(Command.ClientCommand c, Via via) {
+    private CompletableFuture<Result> route(Command.ClientCommand c, Via via, Context caller) {
         if (node.isLeader()) {
             return writeLocal(c);
         }
-        Context caller = Context.current();
         long windowMs = FORWARD_DEADLINE_MS;
         Deadline callerDeadline = caller.getDeadline();
         if (callerDeadline != null) {
@@ -279,7 +304,7 @@ public final class Router implements AutoCloseable {
             return CompletableFuture.failedFuture(ApiErrors.unavailable(
                     "the leader " + raftLeader.get() + " has not announced its API address yet", null));
         }
-        return via.forward(raftLeader.get(), api.get(), caller, deadlineNanos);
+        return via.forward(c, raftLeader.get(), api.get(), caller, deadlineNanos);
     }
 
     /**
@@ -291,7 +316,7 @@ public final class Router implements AutoCloseable {
      * this to keep them in log order.
      */
     public CompletableFuture<Result> writeInApplyOrder(Command.ClientCommand c) {
-        return write(c, (raft, api, caller, deadline) -> forward(raft, api, c, true, caller, deadline));
+        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, true, caller, deadline));
     }
 
     /**
@@ -302,7 +327,7 @@ public final class Router implements AutoCloseable {
      * change, session end): the caller's own apply stream still delivers the outcome, later.
      */
     public CompletableFuture<Result> writeWithOutcome(Command.ClientCommand c, Consumer<Result> outcome) {
-        return write(c, (raft, api, caller, deadline) -> forwardWait(raft, api, c, outcome, caller, deadline));
+        return write(c, (cmd, raft, api, caller, deadline) -> forwardWait(raft, api, cmd, outcome, caller, deadline));
     }
 
     private CompletableFuture<Result> forwardWait(String raft, String api, Command.ClientCommand c, Consumer<Result> outcome, Context caller,
@@ -378,8 +403,29 @@ public final class Router implements AutoCloseable {
         });
     }
 
-    /** A linearizable read on this node. */
+    /**
+     * A linearizable read on this node; for the caller of the gRPC call it is made for (if the port
+     * asks for tokens), only what that caller may see ({@link CallerAccess}).
+     */
     public <R> CompletableFuture<R> read(Query<R> q) {
+        AuthTokens.Principal principal = TokenAuth.PRINCIPAL.get();
+        if (CallerAccess.unlimited(principal)) {
+            return readAnything(q);
+        }
+        return access.read(principal, q, this::readAnything);
+    }
+
+    /** Refusals of {@link CallerAccess} (for metrics). */
+    public long refusedOutsideKeyPrefixes() {
+        return access.refusedOutsidePrefixes();
+    }
+
+    /** Refusals of {@link CallerAccess} (for metrics). */
+    public long refusedNotSessionOwner() {
+        return access.refusedNotOwner();
+    }
+
+    private <R> CompletableFuture<R> readAnything(Query<R> q) {
         return node.read(q).handle((r, t) -> {
             if (t != null) {
                 throw ApiErrors.toStatus(t, leaderHint());

@@ -11,6 +11,7 @@ import dev.baton.server.api.AuthTokens.Principal;
 import dev.baton.server.api.AuthTokens.Role;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -18,6 +19,13 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -27,7 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Bearer tokens on the gRPC API port: every call of the client services and of {@code Admin} must
  * carry {@code authorization: Bearer <token>} with a token of {@link AuthTokens} that has the role
- * the method needs ({@link #REQUIRED_ROLES}). Missing or unknown token: {@code UNAUTHENTICATED};
+ * the method needs ({@link #REQUIRED_ROLES}), or come over mutual TLS with a client certificate whose
+ * common name is a certificate caller ({@code -} line) of the file; a token, when sent, wins. Missing or unknown token: {@code UNAUTHENTICATED};
  * known but without the role: {@code PERMISSION_DENIED}. The caller is then in {@link #PRINCIPAL}
  * for the handler.
  *
@@ -114,15 +123,22 @@ public final class TokenAuth implements ServerInterceptor {
             principal = MEMBER;
         } else {
             String token = bearerToken(headers.get(AUTHORIZATION));
-            if (token == null) {
-                return refuse(call, unauthenticated, Status.UNAUTHENTICATED.withDescription("a token is required: send"
-                        + " the metadata 'authorization: Bearer <token>' (this node has --auth-token-file)"),
-                        "UNAUTHENTICATED");
-            }
-            principal = tokens.lookup(token);
-            if (principal == null) {
-                return refuse(call, unauthenticated, Status.UNAUTHENTICATED.withDescription("unknown token"),
-                        "UNAUTHENTICATED");
+            if (token != null) {
+                principal = tokens.lookup(token);
+                if (principal == null) {
+                    return refuse(call, unauthenticated, Status.UNAUTHENTICATED.withDescription("unknown token"),
+                            "UNAUTHENTICATED");
+                }
+            } else {
+                String certificateName = clientCertificateName(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
+                principal = tokens.lookupCertificate(certificateName);
+                if (principal == null) {
+                    return refuse(call, unauthenticated, Status.UNAUTHENTICATED.withDescription(certificateName == null
+                            ? "a token is required: send the metadata 'authorization: Bearer <token>' (this node has"
+                              + " --auth-token-file)"
+                            : "the client certificate's name '" + certificateName + "' is not in the token file, and"
+                              + " the call has no 'authorization: Bearer <token>'"), "UNAUTHENTICATED");
+                }
             }
         }
         Role needed = REQUIRED_ROLES.get(method);
@@ -137,6 +153,41 @@ public final class TokenAuth implements ServerInterceptor {
                     + " needs"), "PERMISSION_DENIED");
         }
         return Contexts.interceptCall(Context.current().withValue(PRINCIPAL, principal), call, headers, next);
+    }
+
+    /**
+     * The common name (CN) of the subject of the client certificate of a TLS session, or null (no
+     * TLS, no client certificate, no CN). The TLS layer verified the certificate against the API
+     * port's client CA ({@code --tls-client-ca-file}) before any call reaches this interceptor.
+     */
+    static String clientCertificateName(SSLSession session) {
+        if (session == null) {
+            return null;
+        }
+        try {
+            Certificate[] chain = session.getPeerCertificates();
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate leaf)) {
+                return null;
+            }
+            return commonName(leaf.getSubjectX500Principal().getName());
+        } catch (SSLPeerUnverifiedException e) {
+            return null; // the client sent no certificate
+        }
+    }
+
+    /** The last CN of an RFC 2253 distinguished name (the most specific), or null. */
+    static String commonName(String distinguishedName) {
+        try {
+            String cn = null;
+            for (Rdn rdn : new LdapName(distinguishedName).getRdns()) { // most significant first
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    cn = rdn.getValue().toString();
+                }
+            }
+            return cn;
+        } catch (InvalidNameException e) {
+            return null;
+        }
     }
 
     /** The token of an {@code authorization} value {@code Bearer <token>} (scheme in any case), or null. */

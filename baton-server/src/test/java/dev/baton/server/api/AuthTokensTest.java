@@ -23,12 +23,12 @@ class AuthTokensTest {
         String b = AuthTokens.newToken();
         String text = "# a comment\n\n   \n" + AuthTokens.sha256Hex(a).toUpperCase(Locale.ROOT) + "  app\tclient,read\r\n"
                 + "   # indented comment\n" + AuthTokens.sha256Hex(b) + " ops admin\n";
-        Map<String, Principal> tokens = AuthTokens.parse(text, FILE);
+        Map<String, Principal> tokens = AuthTokens.parse(text, FILE).byHash();
         assertThat(tokens).hasSize(2);
         assertThat(tokens.get(AuthTokens.sha256Hex(a))).isEqualTo(new Principal("app", java.util.Set.of(Role.CLIENT, Role.READ)));
         assertThat(tokens.get(AuthTokens.sha256Hex(b)).roles()).as("admin implies read")
                 .containsExactlyInAnyOrder(Role.ADMIN, Role.READ);
-        assertThat(AuthTokens.parse("", FILE)).isEmpty();
+        assertThat(AuthTokens.parse("", FILE).size()).isZero();
     }
 
     @Test
@@ -45,6 +45,44 @@ class AuthTokensTest {
         assertThatThrownBy(() -> AuthTokens.parse(hash + " app client\n" + hash + " other read\n", FILE))
                 .hasMessageStartingWith("tokens.txt line 2: ").hasMessageContaining("already");
         assertThatThrownBy(() -> AuthTokens.parse(hash + " a/b client\n", FILE)).hasMessageContaining("token name");
+        assertThatThrownBy(() -> AuthTokens.parse(hash + " app client a:,,b:\n", FILE))
+                .hasMessageStartingWith("tokens.txt line 1: ").hasMessageContaining("empty key prefix");
+        assertThatThrownBy(() -> AuthTokens.parse(hash + " app client a: extra\n", FILE)).hasMessageContaining("got 5 field(s)");
+        assertThatThrownBy(() -> AuthTokens.parse("- app client\n- app read\n", FILE))
+                .hasMessageStartingWith("tokens.txt line 2: ").hasMessageContaining("certificate name 'app' is already");
+    }
+
+    @Test
+    void aTokenMayBeLimitedToKeyPrefixesButThenOnlyWithTheClientRole() {
+        String token = AuthTokens.newToken();
+        String line = AuthTokens.fileLine(token, "tenant-a", "client", "enwiki:,dewiki:");
+        assertThat(line).endsWith(" tenant-a client enwiki:,dewiki:");
+        Principal p = AuthTokens.parse(line + "\n", FILE).byHash().get(AuthTokens.sha256Hex(token));
+        assertThat(p.keyPrefixes()).containsExactly("enwiki:", "dewiki:");
+        assertThat(p.limitedToPrefixes()).isTrue();
+        assertThat(p.mayTouch("enwiki:Main_Page")).isTrue();
+        assertThat(p.mayTouch("dewiki:")).isTrue();
+        assertThat(p.mayTouch("frwiki:Main_Page")).isFalse();
+        assertThat(p.mayTouch("enwiki")).as("the whole prefix, colon included").isFalse();
+        assertThat(new Principal("any", java.util.Set.of(Role.CLIENT)).mayTouch("frwiki:x")).as("no prefixes: every key")
+                .isTrue();
+
+        assertThatThrownBy(() -> AuthTokens.fileLine(token, "ops", "client,read", "a:"))
+                .hasMessageContaining("may have only the client role");
+        assertThatThrownBy(() -> AuthTokens.parse(AuthTokens.sha256Hex(token) + " ops admin a:\n", FILE))
+                .hasMessageStartingWith("tokens.txt line 1: ").hasMessageContaining("may have only the client role");
+    }
+
+    @Test
+    void aDashInsteadOfAHashNamesACallerWithAClientCertificate(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("tokens");
+        Files.writeString(f, "- worker-17.example.org client a:\n");
+        AuthTokens tokens = AuthTokens.load(f, 10_000);
+        assertThat(tokens.lookupCertificate("worker-17.example.org"))
+                .isEqualTo(new Principal("worker-17.example.org", java.util.Set.of(Role.CLIENT), java.util.List.of("a:")));
+        assertThat(tokens.lookupCertificate("worker-18.example.org")).isNull();
+        assertThat(tokens.lookup("-")).as("'-' is not a token").isNull();
+        assertThat(tokens.size()).isEqualTo(1);
     }
 
     @Test

@@ -37,13 +37,17 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Three real nodes in this JVM with the same token file: a client with a token on a follower gets a
  * slot (the follower forwards over {@code Forward}, which needs the cluster secret, not a token), and
  * the members' own Admin calls to each other (status, a change passed on to the leader) carry the
- * cluster secret instead of a token.
+ * cluster secret instead of a token. Tenants: a token limited to a key prefix cannot touch another
+ * tenant's keys, and a client token cannot use, end, keep alive, look at or list another caller's
+ * session, also when it was opened through another node a moment ago.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TokenClusterTest {
     private static final ClusterSecret SECRET = ClusterSecret.of("the-shared-cluster-secret-0123456789");
     private final String clientToken = AuthTokens.newToken();
     private final String adminToken = AuthTokens.newToken();
+    private final String tenantAToken = AuthTokens.newToken();
+    private final String tenantBToken = AuthTokens.newToken();
     private final List<ApiServer> servers = new ArrayList<>();
     private final List<ManagedChannel> channels = new ArrayList<>();
 
@@ -52,7 +56,9 @@ class TokenClusterTest {
         Path root = Files.createTempDirectory("baton-token-cluster");
         Path tokens = root.resolve("tokens");
         Files.writeString(tokens, AuthTokens.fileLine(clientToken, "app", "client") + "\n"
-                + AuthTokens.fileLine(adminToken, "ops", "admin") + "\n");
+                + AuthTokens.fileLine(adminToken, "ops", "admin,client") + "\n"
+                + AuthTokens.fileLine(tenantAToken, "tenant-a", "client", "a:") + "\n"
+                + AuthTokens.fileLine(tenantBToken, "tenant-b", "client", "b:") + "\n");
         List<Integer> ports = List.of(TestWaits.freePort(), TestWaits.freePort(), TestWaits.freePort());
         List<String> peers = ports.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.toList());
         for (int i = 0; i < 3; i++) {
@@ -126,5 +132,103 @@ class TokenClusterTest {
         assertThat(after).isNotNull();
         TestWaits.await("the lead moved to " + target.apiEndpoint(), () -> target.node().isLeader());
         assertThat(target.node().waitForLeader(Duration.ofSeconds(20))).isPresent();
+    }
+
+    private static SessionsGrpc.SessionsBlockingStub sessions(Channel ch) {
+        return SessionsGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    private static PoolsGrpc.PoolsBlockingStub pools(Channel ch) {
+        return PoolsGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    private static Status.Code refusal(Runnable call) {
+        try {
+            call.run();
+        } catch (StatusRuntimeException e) {
+            return e.getStatus().getCode();
+        }
+        throw new AssertionError("the call was not refused");
+    }
+
+    /** What the leader has committed, read linearizably on the leader itself (no token involved). */
+    private <R> R committed(dev.baton.core.command.Query<R> q) throws Exception {
+        return leader().node().read(q).get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aTokenLimitedToAPrefixCannotTouchAnotherTenantsKeysAndChangesNothing() throws Exception {
+        Channel a = channel(follower(), tenantAToken);
+        long session = retrying(() -> sessions(a).open(OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession());
+        PoolAcquireRequest other = PoolAcquireRequest.newBuilder().setSession(session).setRequestId(1).setKey("b:x")
+                .setWorkers(1).setMaxQueue(1).build();
+        assertThat(refusal(() -> pools(a).acquire(other))).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(committed(new dev.baton.core.command.Query.GetPool("b:x"))).as("b:x untouched").isNull();
+        assertThat(refusal(() -> pools(a).get(dev.baton.api.v1.GetPoolRequest.newBuilder().setKey("b:x").build())))
+                .isEqualTo(Status.Code.PERMISSION_DENIED);
+
+        PoolAcquireRequest own = other.toBuilder().setRequestId(2).setKey("a:x").build();
+        assertThat(retrying(() -> pools(a).acquire(own)).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(committed(new dev.baton.core.command.Query.GetPool("a:x")).holders()).hasSize(1);
+        assertThat(servers.stream().mapToLong(n -> n.router().refusedOutsideKeyPrefixes()).sum())
+                .isPositive();
+    }
+
+    @Test
+    void aClientTokenActsOnlyOnItsOwnSessions() throws Exception {
+        List<ApiServer> followers = servers.stream().filter(s -> !s.node().isLeader()).toList();
+        Channel owner = channel(followers.get(0), tenantAToken);
+        long session = retrying(() -> sessions(owner).open(OpenSessionRequest.newBuilder().setTtlMs(60_000).build())
+                .getSession());
+        // At once through the other follower, which may not have applied the open yet: the owner may.
+        Channel ownerElsewhere = channel(followers.get(1), tenantAToken);
+        PoolAcquireRequest acquire = PoolAcquireRequest.newBuilder().setSession(session).setRequestId(1).setKey("a:own")
+                .setWorkers(1).setMaxQueue(1).build();
+        assertThat(retrying(() -> pools(ownerElsewhere).acquire(acquire)).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+
+        for (ApiServer node : servers) {
+            Channel intruder = channel(node, tenantBToken);
+            assertThat(refusal(() -> pools(intruder).release(dev.baton.api.v1.PoolReleaseRequest.newBuilder()
+                    .setSession(session).setRequestId(2).setKey("a:own").build()))).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(refusal(() -> sessions(intruder).close(dev.baton.api.v1.CloseSessionRequest.newBuilder()
+                    .setSession(session).setRequestId(3).build()))).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(refusal(() -> sessions(intruder).get(dev.baton.api.v1.GetSessionRequest.newBuilder()
+                    .setSession(session).build()))).isEqualTo(Status.Code.PERMISSION_DENIED);
+            assertThat(sessions(intruder).list(dev.baton.api.v1.ListSessionsRequest.getDefaultInstance()).getSessionsList())
+                    .extracting(dev.baton.api.v1.SessionLease::getSession).doesNotContain(session);
+            // A keep-alive stream for someone else's session is refused before it renews the lease.
+            java.util.concurrent.CompletableFuture<Status> ended = new java.util.concurrent.CompletableFuture<>();
+            io.grpc.stub.StreamObserver<dev.baton.api.v1.KeepAliveRequest> keepAlive = SessionsGrpc.newStub(intruder)
+                    .keepAlive(new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(dev.baton.api.v1.SessionEvent e) {
+                            ended.complete(Status.OK); // an ack: the stream was accepted
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            ended.complete(Status.fromThrowable(t));
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            ended.complete(Status.OK);
+                        }
+                    });
+            keepAlive.onNext(dev.baton.api.v1.KeepAliveRequest.newBuilder().setSession(session).build());
+            assertThat(ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+            keepAlive.onCompleted();
+        }
+        dev.baton.core.command.View.Session s = committed(new dev.baton.core.command.Query.GetSession(session));
+        assertThat(s).as("the session lives on").isNotNull();
+        assertThat(s.token()).startsWith("tenant-a/");
+        assertThat(s.slots()).hasSize(1);
+        assertThat(sessions(owner).list(dev.baton.api.v1.ListSessionsRequest.getDefaultInstance()).getSessionsList())
+                .extracting(dev.baton.api.v1.SessionLease::getSession).contains(session);
+
+        // An admin may end any session.
+        Channel ops = channel(leader(), adminToken);
+        sessions(ops).close(dev.baton.api.v1.CloseSessionRequest.newBuilder().setSession(session).build());
+        assertThat(committed(new dev.baton.core.command.Query.GetSession(session))).isNull();
     }
 }
