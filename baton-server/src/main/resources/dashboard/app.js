@@ -72,17 +72,81 @@
     return el('td', { class: 'mono list', title: all.join('\n') }, shown);
   }
 
+  // ---- the token --------------------------------------------------------------------------------
+
+  // A node with --auth-token-file answers its admin API only to a bearer token (role read to look,
+  // admin to close a session). The token lives in sessionStorage: it stays while the tab is open,
+  // goes with it, and never appears in a URL (nor in a cookie, so no other site's page can make the
+  // browser send it).
+  const TOKEN_KEY = 'baton.token';
+  function storedToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+  }
+  let token = storedToken();
+  let authError = null; // the last 401/403 of a refresh, or null
+
+  const isAuthError = (e) => e && (e.status === 401 || e.status === 403);
+
+  function showTokenForm() {
+    $('#token-form').hidden = false;
+    $('#token-input').placeholder = token ? 'token set (enter another)' : 'bearer token';
+  }
+
+  function showAuth() {
+    const banner = $('#auth-banner');
+    if (!authError) {
+      banner.hidden = true;
+      banner.removeAttribute('data-status');
+      return;
+    }
+    showTokenForm();
+    banner.hidden = false;
+    banner.setAttribute('data-status', String(authError.status));
+    if (authError.status === 401) {
+      banner.textContent = token
+        ? 'This node did not accept the token (' + authError.serverMessage + '): enter another one above.'
+        : 'This node asks for a token: enter one with the role read (admin to close sessions) above.';
+    } else {
+      banner.textContent = 'The token may not do this (' + authError.serverMessage
+        + '): the dashboard needs a token with the role read, closing a session the role admin.';
+    }
+  }
+
+  $('#token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault(); // no navigation: the token must not reach a URL or the history
+    const input = $('#token-input');
+    token = input.value.trim();
+    input.value = '';
+    try {
+      if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* storage off: the token lasts until the page is reloaded */ }
+    showTokenForm();
+    loop();
+  });
+  $('#token-forget').addEventListener('click', () => {
+    token = '';
+    try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing stored */ }
+    showTokenForm();
+    loop();
+  });
+  if (token) showTokenForm();
+
   // ---- fetching ---------------------------------------------------------------------------------
 
   async function api(path, init) {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
+    const headers = Object.assign({}, init && init.headers);
+    if (token) headers.Authorization = 'Bearer ' + token;
     try {
-      const r = await fetch(path, Object.assign({ cache: 'no-store', signal: ctl.signal }, init));
+      const r = await fetch(path, Object.assign({ cache: 'no-store', signal: ctl.signal }, init, { headers }));
       const body = await r.json().catch(() => null);
       if (!r.ok) {
         const msg = body && (body.message || body.error);
-        throw new Error(r.status + (msg ? ' ' + msg : ''));
+        const err = new Error(r.status + (msg ? ' ' + msg : ''));
+        err.status = r.status;
+        err.serverMessage = msg || String(r.status);
+        throw err;
       }
       return body;
     } catch (e) {
@@ -150,14 +214,18 @@
     section('sessions-card', sessions, () => renderSessions(sessions.ok));
 
     const all = [cluster, pools, dispatch, history, events, queues, sessions];
+    // A refused token is not an unreachable node: it gets its own banner, next to the token field.
+    const refused = all.find((r) => isAuthError(r.err));
+    authError = refused ? refused.err : null;
     if (cluster.ok) {
       lastOkAt = performance.now();
       lastOkDate = new Date();
       lastError = null;
     } else {
-      lastError = cluster.err;
+      lastError = isAuthError(cluster.err) ? null : cluster.err;
     }
     if (all.every((r) => r.ok)) document.body.setAttribute('data-loaded', 'true');
+    showAuth();
     showStatus();
   }
 
@@ -484,7 +552,12 @@
       await api('/api/sessions/' + encodeURIComponent(id) + '/close',
         { method: 'POST', headers: { 'X-Baton-Request': 'dashboard' } });
     } catch (e) {
-      alert('Could not close session #' + id + ': ' + e.message);
+      const why = e.status === 401 ? 'this node asks for a token with the role admin; enter it in the token field at'
+        + ' the top (' + e.serverMessage + ')'
+        : e.status === 403 && e.serverMessage.includes('lacks the role') ? 'the token lacks the role admin ('
+        + e.serverMessage + ')' : e.message;
+      if (isAuthError(e)) showTokenForm();
+      alert('Could not close session #' + id + ': ' + why);
     }
     loop();
   });

@@ -190,6 +190,12 @@ public final class BatonCli implements Runnable {
                         + " (default: ${DEFAULT-VALUE}).")
         int httpMaxQueued;
 
+        @Option(names = "--http-open", paramLabel = "PATHS",
+                description = "With --auth-token-file: what of the HTTP port stays open without a token, a comma list"
+                        + " of metrics (/metrics) and health (/health/live, /health/ready), or none (then they need a"
+                        + " token with the role read). The admin JSON API always needs a token. Default: metrics,health.")
+        String httpOpen;
+
         @Option(names = "--no-http", description = "Do not serve HTTP (no metrics, admin API or dashboard).")
         boolean noHttp;
 
@@ -378,7 +384,7 @@ public final class BatonCli implements Runnable {
                         lineMaxBufferedBytes, AddressAllowList.parse(lineAllow, "--line-allow")), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
                         httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                         httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued)
-                        .withTls(httpTls()),
+                        .withTls(httpTls()).withOpen(httpOpen()),
                         secret, clockSkewWarnMs, tls, authTokens());
             } catch (IllegalArgumentException e) {
                 System.err.println("baton server: " + e.getMessage());
@@ -461,6 +467,19 @@ public final class BatonCli implements Runnable {
                 }
             }
             return null;
+        }
+
+        /** {@code --http-open}, checked; only with {@code --auth-token-file} (without it every path is open). */
+        java.util.Set<HttpDoor.OpenPath> httpOpen() {
+            if (httpOpen == null) {
+                return HttpDoor.OpenPath.DEFAULT;
+            }
+            if (authTokenFile == null) {
+                // Refused rather than ignored: "--http-open none" must not look like a protection it is not.
+                throw new IllegalArgumentException("--http-open needs --auth-token-file: without tokens every path of"
+                        + " the HTTP port is open");
+            }
+            return HttpDoor.OpenPath.parse(httpOpen, "--http-open");
         }
 
         /** The tokens of {@code --auth-token-file}, read now; null without it. */

@@ -69,7 +69,8 @@ public final class ApiServer implements AutoCloseable {
      *                        members' API ports; null: plaintext. A node of a cluster with TLS needs a CA
      *                        for the members' certificates ({@link ApiTls#trustsMembers()})
      * @param auth            the bearer tokens every call of the client services and of Admin must carry
-     *                        ({@link TokenAuth}); null: no tokens asked for
+     *                        ({@link TokenAuth}), and every request of the HTTP port's admin JSON API
+     *                        ({@code HttpAuth}); null: no tokens asked for
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                          UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
@@ -248,11 +249,13 @@ public final class ApiServer implements AutoCloseable {
         if (config.auth() != null) {
             tokenAuth = new TokenAuth(config.auth(), config.clusterSecret());
             FunctionCounter.builder(AUTH_REFUSED_METRIC, tokenAuth, TokenAuth::unauthenticatedCalls)
-                    .tag("reason", "unauthenticated")
-                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+                    .tag("port", "api").tag("reason", "unauthenticated")
+                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
+                    .register(metrics.registry());
             FunctionCounter.builder(AUTH_REFUSED_METRIC, tokenAuth, TokenAuth::permissionDeniedCalls)
-                    .tag("reason", "permission_denied")
-                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+                    .tag("port", "api").tag("reason", "permission_denied")
+                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
+                    .register(metrics.registry());
         } else {
             tokenAuth = null;
         }
@@ -460,8 +463,8 @@ public final class ApiServer implements AutoCloseable {
         }
         if (config.http() != null) {
             try {
-                httpDoor = new HttpDoor(config.http(), router, metrics, admin::status, api -> statusOf(api, 1_000))
-                        .start(timer);
+                httpDoor = new HttpDoor(config.http(), router, metrics, admin::status, api -> statusOf(api, 1_000),
+                        config.auth()).start(timer);
             } catch (RuntimeException e) {
                 LineDoor d = lineDoor;
                 if (d != null) {

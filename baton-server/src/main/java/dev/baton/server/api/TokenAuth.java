@@ -191,7 +191,7 @@ public final class TokenAuth implements ServerInterceptor {
     }
 
     /** The token of an {@code authorization} value {@code Bearer <token>} (scheme in any case), or null. */
-    static String bearerToken(String authorization) {
+    public static String bearerToken(String authorization) {
         if (authorization == null || authorization.length() <= BEARER.length()
                 || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return null;

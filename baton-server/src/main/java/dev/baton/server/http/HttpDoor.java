@@ -3,6 +3,7 @@ package dev.baton.server.http;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import dev.baton.api.v1.StatusResponse;
+import dev.baton.server.api.AuthTokens;
 import dev.baton.server.api.Router;
 import dev.baton.server.tls.PemCredentials;
 import io.micrometer.core.instrument.Counter;
@@ -39,10 +40,13 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
@@ -72,6 +76,12 @@ import java.util.function.Supplier;
  * POST and DELETE pass {@link SameOrigin}'s rule (a JSON content type or the {@code X-Baton-Request}
  * header, and no foreign {@code Origin}), so a web page cannot make an operator's browser close a
  * session. GETs change nothing and stay simple.
+ *
+ * <h2>Tokens, when the node has them</h2>
+ * With {@code --auth-token-file} every endpoint of the admin JSON API needs a bearer token with the
+ * role {@link HttpAuth#ACCESS} gives it (the same tokens and roles as the gRPC API port);
+ * {@code /metrics} and {@code /health/*} stay open unless {@code --http-open} says otherwise
+ * ({@link OpenPath}). Without the file nothing is asked for.
  */
 public final class HttpDoor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HttpDoor.class);
@@ -97,10 +107,12 @@ public final class HttpDoor implements AutoCloseable {
      * @param maxQueued        complete requests waiting for a handler thread; more are answered 503
      * @param tls              HTTPS with this certificate and key ({@code --http-tls-cert-file},
      *                         {@code --http-tls-key-file}); null: plain HTTP
+     * @param open             what stays open to anyone when the node has tokens ({@code --http-open});
+     *                         without tokens everything is open
      */
     public record Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
                          int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
-                         int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls) {
+                         int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls, Set<OpenPath> open) {
         public static final int DEFAULT_PORT = 7532;
         public static final int DEFAULT_THREADS = 4;
         public static final long DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -125,6 +137,15 @@ public final class HttpDoor implements AutoCloseable {
                 throw new IllegalArgumentException("HTTP max connections must be positive, max body bytes and"
                         + " max queued requests not negative");
             }
+            open = Set.copyOf(Objects.requireNonNull(open, "open"));
+        }
+
+        /** {@code /metrics} and {@code /health/*} open to anyone ({@link OpenPath#DEFAULT}). */
+        public Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
+                      int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
+                      int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls) {
+            this(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
+                    maxConnections, maxBodyBytes, maxQueued, tls, OpenPath.DEFAULT);
         }
 
         /** Plain HTTP. */
@@ -145,7 +166,13 @@ public final class HttpDoor implements AutoCloseable {
         /** The same over HTTPS (null: plain HTTP). */
         public Config withTls(PemCredentials.Files3 files) {
             return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
-                    maxConnections, maxBodyBytes, maxQueued, files);
+                    maxConnections, maxBodyBytes, maxQueued, files, open);
+        }
+
+        /** The same with {@code paths} open to anyone when the node has tokens ({@code --http-open}). */
+        public Config withOpen(Set<OpenPath> paths) {
+            return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
+                    maxConnections, maxBodyBytes, maxQueued, tls, paths);
         }
 
         /** 4 threads; lag sampled every 2 s for 10 minutes; the bounds at their defaults. */
@@ -157,7 +184,48 @@ public final class HttpDoor implements AutoCloseable {
         public Config withBounds(int threads, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
                                  int maxBodyBytes, int maxQueued) {
             return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs,
-                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued, tls);
+                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued, tls, open);
+        }
+    }
+
+    /**
+     * The endpoints a node with tokens may still serve to anyone ({@code --http-open}): scrapers and
+     * load balancers often cannot send a token.
+     */
+    public enum OpenPath {
+        /** {@code /metrics}. */
+        METRICS,
+        /** {@code /health/live} and {@code /health/ready}. */
+        HEALTH;
+
+        public static final Set<OpenPath> DEFAULT = Set.of(METRICS, HEALTH);
+
+        /**
+         * {@code --http-open}: a comma list of {@code metrics} and {@code health}, or {@code none}.
+         *
+         * @throws IllegalArgumentException naming {@code option} and what it takes
+         */
+        public static Set<OpenPath> parse(String list, String option) {
+            String want = option + " takes a comma list of metrics and health, or none";
+            if (list == null || list.isBlank()) {
+                throw new IllegalArgumentException(want + ", got nothing");
+            }
+            if (list.strip().equalsIgnoreCase("none")) {
+                return Set.of();
+            }
+            EnumSet<OpenPath> paths = EnumSet.noneOf(OpenPath.class);
+            for (String item : list.split(",", -1)) {
+                OpenPath path = switch (item.strip().toLowerCase(Locale.ROOT)) {
+                    case "metrics" -> METRICS;
+                    case "health" -> HEALTH;
+                    case "none" -> throw new IllegalArgumentException(want + " (none alone), got '" + list + "'");
+                    default -> throw new IllegalArgumentException(want + ", got '" + item.strip() + "' in '" + list + "'");
+                };
+                if (!paths.add(path)) {
+                    throw new IllegalArgumentException(want + ", got " + item.strip() + " twice in '" + list + "'");
+                }
+            }
+            return Set.copyOf(paths);
         }
     }
 
@@ -171,6 +239,7 @@ public final class HttpDoor implements AutoCloseable {
     private final BatonMetrics metrics;
     private final LagHistory lagHistory;
     private final AdminApi api;
+    private final HttpAuth auth;
     final ThreadPoolExecutor handlers;
     private final EventLoopGroup loop;
     private final AtomicInteger open = new AtomicInteger();
@@ -188,17 +257,26 @@ public final class HttpDoor implements AutoCloseable {
     final Counter refusedMalformed;
     final Counter refusedBusy;
 
+    /** Without tokens: every endpoint open to anyone. */
+    public HttpDoor(Config config, Router router, BatonMetrics metrics, Supplier<StatusResponse> status,
+                    Function<String, CompletableFuture<StatusResponse>> statusOf) {
+        this(config, router, metrics, status, statusOf, null);
+    }
+
     /**
      * @param status   this node's status
      * @param statusOf another member's status, by its gRPC address
+     * @param tokens   the node's bearer tokens ({@code --auth-token-file}), asked for as {@link HttpAuth}
+     *                 says; null: none asked for
      */
     public HttpDoor(Config config, Router router, BatonMetrics metrics, Supplier<StatusResponse> status,
-                    Function<String, CompletableFuture<StatusResponse>> statusOf) {
+                    Function<String, CompletableFuture<StatusResponse>> statusOf, AuthTokens tokens) {
         this.config = config;
         this.router = router;
         this.metrics = metrics;
         this.lagHistory = new LagHistory(router.node(), config.lagIntervalMs(), config.lagSamples());
         this.api = new AdminApi(router, status, statusOf, lagHistory);
+        this.auth = new HttpAuth(tokens, config.open(), metrics.registry());
         AtomicInteger n = new AtomicInteger();
         this.handlers = new ThreadPoolExecutor(config.threads(), config.threads(), 60, TimeUnit.SECONDS,
                 config.maxQueued() == 0 ? new java.util.concurrent.SynchronousQueue<>()
@@ -436,66 +514,60 @@ public final class HttpDoor implements AutoCloseable {
             throw new AdminApi.HttpError(400, "BAD_REQUEST", "bad request target: " + e.getMessage());
         }
         String raw = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-        Map<String, String> q = query(uri.getRawQuery());
-        boolean get = method.equals("GET") || method.equals("HEAD");
-        if (raw.equals("/") && get) {
-            return new Reply(302, "text/plain; charset=utf-8", "see /dashboard/\n".getBytes(StandardCharsets.UTF_8),
-                    Map.of("Location", "/dashboard/"));
-        }
-        if (raw.equals("/dashboard")) {
-            return new Reply(302, "text/plain; charset=utf-8", new byte[0], Map.of("Location", "/dashboard/"));
-        }
-        if (raw.startsWith("/dashboard/") && get) {
-            return staticFile(raw.substring("/dashboard/".length()));
-        }
-        if (raw.equals("/metrics") && get) {
-            return new Reply(200, "text/plain; version=0.0.4; charset=utf-8",
-                    metrics.scrape().getBytes(StandardCharsets.UTF_8), Map.of());
-        }
-        if (raw.equals("/health/live") && get) {
-            return Reply.json(200, Map.of("status", "live"));
-        }
-        if (raw.equals("/health/ready") && get) {
-            Optional<String> why = api.notReadyReason(1_000);
-            Map<String, Object> body = new LinkedHashMap<>();
-            if (why.isEmpty()) {
-                body.put("status", "ready");
-                body.put("leader", router.node().leader().orElse(""));
-                body.put("commitIndex", router.node().commitIndex());
-                body.put("appliedIndex", router.node().lastAppliedIndex());
-                return Reply.json(200, body);
+        Endpoint endpoint = Endpoint.resolve(method, raw);
+        if (endpoint == null) {
+            // Nothing is served here to anyone, so there is nothing to ask a token for.
+            if (raw.startsWith("/api/") && !method.equals("GET") && !method.equals("HEAD")) {
+                return Reply.error(405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + raw).with("Allow", "GET");
             }
-            body.put("status", "not ready");
-            body.put("reason", why.get());
-            return Reply.json(503, body);
-        }
-        if (!raw.startsWith("/api/")) {
             return Reply.error(404, "NOT_FOUND", "no such path " + raw);
         }
-        String[] parts = raw.substring("/api/".length()).split("/", -1);
-        String head = parts[0];
-        if (method.equals("POST") && parts.length == 3 && head.equals("sessions") && parts[2].equals("close")) {
-            requireSameOrigin(req);
-            return Reply.json(200, api.closeSession(unsignedId(decode(parts[1]), "session id")));
+        // The token first: a caller who may not act learns nothing from the same-origin check either.
+        Reply refused = auth.refusal(endpoint, req.header("Authorization"));
+        if (refused != null) {
+            return refused;
         }
-        if (!get) {
-            return Reply.error(405, "METHOD_NOT_ALLOWED", method + " is not allowed on " + raw).with("Allow", "GET");
-        }
-        Object body = switch (parts.length == 1 ? head : head + "/*") {
-            case "cluster" -> api.cluster();
-            case "pools" -> api.pools(q.get("sort"), limit(q, AdminApi.DEFAULT_POOLS));
-            case "pools/*" -> api.pool(rest(raw, "/api/pools/"));
-            case "sessions" -> api.sessions(limit(q, AdminApi.DEFAULT_SESSIONS));
-            case "dispatch" -> api.groups();
-            // the history has a path of its own, so that every group name, "history" included, has one
-            case "dispatch-history" -> api.lagHistory();
-            case "dispatch/*" -> api.group(rest(raw, "/api/dispatch/"), limit(q, AdminApi.MAX_LIMIT));
-            case "events" -> api.events();
-            case "queues" -> api.queues();
-            case "queues/*" -> api.queue(rest(raw, "/api/queues/"));
-            default -> throw AdminApi.notFound("no such path " + raw);
+        Map<String, String> q = query(uri.getRawQuery());
+        return switch (endpoint) {
+            case ROOT_REDIRECT -> new Reply(302, "text/plain; charset=utf-8",
+                    "see /dashboard/\n".getBytes(StandardCharsets.UTF_8), Map.of("Location", "/dashboard/"));
+            case DASHBOARD_REDIRECT -> new Reply(302, "text/plain; charset=utf-8", new byte[0],
+                    Map.of("Location", "/dashboard/"));
+            case DASHBOARD_FILE -> staticFile(raw.substring("/dashboard/".length()));
+            case METRICS -> new Reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                    metrics.scrape().getBytes(StandardCharsets.UTF_8), Map.of());
+            case HEALTH_LIVE -> Reply.json(200, Map.of("status", "live"));
+            case HEALTH_READY -> ready();
+            case API_SESSION_CLOSE -> {
+                requireSameOrigin(req);
+                yield Reply.json(200, api.closeSession(unsignedId(decode(raw.split("/")[3]), "session id")));
+            }
+            case API_CLUSTER -> Reply.json(200, api.cluster());
+            case API_POOLS -> Reply.json(200, api.pools(q.get("sort"), limit(q, AdminApi.DEFAULT_POOLS)));
+            case API_POOL -> Reply.json(200, api.pool(rest(raw, "/api/pools/")));
+            case API_SESSIONS -> Reply.json(200, api.sessions(limit(q, AdminApi.DEFAULT_SESSIONS)));
+            case API_DISPATCH -> Reply.json(200, api.groups());
+            case API_DISPATCH_HISTORY -> Reply.json(200, api.lagHistory());
+            case API_DISPATCH_GROUP -> Reply.json(200, api.group(rest(raw, "/api/dispatch/"), limit(q, AdminApi.MAX_LIMIT)));
+            case API_EVENTS -> Reply.json(200, api.events());
+            case API_QUEUES -> Reply.json(200, api.queues());
+            case API_QUEUE -> Reply.json(200, api.queue(rest(raw, "/api/queues/")));
         };
-        return Reply.json(200, body);
+    }
+
+    private Reply ready() {
+        Optional<String> why = api.notReadyReason(1_000);
+        Map<String, Object> body = new LinkedHashMap<>();
+        if (why.isEmpty()) {
+            body.put("status", "ready");
+            body.put("leader", router.node().leader().orElse(""));
+            body.put("commitIndex", router.node().commitIndex());
+            body.put("appliedIndex", router.node().lastAppliedIndex());
+            return Reply.json(200, body);
+        }
+        body.put("status", "not ready");
+        body.put("reason", why.get());
+        return Reply.json(503, body);
     }
 
     /** Every state-changing route calls this first: see {@link SameOrigin}. */

@@ -133,7 +133,7 @@ class TokenAuthTest {
     }
 
     private double refused(String reason) {
-        FunctionCounter c = server.metrics().registry().find(ApiServer.AUTH_REFUSED_METRIC).tag("reason", reason)
+        FunctionCounter c = server.metrics().registry().find(ApiServer.AUTH_REFUSED_METRIC).tag("port", "api").tag("reason", reason)
                 .functionCounter();
         assertThat(c).as("counter %s", reason).isNotNull();
         return c.count();

@@ -51,9 +51,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * <p>{@code ./test} installs the {@code chromium} and {@code chromium-driver} packages when they are
  * missing; this test is skipped, saying so, only if they are still not there.
  */
-class DashboardBrowserTest {
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+public class DashboardBrowserTest {
+    public static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    public static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 
     @TempDir
     Path tmp;
@@ -228,7 +228,7 @@ class DashboardBrowserTest {
     }
 
     /** Debian's chromium through Debian's chromedriver, with the flags a CI machine needs. */
-    static WebDriver startBrowser() {
+    public static WebDriver startBrowser() {
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
         options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
