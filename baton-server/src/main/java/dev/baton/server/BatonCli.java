@@ -309,9 +309,12 @@ public final class BatonCli implements Runnable {
         // ---- issue 16: bearer tokens on the gRPC API port ----
         @Option(names = "--auth-token-file", paramLabel = "FILE",
                 description = "Require a bearer token on every call of the gRPC API port (but the members-only"
-                        + " Forward service): one token per line, '<sha256-hex-of-token> <name> <roles>', roles a comma"
-                        + " list of client, read, admin; make one with: baton token new NAME ROLES. Re-read when it"
-                        + " changes. Default: no tokens asked for.")
+                        + " Forward service) and of the HTTP admin API: one caller per line,"
+                        + " '<sha256-hex-of-token> <name> <roles> [<key-prefixes>]', roles a comma list of client, read,"
+                        + " admin; key prefixes (client only) a comma list such as enwiki:,dewiki:; '-' instead of the"
+                        + " hash: a caller with a client certificate whose CN is <name> (--tls-client-ca-file). Make a"
+                        + " line with: baton token new NAME ROLES [PREFIXES]. Re-read when it changes. Default: no"
+                        + " tokens asked for.")
         Path authTokenFile;
 
         @Option(names = "--auth-reload-interval-ms", defaultValue = "10000",

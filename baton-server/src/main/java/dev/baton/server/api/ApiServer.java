@@ -271,11 +271,13 @@ public final class ApiServer implements AutoCloseable {
         this.metrics.bindRouter(router);
         if (tokenAuth != null) {
             FunctionCounter.builder(AUTH_REFUSED_METRIC, router, Router::refusedOutsideKeyPrefixes)
-                    .tag("reason", "outside_key_prefixes")
-                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+                    .tag("port", "api").tag("reason", "outside_key_prefixes")
+                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
+                    .register(metrics.registry());
             FunctionCounter.builder(AUTH_REFUSED_METRIC, router, Router::refusedNotSessionOwner)
-                    .tag("reason", "not_session_owner")
-                    .description("Calls of the gRPC API port refused for their token").register(metrics.registry());
+                    .tag("port", "api").tag("reason", "not_session_owner")
+                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
+                    .register(metrics.registry());
         }
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);

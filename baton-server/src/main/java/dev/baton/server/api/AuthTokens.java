@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
- * Who may call the gRPC API port ({@code --auth-token-file}): one caller per line,
+ * Who may call the gRPC API port and the HTTP admin API ({@code --auth-token-file}): one caller per line,
  * {@code <sha256-hex-of-token> <name> <roles> [<key-prefixes>]}, roles a comma list of
  * {@code client}, {@code read} and {@code admin} ({@code admin} implies {@code read}); {@code #}
  * starts a comment line, blank lines are ignored. The file holds only hashes, so reading it does
