@@ -1283,6 +1283,63 @@ public final class BatonClient implements AutoCloseable {
             return this;
         }
 
+        /** The environment variables {@link #securityFromEnvironment()} reads. */
+        public static final String ENV_TLS_CA_FILE = "BATON_TLS_CA_FILE";
+        public static final String ENV_TLS_CERT_FILE = "BATON_TLS_CERT_FILE";
+        public static final String ENV_TLS_KEY_FILE = "BATON_TLS_KEY_FILE";
+        public static final String ENV_TOKEN = "BATON_TOKEN";
+        public static final String ENV_TOKEN_FILE = "BATON_TOKEN_FILE";
+
+        /**
+         * TLS and the bearer token from the process's environment, so that a program runs unchanged
+         * against a plain and a secured cluster: {@value #ENV_TLS_CA_FILE} ({@link #tls(Path)}),
+         * {@value #ENV_TLS_CERT_FILE} with {@value #ENV_TLS_KEY_FILE} ({@link #tlsClientCertificate}),
+         * {@value #ENV_TOKEN} ({@link #authToken(String)}) or else {@value #ENV_TOKEN_FILE}
+         * ({@link #authTokenFile(Path)}); the CLI reads the same variables. Unset or blank variables
+         * change nothing.
+         *
+         * @throws IllegalArgumentException naming the variable, if its file cannot be read or a
+         *                                  certificate comes without its key (or the other way round)
+         */
+        public Builder securityFromEnvironment() {
+            return securityFromEnvironment(System.getenv());
+        }
+
+        /** {@link #securityFromEnvironment()} with {@code env} in place of the process's environment. */
+        public Builder securityFromEnvironment(Map<String, String> env) {
+            String ca = env(env, ENV_TLS_CA_FILE);
+            String cert = env(env, ENV_TLS_CERT_FILE);
+            String key = env(env, ENV_TLS_KEY_FILE);
+            String token = env(env, ENV_TOKEN);
+            String tokenFile = env(env, ENV_TOKEN_FILE);
+            if ((cert == null) != (key == null)) {
+                throw new IllegalArgumentException(cert == null ? ENV_TLS_KEY_FILE + " needs " + ENV_TLS_CERT_FILE
+                        : ENV_TLS_CERT_FILE + " needs " + ENV_TLS_KEY_FILE);
+            }
+            try {
+                if (ca != null) {
+                    tls(Path.of(ca));
+                }
+                if (cert != null) {
+                    tlsClientCertificate(Path.of(cert), Path.of(key));
+                }
+                if (token != null) {
+                    authToken(token);
+                } else if (tokenFile != null) {
+                    authTokenFile(Path.of(tokenFile));
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("from the environment (" + ENV_TLS_CA_FILE + ", " + ENV_TLS_CERT_FILE
+                        + ", " + ENV_TLS_KEY_FILE + ", " + ENV_TOKEN + ", " + ENV_TOKEN_FILE + "): " + e.getMessage(), e);
+            }
+            return this;
+        }
+
+        private static String env(Map<String, String> env, String name) {
+            String v = env.get(name);
+            return v == null || v.isBlank() ? null : v.strip();
+        }
+
         /**
          * The deadline of each attempt of a call (default 5 s). A waiting pool or lock acquire gets its
          * wait timeout plus this.

@@ -46,15 +46,15 @@ final class AdminCli {
             description = "Give up after this long (default: ${DEFAULT-VALUE}).")
     long timeoutMs;
 
-    @Option(names = {"--tls-ca-file", "--tls-ca"}, paramLabel = "PEM", scope = picocli.CommandLine.ScopeType.INHERIT,
+    @Option(names = {"--tls-ca-file", "--tls-ca"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_CA_FILE}", scope = picocli.CommandLine.ScopeType.INHERIT,
             description = CliTls.CA_HELP)
     java.nio.file.Path tlsCaFile;
 
-    @Option(names = {"--tls-cert-file", "--tls-cert"}, paramLabel = "PEM", scope = picocli.CommandLine.ScopeType.INHERIT,
+    @Option(names = {"--tls-cert-file", "--tls-cert"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_CERT_FILE}", scope = picocli.CommandLine.ScopeType.INHERIT,
             description = CliTls.CERT_HELP)
     java.nio.file.Path tlsCertFile;
 
-    @Option(names = {"--tls-key-file", "--tls-key"}, paramLabel = "PEM", scope = picocli.CommandLine.ScopeType.INHERIT,
+    @Option(names = {"--tls-key-file", "--tls-key"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_KEY_FILE}", scope = picocli.CommandLine.ScopeType.INHERIT,
             description = CliTls.KEY_HELP)
     java.nio.file.Path tlsKeyFile;
 

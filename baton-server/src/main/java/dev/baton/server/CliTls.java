@@ -19,18 +19,19 @@ import java.nio.file.Path;
  */
 final class CliTls {
     static final String CA_HELP = "Connect with TLS, verifying the node's certificate against the CA(s) in this PEM"
-            + " file (the certificate must name the endpoint's host name or IP address). Default: plaintext.";
+            + " file (the certificate must name the endpoint's host name or IP address). Default: the file named by the"
+            + " environment variable BATON_TLS_CA_FILE, if set; else plaintext.";
     static final String CERT_HELP = "Client certificate (PEM) for a node that requires one (its --tls-client-ca-file);"
-            + " needs --tls-ca-file and --tls-key-file.";
-    static final String KEY_HELP = "The key of --tls-cert-file: unencrypted PKCS#8 PEM.";
+            + " needs --tls-ca-file and --tls-key-file. Default: BATON_TLS_CERT_FILE, if set.";
+    static final String KEY_HELP = "The key of --tls-cert-file: unencrypted PKCS#8 PEM. Default: BATON_TLS_KEY_FILE, if set.";
 
-    @Option(names = {"--tls-ca-file", "--tls-ca"}, paramLabel = "PEM", description = CA_HELP)
+    @Option(names = {"--tls-ca-file", "--tls-ca"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_CA_FILE}", description = CA_HELP)
     Path caFile;
 
-    @Option(names = {"--tls-cert-file", "--tls-cert"}, paramLabel = "PEM", description = CERT_HELP)
+    @Option(names = {"--tls-cert-file", "--tls-cert"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_CERT_FILE}", description = CERT_HELP)
     Path certFile;
 
-    @Option(names = {"--tls-key-file", "--tls-key"}, paramLabel = "PEM", description = KEY_HELP)
+    @Option(names = {"--tls-key-file", "--tls-key"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_KEY_FILE}", description = KEY_HELP)
     Path keyFile;
 
     CliTls() {

@@ -43,7 +43,7 @@ public final class Crawler {
         AtomicInteger retries = new AtomicInteger();
         AtomicInteger tooEarly = new AtomicInteger();
         AtomicInteger twice = new AtomicInteger();
-        try (BatonClient setup = BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build()) {
+        try (BatonClient setup = BatonClient.builder().securityFromEnvironment().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build()) {
             EventActivity events = new EventActivity(setup);
             for (String site : sites) {
                 events.beginEventSequence("robots:" + site);
@@ -59,7 +59,7 @@ public final class Crawler {
             List<BatonClient> clients = new ArrayList<>();
             for (int f = 0; f < fetchers; f++) {
                 QueueSignals signals = new QueueSignals();
-                BatonClient c = BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(30))
+                BatonClient c = BatonClient.builder().securityFromEnvironment().endpoints(endpoints).retryFor(Duration.ofSeconds(30))
                         .onEvent(signals).build();
                 clients.add(c);
                 GatedQueue fq = new GatedQueue(c, queue, signals);

@@ -68,7 +68,7 @@ public final class FairDispatch {
         List<Long> maxLag = new ArrayList<>();
         Map<String, Long> lastSeen = new HashMap<>();
         long backwards = 0;
-        try (BatonClient feed = BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build()) {
+        try (BatonClient feed = BatonClient.builder().securityFromEnvironment().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build()) {
             ChangeDispatchCoordinator coordinator = new ChangeDispatchCoordinator(feed, GROUP);
             Map<String, String> sites = new LinkedHashMap<>();
             for (int i = 1; i <= targets; i++) {
@@ -139,7 +139,7 @@ public final class FairDispatch {
     /** One dispatcher process: dispatches until stopped (SIGTERM) or {@code maxTime}; exit 3 on a violation. */
     static int worker(List<String> endpoints, Duration maxTime) {
         AtomicLong violations = new AtomicLong();
-        try (BatonClient client = BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build()) {
+        try (BatonClient client = BatonClient.builder().securityFromEnvironment().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build()) {
             ChangeSource<Numbered> source = new ChangeSource<>() {
                 @Override
                 public long head() {

@@ -49,7 +49,7 @@ public final class Stampede {
         List<BatonClient> clients = new ArrayList<>();
         try {
             for (int i = 0; i < threads; i++) {
-                clients.add(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build());
+                clients.add(BatonClient.builder().securityFromEnvironment().endpoints(endpoints).retryFor(Duration.ofSeconds(30)).build());
             }
             CountDownLatch go = new CountDownLatch(1);
             List<Thread> appServers = new ArrayList<>();
