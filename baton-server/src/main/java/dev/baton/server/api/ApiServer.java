@@ -248,14 +248,8 @@ public final class ApiServer implements AutoCloseable {
                 .description("Calls of the members-only Forward service refused").register(metrics.registry());
         if (config.auth() != null) {
             tokenAuth = new TokenAuth(config.auth(), config.clusterSecret());
-            FunctionCounter.builder(AUTH_REFUSED_METRIC, tokenAuth, TokenAuth::unauthenticatedCalls)
-                    .tag("port", "api").tag("reason", "unauthenticated")
-                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
-                    .register(metrics.registry());
-            FunctionCounter.builder(AUTH_REFUSED_METRIC, tokenAuth, TokenAuth::permissionDeniedCalls)
-                    .tag("port", "api").tag("reason", "permission_denied")
-                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
-                    .register(metrics.registry());
+            countApiRefusals("unauthenticated", tokenAuth, TokenAuth::unauthenticatedCalls);
+            countApiRefusals("permission_denied", tokenAuth, TokenAuth::permissionDeniedCalls);
         } else {
             tokenAuth = null;
         }
@@ -270,17 +264,22 @@ public final class ApiServer implements AutoCloseable {
                 config.tls() == null ? InsecureChannelCredentials.create() : config.tls().memberChannelCredentials());
         this.metrics.bindRouter(router);
         if (tokenAuth != null) {
-            FunctionCounter.builder(AUTH_REFUSED_METRIC, router, Router::refusedOutsideKeyPrefixes)
-                    .tag("port", "api").tag("reason", "outside_key_prefixes")
-                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
-                    .register(metrics.registry());
-            FunctionCounter.builder(AUTH_REFUSED_METRIC, router, Router::refusedNotSessionOwner)
-                    .tag("port", "api").tag("reason", "not_session_owner")
-                    .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
-                    .register(metrics.registry());
+            countApiRefusals("outside_key_prefixes", router, Router::refusedOutsideKeyPrefixes);
+            countApiRefusals("not_session_owner", router, Router::refusedNotSessionOwner);
         }
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
+    }
+
+    /**
+     * {@code baton_auth_refused_total{port="api",reason}}: the gRPC API port's refusals for one reason.
+     * (Micrometer holds {@code source} weakly: it must be an object this server keeps, not a lambda.)
+     */
+    private <T> void countApiRefusals(String reason, T source, java.util.function.ToLongFunction<T> count) {
+        FunctionCounter.builder(AUTH_REFUSED_METRIC, source, s -> count.applyAsLong(s))
+                .tag("port", "api").tag("reason", reason)
+                .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
+                .register(metrics.registry());
     }
 
     private static java.util.concurrent.ThreadFactory daemon(String name) {

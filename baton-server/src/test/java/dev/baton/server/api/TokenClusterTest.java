@@ -170,8 +170,9 @@ class TokenClusterTest {
         PoolAcquireRequest own = other.toBuilder().setRequestId(2).setKey("a:x").build();
         assertThat(retrying(() -> pools(a).acquire(own)).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
         assertThat(committed(new dev.baton.core.command.Query.GetPool("a:x")).holders()).hasSize(1);
-        assertThat(servers.stream().mapToLong(n -> n.router().refusedOutsideKeyPrefixes()).sum())
-                .isPositive();
+        assertThat(servers.stream().mapToDouble(n -> n.metrics().registry().find(ApiServer.AUTH_REFUSED_METRIC)
+                .tag("port", "api").tag("reason", "outside_key_prefixes").functionCounter().count()).sum())
+                .as("baton_auth_refused_total{reason=outside_key_prefixes}").isGreaterThanOrEqualTo(2);
     }
 
     @Test
@@ -219,6 +220,10 @@ class TokenClusterTest {
             assertThat(ended.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
             keepAlive.onCompleted();
         }
+        assertThat(servers.stream().mapToDouble(n -> n.metrics().registry().find(ApiServer.AUTH_REFUSED_METRIC)
+                .tag("port", "api").tag("reason", "not_session_owner").functionCounter().count()).sum())
+                .as("baton_auth_refused_total{reason=not_session_owner}: close, get and keep-alive on each node (the"
+                        + " release named a key outside tenant-b's prefix: refused for that first)").isEqualTo(3 * 3);
         dev.baton.core.command.View.Session s = committed(new dev.baton.core.command.Query.GetSession(session));
         assertThat(s).as("the session lives on").isNotNull();
         assertThat(s.token()).startsWith("tenant-a/");
