@@ -289,6 +289,11 @@ final class ProcessCluster implements AutoCloseable {
             return Optional.of(admin.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                     .status(StatusRequest.getDefaultInstance()));
         } catch (RuntimeException e) {
+            // Connect again on the next call: gRPC's back-off between failed connects grows to 2
+            // minutes, so a node whose JVM took long to listen (a loaded box) would be seen late.
+            if (n.channel != null) {
+                n.channel.resetConnectBackoff();
+            }
             return Optional.empty();
         }
     }
