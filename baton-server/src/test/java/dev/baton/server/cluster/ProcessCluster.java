@@ -41,6 +41,8 @@ final class ProcessCluster implements AutoCloseable {
         String user;
         /** Extra environment of the node's process (e.g. LD_PRELOAD of libfaketime), set before start. */
         final Map<String, String> env = new LinkedHashMap<>();
+        /** Extra options of this node's {@code baton server} only (after the cluster's), set before start. */
+        final List<String> args = new ArrayList<>();
 
         NodeProc(String id, int raftPort, int apiPort, Path dir) {
             this.id = id;
@@ -78,6 +80,8 @@ final class ProcessCluster implements AutoCloseable {
     private final List<String> extraArgs;
     /** How {@link #status} connects to the nodes (TLS when their API port has it). */
     private io.grpc.ChannelCredentials credentials = io.grpc.InsecureChannelCredentials.create();
+    /** API TLS, Raft mutual TLS and tokens for every node, or null for a plain cluster. */
+    private SecuredCluster security;
 
     /** A cluster of {@code n} nodes (not started). */
     ProcessCluster(Path root, int n, String... extraArgs) {
@@ -97,6 +101,21 @@ final class ProcessCluster implements AutoCloseable {
     ProcessCluster withChannelCredentials(io.grpc.ChannelCredentials c) {
         this.credentials = c;
         return this;
+    }
+
+    /**
+     * Starts every node (from now on) with API TLS, Raft mutual TLS and a token file, and asks the
+     * nodes' status over TLS with {@code security}'s admin token. Plain clusters do not call this.
+     */
+    ProcessCluster secured(SecuredCluster security) {
+        this.security = security;
+        this.credentials = security.channelCredentials();
+        return this;
+    }
+
+    /** The security of the nodes, or null for a plain cluster. */
+    SecuredCluster security() {
+        return security;
     }
 
     List<NodeProc> nodes() {
@@ -124,10 +143,19 @@ final class ProcessCluster implements AutoCloseable {
 
     /** A new node started with {@code --join}: not a member until the leader adds it. */
     NodeProc startJoining() {
-        NodeProc n = new NodeProc("n" + (nodes.size() + 1), freePort(), freePort(), root.resolve("n" + (nodes.size() + 1)));
-        nodes.add(n);
+        NodeProc n = add();
         n.join = true;
         start(n);
+        return n;
+    }
+
+    /**
+     * A new node (not started): from now on it is in the {@code --peers} of every node started, itself
+     * included, so it claims to be a member when it starts.
+     */
+    NodeProc add() {
+        NodeProc n = new NodeProc("n" + (nodes.size() + 1), freePort(), freePort(), root.resolve("n" + (nodes.size() + 1)));
+        nodes.add(n);
         return n;
     }
 
@@ -192,7 +220,11 @@ final class ProcessCluster implements AutoCloseable {
             if (n.join) {
                 cmd.add("--join");
             }
+            if (security != null) {
+                cmd.addAll(security.serverArgs(n.id));
+            }
             cmd.addAll(extraArgs);
+            cmd.addAll(n.args);
             ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.environment().putAll(n.env);
             n.process = pb.redirectErrorStream(true)
@@ -250,9 +282,18 @@ final class ProcessCluster implements AutoCloseable {
             if (n.channel == null) {
                 n.channel = io.grpc.Grpc.newChannelBuilder(n.api(), credentials).build();
             }
-            return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
+            AdminGrpc.AdminBlockingStub admin = AdminGrpc.newBlockingStub(n.channel);
+            if (security != null) {
+                admin = admin.withInterceptors(dev.baton.client.BearerToken.interceptor(security.adminToken()));
+            }
+            return Optional.of(admin.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                     .status(StatusRequest.getDefaultInstance()));
         } catch (RuntimeException e) {
+            // Connect again on the next call: gRPC's back-off between failed connects grows to 2
+            // minutes, so a node whose JVM took long to listen (a loaded box) would be seen late.
+            if (n.channel != null) {
+                n.channel.resetConnectBackoff();
+            }
             return Optional.empty();
         }
     }
