@@ -46,7 +46,7 @@ public final class BatonContender extends Contender {
 
     @Override
     public Map<String, String> facts() {
-        String secured = (tlsCaFile != null ? ", TLS (the nodes checked against their CA)" : "")
+        String secured = (tlsCaFile != null ? " over TLS, the nodes' certificates checked against their CA" : "")
                 + (authToken != null ? ", a bearer token on every call" : "");
         return facts("dev.baton.client.BatonClient (gRPC" + secured + "), one client and session per client thread",
                 "poolAcquire(key, W, maxqueue, timeout) held by the server while waiting; poolRelease(key, fence)",
