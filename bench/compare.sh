@@ -8,6 +8,9 @@
 #   zookeeper                                            3 ZooKeeper members (Debian zookeeper) + Curator
 #   etcd                                                 3 etcd members (Debian etcd-server) + jetcd
 #   baton3-line-leader (experiment, only when named)     baton3-line with every connection on the leader
+#   baton3-java-tls, baton1-java-tls (experiments, only  baton3-java / baton1-java secured: TLS on the API port,
+#     when named)                                        mutual TLS on the Raft port, a bearer token on every call
+#                                                        (throw-away certificates made with openssl)
 # The load generator and the servers' lifecycle are dev.baton.bench.cluster.Compare: every server on
 # loopback (free ports; poolcounterd on its fixed 7531), fresh for each contender, a JVM pre-warm,
 # then the matrix (clients x keys x W) several times. Results: JSON lines, and a Markdown report
@@ -19,6 +22,7 @@
 #   bench/compare.sh --quick                      a reduced run (~10 min): 1 and 64 clients x 1000 keys
 #                                                 and x 1 key, W=1; 1 repetition of 2 + 5 s; 15 s pre-warm
 #   bench/compare.sh --contenders baton3-java,poolcounterd --clients 64 --keys 1000 --workers 1 --reps 2
+#   bench/compare.sh --contenders baton3-java,baton3-java-tls ...   the cost of TLS and tokens (BENCHMARKS.md)
 # Compare options (later ones win; --quick only sets defaults):
 #   --contenders LIST  names above, or all, baton, redis          --reps N, --warmup-s S, --duration-s S
 #   --clients LIST --keys LIST --workers LIST (product)           --prewarm-s S (per contender)
@@ -108,6 +112,8 @@ wants poolcounterd && [[ ! -x /usr/bin/poolcounterd ]] && need+=(poolcounter)
 wants redis && [[ ! -x /usr/bin/redis-server ]] && need+=(redis-server)
 wants zookeeper && [[ ! -f /usr/share/java/zookeeper.jar ]] && need+=(zookeeper)
 wants etcd && [[ ! -x /usr/bin/etcd ]] && need+=(etcd-server)
+# The -tls experiments make their certificates with openssl ("all" does not include them).
+[[ ",$contenders," == *-tls,* && ! -x /usr/bin/openssl ]] && need+=(openssl)
 if ((${#need[@]} > 0)); then
   if [[ -n ${NO_APT:-} ]]; then
     echo "missing Debian packages: ${need[*]} (NO_APT is set)" >&2

@@ -50,9 +50,13 @@ final class Deployments {
 
     /**
      * Contenders for experiments, run only when named: {@code baton3-line-leader} is {@code baton3-line}
-     * with every connection on the leader's line port, so no write is forwarded between nodes.
+     * with every connection on the leader's line port, so no write is forwarded between nodes;
+     * {@code baton3-java-tls} and {@code baton1-java-tls} are {@code baton3-java} and {@code baton1-java}
+     * secured as docs/security.md describes (TLS on the API port, mutual TLS on the Raft port, a bearer
+     * token on every call), to measure what that costs. They compare Baton with itself, not with the
+     * others (which all run in plaintext, without authentication), so {@code all} leaves them out.
      */
-    static final List<String> EXPERIMENTS = List.of("baton3-line-leader");
+    static final List<String> EXPERIMENTS = List.of("baton3-line-leader", "baton3-java-tls", "baton1-java-tls");
 
     /**
      * Settings of the servers and clients. {@code serverCp}: class path of {@code baton server};
@@ -79,11 +83,13 @@ final class Deployments {
 
     static Deployment start(String name, Setup s) throws Exception {
         return switch (name) {
-            case "baton1-java" -> baton(name, 1, false, false, s);
-            case "baton3-java" -> baton(name, 3, false, false, s);
-            case "baton1-line" -> baton(name, 1, true, false, s);
-            case "baton3-line" -> baton(name, 3, true, false, s);
-            case "baton3-line-leader" -> baton(name, 3, true, true, s);
+            case "baton1-java" -> baton(name, 1, false, false, false, s);
+            case "baton3-java" -> baton(name, 3, false, false, false, s);
+            case "baton1-java-tls" -> baton(name, 1, false, false, true, s);
+            case "baton3-java-tls" -> baton(name, 3, false, false, true, s);
+            case "baton1-line" -> baton(name, 1, true, false, false, s);
+            case "baton3-line" -> baton(name, 3, true, false, false, s);
+            case "baton3-line-leader" -> baton(name, 3, true, true, false, s);
             case "poolcounterd" -> poolcounterd(s);
             case "redis-everysec" -> redis(name, "everysec", s);
             case "redis-always" -> redis(name, "always", s);
@@ -244,7 +250,12 @@ final class Deployments {
 
     // ---- Baton ---------------------------------------------------------------------------------------
 
-    private static Deployment baton(String name, int nodes, boolean line, boolean leaderOnly, Setup s)
+    /**
+     * Baton with {@code nodes} nodes, used through the Java client or the line port ({@code line}), every
+     * line connection on the leader ({@code leaderOnly}), secured with TLS and a token ({@code secured},
+     * Java client only: the line protocol has neither).
+     */
+    private static Deployment baton(String name, int nodes, boolean line, boolean leaderOnly, boolean secured, Setup s)
             throws Exception {
         ServerProcesses procs = new ServerProcesses(nodes, s.serverCp(), s.serverJvm(), s.serverArgs());
         if (line) {
@@ -253,6 +264,9 @@ final class Deployments {
         Group g = new Group(name, s);
         g.extra = () -> procs.close(s.keep());
         return g.starting(() -> {
+            if (secured) {
+                procs.secured(); // here, so that a failing openssl is reported as this contender's failure
+            }
             procs.startAll();
             for (ServerProcesses.Node n : procs.nodes()) {
                 g.otherPids.add(n.pid());
@@ -271,10 +285,11 @@ final class Deployments {
                 g.contender = new LineContender(name, targets);
             } else {
                 where.addAll(procs.apiEndpoints());
-                g.contender = new BatonContender(name, procs.apiEndpoints());
+                g.contender = new BatonContender(name, procs.apiEndpoints(), procs.apiCaFile(), procs.authToken());
             }
-            g.facts.put("server", nodes > 1 ? "Baton, " + nodes + " nodes (`baton server` processes)"
-                    : "Baton, 1 node (a `baton server` process)");
+            g.facts.put("server", (nodes > 1 ? "Baton, " + nodes + " nodes (`baton server` processes)"
+                    : "Baton, 1 node (a `baton server` process)") + (secured
+                    ? "; TLS on the API port, mutual TLS on the Raft port, bearer tokens (EC P-256 certificates)" : ""));
             g.facts.put("durability", nodes > 1 ? "Raft log fsynced on a majority before an answer (the server's default)"
                     : "Raft log fsynced before an answer (the server's default)");
             g.facts.put("addresses", String.join(",", where));

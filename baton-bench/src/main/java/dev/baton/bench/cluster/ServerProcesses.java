@@ -3,8 +3,12 @@ package dev.baton.bench.cluster;
 import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.stub.MetadataUtils;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,6 +38,8 @@ final class ServerProcesses implements AutoCloseable {
         int linePort;
         Process process;
         ManagedChannel channel;
+        /** Why the last status poll failed, for error reports (a node may be up but refuse the poll). */
+        volatile String lastStatusError = "";
 
         Node(String id, int raftPort, int apiPort, Path dir) {
             this.id = id;
@@ -69,6 +75,10 @@ final class ServerProcesses implements AutoCloseable {
     private final List<String> serverArgs;
     private final List<Node> nodes = new ArrayList<>();
     private final Thread hook;
+    /** Certificates and token file of a {@link #secured()} cluster, else null. */
+    private Path securityDir;
+    /** The bearer token clients must send to a {@link #secured()} cluster, else null. */
+    private String authToken;
 
     /**
      * @param classpath  classpath holding {@code dev.baton.server.BatonCli} (e.g. the shaded {@code baton.jar})
@@ -108,6 +118,45 @@ final class ServerProcesses implements AutoCloseable {
             n.linePort = Machine.freePort();
         }
         return this;
+    }
+
+    /**
+     * Secures the cluster as docs/security.md describes it, with throw-away material made now in the
+     * cluster's dir: TLS on every API port (a certificate per node from an API CA, which is also the CA
+     * the members check when they forward to the leader), mutual TLS on the Raft port (a certificate per
+     * node from a separate members' CA, as operations.md advises) and a token file with one token (roles
+     * client and read: the load and the status polls here) that every API call must carry. Clients
+     * then need {@link #apiCaFile()} and {@link #authToken()}. Call before {@link #startAll()}.
+     */
+    ServerProcesses secured() throws IOException {
+        Path dir = root.resolve("security");
+        Files.createDirectories(dir);
+        BenchCertificates.ca(dir, "api-ca");
+        BenchCertificates.ca(dir, "members-ca");
+        for (Node n : nodes) {
+            BenchCertificates.leaf(dir, "api-ca", n.id + "-api");
+            BenchCertificates.leaf(dir, "members-ca", n.id + "-peer");
+        }
+        String token = BenchCertificates.newToken();
+        Files.writeString(dir.resolve("tokens"), "# baton-bench: the load generator and its status polls\n"
+                + BenchCertificates.tokenLine(token, "bench", "client,read") + "\n");
+        securityDir = dir;
+        authToken = token;
+        return this;
+    }
+
+    boolean isSecured() {
+        return securityDir != null;
+    }
+
+    /** The CA (PEM) that signed the API certificates of a {@link #secured()} cluster, else null. */
+    Path apiCaFile() {
+        return securityDir == null ? null : securityDir.resolve("api-ca.pem");
+    }
+
+    /** The bearer token of a {@link #secured()} cluster, else null. */
+    String authToken() {
+        return authToken;
     }
 
     List<String> apiEndpoints() {
@@ -153,6 +202,14 @@ final class ServerProcesses implements AutoCloseable {
             cmd.add("--no-line");
         }
         cmd.add("--no-http"); // benchmarks scrape nothing; and several nodes would want 7532
+        if (securityDir != null) {
+            String d = securityDir.toString() + "/";
+            cmd.addAll(List.of("--tls-cert-file", d + n.id + "-api.pem", "--tls-key-file", d + n.id + "-api.key",
+                    "--tls-ca-file", d + "api-ca.pem",
+                    "--peer-tls-cert-file", d + n.id + "-peer.pem", "--peer-tls-key-file", d + n.id + "-peer.key",
+                    "--peer-tls-ca-file", d + "members-ca.pem",
+                    "--auth-token-file", d + "tokens"));
+        }
         cmd.addAll(serverArgs);
         return cmd;
     }
@@ -176,7 +233,9 @@ final class ServerProcesses implements AutoCloseable {
                 throw new IllegalStateException("a Baton server exited while starting:\n" + logs(30));
             }
             if (System.nanoTime() - deadline > 0) {
-                throw new IllegalStateException("no Baton leader within 60 s:\n" + logs(30));
+                throw new IllegalStateException("no Baton leader within 60 s (last status errors: "
+                        + nodes.stream().map(n -> n.id + ": " + n.lastStatusError).collect(Collectors.joining("; "))
+                        + "):\n" + logs(30));
             }
         }
         if (!awaitSettled(0, 30_000)) {
@@ -240,12 +299,35 @@ final class ServerProcesses implements AutoCloseable {
         }
         try {
             if (n.channel == null) {
-                n.channel = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
+                n.channel = channel(n);
             }
             return Optional.of(AdminGrpc.newBlockingStub(n.channel).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
                     .status(StatusRequest.getDefaultInstance()));
         } catch (RuntimeException e) {
+            n.lastStatusError = String.valueOf(e);
+            // A node polled before it listens leaves the channel in gRPC's reconnect back-off, which grows
+            // to tens of seconds: a slow start (a loaded machine, TLS set-up) could then outlast the wait
+            // for a leader. On loopback a connection attempt at every poll costs nothing.
+            if (n.channel != null) {
+                n.channel.resetConnectBackoff();
+            }
             return Optional.empty();
+        }
+    }
+
+    /** A channel to the node's API port: plaintext, or TLS with the token if the cluster is {@link #secured()}. */
+    private ManagedChannel channel(Node n) {
+        if (securityDir == null) {
+            return ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
+        }
+        try {
+            Metadata bearer = new Metadata();
+            bearer.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + authToken);
+            return Grpc.newChannelBuilder(n.api(), TlsChannelCredentials.newBuilder()
+                            .trustManager(apiCaFile().toFile()).build())
+                    .intercept(MetadataUtils.newAttachHeadersInterceptor(bearer)).build();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

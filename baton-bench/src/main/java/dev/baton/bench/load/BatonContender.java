@@ -5,6 +5,7 @@ import dev.baton.api.v1.PoolStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -14,28 +15,54 @@ import java.util.Map;
  * threads). Acquire is {@code poolAcquire(key, W, maxQueue, timeout, forAnyone)}, a single call that
  * the server answers when the wait ends; release is {@code poolRelease(key, fence)} with the grant's
  * fence. Every client is given all the endpoints and follows the leader from there.
+ *
+ * <p>Against secured nodes, each client connects with TLS (verifying the nodes against a CA file) and
+ * sends a bearer token with every call, as an application would.
  */
 public final class BatonContender extends Contender {
     private final List<String> endpoints;
+    /** The CA the nodes' API certificates are checked against, or null for plaintext. */
+    private final Path tlsCaFile;
+    /** The bearer token sent with every call, or null for none. */
+    private final String authToken;
 
     public BatonContender(String name, List<String> endpoints) {
+        this(name, endpoints, null, null);
+    }
+
+    /**
+     * @param tlsCaFile the nodes' API CA (PEM): connect with TLS; null: plaintext
+     * @param authToken the bearer token for nodes started with {@code --auth-token-file}; null: none
+     */
+    public BatonContender(String name, List<String> endpoints, Path tlsCaFile, String authToken) {
         super(name, true);
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("no endpoint");
         }
         this.endpoints = List.copyOf(endpoints);
+        this.tlsCaFile = tlsCaFile;
+        this.authToken = authToken;
     }
 
     @Override
     public Map<String, String> facts() {
-        return facts("dev.baton.client.BatonClient (gRPC), one client and session per client thread",
+        String secured = (tlsCaFile != null ? " over TLS, the nodes' certificates checked against their CA" : "")
+                + (authToken != null ? ", a bearer token on every call" : "");
+        return facts("dev.baton.client.BatonClient (gRPC" + secured + "), one client and session per client thread",
                 "poolAcquire(key, W, maxqueue, timeout) held by the server while waiting; poolRelease(key, fence)",
                 String.join(",", endpoints));
     }
 
     @Override
     public Handle open() {
-        return new BatonHandle(BatonClient.builder().endpoints(endpoints).build());
+        BatonClient.Builder b = BatonClient.builder().endpoints(endpoints);
+        if (tlsCaFile != null) {
+            b.tls(tlsCaFile);
+        }
+        if (authToken != null) {
+            b.authToken(authToken);
+        }
+        return new BatonHandle(b.build());
     }
 
     private static final class BatonHandle implements Handle {
