@@ -40,7 +40,9 @@ class PeerLogsProcessTest {
             int before = Files.readAllLines(leader.log()).size();
             c.kill(down);
             awaitLine(leader, l -> l.contains(who + " unreachable"), c);
-            Thread.sleep(8_000); // down for a while: the engine retries many times meanwhile
+            // Down for a while: the engine retries every election timeout (1 s) meanwhile, during this
+            // pause and during the JVM start of the restart that follows (several seconds more).
+            Thread.sleep(4_000);
             c.start(down);
             awaitLine(leader, l -> l.contains(who + " reachable again after"), c);
             Thread.sleep(3_000); // anything logged right after the peer came back
