@@ -194,7 +194,8 @@ public final class BatonClient implements AutoCloseable {
         Endpoints eps;
         try {
             eps = new Endpoints(b.endpoints, b.channelFactory, b.tls == null && !b.customChannelFactory,
-                    b.authToken == null ? null : BearerToken.interceptor(b.authToken));
+                    b.authToken != null ? BearerToken.interceptor(b.authToken)
+                            : b.authTokens != null ? BearerToken.interceptor(b.authTokens) : null);
         } catch (RuntimeException e) {
             scheduler.shutdownNow();
             events.shutdownNow();
@@ -1203,6 +1204,7 @@ public final class BatonClient implements AutoCloseable {
         private ClientTls tls;
         private Executor callbacks;
         private String authToken;
+        private java.util.function.Supplier<String> authTokens;
 
         private Builder() {}
 
@@ -1270,6 +1272,20 @@ public final class BatonClient implements AutoCloseable {
          */
         public Builder authToken(String token) {
             this.authToken = BearerToken.check(token);
+            this.authTokens = null;
+            return this;
+        }
+
+        /**
+         * Like {@link #authToken(String)}, but the token is asked of {@code tokens} at the start of every
+         * call, so that a rotated token (from a secret store, or a file the supplier re-reads when it
+         * changes) is used from the next call on without a new client. It is called on the calling
+         * thread for every call: keep it cheap (cache the token). If it throws, or gives a token that
+         * cannot travel in a header, that call fails with its exception.
+         */
+        public Builder authToken(java.util.function.Supplier<String> tokens) {
+            this.authTokens = Objects.requireNonNull(tokens, "tokens");
+            this.authToken = null;
             return this;
         }
 
@@ -1280,6 +1296,7 @@ public final class BatonClient implements AutoCloseable {
          */
         public Builder authTokenFile(Path file) {
             this.authToken = BearerToken.readFile(file);
+            this.authTokens = null;
             return this;
         }
 
@@ -1502,6 +1519,7 @@ public final class BatonClient implements AutoCloseable {
             b.tls = tls;
             b.callbacks = callbacks;
             b.authToken = authToken;
+            b.authTokens = authTokens;
             return b;
         }
     }

@@ -1,6 +1,11 @@
 package dev.baton.client;
 
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.MethodDescriptor;
 import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
 
@@ -9,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * A token for a node that requires one ({@code baton server --auth-token-file}): sent with every call
@@ -64,5 +70,27 @@ public final class BearerToken {
         Metadata m = new Metadata();
         m.put(AUTHORIZATION, "Bearer " + check(token));
         return MetadataUtils.newAttachHeadersInterceptor(m);
+    }
+
+    /**
+     * Adds {@code authorization: Bearer <token>} with the token {@code tokens} gives at the start of
+     * each call, so a rotated token is used from the next call on. A supplier that throws, or gives a
+     * token that cannot travel in a header, fails that call (its exception, or an
+     * IllegalArgumentException), before anything is sent.
+     */
+    public static ClientInterceptor interceptor(Supplier<String> tokens) {
+        Objects.requireNonNull(tokens, "tokens");
+        return new ClientInterceptor() {
+            @Override
+            public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+                return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+                    @Override
+                    public void start(Listener<R> responseListener, Metadata headers) {
+                        headers.put(AUTHORIZATION, "Bearer " + check(tokens.get()));
+                        super.start(responseListener, headers);
+                    }
+                };
+            }
+        };
     }
 }

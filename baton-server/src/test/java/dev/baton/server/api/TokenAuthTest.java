@@ -250,4 +250,19 @@ class TokenAuthTest {
         assertThat(lines[0]).matches("[A-Za-z0-9_-]{43}");
         return lines;
     }
+
+    @Test
+    void aTokenSupplierIsAskedAtEveryCallSoARotatedTokenIsUsedAtOnce() {
+        java.util.concurrent.atomic.AtomicReference<String> current = new java.util.concurrent.atomic.AtomicReference<>(CLIENT_TOKEN);
+        try (dev.baton.client.BatonClient c = dev.baton.client.BatonClient.builder().endpoints(server.apiEndpoint())
+                .authToken(current::get).build()) {
+            assertThat(c.poolAcquire("supplied", 1, 5, Duration.ZERO, false).getStatus())
+                    .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+            current.set(AuthTokens.newToken()); // not in the file
+            assertThatThrownBy(() -> c.poolGet("supplied")).isInstanceOfSatisfying(dev.baton.client.AccessDeniedException.class,
+                    e -> assertThat(e.statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+            current.set(CLIENT_TOKEN);
+            assertThat(c.poolRelease("supplied").getStatus()).isEqualTo(dev.baton.api.v1.PoolStatus.POOL_RELEASED);
+        }
+    }
 }
