@@ -44,8 +44,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       (many commands per entry); entries from {@code batcherStats()}.</li>
  * </ul>
  * {@code ExpireWaits} is the cheapest command: with no waits it changes nothing. {@code --no-sync}
- * turns fsync off (to measure what it costs); {@code --batcher-inflight} and {@code --linger-us} set
- * the batcher's {@code maxInFlight} and {@code lingerMicros} (defaults 16 and 0, as the server).
+ * turns fsync off (to measure what it costs); {@code --batcher-inflight} sets
+ * the batcher's {@code maxInFlight} (default 2, as the server).
  */
 public final class RaftCeilingBench {
     private RaftCeilingBench() {}
@@ -59,16 +59,15 @@ public final class RaftCeilingBench {
         int payload = a.integer("payload", 0);
         boolean sync = !a.flag("no-sync");
         int batcherInflight = a.integer("batcher-inflight", ProposalBatcher.Config.DEFAULT_MAX_IN_FLIGHT);
-        long lingerUs = a.lng("linger-us", 0);
         int prewarm = a.integer("prewarm", 15);
         a.checkNoneUnknown();
         ProposalBatcher.Config batching = new ProposalBatcher.Config(ProposalBatcher.Config.DEFAULT_MAX_COMMANDS,
-                ProposalBatcher.Config.DEFAULT_MAX_BYTES, batcherInflight, lingerUs,
+                ProposalBatcher.Config.DEFAULT_MAX_BYTES, batcherInflight,
                 ProposalBatcher.Config.DEFAULT_MAX_QUEUED);
         System.out.println(Machine.header());
         System.out.println("# RaftCeilingBench modes=" + modes + " inflight=" + inflights + " warmup=" + warmup
                 + "s measure=" + measure + "s payload=" + payload + "B (raw) fsync=" + sync + " batcher: max in flight "
-                + batcherInflight + ", linger " + lingerUs + " us; JVM " + jvmArgs());
+                + batcherInflight + "; JVM " + jvmArgs());
         if (prewarm > 0) {
             // JIT-compile SOFAJRaft's and Baton's paths on a throw-away cluster first.
             Path dir = Files.createTempDirectory("baton-ceiling-warm-");

@@ -24,7 +24,7 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * A command a client may cause: opening a session and every {@link SessionRequest}. The only
      * kind a front door proposes, and the only kind a node forwards to the leader.
      */
-    sealed interface ClientCommand extends Command permits OpenSession, SessionRequest {}
+    sealed interface ClientCommand extends Command permits OpenSession, OpenSessionThen, SessionRequest {}
 
     /**
      * A command only the leader issues (expiry, limits, the address book: anything time-driven or
@@ -44,6 +44,9 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
          * touch (a token limited to key prefixes); every request must say, so none can slip past.
          */
         List<String> resourceNames();
+
+        /** This request made on behalf of {@code session} instead (everything else the same). */
+        SessionRequest withSession(long session);
     }
 
     /** A one-name list, empty for null (a malformed request is rejected by the core, not here). */
@@ -59,8 +62,23 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      */
     record OpenSession(String clientToken, long ttlMs) implements ClientCommand {}
 
+    /**
+     * Opens a session and, in the same step of the same entry, makes {@code first} on it: the first
+     * command of a connection (the line door's first {@code ACQ4ME}) then costs one proposal rather
+     * than two in a row, and enters the log in the order the door read it, ahead of anything read
+     * after it. {@code first} names no session ({@code session == 0}); it runs on the session the open
+     * returned, with its own request id (a retry of the whole command finds the session by its token
+     * and the first command's answer by that id). A rejected open runs nothing.
+     */
+    record OpenSessionThen(OpenSession open, SessionRequest first) implements ClientCommand {}
+
     /** Ends a session as if its client disconnected: everything it held or waited for is released. */
     record CloseSession(long session, long requestId) implements SessionRequest {
+        @Override
+        public CloseSession withSession(long s) {
+            return new CloseSession(s, requestId);
+        }
+
         @Override
         public List<String> resourceNames() {
             return List.of();
@@ -104,6 +122,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record PoolAcquire(long session, long requestId, String key, int workers, int maxQueue, long timeoutMs,
                        boolean forAnyone) implements SessionRequest {
         @Override
+        public PoolAcquire withSession(long s) {
+            return new PoolAcquire(s, requestId, key, workers, maxQueue, timeoutMs, forAnyone);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(key);
         }
@@ -117,6 +140,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      */
     record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {
         @Override
+        public PoolRelease withSession(long s) {
+            return new PoolRelease(s, requestId, key, fence);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return key == null || key.isEmpty() ? List.of() : List.of(key);
         }
@@ -126,6 +154,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** tryLock ({@code timeoutMs == 0}) or lock-with-timeout on the named mutex. */
     record LockAcquire(long session, long requestId, String name, long timeoutMs) implements SessionRequest {
+        @Override
+        public LockAcquire withSession(long s) {
+            return new LockAcquire(s, requestId, name, timeoutMs);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(name);
@@ -137,6 +170,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * fence. If the session is waiting for the lock instead, the wait is cancelled.
      */
     record LockRelease(long session, long requestId, String name, long fence) implements SessionRequest {
+        @Override
+        public LockRelease withSession(long s) {
+            return new LockRelease(s, requestId, name, fence);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(name);
@@ -153,6 +191,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record DispatchInit(long session, long requestId, String group, Map<String, String> targets,
                         DispatchSettings settings) implements SessionRequest {
         @Override
+        public DispatchInit withSession(long s) {
+            return new DispatchInit(s, requestId, group, targets, settings);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(group);
         }
@@ -160,6 +203,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Raises the group's head (the newest change id); a lower value is ignored. */
     record DispatchAdvance(long session, long requestId, String group, long head) implements SessionRequest {
+        @Override
+        public DispatchAdvance withSession(long s) {
+            return new DispatchAdvance(s, requestId, group, head);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(group);
@@ -169,6 +217,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Selects a target as Wikibase's selectClient does and locks it for the session. */
     record DispatchSelect(long session, long requestId, String group) implements SessionRequest {
         @Override
+        public DispatchSelect withSession(long s) {
+            return new DispatchSelect(s, requestId, group);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(group);
         }
@@ -176,6 +229,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Locks a given target for the session (Wikibase's lockClient). */
     record DispatchLock(long session, long requestId, String group, String target) implements SessionRequest {
+        @Override
+        public DispatchLock withSession(long s) {
+            return new DispatchLock(s, requestId, group, target);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(group);
@@ -190,6 +248,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record DispatchRelease(long session, long requestId, String group, String target, long fence, long newSeen)
             implements SessionRequest {
         @Override
+        public DispatchRelease withSession(long s) {
+            return new DispatchRelease(s, requestId, group, target, fence, newSeen);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(group);
         }
@@ -198,6 +261,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Enables or disables a target; a disabled target is never selected. */
     record DispatchSetDisabled(long session, long requestId, String group, String target, boolean disabled)
             implements SessionRequest {
+        @Override
+        public DispatchSetDisabled withSession(long s) {
+            return new DispatchSetDisabled(s, requestId, group, target, disabled);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(group);
@@ -209,6 +277,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Makes the event pending, owned by the session; fails if it is already pending. */
     record EventBegin(long session, long requestId, String name) implements SessionRequest {
         @Override
+        public EventBegin withSession(long s) {
+            return new EventBegin(s, requestId, name);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(name);
         }
@@ -216,6 +289,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Completes the event (idempotent; no ownership check, as ManifoldCF). */
     record EventComplete(long session, long requestId, String name) implements SessionRequest {
+        @Override
+        public EventComplete withSession(long s) {
+            return new EventComplete(s, requestId, name);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(name);
@@ -231,6 +309,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record QueueEnqueue(long session, long requestId, String queue, String item, Bytes payload,
                         List<String> prerequisites) implements SessionRequest {
         @Override
+        public QueueEnqueue withSession(long s) {
+            return new QueueEnqueue(s, requestId, queue, item, payload, prerequisites);
+        }
+
+        @Override
         public List<String> resourceNames() {
             List<String> names = new java.util.ArrayList<>(named(queue));
             if (prerequisites != null) {
@@ -243,6 +326,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Claims up to {@code max} items, oldest first, skipping claimed items and items with a pending prerequisite. */
     record QueueClaim(long session, long requestId, String queue, int max) implements SessionRequest {
         @Override
+        public QueueClaim withSession(long s) {
+            return new QueueClaim(s, requestId, queue, max);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(queue);
         }
@@ -251,6 +339,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Removes a claimed item (work finished). {@code fence != 0} must match the claim. */
     record QueueDone(long session, long requestId, String queue, String item, long fence) implements SessionRequest {
         @Override
+        public QueueDone withSession(long s) {
+            return new QueueDone(s, requestId, queue, item, fence);
+        }
+
+        @Override
         public List<String> resourceNames() {
             return named(queue);
         }
@@ -258,6 +351,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Gives a claimed item back, at the back of the queue (ManifoldCF's retryDocumentProcessing). */
     record QueueRetry(long session, long requestId, String queue, String item, long fence) implements SessionRequest {
+        @Override
+        public QueueRetry withSession(long s) {
+            return new QueueRetry(s, requestId, queue, item, fence);
+        }
+
         @Override
         public List<String> resourceNames() {
             return named(queue);

@@ -33,12 +33,13 @@ public final class CommandCodec {
             SET_LIMITS_V1 = 5, SET_LIMITS = 6, POOL_ACQUIRE = 10, POOL_RELEASE = 11, LOCK_ACQUIRE = 20, LOCK_RELEASE = 21,
             DISPATCH_INIT = 30, DISPATCH_ADVANCE = 31, DISPATCH_SELECT = 32, DISPATCH_LOCK = 33,
             DISPATCH_RELEASE = 34, DISPATCH_SET_DISABLED = 35, EVENT_BEGIN = 40, EVENT_COMPLETE = 41,
-            QUEUE_ENQUEUE = 50, QUEUE_CLAIM = 51, QUEUE_DONE = 52, QUEUE_RETRY = 53, ANNOUNCE_NODE = 60;
+            QUEUE_ENQUEUE = 50, QUEUE_CLAIM = 51, QUEUE_DONE = 52, QUEUE_RETRY = 53, ANNOUNCE_NODE = 60,
+            OPEN_SESSION_THEN = 7;
 
     // result tags
     private static final int R_REJECTED = 1, R_SESSION_OPENED = 2, R_SESSION_CLOSED = 3, R_SESSIONS_EXPIRED = 4,
             R_WAITS_EXPIRED = 5, R_LIMITS_SET_V1 = 6, R_POOL = 7, R_LOCK = 8, R_DISPATCH = 9, R_EVENT = 10, R_QUEUE = 11,
-            R_NODE_ANNOUNCED = 12, R_LIMITS_SET = 13;
+            R_NODE_ANNOUNCED = 12, R_LIMITS_SET = 13, R_SESSION_OPENED_THEN = 14;
 
     /** Encodes a batch; throws IllegalArgumentException if any command cannot be encoded within the ceilings. */
     public static byte[] encodeBatch(List<? extends Command> commands) {
@@ -131,6 +132,13 @@ public final class CommandCodec {
             w.u8(POOL_RELEASE).varint(a.session()).varint(a.requestId()).optString(a.key()).varint(a.fence());
         } else if (c instanceof OpenSession a) {
             w.u8(OPEN_SESSION).optString(a.clientToken()).svarint(a.ttlMs());
+        } else if (c instanceof OpenSessionThen a) {
+            if (a.open() == null || a.first() == null) {
+                throw new IllegalArgumentException("an OpenSessionThen needs an open and a first command");
+            }
+            w.u8(OPEN_SESSION_THEN);
+            encode(w, a.open());
+            encode(w, a.first());
         } else if (c instanceof CloseSession a) {
             w.u8(CLOSE_SESSION).varint(a.session()).varint(a.requestId());
         } else if (c instanceof ExpireSessions a) {
@@ -198,7 +206,10 @@ public final class CommandCodec {
     }
 
     public static Command decode(BinaryReader r) {
-        int tag = r.u8();
+        return decode(r.u8(), r);
+    }
+
+    private static Command decode(int tag, BinaryReader r) {
         switch (tag) {
             case POOL_ACQUIRE:
                 return new PoolAcquire(r.varint(), r.varint(), r.string(NAME), int32(r), int32(r),
@@ -207,6 +218,21 @@ public final class CommandCodec {
                 return new PoolRelease(r.varint(), r.varint(), r.optString(NAME), r.varint());
             case OPEN_SESSION:
                 return new OpenSession(r.optString(NAME), r.svarint());
+            case OPEN_SESSION_THEN: {
+                // tags checked before decoding, so nesting cannot recurse
+                if (r.u8() != OPEN_SESSION) {
+                    throw new MalformedException("an OpenSessionThen starts with an OpenSession");
+                }
+                OpenSession open = new OpenSession(r.optString(NAME), r.svarint());
+                int firstTag = r.u8();
+                if (firstTag == OPEN_SESSION_THEN || firstTag == OPEN_SESSION) {
+                    throw new MalformedException("an OpenSessionThen's first command is a session request");
+                }
+                if (!(decode(firstTag, r) instanceof SessionRequest first)) {
+                    throw new MalformedException("an OpenSessionThen's first command is a session request");
+                }
+                return new OpenSessionThen(open, first);
+            }
             case CLOSE_SESSION:
                 return new CloseSession(r.varint(), r.varint());
             case EXPIRE_SESSIONS: {
@@ -291,6 +317,10 @@ public final class CommandCodec {
             w.u8(R_REJECTED).u8(p.code().ordinal()).string(p.message());
         } else if (res instanceof SessionOpened p) {
             w.u8(R_SESSION_OPENED).varint(p.session()).varint(p.ttlMs()).bool(p.existing()).varint(p.nextRequestId());
+        } else if (res instanceof SessionOpenedThen p) {
+            w.u8(R_SESSION_OPENED_THEN);
+            encodeResult(w, p.opened());
+            encodeResult(w, p.first());
         } else if (res instanceof SessionClosed p) {
             w.u8(R_SESSION_CLOSED).varint(p.session());
         } else if (res instanceof SessionsExpired p) {
@@ -326,7 +356,10 @@ public final class CommandCodec {
     }
 
     public static Result decodeResult(BinaryReader r) {
-        int tag = r.u8();
+        return decodeResult(r.u8(), r);
+    }
+
+    private static Result decodeResult(int tag, BinaryReader r) {
         switch (tag) {
             case R_POOL:
                 return new PoolReply(enumAt(PoolStatus.values(), r.u8()), r.optString(NAME), r.varint());
@@ -336,6 +369,18 @@ public final class CommandCodec {
                 return new Rejected(enumAt(ErrorCode.values(), r.u8()), r.string(LIST));
             case R_SESSION_OPENED:
                 return new SessionOpened(r.varint(), r.varint(), r.bool(), r.varint());
+            case R_SESSION_OPENED_THEN: {
+                // tags checked before decoding, so nesting cannot recurse
+                if (r.u8() != R_SESSION_OPENED) {
+                    throw new MalformedException("a SessionOpenedThen starts with a SessionOpened");
+                }
+                SessionOpened opened = new SessionOpened(r.varint(), r.varint(), r.bool(), r.varint());
+                int firstTag = r.u8();
+                if (firstTag == R_SESSION_OPENED_THEN) {
+                    throw new MalformedException("a SessionOpenedThen cannot hold another");
+                }
+                return new SessionOpenedThen(opened, decodeResult(firstTag, r));
+            }
             case R_SESSION_CLOSED:
                 return new SessionClosed(r.varint());
             case R_SESSIONS_EXPIRED: {

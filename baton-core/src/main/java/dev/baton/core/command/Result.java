@@ -16,6 +16,12 @@ public sealed interface Result {
      */
     record SessionOpened(long session, long ttlMs, boolean existing, long nextRequestId) implements Result {}
 
+    /**
+     * The answer to {@link Command.OpenSessionThen}: the session (new, or found by its token) and the
+     * first command's own answer.
+     */
+    record SessionOpenedThen(SessionOpened opened, Result first) implements Result {}
+
     record SessionClosed(long session) implements Result {}
 
     /** The sessions that {@link Command.ExpireSessions} actually ended. */

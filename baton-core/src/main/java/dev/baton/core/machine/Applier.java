@@ -31,6 +31,9 @@ final class Applier {
         if (c instanceof OpenSession o) {
             return Sessions.open(tx, o);
         }
+        if (c instanceof OpenSessionThen o) {
+            return openThen(tx, o);
+        }
         if (c instanceof ExpireSessions e) {
             return Sessions.expire(tx, e);
         }
@@ -48,6 +51,29 @@ final class Applier {
             return Nodes.announce(tx, a);
         }
         throw new IllegalArgumentException("unhandled command " + c);
+    }
+
+    /**
+     * Opens the session, then runs the first command on it. Checked before anything changes: a
+     * malformed pair (no open, no first command, a first command that names a session of its own or
+     * closes it) is refused whole.
+     */
+    private static Result openThen(Tx tx, OpenSessionThen c) {
+        if (c.open() == null || c.first() == null) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "an OpenSessionThen needs an open and a first command");
+        }
+        if (c.first().session() != 0) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT,
+                    "the first command of an OpenSessionThen runs on the session it opens and names none");
+        }
+        if (c.first() instanceof CloseSession) {
+            return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "an OpenSessionThen cannot close what it opens");
+        }
+        Result opened = Sessions.open(tx, c.open());
+        if (!(opened instanceof Result.SessionOpened o)) {
+            return opened; // refused: nothing was opened, nothing else runs
+        }
+        return new Result.SessionOpenedThen(o, applyRequest(tx, c.first().withSession(o.session())));
     }
 
     private static Result applyRequest(Tx tx, SessionRequest r) {

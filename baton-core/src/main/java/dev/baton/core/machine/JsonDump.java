@@ -227,6 +227,11 @@ final class JsonDump {
         } else if (res instanceof Result.SessionOpened r) {
             w.field("session", r.session()).field("ttlMs", r.ttlMs()).field("existing", r.existing())
                     .field("nextRequestId", r.nextRequestId());
+        } else if (res instanceof Result.SessionOpenedThen r) {
+            w.name("opened");
+            result(w, r.opened());
+            w.name("first");
+            result(w, r.first());
         } else if (res instanceof Result.SessionClosed r) {
             w.field("session", r.session());
         } else if (res instanceof Result.SessionsExpired r) {

@@ -17,6 +17,7 @@ import dev.baton.core.command.Command.ExpireWaits;
 import dev.baton.core.command.Command.LockAcquire;
 import dev.baton.core.command.Command.LockRelease;
 import dev.baton.core.command.Command.OpenSession;
+import dev.baton.core.command.Command.OpenSessionThen;
 import dev.baton.core.command.Command.PoolAcquire;
 import dev.baton.core.command.Command.PoolRelease;
 import dev.baton.core.command.Command.QueueClaim;
@@ -343,6 +344,7 @@ class LimitsAndCodecTest {
                 .maxPayloadBytes(Limits.CODEC_MAX_PAYLOAD_BYTES).maxRememberedRequests(Integer.MAX_VALUE).build();
         return List.of(
                 new OpenSession(null, 10_000),
+                new OpenSessionThen(new OpenSession("line-7", 10_000), new PoolAcquire(0, 1, "k", 1, 5, 1_000, true)),
                 new OpenSession("token-ü", Long.MIN_VALUE),
                 new CloseSession(Long.MAX_VALUE, 1),
                 new ExpireSessions(List.of()),

@@ -15,6 +15,7 @@ import dev.baton.core.command.Command.ExpireSessions;
 import dev.baton.core.command.Command.LockAcquire;
 import dev.baton.core.command.Command.LockRelease;
 import dev.baton.core.command.Command.OpenSession;
+import dev.baton.core.command.Command.OpenSessionThen;
 import dev.baton.core.command.Command.PoolAcquire;
 import dev.baton.core.command.Command.PoolRelease;
 import dev.baton.core.command.Command.QueueClaim;
@@ -693,4 +694,56 @@ class SessionsAndIdempotencyTest {
                 s.queues(), s.waits());
     }
 
+
+    // ---- open and first command in one ---------------------------------------------------------
+
+    @Test
+    void openSessionThenRunsTheFirstCommandOnTheNewSessionInTheSameStep() {
+        Harness h = new Harness();
+        long other = h.open();
+        assertThat(h.apply(new PoolAcquire(other, 1, "k", 1, 5, 0, false), PoolReply.class).status())
+                .isEqualTo(PoolStatus.LOCKED); // holds the only slot
+
+        Result.SessionOpenedThen r = h.apply(new OpenSessionThen(new OpenSession("line-1", 5_000),
+                new PoolAcquire(0, 1, "k", 1, 5, 1_000, false)), Result.SessionOpenedThen.class);
+
+        assertThat(r.opened().existing()).isFalse();
+        assertThat(r.first()).isEqualTo(new PoolReply(PoolStatus.QUEUED, "k", 0));
+        long s = r.opened().session();
+        // the wait is the new session's: releasing the holder hands the slot to it
+        h.apply(new PoolRelease(other, 2, null, 0), PoolReply.class);
+        assertThat(h.takeEffects()).anySatisfy(e -> assertThat(e).isInstanceOfSatisfying(Effect.PoolWaitEnded.class,
+                w -> assertThat(w.session()).isEqualTo(s)));
+        // the whole command again (a retry after a lost answer): the same session, and the acquire's
+        // remembered answer, which is now its outcome
+        Result.SessionOpenedThen again = h.apply(new OpenSessionThen(new OpenSession("line-1", 5_000),
+                new PoolAcquire(0, 1, "k", 1, 5, 1_000, false)), Result.SessionOpenedThen.class);
+        assertThat(again.opened().session()).isEqualTo(s);
+        assertThat(again.opened().existing()).isTrue();
+        assertThat(again.first()).isInstanceOfSatisfying(PoolReply.class,
+                p -> assertThat(p.status()).isEqualTo(PoolStatus.LOCKED));
+        assertThat(h.lookup(new Query.GetSession(s)).slots()).hasSize(1); // not acquired twice
+    }
+
+    @Test
+    void aMalformedOpenSessionThenChangesNothing() {
+        Harness h = new Harness();
+        byte[] before = h.essence();
+        assertRejected(h.apply(new OpenSessionThen(new OpenSession("t", 5_000), new PoolAcquire(7, 1, "k", 1, 5, 0, false))),
+                ErrorCode.INVALID_ARGUMENT);
+        assertRejected(h.apply(new OpenSessionThen(new OpenSession("t", 5_000), new CloseSession(0, 1))),
+                ErrorCode.INVALID_ARGUMENT);
+        assertRejected(h.apply(new OpenSessionThen(new OpenSession("t", 1), new PoolAcquire(0, 1, "k", 1, 5, 0, false))),
+                ErrorCode.INVALID_ARGUMENT); // TTL below the limit: nothing opened, nothing acquired
+        assertThat(h.essence()).isEqualTo(before);
+    }
+
+    @Test
+    void aRejectedFirstCommandLeavesTheSessionOpenAsTwoSeparateCommandsWould() {
+        Harness h = new Harness();
+        Result.SessionOpenedThen r = h.apply(new OpenSessionThen(new OpenSession(null, 5_000),
+                new PoolAcquire(0, 1, "", 1, 5, 0, false)), Result.SessionOpenedThen.class);
+        assertRejected(r.first(), ErrorCode.INVALID_ARGUMENT);
+        assertThat(h.lookup(new Query.GetSession(r.opened().session()))).isNotNull();
+    }
 }

@@ -89,7 +89,17 @@ final class CallerAccess {
             String own = open.clientToken() == null ? UUID.randomUUID().toString() : open.clientToken();
             return CompletableFuture.completedFuture(new Command.OpenSession(ownerPrefix(caller) + own, open.ttlMs()));
         }
-        Command.SessionRequest request = (Command.SessionRequest) c; // ClientCommand is sealed: open or request
+        if (c instanceof Command.OpenSessionThen then) {
+            for (String name : then.first().resourceNames()) {
+                if (!caller.mayTouch(name)) {
+                    return CompletableFuture.failedFuture(outsidePrefixes(caller, name));
+                }
+            }
+            // the first command runs on the session this opens, which is the caller's own
+            return authorize(caller, then.open()).thenApply(open ->
+                    new Command.OpenSessionThen((Command.OpenSession) open, then.first()));
+        }
+        Command.SessionRequest request = (Command.SessionRequest) c; // ClientCommand is sealed: an open or a request
         for (String name : request.resourceNames()) {
             if (!caller.mayTouch(name)) {
                 return CompletableFuture.failedFuture(outsidePrefixes(caller, name));

@@ -283,7 +283,9 @@ public final class Router implements AutoCloseable {
     /** True if sending {@code c} twice has the effect of sending it once (the core remembers the first answer). */
     private static boolean resendable(Command.ClientCommand c) {
         return (c instanceof Command.SessionRequest sr && sr.requestId() != 0)
-                || (c instanceof Command.OpenSession o && o.clientToken() != null);
+                || (c instanceof Command.OpenSession o && o.clientToken() != null)
+                || (c instanceof Command.OpenSessionThen ot && ot.open().clientToken() != null
+                        && ot.first().requestId() != 0);
     }
 
     /** One attempt: locally if this node leads, else forwarded to the leader it knows of. */
@@ -398,6 +400,8 @@ public final class Router implements AutoCloseable {
             }
             if (c instanceof Command.OpenSession && r instanceof Result.SessionOpened o) {
                 leases.opened(o.session(), o.ttlMs());
+            } else if (c instanceof Command.OpenSessionThen && r instanceof Result.SessionOpenedThen ot) {
+                leases.opened(ot.opened().session(), ot.opened().ttlMs());
             }
             return r;
         });

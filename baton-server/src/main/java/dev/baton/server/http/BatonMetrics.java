@@ -354,7 +354,8 @@ public final class BatonMetrics {
         commands.increment(n);
         commandsPerEntry.record(n);
         for (Result r : a.results()) {
-            if (r instanceof Result.SessionOpened o && !o.existing()) {
+            if ((r instanceof Result.SessionOpened o && !o.existing())
+                    || (r instanceof Result.SessionOpenedThen ot && !ot.opened().existing())) {
                 sessionsOpened.increment();
             } else if (r instanceof Result.Rejected rej) {
                 rejected.get(rej.code()).increment();

@@ -316,13 +316,17 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         long timeoutMs = Math.min(a.timeoutSeconds() * 1000, limits.maxWaitMs());
         busy = true;
         CompletableFuture<Void> barrier = door.settled();
-        Runnable go = () -> withSession(() -> {
+        Runnable go = () -> {
             Command.PoolAcquire c = new Command.PoolAcquire(session, nextRequestId++, a.key() == null ? "" : a.key(),
                     a.workers(), a.maxQueue(), timeoutMs, a.forAnyone());
             acquireInFlight = c.requestId();
             earlyOutcome = null;
-            propose(c, result -> acquired(c, result));
-        });
+            if (session != 0) {
+                propose(c, result -> acquired(c, result));
+            } else {
+                openWith(c);
+            }
+        };
         if (barrier == null) {
             go.run();
         } else {
@@ -406,17 +410,22 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
 
     // ---- the session ---------------------------------------------------------------------------
 
-    private void withSession(Runnable next) {
-        if (session != 0) {
-            next.run();
-            return;
-        }
-        propose(new Command.OpenSession(door.sessionToken(seq), door.sessionTtlMs()), r -> {
-            if (r instanceof Result.SessionOpened o) {
-                session = o.session();
-                door.sessionOpened(session, this);
-                next.run();
+    /**
+     * The connection's first acquire: its session is opened by the same command, so the acquire
+     * enters the log where the door read it, before any line read after it (poolcounterd's clients
+     * rely on that order), and a connection per request costs one proposal for its first line.
+     */
+    private void openWith(Command.PoolAcquire first) {
+        String token = door.sessionToken(seq);
+        door.sessionOpening(token, this);
+        propose(new Command.OpenSessionThen(new Command.OpenSession(token, door.sessionTtlMs()), first), r -> {
+            if (r instanceof Result.SessionOpenedThen o) {
+                session = o.opened().session();
+                door.sessionOpened(token, session, this);
+                acquired(first.withSession(session), o.first());
             } else {
+                door.sessionNotOpened(token, this);
+                acquireInFlight = 0;
                 rejected(r); // e.g. the session limit: ERROR LIMIT_EXCEEDED
                 done();
             }
@@ -573,9 +582,11 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             if (t == null) {
                 if (!closed || c instanceof Command.CloseSession) {
                     onResult.accept(r);
-                } else if (r instanceof Result.SessionOpened o && !o.existing()) {
+                } else if (r instanceof Result.SessionOpenedThen o) {
                     // Opened for a connection that has gone meanwhile: close it rather than wait for its TTL.
-                    write(new Command.CloseSession(o.session(), 1), System.nanoTime(), x -> {}, x -> {});
+                    door.sessionNotOpened(door.sessionToken(seq), this);
+                    door.sessionGone(o.opened().session());
+                    write(new Command.CloseSession(o.opened().session(), 2), System.nanoTime(), x -> {}, x -> {});
                 }
                 return;
             }

@@ -185,6 +185,12 @@ public final class LineDoor implements AutoCloseable {
     private final EventLoopGroup loop;
     /** Sessions of open connections, for effects (read on the apply thread) and keep-alives. */
     private final Map<Long, LineConnection> bySession = new ConcurrentHashMap<>();
+    /**
+     * Connections whose session is being opened, by its token. The open and the first acquire share
+     * one entry, and a wait can end in the very next one, before the answer has reached the
+     * connection's thread: the apply thread then finds the connection by the session's token.
+     */
+    private final Map<String, LineConnection> opening = new ConcurrentHashMap<>();
     /** Open connections; changed on the event loop only (concurrent for the metrics' reads). */
     private final Set<LineConnection> open = ConcurrentHashMap.newKeySet();
     // Touched on the event loop only.
@@ -425,9 +431,20 @@ public final class LineDoor implements AutoCloseable {
                 releaseMismatch.get()));
     }
 
-    void sessionOpened(long session, LineConnection c) {
+    /** {@code c} proposes the open of its session under {@code token}; see {@link #opening}. */
+    void sessionOpening(String token, LineConnection c) {
+        opening.put(token, c);
+    }
+
+    void sessionOpened(String token, long session, LineConnection c) {
         bySession.put(session, c);
+        opening.remove(token, c);
         leases.keepAlive(session);
+    }
+
+    /** The open failed, or the connection went before it was answered. */
+    void sessionNotOpened(String token, LineConnection c) {
+        opening.remove(token, c);
     }
 
     void sessionGone(long session) {
@@ -480,7 +497,7 @@ public final class LineDoor implements AutoCloseable {
      * order relative to the answers of its own commands (which also pass through the apply thread).
      */
     public void onEffects(List<Effect> effects) {
-        if (bySession.isEmpty()) {
+        if (bySession.isEmpty() && opening.isEmpty()) {
             return;
         }
         for (Effect e : effects) {
@@ -493,6 +510,9 @@ public final class LineDoor implements AutoCloseable {
                 continue;
             }
             LineConnection c = bySession.get(s);
+            if (c == null && !opening.isEmpty()) {
+                c = openedJustNow(s);
+            }
             if (c != null) {
                 try {
                     c.effect(e);
@@ -501,6 +521,19 @@ public final class LineDoor implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The connection whose session {@code s} was opened by an entry applied a moment ago, if it is
+     * still opening: its token is read from the state this (apply) thread has just updated.
+     */
+    private LineConnection openedJustNow(long s) {
+        String token = router.node().readLocal(new Query.GetSessionToken(s));
+        LineConnection c = token == null ? null : opening.get(token);
+        if (c != null) {
+            bySession.putIfAbsent(s, c);
+        }
+        return c;
     }
 
     private void keepAlive() {

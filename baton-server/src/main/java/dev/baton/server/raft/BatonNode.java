@@ -456,6 +456,45 @@ public final class BatonNode implements AutoCloseable {
         return batcher.submit(encoded, term);
     }
 
+    /**
+     * {@link #submit} for several commands at once, in this order: queued under one lock, so they
+     * enter the log together and in this order (a door hands over everything it read in one turn of
+     * its event loop; a follower's forwarded frame is proposed as it came). Each future is that of
+     * {@code submit} for its command.
+     */
+    public List<CompletableFuture<Result>> submitAll(List<? extends Command> commands) {
+        Node n = node;
+        long term = fsm.leaderTerm();
+        List<CompletableFuture<Result>> out = new ArrayList<>(commands.size());
+        if (n == null || closed || term <= 0) {
+            RuntimeException e = n == null || closed ? new RaftOperationException("ESTOP", "node is not running")
+                    : new NotLeaderException(leader(), "not the leader");
+            for (int i = 0; i < commands.size(); i++) {
+                out.add(CompletableFuture.failedFuture(e));
+            }
+            return out;
+        }
+        List<byte[]> encoded = new ArrayList<>(commands.size());
+        int[] at = new int[commands.size()];
+        for (int i = 0; i < commands.size(); i++) {
+            try {
+                encoded.add(CommandCodec.encodeChecked(Objects.requireNonNull(commands.get(i), "command")));
+                at[i] = encoded.size() - 1;
+                out.add(null);
+            } catch (IllegalArgumentException | NullPointerException e) {
+                at[i] = -1;
+                out.add(CompletableFuture.failedFuture(e));
+            }
+        }
+        List<CompletableFuture<Result>> submitted = batcher.submitAll(encoded, term);
+        for (int i = 0; i < at.length; i++) {
+            if (at[i] >= 0) {
+                out.set(i, submitted.get(at[i]));
+            }
+        }
+        return out;
+    }
+
     /** The batcher's counters (entries and commands proposed through {@link #submit}, queue, in flight). */
     public ProposalBatcher.Stats batcherStats() {
         return batcher.stats();
@@ -840,6 +879,22 @@ public final class BatonNode implements AutoCloseable {
             }
             Thread.sleep(10);
         }
+    }
+
+    /**
+     * The commands of committed log entry {@code index}, as written (empty for a configuration entry
+     * or one not committed); for tests and tools that check what the doors put in the log.
+     */
+    public List<Command> committedCommands(long index) {
+        Node n = node;
+        if (n == null || index > commitIndex()) {
+            return List.of();
+        }
+        com.alipay.sofa.jraft.entity.UserLog log = n.readCommittedUserLog(index);
+        if (log == null || log.getIndex() != index) {
+            return List.of();
+        }
+        return CommandCodec.decodeBatch(RaftEntryCodec.decode(index, log.getData()).payload());
     }
 
     /** The SOFAJRaft node, for tests in this package. */

@@ -18,9 +18,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -30,30 +28,33 @@ import java.util.function.Supplier;
  * into one Raft entry each, and completes every caller's future with its own command's
  * {@link Result} (its slice of the entry's {@link Applied#results()}).
  *
- * <h2>Natural batching</h2>
+ * <h2>Group commit</h2>
  * At most {@link Config#maxInFlight()} entries are <em>in flight</em> (handed to {@code Node.apply}
- * and not yet applied here, or failed). Whenever a slot is free and something is queued, the
- * flusher seals whatever is queued <em>at once</em> into one entry (up to {@link Config#maxCommands()}
- * commands and {@link Config#maxBytes()} bytes of entry data), so a lone client never waits for a
- * timer. While every slot is busy, submitted commands accumulate and leave together as soon as an
- * entry completes: the busier the log, the bigger the entries. {@link Config#lingerMicros()} (0 by
- * default) optionally makes the flusher wait that long for more commands before sealing a batch that
- * is not full. Commands keep their submission order (one queue, one flusher, entries proposed in
- * sealing order).
+ * and not yet applied here, or failed): two by default, a pipeline of one entry being replicated and
+ * one being filled behind it. While every slot is busy, submitted commands accumulate in the queue;
+ * the moment an entry completes, the thread that completes it seals everything queued (up to
+ * {@link Config#maxCommands()} commands and {@link Config#maxBytes()} bytes of entry data) into the
+ * next entry and proposes it. The busier the log, the bigger the entries, with no timer and no
+ * linger: a lone client's command is proposed at once by the thread that submits it, because a slot
+ * is free. Commands keep their submission order (one queue; entries are sealed and proposed by one
+ * thread at a time, in sealing order). {@link #submitAll} queues several commands under one lock, so
+ * a door that read many lines in one turn of its event loop hands them over at once.
  *
  * <h2>Threads</h2>
- * One dedicated flusher thread per node seals batches, joins their bytes and proposes them (stamping
- * and {@code Node.apply} under the node's propose lock, which {@link BatonNode#propose} shares, so log
- * order and stamp order agree). It sleeps on a condition while there is nothing to seal or no free
- * slot; it never spins. Submitters only enqueue and signal. Completion runs on whichever thread
- * completes the entry's {@link ProposalClosure} (SOFAJRaft's apply thread when applied, its closure
- * pool on failure): it frees the slot, wakes the flusher, then completes the entry's futures there.
- * The encoding and copying of a batch thus never runs on the apply thread.
+ * No thread of its own: whichever thread finds a free slot and queued commands (a submitter, or
+ * the thread completing an entry's {@link ProposalClosure}: SOFAJRaft's apply thread when applied,
+ * its closure pool on failure) becomes the <em>proposer</em> for as long as there is something to
+ * seal and a slot to seal it into; the others only enqueue. Sealing is cheap (the commands were
+ * encoded by their submitters; the entry is their concatenation), and {@code Node.apply} only
+ * publishes to SOFAJRaft's queue. Stamping and {@code Node.apply} run under the node's propose lock,
+ * which {@link BatonNode#propose} shares, so log order and stamp order agree. An earlier design had a
+ * flusher thread that every submit woke and that sealed whenever one of 16 slots was free: it cost a
+ * thread wake-up per command and made entries of about two commands under load.
  *
  * <h2>Leadership</h2>
  * Every queued command remembers the leader term it was submitted in, and the entry carries the
  * term as its expected term: a command is only ever proposed in the term it was accepted in. When
- * the flusher finds this node no longer leading that term, it fails the command with
+ * the proposer finds this node no longer leading that term, it fails the command with
  * {@link NotLeaderException} (leader hint included); SOFAJRaft fails entries refused or dropped by a
  * deposed leader the same way. Nothing queued is silently dropped: every future completes. After an
  * entry was appended, a failure means "outcome unknown" (see {@link RaftOperationException}).
@@ -78,15 +79,13 @@ public final class ProposalBatcher {
      *                     command bigger than this still goes out alone. Below
      *                     {@link Limits#CODEC_MAX_ENTRY_BYTES}.
      * @param maxInFlight  entries appended but not yet applied, at most (1 or more)
-     * @param lingerMicros how long a free slot waits for more commands before sealing a batch that
-     *                     is not full (0: seal at once; at most 1 s)
      * @param maxQueued    commands waiting for a slot, at most; beyond, submits fail with
      *                     {@code EBUSY} (backpressure rather than unbounded memory)
      */
-    public record Config(int maxCommands, int maxBytes, int maxInFlight, long lingerMicros, int maxQueued) {
+    public record Config(int maxCommands, int maxBytes, int maxInFlight, int maxQueued) {
         public static final int DEFAULT_MAX_COMMANDS = 256;
         public static final int DEFAULT_MAX_BYTES = 1 << 20;
-        public static final int DEFAULT_MAX_IN_FLIGHT = 16;
+        public static final int DEFAULT_MAX_IN_FLIGHT = 2;
         public static final int DEFAULT_MAX_QUEUED = 1 << 16;
 
         public Config {
@@ -100,37 +99,30 @@ public final class ProposalBatcher {
             if (maxInFlight < 1) {
                 throw new IllegalArgumentException("maxInFlight must be positive");
             }
-            if (lingerMicros < 0 || lingerMicros > 1_000_000) {
-                throw new IllegalArgumentException("lingerMicros must be in 0..1000000");
-            }
             if (maxQueued < 1) {
                 throw new IllegalArgumentException("maxQueued must be positive");
             }
         }
 
-        /** 256 commands, 1 MiB, 16 entries in flight, no linger, 65536 queued. */
+        /** 256 commands, 1 MiB, 2 entries in flight, 65536 queued. */
         public static Config defaults() {
-            return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, 0, DEFAULT_MAX_QUEUED);
+            return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED);
         }
 
         public Config withMaxCommands(int n) {
-            return new Config(n, maxBytes, maxInFlight, lingerMicros, maxQueued);
+            return new Config(n, maxBytes, maxInFlight, maxQueued);
         }
 
         public Config withMaxBytes(int n) {
-            return new Config(maxCommands, n, maxInFlight, lingerMicros, maxQueued);
+            return new Config(maxCommands, n, maxInFlight, maxQueued);
         }
 
         public Config withMaxInFlight(int n) {
-            return new Config(maxCommands, maxBytes, n, lingerMicros, maxQueued);
-        }
-
-        public Config withLingerMicros(long micros) {
-            return new Config(maxCommands, maxBytes, maxInFlight, micros, maxQueued);
+            return new Config(maxCommands, maxBytes, n, maxQueued);
         }
 
         public Config withMaxQueued(int n) {
-            return new Config(maxCommands, maxBytes, maxInFlight, lingerMicros, n);
+            return new Config(maxCommands, maxBytes, maxInFlight, n);
         }
     }
 
@@ -173,19 +165,17 @@ public final class ProposalBatcher {
     private final EntrySink sink;
 
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled on a submit, a freed slot and close. */
-    private final Condition wake = lock.newCondition();
     private final ArrayDeque<Pending> queue = new ArrayDeque<>(); // guarded by lock
-    private long queuedBytes; // guarded by lock
     private final Set<Batch> inFlight = Collections.newSetFromMap(new IdentityHashMap<>()); // guarded by lock
     private boolean closed; // guarded by lock
-    private Thread flusher; // guarded by lock
+    /** Some thread is sealing and proposing entries; the others only enqueue. Guarded by lock. */
+    private boolean proposing;
 
     private final LongAdder entriesProposed = new LongAdder();
     private final LongAdder commandsProposed = new LongAdder();
 
     /**
-     * @param name       for the flusher thread's name
+     * @param name       this node's name, for log messages
      * @param leaderTerm the term this node leads and accepts proposals in, or 0/-1 if it does not
      * @param leaderHint the leader's endpoint as this node knows it, for {@link NotLeaderException}
      * @param sink       stamps and appends one entry
@@ -203,48 +193,61 @@ public final class ProposalBatcher {
         return config;
     }
 
-    /** Starts the flusher thread (once). */
+    /** Nothing to start: entries are proposed by the threads that submit and complete them. */
     void start() {
-        lock.lock();
-        try {
-            if (closed || flusher != null) {
-                return;
-            }
-            Thread t = new Thread(this::flushLoop, "baton-batcher-" + name);
-            t.setDaemon(true);
-            flusher = t;
-            t.start();
-        } finally {
-            lock.unlock();
-        }
     }
 
     /**
      * Queues one command encoded by {@link CommandCodec#encodeChecked}, accepted while leading
-     * {@code term}. Never blocks.
+     * {@code term}, and proposes it at once if a slot is free. Never blocks on the log.
      */
     CompletableFuture<Result> submit(byte[] encoded, long term) {
-        if ((long) encoded.length + BATCH_OVERHEAD > Limits.CODEC_MAX_ENTRY_BYTES) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException("command of " + encoded.length
-                    + " bytes does not fit in an entry of " + Limits.CODEC_MAX_ENTRY_BYTES + " bytes"));
+        return submitAll(List.of(encoded), term).get(0);
+    }
+
+    /**
+     * Queues several commands in this order, under one lock, so that they are proposed together
+     * (and in no other order relative to other submitters). Each future fails alone if its own
+     * command is too big for an entry; all fail with {@code EBUSY} if there is no room for them all.
+     */
+    List<CompletableFuture<Result>> submitAll(List<byte[]> encoded, long term) {
+        List<CompletableFuture<Result>> out = new ArrayList<>(encoded.size());
+        List<Pending> accepted = new ArrayList<>(encoded.size());
+        for (byte[] e : encoded) {
+            if ((long) e.length + BATCH_OVERHEAD > Limits.CODEC_MAX_ENTRY_BYTES) {
+                out.add(CompletableFuture.failedFuture(new IllegalArgumentException("command of " + e.length
+                        + " bytes does not fit in an entry of " + Limits.CODEC_MAX_ENTRY_BYTES + " bytes")));
+            } else {
+                Pending p = new Pending(e, term, new CompletableFuture<>());
+                accepted.add(p);
+                out.add(p.future());
+            }
         }
-        CompletableFuture<Result> f = new CompletableFuture<>();
+        if (accepted.isEmpty()) {
+            return out;
+        }
+        RaftOperationException refused = null;
         lock.lock();
         try {
             if (closed) {
-                return CompletableFuture.failedFuture(stopped());
+                refused = stopped();
+            } else if (queue.size() + accepted.size() > config.maxQueued()) {
+                refused = new RaftOperationException("EBUSY",
+                        queue.size() + " commands already wait for the log; retry later");
+            } else {
+                queue.addAll(accepted);
             }
-            if (queue.size() >= config.maxQueued()) {
-                return CompletableFuture.failedFuture(new RaftOperationException("EBUSY",
-                        queue.size() + " commands already wait for the log; retry later"));
-            }
-            queue.addLast(new Pending(encoded, term, f));
-            queuedBytes += encoded.length;
-            wake.signal();
         } finally {
             lock.unlock();
         }
-        return f;
+        if (refused != null) {
+            for (Pending p : accepted) {
+                p.future().completeExceptionally(refused);
+            }
+            return out;
+        }
+        proposeWhatIsQueued();
+        return out;
     }
 
     Stats stats() {
@@ -257,12 +260,10 @@ public final class ProposalBatcher {
     }
 
     /**
-     * Stops accepting commands, fails the queued ones with {@code ESTOP} and stops the flusher
-     * (waiting for it). Entries in flight are left to the engine; see {@link #failInFlight}.
+     * Stops accepting commands and fails the queued ones with {@code ESTOP}. Entries in flight are left to the engine; see {@link #failInFlight}.
      */
     void close() {
         List<Pending> dropped;
-        Thread t;
         lock.lock();
         try {
             if (closed) {
@@ -271,25 +272,12 @@ public final class ProposalBatcher {
             closed = true;
             dropped = new ArrayList<>(queue);
             queue.clear();
-            queuedBytes = 0;
-            t = flusher;
-            wake.signalAll();
         } finally {
             lock.unlock();
         }
         RaftOperationException e = stopped();
         for (Pending p : dropped) {
             p.future().completeExceptionally(e);
-        }
-        if (t != null && t != Thread.currentThread()) {
-            try {
-                t.join(TimeUnit.SECONDS.toMillis(10));
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-            }
-            if (t.isAlive()) {
-                LOG.warn("Batcher flusher {} did not stop within 10 s", t.getName());
-            }
         }
     }
 
@@ -319,28 +307,25 @@ public final class ProposalBatcher {
         return new RaftOperationException("ESTOP", "node is not running");
     }
 
-    // ---- the flusher -------------------------------------------------------------------------------
+    // ---- sealing and proposing ---------------------------------------------------------------------
 
-    private void flushLoop() {
+    /**
+     * Seals and proposes entries while commands are queued and a slot is free, unless another thread
+     * is already doing so (it will see what was queued meanwhile: it checks again before it stops).
+     */
+    private void proposeWhatIsQueued() {
         while (true) {
             Batch batch;
             long term;
-            List<Pending> stale = new ArrayList<>();
+            List<Pending> stale = null;
             lock.lock();
             try {
-                while (!closed && (queue.isEmpty() || inFlight.size() >= config.maxInFlight())) {
-                    wake.awaitUninterruptibly();
-                }
-                if (closed) {
+                if (proposing || closed || queue.isEmpty() || inFlight.size() >= config.maxInFlight()) {
                     return;
                 }
-                if (config.lingerMicros() > 0) {
-                    linger();
-                    if (closed) {
-                        return;
-                    }
-                }
+                proposing = true;
                 term = leaderTerm.getAsLong();
+                stale = new ArrayList<>(0);
                 batch = drain(term, stale);
                 if (batch != null) {
                     inFlight.add(batch);
@@ -348,38 +333,29 @@ public final class ProposalBatcher {
             } finally {
                 lock.unlock();
             }
-            if (!stale.isEmpty()) {
-                NotLeaderException e = new NotLeaderException(leaderHint.get(),
-                        "leadership was lost before the command was proposed");
-                for (Pending p : stale) {
-                    p.future().completeExceptionally(e);
-                }
-            }
-            if (batch != null) {
-                try {
-                    propose(batch, term);
-                } catch (Throwable t) {
-                    LOG.error("Batcher failed to propose an entry of {} commands", batch.items.size(), t);
-                    finish(batch, null, t);
-                }
-            }
-        }
-    }
-
-    /** Waits up to lingerMicros for the queue to fill a whole entry. Holds the lock (released while waiting). */
-    private void linger() {
-        long deadline = System.nanoTime() + TimeUnit.MICROSECONDS.toNanos(config.lingerMicros());
-        while (!closed && queue.size() < config.maxCommands()
-                && queuedBytes + ENTRY_OVERHEAD < config.maxBytes()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return;
-            }
             try {
-                wake.awaitNanos(left);
-            } catch (InterruptedException e) {
-                // not expected (nobody interrupts the flusher): stop lingering, keep going
-                return;
+                if (!stale.isEmpty()) {
+                    NotLeaderException e = new NotLeaderException(leaderHint.get(),
+                            "leadership was lost before the command was proposed");
+                    for (Pending p : stale) {
+                        p.future().completeExceptionally(e);
+                    }
+                }
+                if (batch != null) {
+                    try {
+                        propose(batch, term);
+                    } catch (Throwable t) {
+                        LOG.error("Batcher of {} failed to propose an entry of {} commands", name, batch.items.size(), t);
+                        finish(batch, null, t);
+                    }
+                }
+            } finally {
+                lock.lock();
+                try {
+                    proposing = false;
+                } finally {
+                    lock.unlock();
+                }
             }
         }
     }
@@ -397,7 +373,6 @@ public final class ProposalBatcher {
             Pending p = queue.peekFirst();
             if (term <= 0 || p.term() != term) {
                 queue.pollFirst();
-                queuedBytes -= p.encoded().length;
                 stale.add(p);
                 continue;
             }
@@ -406,7 +381,6 @@ public final class ProposalBatcher {
                 break;
             }
             queue.pollFirst();
-            queuedBytes -= p.encoded().length;
             items.add(p);
             size += p.encoded().length;
         }
@@ -436,13 +410,17 @@ public final class ProposalBatcher {
 
     /** The entry finished (applied, or failed): free its slot, then complete each command's future. */
     private void finish(Batch batch, Applied applied, Throwable error) {
+        boolean freed;
         lock.lock();
         try {
-            if (inFlight.remove(batch)) {
-                wake.signal();
-            }
+            freed = inFlight.remove(batch);
         } finally {
             lock.unlock();
+        }
+        if (freed) {
+            // The next entry leaves before this one's callers hear back: the log is never idle
+            // while commands wait, and what they wait behind is one entry, not the callbacks.
+            proposeWhatIsQueued();
         }
         List<Pending> items = batch.items;
         if (error != null) {

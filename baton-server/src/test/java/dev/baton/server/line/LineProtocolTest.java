@@ -1,5 +1,6 @@
 package dev.baton.server.line;
 
+import dev.baton.core.command.Command;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.server.TestWaits;
@@ -74,6 +75,40 @@ class LineProtocolTest {
         LineClient c = new LineClient(port);
         clients.add(c);
         return c;
+    }
+
+    // ---- a connection's session ----------------------------------------------------------------
+
+    @Test
+    void aConnectionsFirstAcquireOpensItsSessionInTheSameCommand() throws Exception {
+        long from = server.node().lastAppliedIndex() + 1;
+        LineClient c = client();
+        assertThat(c.call("ACQ4ME first-command 1 5 0")).isEqualTo("LOCKED");
+        assertThat(c.call("RELEASE")).isEqualTo("RELEASED");
+        long to = server.node().lastAppliedIndex();
+        List<Command> written = new ArrayList<>();
+        for (long i = from; i <= to; i++) {
+            written.addAll(server.node().committedCommands(i));
+        }
+        // One command opened the session and acquired: nothing read after this line on another
+        // connection can enter the log between the two, and the connection cost one proposal.
+        assertThat(written).noneMatch(w -> w instanceof Command.OpenSession);
+        assertThat(written).anySatisfy(w -> assertThat(w).isInstanceOfSatisfying(Command.OpenSessionThen.class,
+                o -> assertThat(o.first()).isInstanceOfSatisfying(Command.PoolAcquire.class,
+                        a -> assertThat(a.key()).isEqualTo("first-command"))));
+    }
+
+    @Test
+    void aConnectionPerRequestLeavesNoSessionBehind() throws Exception {
+        long before = server.node().readLocal(new Query.GetSummary()).sessions();
+        for (int i = 0; i < 40; i++) {
+            try (LineClient c = new LineClient(port)) {
+                assertThat(c.call("ACQ4ME churn 1 5 1")).isEqualTo("LOCKED");
+                assertThat(c.call("RELEASE")).isEqualTo("RELEASED");
+            }
+        }
+        TestWaits.await("every connection's session closed",
+                () -> server.node().readLocal(new Query.GetSummary()).sessions() <= before);
     }
 
     // ---- single client (§1.8 test_single_client) -----------------------------------------------

@@ -5,6 +5,7 @@ import static dev.baton.server.TestWaits.get;
 
 import com.alipay.sofa.jraft.entity.UserLog;
 import dev.baton.core.command.Command;
+import dev.baton.core.command.Limits;
 import dev.baton.core.command.Command.OpenSession;
 import dev.baton.core.command.Command.PoolAcquire;
 import dev.baton.core.command.CommandCodec;
@@ -464,22 +465,60 @@ class ProposalBatcherTest {
     }
 
     @Test
-    void lingerWaitsForMoreCommandsWithinTheBounds() throws Exception {
-        BatonNode n = leader(null, ProposalBatcher.Config.defaults().withLingerMicros(100_000).withMaxCommands(8));
-        List<CompletableFuture<Result>> fs = new ArrayList<>();
-        for (int i = 0; i < 24; i++) {
-            fs.add(n.submit(new OpenSession("l-" + i, 60_000)));
+    void submitAllLeavesInOneEntryInItsOrderAndAnUnencodableCommandFailsAlone() throws Exception {
+        GatedCore core = new GatedCore();
+        BatonNode n = leader(core, ProposalBatcher.Config.defaults().withMaxInFlight(1));
+        long firstIndex = n.lastAppliedIndex() + 1;
+        CompletableFuture<Result> first = parkApply(n, core, "first");
+
+        List<Command> commands = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            commands.add(new OpenSession("all-" + i, 60_000));
         }
+        commands.add(2, new OpenSession("x".repeat(Limits.CODEC_MAX_NAME_BYTES + 1), 60_000)); // over the codec's ceiling
+        List<CompletableFuture<Result>> fs = n.submitAll(commands);
+        assertThat(fs.get(2)).isCompletedExceptionally();
+        assertThat(n.batcherStats().queued()).isEqualTo(5);
+
+        core.release();
+        assertThat(get(first)).isInstanceOf(SessionOpened.class);
         long previous = 0;
-        for (CompletableFuture<Result> f : fs) {
-            SessionOpened s = (SessionOpened) get(f);
-            assertThat(s.session()).isGreaterThan(previous);
+        for (int i = 0; i < fs.size(); i++) {
+            if (i == 2) {
+                continue;
+            }
+            SessionOpened s = (SessionOpened) get(fs.get(i));
+            assertThat(s.session()).as("applied in the order given").isGreaterThan(previous);
             previous = s.session();
         }
-        ProposalBatcher.Stats stats = n.batcherStats();
-        assertThat(stats.commandsProposed()).isEqualTo(24);
-        assertThat(stats.entriesProposed()).as("at most 8 per entry").isBetween(3L, 24L);
-        System.out.printf("ProposalBatcherTest (linger 100 ms): 24 commands in %d entries%n", stats.entriesProposed());
+        assertThat(commandsPerEntry(n, firstIndex)).containsExactly(1, 5);
+    }
+
+    @Test
+    void theNextEntryIsSealedByTheThreadThatCompletesOne() throws Exception {
+        // Depth 2: two entries fill the pipeline; what comes after waits in the queue and leaves in
+        // one entry when one of them completes, with no thread of the batcher's own.
+        GatedCore core = new GatedCore();
+        BatonNode n = leader(core, ProposalBatcher.Config.defaults());
+        assertThat(ProposalBatcher.Config.defaults().maxInFlight()).isEqualTo(2);
+        long firstIndex = n.lastAppliedIndex() + 1;
+        CompletableFuture<Result> first = parkApply(n, core, "first");
+        CompletableFuture<Result> second = n.submit(new OpenSession("second", 60_000));
+        List<CompletableFuture<Result>> rest = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            rest.add(n.submit(new OpenSession("rest-" + i, 60_000)));
+        }
+        assertThat(n.batcherStats().inFlight()).isEqualTo(2);
+        assertThat(n.batcherStats().queued()).isEqualTo(30);
+        assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().startsWith("baton-batcher"));
+
+        core.release();
+        assertThat(get(first)).isInstanceOf(SessionOpened.class);
+        assertThat(get(second)).isInstanceOf(SessionOpened.class);
+        for (CompletableFuture<Result> f : rest) {
+            assertThat(get(f)).isInstanceOf(SessionOpened.class);
+        }
+        assertThat(commandsPerEntry(n, firstIndex)).containsExactly(1, 1, 30);
     }
 
     @Test
