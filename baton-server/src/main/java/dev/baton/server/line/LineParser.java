@@ -2,6 +2,7 @@ package dev.baton.server.line;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
@@ -51,42 +52,61 @@ final class LineParser {
 
     private static LineRequest.Acquire acquire(byte[] line, int from, int to, boolean forAnyone) {
         int[] pos = {from};
-        byte[] keyBytes = token(line, pos, to);
-        String key = keyBytes == null ? null : utf8(keyBytes);
-        long workers = atou(token(line, pos, to));
-        long maxQueue = atou(token(line, pos, to));
-        long timeout = atou(token(line, pos, to));
+        String key = tokenEnd(line, pos, to) ? null : key(line, pos, to);
+        long workers = number(line, pos, to);
+        long maxQueue = number(line, pos, to);
+        long timeout = number(line, pos, to);
         return new LineRequest.Acquire(forAnyone, key, (int) Math.min(workers, Integer.MAX_VALUE),
                 (int) Math.min(maxQueue, Integer.MAX_VALUE), timeout);
     }
 
-    /** The next space-separated token from {@code pos[0]}, or null (strtok with " "). */
-    private static byte[] token(byte[] line, int[] pos, int to) {
+    /** Skips spaces from {@code pos[0]}; true if no token is left (strtok with " "). */
+    private static boolean tokenEnd(byte[] line, int[] pos, int to) {
         int i = pos[0];
         while (i < to && line[i] == ' ') {
             i++;
         }
-        if (i >= to) {
-            pos[0] = to;
-            return null;
+        pos[0] = i;
+        return i >= to;
+    }
+
+    /** The token at {@code pos[0]} (spaces skipped) as a key: null if it is not valid UTF-8. */
+    private static String key(byte[] line, int[] pos, int to) {
+        int start = pos[0];
+        int i = start;
+        boolean ascii = true;
+        while (i < to && line[i] != ' ') {
+            ascii &= line[i] >= 0;
+            i++;
         }
-        int start = i;
+        pos[0] = i;
+        // ASCII (every key MediaWiki builds) needs no decoder; ISO-8859-1 maps it byte for byte.
+        return ascii ? new String(line, start, i - start, StandardCharsets.ISO_8859_1) : utf8(line, start, i - start);
+    }
+
+    /** The next token as poolcounterd's {@code atou} reads it (0 if missing or not all digits). */
+    private static long number(byte[] line, int[] pos, int to) {
+        if (tokenEnd(line, pos, to)) {
+            return 0;
+        }
+        int start = pos[0];
+        int i = start;
         while (i < to && line[i] != ' ') {
             i++;
         }
         pos[0] = i;
-        byte[] t = new byte[i - start];
-        System.arraycopy(line, start, t, 0, t.length);
-        return t;
+        return atou(line, start, i);
     }
 
     /** poolcounterd's {@code atou}: digits only, else 0; saturates instead of overflowing. */
     static long atou(byte[] t) {
-        if (t == null) {
-            return 0;
-        }
+        return t == null ? 0 : atou(t, 0, t.length);
+    }
+
+    private static long atou(byte[] t, int from, int to) {
         long v = 0;
-        for (byte b : t) {
+        for (int i = from; i < to; i++) {
+            byte b = t[i];
             if (b < '0' || b > '9') {
                 return 0;
             }
@@ -95,10 +115,13 @@ final class LineParser {
         return v;
     }
 
-    private static String utf8(byte[] b) {
+    /** A strict decoder per thread (the door's one event loop): reports, never replaces. */
+    private static final ThreadLocal<CharsetDecoder> UTF8 = ThreadLocal.withInitial(() -> StandardCharsets.UTF_8
+            .newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT));
+
+    private static String utf8(byte[] b, int from, int length) {
         try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b)).toString();
+            return UTF8.get().reset().decode(ByteBuffer.wrap(b, from, length)).toString();
         } catch (CharacterCodingException e) {
             return null;
         }
