@@ -105,6 +105,18 @@ class CallerAccessTest {
     }
 
     @Test
+    void anOpenWithAFirstCommandIsTaggedWithItsOpenerAndItsFirstCommandChecked() {
+        Command.OpenSessionThen then = new Command.OpenSessionThen(new Command.OpenSession("c9", 10_000),
+                new Command.PoolAcquire(0, 1, "a:page", 1, 5, 1_000, false));
+        Command.OpenSessionThen allowed = (Command.OpenSessionThen) access.authorize(TENANT_A, then).join();
+        assertThat(allowed.open()).isEqualTo(new Command.OpenSession("tenant-a/c9", 10_000));
+        assertThat(allowed.first()).isSameAs(then.first());
+        assertThat(refusal(access.authorize(TENANT_A, new Command.OpenSessionThen(new Command.OpenSession("c9", 10_000),
+                new Command.PoolAcquire(0, 1, "b:page", 1, 5, 1_000, false))))).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(access.refusedOutsidePrefixes()).isEqualTo(1);
+    }
+
+    @Test
     void aSessionIsTaggedWithItsOpenerAndOnlyItsOpenerMayUseIt() {
         Command.OpenSession opened = (Command.OpenSession) access.authorize(APP, new Command.OpenSession("c1", 10_000)).join();
         assertThat(opened).isEqualTo(new Command.OpenSession("app/c1", 10_000));
