@@ -16,6 +16,19 @@
 # then the matrix (clients x keys x W) several times. Results: JSON lines, and a Markdown report
 # written into BENCHMARKS.md between <!-- compare:begin --> and <!-- compare:end -->.
 #
+# Connection churn (--connect per-pair, or kept,per-pair for both in one run): each client thread opens a
+# new connection or session for every acquire+release pair and closes it after the release, as MediaWiki
+# does per web request. Per pair, per contender:
+#   line contenders (baton*-line*, poolcounterd)   TCP connect, ACQ4ME, RELEASE, close the socket
+#   baton*-java*                                    a new BatonClient, hence session (Sessions.Open, keep-alive
+#                                                   stream; Sessions.Close after the release), on gRPC channels
+#                                                   the thread keeps: no new TCP/TLS connection per pair
+#   redis-*                                         a new Jedis connection
+#   zookeeper                                       a new CuratorFramework, hence ZooKeeper session
+#   etcd                                            a new lease (grant, keep-alive, revoke) on the shared clients
+# The report gives these cells tables of their own (open latency, acquire latency after the open, pair
+# latency from open to close, CPU per pair) and each contender's "with churn / with kept connections".
+#
 # Usage: bench/compare.sh [--quick] [Compare options]
 #   bench/compare.sh                              the full matrix: C = 1,8,64,256; K = 1000,1; W = 1,4;
 #                                                 3 repetitions of 5 s warm-up + 10 s; 60 s pre-warm per W (~2.5 h)
@@ -23,10 +36,13 @@
 #                                                 and x 1 key, W=1; 1 repetition of 2 + 5 s; 15 s pre-warm
 #   bench/compare.sh --contenders baton3-java,poolcounterd --clients 64 --keys 1000 --workers 1 --reps 2
 #   bench/compare.sh --contenders baton3-java,baton3-java-tls ...   the cost of TLS and tokens (BENCHMARKS.md)
+#   bench/compare.sh --contenders baton3-line,baton3-java,poolcounterd --cells 64x1000x1 --connect kept,per-pair
+#                                                 connection churn beside kept connections (issue 17)
 # Compare options (later ones win; --quick only sets defaults):
 #   --contenders LIST  names above, or all, baton, redis          --reps N, --warmup-s S, --duration-s S
 #   --clients LIST --keys LIST --workers LIST (product)           --prewarm-s S (per contender)
 #   --cells CxKxW,...  (instead of the product)                   --hold-ms H (default 0.1), --dist uniform|zipf[:S]
+#   --connect kept|per-pair|kept,per-pair (default kept; each cell and the pre-warm in every mode given)
 #   --timeout S, --maxqueue N, --server-jvm "...", --zk-jvm "...", --zk-recipe auto|semaphore,
 #   --etcd-recipe auto|semaphore, --etcd-handles-per-client N, --redis-lock-ttl-s S, --note TEXT, --keep
 # Environment:

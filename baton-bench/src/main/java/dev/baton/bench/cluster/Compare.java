@@ -3,6 +3,7 @@ package dev.baton.bench.cluster;
 import dev.baton.bench.load.Json;
 import dev.baton.bench.load.Keys;
 import dev.baton.bench.load.Load;
+import dev.baton.bench.load.Load.Connect;
 
 import java.nio.file.Path;
 import java.time.Instant;
@@ -23,9 +24,15 @@ import java.util.Set;
  * with jetcd.
  *
  * <p>For each contender: start its servers (fresh data), pre-warm for {@code --prewarm-s} per W value
- * (not reported; at the largest client count over 1000 keys, so that this JVM's client code and the
- * servers' JIT are warm), then {@code --reps} times every cell (warm-up + measured
- * window), then stop its servers. One JSON line per measured cell goes to {@code --json}, after a
+ * and connect mode (not reported; at the largest client count over 1000 keys, so that this JVM's
+ * client code and the servers' JIT are warm), then {@code --reps} times every cell (warm-up + measured
+ * window) in every connect mode, then stop its servers.
+ *
+ * <p>{@code --connect kept|per-pair|kept,per-pair} (default {@code kept}): whether each client thread
+ * keeps one connection or session for the whole cell, or opens a new one per acquire+release pair
+ * (connection churn, the way MediaWiki uses PoolCounter; see {@link Load.Connect} and each contender's
+ * {@link dev.baton.bench.load.Contender#perPair()}). With both, each cell is run kept and then per pair,
+ * one right after the other, so that the two are measured under the same conditions. One JSON line per measured cell goes to {@code --json}, after a
  * {@code meta} line for the run and a {@code contender} line for each contender; at the end the
  * Markdown report ({@link CompareReport}) is printed, and written into {@code --benchmarks-md} between
  * its markers when asked.
@@ -48,6 +55,7 @@ public final class Compare {
         Args a = new Args(argv);
         List<String> contenders = contenders(a.str("contenders", "all"));
         List<Cell> cells = cells(a);
+        List<Connect> connects = Connect.parseList(a.str("connect", "kept"));
         String dist = a.str("dist", "uniform");
         Keys.parse(dist, 1); // validates
         long holdMicros = Math.round(Double.parseDouble(a.str("hold-ms", "0.1")) * 1000);
@@ -85,11 +93,13 @@ public final class Compare {
         System.out.println("# Compare run " + runId + ": contenders " + contenders + ", cells (clients x keys x W) "
                 + cells + ", keys " + dist + ", hold " + holdMicros / 1000.0 + " ms, timeout " + timeoutS
                 + " s, maxqueue " + maxQueue + ", reps " + reps + ", warm-up " + warmupS + " s + " + durationS
-                + " s per cell, pre-warm " + prewarmS + " s per contender and W; results to " + out);
+                + " s per cell, pre-warm " + prewarmS + " s per contender, W and connect mode; connections "
+                + connects.stream().map(Connect::label).toList() + "; results to " + out);
 
         Map<String, String> options = new LinkedHashMap<>();
         options.put("contenders", String.join(",", contenders));
         options.put("cells", cells.toString().replace(" ", ""));
+        options.put("connect", String.join(",", connects.stream().map(Connect::label).toList()));
         options.put("dist", dist);
         options.put("hold_ms", String.format(Locale.ROOT, "%.3f", holdMicros / 1000.0));
         options.put("timeout_s", Integer.toString(timeoutS));
@@ -124,18 +134,21 @@ public final class Compare {
                 facts.forEach((k, v) -> System.out.println("#   " + k + ": " + v));
                 Json.appendLine(out, new Json.Obj().str("type", "contender").str("run", runId).str("contender", name)
                         .strings("facts", facts).toString());
-                prewarm(d, cells, prewarmS, dist, holdMicros, timeoutS, maxQueue);
+                prewarm(d, cells, connects, prewarmS, dist, holdMicros, timeoutS, maxQueue);
                 for (int rep = 1; rep <= reps; rep++) {
                     for (Cell cell : cells) {
-                        Load.Config c = new Load.Config(name, cell.clients(), Keys.parse(dist, cell.keys()),
-                                cell.workers(), maxQueue, timeoutS, holdMicros, warmupS, durationS, false, d.pids());
-                        Load.Result r = Load.run(d.contender(), c);
-                        violations += r.violations();
-                        System.out.println(r.human());
-                        Map<String, String> extra = new LinkedHashMap<>();
-                        extra.put("run", runId);
-                        extra.put("rep", Integer.toString(rep));
-                        Json.appendLine(out, r.json(extra));
+                        for (Connect connect : connects) {
+                            Load.Config c = new Load.Config(name, cell.clients(), Keys.parse(dist, cell.keys()),
+                                    cell.workers(), maxQueue, timeoutS, holdMicros, warmupS, durationS, false,
+                                    d.pids(), connect);
+                            Load.Result r = Load.run(d.contender(), c);
+                            violations += r.violations();
+                            System.out.println(r.human());
+                            Map<String, String> extra = new LinkedHashMap<>();
+                            extra.put("run", runId);
+                            extra.put("rep", Integer.toString(rep));
+                            Json.appendLine(out, r.json(extra));
+                        }
                     }
                 }
             } catch (Exception e) {
@@ -166,10 +179,11 @@ public final class Compare {
 
     /**
      * JIT warm-up of this JVM's client code and of the servers: the largest client count over 1000 keys,
-     * {@code prewarmS} for each W (W = 1 and W &gt; 1 take different paths, e.g. Curator's mutex and semaphore).
+     * {@code prewarmS} for each W (W = 1 and W &gt; 1 take different paths, e.g. Curator's mutex and semaphore)
+     * and each connect mode (a connection per pair runs the servers' connect and session paths).
      */
-    private static void prewarm(Deployments.Deployment d, List<Cell> cells, int prewarmS, String dist, long holdMicros,
-                                int timeoutS, int maxQueue) throws InterruptedException {
+    private static void prewarm(Deployments.Deployment d, List<Cell> cells, List<Connect> connects, int prewarmS,
+                                String dist, long holdMicros, int timeoutS, int maxQueue) throws InterruptedException {
         if (prewarmS <= 0) {
             return;
         }
@@ -177,9 +191,11 @@ public final class Compare {
         Set<Integer> ws = new LinkedHashSet<>();
         cells.forEach(c -> ws.add(c.workers()));
         for (int w : ws) {
-            Load.Config c = new Load.Config(d.contender().name() + " pre-warm", clients, Keys.parse(dist, 1000), w,
-                    maxQueue, timeoutS, holdMicros, 0, prewarmS, false, d.pids());
-            System.out.println("# " + Load.run(d.contender(), c).human());
+            for (Connect connect : connects) {
+                Load.Config c = new Load.Config(d.contender().name() + " pre-warm", clients, Keys.parse(dist, 1000), w,
+                        maxQueue, timeoutS, holdMicros, 0, prewarmS, false, d.pids(), connect);
+                System.out.println("# " + Load.run(d.contender(), c).human());
+            }
         }
     }
 

@@ -18,7 +18,10 @@ import java.util.function.Function;
 /**
  * The Markdown report of a {@link Compare} run, from its JSON lines: what each contender is, median
  * pairs/s with the range over the repetitions, acquire latency percentiles, Baton-3-node / other
- * ratios, the issue's targets met or missed, and every problem seen. {@link #writeSection} puts it into
+ * ratios, the issue's targets met or missed, and every problem seen. Results with a connection per
+ * pair ({@code "connect": "per-pair"}) get tables of their own, with open and pair latency, and the
+ * ratio of each contender with churn to itself with kept connections (lines without {@code connect}
+ * were kept). {@link #writeSection} puts it into
  * a Markdown file between {@link #BEGIN} and {@link #END}, replacing what was there and nothing else.
  *
  * <p>Run: {@code java -cp benchmarks.jar dev.baton.bench.cluster.CompareReport --json a.jsonl[,b.jsonl]
@@ -30,6 +33,12 @@ public final class CompareReport {
     static final String END = "<!-- compare:end -->";
     /** The Baton contenders the ratios and targets are about: a 3-node durable cluster, through each door. */
     static final List<String> REFERENCES = List.of("baton3-java", "baton3-line");
+    /** The {@code connect} of a result with a connection kept per client thread (also when not recorded). */
+    static final String KEPT = "kept";
+    /** The {@code connect} of a result with a connection or session per acquire+release pair. */
+    static final String PER_PAIR = "per-pair";
+    /** Issue 17: Baton with a connection per pair at least this share of Baton with kept connections. */
+    static final double CHURN_TARGET = 0.8;
 
     private CompareReport() {}
 
@@ -178,14 +187,19 @@ public final class CompareReport {
 
     @SuppressWarnings("unchecked")
     static String markdown(Run run) {
+        // Kept connections, and a connection per pair: cells of their own.
         Map<Cell, Map<String, Reps>> byCell = new LinkedHashMap<>();
+        Map<Cell, Map<String, Reps>> churn = new LinkedHashMap<>();
         for (Map<String, Object> r : run.results()) {
             Cell c = new Cell((long) num(r, "clients"), (long) num(r, "keys"), (long) num(r, "workers"),
                     String.valueOf(r.getOrDefault("dist", "uniform")));
-            byCell.computeIfAbsent(c, x -> new LinkedHashMap<>())
+            boolean perPair = PER_PAIR.equals(String.valueOf(r.getOrDefault("connect", KEPT)));
+            (perPair ? churn : byCell).computeIfAbsent(c, x -> new LinkedHashMap<>())
                     .computeIfAbsent(String.valueOf(r.get("contender")), x -> new Reps()).rs.add(r);
         }
         List<String> names = new ArrayList<>(run.facts().keySet());
+        List<String> churnNames = names.stream()
+                .filter(n -> churn.values().stream().anyMatch(m -> m.containsKey(n))).toList();
         Map<String, Object> meta = run.meta();
         Map<String, Object> machine = meta.get("machine") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
         Map<String, Object> opts = meta.get("options") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
@@ -218,6 +232,14 @@ public final class CompareReport {
                 .append(" s measured. Figures are medians over the repetitions; ranges are min–max. A pair is an"
                         + " acquire granted and released inside the window; acquire latency includes the wait for the"
                         + " key. The load generator checks live that no key ever has more than W holders.\n\n");
+        if (!churn.isEmpty()) {
+            b.append("**Connection churn:** the same workload, but each client thread opens a new connection or"
+                    + " session for every acquire + release pair and closes it after the release, as MediaWiki does"
+                    + " (each web request connects, sends ACQ4ME, later RELEASE, and disconnects); what that opens for"
+                    + " each contender is in the last column below. Its figures are in tables of their own, after"
+                    + " those with kept connections; a pair then counts when its close returns inside the window."
+                    + " The pre-warm is run in each connection mode.\n\n");
+        }
         b.append("Options of this run: `bench/compare.sh ").append(meta.getOrDefault("argv", "")).append("`. To run it again:"
                 + " `bench/compare.sh` (the full matrix, about 2.5 h), `bench/compare.sh --quick` (a reduced one,"
                 + " about 10 min), or a subset (`--contenders`, `--clients`, `--keys`, `--workers`, `--reps`,"
@@ -225,7 +247,8 @@ public final class CompareReport {
                 + " `java -cp baton-bench/target/benchmarks.jar dev.baton.bench.cluster.CompareReport --json file"
                 + " --write BENCHMARKS.md` rewrites this section.\n\n");
 
-        b.append("### Contenders\n\n| contender | server | durability | client and recipe |\n|---|---|---|---|\n");
+        b.append("### Contenders\n\n| contender | server | durability | client and recipe |")
+                .append(churn.isEmpty() ? "\n|---|---|---|---|\n" : " with a connection per pair |\n|---|---|---|---|---|\n");
         for (String n : names) {
             Map<String, Object> f = run.facts().getOrDefault(n, Map.of());
             b.append("| ").append(n).append(" | ").append(cellText(f.get("server"))).append(" | ")
@@ -233,59 +256,70 @@ public final class CompareReport {
             if (f.get("recipe") != null) {
                 b.append("; ").append(cellText(f.get("recipe")));
             }
+            if (!churn.isEmpty()) {
+                b.append(" | ").append(churnNames.contains(n) ? cellText(f.get("per_pair")) : "not run");
+            }
             b.append(" |\n");
         }
         run.failures().forEach((n, e) -> b.append("\n**").append(n).append(" could not be run:** ").append(cellText(e))
                 .append('\n'));
         b.append('\n');
 
-        b.append("### Acquire + release pairs per second (median, min–max over repetitions)\n\n");
-        table(b, byCell, names, r -> String.format(Locale.ROOT, "%,.0f%s", r.median("pairs_per_s"), r.rs.size() > 1
-                ? String.format(Locale.ROOT, " (%,.0f–%,.0f)", r.min("pairs_per_s"), r.max("pairs_per_s")) : ""));
-
-        b.append("### Acquire latency p50 / p99 / p99.9, ms (median over repetitions)\n\n");
-        table(b, byCell, names, r -> ms(r.median("acq_p50_us")) + " / " + ms(r.median("acq_p99_us")) + " / "
-                + ms(r.median("acq_p999_us")));
-
-        b.append("### CPU per pair, µs: servers / load generator (median over repetitions)\n\n");
-        b.append("All processes share the machine's CPUs, so a client library that costs more CPU leaves less to"
-                + " its servers. Server CPU is all of the contender's server processes together.\n\n");
-        table(b, byCell, names, r -> perPair(r, "server_cpu_cores") + " / " + perPair(r, "client_cpu_cores"));
-
-        // Ratios.
         List<String> refs = REFERENCES.stream().filter(names::contains).toList();
-        List<String> others = names.stream().filter(n -> !n.startsWith("baton")).toList();
-        if (!refs.isEmpty() && !others.isEmpty()) {
-            b.append("### Baton 3 nodes ÷ the others (median pairs/s; ").append(String.join(" / ", refs))
-                    .append(")\n\n");
-            header(b, others, n -> "÷ " + n);
-            for (Map.Entry<Cell, Map<String, Reps>> e : byCell.entrySet()) {
-                b.append("| ").append(e.getKey().label()).append(" |");
-                for (String o : others) {
-                    List<String> parts = new ArrayList<>();
-                    for (String ref : refs) {
-                        parts.add(fmtRatio(ratio(e.getValue(), ref, o)));
-                    }
-                    b.append(' ').append(String.join(" / ", parts)).append(" |");
-                }
-                b.append('\n');
+        if (!byCell.isEmpty()) {
+            if (!churn.isEmpty()) {
+                b.append("With kept connections (one connection or session per client thread) first; a connection"
+                        + " per pair under *Connection churn* below.\n\n");
             }
-            b.append('\n');
+            b.append("### Acquire + release pairs per second (median, min–max over repetitions)\n\n");
+            table(b, byCell, names, CompareReport::pairsPerSec);
+
+            b.append("### Acquire latency p50 / p99 / p99.9, ms (median over repetitions)\n\n");
+            table(b, byCell, names, r -> ms(r.median("acq_p50_us")) + " / " + ms(r.median("acq_p99_us")) + " / "
+                    + ms(r.median("acq_p999_us")));
+
+            b.append("### CPU per pair, µs: servers / load generator (median over repetitions)\n\n");
+            b.append("All processes share the machine's CPUs, so a client library that costs more CPU leaves less to"
+                    + " its servers. Server CPU is all of the contender's server processes together.\n\n");
+            table(b, byCell, names, CompareReport::cpuPerPair);
+
+            ratios(b, "### Baton 3 nodes ÷ the others (median pairs/s; ", byCell, names, refs);
+        }
+
+        if (!churn.isEmpty()) {
+            churnSection(b, byCell, churn, churnNames, refs);
         }
 
         // Targets.
-        if (!refs.isEmpty()) {
-            b.append("### Targets of issue 7 (3-node durable Baton)\n\n| target |");
+        StringBuilder t = new StringBuilder();
+        targets(t, byCell, refs);
+        int issue7 = t.length();
+        churnTargets(t, byCell, churn, refs);
+        if (!refs.isEmpty() && t.length() > 0) {
+            b.append("### Targets of issue").append(t.length() > issue7 ? "s 7 and 17" : " 7")
+                    .append(" (3-node durable Baton)\n\n| target |");
             refs.forEach(r -> b.append(' ').append(r).append(" |"));
             b.append("\n|---|");
             refs.forEach(r -> b.append("---|"));
-            b.append('\n');
-            targets(b, byCell, refs);
-            b.append('\n');
+            b.append('\n').append(t).append('\n');
         }
 
         // Problems.
         StringBuilder p = new StringBuilder();
+        problems(p, byCell, "");
+        problems(p, churn, ", a connection per pair");
+        b.append("### Problems (timeouts, refusals and errors, summed over the repetitions; errors include"
+                + " warm-ups)\n\n");
+        if (p.length() == 0) {
+            b.append("None: no timeout, refusal, error, stuck client or W violation in any run.\n");
+        } else {
+            b.append("| clients | keys | W | contender | what |\n|---:|---:|---:|---|---|\n").append(p);
+        }
+        return b.toString();
+    }
+
+    /** A row per contender and cell with a problem; {@code how} follows the contender's name. */
+    private static void problems(StringBuilder p, Map<Cell, Map<String, Reps>> byCell, String how) {
         for (Map.Entry<Cell, Map<String, Reps>> e : byCell.entrySet()) {
             for (Map.Entry<String, Reps> c : e.getValue().entrySet()) {
                 Reps r = c.getValue();
@@ -297,19 +331,120 @@ public final class CompareReport {
                 r.errorKinds().forEach((k, v) -> kinds.put("error " + k, v));
                 kinds.values().removeIf(v -> v == 0);
                 if (!kinds.isEmpty()) {
-                    p.append("| ").append(e.getKey().label()).append(" | ").append(c.getKey()).append(" | ")
+                    p.append("| ").append(e.getKey().label()).append(" | ").append(c.getKey()).append(how).append(" | ")
                             .append(cellText(kinds.toString())).append(" |\n");
                 }
             }
         }
-        b.append("### Problems (timeouts, refusals and errors, summed over the repetitions; errors include"
-                + " warm-ups)\n\n");
-        if (p.length() == 0) {
-            b.append("None: no timeout, refusal, error, stuck client or W violation in any run.\n");
-        } else {
-            b.append("| clients | keys | W | contender | what |\n|---:|---:|---:|---|---|\n").append(p);
+    }
+
+    private static String pairsPerSec(Reps r) {
+        return String.format(Locale.ROOT, "%,.0f%s", r.median("pairs_per_s"), r.rs.size() > 1
+                ? String.format(Locale.ROOT, " (%,.0f–%,.0f)", r.min("pairs_per_s"), r.max("pairs_per_s")) : "");
+    }
+
+    private static String cpuPerPair(Reps r) {
+        return perPair(r, "server_cpu_cores") + " / " + perPair(r, "client_cpu_cores");
+    }
+
+    /** Each reference's median pairs/s over each non-Baton contender's, a column per other contender. */
+    private static void ratios(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell, List<String> names,
+                               List<String> refs) {
+        List<String> others = names.stream().filter(n -> !n.startsWith("baton")).toList();
+        if (refs.isEmpty() || others.isEmpty()) {
+            return;
         }
-        return b.toString();
+        b.append(title).append(String.join(" / ", refs)).append(")\n\n");
+        header(b, others, n -> "÷ " + n);
+        for (Map.Entry<Cell, Map<String, Reps>> e : byCell.entrySet()) {
+            b.append("| ").append(e.getKey().label()).append(" |");
+            for (String o : others) {
+                List<String> parts = new ArrayList<>();
+                for (String ref : refs) {
+                    parts.add(fmtRatio(ratio(e.getValue(), ref, o)));
+                }
+                b.append(' ').append(String.join(" / ", parts)).append(" |");
+            }
+            b.append('\n');
+        }
+        b.append('\n');
+    }
+
+    /** The tables of the results with a connection per pair, and their ratio to kept connections. */
+    private static void churnSection(StringBuilder b, Map<Cell, Map<String, Reps>> kept,
+                                     Map<Cell, Map<String, Reps>> churn, List<String> churnNames, List<String> refs) {
+        b.append("### Connection churn: a new connection or session per acquire + release pair\n\n");
+        b.append("Each client thread opens a connection or session (see the contenders' last column), acquires,"
+                + " releases and closes it, for every pair. *Open* is the time to open it (TCP connect, or the"
+                + " session's creation where the client makes it then); acquire latency starts after the open, so it"
+                + " does not include the connect, but it does include what a server does lazily on a connection's"
+                + " first command (Baton's line port opens the connection's session then); *pair* runs from the start"
+                + " of the open to the return of the close. CPU per pair includes the connects and closes.\n\n");
+
+        b.append("#### With churn: pairs per second (median, min–max over repetitions)\n\n");
+        table(b, churn, churnNames, CompareReport::pairsPerSec);
+
+        b.append("#### With churn: open p50 / p99, acquire p50 / p99 / p99.9, pair p50 / p99, ms (medians)\n\n");
+        table(b, churn, churnNames, r -> ms(r.median("open_p50_us")) + " / " + ms(r.median("open_p99_us")) + "; "
+                + ms(r.median("acq_p50_us")) + " / " + ms(r.median("acq_p99_us")) + " / " + ms(r.median("acq_p999_us"))
+                + "; " + ms(r.median("pair_p50_us")) + " / " + ms(r.median("pair_p99_us")));
+
+        b.append("#### With churn: CPU per pair, µs: servers / load generator (median over repetitions)\n\n");
+        table(b, churn, churnNames, CompareReport::cpuPerPair);
+
+        ratios(b, "#### With churn: Baton 3 nodes ÷ the others (median pairs/s; ", churn, churnNames, refs);
+
+        // Each contender with churn over itself with kept connections, in the same cell of the same run.
+        List<String> both = churnNames.stream()
+                .filter(n -> kept.values().stream().anyMatch(m -> m.containsKey(n))).toList();
+        if (both.isEmpty()) {
+            return;
+        }
+        b.append("#### With churn ÷ with kept connections (median pairs/s, same contender, same cell)\n\n");
+        b.append("Issue 17's target: Baton with churn ≥ ").append(String.format(Locale.ROOT, "%.1f", CHURN_TARGET))
+                .append("× Baton with kept connections.\n\n");
+        header(b, both, n -> n);
+        for (Map.Entry<Cell, Map<String, Reps>> e : churn.entrySet()) {
+            b.append("| ").append(e.getKey().label()).append(" |");
+            for (String n : both) {
+                b.append(' ').append(fmtRatio(churnRatio(kept.get(e.getKey()), e.getValue(), n))).append(" |");
+            }
+            b.append('\n');
+        }
+        b.append('\n');
+    }
+
+    /** Median pairs/s of {@code name} with churn over the same with kept connections, or NaN. */
+    private static double churnRatio(Map<String, Reps> kept, Map<String, Reps> churn, String name) {
+        Reps k = kept == null ? null : kept.get(name);
+        Reps c = churn == null ? null : churn.get(name);
+        if (k == null || c == null) {
+            return Double.NaN;
+        }
+        double d = k.median("pairs_per_s");
+        return d > 0 ? c.median("pairs_per_s") / d : Double.NaN;
+    }
+
+    /** Issue 17: in every cell measured both ways, each reference with churn ≥ 0.8× itself kept. */
+    private static void churnTargets(StringBuilder b, Map<Cell, Map<String, Reps>> kept,
+                                     Map<Cell, Map<String, Reps>> churn, List<String> refs) {
+        for (Map.Entry<Cell, Map<String, Reps>> e : churn.entrySet()) {
+            Cell c = e.getKey();
+            Map<String, Reps> k = kept.get(c);
+            if (k == null) {
+                continue;
+            }
+            b.append("| ").append(c.clients()).append(" clients, ").append(c.keys()).append(" key(s)")
+                    .append(c.dist().equals("uniform") ? "" : " " + c.dist()).append(", W=").append(c.workers())
+                    .append(": with a connection per pair ≥ ").append(String.format(Locale.ROOT, "%.1f", CHURN_TARGET))
+                    .append("× with kept connections |");
+            for (String ref : refs) {
+                double r = churnRatio(k, e.getValue(), ref);
+                b.append(' ').append(Double.isNaN(r) ? "not measured"
+                        : fmtRatio(r) + (r >= CHURN_TARGET ? " MET" : " **MISSED**")).append(" |");
+            }
+            b.append('\n');
+        }
     }
 
     /** A row per cell, a column per contender, {@code value} of its repetitions in each. */

@@ -18,7 +18,8 @@ import java.util.Map;
  * <p>Run: {@code java -cp benchmarks.jar dev.baton.bench.line.LineLoad --targets 127.0.0.1:7531
  * --connections 64 --keys 1000 --warmup-s 5 --duration-s 10 --label poolcounterd --json out.jsonl}
  * (also {@code --workers}, {@code --maxqueue}, {@code --timeout}, {@code --hold-ms}, {@code --mode me|any},
- * {@code --dist uniform|zipf[:S]}, {@code --pids} of the servers whose CPU is reported). Exit status 2 if
+ * {@code --dist uniform|zipf[:S]}, {@code --connect kept|per-pair}: a connection per acquire+release pair,
+ * {@code --pids} of the servers whose CPU is reported). Exit status 2 if
  * a W violation was seen.
  */
 public final class LineLoad {
@@ -36,7 +37,8 @@ public final class LineLoad {
                 Keys.parse(a.str("dist", "uniform"), a.integer("keys", 1000)), a.integer("workers", 1),
                 a.integer("maxqueue", 1000), a.integer("timeout", 10),
                 Math.round(Double.parseDouble(a.str("hold-ms", "0")) * 1000), a.integer("warmup-s", 5),
-                a.integer("duration-s", 10), mode.equals("any"), longs(a.str("pids", "")));
+                a.integer("duration-s", 10), mode.equals("any"), longs(a.str("pids", "")),
+                Load.Connect.parse(a.str("connect", "kept")));
         String json = a.str("json", "");
         a.checkNoneUnknown();
         Load.Result r = Load.run(new LineContender(label, LineContender.addresses(targets)), c);

@@ -12,6 +12,10 @@ import java.util.Map;
  * <p>The generator opens one {@link Handle} per client thread and uses it from that thread only: a
  * handle is one connection, session or lease, the way one worker process of an application would
  * hold one. A handle holds at most one grant at a time and releases it before its next acquire.
+ *
+ * <p>With a connection per pair ({@link Load.Connect#PER_PAIR}, the way MediaWiki uses PoolCounter: each
+ * web request connects, acquires, releases and disconnects) a client thread instead asks its
+ * {@link #perPair()} opener for a new handle before every acquire and closes it after the release.
  */
 public abstract class Contender implements AutoCloseable {
     private final String name;
@@ -37,15 +41,28 @@ public abstract class Contender implements AutoCloseable {
     /** A new handle (connects, opens a session); called from the thread that will use it. */
     public abstract Handle open() throws Exception;
 
+    /**
+     * What one client thread keeps while it opens a handle per acquire+release pair; called once per
+     * client thread, from that thread. The default keeps nothing: every pair gets a handle from
+     * {@link #open()}, i.e. a new connection, session or lease.
+     */
+    public PerPair perPair() throws Exception {
+        return this::open;
+    }
+
     /** What this contender is exactly (client library, recipe, addresses), for the report. */
     public abstract Map<String, String> facts();
 
-    /** {@code client}, {@code recipe} and {@code addresses} facts, in that order. */
-    protected static Map<String, String> facts(String client, String recipe, String addresses) {
+    /**
+     * {@code client}, {@code recipe}, {@code addresses} and {@code per_pair} (what a connection per pair
+     * opens and closes, see {@link #perPair()}) facts, in that order.
+     */
+    protected static Map<String, String> facts(String client, String recipe, String addresses, String perPair) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("client", client);
         m.put("recipe", recipe);
         m.put("addresses", addresses);
+        m.put("per_pair", perPair);
         return m;
     }
 
@@ -71,6 +88,20 @@ public abstract class Contender implements AutoCloseable {
         TIMEOUT,
         /** Refused at once because too many wait; nothing is held. */
         QUEUE_FULL
+    }
+
+    /**
+     * A client thread's source of handles when it opens one per pair: what it keeps from pair to pair
+     * (nothing, or a transport), closed when the thread ends. Used by one thread.
+     */
+    public interface PerPair extends AutoCloseable {
+        /** A new handle for one pair; the caller closes it after the release. */
+        Handle open() throws Exception;
+
+        /** Releases what the thread kept. Never throws. */
+        @Override
+        default void close() {
+        }
     }
 
     /** One client's connection or session. Used by one thread at a time. */

@@ -38,7 +38,9 @@ public final class CuratorContender extends Contender {
         return facts("Curator " + Versions.of("curator") + " on the ZooKeeper " + Versions.of("zookeeper")
                         + " client, one session per client thread",
                 semaphoreAlways ? "InterProcessSemaphoreV2 for every W"
-                        : "InterProcessMutex for W=1, InterProcessSemaphoreV2 for W>1", connect);
+                        : "InterProcessMutex for W=1, InterProcessSemaphoreV2 for W>1", connect,
+                "a new CuratorFramework, hence a new ZooKeeper session, connected before the acquire (open time) and"
+                        + " closed after the release: Curator has no lighter session (a ZooKeeper client per session)");
     }
 
     @Override

@@ -71,7 +71,9 @@ public final class EtcdContender extends Contender {
         return facts("jetcd " + Versions.of("jetcd") + ", one lease (session) per client thread, " + handlesPerClient
                         + " client threads per jetcd Client",
                 semaphoreAlways ? semaphore + " for every W" : "etcd Lock service for W=1; " + semaphore + " for W>1",
-                String.join(",", endpoints));
+                String.join(",", endpoints),
+                "a new lease (grant, in the open time, and its keep-alive stream), the acquire and release, then the"
+                        + " lease revoked: an etcd session per pair, on the shared jetcd Clients");
     }
 
     private synchronized Client client() {
@@ -85,6 +87,13 @@ public final class EtcdContender extends Contender {
     @Override
     public Handle open() throws Exception {
         return new EtcdHandle(client());
+    }
+
+    /** A lease per pair, on the jetcd Client this thread would have shared (not a new Client every few pairs). */
+    @Override
+    public PerPair perPair() {
+        Client c = client();
+        return () -> new EtcdHandle(c);
     }
 
     @Override

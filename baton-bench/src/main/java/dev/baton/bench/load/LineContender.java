@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code RELEASE} answered by {@code RELEASED}. Every command is written with a single flush and the
  * next one only after the reply: poolcounterd answers only the first command of a read and loses a
  * command split over two reads. Handles are spread round-robin over the targets (the nodes of a
- * cluster). The wait timeout is sent in whole seconds.
+ * cluster). The wait timeout is sent in whole seconds. With a connection per pair every pair is a new
+ * handle: connect, acquire, release, close.
  */
 public final class LineContender extends Contender {
     private final List<InetSocketAddress> targets;
@@ -53,7 +54,9 @@ public final class LineContender extends Contender {
         targets.forEach(a -> t.add(a.getHostString() + ":" + a.getPort()));
         return facts("PoolCounter line protocol, one blocking socket per client thread",
                 "ACQ4ME key W maxqueue timeout, RELEASE; clients spread round-robin over the addresses",
-                String.join(",", t));
+                String.join(",", t),
+                "connect (TCP, in the open time), ACQ4ME, RELEASE, close the socket (as MediaWiki does per web request;"
+                        + " the next pair's connection goes to the next address)");
     }
 
     @Override

@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
@@ -50,6 +51,15 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Handles are opened before the clock starts (up to 60 s for all). Once the window ends every
  * thread finishes its pair; a thread still blocked {@code timeout + 15 s} later is counted as stuck
  * and its handle closed.
+ *
+ * <p>With {@link Connect#PER_PAIR} (connection churn, as MediaWiki uses PoolCounter: a connection per web
+ * request) a thread instead opens a new handle (connection or session, see
+ * {@link Contender#perPair()}) before every acquire and closes it after the release, or after any
+ * other outcome. Then the open time is recorded apart ({@code open} latency, from the start of the open
+ * to its return); acquire latency starts after it, so it does not include the connect (but it does
+ * include whatever a server does lazily on a connection's first command); pair latency runs from the
+ * start of the open to the return of the close, and a pair counts when its close returns inside the
+ * window. Nothing is opened before the clock starts.
  */
 public final class Load {
     /** Largest latency kept exactly; longer ones are recorded as this. */
@@ -62,7 +72,8 @@ public final class Load {
      * use over the window is reported.
      */
     public record Config(String label, int clients, Keys keys, int workers, int maxQueue, int timeoutS,
-                         long holdMicros, int warmupS, int durationS, boolean forAnyone, List<Long> pids) {
+                         long holdMicros, int warmupS, int durationS, boolean forAnyone, List<Long> pids,
+                         Connect connect) {
         public Config {
             if (clients < 1 || workers < 1 || maxQueue < 1 || timeoutS < 0 || holdMicros < 0 || warmupS < 0
                     || durationS < 1) {
@@ -70,6 +81,14 @@ public final class Load {
                         + " warm-up >= 0: " + this);
             }
             pids = List.copyOf(pids);
+            Objects.requireNonNull(connect, "connect");
+        }
+
+        /** Connections kept by the client threads. */
+        public Config(String label, int clients, Keys keys, int workers, int maxQueue, int timeoutS, long holdMicros,
+                      int warmupS, int durationS, boolean forAnyone, List<Long> pids) {
+            this(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS, forAnyone, pids,
+                    Connect.KEPT);
         }
 
         public String mode() {
@@ -78,21 +97,69 @@ public final class Load {
 
         public Config withLabel(String l) {
             return new Config(l, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS, forAnyone,
-                    pids);
+                    pids, connect);
         }
 
         public Config withTimes(int warmup, int duration) {
             return new Config(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmup, duration,
-                    forAnyone, pids);
+                    forAnyone, pids, connect);
+        }
+
+        public Config withConnect(Connect c) {
+            return new Config(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS,
+                    forAnyone, pids, c);
+        }
+    }
+
+    /** Whether a client thread keeps its connection or session, or opens one per acquire+release pair. */
+    public enum Connect {
+        /** One handle per client thread for the whole run (re-opened only after an error). */
+        KEPT("kept"),
+        /** A new handle per pair: open, acquire, release, close (connection churn). */
+        PER_PAIR("per-pair");
+
+        private final String label;
+
+        Connect(String label) {
+            this.label = label;
+        }
+
+        /** {@code kept} or {@code per-pair}, as in options and JSON lines. */
+        public String label() {
+            return label;
+        }
+
+        public static Connect parse(String s) {
+            for (Connect c : values()) {
+                if (c.label.equals(s.trim())) {
+                    return c;
+                }
+            }
+            throw new IllegalArgumentException("connect is kept or per-pair, got " + s);
+        }
+
+        /** A comma-separated list, e.g. {@code kept,per-pair}; no duplicates, in the order given. */
+        public static List<Connect> parseList(String s) {
+            List<Connect> out = new ArrayList<>();
+            for (String p : s.split(",")) {
+                if (!p.isBlank() && !out.contains(parse(p))) {
+                    out.add(parse(p));
+                }
+            }
+            if (out.isEmpty()) {
+                throw new IllegalArgumentException("no connect mode in " + s);
+            }
+            return out;
         }
     }
 
     /**
      * What one run measured. {@code outcomes}: acquire outcomes ended inside the window, by kind;
-     * {@code errors}: errors over the whole run, by kind.
+     * {@code errors}: errors over the whole run, by kind; {@code open}: the open times of the handles
+     * opened per pair (empty when connections are kept).
      */
     public record Result(String contender, Config config, Instant started, long pairs, long dones, Histogram acquire,
-                         Histogram pair, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
+                         Histogram pair, Histogram open, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
                          long stuck, double load1Start, double load1End, double clientCpuCores,
                          double serverCpuCores) {
         public double pairsPerSec() {
@@ -122,16 +189,19 @@ public final class Load {
 
         public String human() {
             Config c = config;
+            boolean perPair = c.connect() == Connect.PER_PAIR;
             return String.format(Locale.ROOT,
-                    "%s: %d clients, %d keys %s, W=%d, hold %s ms, %s: %,.0f pairs/s%s; acquire p50 %d us, p99 %d us,"
-                            + " p99.9 %d us, max %d us; pair p50 %d us, p99 %d us; outcomes %s; errors %s; stuck %d;"
-                            + " violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s",
+                    "%s: %d clients, %d keys %s, W=%d, hold %s ms, %s, %s: %,.0f pairs/s%s;%s acquire p50 %d us,"
+                            + " p99 %d us, p99.9 %d us, max %d us; pair%s p50 %d us, p99 %d us; outcomes %s; errors %s;"
+                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s",
                     c.label(), c.clients(), c.keys().count(), c.keys().describe(), c.workers(), holdMs(c),
-                    c.mode(), pairsPerSec(),
+                    perPair ? "a connection per pair" : "kept connections", c.mode(), pairsPerSec(),
                     c.forAnyone() ? String.format(Locale.ROOT, " + %,.0f DONE/s", donesPerSec()) : "",
+                    perPair ? String.format(Locale.ROOT, " open p50 %d us, p99 %d us;", open.getValueAtPercentile(50),
+                            open.getValueAtPercentile(99)) : "",
                     acquire.getValueAtPercentile(50), acquire.getValueAtPercentile(99),
-                    acquire.getValueAtPercentile(99.9), acquire.getMaxValue(), pair.getValueAtPercentile(50),
-                    pair.getValueAtPercentile(99), outcomes, errors, stuck, violations, load1Start, load1End,
+                    acquire.getValueAtPercentile(99.9), acquire.getMaxValue(), perPair ? " (open to close)" : "",
+                    pair.getValueAtPercentile(50), pair.getValueAtPercentile(99), outcomes, errors, stuck, violations, load1Start, load1End,
                     clientCpuCores, serverCpuCores < 0 ? "?" : String.format(Locale.ROOT, "%.2f", serverCpuCores));
         }
 
@@ -145,6 +215,7 @@ public final class Load {
             o.str("label", c.label());
             o.str("time", started.truncatedTo(ChronoUnit.SECONDS).toString());
             o.str("mode", c.mode());
+            o.str("connect", c.connect().label());
             o.num("clients", c.clients());
             o.num("keys", c.keys().count());
             o.str("dist", c.keys().describe());
@@ -164,6 +235,10 @@ public final class Load {
             o.num("acq_mean_us", acquire.getMean(), 1);
             o.num("pair_p50_us", pair.getValueAtPercentile(50));
             o.num("pair_p99_us", pair.getValueAtPercentile(99));
+            if (c.connect() == Connect.PER_PAIR) {
+                o.num("open_p50_us", open.getValueAtPercentile(50));
+                o.num("open_p99_us", open.getValueAtPercentile(99));
+            }
             o.counts("outcomes", outcomes);
             o.num("timeouts", timeouts());
             o.num("queue_full", queueFull());
@@ -238,6 +313,7 @@ public final class Load {
 
         Histogram acq = new Histogram(MAX_US, 3);
         Histogram pair = new Histogram(MAX_US, 3);
+        Histogram open = new Histogram(MAX_US, 3);
         Map<String, Long> outcomes = new TreeMap<>();
         long pairs = 0;
         long dones = 0;
@@ -245,6 +321,7 @@ public final class Load {
             synchronized (cl) { // a stuck thread may still be writing to its own counters
                 acq.add(cl.acquire);
                 pair.add(cl.pair);
+                open.add(cl.open);
                 pairs += cl.pairs;
                 dones += cl.dones;
                 cl.outcomes.forEach((k, v) -> outcomes.merge(k, v, Long::sum));
@@ -255,7 +332,7 @@ public final class Load {
             errors = new TreeMap<>(s.errors);
         }
         double serverCores = server0 < 0 || server1 < 0 ? -1 : (server1 - server0) / wallMs;
-        return new Result(contender.name(), c, started, pairs, dones, acq, pair, outcomes, errors, s.violations.get(),
+        return new Result(contender.name(), c, started, pairs, dones, acq, pair, open, outcomes, errors, s.violations.get(),
                 stuck, load0, load1, (self1 - self0) / wallMs, serverCores);
     }
 
@@ -292,10 +369,13 @@ public final class Load {
         final Shared s;
         final Histogram acquire = new Histogram(MAX_US, 3);
         final Histogram pair = new Histogram(MAX_US, 3);
+        final Histogram open = new Histogram(MAX_US, 3);
         final Map<String, Long> outcomes = new HashMap<>();
         long pairs;
         long dones;
         private volatile Handle handle;
+        /** Where the handles come from with a connection per pair; null when the handle is kept. */
+        private Contender.PerPair opener;
         /** Index of the key this client holds, or -1. */
         private int held = -1;
 
@@ -305,8 +385,13 @@ public final class Load {
 
         @Override
         public void run() {
+            boolean kept = s.c.connect() == Connect.KEPT;
             try {
-                open();
+                if (kept) {
+                    open();
+                } else {
+                    opener = s.contender.perPair();
+                }
             } catch (Exception e) {
                 failed("open", e);
             } finally {
@@ -315,20 +400,55 @@ public final class Load {
             try {
                 s.go.await();
             } catch (InterruptedException e) {
+                closePerPair();
                 return;
             }
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
             while (System.nanoTime() - s.measureEnd < 0) {
                 try {
-                    if (handle == null) {
-                        open();
+                    if (kept) {
+                        if (handle == null) {
+                            open();
+                        }
+                        cycle(s.c.keys().next(rnd), handle, false, 0);
+                    } else {
+                        if (opener == null) {
+                            opener = s.contender.perPair();
+                        }
+                        pairOnItsOwnHandle(s.c.keys().next(rnd));
                     }
-                    cycle(s.c.keys().next(rnd), handle);
                 } catch (Exception e) {
                     failed(null, e);
                 }
             }
             closeHandle();
+            closePerPair();
+        }
+
+        /** Connection churn: open a handle, acquire (and release), close it, whatever the outcome. */
+        private void pairOnItsOwnHandle(int k) throws Exception {
+            long opening = System.nanoTime();
+            Handle h;
+            try {
+                h = opener.open();
+            } catch (Exception e) {
+                failed("open", e);
+                return;
+            }
+            handle = h;
+            try {
+                cycle(k, h, true, opening);
+            } finally {
+                dropHold();
+                closeHandle();
+            }
+        }
+
+        private void closePerPair() {
+            if (opener != null) {
+                opener.close();
+                opener = null;
+            }
         }
 
         /** Counts the error, forgets the hold, drops the handle (its server state is unknown) and pauses. */
@@ -351,10 +471,17 @@ public final class Load {
             handle = s.contender.open();
         }
 
-        /** One acquire, and release if granted. */
-        private void cycle(int k, Handle h) throws Exception {
+        /**
+         * One acquire, and release if granted. {@code perPair}: {@code h} was opened for this pair alone,
+         * the open starting at {@code opening}: its open time is recorded, it is closed after the release
+         * and the pair is timed from the open.
+         */
+        private void cycle(int k, Handle h, boolean perPair, long opening) throws Exception {
             Request req = new Request(s.c.keys().name(k), s.c.workers(), s.c.maxQueue(), s.timeout, s.c.forAnyone());
             long t0 = System.nanoTime();
+            if (perPair && inWindow(t0)) {
+                record(open, t0 - opening);
+            }
             Outcome o = h.acquire(req);
             long t1 = System.nanoTime();
             boolean inWindow = inWindow(t1);
@@ -371,10 +498,13 @@ public final class Load {
                     hold();
                     dropHold();
                     h.release();
+                    if (perPair) {
+                        closeHandle();
+                    }
                     long t2 = System.nanoTime();
                     if (inWindow(t2)) {
                         synchronized (this) {
-                            record(pair, t2 - t0);
+                            record(pair, t2 - (perPair ? opening : t0));
                             pairs++;
                         }
                     }

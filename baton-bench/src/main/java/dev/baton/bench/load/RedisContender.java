@@ -57,7 +57,8 @@ public final class RedisContender extends Contender {
         Map<String, String> m = facts("Jedis " + Versions.of("jedis") + ", one connection per client thread",
                 "PoolCounterRedis Lua (poolcounter-redis.lua, 2 defects fixed): script acquire, BLPOP on the"
                         + " free-slot list when full, script release; slot lease " + lockTtlMs / 1000 + " s",
-                host + ":" + port);
+                host + ":" + port,
+                "a new Jedis connection (TCP connect in the open time), the acquire and release scripts, close");
         try (Jedis j = new Jedis(host, port, 5000)) {
             for (String line : j.info("server").split("\r?\n")) {
                 if (line.startsWith("redis_version:")) {

@@ -16,14 +16,29 @@ class CompareReportTest {
     @TempDir
     Path dir;
 
+    /** A result line as {@code Load.Result.json} writes it, without the {@code connect} field of newer ones. */
     private static String result(String contender, int clients, int keys, int rep, double pairsPerSec, long p50, long p99,
                                  long timeouts) {
+        return resultObj(contender, clients, keys, rep, pairsPerSec, p50, p99, timeouts)
+                .counts("error_kinds", timeouts > 0 ? Map.of("IOException", 1L) : Map.of()).toString();
+    }
+
+    private static Json.Obj resultObj(String contender, int clients, int keys, int rep, double pairsPerSec, long p50,
+                                      long p99, long timeouts) {
         return new Json.Obj().str("type", "result").str("run", "r1").str("rep", Integer.toString(rep))
                 .str("contender", contender).num("clients", clients).num("keys", keys).str("dist", "uniform")
                 .num("workers", 1).num("pairs_per_s", pairsPerSec, 1).num("acq_p50_us", p50).num("acq_p99_us", p99)
                 .num("acq_p999_us", p99 * 2).num("timeouts", timeouts).num("queue_full", 0).num("stuck", 0)
-                .num("violations", 0).counts("error_kinds", timeouts > 0 ? Map.of("IOException", 1L) : Map.of())
-                .toString();
+                .num("violations", 0);
+    }
+
+    /** A result with a connection per pair: open and pair latency, CPU. */
+    private static String churn(String contender, int rep, double pairsPerSec, long openP50, long acqP50, long pairP50,
+                                double serverCores, long errors) {
+        return resultObj(contender, 64, 1000, rep, pairsPerSec, acqP50, acqP50 * 3, 0).str("connect", "per-pair")
+                .num("open_p50_us", openP50).num("open_p99_us", openP50 * 4).num("pair_p50_us", pairP50)
+                .num("pair_p99_us", pairP50 * 3).num("server_cpu_cores", serverCores, 3).num("client_cpu_cores", 0.5, 3)
+                .counts("error_kinds", errors > 0 ? Map.of("open:IOException", errors) : Map.of()).toString();
     }
 
     @Test
@@ -54,6 +69,59 @@ class CompareReportTest {
         assertThat(md).contains("1 client, 1000 key(s), W=1: acquire p50 ≤ 1 ms, p99 ≤ 5 ms | 0.80 / 4.00 ms MET");
         assertThat(md).contains("| 64 | 1 | 1 | baton3-java | {timeouts=6, error IOException=2} |");
         assertThat(md).contains("(Baton abc1234)");
+    }
+
+    @Test
+    void churnHasItsOwnTablesAndItsRatioToKeptConnections() throws Exception {
+        Path json = dir.resolve("c.jsonl");
+        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
+                .strings("options", Map.of("connect", "kept,per-pair")).toString());
+        for (String c : List.of("baton3-line", "poolcounterd")) {
+            Json.appendLine(json, new Json.Obj().str("type", "contender").str("run", "r1").str("contender", c)
+                    .strings("facts", Map.of("server", c + " server", "client", "line", "per_pair",
+                            "connect, ACQ4ME, RELEASE, close")).toString());
+        }
+        for (int rep = 1; rep <= 2; rep++) {
+            Json.appendLine(json, resultObj("baton3-line", 64, 1000, rep, 10_000, 900, 4000, 0)
+                    .str("connect", "kept").counts("error_kinds", Map.of()).toString());
+            Json.appendLine(json, result("poolcounterd", 64, 1000, rep, 40_000, 100, 300, 0));
+            Json.appendLine(json, churn("baton3-line", rep, 7_000 + rep * 1000, 150, 1_200, 1_600, 1.4, 0));
+            Json.appendLine(json, churn("poolcounterd", rep, 30_000, 60, 100, 250, 0.6, rep == 2 ? 3 : 0));
+        }
+        String md = CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+
+        // Kept connections: as before, without the churn results.
+        assertThat(md).contains("| 64 | 1000 | 1 | 10,000 (10,000–10,000) | 40,000 (40,000–40,000) |");
+        // The contenders say what a connection per pair is for each.
+        assertThat(md).contains("| client and recipe | with a connection per pair |");
+        assertThat(md).contains("| baton3-line | baton3-line server | – | line | connect, ACQ4ME, RELEASE, close |");
+        // Churn: its own tables.
+        assertThat(md).contains("### Connection churn");
+        assertThat(md).contains("#### With churn: pairs per second");
+        assertThat(md).contains("| 64 | 1000 | 1 | 8,500 (8,000–9,000) | 30,000 (30,000–30,000) |");
+        assertThat(md).contains("| 64 | 1000 | 1 | 0.15 / 0.60; 1.20 / 3.60 / 7.20; 1.60 / 4.80 |");
+        assertThat(md).contains("| 64 | 1000 | 1 | 165 / 59 | 20 / 17 |"); // 1.4 cores / 8 500 pairs/s; 0.5 / 8 500
+        assertThat(md).contains("#### With churn: Baton 3 nodes ÷ the others");
+        assertThat(md).contains("| 64 | 1000 | 1 | 0.28× |");
+        // Each contender with churn over itself kept, and issue 17's target.
+        assertThat(md).contains("#### With churn ÷ with kept connections");
+        assertThat(md).contains("| 64 | 1000 | 1 | 0.85× | 0.75× |");
+        assertThat(md).contains("### Targets of issues 7 and 17");
+        assertThat(md).contains("| 64 clients, 1000 key(s), W=1: with a connection per pair ≥ 0.8× with kept"
+                + " connections | 0.85× MET |");
+        // Problems say which mode they were seen in.
+        assertThat(md).contains("| 64 | 1000 | 1 | poolcounterd, a connection per pair | {error open:IOException=3} |");
+    }
+
+    @Test
+    void churnTargetMissed() throws Exception {
+        Path json = dir.resolve("m.jsonl");
+        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").toString());
+        Json.appendLine(json, resultObj("baton3-java", 64, 1000, 1, 4_000, 900, 4000, 0).str("connect", "kept")
+                .counts("error_kinds", Map.of()).toString());
+        Json.appendLine(json, churn("baton3-java", 1, 1_000, 2_000, 900, 3_500, 1.0, 0));
+        String md = CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+        assertThat(md).contains("with a connection per pair ≥ 0.8× with kept connections | 0.25× **MISSED** |");
     }
 
     @Test

@@ -12,12 +12,14 @@ import org.junit.jupiter.api.Timeout;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * CI's smoke run of the comparison's load generator ({@link Load}): about 10 s of load against one
- * real {@code baton server} process, through the Java client and through the line port. It checks
+ * real {@code baton server} process, through the Java client and through the line port, with kept
+ * connections and with one connection (or session) per acquire + release pair. It checks
  * that the generator and the contenders work, never a speed: no W violation, no error, no stuck
  * client, and some pairs done.
  */
@@ -43,8 +45,13 @@ class LoadSmokeTest {
     }
 
     private static Load.Result run(Contender c, Keys keys, int workers) throws InterruptedException {
-        Load.Result r = Load.run(c, new Load.Config("smoke " + c.name(), 8, keys, workers, 1000, 10, 1000, 1, 4,
-                false, pids));
+        return run(c, keys, workers, Load.Connect.KEPT);
+    }
+
+    private static Load.Result run(Contender c, Keys keys, int workers, Load.Connect connect)
+            throws InterruptedException {
+        Load.Result r = Load.run(c, new Load.Config("smoke " + c.name() + " " + connect.label(), 8, keys, workers, 1000,
+                10, 1000, 1, 4, false, pids, connect));
         System.out.println(r.human());
         return r;
     }
@@ -59,6 +66,24 @@ class LoadSmokeTest {
     @Test
     void javaClientOverManyKeys() throws Exception {
         assertSound(run(new BatonContender("baton1-java", node.apiEndpoints()), Keys.uniform(100), 2));
+    }
+
+    @Test
+    void javaClientWithASessionPerPair() throws Exception {
+        Load.Result r = run(new BatonContender("baton1-java", node.apiEndpoints()), Keys.uniform(100), 2,
+                Load.Connect.PER_PAIR);
+        assertSound(r);
+        assertThat(r.open().getTotalCount()).as("sessions opened in the window").isPositive();
+        assertThat(r.json(Map.of())).contains("\"connect\":\"per-pair\"", "\"open_p50_us\":");
+    }
+
+    @Test
+    void linePortWithAConnectionPerPair() throws Exception {
+        // Every pair: connect, ACQ4ME, RELEASE, close; the node opens and closes a session for each.
+        Load.Result r = run(new LineContender("baton1-line", node.lineAddresses()), Keys.zipf(20, 0.99), 1,
+                Load.Connect.PER_PAIR);
+        assertSound(r);
+        assertThat(r.open().getTotalCount()).as("connections opened in the window").isPositive();
     }
 
     @Test

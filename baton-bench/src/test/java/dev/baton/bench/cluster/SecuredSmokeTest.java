@@ -64,6 +64,21 @@ class SecuredSmokeTest {
     }
 
     @Test
+    void javaClientWithASessionPerPairKeepsItsTlsChannels() throws Exception {
+        // A new BatonClient (session) per pair on the client thread's kept TLS channels, the token on every call.
+        Load.Result r = Load.run(new BatonContender("baton1-java-tls", node.apiEndpoints(), node.apiCaFile(),
+                node.authToken()), new Load.Config("smoke baton1-java-tls per pair", 4, Keys.uniform(100), 1, 1000, 10,
+                1000, 1, 3, false, node.nodes().stream().map(ServerProcesses.Node::pid).toList(),
+                Load.Connect.PER_PAIR));
+        System.out.println(r.human());
+        assertThat(r.violations()).as("times a key had more than W holders").isZero();
+        assertThat(r.errors()).as("errors by kind").isEmpty();
+        assertThat(r.stuck()).as("stuck clients").isZero();
+        assertThat(r.pairs()).as("acquire + release pairs in the window").isPositive();
+        assertThat(r.open().getTotalCount()).as("sessions opened in the window").isPositive();
+    }
+
+    @Test
     void aClientWithoutTheTokenIsRefused() {
         // TLS alone is not enough: the node asks every call for the token.
         assertThatThrownBy(() -> BatonClient.builder().endpoints(node.apiEndpoints()).tls(node.apiCaFile()).build()
