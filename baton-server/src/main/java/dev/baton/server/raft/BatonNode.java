@@ -456,6 +456,45 @@ public final class BatonNode implements AutoCloseable {
         return batcher.submit(encoded, term);
     }
 
+    /**
+     * Submits commands like {@link #submit}, all at once and in list order: they enter the log in
+     * that order, with no other submitter's command between them (a forwarding follower relies on
+     * it: a command it got earlier is proposed earlier). One future per command, in list order; a
+     * command that cannot be encoded or queued fails its own future only.
+     */
+    public List<CompletableFuture<Result>> submitAll(List<? extends Command> commands) {
+        Node n = node;
+        long term = fsm.leaderTerm();
+        List<CompletableFuture<Result>> out = new ArrayList<>(commands.size());
+        if (n == null || closed || term <= 0) {
+            Throwable e = n == null || closed ? new RaftOperationException("ESTOP", "node is not running")
+                    : new NotLeaderException(leader(), "not the leader");
+            for (int i = 0; i < commands.size(); i++) {
+                out.add(CompletableFuture.failedFuture(e));
+            }
+            return out;
+        }
+        List<byte[]> encoded = new ArrayList<>(commands.size());
+        int[] slot = new int[commands.size()]; // position in encoded, or -1 if not encodable
+        for (int i = 0; i < commands.size(); i++) {
+            try {
+                encoded.add(CommandCodec.encodeChecked(Objects.requireNonNull(commands.get(i), "command")));
+                slot[i] = encoded.size() - 1;
+                out.add(null);
+            } catch (IllegalArgumentException e) {
+                slot[i] = -1;
+                out.add(CompletableFuture.failedFuture(e));
+            }
+        }
+        List<CompletableFuture<Result>> queued = batcher.submitAll(encoded, term);
+        for (int i = 0; i < slot.length; i++) {
+            if (slot[i] >= 0) {
+                out.set(i, queued.get(slot[i]));
+            }
+        }
+        return out;
+    }
+
     /** The batcher's counters (entries and commands proposed through {@link #submit}, queue, in flight). */
     public ProposalBatcher.Stats batcherStats() {
         return batcher.stats();

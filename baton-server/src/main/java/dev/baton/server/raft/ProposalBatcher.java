@@ -247,6 +247,38 @@ public final class ProposalBatcher {
         return f;
     }
 
+    /**
+     * Queues commands (each as for {@link #submit}) in list order under one lock, so no other
+     * submitter's command lands between them. A command refused (too big, queue full: {@code EBUSY})
+     * fails its own future; once the queue is full, every later one in the list fails too.
+     */
+    List<CompletableFuture<Result>> submitAll(List<byte[]> encoded, long term) {
+        List<CompletableFuture<Result>> out = new ArrayList<>(encoded.size());
+        lock.lock();
+        try {
+            for (byte[] e : encoded) {
+                if ((long) e.length + BATCH_OVERHEAD > Limits.CODEC_MAX_ENTRY_BYTES) {
+                    out.add(CompletableFuture.failedFuture(new IllegalArgumentException("command of " + e.length
+                            + " bytes does not fit in an entry of " + Limits.CODEC_MAX_ENTRY_BYTES + " bytes")));
+                } else if (closed) {
+                    out.add(CompletableFuture.failedFuture(stopped()));
+                } else if (queue.size() >= config.maxQueued()) {
+                    out.add(CompletableFuture.failedFuture(new RaftOperationException("EBUSY",
+                            queue.size() + " commands already wait for the log; retry later")));
+                } else {
+                    CompletableFuture<Result> f = new CompletableFuture<>();
+                    queue.addLast(new Pending(e, term, f));
+                    queuedBytes += e.length;
+                    out.add(f);
+                }
+            }
+            wake.signal();
+        } finally {
+            lock.unlock();
+        }
+        return out;
+    }
+
     Stats stats() {
         lock.lock();
         try {
