@@ -56,8 +56,8 @@ import java.util.function.Consumer;
  * <h2>Fail-over</h2>
  * A forwarded write in flight to a leader that is paused or cut off would get no answer until its
  * deadline. So every forwarded write not answered yet is failed (with its link) as soon as this
- * node's idea of the leader changes away from the node it went to (this follower's election timeout passed without a heartbeat, or another
- * node won an election). A write that may safely be sent twice (a session request with a request id,
+ * node's idea of the leader changes away from the node it went to (this follower's election timeout
+ * passed without a heartbeat, or another node won an election). A write that may safely be sent twice (a session request with a request id,
  * or opening a session with a client token: the core answers a repeat with the first answer) is then
  * sent again, every {@value #RETRY_PAUSE_MS} ms, to whichever node leads by then (this one included),
  * until {@value #FORWARD_DEADLINE_MS} ms after it arrived; the same happens when there is no leader
