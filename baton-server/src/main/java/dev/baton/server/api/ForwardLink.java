@@ -70,6 +70,12 @@ final class ForwardLink {
         }
     }
 
+    /**
+     * The largest command forwarded: a frame with it alone stays below the 4 MiB messages the
+     * leader's gRPC port takes ({@code ApiServer}).
+     */
+    static final int MAX_COMMAND_BYTES = (4 << 20) - (64 << 10);
+
     /** One forwarded command, from its submit until its answer (and, if wanted, its wait's outcome). */
     private static final class Pending {
         final CompletableFuture<Result> answer = new CompletableFuture<>();
@@ -161,6 +167,12 @@ final class ForwardLink {
      */
     CompletableFuture<Result> submit(byte[] encoded, boolean inApplyOrder, Consumer<Result> outcome,
                                      long deadlineNanos, long outcomeDeadlineNanos) {
+        if (encoded.length > MAX_COMMAND_BYTES) {
+            // Refused alone, as a unary call would have been: in a frame it would end the whole link.
+            return CompletableFuture.failedFuture(Status.RESOURCE_EXHAUSTED.withDescription("a command of "
+                    + encoded.length + " bytes is too big to forward (at most " + MAX_COMMAND_BYTES + ")")
+                    .asRuntimeException(ApiErrors.trailers("LIMIT_EXCEEDED", null)));
+        }
         Pending p = new Pending(encoded, inApplyOrder, outcome, deadlineNanos, outcomeDeadlineNanos);
         synchronized (this) {
             if (dead != null) {

@@ -200,6 +200,15 @@ class ForwardLinkTest {
     }
 
     @Test
+    void aCommandTooBigForOneMessageIsRefusedAloneAndTheLinkGoesOn() throws Exception {
+        ForwardLink link = link(ForwardLink.Limits.defaults());
+        CompletableFuture<Result> big = link.submit(new byte[ForwardLink.MAX_COMMAND_BYTES + 1], false, null, far(), far());
+        assertThat(status(big).getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        link.submit(open("small"), false, null, far(), far());
+        assertThat(nextFrame().getCommandsList()).extracting(ForwardLinkTest::token).containsExactly("small");
+    }
+
+    @Test
     void failingTheLinkFailsEveryUnansweredCommandRetryablyAndEndsTheStream() throws Exception {
         ForwardLink link = link(ForwardLink.Limits.defaults());
         CompletableFuture<Result> answered = link.submit(open("a"), false, null, far(), far());
