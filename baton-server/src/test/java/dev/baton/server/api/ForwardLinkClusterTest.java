@@ -21,14 +21,8 @@ import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/**
- * Three real nodes in this JVM. A follower forwards a stream of writes over its batched link while
- * the lead moves to the other follower: the commands still pending on the link to the old leader
- * are failed when this follower sees the leader change (or refused by the old leader) and sent
- * again, over a new link, to the new one. Every write is answered, each exactly once in effect
- * (opening a session with a client token: a repeat returns the first session).
- */
-class ForwardLinkLeaderChangeTest {
+/** Three real nodes in this JVM; a follower forwards over its batched link. */
+class ForwardLinkClusterTest {
     private static final ClusterSecret SECRET = ClusterSecret.of("the-shared-cluster-secret-0123456789");
     private final List<ApiServer> servers = new ArrayList<>();
 
@@ -39,8 +33,7 @@ class ForwardLinkLeaderChangeTest {
         }
     }
 
-    @Test
-    void writesPendingWhenTheLeaderChangesAreAnsweredByTheNewLeader(@TempDir Path root) throws Exception {
+    private void startCluster(Path root) throws Exception {
         List<Integer> ports = List.of(TestWaits.freePort(), TestWaits.freePort(), TestWaits.freePort());
         List<String> peers = ports.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.toList());
         for (int i = 0; i < 3; i++) {
@@ -49,6 +42,45 @@ class ForwardLinkLeaderChangeTest {
             servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 60_000, UnaryOperator.identity(),
                     false, null, null, SECRET)).start());
         }
+    }
+
+    /**
+     * Writes submitted one after another on a follower, many in flight at once, enter the log in
+     * that order: sessions get their ids in log order.
+     */
+    @Test
+    void writesForwardedInOrderEnterTheLogInOrder(@TempDir Path root) throws Exception {
+        startCluster(root);
+        TestWaits.await("a leader", () -> servers.stream().anyMatch(s -> s.node().isLeader()));
+        ApiServer follower = servers.stream().filter(s -> !s.node().isLeader()).findFirst().orElseThrow();
+        TestWaits.await("the follower knows the leader's API address", () -> follower.router().leaderApi().isPresent());
+        Router router = follower.router();
+        int n = 3000;
+        List<CompletableFuture<Result>> writes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            writes.add(router.write(new Command.OpenSession("ordered-" + i, 60_000)));
+        }
+        long previous = 0;
+        for (int i = 0; i < n; i++) {
+            long session = ((Result.SessionOpened) writes.get(i).get(60, TimeUnit.SECONDS)).session();
+            assertThat(session).as("write %d's session comes after write %d's", i, i - 1).isGreaterThan(previous);
+            previous = session;
+        }
+        assertThat(router.commandsForwarded()).isGreaterThanOrEqualTo(n);
+        System.out.printf("[ForwardLinkClusterTest] in order: %d commands in %d frames%n", router.commandsForwarded(),
+                router.framesForwarded());
+    }
+
+    /**
+     * The lead moves to the other follower while a follower forwards a stream of writes: the
+     * commands still pending on the link to the old leader are failed when this follower sees the
+     * leader change (or refused by the old leader) and sent again, over a new link, to the new one.
+     * Every write is answered, each exactly once in effect (opening a session with a client token:
+     * a repeat returns the first session).
+     */
+    @Test
+    void writesPendingWhenTheLeaderChangesAreAnsweredByTheNewLeader(@TempDir Path root) throws Exception {
+        startCluster(root);
         TestWaits.await("a leader", () -> servers.stream().anyMatch(s -> s.node().isLeader()));
         ApiServer leader = servers.stream().filter(s -> s.node().isLeader()).findFirst().orElseThrow();
         List<ApiServer> followers = servers.stream().filter(s -> s != leader).toList();
@@ -75,7 +107,7 @@ class ForwardLinkLeaderChangeTest {
         assertThat(sessions).as("one session per client token").hasSize(n);
         assertThat(router.framesForwarded()).isPositive();
         assertThat(router.commandsForwarded()).isGreaterThanOrEqualTo(n);
-        System.out.printf("[ForwardLinkLeaderChangeTest] leader moved: %s; %d commands in %d frames, %d abandoned at"
+        System.out.printf("[ForwardLinkClusterTest] leader moved: %s; %d commands in %d frames, %d abandoned at"
                         + " the change, %d resent%n", next.node().isLeader(), router.commandsForwarded(),
                 router.framesForwarded(), router.forwardsAbandoned(), router.writesResent());
 
