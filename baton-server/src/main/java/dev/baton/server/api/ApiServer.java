@@ -224,6 +224,7 @@ public final class ApiServer implements AutoCloseable {
     private volatile LineDoor lineDoor;
     private final BatonMetrics metrics;
     private AdminService admin;
+    private ForwardLinkService forwardLinks;
     private HttpDoor httpDoor;
     private volatile String apiEndpoint;
     private ScheduledExecutorService tlsReloader;
@@ -382,6 +383,7 @@ public final class ApiServer implements AutoCloseable {
         ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs(),
                 forwardRefusedCommands);
         admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint, config.clusterSecret());
+        forwardLinks = new ForwardLinkService(router, waits, timer, forwardRefusedCommands);
         try {
             InetSocketAddress address = new InetSocketAddress(config.apiHost(), config.apiPort());
             NettyServerBuilder builder = config.tls() == null ? NettyServerBuilder.forAddress(address)
@@ -397,6 +399,7 @@ public final class ApiServer implements AutoCloseable {
                     // token: the members forward their clients' calls here, already checked.
                     .addService(ServerInterceptors.intercept(services.new ForwardService(),
                             config.clusterSecret().interceptor()))
+                    .addService(ServerInterceptors.intercept(forwardLinks, config.clusterSecret().interceptor()))
                     .addService(withTokens(admin))
                     // A client that vanished without closing its TCP connection is noticed.
                     .keepAliveTime(30, TimeUnit.SECONDS)
@@ -589,6 +592,9 @@ public final class ApiServer implements AutoCloseable {
             }
         }
         router.close();
+        if (forwardLinks != null) {
+            forwardLinks.close();
+        }
         node.close();
         effectsThread.shutdown();
     }

@@ -148,7 +148,7 @@ final class ApiServices {
     }
 
     /** A wait's outcome as the remembered final answer of its request. */
-    private static Result asResult(Effect e) {
+    static Result asResult(Effect e) {
         if (e instanceof Effect.PoolWaitEnded p) {
             return new Result.PoolReply(p.status(), p.key(), p.fence());
         }

@@ -4,14 +4,11 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.MoreExecutors;
-import com.google.protobuf.ByteString;
 import dev.baton.api.internal.v1.AnnounceAck;
 import dev.baton.api.internal.v1.AnnounceRequest;
 import dev.baton.api.internal.v1.ForwardGrpc;
 import dev.baton.api.internal.v1.KeepAliveBatch;
 import dev.baton.api.internal.v1.KeepAliveBatchAck;
-import dev.baton.api.internal.v1.ProposeRequest;
-import dev.baton.api.internal.v1.ProposeResponse;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Query;
@@ -28,14 +25,15 @@ import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -43,11 +41,12 @@ import java.util.function.Consumer;
 /**
  * Where a request goes. Writes run on the leader: proposed through the local batcher when this node
  * leads, otherwise forwarded once to the leader's API address (learned from the replicated address
- * book, {@link Query.ListNodes}) with {@code Forward.Propose}. Reads are linearizable on this node
+ * book, {@link Query.ListNodes}) over this node's batched link to it ({@link ForwardLink}: one
+ * stream, many commands per message, in submission order). Reads are linearizable on this node
  * (ReadIndex), so they are never forwarded.
  *
- * <p>A forwarded write is never forwarded again: a node that receives {@code Forward.Propose} and
- * is not the leader answers UNAVAILABLE, and the client retries with the same request id (the core
+ * <p>A forwarded write is never forwarded again: a node that receives a forwarded command and is
+ * not the leader answers UNAVAILABLE, and the client retries with the same request id (the core
  * returns the first answer if the first attempt did apply).
  *
  * <p>Only {@link Command.ClientCommand}s go through here: the doors cannot even name a leader-only
@@ -55,10 +54,10 @@ import java.util.function.Consumer;
  * carries the cluster secret ({@link ClusterSecret}).
  *
  * <h2>Fail-over</h2>
- * A forwarded call in flight to a leader that is paused or cut off would get no answer until its
- * deadline. So every forwarded call is failed as soon as this node's idea of the leader changes away
- * from the node it went to (this follower's election timeout passed without a heartbeat, or another
- * node won an election). A write that may safely be sent twice (a session request with a request id,
+ * A forwarded write in flight to a leader that is paused or cut off would get no answer until its
+ * deadline. So every forwarded write not answered yet is failed (with its link) as soon as this
+ * node's idea of the leader changes away from the node it went to (this follower's election timeout
+ * passed without a heartbeat, or another node won an election). A write that may safely be sent twice (a session request with a request id,
  * or opening a session with a client token: the core answers a repeat with the first answer) is then
  * sent again, every {@value #RETRY_PAUSE_MS} ms, to whichever node leads by then (this one included),
  * until {@value #FORWARD_DEADLINE_MS} ms after it arrived; the same happens when there is no leader
@@ -73,14 +72,21 @@ public final class Router implements AutoCloseable {
     static final long RETRY_PAUSE_MS = 20;
     /** A gRPC caller hears the last failure this long before its own deadline. */
     private static final long CALLER_DEADLINE_MARGIN_MS = 250;
+    /** How often forwarded writes are checked for their deadline. */
+    private static final long LINK_SWEEP_MS = 100;
 
     private final BatonNode node;
     private final LeaseKeeper leases;
     private final ClientInterceptor clusterSecret;
     private final ChannelCredentials memberCredentials;
     private final ConcurrentHashMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-    /** Forwarded calls in flight, failed when the leader changes away from their target. */
-    private final Set<Attempt> inFlight = ConcurrentHashMap.newKeySet();
+    /** The batched links to the leader (by Raft endpoint and API address), failed when the leader changes away. */
+    private final ConcurrentHashMap<String, ForwardLink> links = new ConcurrentHashMap<>();
+    private final ForwardLink.Limits linkLimits = ForwardLink.Limits.defaults();
+    /** Fails forwarded writes past their deadline; one daemon thread, started with the first link. */
+    private volatile ScheduledExecutorService linkTimer;
+    private final LongAdder framesForwarded = new LongAdder();
+    private final LongAdder commandsForwarded = new LongAdder();
     private final LongAdder abandoned = new LongAdder();
     private final LongAdder resent = new LongAdder();
     private final CallerAccess access;
@@ -110,40 +116,71 @@ public final class Router implements AutoCloseable {
         });
     }
 
-    /** One forwarded call: its target and the context that cancels it. */
-    private static final class Attempt {
-        final String raft;
-        final String api;
-        final Context.CancellableContext context;
-        volatile boolean leaderChanged;
-
-        Attempt(String raft, String api, Context.CancellableContext context) {
-            this.raft = raft;
-            this.api = api;
-            this.context = context;
-        }
-
-        /** The status to report for a failure of this call: UNAVAILABLE if the leader change ended it. */
-        StatusRuntimeException failure(Throwable t) {
-            return leaderChanged
-                    ? ApiErrors.unavailable("the leader changed while the call was forwarded to " + api, null)
-                    : forwardFailure(t, api);
-        }
-    }
-
     /**
-     * The leader is now {@code leaderRaft} (null: none): every forwarded call that went elsewhere is
-     * failed at once (as UNAVAILABLE: its outcome is unknown) rather than left to its deadline.
+     * The leader is now {@code leaderRaft} (null: none): every forwarded write not answered yet that
+     * went elsewhere is failed at once (as UNAVAILABLE: its outcome is unknown) rather than left to
+     * its deadline, with its link.
      */
     private void leaderChanged(String leaderRaft) {
-        for (Attempt a : inFlight) {
-            if (!a.raft.equals(leaderRaft)) {
-                abandon(a);
+        for (ForwardLink link : links.values()) {
+            if (!link.raft().equals(leaderRaft)) {
+                dropLink(link, ApiErrors.unavailable("the leader changed while the call was forwarded to "
+                        + link.api(), null));
             }
         }
     }
 
-    /** Forwarded calls failed at once because the leader changed away from their target (for metrics). */
+    private void dropLink(ForwardLink link, StatusRuntimeException why) {
+        links.remove(link.raft() + "|" + link.api(), link);
+        abandoned.add(link.fail(why));
+    }
+
+    /** The link to the leader at {@code raft}/{@code api}, opened if there is none (or it broke). */
+    private ForwardLink link(String raft, String api) {
+        ForwardLink link = links.get(raft + "|" + api);
+        if (link != null) {
+            return link;
+        }
+        ManagedChannel ch = channel(api);
+        startLinkTimer();
+        return links.computeIfAbsent(raft + "|" + api, k -> new ForwardLink(raft, api, ch, clusterSecret, linkLimits,
+                node::whenApplied, framesForwarded, commandsForwarded, broken -> links.remove(k, broken)));
+    }
+
+    private void startLinkTimer() {
+        if (linkTimer != null) {
+            return;
+        }
+        synchronized (links) {
+            if (linkTimer != null || closed) {
+                return;
+            }
+            ScheduledExecutorService t = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread th = new Thread(r, "baton-forward-deadlines");
+                th.setDaemon(true);
+                return th;
+            });
+            t.scheduleWithFixedDelay(() -> {
+                long now = System.nanoTime();
+                for (ForwardLink l : links.values()) {
+                    l.expire(now);
+                }
+            }, LINK_SWEEP_MS, LINK_SWEEP_MS, TimeUnit.MILLISECONDS);
+            linkTimer = t;
+        }
+    }
+
+    /** Frames sent on the forwarding links (for metrics: commands per frame = commands / frames). */
+    public long framesForwarded() {
+        return framesForwarded.sum();
+    }
+
+    /** Commands sent in those frames (for metrics). */
+    public long commandsForwarded() {
+        return commandsForwarded.sum();
+    }
+
+    /** Forwarded writes failed at once because the leader changed away from their target (for metrics). */
     public long forwardsAbandoned() {
         return abandoned.sum();
     }
@@ -151,29 +188,6 @@ public final class Router implements AutoCloseable {
     /** Writes sent again after an UNAVAILABLE attempt (for metrics). */
     public long writesResent() {
         return resent.sum();
-    }
-
-    private void abandon(Attempt a) {
-        if (inFlight.remove(a)) {
-            abandoned.increment();
-            a.leaderChanged = true;
-            a.context.cancel(null);
-        }
-    }
-
-    private Attempt begin(String raft, String api, Context caller) {
-        Attempt a = new Attempt(raft, api, caller.withCancellation());
-        inFlight.add(a);
-        // A change between reading the leader and registering the call was not seen by leaderChanged.
-        if (!node.leader().map(raft::equals).orElse(false)) {
-            abandon(a);
-        }
-        return a;
-    }
-
-    private void end(Attempt a) {
-        inFlight.remove(a);
-        a.context.cancel(null); // detaches it from the caller's context; the call is over by now
     }
 
     public BatonNode node() {
@@ -205,7 +219,7 @@ public final class Router implements AutoCloseable {
 
     /** Runs a write on the leader, wherever that is; fails with a gRPC status exception. */
     public CompletableFuture<Result> write(Command.ClientCommand c) {
-        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, false, caller, deadline));
+        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, false, null, deadline));
     }
 
     /** How a forwarded write reaches the leader: given its API address, the caller's context and a deadline. */
@@ -318,7 +332,7 @@ public final class Router implements AutoCloseable {
      * this to keep them in log order.
      */
     public CompletableFuture<Result> writeInApplyOrder(Command.ClientCommand c) {
-        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, true, caller, deadline));
+        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, true, null, deadline));
     }
 
     /**
@@ -329,60 +343,7 @@ public final class Router implements AutoCloseable {
      * change, session end): the caller's own apply stream still delivers the outcome, later.
      */
     public CompletableFuture<Result> writeWithOutcome(Command.ClientCommand c, Consumer<Result> outcome) {
-        return write(c, (cmd, raft, api, caller, deadline) -> forwardWait(raft, api, cmd, outcome, caller, deadline));
-    }
-
-    private CompletableFuture<Result> forwardWait(String raft, String api, Command.ClientCommand c, Consumer<Result> outcome, Context caller,
-                                                  long deadlineNanos) {
-        byte[] encoded;
-        try {
-            encoded = CommandCodec.encodeChecked(c);
-        } catch (IllegalArgumentException e) {
-            return CompletableFuture.failedFuture(ApiErrors.toStatus(e, null));
-        }
-        long waitMs = c instanceof Command.PoolAcquire p ? p.timeoutMs()
-                : c instanceof Command.LockAcquire l ? l.timeoutMs() : 0;
-        CompletableFuture<Result> first = new CompletableFuture<>();
-        ManagedChannel ch = channel(api);
-        Attempt attempt = begin(raft, api, caller);
-        long answerMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
-        attempt.context.run(() -> ForwardGrpc.newStub(ch).withInterceptors(clusterSecret)
-                .withDeadlineAfter(answerMs + Math.min(waitMs, 86_400_000L), TimeUnit.MILLISECONDS)
-                .proposeWait(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build(),
-                        new StreamObserver<ProposeResponse>() {
-                            @Override
-                            public void onNext(ProposeResponse r) {
-                                Result result;
-                                try {
-                                    result = decodeResult(r.getResult().toByteArray());
-                                } catch (RuntimeException e) {
-                                    first.completeExceptionally(ApiErrors.toStatus(e, null));
-                                    return;
-                                }
-                                if (!first.complete(result)) {
-                                    outcome.accept(result);
-                                }
-                            }
-
-                            @Override
-                            public void onError(Throwable t) {
-                                end(attempt);
-                                if (!first.isDone()) {
-                                    first.completeExceptionally(attempt.failure(t));
-                                }
-                            }
-
-                            @Override
-                            public void onCompleted() {
-                                end(attempt);
-                                // Every call ends here, almost always answered already: build the
-                                // exception (a stack trace: 1 % of a follower's CPU) only if it is needed.
-                                if (!first.isDone()) {
-                                    first.completeExceptionally(ApiErrors.unavailable("no answer from the leader", api));
-                                }
-                            }
-                        }));
-        return first;
+        return write(c, (cmd, raft, api, caller, deadline) -> forward(raft, api, cmd, false, outcome, deadline));
     }
 
     /**
@@ -438,52 +399,60 @@ public final class Router implements AutoCloseable {
         });
     }
 
-    private CompletableFuture<Result> forward(String raft, String api, Command.ClientCommand c, boolean inApplyOrder, Context caller,
-                                              long deadlineNanos) {
+    /**
+     * Sends {@code c} over the link to the leader at {@code raft}/{@code api}.
+     *
+     * @param outcome null, or (for {@link #writeWithOutcome}) what gets a waiting acquire's outcome
+     */
+    private CompletableFuture<Result> forward(String raft, String api, Command.ClientCommand c, boolean inApplyOrder,
+                                              Consumer<Result> outcome, long deadlineNanos) {
         byte[] encoded;
         try {
             encoded = CommandCodec.encodeChecked(c);
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(ApiErrors.toStatus(e, null));
         }
-        CompletableFuture<Result> out = new CompletableFuture<>();
-        ManagedChannel ch = channel(api);
-        Attempt attempt = begin(raft, api, caller);
-        long answerMs = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
-        ListenableFuture<ProposeResponse> call;
+        long waitMs = c instanceof Command.PoolAcquire p ? p.timeoutMs()
+                : c instanceof Command.LockAcquire l ? l.timeoutMs() : 0;
+        ForwardLink link;
         try {
-            call = attempt.context.call(() -> ForwardGrpc.newFutureStub(ch).withInterceptors(clusterSecret)
-                    .withDeadlineAfter(answerMs, TimeUnit.MILLISECONDS)
-                    .propose(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(encoded)).build()));
-        } catch (Exception e) {
-            end(attempt);
+            link = link(raft, api);
+        } catch (RuntimeException e) { // shutting down
             return CompletableFuture.failedFuture(ApiErrors.toStatus(e, api));
         }
-        Futures.addCallback(call, new FutureCallback<ProposeResponse>() {
-            @Override
-            public void onSuccess(ProposeResponse r) {
-                end(attempt);
-                Result result;
-                try {
-                    result = decodeResult(r.getResult().toByteArray());
-                } catch (RuntimeException e) {
-                    out.completeExceptionally(ApiErrors.toStatus(e, null));
-                    return;
-                }
-                if (inApplyOrder && r.getAppliedIndex() > 0) {
-                    node.whenApplied(r.getAppliedIndex()).thenRun(() -> out.complete(result));
-                } else {
-                    out.complete(result);
-                }
-            }
+        CompletableFuture<Result> f = link.submit(encoded, inApplyOrder, waitMs > 0 ? outcome : null, deadlineNanos,
+                deadlineNanos + TimeUnit.MILLISECONDS.toNanos(Math.min(Math.max(waitMs, 0), 86_400_000L)));
+        // A change between reading the leader and queuing the command was not seen by leaderChanged.
+        if (!node.leader().map(raft::equals).orElse(false)) {
+            dropLink(link, ApiErrors.unavailable("the leader changed while the call was forwarded to " + api, null));
+        }
+        return f;
+    }
 
-            @Override
-            public void onFailure(Throwable t) {
-                end(attempt);
-                // A transport failure to the leader, or the leader changed: the outcome is unknown; retried.
-                out.completeExceptionally(attempt.failure(t));
+    /**
+     * Proposes forwarded commands on this node, which must be the leader, all at once and in order
+     * ({@link BatonNode#submitAll}); otherwise like {@link #writeLocal}, one future per command.
+     */
+    List<CompletableFuture<Result>> writeLocalAll(List<Command.ClientCommand> commands) {
+        for (Command.ClientCommand c : commands) {
+            if (c instanceof Command.SessionRequest sr && sr.session() != 0) {
+                leases.touch(sr.session());
             }
-        }, MoreExecutors.directExecutor());
+        }
+        List<CompletableFuture<Result>> submitted = node.submitAll(commands);
+        List<CompletableFuture<Result>> out = new ArrayList<>(submitted.size());
+        for (int i = 0; i < submitted.size(); i++) {
+            Command.ClientCommand c = commands.get(i);
+            out.add(submitted.get(i).handle((r, t) -> {
+                if (t != null) {
+                    throw ApiErrors.toStatus(t, leaderHint());
+                }
+                if (c instanceof Command.OpenSession && r instanceof Result.SessionOpened o) {
+                    leases.opened(o.session(), o.ttlMs());
+                }
+                return r;
+            }));
+        }
         return out;
     }
 
@@ -538,7 +507,7 @@ public final class Router implements AutoCloseable {
      * node's cluster secret is a misconfigured cluster, not the client's fault: UNAVAILABLE (another
      * node may serve it), saying what the operator has to fix.
      */
-    private static StatusRuntimeException forwardFailure(Throwable t, String api) {
+    static StatusRuntimeException forwardFailure(Throwable t, String api) {
         StatusRuntimeException s = ApiErrors.toStatus(t, api);
         if (s.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
             return ApiErrors.unavailable("this node cannot forward to the leader at " + api + ": the leader refused"
@@ -578,6 +547,15 @@ public final class Router implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        for (ForwardLink link : links.values()) {
+            link.fail(ApiErrors.unavailable("node is shutting down", null));
+        }
+        links.clear();
+        synchronized (links) {
+            if (linkTimer != null) {
+                linkTimer.shutdownNow();
+            }
+        }
         for (ManagedChannel ch : channels.values()) {
             ch.shutdownNow();
         }

@@ -431,6 +431,13 @@ public final class BatonMetrics {
         FunctionCounter.builder("baton.forward.resent", router, dev.baton.server.api.Router::writesResent)
                 .description("Writes sent again (same request id) while the leader was unknown, unreachable or changing")
                 .register(registry);
+        // Commands per frame on the batched forwarding link = commands / frames.
+        FunctionCounter.builder("baton.forward.frames", router, dev.baton.server.api.Router::framesForwarded)
+                .description("Frames this node sent on its batched forwarding link to the leader")
+                .register(registry);
+        FunctionCounter.builder("baton.forward.frame.commands", router, dev.baton.server.api.Router::commandsForwarded)
+                .description("Commands this node forwarded to the leader in those frames")
+                .register(registry);
     }
 
     /** A snapshot was saved (see {@link dev.baton.server.raft.EffectListener#onSnapshotSaved}). */

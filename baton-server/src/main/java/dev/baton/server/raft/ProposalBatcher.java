@@ -260,7 +260,8 @@ public final class ProposalBatcher {
     }
 
     /**
-     * Stops accepting commands and fails the queued ones with {@code ESTOP}. Entries in flight are left to the engine; see {@link #failInFlight}.
+     * Stops accepting commands and fails the queued ones with {@code ESTOP}. Entries in flight are
+     * left to the engine; see {@link #failInFlight}.
      */
     void close() {
         List<Pending> dropped;

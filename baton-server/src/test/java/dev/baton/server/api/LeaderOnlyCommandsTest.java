@@ -187,6 +187,56 @@ class LeaderOnlyCommandsTest {
     }
 
     @Test
+    void theForwardingLinkRefusesLeaderOnlyCommandsOneByOneAndStrangersAltogether() throws Exception {
+        State before = state();
+        double leaderOnly = refusedMetric("leader_only_command");
+        Map<String, Command.LeaderCommand> commands = leaderOnly();
+        for (Secret s : Secret.values()) {
+            ClientInterceptor secret = switch (s) {
+                case NONE -> header(new byte[0]);
+                case WRONG -> header(WRONG);
+                case RIGHT -> SECRET.clientInterceptor();
+            };
+            ForwardLink link = new ForwardLink(server.node().options().endpoint(), server.apiEndpoint(), channel,
+                    secret, ForwardLink.Limits.defaults(), server.node()::whenApplied,
+                    new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(), l -> { });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            // One frame, in order: every leader-only command, garbage, and one client command.
+            List<java.util.concurrent.CompletableFuture<dev.baton.core.command.Result>> answers = new ArrayList<>();
+            for (Command.LeaderCommand c : commands.values()) {
+                answers.add(link.submit(CommandCodec.encodeChecked(c), false, null, deadline, deadline));
+            }
+            answers.add(link.submit("not a command".getBytes(StandardCharsets.UTF_8), false, null, deadline, deadline));
+            answers.add(link.submit(CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000)), false, null,
+                    deadline, deadline));
+            List<String> outcomes = new ArrayList<>();
+            for (var f : answers) {
+                try {
+                    outcomes.add(f.get(60, TimeUnit.SECONDS).getClass().getSimpleName());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    StatusRuntimeException st = (StatusRuntimeException) e.getCause();
+                    outcomes.add(st.getStatus().getCode() + "/" + st.getTrailers().get(ApiErrors.ERROR_KEY));
+                }
+            }
+            List<String> expected = new ArrayList<>();
+            if (s == Secret.RIGHT) {
+                commands.forEach((k, v) -> expected.add("PERMISSION_DENIED/PERMISSION_DENIED"));
+                expected.add("INVALID_ARGUMENT/MALFORMED");
+                expected.add("SessionOpened");
+            } else {
+                // The node refuses the whole link: this node hears "cannot forward: the cluster secret".
+                for (int i = 0; i < commands.size() + 2; i++) {
+                    expected.add("UNAVAILABLE/UNAVAILABLE");
+                }
+            }
+            assertThat(outcomes).as("secret %s", s).isEqualTo(expected);
+            link.fail(ApiErrors.unavailable("test over", null));
+        }
+        assertThat(state()).isEqualTo(before);
+        assertThat(refusedMetric("leader_only_command") - leaderOnly).isEqualTo(commands.size());
+    }
+
+    @Test
     void theRefusalSaysWhy() {
         byte[] bytes = CommandCodec.encodeChecked(new Command.ExpireSessions(List.of(victim)));
         assertThatThrownBy(() -> forward(Secret.RIGHT).propose(propose(bytes)))
