@@ -1,6 +1,7 @@
 package dev.baton.server.api;
 
 import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.CallsGrpc;
 import dev.baton.api.v1.DispatchGrpc;
 import dev.baton.api.v1.EventsGrpc;
 import dev.baton.api.v1.LocksGrpc;
@@ -74,6 +75,7 @@ public final class TokenAuth implements ServerInterceptor {
                 EventsGrpc.getListMethod());
         put(m, Role.CLIENT, QueuesGrpc.getEnqueueMethod(), QueuesGrpc.getClaimMethod(), QueuesGrpc.getDoneMethod(),
                 QueuesGrpc.getRetryMethod(), QueuesGrpc.getGetMethod());
+        put(m, Role.CLIENT, CallsGrpc.getStreamMethod());
         // Admin: what only looks...
         put(m, Role.READ, AdminGrpc.getStatusMethod(), AdminGrpc.getDumpMethod());
         // ...and what changes the cluster or costs the node work on demand.
