@@ -1,0 +1,226 @@
+package dev.baton.server.api;
+
+import dev.baton.api.v1.LockReply;
+import dev.baton.api.v1.LockStatus;
+import dev.baton.api.v1.PoolReply;
+import dev.baton.api.v1.PoolSlot;
+import dev.baton.api.v1.PoolStatus;
+import dev.baton.api.v1.SessionInfo;
+import dev.baton.client.AccessDeniedException;
+import dev.baton.client.BatonClient;
+import dev.baton.server.TestWaits;
+import dev.baton.server.raft.BatonNode;
+import io.grpc.Status;
+import io.micrometer.core.instrument.FunctionCounter;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The Java client's writes over {@code Calls/Stream} against real nodes in this JVM: many threads
+ * through one client, a waiting acquire granted when the holder releases, a call in flight on a node
+ * that is stopped (retried elsewhere with the same request id), and a refused token (the same error
+ * as a unary call).
+ */
+class CallStreamTest {
+    private static final ClusterSecret SECRET = ClusterSecret.of("the-call-stream-cluster-secret-0123456789");
+    private final List<ApiServer> servers = new ArrayList<>();
+    private final List<BatonClient> clients = new ArrayList<>();
+
+    @AfterEach
+    void stop() {
+        for (BatonClient c : clients) {
+            c.close();
+        }
+        for (ApiServer s : servers) {
+            s.close();
+        }
+    }
+
+    private ApiServer single(UnaryOperator<ApiServer.Config> config) throws Exception {
+        Path dir = Files.createTempDirectory("baton-call-stream");
+        BatonNode.Options o = BatonNode.Options.defaults(dir.resolve("data")).withPort(TestWaits.freePort());
+        ApiServer s = new ApiServer(config.apply(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity())))
+                .start();
+        servers.add(s);
+        assertThat(s.node().waitForLeader(Duration.ofSeconds(20))).isPresent();
+        return s;
+    }
+
+    private List<ApiServer> cluster() throws Exception {
+        Path root = Files.createTempDirectory("baton-call-stream-cluster");
+        List<Integer> ports = List.of(TestWaits.freePort(), TestWaits.freePort(), TestWaits.freePort());
+        List<String> peers = ports.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.toList());
+        for (int i = 0; i < 3; i++) {
+            BatonNode.Options o = new BatonNode.Options("n" + (i + 1), "baton", root.resolve("n" + (i + 1)),
+                    "127.0.0.1", ports.get(i), peers, 1000, 3600, true);
+            servers.add(new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity(),
+                    false, null, null, SECRET)).start());
+        }
+        TestWaits.await("a leader", () -> servers.stream().anyMatch(s -> s.node().isLeader()));
+        return List.copyOf(servers);
+    }
+
+    private BatonClient client(BatonClient.Builder b) {
+        BatonClient c = b.requestTimeout(Duration.ofSeconds(10)).retryFor(Duration.ofSeconds(60)).build();
+        clients.add(c);
+        return c;
+    }
+
+    private static double counter(ApiServer s, String name) {
+        FunctionCounter c = s.metrics().registry().find(name).functionCounter();
+        return c == null ? -1 : c.count();
+    }
+
+    @Test
+    void manyThreadsShareOneStreamAndEachGetsItsOwnAnswers() throws Exception {
+        ApiServer s = single(UnaryOperator.identity());
+        BatonClient c = client(BatonClient.builder().endpoints(s.apiEndpoint()));
+        int threads = 16;
+        int rounds = 100;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                String name = "many-" + t;
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < rounds; i++) {
+                        LockReply granted = c.lockAcquire(name, Duration.ZERO);
+                        assertThat(granted.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+                        assertThat(granted.getName()).isEqualTo(name);
+                        LockReply released = c.lockRelease(name, granted.getFence());
+                        assertThat(released.getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get(5, TimeUnit.MINUTES);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // Every write went over the stream, and one stream carried them.
+        assertThat(counter(s, "baton.api.stream_calls")).isGreaterThanOrEqualTo(2.0 * threads * rounds);
+        assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(1.0);
+        assertThat(c.sessionGet().getLocksHeldMap()).isEmpty();
+    }
+
+    @Test
+    void aWaitingAcquireOnTheStreamIsGrantedWhenTheHolderReleases() throws Exception {
+        ApiServer s = single(UnaryOperator.identity());
+        BatonClient holder = client(BatonClient.builder().endpoints(s.apiEndpoint()));
+        BatonClient waiter = client(BatonClient.builder().endpoints(s.apiEndpoint()));
+
+        PoolReply held = holder.poolAcquire("w", 1, 5, Duration.ZERO, false);
+        assertThat(held.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        CompletableFuture<PoolReply> waiting = waiter.poolAcquireAsync("w", 1, 5, Duration.ofSeconds(60), false);
+        TestWaits.await("the waiter queued", () -> holder.poolGet("w").getWaiting() == 1);
+        assertThat(waiting).isNotDone();
+
+        LockReply lock = holder.lockAcquire("l", Duration.ZERO);
+        assertThat(lock.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+        CompletableFuture<LockReply> lockWaiting = waiter.lockAcquireAsync("l", Duration.ofSeconds(60));
+        TestWaits.await("the lock waiter queued", () -> holder.lockGet("l").getWaitersCount() == 1);
+
+        // Other calls on the waiter's stream are answered meanwhile.
+        assertThat(waiter.lockAcquire("other", Duration.ZERO).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+
+        assertThat(holder.poolRelease("w").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+        PoolReply granted = waiting.get(30, TimeUnit.SECONDS);
+        assertThat(granted.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(granted.getFence()).isGreaterThan(held.getFence());
+
+        assertThat(holder.lockRelease("l").getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+        assertThat(lockWaiting.get(30, TimeUnit.SECONDS).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+        assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(2.0);
+    }
+
+    @Test
+    void aCallInFlightOnAStoppedNodeIsRetriedElsewhereWithTheSameRequestId() throws Exception {
+        List<ApiServer> nodes = cluster();
+        ApiServer leader = nodes.stream().filter(n -> n.node().isLeader()).findFirst().orElseThrow();
+        ApiServer doomed = nodes.stream().filter(n -> n != leader).findFirst().orElseThrow();
+        List<String> endpoints = new ArrayList<>();
+        endpoints.add(doomed.apiEndpoint()); // the waiter's first node, a follower
+        nodes.stream().filter(n -> n != doomed).forEach(n -> endpoints.add(n.apiEndpoint()));
+
+        BatonClient holder = client(BatonClient.builder().endpoints(leader.apiEndpoint()));
+        assertThat(holder.poolAcquire("f", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        BatonClient waiter = client(BatonClient.builder().endpoints(endpoints));
+        CompletableFuture<PoolReply> waiting = waiter.poolAcquireAsync("f", 1, 5, Duration.ofSeconds(120), false);
+        AtomicReference<Long> waitRequestId = new AtomicReference<>();
+        TestWaits.await("the waiter queued", () -> {
+            var waiters = holder.poolGet("f").getWaitersList();
+            if (waiters.size() == 1) {
+                waitRequestId.set(waiters.get(0).getRequestId());
+                return true;
+            }
+            return false;
+        });
+        assertThat(counter(doomed, "baton.api.stream_calls")).isGreaterThanOrEqualTo(1.0);
+
+        doomed.close(); // the waiter's stream breaks with its acquire in flight
+        servers.remove(doomed);
+        TestWaits.await("the others still lead", () -> servers.stream().anyMatch(n -> n.node().isLeader()));
+        // Retried on another node with the same request id: still one wait, the same one.
+        // (The holder's acquire was one stream call; the waiter's retry is another.)
+        TestWaits.await("the retry arrived elsewhere", () -> servers.stream()
+                .mapToDouble(n -> counter(n, "baton.api.stream_calls")).sum() >= 2.0);
+        assertThat(holder.poolGet("f").getWaitersList()).singleElement()
+                .satisfies(w -> assertThat(w.getRequestId()).isEqualTo(waitRequestId.get()));
+        assertThat(waiting).isNotDone();
+
+        assertThat(holder.poolRelease("f").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+        assertThat(waiting.get(60, TimeUnit.SECONDS).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        SessionInfo info = waiter.sessionGet();
+        assertThat(info.getPoolSlotsList()).singleElement().satisfies((PoolSlot slot) -> {
+            assertThat(slot.getState()).isEqualTo("HELD");
+            assertThat(slot.getRequestId()).isEqualTo(waitRequestId.get());
+        });
+    }
+
+    @Test
+    void aRefusedTokenGivesTheSameErrorOverTheStreamAsUnary() throws Exception {
+        Path dir = Files.createTempDirectory("baton-call-stream-tokens");
+        String good = AuthTokens.newToken();
+        Path tokens = dir.resolve("tokens");
+        Files.writeString(tokens, AuthTokens.fileLine(good, "app", "client") + "\n");
+        ApiServer s = single(cfg -> cfg.withAuth(AuthTokens.load(tokens, 10_000)));
+        List<AccessDeniedException> refusals = new ArrayList<>();
+        for (boolean stream : List.of(true, false)) {
+            AtomicReference<String> token = new AtomicReference<>(good);
+            BatonClient c = client(BatonClient.builder().endpoints(s.apiEndpoint()).authToken(token::get)
+                    .callStream(stream));
+            token.set(AuthTokens.newToken()); // unknown to the node; the stream opens with the first write
+            assertThatThrownBy(() -> c.poolAcquire("t", 1, 1, Duration.ZERO, false))
+                    .isInstanceOfSatisfying(AccessDeniedException.class, refusals::add);
+            token.set(good); // the next stream opens with the good token again
+            assertThat(c.poolAcquire("t-" + stream, 1, 1, Duration.ZERO, false).getStatus())
+                    .isEqualTo(PoolStatus.POOL_LOCKED);
+        }
+        assertThat(refusals).hasSize(2);
+        assertThat(refusals.get(0).statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED)
+                .isEqualTo(refusals.get(1).statusCode());
+        assertThat(refusals.get(0).errorCode()).isEqualTo("UNAUTHENTICATED").isEqualTo(refusals.get(1).errorCode());
+        assertThat(refusals.get(0).getMessage()).isEqualTo(refusals.get(1).getMessage());
+        // The refused stream never reached the service; the good one did (the unary client has none).
+        assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(1.0);
+    }
+}
