@@ -1192,6 +1192,8 @@ public final class BatonClient implements AutoCloseable {
      * than once, each time opening a new client and session.
      */
     public static final class Builder {
+        /** The system property that turns the {@link #callStream(boolean) call stream}'s default off ({@code false}). */
+        public static final String CALL_STREAM_PROPERTY = "baton.client.callStream";
         private List<String> endpoints = List.of();
         private Duration sessionTtl = Duration.ofSeconds(10);
         private String clientToken;
@@ -1206,7 +1208,8 @@ public final class BatonClient implements AutoCloseable {
         private Executor callbacks;
         private String authToken;
         private java.util.function.Supplier<String> authTokens;
-        private boolean callStream = true;
+        /** The default of {@link #callStream(boolean)}: on, unless the system property says {@code false}. */
+        private boolean callStream = !"false".equalsIgnoreCase(System.getProperty(CALL_STREAM_PROPERTY));
 
         private Builder() {}
 
@@ -1217,7 +1220,9 @@ public final class BatonClient implements AutoCloseable {
          * errors are the same either way; reads and session calls are unary either way. A node that
          * does not serve the stream gets unary calls. With a token, the stream sends it when it opens:
          * a {@link #authToken(java.util.function.Supplier) supplied} token is asked for at every new
-         * stream (at least every minute, and after a stream broke), not at every write.
+         * stream (at least every minute, and after a stream broke), not at every write. The default
+         * can be turned off without code, for a whole JVM, with the system property
+         * {@code -Dbaton.client.callStream=false}.
          */
         public Builder callStream(boolean on) {
             this.callStream = on;

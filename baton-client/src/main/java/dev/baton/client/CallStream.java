@@ -37,7 +37,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       {@code PERMISSION_DENIED} when the node refused it.</li>
  *   <li>Tokens travel once per stream, when it opens: a token supplier is asked then, so a rotated
  *       token is used from the next stream on. A stream is replaced by a new one for new calls once it
- *       is {@link #MAX_AGE_NANOS} old (the old one ends when its last call is answered).</li>
+ *       is {@link #MAX_AGE_NANOS} old, or once a call on it was refused {@code UNAUTHENTICATED} (the node
+ *       checks every call against its current token file); the old one ends when its last call is
+ *       answered.</li>
  *   <li>Deadlines are the client's: a call not answered by its deadline closes with
  *       {@code DEADLINE_EXCEEDED} here; the node, told the deadline, gives up on the call then too.
  *       Cancelling a call sends a cancellation for it.</li>
@@ -137,6 +139,16 @@ final class CallStream extends Channel {
             old.retire();
         }
         return l;
+    }
+
+    /** New calls go to a new stream; {@code l} ends when its last call is answered. */
+    private void replace(Link l) {
+        synchronized (lock) {
+            if (link == l) {
+                link = null;
+            }
+        }
+        l.retire();
     }
 
     private void send(StreamedCall<?, ?> c, CallRequest request) {
@@ -416,6 +428,10 @@ final class CallStream extends Channel {
             }
             if (reply.hasError()) {
                 CallError e = reply.getError();
+                Link l = link;
+                if (e.getCode() == Status.Code.UNAUTHENTICATED.value() && l != null) {
+                    replace(l); // the stream's token is no longer good: the next call asks for a token again
+                }
                 if (!e.getBatonError().isEmpty()) {
                     trailers.put(Errors.BATON_ERROR, e.getBatonError());
                 }

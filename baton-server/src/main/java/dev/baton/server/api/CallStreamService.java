@@ -10,6 +10,8 @@ import dev.baton.api.v1.EventReply;
 import dev.baton.api.v1.LockReply;
 import dev.baton.api.v1.PoolReply;
 import dev.baton.api.v1.QueueReply;
+import dev.baton.server.api.AuthTokens.Principal;
+import dev.baton.server.api.AuthTokens.Role;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -35,7 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class CallStreamService extends CallsGrpc.CallsImplBase {
     /** Calls in flight on one stream beyond which a call is refused. */
-    static final int DEFAULT_MAX_IN_FLIGHT = 10_000;
+    static final int DEFAULT_MAX_IN_FLIGHT = 1_024;
 
     private final ApiServices.PoolsService pools;
     private final ApiServices.LocksService locks;
@@ -137,9 +139,13 @@ final class CallStreamService extends CallsGrpc.CallsImplBase {
                         "LIMIT_EXCEEDED", null));
                 return;
             }
+            Context base = callerNow(id);
+            if (base == null) {
+                return; // refused
+            }
             Context.CancellableContext context = req.getDeadlineMs() > 0
-                    ? Context.current().withDeadlineAfter(req.getDeadlineMs(), TimeUnit.MILLISECONDS, timer)
-                    : Context.current().withCancellation();
+                    ? base.withDeadlineAfter(req.getDeadlineMs(), TimeUnit.MILLISECONDS, timer)
+                    : base.withCancellation();
             Call call = new Call(id, context);
             if (inFlight.putIfAbsent(id, call) != null) {
                 context.cancel(null);
@@ -155,6 +161,33 @@ final class CallStreamService extends CallsGrpc.CallsImplBase {
                     call.onError(e);
                 }
             });
+        }
+
+        /**
+         * The context for call {@code id}: the stream's, with its caller as the token file says now
+         * (a token removed or changed since the stream opened counts from the next call on, as it
+         * would for unary calls); null after refusing the call.
+         */
+        private Context callerNow(long id) {
+            Context current = Context.current();
+            java.util.function.Supplier<Principal> lookup = TokenAuth.CALLER_NOW.get(current);
+            if (lookup == null) {
+                return current; // the port asks for no tokens
+            }
+            Principal now = lookup.get();
+            if (now == null) {
+                reply(error(id, Status.UNAUTHENTICATED.withDescription("the stream's token (or client certificate) is no"
+                        + " longer in the node's token file; open a new stream with a current one"), "UNAUTHENTICATED", null));
+                return null;
+            }
+            Role needed = TokenAuth.REQUIRED_ROLES.get(CallsGrpc.getStreamMethod().getFullMethodName());
+            if (!now.has(needed)) {
+                reply(error(id, Status.PERMISSION_DENIED.withDescription("the token '" + now.name() + "' lacks the role '"
+                        + needed.name().toLowerCase(java.util.Locale.ROOT) + "' that "
+                        + CallsGrpc.getStreamMethod().getFullMethodName() + " needs"), "PERMISSION_DENIED", null));
+                return null;
+            }
+            return now == TokenAuth.PRINCIPAL.get(current) ? current : current.withValue(TokenAuth.PRINCIPAL, now);
         }
 
         private void handle(CallRequest req, Call call) {

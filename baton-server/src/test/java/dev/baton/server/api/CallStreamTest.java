@@ -223,4 +223,26 @@ class CallStreamTest {
         // The refused stream never reached the service; the good one did (the unary client has none).
         assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(1.0);
     }
+
+    @Test
+    void aTokenRemovedFromTheFileIsRefusedOnTheStreamAlreadyOpen() throws Exception {
+        Path dir = Files.createTempDirectory("baton-call-stream-reload");
+        String first = AuthTokens.newToken();
+        String second = AuthTokens.newToken();
+        Path tokens = dir.resolve("tokens");
+        Files.writeString(tokens, AuthTokens.fileLine(first, "app", "client") + "\n");
+        ApiServer s = single(cfg -> cfg.withAuth(AuthTokens.load(tokens, 50)));
+        AtomicReference<String> token = new AtomicReference<>(first);
+        BatonClient c = client(BatonClient.builder().endpoints(s.apiEndpoint()).authToken(token::get));
+        assertThat(c.lockAcquire("r", Duration.ZERO).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+
+        Files.writeString(tokens, AuthTokens.fileLine(second, "app", "client") + "\n");
+        TestWaits.await("the file reloaded", () -> s.tokenAuth().tokens().lookup(first) == null);
+        // The stream opened with the first token; its next call is checked against the file as it is now.
+        assertThatThrownBy(() -> c.lockRelease("r")).isInstanceOfSatisfying(AccessDeniedException.class,
+                e -> assertThat(e.statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+        token.set(second); // asked for when the next stream opens
+        assertThat(c.lockRelease("r").getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+        assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(2.0);
+    }
 }
