@@ -153,6 +153,9 @@ final class CallStream extends Channel {
 
     private void send(StreamedCall<?, ?> c, CallRequest request) {
         for (int tries = 0; ; tries++) {
+            if (c.done.get()) {
+                return; // closed meanwhile (its stream ended as it was being sent): the invoker decides
+            }
             Link l;
             try {
                 l = link();

@@ -225,6 +225,78 @@ class CallStreamTest {
     }
 
     @Test
+    void theRawStreamAnswersEachCallByIdAndHonoursCancellationsAndDeadlines() throws Exception {
+        ApiServer s = single(UnaryOperator.identity());
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forTarget(s.apiEndpoint()).usePlaintext().build();
+        try {
+            var sessions = dev.baton.api.v1.SessionsGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+            long holder = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            long waiter = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            long other = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            java.util.concurrent.BlockingQueue<dev.baton.api.v1.CallReply> replies = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.grpc.stub.StreamObserver<dev.baton.api.v1.CallRequest> calls = dev.baton.api.v1.CallsGrpc.newStub(channel)
+                    .stream(new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(dev.baton.api.v1.CallReply r) {
+                            replies.add(r);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {}
+
+                        @Override
+                        public void onCompleted() {}
+                    });
+            java.util.function.BiFunction<Long, dev.baton.api.v1.LockAcquireRequest.Builder, dev.baton.api.v1.CallRequest> acquire =
+                    (id, r) -> dev.baton.api.v1.CallRequest.newBuilder().setCallId(id).setLockAcquire(r).build();
+            calls.onNext(acquire.apply(1L, dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(holder)
+                    .setRequestId(1).setName("raw")));
+            dev.baton.api.v1.CallReply granted = replies.poll(30, TimeUnit.SECONDS);
+            assertThat(granted.getCallId()).isEqualTo(1);
+            assertThat(granted.getLock().getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+
+            // Two waits, one cancelled and one with a short deadline, then a refusal the unary call also gives.
+            calls.onNext(acquire.apply(2L, dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(waiter)
+                    .setRequestId(1).setName("raw").setTimeoutMs(60_000)));
+            calls.onNext(acquire.apply(3L, dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(waiter)
+                    .setRequestId(2).setName("raw-free").setTimeoutMs(0)));
+            dev.baton.api.v1.CallReply free = replies.poll(30, TimeUnit.SECONDS);
+            assertThat(free.getCallId()).isEqualTo(3); // answered while call 2 waits
+            assertThat(free.getLock().getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+            calls.onNext(dev.baton.api.v1.CallRequest.newBuilder().setCallId(2)
+                    .setCancel(dev.baton.api.v1.CancelCall.getDefaultInstance()).build());
+            dev.baton.api.v1.CallReply cancelled = replies.poll(30, TimeUnit.SECONDS);
+            assertThat(cancelled.getCallId()).isEqualTo(2);
+            assertThat(cancelled.getError().getCode()).isEqualTo(Status.Code.CANCELLED.value());
+
+            calls.onNext(acquire.apply(4L, dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(other)
+                    .setRequestId(1).setName("raw").setTimeoutMs(60_000)).toBuilder().setDeadlineMs(200).build());
+            dev.baton.api.v1.CallReply late = replies.poll(30, TimeUnit.SECONDS);
+            assertThat(late.getCallId()).isEqualTo(4);
+            assertThat(late.getError().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED.value());
+
+            calls.onNext(acquire.apply(5L, dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(waiter)
+                    .setRequestId(4).setName("")));
+            dev.baton.api.v1.CallReply refused = replies.poll(30, TimeUnit.SECONDS);
+            io.grpc.StatusRuntimeException unary = org.junit.jupiter.api.Assertions.assertThrows(
+                    io.grpc.StatusRuntimeException.class, () -> dev.baton.api.v1.LocksGrpc.newBlockingStub(channel)
+                            .withDeadlineAfter(30, TimeUnit.SECONDS).acquire(dev.baton.api.v1.LockAcquireRequest.newBuilder()
+                                    .setSession(waiter).setRequestId(5).setName("").build()));
+            assertThat(refused.getCallId()).isEqualTo(5);
+            assertThat(refused.getError().getCode()).isEqualTo(unary.getStatus().getCode().value());
+            assertThat(refused.getError().getMessage()).isEqualTo(unary.getStatus().getDescription());
+            assertThat(refused.getError().getBatonError()).isEqualTo(unary.getTrailers().get(ApiErrors.ERROR_KEY));
+
+            calls.onNext(dev.baton.api.v1.CallRequest.newBuilder().setCallId(0).setLockRelease(
+                    dev.baton.api.v1.LockReleaseRequest.newBuilder().setSession(holder).setRequestId(2).setName("raw")).build());
+            assertThat(replies.poll(30, TimeUnit.SECONDS).getError().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT.value());
+            calls.onCompleted();
+        } finally {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void aTokenRemovedFromTheFileIsRefusedOnTheStreamAlreadyOpen() throws Exception {
         Path dir = Files.createTempDirectory("baton-call-stream-reload");
         String first = AuthTokens.newToken();
