@@ -195,7 +195,8 @@ public final class BatonClient implements AutoCloseable {
         try {
             eps = new Endpoints(b.endpoints, b.channelFactory, b.tls == null && !b.customChannelFactory,
                     b.authToken != null ? BearerToken.interceptor(b.authToken)
-                            : b.authTokens != null ? BearerToken.interceptor(b.authTokens) : null);
+                            : b.authTokens != null ? BearerToken.interceptor(b.authTokens) : null,
+                    b.callStream ? scheduler : null);
         } catch (RuntimeException e) {
             scheduler.shutdownNow();
             events.shutdownNow();
@@ -1191,6 +1192,8 @@ public final class BatonClient implements AutoCloseable {
      * than once, each time opening a new client and session.
      */
     public static final class Builder {
+        /** The system property that turns the {@link #callStream(boolean) call stream}'s default off ({@code false}). */
+        public static final String CALL_STREAM_PROPERTY = "baton.client.callStream";
         private List<String> endpoints = List.of();
         private Duration sessionTtl = Duration.ofSeconds(10);
         private String clientToken;
@@ -1205,8 +1208,26 @@ public final class BatonClient implements AutoCloseable {
         private Executor callbacks;
         private String authToken;
         private java.util.function.Supplier<String> authTokens;
+        /** The default of {@link #callStream(boolean)}: on, unless the system property says {@code false}. */
+        private boolean callStream = !"false".equalsIgnoreCase(System.getProperty(CALL_STREAM_PROPERTY));
 
         private Builder() {}
+
+        /**
+         * Whether the writes (pool, lock, dispatch, event and queue requests) travel over one
+         * long-lived stream per node ({@code baton.v1.Calls/Stream}) rather than as a unary call each.
+         * Default true: it costs the client (and the node) much less per call. Retries, deadlines and
+         * errors are the same either way; reads and session calls are unary either way. A node that
+         * does not serve the stream gets unary calls. With a token, the stream sends it when it opens:
+         * a {@link #authToken(java.util.function.Supplier) supplied} token is asked for at every new
+         * stream (at least every minute, and after a stream broke), not at every write. The default
+         * can be turned off without code, for a whole JVM, with the system property
+         * {@code -Dbaton.client.callStream=false}.
+         */
+        public Builder callStream(boolean on) {
+            this.callStream = on;
+            return this;
+        }
 
         /**
          * The API addresses ({@code host:port}; without a port, {@value BatonClient#DEFAULT_PORT}) of
@@ -1281,7 +1302,9 @@ public final class BatonClient implements AutoCloseable {
          * call, so that a rotated token (from a secret store, or a file the supplier re-reads when it
          * changes) is used from the next call on without a new client. It is called on the calling
          * thread for every call: keep it cheap (cache the token). If it throws, or gives a token that
-         * cannot travel in a header, that call fails with its exception.
+         * cannot travel in a header, that call fails with its exception. Writes made over the
+         * {@link #callStream(boolean) call stream} (the default) send the token once per stream:
+         * there a rotated token is used from the next stream on, at most a minute later.
          */
         public Builder authToken(java.util.function.Supplier<String> tokens) {
             this.authTokens = Objects.requireNonNull(tokens, "tokens");
@@ -1520,6 +1543,7 @@ public final class BatonClient implements AutoCloseable {
             b.callbacks = callbacks;
             b.authToken = authToken;
             b.authTokens = authTokens;
+            b.callStream = callStream;
             return b;
         }
     }

@@ -9,6 +9,7 @@ import java.lang.System.Logger.Level;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
@@ -31,15 +32,27 @@ final class Endpoints {
     static final class Endpoint {
         final String address;
         final ManagedChannel channel;
-        /** Where calls start: {@link #channel}, with the client's interceptors (its token) if any. */
+        /**
+         * Where calls start: {@link #channel}, with the client's interceptors (its token) if any, and
+         * with the writes sent over {@link #stream} when the client uses the call stream.
+         */
         final Channel calls;
+        /** The endpoint's call stream, or null if the client makes unary calls only. */
+        final CallStream stream;
         volatile long failedAtNanos;
         volatile boolean everFailed;
 
         Endpoint(String address, ManagedChannel channel, ClientInterceptor interceptor) {
+            this(address, channel, interceptor, null);
+        }
+
+        /** @param streamTimer the timer of the call stream's deadlines; null: no call stream */
+        Endpoint(String address, ManagedChannel channel, ClientInterceptor interceptor, ScheduledExecutorService streamTimer) {
             this.address = address;
             this.channel = channel;
-            this.calls = interceptor == null ? channel : ClientInterceptors.intercept(channel, interceptor);
+            Channel intercepted = interceptor == null ? channel : ClientInterceptors.intercept(channel, interceptor);
+            this.stream = streamTimer == null ? null : new CallStream(intercepted, streamTimer, address);
+            this.calls = stream == null ? intercepted : stream;
         }
 
         boolean failedWithin(long nanos, long now) {
@@ -57,6 +70,7 @@ final class Endpoints {
     private final Function<String, ManagedChannel> channelFactory;
     private final boolean plaintext;
     private final ClientInterceptor interceptor;
+    private final ScheduledExecutorService streamTimer;
     private final Object addLock = new Object();
     private volatile boolean shutdown;
 
@@ -87,13 +101,24 @@ final class Endpoints {
      */
     Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
               ClientInterceptor interceptor) {
+        this(addresses, channelFactory, plaintext, interceptor, null);
+    }
+
+    /**
+     * @param streamTimer runs the deadlines of calls made over each endpoint's call stream
+     *                    ({@link CallStream}); null: every call is a unary call
+     */
+    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
+              ClientInterceptor interceptor, ScheduledExecutorService streamTimer) {
         this.channelFactory = channelFactory;
         this.plaintext = plaintext;
         this.interceptor = interceptor;
+        this.streamTimer = streamTimer;
         for (String address : addresses) {
             String a = address.trim();
             if (find(a) == null) {
-                list.add(new Endpoint(a, Objects.requireNonNull(channelFactory.apply(a), "channel factory returned null"), interceptor));
+                list.add(new Endpoint(a, Objects.requireNonNull(channelFactory.apply(a), "channel factory returned null"), interceptor,
+                        streamTimer));
             }
         }
         current.set(list.get(0));
@@ -150,7 +175,7 @@ final class Endpoints {
                     if (channel == null) {
                         return;
                     }
-                    target = new Endpoint(address, channel, interceptor);
+                    target = new Endpoint(address, channel, interceptor, streamTimer);
                     list.add(target);
                     LOG.log(Level.DEBUG, "Baton leader {0} added to the endpoints", address);
                 }
@@ -198,6 +223,9 @@ final class Endpoints {
             shutdown = true;
         }
         for (Endpoint e : list) {
+            if (e.stream != null) {
+                e.stream.shutdown(); // a graceful channel shutdown would wait for the long-lived stream
+            }
             e.channel.shutdown();
         }
         long deadline = System.nanoTime() + waitNanos;

@@ -3,6 +3,10 @@ package dev.baton.client;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
 import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.CallError;
+import dev.baton.api.v1.CallReply;
+import dev.baton.api.v1.CallRequest;
+import dev.baton.api.v1.CallsGrpc;
 import dev.baton.api.v1.DispatchGrpc;
 import dev.baton.api.v1.EventsGrpc;
 import dev.baton.api.v1.KeepAliveAck;
@@ -45,7 +49,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A fake Baton node serving every method of the seven baton.v1 services, in process (named) or over
+ * A fake Baton node serving every method of the eight baton.v1 services (the writes of
+ * {@code Calls/Stream} answered by the handlers of their unary methods), in process (named) or over
  * real Netty on a loopback port. It records every request, answers with per-method handlers (default:
  * the reply type's default instance; Open grants {@link #SESSION}), acks keep-alives, can push
  * events on the open keep-alive streams, and adds a {@code baton-leader} trailer to every answer
@@ -88,6 +93,7 @@ final class FakeNode implements AutoCloseable {
     final List<KeepAliveRequest> keepAlives = new CopyOnWriteArrayList<>();
     final List<ServerCallStreamObserver<SessionEvent>> streams = new CopyOnWriteArrayList<>();
     final AtomicInteger streamsOpened = new AtomicInteger();
+    final AtomicInteger callStreamsOpened = new AtomicInteger();
     volatile String leader;
     volatile boolean ackKeepAlives = true;
     volatile long grantedTtlMs = 10_000;
@@ -123,7 +129,7 @@ final class FakeNode implements AutoCloseable {
         for (ServiceDescriptor sd : List.of(SessionsGrpc.getServiceDescriptor(), PoolsGrpc.getServiceDescriptor(),
                 LocksGrpc.getServiceDescriptor(), DispatchGrpc.getServiceDescriptor(),
                 EventsGrpc.getServiceDescriptor(), QueuesGrpc.getServiceDescriptor(),
-                AdminGrpc.getServiceDescriptor())) {
+                AdminGrpc.getServiceDescriptor(), CallsGrpc.getServiceDescriptor())) {
             b.addService(ServerInterceptors.intercept(service(sd), new LeaderTrailer()));
         }
         try {
@@ -215,34 +221,116 @@ final class FakeNode implements AutoCloseable {
 
     @SuppressWarnings("unchecked")
     private <Q, R> void add(ServerServiceDefinition.Builder b, MethodDescriptor<Q, R> md) {
+        if (md.getFullMethodName().equals(CallsGrpc.getStreamMethod().getFullMethodName())) {
+            b.addMethod(md, (ServerCallHandler<Q, R>) (ServerCallHandler<?, ?>) ServerCalls.asyncBidiStreamingCall(
+                    (StreamObserver<CallReply> out) -> callStream(out)));
+            return;
+        }
         if (md.getType() == MethodDescriptor.MethodType.BIDI_STREAMING) {
             b.addMethod(md, (ServerCallHandler<Q, R>) (ServerCallHandler<?, ?>) ServerCalls.asyncBidiStreamingCall(
                     (StreamObserver<SessionEvent> out) -> keepAlive(out)));
             return;
         }
         b.addMethod(md, ServerCalls.asyncUnaryCall((Q request, StreamObserver<R> out) -> {
-            received.add(new Received(md.getFullMethodName(), (Message) request));
             try {
-                Handler h = handlers.get(md.getFullMethodName());
-                Message reply;
-                if (h != null) {
-                    reply = h.handle((Message) request);
-                } else if (md.getFullMethodName().equals(SessionsGrpc.getOpenMethod().getFullMethodName())) {
-                    reply = OpenSessionResponse.newBuilder().setSession(SESSION).setTtlMs(grantedTtlMs).build();
-                } else {
-                    reply = (Message) ((MethodDescriptor.PrototypeMarshaller<R>) md.getResponseMarshaller())
-                            .getMessagePrototype();
-                }
-                out.onNext((R) reply);
+                out.onNext((R) answer(md, (Message) request));
                 out.onCompleted();
             } catch (StatusRuntimeException e) {
                 out.onError(e);
-            } catch (InterruptedException e) {
-                out.onError(Status.CANCELLED.asRuntimeException());
-            } catch (Exception e) {
-                out.onError(Status.INTERNAL.withCause(e).withDescription(e.toString()).asRuntimeException());
             }
         }));
+    }
+
+    /** Records {@code request} and answers it with the method's handler; failures as status exceptions. */
+    @SuppressWarnings("unchecked")
+    private <Q, R> Message answer(MethodDescriptor<Q, R> md, Message request) {
+        received.add(new Received(md.getFullMethodName(), request));
+        try {
+            Handler h = handlers.get(md.getFullMethodName());
+            if (h != null) {
+                return h.handle(request);
+            } else if (md.getFullMethodName().equals(SessionsGrpc.getOpenMethod().getFullMethodName())) {
+                return OpenSessionResponse.newBuilder().setSession(SESSION).setTtlMs(grantedTtlMs).build();
+            }
+            return (Message) ((MethodDescriptor.PrototypeMarshaller<R>) md.getResponseMarshaller()).getMessagePrototype();
+        } catch (StatusRuntimeException e) {
+            throw e;
+        } catch (InterruptedException e) {
+            throw Status.CANCELLED.asRuntimeException();
+        } catch (Exception e) {
+            throw Status.INTERNAL.withCause(e).withDescription(e.toString()).asRuntimeException();
+        }
+    }
+
+    /**
+     * {@code Calls/Stream}: every call is answered as its unary method would be (same handler, same
+     * record), on a thread of its own so that a slow handler holds up no other call.
+     */
+    private StreamObserver<CallRequest> callStream(StreamObserver<CallReply> out) {
+        callStreamsOpened.incrementAndGet();
+        ServerCallStreamObserver<CallReply> s = (ServerCallStreamObserver<CallReply>) out;
+        s.setOnCancelHandler(() -> {});
+        // Each call's handler runs in a context of its own, cancelled by a cancellation, as the real node's.
+        Map<Long, io.grpc.Context.CancellableContext> calls = new ConcurrentHashMap<>();
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(CallRequest request) {
+                if (request.hasCancel()) {
+                    io.grpc.Context.CancellableContext c = calls.remove(request.getCallId());
+                    if (c != null) {
+                        c.cancel(null);
+                    }
+                    return;
+                }
+                CallStreamMethods.Form<?, ?> form = CallStreamMethods.of(request);
+                Message unwrapped = (Message) form.request().apply(request);
+                io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
+                calls.put(request.getCallId(), context);
+                executor.execute(context.wrap(() -> {
+                    CallReply.Builder reply;
+                    try {
+                        reply = CallStreamMethods.reply(answer(form.method(), unwrapped));
+                    } catch (StatusRuntimeException e) {
+                        CallError.Builder err = CallError.newBuilder().setCode(e.getStatus().getCode().value());
+                        if (e.getStatus().getDescription() != null) {
+                            err.setMessage(e.getStatus().getDescription());
+                        }
+                        String code = e.getTrailers() == null ? null : e.getTrailers().get(BATON_ERROR);
+                        if (code != null) {
+                            err.setBatonError(code);
+                        }
+                        reply = CallReply.newBuilder().setError(err);
+                    }
+                    reply.setCallId(request.getCallId());
+                    String l = leader;
+                    if (l != null) {
+                        reply.setLeader(l);
+                    }
+                    calls.remove(request.getCallId(), context);
+                    synchronized (s) {
+                        try {
+                            s.onNext(reply.build());
+                        } catch (RuntimeException ignored) {
+                            // the stream is gone
+                        }
+                    }
+                }));
+            }
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onCompleted() {
+                synchronized (s) {
+                    try {
+                        s.onCompleted();
+                    } catch (RuntimeException ignored) {
+                        // cancelled
+                    }
+                }
+            }
+        };
     }
 
     private StreamObserver<KeepAliveRequest> keepAlive(StreamObserver<SessionEvent> out) {

@@ -395,6 +395,7 @@ public final class ApiServer implements AutoCloseable {
                     .addService(withTokens(services.new DispatchService()))
                     .addService(withTokens(services.new EventsService()))
                     .addService(withTokens(services.new QueuesService()))
+                    .addService(withTokens(callStreams(services)))
                     // Members only: the interceptor turns away calls without the cluster secret. No
                     // token: the members forward their clients' calls here, already checked.
                     .addService(ServerInterceptors.intercept(services.new ForwardService(),
@@ -488,6 +489,21 @@ public final class ApiServer implements AutoCloseable {
     }
 
     /** {@code service} behind the token check when this node has tokens, else as it is. */
+    /** The writes over one stream ({@link CallStreamService}), counted in the metrics. */
+    private CallStreamService callStreams(ApiServices services) {
+        CallStreamService calls = new CallStreamService(services, timer, CallStreamService.DEFAULT_MAX_IN_FLIGHT);
+        Gauge.builder("baton.api.call_streams", calls, CallStreamService::openStreams)
+                .description("Open call streams (baton.v1.Calls) on the gRPC port").register(metrics.registry());
+        FunctionCounter.builder("baton.api.call_streams.opened", calls, CallStreamService::streamsOpened)
+                .description("Call streams opened on the gRPC port").register(metrics.registry());
+        FunctionCounter.builder("baton.api.stream_calls", calls, CallStreamService::calls)
+                .description("Calls received over call streams").register(metrics.registry());
+        FunctionCounter.builder("baton.api.stream_calls.refused", calls, CallStreamService::refusedCalls)
+                .description("Calls refused because their stream had the most calls in flight a node allows")
+                .register(metrics.registry());
+        return calls;
+    }
+
     private io.grpc.ServerServiceDefinition withTokens(io.grpc.BindableService service) {
         return tokenAuth == null ? service.bindService() : ServerInterceptors.intercept(service, tokenAuth);
     }

@@ -243,6 +243,15 @@ public final class AuthTokens {
     }
 
     /** The holder of {@code token}, or null if no line of the file has its hash. */
+    /**
+     * Looks {@code token} up again at every {@code get()}, as the file is when it is asked (it may
+     * have been reloaded since): for a call stream, whose token was checked when it opened.
+     */
+    java.util.function.Supplier<Principal> lookupLater(String token) {
+        String hash = sha256Hex(token);
+        return () -> callers.byHash().get(hash);
+    }
+
     public Principal lookup(String token) {
         // A map lookup by the hash: tokens are high-entropy, so timing reveals nothing about one.
         return token == null ? null : callers.byHash().get(sha256Hex(token));

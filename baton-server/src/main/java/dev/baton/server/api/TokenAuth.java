@@ -1,6 +1,7 @@
 package dev.baton.server.api;
 
 import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.CallsGrpc;
 import dev.baton.api.v1.DispatchGrpc;
 import dev.baton.api.v1.EventsGrpc;
 import dev.baton.api.v1.LocksGrpc;
@@ -48,6 +49,12 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class TokenAuth implements ServerInterceptor {
     /** The authenticated caller of the current call. */
     public static final Context.Key<Principal> PRINCIPAL = Context.key("baton.principal");
+    /**
+     * The caller of the current call as the token file says now (null once its token or certificate
+     * line is gone): a long-lived call stream checks each of its calls with it, so a token removed
+     * or changed in the file takes effect on open streams too.
+     */
+    static final Context.Key<java.util.function.Supplier<Principal>> CALLER_NOW = Context.key("baton.caller-now");
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     /** Another member of the cluster, proven by the cluster secret. */
     public static final Principal MEMBER = new Principal("(cluster member)", EnumSet.allOf(Role.class));
@@ -74,6 +81,7 @@ public final class TokenAuth implements ServerInterceptor {
                 EventsGrpc.getListMethod());
         put(m, Role.CLIENT, QueuesGrpc.getEnqueueMethod(), QueuesGrpc.getClaimMethod(), QueuesGrpc.getDoneMethod(),
                 QueuesGrpc.getRetryMethod(), QueuesGrpc.getGetMethod());
+        put(m, Role.CLIENT, CallsGrpc.getStreamMethod());
         // Admin: what only looks...
         put(m, Role.READ, AdminGrpc.getStatusMethod(), AdminGrpc.getDumpMethod());
         // ...and what changes the cluster or costs the node work on demand.
@@ -119,12 +127,15 @@ public final class TokenAuth implements ServerInterceptor {
                                                       ServerCallHandler<Q, R> next) {
         String method = call.getMethodDescriptor().getFullMethodName();
         Principal principal;
+        java.util.function.Supplier<Principal> callerNow;
         if (members.matches(headers.get(ClusterSecret.HEADER))) {
             principal = MEMBER;
+            callerNow = () -> MEMBER;
         } else {
             String token = bearerToken(headers.get(AUTHORIZATION));
             if (token != null) {
                 principal = tokens.lookup(token);
+                callerNow = principal == null ? null : tokens.lookupLater(token);
                 if (principal == null) {
                     return refuse(call, unauthenticated, Status.UNAUTHENTICATED.withDescription("unknown token"),
                             "UNAUTHENTICATED");
@@ -132,6 +143,7 @@ public final class TokenAuth implements ServerInterceptor {
             } else {
                 String certificateName = clientCertificateName(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
                 principal = tokens.lookupCertificate(certificateName);
+                callerNow = () -> tokens.lookupCertificate(certificateName);
                 if (principal == null) {
                     return refuse(call, unauthenticated, Status.UNAUTHENTICATED.withDescription(certificateName == null
                             ? "a token is required: send the metadata 'authorization: Bearer <token>' (this node has"
@@ -152,7 +164,8 @@ public final class TokenAuth implements ServerInterceptor {
                     + "' lacks the role '" + needed.name().toLowerCase(java.util.Locale.ROOT) + "' that " + method
                     + " needs"), "PERMISSION_DENIED");
         }
-        return Contexts.interceptCall(Context.current().withValue(PRINCIPAL, principal), call, headers, next);
+        return Contexts.interceptCall(Context.current().withValues(PRINCIPAL, principal, CALLER_NOW, callerNow),
+                call, headers, next);
     }
 
     /**
