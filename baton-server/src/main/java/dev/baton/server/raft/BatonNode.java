@@ -233,6 +233,7 @@ public final class BatonNode implements AutoCloseable {
         this.fsm = new BatonStateMachine(core, effects, options.nodeId());
         this.fsm.selfEndpoint = options.endpoint();
         this.clock = new ClusterClock(clock, System::nanoTime);
+        this.fsm.observeStamps(this.clock::observeApplied);
         this.clockSkew = new ClockSkewWatch(this::clockSkewMillis);
         this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
                 fsm::leaderTerm, this::leader, this::appendBatch);
