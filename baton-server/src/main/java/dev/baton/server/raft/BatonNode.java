@@ -369,8 +369,8 @@ public final class BatonNode implements AutoCloseable {
     /**
      * Runs the node's election, vote, step-down and snapshot timers on SOFAJRaft's JVM-wide shared
      * timers instead of one timer per node each. Why: a per-node timer is a hashed wheel that wakes its
-     * thread every millisecond whether anything is due or not (four such threads per node; about
-     * 0.08 core per idle node on a 2-vCPU VM), while the shared ones are scheduled executors whose
+     * thread every millisecond whether anything is due or not (four such threads per node; together
+     * about 0.05 core per idle node on the 2-vCPU benchmark VM), while the shared ones are scheduled executors whose
      * threads sleep until the next timeout is due. The timeouts themselves (election timeout, its
      * random spread, vote and step-down periods, snapshot interval) are the same: only the thread that
      * fires them changes. The shared timers are reference-counted by SOFAJRaft: the last node of the
