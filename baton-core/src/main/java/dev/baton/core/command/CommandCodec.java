@@ -91,10 +91,16 @@ public final class CommandCodec {
     }
 
     public static List<Command> decodeBatch(byte[] payload) {
-        if (payload.length > Limits.CODEC_MAX_ENTRY_BYTES) {
-            throw new MalformedException("entry of " + payload.length + " bytes exceeds " + Limits.CODEC_MAX_ENTRY_BYTES);
+        return decodeBatch(payload, 0, payload.length);
+    }
+
+    /** {@link #decodeBatch(byte[])} of the {@code length} bytes of {@code buf} from {@code offset}, read in place. */
+    public static List<Command> decodeBatch(byte[] buf, int offset, int length) {
+        if (length > Limits.CODEC_MAX_ENTRY_BYTES) {
+            throw new MalformedException("entry of " + length + " bytes exceeds " + Limits.CODEC_MAX_ENTRY_BYTES);
         }
-        BinaryReader r = new BinaryReader(payload);
+        java.util.Objects.checkFromIndexSize(offset, length, buf.length);
+        BinaryReader r = new BinaryReader(buf, offset, length);
         int version = r.u8();
         if (version != BATCH_VERSION) {
             throw new MalformedException("unknown batch format version " + version);

@@ -62,7 +62,7 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
             int expired = Sessions.expireWaits(tx);
             List<Command> commands;
             try {
-                commands = CommandCodec.decodeBatch(e.payload());
+                commands = CommandCodec.decodeBatch(e.buffer(), e.payloadOffset(), e.payloadLength());
             } catch (MalformedException bad) {
                 out.add(new Applied(e.index(),
                         List.of(new Result.Rejected(ErrorCode.MALFORMED, bad.getMessage())), tx.takeEffects(), tx.takeObservations()));

@@ -19,7 +19,9 @@ import java.util.function.UnaryOperator;
  * <ul>
  *   <li>leader: propose {@link Command.ExpireWaits} when the earliest wait deadline has passed in
  *       the cluster time (waits also time out at the start of every entry; this covers an idle
- *       cluster);</li>
+ *       cluster). Looked at every {@value #WAIT_TICK_MS} ms while leading; a follower, which has
+ *       nothing to expire, looks only every {@value #FOLLOWER_WAIT_TICK_MS} ms (a safety net: taking
+ *       the lead starts the quick ticks at once), so an idle follower's timer thread sleeps;</li>
  *   <li>every node: make sure the replicated address book has this node's API address (the leader
  *       writes it directly, a follower asks the leader to with {@code Forward.Announce}), so
  *       followers can forward writes to it;</li>
@@ -31,6 +33,7 @@ final class NodeDuties {
     private static final Logger LOG = LoggerFactory.getLogger(NodeDuties.class);
     static final long WAIT_TICK_MS = 20;
     static final long ANNOUNCE_TICK_MS = 500;
+    static final long FOLLOWER_WAIT_TICK_MS = 500;
 
     private final BatonNode node;
     private final Router router;
@@ -42,6 +45,10 @@ final class NodeDuties {
     private final AtomicBoolean announceInFlight = new AtomicBoolean();
     private final AtomicBoolean limitsInFlight = new AtomicBoolean();
     private volatile boolean secretRefusedWarned;
+    /** The timer the wait ticks run on, and the next one scheduled; guarded by {@code this}. */
+    private ScheduledExecutorService timer;
+    private java.util.concurrent.ScheduledFuture<?> nextWaitTick;
+    private boolean stopped;
 
     /**
      * @param clock            the cluster time ({@link BatonNode#clusterTime()}): wait deadlines are
@@ -60,22 +67,55 @@ final class NodeDuties {
     }
 
     void start(ScheduledExecutorService timer) {
-        timer.scheduleWithFixedDelay(this::waitTick, WAIT_TICK_MS, WAIT_TICK_MS, TimeUnit.MILLISECONDS);
+        synchronized (this) {
+            this.timer = timer;
+            scheduleWaitTick(WAIT_TICK_MS);
+        }
         timer.scheduleWithFixedDelay(this::announceTick, 0, ANNOUNCE_TICK_MS, TimeUnit.MILLISECONDS);
     }
 
     /** Run right after this node took the lead (on the timer thread); the ticks also catch up later. */
     void leaderStarted() {
         announceTick();
+        synchronized (this) {
+            // a follower's next wait tick may be up to FOLLOWER_WAIT_TICK_MS away: look now
+            if (nextWaitTick != null && nextWaitTick.cancel(false)) {
+                scheduleWaitTick(0);
+            }
+        }
+    }
+
+    /** Ms to the next wait tick: quick while leading, a slow safety net otherwise. */
+    static long waitTickDelayMs(boolean leading) {
+        return leading ? WAIT_TICK_MS : FOLLOWER_WAIT_TICK_MS;
+    }
+
+    private synchronized void scheduleWaitTick(long delayMs) {
+        if (stopped) {
+            return;
+        }
+        try {
+            nextWaitTick = timer.schedule(this::waitTickAndReschedule, delayMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            stopped = true; // the node is closing: the ticks end with it
+        }
+    }
+
+    private void waitTickAndReschedule() {
+        try {
+            waitTick();
+        } finally {
+            scheduleWaitTick(waitTickDelayMs(node.isLeader()));
+        }
     }
 
     private void waitTick() {
         try {
-            // Read on every node: a follower's cluster-time estimate notes the applied stamps here.
-            long now = clock.getAsLong();
+            // The cluster time (a follower's estimate notes the applied stamps as they are applied, not here).
             if (!node.isLeader() || waitTickInFlight.get()) {
                 return;
             }
+            long now = clock.getAsLong();
             long next = node.readLocal(new Query.NextDeadline());
             if (next == Long.MAX_VALUE || next > now) {
                 return;

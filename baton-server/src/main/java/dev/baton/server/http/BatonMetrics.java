@@ -347,42 +347,112 @@ public final class BatonMetrics {
 
     // ---- feeding (apply thread) -----------------------------------------------------------------
 
-    /** One applied entry: counts and observations. Called on the apply thread; cheap. */
+    /**
+     * One applied entry: counts and observations. Called on the apply thread, once per entry on every
+     * replica, so it is kept cheap: the counters are added to once per entry with what the entry's
+     * commands and observations sum to (not once per command), and the per-key bookkeeping and its
+     * lock are skipped for entries without pool observations.
+     */
     public void onApplied(Applied a) {
         entries.increment();
-        int n = a.results().size();
+        List<Result> results = a.results();
+        int n = results.size();
         commands.increment(n);
         commandsPerEntry.record(n);
-        for (Result r : a.results()) {
-            if ((r instanceof Result.SessionOpened o && !o.existing())
-                    || (r instanceof Result.SessionOpenedThen ot && !ot.opened().existing())) {
-                sessionsOpened.increment();
+        int opened = 0;
+        int[] rejectedBy = null;
+        for (int i = 0; i < n; i++) {
+            Result r = results.get(i);
+            if (r instanceof Result.SessionOpened o) {
+                if (!o.existing()) {
+                    opened++;
+                }
+            } else if (r instanceof Result.SessionOpenedThen ot) {
+                if (!ot.opened().existing()) {
+                    opened++;
+                }
             } else if (r instanceof Result.Rejected rej) {
-                rejected.get(rej.code()).increment();
+                if (rejectedBy == null) {
+                    rejectedBy = new int[ERROR_CODES.length];
+                }
+                rejectedBy[rej.code().ordinal()]++;
             }
         }
-        for (Effect e : a.effects()) {
-            if (e instanceof Effect.SessionEnded s) {
-                (s.expired() ? sessionsExpired : sessionsClosed).increment();
+        if (opened > 0) {
+            sessionsOpened.increment(opened);
+        }
+        if (rejectedBy != null) {
+            addCounts(rejectedBy, ERROR_CODES, rejected);
+        }
+        List<Effect> effects = a.effects();
+        if (!effects.isEmpty()) {
+            int closed = 0;
+            int expired = 0;
+            for (Effect e : effects) {
+                if (e instanceof Effect.SessionEnded s) {
+                    if (s.expired()) {
+                        expired++;
+                    } else {
+                        closed++;
+                    }
+                }
+            }
+            if (closed > 0) {
+                sessionsClosed.increment(closed);
+            }
+            if (expired > 0) {
+                sessionsExpired.increment(expired);
             }
         }
-        if (a.observations().isEmpty()) {
+        List<Observation> observations = a.observations();
+        if (observations.isEmpty()) {
             return;
         }
-        synchronized (keys) {
-            for (Observation o : a.observations()) {
-                observe(o);
+        int[] outcomes = new int[POOL_OUTCOMES.length];
+        boolean pool = false;
+        for (Observation o : observations) {
+            if (o instanceof Observation.PoolAcquireEnded p) {
+                outcomes[p.outcome().ordinal()]++;
+                Timer t = poolWait.get(p.outcome());
+                if (t != null) {
+                    t.record(p.waitedMs(), TimeUnit.MILLISECONDS);
+                }
+                pool = true;
+            } else if (o instanceof Observation.PoolHoldEnded h) {
+                poolHold.record(h.heldMs(), TimeUnit.MILLISECONDS);
+                pool = true;
+            } else if (o instanceof Observation.LockAcquired l) {
+                lockWait.record(l.waitedMs(), TimeUnit.MILLISECONDS);
+            } else if (o instanceof Observation.LockHoldEnded l) {
+                lockHold.record(l.heldMs(), TimeUnit.MILLISECONDS);
+            } else if (o instanceof Observation.QueueItemClaimed q) {
+                claimLatency.record(q.waitedMs(), TimeUnit.MILLISECONDS);
+            }
+        }
+        addCounts(outcomes, POOL_OUTCOMES, poolOutcomes);
+        if (pool) {
+            synchronized (keys) {
+                for (Observation o : observations) {
+                    observeKey(o);
+                }
             }
         }
     }
 
-    private void observe(Observation o) {
-        if (o instanceof Observation.PoolAcquireEnded p) {
-            poolOutcomes.get(p.outcome()).increment();
-            Timer t = poolWait.get(p.outcome());
-            if (t != null) {
-                t.record(p.waitedMs(), TimeUnit.MILLISECONDS);
+    private static final ErrorCode[] ERROR_CODES = ErrorCode.values();
+    private static final PoolOutcome[] POOL_OUTCOMES = PoolOutcome.values();
+
+    private static <E extends Enum<E>> void addCounts(int[] counts, E[] keys, Map<E, Counter> counters) {
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] > 0) {
+                counters.get(keys[i]).increment(counts[i]);
             }
+        }
+    }
+
+    /** The per-key part of a pool observation (the busiest keys' counts and series); under {@code keys}. */
+    private void observeKey(Observation o) {
+        if (o instanceof Observation.PoolAcquireEnded p) {
             KeyStats k = track(p.key());
             if (k != null) {
                 k.outcomes[p.outcome().ordinal()]++;
@@ -392,17 +462,10 @@ public final class BatonMetrics {
                 }
             }
         } else if (o instanceof Observation.PoolHoldEnded h) {
-            poolHold.record(h.heldMs(), TimeUnit.MILLISECONDS);
             KeyStats k = keys.get(h.key());
             if (k != null && k.hold != null) {
                 k.hold.record(h.heldMs(), TimeUnit.MILLISECONDS);
             }
-        } else if (o instanceof Observation.LockAcquired l) {
-            lockWait.record(l.waitedMs(), TimeUnit.MILLISECONDS);
-        } else if (o instanceof Observation.LockHoldEnded l) {
-            lockHold.record(l.heldMs(), TimeUnit.MILLISECONDS);
-        } else if (o instanceof Observation.QueueItemClaimed q) {
-            claimLatency.record(q.waitedMs(), TimeUnit.MILLISECONDS);
         }
     }
 

@@ -104,6 +104,8 @@ public final class BatonStateMachine extends StateMachineAdapter {
     private volatile long leaderTerm = -1;
     private volatile long knownTerm;
     private volatile long lastAppliedStamp;
+    /** Told each new highest applied stamp, on the apply thread (the node's {@link ClusterClock}). */
+    private volatile java.util.function.LongConsumer stampObserver = stamp -> {};
     private volatile long lastLoadedSnapshotIndex = -1;
     private volatile RaftException error;
     /** The core's last applied data entry, advanced after the entry's effects and closure ran. */
@@ -223,7 +225,10 @@ public final class BatonStateMachine extends StateMachineAdapter {
                     done.run(Status.OK());
                 }
             }
-            lastAppliedStamp = stamp;
+            if (stamp > lastAppliedStamp) {
+                lastAppliedStamp = stamp;
+                stampObserver.accept(stamp);
+            }
         }
         if (unreadable != null) {
             haltIfServer("Cannot read Raft entry " + unreadable.index(), unreadable);
@@ -445,6 +450,15 @@ public final class BatonStateMachine extends StateMachineAdapter {
     /** The latest term this node saw start (as leader or follower). */
     public long knownTerm() {
         return knownTerm;
+    }
+
+    /**
+     * Tells {@code observer} every new highest applied stamp as it is applied (once per run of
+     * entries, on the apply thread: it must be quick), so a follower's cluster-time estimate knows
+     * when it saw each stamp without a timer looking.
+     */
+    void observeStamps(java.util.function.LongConsumer observer) {
+        stampObserver = java.util.Objects.requireNonNull(observer, "observer");
     }
 
     /** The highest leader timestamp applied so far (ms since the epoch; 0 before any). */

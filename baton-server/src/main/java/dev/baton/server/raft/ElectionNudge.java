@@ -30,7 +30,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * grant on a follower took 1.1-3.7 s, median 1.6-1.9 s (BENCHMARKS.md, "Fail-over as line clients on
  * followers feel it").
  *
- * <p>This watch looks every {@value #TICK_MS} ms and, once the lease has run out, runs the engine's own
+ * <p>This watch looks when the lease can first have run out (the last word from the leader plus E:
+ * a follower that keeps hearing from its leader is looked at about once per E, not polled) and,
+ * while it is out, every {@value #TICK_MS} ms at most; on a leader or a candidate, whose lease is not
+ * watched, it looks every E/4. Once the lease has run out it runs the engine's own
  * election-timeout handler, which checks again under the node's lock that the node is a follower and
  * the lease is out, and starts the pre-vote. So it never starts an election the engine would not
  * start itself, only sooner. The followers take turns: the one whose address sorts first among the
@@ -111,7 +114,7 @@ final class ElectionNudge implements AutoCloseable {
             return null;
         }
         ElectionNudge n = new ElectionNudge(impl, electionTimeoutMs, nodeId);
-        n.timer.scheduleWithFixedDelay(n::tickSafely, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+        n.timer.schedule(n::tickSafely, TICK_MS, TimeUnit.MILLISECONDS);
         return n;
     }
 
@@ -126,18 +129,44 @@ final class ElectionNudge implements AutoCloseable {
     }
 
     private void tickSafely() {
+        long nextMs = notFollowingMs();
         try {
-            tick();
+            nextMs = tick();
         } catch (RuntimeException | ReflectiveOperationException e) {
             // the engine's own timer still runs: this only makes elections start sooner
             LOG.debug("election nudge failed", e);
         }
+        try {
+            timer.schedule(this::tickSafely, Math.max(1, nextMs), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            // close() ran: the watch ends
+        }
     }
 
-    private void tick() throws ReflectiveOperationException {
+    /** How long a leader or candidate waits between looks (its own lease is not watched). */
+    private long notFollowingMs() {
+        return Math.max(TICK_MS, turnMs);
+    }
+
+    /**
+     * When to look next while following, ms from {@code now}: while the leader was heard from within
+     * the election timeout, not before the lease can first run out ({@code lastHeard + E}: nothing can
+     * happen earlier, as the lease timestamp only moves forward); once it is out, at the time set to
+     * act ({@code nudgeAt}), but at least every {@value #TICK_MS} ms so a new leader is noticed.
+     */
+    static long nextLookMs(long now, long lastHeard, int electionTimeoutMs, long nudgeAt) {
+        long leaseLeft = lastHeard + electionTimeoutMs - now;
+        if (leaseLeft > 0) {
+            return leaseLeft;
+        }
+        return Math.max(1, Math.min(TICK_MS, nudgeAt - now));
+    }
+
+    /** One look; returns the ms until the next one. */
+    private long tick() throws ReflectiveOperationException {
         if (node.getNodeState() != State.STATE_FOLLOWER) {
             lapseOf = 0;
-            return;
+            return notFollowingMs();
         }
         PeerId leader = node.getLeaderId();
         if (leader != null && !leader.isEmpty()) {
@@ -146,14 +175,14 @@ final class ElectionNudge implements AutoCloseable {
         long last = HOOKS.lastLeaderTimestamp().getLong(node);
         long now = Utils.monotonicMs(); // the engine's clock for the lease
         if (now - last < electionTimeoutMs) {
-            return; // the leader was heard from within the election timeout
+            return nextLookMs(now, last, electionTimeoutMs, 0); // the leader was heard from within the election timeout
         }
         if (last != lapseOf) {
             lapseOf = last;
             nudgeAtMs = last + electionTimeoutMs + turn() * (long) turnMs + random(spreadMs);
         }
         if (now < nudgeAtMs) {
-            return;
+            return nextLookMs(now, last, electionTimeoutMs, nudgeAtMs);
         }
         nudgeAtMs = now + electionTimeoutMs / 2 + turn() * (long) turnMs + random(spreadMs);
         nudges.incrementAndGet();
@@ -162,6 +191,7 @@ final class ElectionNudge implements AutoCloseable {
         } catch (InvocationTargetException e) {
             LOG.debug("the engine's election-timeout handler failed", e.getCause());
         }
+        return TICK_MS;
     }
 
     /** This node's place among the members other than the lost leader, by address (0 goes first). */

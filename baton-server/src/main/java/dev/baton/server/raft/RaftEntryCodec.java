@@ -40,7 +40,11 @@ public final class RaftEntryCodec {
     }
 
     /**
-     * Reads an entry's data (from its position to its limit; the buffer itself is not moved).
+     * Reads an entry's data (from its position to its limit; the buffer itself is not moved). When
+     * the buffer is backed by an accessible array (the leader's own entries, entries read back from
+     * the log) the entry refers to that array's payload bytes in place; otherwise (a read-only buffer,
+     * as SOFAJRaft hands a follower the entries it just received) the payload is copied. The caller
+     * must not change the buffer's bytes while the entry is in use.
      *
      * @throws UnreadableEntryException if the header is too short or of an unknown version
      */
@@ -56,6 +60,9 @@ public final class RaftEntryCodec {
                     + " (this Baton reads version " + VERSION + ")");
         }
         long timestamp = b.getLong();
+        if (b.hasArray()) {
+            return new Entry(index, timestamp, b.array(), b.arrayOffset() + b.position(), b.remaining());
+        }
         byte[] payload = new byte[b.remaining()];
         b.get(payload);
         return new Entry(index, timestamp, payload);

@@ -192,6 +192,23 @@ class BatonStateMachineTest {
     }
 
     @Test
+    void tellsTheStampObserverEachNewHighestStampOncePerRun() {
+        BatonStateMachine fsm = new BatonStateMachine(new CountingSm(), EffectListener.NONE, "t");
+        List<Long> seen = new ArrayList<>();
+        fsm.observeStamps(seen::add);
+        fsm.onApply(new ScriptedIterator(List.of(
+                new Item(1, data(1000, new Command.OpenSession(null, 10_000)), null),
+                new Item(2, data(1200, new Command.OpenSession(null, 10_000)), null),
+                new Item(3, data(1100, new Command.OpenSession(null, 10_000)), null))));
+        fsm.onApply(new ScriptedIterator(List.of(
+                new Item(4, data(1150, new Command.OpenSession(null, 10_000)), null)))); // not newer: not told
+        fsm.onApply(new ScriptedIterator(List.of(
+                new Item(5, data(1300, new Command.OpenSession(null, 10_000)), null))));
+        assertThat(seen).containsExactly(1200L, 1300L);
+        assertThat(fsm.lastAppliedStamp()).isEqualTo(1300);
+    }
+
+    @Test
     void anUnreadableEntryHaltsOnItAfterApplyingTheOnesBefore() {
         CountingSm sm = new CountingSm();
         BatonStateMachine fsm = new BatonStateMachine(sm, EffectListener.NONE, "t");

@@ -41,4 +41,18 @@ class ElectionNudgeTest {
         // no leader known (a fresh cluster): turns among all members
         assertThat(ElectionNudge.turn(C, PeerId.emptyPeer(), List.of(A, B, C))).isEqualTo(2);
     }
+
+    @Test
+    void aFollowerHearingItsLeaderIsLookedAtWhenTheLeaseCanFirstRunOutAndEveryTickOnceItHas() {
+        // heard 300 ms ago, E = 1000: nothing can lapse for 700 ms
+        assertThat(ElectionNudge.nextLookMs(10_300, 10_000, 1000, 0)).isEqualTo(700);
+        // heard just now: a whole E
+        assertThat(ElectionNudge.nextLookMs(10_000, 10_000, 1000, 0)).isEqualTo(1000);
+        // lapsed, the nudge due in 5 ms: look then
+        assertThat(ElectionNudge.nextLookMs(11_100, 10_000, 1000, 11_105)).isEqualTo(5);
+        // lapsed, the nudge due much later (another follower's turn first): still look every tick
+        assertThat(ElectionNudge.nextLookMs(11_100, 10_000, 1000, 11_600)).isEqualTo(ElectionNudge.TICK_MS);
+        // lapsed and due already: at once (1 ms)
+        assertThat(ElectionNudge.nextLookMs(11_100, 10_000, 1000, 11_000)).isEqualTo(1);
+    }
 }

@@ -43,6 +43,35 @@ class RaftEntryCodecTest {
     }
 
     @Test
+    void readsAnArrayBackedBufferInPlaceAndCopiesAReadOnlyOne() {
+        ByteBuffer data = RaftEntryCodec.encode(77, PAYLOAD);
+        Entry inPlace = RaftEntryCodec.decode(5, data);
+        assertThat(inPlace.buffer()).as("the log's own array, no copy").isSameAs(data.array());
+        assertThat(inPlace.payloadOffset()).isEqualTo(RaftEntryCodec.HEADER_BYTES);
+        assertThat(inPlace.payloadLength()).isEqualTo(PAYLOAD.length);
+        assertThat(CommandCodec.decodeBatch(inPlace.buffer(), inPlace.payloadOffset(), inPlace.payloadLength()))
+                .isEqualTo(CommandCodec.decodeBatch(PAYLOAD));
+
+        Entry copied = RaftEntryCodec.decode(6, data.asReadOnlyBuffer());
+        assertThat(copied.buffer()).isNotSameAs(data.array()).isEqualTo(PAYLOAD);
+        assertThat(copied.payloadOffset()).isZero();
+        assertThat(copied.timestamp()).isEqualTo(77);
+    }
+
+    @Test
+    void appliesAnEntryReadInPlaceLikeItsCopy() {
+        ByteBuffer framed = RaftEntryCodec.encode(1_700_000_000_000L, PAYLOAD);
+        ByteBuffer shifted = ByteBuffer.allocate(framed.remaining() + 5);
+        shifted.put(new byte[] {1, 2, 3, 4, 5}).put(framed).flip().position(5);
+        var inPlace = new dev.baton.core.machine.CoordinationStateMachine();
+        var copied = new dev.baton.core.machine.CoordinationStateMachine();
+        var a = inPlace.update(List.of(RaftEntryCodec.decode(1, shifted))).get(0);
+        var b = copied.update(List.of(RaftEntryCodec.decode(1, shifted.asReadOnlyBuffer()))).get(0);
+        assertThat(a.results()).hasSize(2).isEqualTo(b.results());
+        assertThat(a.effects()).isEqualTo(b.effects());
+    }
+
+    @Test
     void emptyPayloadIsAHeaderOnlyEntry() {
         Entry e = RaftEntryCodec.decode(3, RaftEntryCodec.encode(5, new byte[0]));
         assertThat(e.payload()).isEmpty();

@@ -102,6 +102,19 @@ class SingleNodeTest {
     }
 
     @Test
+    void raftTimersRunOnSharedSchedulersNotOnAWheelThreadPerNode() throws Exception {
+        BatonNode n = leader(options(dir, freePort()).withSnapshotIntervalSecs(3600), new CoordinationStateMachine(),
+                EffectListener.NONE, System::currentTimeMillis);
+        assertThat(one(n, new OpenSession(null, 60_000))).isInstanceOf(Result.SessionOpened.class);
+        List<String> threads = Thread.getAllStackTraces().keySet().stream().map(Thread::getName).toList();
+        // a per-node timer is a hashed wheel that wakes every millisecond, idle or not
+        assertThat(threads).noneMatch(t -> t.startsWith("JRaft-ElectionTimer") || t.startsWith("JRaft-VoteTimer")
+                || t.startsWith("JRaft-StepDownTimer") || t.startsWith("JRaft-SnapshotTimer"));
+        assertThat(threads).as("the leader's step-down timer runs on the shared one")
+                .anyMatch(t -> t.startsWith("JRaft-Global-StepDownTimer"));
+    }
+
+    @Test
     void proposesReadsDeliversEffectsAndKeepsStateAcrossLogReplayAndSnapshotRestarts() throws Exception {
         int port = freePort();
         BatonNode.Options o = options(dir, port);
