@@ -38,6 +38,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
@@ -544,6 +546,21 @@ public final class BatonNode implements AutoCloseable {
 
     // ---- reads ---------------------------------------------------------------------------------
 
+    /** How long a linearizable read may wait for its read index (SOFAJRaft's default, 2 s). */
+    static final long READ_INDEX_TIMEOUT_MS = 2_000;
+
+    private static final ScheduledThreadPoolExecutor READ_TIMEOUTS = readTimeouts();
+
+    private static ScheduledThreadPoolExecutor readTimeouts() {
+        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "baton-read-timeouts");
+            t.setDaemon(true);
+            return t;
+        });
+        e.setRemoveOnCancelPolicy(true); // answered reads leave nothing queued
+        return e;
+    }
+
     /** A linearizable read: answered from a state that includes every write committed before the call. */
     public <R> CompletableFuture<R> read(Query<R> query) {
         Node n = node;
@@ -551,7 +568,13 @@ public final class BatonNode implements AutoCloseable {
             return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
         }
         CompletableFuture<R> result = new CompletableFuture<>();
-        n.readIndex(new byte[0], new ReadIndexClosure() {
+        // No timeout of SOFAJRaft's own (-1): its first use starts a static wheel that ticks every
+        // millisecond for the rest of the JVM's life. Ours sleeps until a read is due to time out.
+        ScheduledFuture<?> timeout = READ_TIMEOUTS.schedule(() -> result.completeExceptionally(
+                ProposalClosure.failure(new Status(RaftError.ETIMEDOUT, "read-index request timeout"), this::leader)),
+                READ_INDEX_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        result.whenComplete((r, t) -> timeout.cancel(false));
+        n.readIndex(new byte[0], new ReadIndexClosure(-1) {
             @Override
             public void run(Status status, long index, byte[] reqCtx) {
                 if (!status.isOk()) {

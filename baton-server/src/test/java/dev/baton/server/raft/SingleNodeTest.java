@@ -106,7 +106,10 @@ class SingleNodeTest {
         BatonNode n = leader(options(dir, freePort()).withSnapshotIntervalSecs(3600), new CoordinationStateMachine(),
                 EffectListener.NONE, System::currentTimeMillis);
         assertThat(one(n, new OpenSession(null, 60_000))).isInstanceOf(Result.SessionOpened.class);
+        assertThat(n.read(new dev.baton.core.command.Query.GetSummary()).get(20, java.util.concurrent.TimeUnit.SECONDS)
+                .sessions()).isEqualTo(1); // a linearizable read times out on Baton's scheduler, not on a wheel
         List<String> threads = Thread.getAllStackTraces().keySet().stream().map(Thread::getName).toList();
+        assertThat(threads).noneMatch(t -> t.startsWith("read-index.timeout.scanner"));
         // a per-node timer is a hashed wheel that wakes every millisecond, idle or not
         assertThat(threads).noneMatch(t -> t.startsWith("JRaft-ElectionTimer") || t.startsWith("JRaft-VoteTimer")
                 || t.startsWith("JRaft-StepDownTimer") || t.startsWith("JRaft-SnapshotTimer"));
