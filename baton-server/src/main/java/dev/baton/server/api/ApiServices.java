@@ -495,18 +495,12 @@ final class ApiServices {
             if (c == null) {
                 return;
             }
-            long timeoutMs;
-            WaitRegistry.Key key;
-            if (c instanceof Command.PoolAcquire p && p.timeoutMs() > 0) {
-                timeoutMs = p.timeoutMs();
-                key = new WaitRegistry.Key(WaitRegistry.Kind.POOL, p.session(), p.requestId(), p.key());
-            } else if (c instanceof Command.LockAcquire l && l.timeoutMs() > 0) {
-                timeoutMs = l.timeoutMs();
-                key = new WaitRegistry.Key(WaitRegistry.Kind.LOCK, l.session(), l.requestId(), l.name());
-            } else {
+            WaitRegistry.Key key = WaitRegistry.Key.ofWaitingAcquire(c);
+            if (key == null) {
                 respond(router.writeLocal(c).thenApply(this::response), out);
                 return;
             }
+            long timeoutMs = WaitRegistry.Key.timeoutMs(c);
             // Registered before proposing, so an outcome applied right after the QUEUED answer is not missed.
             CompletableFuture<Effect> ended = waits.register(key);
             java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();

@@ -276,18 +276,8 @@ final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBase imple
     private record Watch(WaitRegistry.Key key, CompletableFuture<Effect> ended, long timeoutMs) {
         /** Null if {@code c} does not wait (nothing to watch). */
         static Watch of(Command.ClientCommand c, WaitRegistry waits) {
-            WaitRegistry.Key key;
-            long timeoutMs;
-            if (c instanceof Command.PoolAcquire p && p.timeoutMs() > 0) {
-                timeoutMs = p.timeoutMs();
-                key = new WaitRegistry.Key(WaitRegistry.Kind.POOL, p.session(), p.requestId(), p.key());
-            } else if (c instanceof Command.LockAcquire l && l.timeoutMs() > 0) {
-                timeoutMs = l.timeoutMs();
-                key = new WaitRegistry.Key(WaitRegistry.Kind.LOCK, l.session(), l.requestId(), l.name());
-            } else {
-                return null;
-            }
-            return new Watch(key, waits.register(key), timeoutMs);
+            WaitRegistry.Key key = WaitRegistry.Key.ofWaitingAcquire(c);
+            return key == null ? null : new Watch(key, waits.register(key), WaitRegistry.Key.timeoutMs(c));
         }
     }
 

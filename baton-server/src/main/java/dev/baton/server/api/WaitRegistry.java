@@ -21,7 +21,27 @@ import java.util.concurrent.ConcurrentHashMap;
 final class WaitRegistry {
     enum Kind { POOL, LOCK }
 
-    record Key(Kind kind, long session, long requestId, String name) {}
+    record Key(Kind kind, long session, long requestId, String name) {
+        /**
+         * The key a waiting acquire (a pool or lock acquire with a timeout) is registered under;
+         * null for any other command, which has no outcome to wait for.
+         */
+        static Key ofWaitingAcquire(dev.baton.core.command.Command c) {
+            if (c instanceof dev.baton.core.command.Command.PoolAcquire p && p.timeoutMs() > 0) {
+                return new Key(Kind.POOL, p.session(), p.requestId(), p.key());
+            }
+            if (c instanceof dev.baton.core.command.Command.LockAcquire l && l.timeoutMs() > 0) {
+                return new Key(Kind.LOCK, l.session(), l.requestId(), l.name());
+            }
+            return null;
+        }
+
+        /** The wait's timeout of a command {@link #ofWaitingAcquire} gives a key for. */
+        static long timeoutMs(dev.baton.core.command.Command c) {
+            return c instanceof dev.baton.core.command.Command.PoolAcquire p ? p.timeoutMs()
+                    : ((dev.baton.core.command.Command.LockAcquire) c).timeoutMs();
+        }
+    }
 
     private final Map<Key, CompletableFuture<Effect>> waits = new ConcurrentHashMap<>();
 
