@@ -183,6 +183,9 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
 
     private void gone() {
         closed = true;
+        if (session == 0) {
+            door.sessionNotOpened(door.sessionToken(seq), this); // an open in flight no longer has anyone to tell
+        }
         if (paused) {
             paused = false;
             door.pausedConnections.decrementAndGet();

@@ -525,15 +525,13 @@ public final class LineDoor implements AutoCloseable {
 
     /**
      * The connection whose session {@code s} was opened by an entry applied a moment ago, if it is
-     * still opening: its token is read from the state this (apply) thread has just updated.
+     * still opening: its token is read from the state this (apply) thread has just updated. Not
+     * registered here: the connection does that when the answer reaches it (sessions in
+     * {@link #bySession} are kept alive, and a connection that went meanwhile must not be).
      */
     private LineConnection openedJustNow(long s) {
         String token = router.node().readLocal(new Query.GetSessionToken(s));
-        LineConnection c = token == null ? null : opening.get(token);
-        if (c != null) {
-            bySession.putIfAbsent(s, c);
-        }
-        return c;
+        return token == null ? null : opening.get(token);
     }
 
     private void keepAlive() {
