@@ -2,8 +2,9 @@ package dev.baton.it.forward;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
-import dev.baton.api.internal.v1.ForwardGrpc;
-import dev.baton.api.internal.v1.ProposeRequest;
+import dev.baton.api.internal.v1.ForwardLinkGrpc;
+import dev.baton.api.internal.v1.LinkAnswers;
+import dev.baton.api.internal.v1.LinkFrame;
 import dev.baton.api.v1.GetPoolRequest;
 import dev.baton.api.v1.OpenSessionRequest;
 import dev.baton.api.v1.PoolAcquireRequest;
@@ -20,7 +21,7 @@ import dev.baton.server.api.ApiServer;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,10 +31,11 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Writes sent to a follower of three real nodes, through the raw API, are forwarded to the leader:
@@ -118,40 +120,68 @@ class ForwardingOnThreeNodesTest {
         assertThat(got.getFence()).isGreaterThan(held.getFence());
     }
 
+    /**
+     * One frame on the members-only forwarding link, opened by hand: the first thing that comes back,
+     * either the frame's answers or the error that ended the stream.
+     */
+    private static Object link(ManagedChannel to, boolean withSecret, byte[]... commands) throws Exception {
+        var stub = ForwardLinkGrpc.newStub(to);
+        if (withSecret) {
+            stub = stub.withInterceptors(Nodes.SECRET.clientInterceptor());
+        }
+        BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+        StreamObserver<LinkFrame> frames = stub.link(new StreamObserver<>() {
+            @Override
+            public void onNext(LinkAnswers a) {
+                events.add(a);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                events.add(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                events.add(Status.OK);
+            }
+        });
+        LinkFrame.Builder frame = LinkFrame.newBuilder();
+        for (byte[] c : commands) {
+            frame.addCommands(ByteString.copyFrom(c));
+        }
+        frames.onNext(frame.build());
+        try {
+            Object first = events.poll(60, TimeUnit.SECONDS);
+            assertThat(first).as("an answer or the end of the stream within 60 s").isNotNull();
+            return first;
+        } finally {
+            frames.onError(Status.CANCELLED.asRuntimeException());
+        }
+    }
+
     @Test
-    void theLeaderRefusesUndecodableForwardedCommandsAndAFollowerRefusesForwardedOnes() {
-        // Forward is members-only: the nodes' cluster secret goes with every call.
-        ForwardGrpc.ForwardBlockingStub leaderForward = ForwardGrpc.newBlockingStub(toLeader)
-                .withInterceptors(Nodes.SECRET.clientInterceptor());
-        assertThatThrownBy(() -> leaderForward.propose(ProposeRequest.newBuilder()
-                .setCommand(ByteString.copyFromUtf8("not a command")).build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-                    assertThat(e.getTrailers().get(ApiErrors.ERROR_KEY)).isEqualTo("MALFORMED");
-                });
-        // only client commands are forwarded, even between members
-        assertThatThrownBy(() -> leaderForward.propose(ProposeRequest.newBuilder()
-                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.ExpireWaits()))).build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class,
-                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+    void theLeaderRefusesUndecodableForwardedCommandsAndAFollowerRefusesForwardedOnes() throws Exception {
+        // The link is members-only: the nodes' cluster secret goes with every call.
+        Object refused = link(toLeader, true, "not a command".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                CommandCodec.encodeChecked(new Command.ExpireWaits()));
+        assertThat(refused).isInstanceOfSatisfying(LinkAnswers.class, a -> {
+            assertThat(a.getAnswersList()).extracting(x -> Status.fromCodeValue(x.getError().getCode()).getCode())
+                    .as("undecodable, then not a client command (only those are forwarded, even between members)")
+                    .containsExactly(Status.Code.INVALID_ARGUMENT, Status.Code.PERMISSION_DENIED);
+            assertThat(a.getAnswers(0).getError().getBatonCode()).isEqualTo("MALFORMED");
+        });
 
         // a forwarded write is never forwarded again: the follower names the leader instead
-        ForwardGrpc.ForwardBlockingStub followerForward = ForwardGrpc.newBlockingStub(toFollower)
-                .withInterceptors(Nodes.SECRET.clientInterceptor());
-        assertThatThrownBy(() -> followerForward.propose(ProposeRequest.newBuilder()
-                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000))))
-                .build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-                    assertThat(e.getTrailers().get(ApiErrors.LEADER_KEY)).isEqualTo(leader.apiEndpoint());
-                });
+        byte[] open = CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000));
+        assertThat(link(toFollower, true, open)).isInstanceOfSatisfying(Throwable.class, t -> {
+            assertThat(Status.fromThrowable(t).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(Status.trailersFromThrowable(t).get(ApiErrors.LEADER_KEY)).isEqualTo(leader.apiEndpoint());
+        });
 
         // and without the secret nobody gets that far
-        assertThatThrownBy(() -> ForwardGrpc.newBlockingStub(toLeader).propose(ProposeRequest.newBuilder()
-                .setCommand(ByteString.copyFrom(CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000))))
-                .build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class,
-                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+        assertThat(link(toLeader, false, open)).isInstanceOfSatisfying(Throwable.class,
+                t -> assertThat(Status.fromThrowable(t).getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
     }
 
     @Test

@@ -380,8 +380,7 @@ public final class ApiServer implements AutoCloseable {
         } else {
             node.start();
         }
-        ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs(),
-                forwardRefusedCommands);
+        ApiServices services = new ApiServices(router, waits, streams, leases, timer, config.defaultTtlMs());
         admin = new AdminService(router, config.node().nodeId(), () -> apiEndpoint, config.clusterSecret());
         forwardLinks = new ForwardLinkService(router, waits, timer, forwardRefusedCommands);
         try {

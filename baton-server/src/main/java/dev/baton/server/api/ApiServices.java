@@ -1,21 +1,16 @@
 package dev.baton.server.api;
 
-import com.google.protobuf.ByteString;
 import dev.baton.api.internal.v1.AnnounceAck;
 import dev.baton.api.internal.v1.AnnounceRequest;
 import dev.baton.api.internal.v1.ForwardGrpc;
 import dev.baton.api.internal.v1.KeepAliveBatch;
 import dev.baton.api.internal.v1.KeepAliveBatchAck;
-import dev.baton.api.internal.v1.ProposeRequest;
-import dev.baton.api.internal.v1.ProposeResponse;
 import dev.baton.api.v1.*;
 import dev.baton.core.command.Command;
-import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
-import dev.baton.core.util.BinaryReader;
 import dev.baton.server.raft.BatonNode;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -25,7 +20,6 @@ import io.grpc.stub.StreamObserver;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
@@ -43,11 +37,9 @@ final class ApiServices {
     private final LeaseKeeper leases;
     private final ScheduledExecutorService timer;
     private final long defaultTtlMs;
-    private final AtomicLong forwardRefusedCommands;
 
     ApiServices(Router router, WaitRegistry waits, StreamHub streams, LeaseKeeper leases,
-                ScheduledExecutorService timer, long defaultTtlMs, AtomicLong forwardRefusedCommands) {
-        this.forwardRefusedCommands = forwardRefusedCommands;
+                ScheduledExecutorService timer, long defaultTtlMs) {
         this.router = router;
         this.waits = waits;
         this.streams = streams;
@@ -444,113 +436,10 @@ final class ApiServices {
     // ---- node to node ---------------------------------------------------------------------------
 
     /**
-     * The members-only link (the cluster secret is checked by an interceptor before any of this
-     * runs). Proposes client commands only: a command the leader alone issues is refused whatever
-     * the bytes and whoever sends it, so neither a client that got past the secret nor a confused
-     * member can expire sessions, change limits or rewrite the address book from outside.
+     * The members-only keep-alive and address calls (the cluster secret is checked by an interceptor
+     * before any of this runs). Forwarded writes travel on {@link ForwardLinkService}'s stream.
      */
     final class ForwardService extends ForwardGrpc.ForwardImplBase {
-        /** The forwarded command, or null after answering the caller with the reason it cannot run here. */
-        private Command.ClientCommand accept(ProposeRequest req, StreamObserver<ProposeResponse> out) {
-            Command c;
-            try {
-                c = CommandCodec.decode(new BinaryReader(req.getCommand().toByteArray()));
-            } catch (RuntimeException e) {
-                out.onError(Status.INVALID_ARGUMENT.withDescription("undecodable forwarded command: " + e.getMessage())
-                        .asRuntimeException(ApiErrors.trailers("MALFORMED", null)));
-                return null;
-            }
-            if (!(c instanceof Command.ClientCommand client)) {
-                forwardRefusedCommands.incrementAndGet();
-                out.onError(Status.PERMISSION_DENIED.withDescription("only client commands can be forwarded; "
-                                + c.getClass().getSimpleName() + " is issued by the leader itself")
-                        .asRuntimeException(ApiErrors.trailers("PERMISSION_DENIED", null)));
-                return null;
-            }
-            if (!router.node().isLeader()) {
-                out.onError(ApiErrors.unavailable("not the leader (forwarded writes are not forwarded again)",
-                        router.leaderApi().orElse(null)));
-                return null;
-            }
-            return client;
-        }
-
-        /** The applied index is read once the result is in: the entry is applied by then. */
-        private ProposeResponse response(Result r) {
-            return ProposeResponse.newBuilder().setResult(ByteString.copyFrom(Router.encodeResult(r)))
-                    .setAppliedIndex(router.node().appliedDataIndex()).build();
-        }
-
-        @Override
-        public void propose(ProposeRequest req, StreamObserver<ProposeResponse> out) {
-            Command.ClientCommand c = accept(req, out);
-            if (c != null) {
-                respond(router.writeLocal(c).thenApply(this::response), out);
-            }
-        }
-
-        @Override
-        public void proposeWait(ProposeRequest req, StreamObserver<ProposeResponse> out) {
-            Command.ClientCommand c = accept(req, out);
-            if (c == null) {
-                return;
-            }
-            WaitRegistry.Key key = WaitRegistry.Key.ofWaitingAcquire(c);
-            if (key == null) {
-                respond(router.writeLocal(c).thenApply(this::response), out);
-                return;
-            }
-            long timeoutMs = WaitRegistry.Key.timeoutMs(c);
-            // Registered before proposing, so an outcome applied right after the QUEUED answer is not missed.
-            CompletableFuture<Effect> ended = waits.register(key);
-            java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
-            ((ServerCallStreamObserver<ProposeResponse>) out).setOnCancelHandler(() -> {
-                finished.set(true);
-                waits.remove(key, ended);
-            });
-            router.writeLocal(c).whenComplete((r, t) -> {
-                if (t != null) {
-                    waits.remove(key, ended);
-                    if (finished.compareAndSet(false, true)) {
-                        out.onError(ApiErrors.toStatus(t, null));
-                    }
-                    return;
-                }
-                boolean queued = (r instanceof Result.PoolReply p && p.status() == Result.PoolStatus.QUEUED)
-                        || (r instanceof Result.LockReply l && l.status() == Result.LockStatus.QUEUED);
-                if (finished.get()) {
-                    waits.remove(key, ended);
-                    return;
-                }
-                out.onNext(response(r));
-                if (!queued) {
-                    waits.remove(key, ended);
-                    if (finished.compareAndSet(false, true)) {
-                        out.onCompleted();
-                    }
-                    return;
-                }
-                // No outcome by the wait's own deadline plus the grace period (a leader change, say):
-                // end the stream; the caller's own apply stream and reconciliation take over.
-                var giveUp = timer.schedule(() -> {
-                    if (finished.compareAndSet(false, true)) {
-                        waits.remove(key, ended);
-                        out.onCompleted();
-                    }
-                }, Math.min(timeoutMs, 86_400_000L) + RECONCILE_GRACE_MS, TimeUnit.MILLISECONDS);
-                ended.whenComplete((e, err) -> {
-                    giveUp.cancel(false);
-                    if (!finished.compareAndSet(false, true)) {
-                        return;
-                    }
-                    if (err == null) {
-                        out.onNext(response(asResult(e)));
-                    }
-                    out.onCompleted();
-                });
-            });
-        }
-
         @Override
         public void keepAlive(KeepAliveBatch req, StreamObserver<KeepAliveBatchAck> out) {
             if (!router.node().isLeader()) {

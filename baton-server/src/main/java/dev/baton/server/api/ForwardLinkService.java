@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * of commands, submits each frame's commands to the log at once and in order
  * ({@link Router#writeLocalAll}), acknowledges the frame, and sends the answers back in batches.
  * Members only, as {@code Forward} (the cluster secret's interceptor wraps it); only client
- * commands, checked as {@code Forward.Propose} checks them; a receiver that does not lead ends the
+ * commands (a command the leader alone issues is refused, whoever sends it); a receiver that does not lead ends the
  * stream with UNAVAILABLE and the leader hint (a forwarded write is never forwarded again).
  *
  * <h2>Batched answers</h2>

@@ -1,9 +1,7 @@
 package dev.baton.server.api;
 
-import com.google.protobuf.ByteString;
 import dev.baton.api.internal.v1.ForwardGrpc;
 import dev.baton.api.internal.v1.KeepAliveBatch;
-import dev.baton.api.internal.v1.ProposeRequest;
 import dev.baton.api.v1.OpenSessionRequest;
 import dev.baton.api.v1.PoolAcquireRequest;
 import dev.baton.api.v1.PoolStatus;
@@ -36,7 +34,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The reproductions of issue 15, item 1, exactly as an attacker on the network would run them
  * against a default single node: a plain gRPC client (no secret, nothing but the public port) calls
- * the node-to-node {@code Forward} service with leader-only commands. Each must be refused and
+ * the node-to-node forwarding link ({@code ForwardLink.Link}, which replaced the unary
+ * {@code Forward.Propose} those reproductions used) with leader-only commands. Each must be refused and
  * change nothing. (Before the fix each one succeeded: the victim's slot went to someone else, the
  * limits locked everyone out, the address book pointed the cluster at the attacker.)
  */
@@ -79,16 +78,14 @@ class ForwardReproductionTest {
         return TestWaits.get(server.router().read(q));
     }
 
-    /** Proposes through Forward as an outsider would; returns the refusal (fails the test if it was accepted). */
-    private StatusRuntimeException forward(Command c) {
-        byte[] bytes = CommandCodec.encodeChecked(c);
-        var stub = ForwardGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
-        try {
-            stub.propose(ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(bytes)).build());
-        } catch (StatusRuntimeException refused) {
-            return refused;
+    /** Proposes on the forwarding link as an outsider would; returns the refusal (fails the test if it was accepted). */
+    private io.grpc.Status forward(Command c) throws InterruptedException {
+        RawLink.Outcome o = RawLink.send(channel, null, List.of(CommandCodec.encodeChecked(c)));
+        if (!o.refused()) {
+            throw new AssertionError("ForwardLink.Link accepted " + c + " from an outsider: " + o.answers());
         }
-        throw new AssertionError("Forward.Propose accepted " + c + " from an outsider");
+        assertThat(o.status().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+        return o.status();
     }
 
     @Test

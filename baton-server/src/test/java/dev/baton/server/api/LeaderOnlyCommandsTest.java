@@ -4,8 +4,6 @@ import com.google.protobuf.ByteString;
 import dev.baton.api.internal.v1.AnnounceRequest;
 import dev.baton.api.internal.v1.ForwardGrpc;
 import dev.baton.api.internal.v1.KeepAliveBatch;
-import dev.baton.api.internal.v1.ProposeRequest;
-import dev.baton.api.internal.v1.ProposeResponse;
 import dev.baton.api.v1.OpenSessionRequest;
 import dev.baton.api.v1.PoolAcquireRequest;
 import dev.baton.api.v1.PoolStatus;
@@ -59,7 +57,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * Only client commands come from outside. One real node with a configured cluster secret, its
  * PoolCounter and HTTP ports; a victim client holds a pool slot. Every leader-only command is sent
- * through every public entry point: {@code Forward.Propose} and {@code ProposeWait} without the
+ * through every public entry point: the forwarding link ({@code ForwardLink.Link}) without the
  * secret, with a wrong one and with the right one (a member may still not propose a leader-only
  * command), {@code Forward.KeepAlive} and {@code Forward.Announce}, raw bytes on the PoolCounter
  * port and on HTTP. Each is refused and nothing changes: the victim's session, its slot, the limits
@@ -145,10 +143,6 @@ class LeaderOnlyCommandsTest {
         return MetadataUtils.newAttachHeadersInterceptor(m);
     }
 
-    private static ProposeRequest propose(byte[] bytes) {
-        return ProposeRequest.newBuilder().setCommand(ByteString.copyFrom(bytes)).build();
-    }
-
     private static Status.Code refusal(Runnable call) {
         try {
             call.run();
@@ -163,27 +157,35 @@ class LeaderOnlyCommandsTest {
                 .functionCounter().count();
     }
 
+    private ClientInterceptor interceptor(Secret s) {
+        return switch (s) {
+            case NONE -> null;
+            case WRONG -> header(WRONG);
+            case RIGHT -> SECRET.clientInterceptor();
+        };
+    }
+
     @Test
-    void everyLeaderOnlyCommandIsRefusedOnForwardWithOrWithoutTheSecret() throws Exception {
+    void everyLeaderOnlyCommandIsRefusedOnTheLinkWithOrWithoutTheSecret() throws Exception {
         State before = state();
         double unauthenticated = refusedMetric("unauthenticated");
         double leaderOnly = refusedMetric("leader_only_command");
-        int calls = 0;
-        for (var e : leaderOnly().entrySet()) {
-            byte[] bytes = CommandCodec.encodeChecked(e.getValue());
-            for (Secret s : Secret.values()) {
-                Status.Code expected = s == Secret.RIGHT ? Status.Code.PERMISSION_DENIED : Status.Code.UNAUTHENTICATED;
-                assertThat(refusal(() -> forward(s).propose(propose(bytes))))
-                        .as("Propose: %s, secret %s", e.getKey(), s).isEqualTo(expected);
-                assertThat(refusal(() -> forward(s).proposeWait(propose(bytes)).next()))
-                        .as("ProposeWait: %s, secret %s", e.getKey(), s).isEqualTo(expected);
-                calls += 2;
+        List<byte[]> bytes = leaderOnly().values().stream().map(c -> CommandCodec.encodeChecked(c)).toList();
+        for (Secret s : Secret.values()) {
+            RawLink.Outcome o = RawLink.send(channel, interceptor(s), bytes);
+            if (s == Secret.RIGHT) {
+                // A member may not propose a leader-only command either: each is refused on its own.
+                assertThat(o.refused()).isFalse();
+                assertThat(o.answers()).extracting(RawLink::kind).as("secret %s", s)
+                        .containsOnly("PERMISSION_DENIED/PERMISSION_DENIED").hasSize(bytes.size());
+            } else {
+                assertThat(o.status().getCode()).as("secret %s", s).isEqualTo(Status.Code.UNAUTHENTICATED);
+                assertThat(o.answers()).isEmpty();
             }
         }
         assertThat(state()).isEqualTo(before);
-        int perSecret = calls / 3;
-        assertThat(refusedMetric("unauthenticated") - unauthenticated).isEqualTo(2.0 * perSecret);
-        assertThat(refusedMetric("leader_only_command") - leaderOnly).isEqualTo(perSecret);
+        assertThat(refusedMetric("unauthenticated") - unauthenticated).isEqualTo(2.0);
+        assertThat(refusedMetric("leader_only_command") - leaderOnly).isEqualTo(bytes.size());
     }
 
     @Test
@@ -237,17 +239,18 @@ class LeaderOnlyCommandsTest {
     }
 
     @Test
-    void theRefusalSaysWhy() {
-        byte[] bytes = CommandCodec.encodeChecked(new Command.ExpireSessions(List.of(victim)));
-        assertThatThrownBy(() -> forward(Secret.RIGHT).propose(propose(bytes)))
-                .hasMessageContaining("PERMISSION_DENIED").hasMessageContaining("ExpireSessions")
-                .hasMessageContaining("leader");
-        assertThatThrownBy(() -> forward(Secret.WRONG).propose(propose(bytes)))
-                .hasMessageContaining("UNAUTHENTICATED").hasMessageContaining("cluster secret");
+    void theRefusalSaysWhy() throws Exception {
+        List<byte[]> bytes = List.of(CommandCodec.encodeChecked(new Command.ExpireSessions(List.of(victim))));
+        RawLink.Outcome member = RawLink.send(channel, interceptor(Secret.RIGHT), bytes);
+        assertThat(member.answers()).singleElement().satisfies(a -> assertThat(a.getError().getDescription())
+                .contains("ExpireSessions").contains("leader"));
+        RawLink.Outcome stranger = RawLink.send(channel, interceptor(Secret.WRONG), bytes);
+        assertThat(stranger.status().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+        assertThat(stranger.status().getDescription()).contains("cluster secret");
     }
 
     @Test
-    void garbageOnForwardIsRefusedAndChangesNothing() throws Exception {
+    void garbageOnTheLinkIsRefusedAndChangesNothing() throws Exception {
         State before = state();
         Random random = new Random(15);
         List<byte[]> garbage = new ArrayList<>(List.of(new byte[0], new byte[] {(byte) 0xff}, new byte[] {0x7f, 0, 0}));
@@ -256,17 +259,19 @@ class LeaderOnlyCommandsTest {
             random.nextBytes(b);
             garbage.add(b);
         }
-        for (byte[] b : garbage) {
-            assertThat(refusal(() -> forward(Secret.NONE).propose(propose(b)))).isEqualTo(Status.Code.UNAUTHENTICATED);
-            // With the secret: either undecodable, or (if the random bytes happen to decode) not a
-            // leader-only command that got through.
-            try {
-                ProposeResponse r = forward(Secret.RIGHT).propose(propose(b));
-                Command c = CommandCodec.decode(new BinaryReader(b));
-                assertThat(c).isInstanceOf(Command.ClientCommand.class);
-                assertThat(r.getResult()).isNotNull();
-            } catch (StatusRuntimeException e) {
-                assertThat(e.getStatus().getCode()).isIn(Status.Code.INVALID_ARGUMENT, Status.Code.PERMISSION_DENIED);
+        assertThat(RawLink.send(channel, interceptor(Secret.NONE), garbage).status().getCode())
+                .isEqualTo(Status.Code.UNAUTHENTICATED);
+        // With the secret: each is either undecodable, or (if the random bytes happen to decode) not a
+        // leader-only command that got through.
+        RawLink.Outcome o = RawLink.send(channel, interceptor(Secret.RIGHT), garbage);
+        assertThat(o.answers()).hasSize(garbage.size());
+        for (int i = 0; i < garbage.size(); i++) {
+            var a = o.answers().get(i);
+            if (a.hasError()) {
+                assertThat(Status.fromCodeValue(a.getError().getCode()).getCode())
+                        .isIn(Status.Code.INVALID_ARGUMENT, Status.Code.PERMISSION_DENIED);
+            } else {
+                assertThat(CommandCodec.decode(new BinaryReader(garbage.get(i)))).isInstanceOf(Command.ClientCommand.class);
             }
         }
         assertThat(state().victim()).isEqualTo(before.victim());
@@ -299,14 +304,17 @@ class LeaderOnlyCommandsTest {
     @Test
     void aMemberCanStillForwardClientCommands() throws Exception {
         byte[] open = CommandCodec.encodeChecked(new Command.OpenSession(null, 10_000));
-        Result r = Router.decodeResult(forward(Secret.RIGHT).propose(propose(open)).getResult().toByteArray());
+        RawLink.Outcome opened = RawLink.send(channel, interceptor(Secret.RIGHT), List.of(open));
+        Result r = Router.decodeResult(opened.answers().get(0).getResult().toByteArray());
         assertThat(r).isInstanceOf(Result.SessionOpened.class);
         long s = ((Result.SessionOpened) r).session();
         byte[] close = CommandCodec.encodeChecked(new Command.CloseSession(s, 1));
-        assertThat(Router.decodeResult(forward(Secret.RIGHT).propose(propose(close)).getResult().toByteArray()))
+        RawLink.Outcome closed = RawLink.send(channel, interceptor(Secret.RIGHT), List.of(close));
+        assertThat(Router.decodeResult(closed.answers().get(0).getResult().toByteArray()))
                 .isInstanceOf(Result.SessionClosed.class);
         // ... but not without the secret, not even a client command.
-        assertThat(refusal(() -> forward(Secret.NONE).propose(propose(open)))).isEqualTo(Status.Code.UNAUTHENTICATED);
+        assertThat(RawLink.send(channel, interceptor(Secret.NONE), List.of(open)).status().getCode())
+                .isEqualTo(Status.Code.UNAUTHENTICATED);
     }
 
     @Test
@@ -349,7 +357,7 @@ class LeaderOnlyCommandsTest {
         State before = state();
         String base = "http://127.0.0.1:" + server.httpDoor().port();
         List<String> paths = List.of("/api/sessions/" + Long.toUnsignedString(victim) + "/expire", "/api/limits",
-                "/api/nodes", "/api/cluster", "/api/commands", "/api/forward", "/baton.internal.v1.Forward/Propose",
+                "/api/nodes", "/api/cluster", "/api/commands", "/api/forward", "/baton.internal.v1.ForwardLink/Link",
                 "/api/sessions/" + Long.toUnsignedString(victim));
         Iterator<Command.LeaderCommand> commands = leaderOnly().values().iterator();
         for (String path : paths) {
