@@ -140,7 +140,7 @@ public final class Compare {
                         for (Connect connect : connects) {
                             Load.Config c = new Load.Config(name, cell.clients(), Keys.parse(dist, cell.keys()),
                                     cell.workers(), maxQueue, timeoutS, holdMicros, warmupS, durationS, false,
-                                    d.pids(), connect);
+                                    d.pids(), connect).withLogIndex(d::logIndex);
                             Load.Result r = Load.run(d.contender(), c);
                             violations += r.violations();
                             System.out.println(r.human());

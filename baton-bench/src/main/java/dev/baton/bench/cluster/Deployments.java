@@ -73,6 +73,11 @@ final class Deployments {
         /** The server processes, for CPU accounting. */
         List<Long> pids();
 
+        /** The servers' replicated log index now (Baton: the leader's applied index), or -1. */
+        default long logIndex() {
+            return -1;
+        }
+
         /** Server side: version, durability, how it was started. */
         Map<String, String> facts();
 
@@ -113,6 +118,8 @@ final class Deployments {
         final List<Long> otherPids = new ArrayList<>();
         Contender contender;
         AutoCloseable extra;
+        /** Reads the log index ({@link Deployment#logIndex()}), if the servers have a replicated log. */
+        java.util.function.LongSupplier logIndex = () -> -1;
         /** If this JVM is stopped (Ctrl-C, SIGTERM) before {@link #close()}: kill the servers, drop the data. */
         private final Thread hook = new Thread(this::stopServers, "stop-servers");
 
@@ -159,6 +166,11 @@ final class Deployments {
         @Override
         public Map<String, String> facts() {
             return facts;
+        }
+
+        @Override
+        public long logIndex() {
+            return logIndex.getAsLong();
         }
 
         @Override
@@ -263,6 +275,9 @@ final class Deployments {
         }
         Group g = new Group(name, s);
         g.extra = () -> procs.close(s.keep());
+        g.logIndex = () -> procs.nodes().stream().map(n -> procs.status(n, 2000))
+                .flatMap(java.util.Optional::stream).filter(st -> st.getIsLeader())
+                .mapToLong(st -> st.getAppliedIndex()).findFirst().orElse(-1);
         return g.starting(() -> {
             if (secured) {
                 procs.secured(); // here, so that a failing openssl is reported as this contender's failure

@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
 
 /**
  * The closed-loop load generator of every comparison: {@code C} client threads, each with its own
@@ -62,6 +63,9 @@ import java.util.concurrent.locks.LockSupport;
  * window. Nothing is opened before the clock starts.
  */
 public final class Load {
+    /** A contender without a replicated log. */
+    private static final LongSupplier NO_LOG = () -> -1;
+
     /** Largest latency kept exactly; longer ones are recorded as this. */
     private static final long MAX_US = TimeUnit.SECONDS.toMicros(600);
 
@@ -73,7 +77,7 @@ public final class Load {
      */
     public record Config(String label, int clients, Keys keys, int workers, int maxQueue, int timeoutS,
                          long holdMicros, int warmupS, int durationS, boolean forAnyone, List<Long> pids,
-                         Connect connect) {
+                         Connect connect, LongSupplier logIndex) {
         public Config {
             if (clients < 1 || workers < 1 || maxQueue < 1 || timeoutS < 0 || holdMicros < 0 || warmupS < 0
                     || durationS < 1) {
@@ -82,13 +86,20 @@ public final class Load {
             }
             pids = List.copyOf(pids);
             Objects.requireNonNull(connect, "connect");
+            logIndex = logIndex == null ? NO_LOG : logIndex;
+        }
+
+        public Config(String label, int clients, Keys keys, int workers, int maxQueue, int timeoutS, long holdMicros,
+                      int warmupS, int durationS, boolean forAnyone, List<Long> pids, Connect connect) {
+            this(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS, forAnyone, pids,
+                    connect, NO_LOG);
         }
 
         /** Connections kept by the client threads. */
         public Config(String label, int clients, Keys keys, int workers, int maxQueue, int timeoutS, long holdMicros,
                       int warmupS, int durationS, boolean forAnyone, List<Long> pids) {
             this(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS, forAnyone, pids,
-                    Connect.KEPT);
+                    Connect.KEPT, NO_LOG);
         }
 
         public String mode() {
@@ -97,17 +108,26 @@ public final class Load {
 
         public Config withLabel(String l) {
             return new Config(l, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS, forAnyone,
-                    pids, connect);
+                    pids, connect, logIndex);
         }
 
         public Config withTimes(int warmup, int duration) {
             return new Config(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmup, duration,
-                    forAnyone, pids, connect);
+                    forAnyone, pids, connect, logIndex);
         }
 
         public Config withConnect(Connect c) {
             return new Config(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS,
-                    forAnyone, pids, c);
+                    forAnyone, pids, c, logIndex);
+        }
+
+        /**
+         * The servers' replicated log index (a Raft leader's last applied index), read at the window's
+         * edges to report log entries per pair; -1 where there is no such log.
+         */
+        public Config withLogIndex(LongSupplier index) {
+            return new Config(label, clients, keys, workers, maxQueue, timeoutS, holdMicros, warmupS, durationS,
+                    forAnyone, pids, connect, index);
         }
     }
 
@@ -161,7 +181,7 @@ public final class Load {
     public record Result(String contender, Config config, Instant started, long pairs, long dones, Histogram acquire,
                          Histogram pair, Histogram open, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
                          long stuck, double load1Start, double load1End, double clientCpuCores,
-                         double serverCpuCores) {
+                         double serverCpuCores, long logEntries) {
         public double pairsPerSec() {
             return pairs / (double) config.durationS();
         }
@@ -187,13 +207,18 @@ public final class Load {
             return timeouts() + queueFull() + errorCount() + stuck + violations;
         }
 
+        /** Pairs per log entry over the window, or -1 without a replicated log. */
+        public double pairsPerEntry() {
+            return logEntries <= 0 ? -1 : pairs / (double) logEntries;
+        }
+
         public String human() {
             Config c = config;
             boolean perPair = c.connect() == Connect.PER_PAIR;
             return String.format(Locale.ROOT,
                     "%s: %d clients, %d keys %s, W=%d, hold %s ms, %s, %s: %,.0f pairs/s%s;%s acquire p50 %d us,"
                             + " p99 %d us, p99.9 %d us, max %d us; pair%s p50 %d us, p99 %d us; outcomes %s; errors %s;"
-                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s",
+                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s%s",
                     c.label(), c.clients(), c.keys().count(), c.keys().describe(), c.workers(), holdMs(c),
                     perPair ? "a connection per pair" : "kept connections", c.mode(), pairsPerSec(),
                     c.forAnyone() ? String.format(Locale.ROOT, " + %,.0f DONE/s", donesPerSec()) : "",
@@ -202,7 +227,9 @@ public final class Load {
                     acquire.getValueAtPercentile(50), acquire.getValueAtPercentile(99),
                     acquire.getValueAtPercentile(99.9), acquire.getMaxValue(), perPair ? " (open to close)" : "",
                     pair.getValueAtPercentile(50), pair.getValueAtPercentile(99), outcomes, errors, stuck, violations, load1Start, load1End,
-                    clientCpuCores, serverCpuCores < 0 ? "?" : String.format(Locale.ROOT, "%.2f", serverCpuCores));
+                    clientCpuCores, serverCpuCores < 0 ? "?" : String.format(Locale.ROOT, "%.2f", serverCpuCores),
+                    logEntries < 0 ? "" : String.format(Locale.ROOT, "; log entries %,d (%.1f pairs per entry)",
+                            logEntries, pairsPerEntry()));
         }
 
         /** One JSON object on one line; {@code extra} (string fields) go first. */
@@ -250,6 +277,10 @@ public final class Load {
             o.num("load1_end", load1End, 2);
             o.num("client_cpu_cores", clientCpuCores, 3);
             o.num("server_cpu_cores", serverCpuCores, 3);
+            if (logEntries >= 0) {
+                o.num("log_entries", logEntries);
+                o.num("pairs_per_entry", pairsPerEntry(), 2);
+            }
             o.num("nproc", Runtime.getRuntime().availableProcessors());
             return o.toString();
         }
@@ -290,11 +321,13 @@ public final class Load {
         double load0 = Machine.load1();
         long self0 = Machine.cpuMillis(ProcessHandle.current().pid());
         long server0 = serverCpu(c.pids());
+        long log0 = c.logIndex().getAsLong();
         long wall0 = System.nanoTime();
         sleepUntil(s.measureEnd);
         double wallMs = (System.nanoTime() - wall0) / 1e6;
         long self1 = Machine.cpuMillis(ProcessHandle.current().pid());
         long server1 = serverCpu(c.pids());
+        long log1 = c.logIndex().getAsLong();
         double load1 = Machine.load1();
 
         // Threads finish the pair they are in; a waiting acquire may take up to the timeout.
@@ -333,7 +366,7 @@ public final class Load {
         }
         double serverCores = server0 < 0 || server1 < 0 ? -1 : (server1 - server0) / wallMs;
         return new Result(contender.name(), c, started, pairs, dones, acq, pair, open, outcomes, errors, s.violations.get(),
-                stuck, load0, load1, (self1 - self0) / wallMs, serverCores);
+                stuck, load0, load1, (self1 - self0) / wallMs, serverCores, log0 < 0 || log1 < 0 ? -1 : log1 - log0);
     }
 
     /** State shared by the client threads of one run. */

@@ -72,6 +72,32 @@ class CompareReportTest {
     }
 
     @Test
+    void pairsPerLogEntryAreTabledForTheContendersThatReportThem() throws Exception {
+        Path json = dir.resolve("e.jsonl");
+        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
+                .toString());
+        for (int rep = 1; rep <= 3; rep++) {
+            Json.appendLine(json, resultObj("baton3-line", 64, 1000, rep, 4_000, 900, 4000, 0)
+                    .num("log_entries", 10_000).num("pairs_per_entry", 3.0 + rep, 2).toString());
+            Json.appendLine(json, result("poolcounterd", 64, 1000, rep, 18_000, 100, 300, 0));
+        }
+        String md = CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+
+        assertThat(md).contains("### Acquire + release pairs per Raft log entry");
+        // The median of 4, 5 and 6; poolcounterd has no log, so it has no column.
+        assertThat(md).contains("| clients | keys | W | baton3-line |\n|---:|---:|---:|---:|\n| 64 | 1000 | 1 | 5.0 |");
+    }
+
+    @Test
+    void noPairsPerEntryTableWithoutALog() throws Exception {
+        Path json = dir.resolve("n.jsonl");
+        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
+                .toString());
+        Json.appendLine(json, result("poolcounterd", 64, 1000, 1, 18_000, 100, 300, 0));
+        assertThat(CompareReport.markdown(CompareReport.read(List.of(json), "last"))).doesNotContain("per Raft log entry");
+    }
+
+    @Test
     void churnHasItsOwnTablesAndItsRatioToKeptConnections() throws Exception {
         Path json = dir.resolve("c.jsonl");
         Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
