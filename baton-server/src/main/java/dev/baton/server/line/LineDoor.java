@@ -4,6 +4,7 @@ import dev.baton.core.command.Command;
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
+import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
 import dev.baton.server.api.LeaseKeeper;
 import dev.baton.server.api.Router;
@@ -534,19 +535,36 @@ public final class LineDoor implements AutoCloseable {
     }
 
     /**
-     * Proposes the close of sessions taken off the shelf. One write each (through the router, which
-     * forwards them from a follower): under steady churn the shelf hands its sessions on rather than
-     * closing them, so closes come due only when the churn drops, a few at a time.
+     * Proposes the close of sessions taken off the shelf. On the leader those that came due together
+     * are submitted at once (they enter the log together); a follower forwards them one by one, as
+     * its connections' closes. Either way a close that fails is retried on its own.
      */
     private CompletableFuture<Void> closeShelved(List<SessionShelf.Shelved> due) {
         if (due.isEmpty()) {
             return CompletableFuture.completedFuture(null);
         }
-        List<CompletableFuture<?>> closes = new ArrayList<>(due.size());
+        long now = System.nanoTime();
+        List<Command.CloseSession> commands = new ArrayList<>(due.size());
         for (SessionShelf.Shelved s : due) {
+            commands.add(new Command.CloseSession(s.session(), s.nextRequestId()));
+        }
+        List<CompletableFuture<?>> closes = new ArrayList<>(due.size());
+        List<CompletableFuture<Result>> submitted =
+                commands.size() > 1 && router.node().isLeader() ? router.node().submitAll(commands) : null;
+        for (int i = 0; i < commands.size(); i++) {
+            Command.CloseSession close = commands.get(i);
             CompletableFuture<Void> f = new CompletableFuture<>();
-            closeSession(new Command.CloseSession(s.session(), s.nextRequestId()),
-                    System.nanoTime(), f);
+            if (submitted == null) {
+                closeSession(close, now, f);
+            } else {
+                submitted.get(i).whenComplete((r, t) -> {
+                    if (t == null) {
+                        f.complete(null);
+                    } else {
+                        closeSession(close, now, f); // e.g. no longer the leader: through the router
+                    }
+                });
+            }
             closes.add(f);
         }
         return CompletableFuture.allOf(closes.toArray(CompletableFuture[]::new));

@@ -105,16 +105,23 @@ class LineSessionShelfTest {
     }
 
     @Test
-    void aShelvedSessionUnusedForTheIdleTimeIsClosed() throws Exception {
-        try (LineClient c = new LineClient(port)) {
-            assertThat(c.call("ACQ4ME idle-shelf 1 5 0")).isEqualTo("LOCKED");
-            assertThat(c.call("RELEASE")).isEqualTo("RELEASED");
+    void shelvedSessionsUnusedForTheIdleTimeAreClosed() throws Exception {
+        // Three connections at once: three sessions, shelved together when they close.
+        try (LineClient a = new LineClient(port); LineClient b = new LineClient(port); LineClient c = new LineClient(port)) {
+            for (LineClient x : List.of(a, b, c)) {
+                assertThat(x.call("ACQ4ANY idle-shelf 3 5 0")).isEqualTo("LOCKED");
+            }
+            for (LineClient x : List.of(a, b, c)) {
+                assertThat(x.call("RELEASE")).isEqualTo("RELEASED");
+            }
         }
-        TestWaits.await("the session shelved", () -> door.shelvedSessions() == 1);
-        long shelved = door.shelvedSessionIds().get(0);
-        assertThat(server.node().readLocal(new Query.GetSummary()).sessions()).isEqualTo(1);
-        TestWaits.await("the shelved session closed", () -> door.shelvedSessions() == 0 && sessions() == 0);
-        assertThat(server.node().readLocal(new Query.GetSessionToken(shelved))).isNull();
+        TestWaits.await("the sessions shelved", () -> door.shelvedSessions() == 3);
+        List<Long> shelved = door.shelvedSessionIds();
+        assertThat(sessions()).isEqualTo(3);
+        TestWaits.await("the shelved sessions closed", () -> door.shelvedSessions() == 0 && sessions() == 0);
+        for (long s : shelved) {
+            assertThat(server.node().readLocal(new Query.GetSessionToken(s))).isNull();
+        }
     }
 
     @Test
