@@ -555,13 +555,13 @@ public final class LineDoor implements AutoCloseable {
             Command.CloseSession close = commands.get(i);
             CompletableFuture<Void> f = new CompletableFuture<>();
             if (submitted == null) {
-                closeSession(close, now, f);
+                proposeClose(close, now, f);
             } else {
                 submitted.get(i).whenComplete((r, t) -> {
                     if (t == null) {
                         f.complete(null);
                     } else {
-                        closeSession(close, now, f); // e.g. no longer the leader: through the router
+                        proposeClose(close, now, f); // e.g. no longer the leader: through the router
                     }
                 });
             }
@@ -574,7 +574,7 @@ public final class LineDoor implements AutoCloseable {
      * Proposes {@code close}, retrying the same command while the failure may be passing, for up to
      * the session TTL: by then, without keep-alives, the lease has run out and the leader ends it.
      */
-    private void closeSession(Command.CloseSession close, long startNanos, CompletableFuture<Void> done) {
+    private void proposeClose(Command.CloseSession close, long startNanos, CompletableFuture<Void> done) {
         CompletableFuture<?> f;
         try {
             f = router.write(close);
@@ -588,7 +588,7 @@ public final class LineDoor implements AutoCloseable {
                 return;
             }
             try {
-                loop.schedule(() -> closeSession(close, startNanos, done), 200, TimeUnit.MILLISECONDS);
+                loop.schedule(() -> proposeClose(close, startNanos, done), 200, TimeUnit.MILLISECONDS);
             } catch (java.util.concurrent.RejectedExecutionException stopping) {
                 done.complete(null);
             }
