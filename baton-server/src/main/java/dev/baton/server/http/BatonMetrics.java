@@ -249,6 +249,12 @@ public final class BatonMetrics {
                 .description("PoolCounter-protocol connections refused").register(registry);
         FunctionCounter.builder("baton.line.failed.sends", this, m -> lineValue(LineDoor::failedSends))
                 .description("PoolCounter-protocol replies that could not be written").register(registry);
+        Gauge.builder("baton.line.sessions.shelved", this, m -> lineValue(LineDoor::shelvedSessions))
+                .description("Idle sessions of closed PoolCounter connections kept for the next connections")
+                .register(registry);
+        FunctionCounter.builder("baton.line.sessions.reused", this, m -> lineValue(LineDoor::sessionsReused))
+                .description("PoolCounter connections whose first acquire took a kept session instead of opening one")
+                .register(registry);
         lineDoorBounds();
 
         // ---- JVM and process ----

@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * One PoolCounter connection, which is one Baton session.
+ * One PoolCounter connection, which is one Baton session: opened by its first acquire, or taken
+ * from the door's {@link SessionShelf} (left there idle by a connection that closed before it).
  *
  * <h2>Order</h2>
  * Lines are executed one at a time, in order (pipelined and fragmented input both work: received
@@ -109,6 +110,10 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     private long acquireInFlight;
     private Effect.PoolWaitEnded earlyOutcome;
     private CompletableFuture<Void> closedSession;
+    /** The first acquire on a session taken from the door's shelf is in flight. */
+    private boolean adopting;
+    /** The shelved session ended while that acquire was in flight; its answer says which came first. */
+    private boolean endedWhileAdopting;
 
     LineConnection(LineDoor door, long seq, InetAddress address) {
         this.door = door;
@@ -320,11 +325,16 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         busy = true;
         CompletableFuture<Void> barrier = door.settled();
         Runnable go = () -> {
+            if (session == 0) {
+                adoptShelved();
+            }
             Command.PoolAcquire c = new Command.PoolAcquire(session, nextRequestId++, a.key() == null ? "" : a.key(),
                     a.workers(), a.maxQueue(), timeoutMs, a.forAnyone());
             acquireInFlight = c.requestId();
             earlyOutcome = null;
-            if (session != 0) {
+            if (adopting) {
+                propose(c, result -> adoptedAcquired(c, result));
+            } else if (session != 0) {
                 propose(c, result -> acquired(c, result));
             } else {
                 openWith(c);
@@ -435,6 +445,54 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         });
     }
 
+    /**
+     * Takes a session from the door's shelf, if it has one, for the first acquire: the acquire is
+     * then a plain acquire on it, carrying on its request ids.
+     */
+    private void adoptShelved() {
+        SessionShelf.Shelved s = door.adopt(this);
+        if (s != null) {
+            session = s.session();
+            nextRequestId = s.nextRequestId();
+            adopting = true;
+        }
+    }
+
+    /** The answer to the first acquire on a session taken from the shelf. */
+    private void adoptedAcquired(Command.PoolAcquire c, Result r) {
+        adopting = false;
+        boolean ended = endedWhileAdopting;
+        endedWhileAdopting = false;
+        if (r instanceof Result.Rejected rej && rej.code() == ErrorCode.UNKNOWN_SESSION) {
+            // The shelved session ended before this acquire reached it (it expired while this node was
+            // cut off), so the acquire did nothing: open a session of our own, as without the shelf.
+            door.sessionGone(session);
+            session = 0;
+            earlyOutcome = null;
+            openWith(c.withSession(0));
+            return;
+        }
+        if (ended) {
+            // It ended after this acquire was applied: whatever the acquire got went with it.
+            acquireInFlight = 0;
+            earlyOutcome = null;
+            lose();
+            done();
+            return;
+        }
+        acquired(c, r);
+    }
+
+    /**
+     * Whether this connection's session may be handed on to a later connection: it holds and waits
+     * for nothing, no command of it is in flight or of unknown outcome, and the connection was closed
+     * by its client (a connection the door closes with an error may have left a command's outcome
+     * unknown). When in doubt, the session is closed.
+     */
+    private boolean idle() {
+        return !closing && !busy && !adopting && slots.isEmpty() && acquireInFlight == 0 && earlyOutcome == null;
+    }
+
     /** Proposes the close of this connection's session, once; retried like any write. */
     private CompletableFuture<Void> closeSession() {
         if (closedSession != null) {
@@ -449,6 +507,10 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             return closedSession;
         }
         long s = session;
+        if (idle() && door.shelve(s, nextRequestId)) {
+            closedSession.complete(null); // the next connection's first acquire takes it
+            return closedSession;
+        }
         door.sessionGone(s); // no more keep-alives: if the close cannot be written, the lease runs out
         if (!slots.isEmpty() || busy) { // busy: an acquire in flight may have been granted
             door.releasingClose(closedSession);
@@ -497,11 +559,21 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         if (closed) {
             return;
         }
-        if (e instanceof Effect.SessionEnded) {
+        if (e instanceof Effect.SessionEnded ended) {
+            if (session != 0 && ended.session() != session) {
+                return; // a shelved session this connection took and gave up (it had ended): not ours now
+            }
+            if (adopting) {
+                endedWhileAdopting = true; // the acquire's answer tells whether it ran before the end
+                return;
+            }
             lose();
             return;
         }
         Effect.PoolWaitEnded w = (Effect.PoolWaitEnded) e;
+        if (session != 0 && w.session() != session) {
+            return;
+        }
         if (w.requestId() == acquireInFlight) {
             earlyOutcome = w;
             return;
@@ -630,7 +702,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         return door.router().write(c);
     }
 
-    private static boolean retryable(Throwable t) {
+    static boolean retryable(Throwable t) {
         Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
         if (c instanceof StatusRuntimeException s) {
             Status.Code code = s.getStatus().getCode();

@@ -1,8 +1,10 @@
 package dev.baton.server.line;
 
+import dev.baton.core.command.Command;
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
+import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
 import dev.baton.server.api.LeaseKeeper;
 import dev.baton.server.api.Router;
@@ -44,6 +46,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * closes), and every acquire and release is a command of the replicated state machine, so keys are
  * shared by the whole cluster whichever node a client connects to. See {@link LineConnection} for
  * one connection's life and docs/poolcounter.md for the differences from poolcounterd.
+ *
+ * <h2>Sessions handed on</h2>
+ * A connection that closes cleanly with a provably idle session (nothing held, waited for or in
+ * flight) leaves the session on a {@link SessionShelf} rather than closing it, and the next
+ * connection's first acquire takes it: a connection per request then costs its acquire and its
+ * release, as a kept connection does, instead of two more commands to open and close a session.
+ * Shelved sessions are kept alive like those of open connections and closed after
+ * {@link #SHELF_IDLE_MS} unused, or when the door stops.
  *
  * <h2>One thread</h2>
  * All connections share one Netty event loop, as poolcounterd serves everything from one libevent
@@ -197,9 +207,24 @@ public final class LineDoor implements AutoCloseable {
     private final Map<InetAddress, Integer> perAddress = new HashMap<>();
     private final List<CompletableFuture<?>> releasingCloses = new ArrayList<>();
     private long connectionSeq;
+    private final SessionShelf shelf = new SessionShelf(SHELF_MAX, TimeUnit.MILLISECONDS.toNanos(SHELF_IDLE_MS));
 
     /** The most one socket read adds to a connection's input. */
     static final int MAX_READ_BYTES = 16 * 1024;
+    /**
+     * Sessions on the shelf at most. The shelf needs about as many as connections close and are
+     * replaced within {@link #SHELF_IDLE_MS}, i.e. the number of clients churning through this node at
+     * once (the PHP workers of the app servers that use it: hundreds). Each shelved session counts
+     * against the cluster's {@code maxSessions} and is renewed every keep-alive round, so the bound
+     * keeps a burst from leaving a door sitting on thousands; past it, sessions are closed as before.
+     */
+    static final int SHELF_MAX = 256;
+    /**
+     * A shelved session unused this long is closed. A churning client reconnects within
+     * milliseconds, so two seconds only outlast pauses in its traffic; much longer would hold
+     * sessions (and the admin listing) of clients long gone.
+     */
+    static final long SHELF_IDLE_MS = 2_000;
 
     final AtomicLong connectErrors = new AtomicLong();
     final AtomicLong failedSends = new AtomicLong();
@@ -299,6 +324,8 @@ public final class LineDoor implements AutoCloseable {
             long sweep = Math.max(20, Math.min(1_000, shortest / 4));
             loop.scheduleWithFixedDelay(this::sweepTimeouts, sweep, sweep, TimeUnit.MILLISECONDS);
         }
+        long shelfSweep = SHELF_IDLE_MS / 4;
+        loop.scheduleWithFixedDelay(this::closeIdleShelved, shelfSweep, shelfSweep, TimeUnit.MILLISECONDS);
         return this;
     }
 
@@ -394,19 +421,43 @@ public final class LineDoor implements AutoCloseable {
         return sum;
     }
 
-    /** Bytes received and not yet executed, over all connections (read on the event loop). */
-    long readAheadBytes() {
+    /** Idle sessions of closed connections kept for the next ones (approximate off the event loop). */
+    public int shelvedSessions() {
+        return shelf.size();
+    }
+
+    /** New connections that took a shelved session instead of opening one. */
+    public long sessionsReused() {
+        return shelf.reused();
+    }
+
+    /** The ids of the shelved sessions, newest first (read on the event loop); for tests. */
+    List<Long> shelvedSessionIds() {
+        return onEventLoop(() -> {
+            List<Long> ids = new ArrayList<>();
+            shelf.forEachSession(ids::add);
+            return ids;
+        });
+    }
+
+    /** Runs {@code task} on the event loop, where connections and the shelf live, and waits for its value. */
+    <T> T onEventLoop(java.util.concurrent.Callable<T> task) {
         try {
-            return loop.submit(() -> {
-                long sum = 0;
-                for (LineConnection c : open) {
-                    sum += c.readAheadBytes();
-                }
-                return sum;
-            }).get(10, TimeUnit.SECONDS);
+            return loop.submit(task).get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Bytes received and not yet executed, over all connections (read on the event loop). */
+    long readAheadBytes() {
+        return onEventLoop(() -> {
+            long sum = 0;
+            for (LineConnection c : open) {
+                sum += c.readAheadBytes();
+            }
+            return sum;
+        });
     }
 
     // ---- for connections -----------------------------------------------------------------------
@@ -449,6 +500,99 @@ public final class LineDoor implements AutoCloseable {
 
     void sessionGone(long session) {
         bySession.remove(session);
+    }
+
+    /**
+     * A connection closed cleanly and its session is idle (the connection checked): shelve it for
+     * the next connection. False when the door stops or the shelf is full: the caller closes it.
+     */
+    boolean shelve(long session, long nextRequestId) {
+        bySession.remove(session);
+        if (closing) {
+            return false;
+        }
+        return shelf.put(session, nextRequestId, System.nanoTime());
+    }
+
+    /**
+     * A shelved session for {@code c}'s first acquire, registered to {@code c} (its effects go there,
+     * it stays kept alive); null if there is none and {@code c} opens its own.
+     */
+    SessionShelf.Shelved adopt(LineConnection c) {
+        if (closing) {
+            return null;
+        }
+        SessionShelf.Shelved s = shelf.take();
+        if (s != null) {
+            bySession.put(s.session(), c);
+        }
+        return s;
+    }
+
+    /** Closes the shelved sessions unused for {@link #SHELF_IDLE_MS}. */
+    private void closeIdleShelved() {
+        closeShelved(shelf.takeIdle(System.nanoTime()));
+    }
+
+    /**
+     * Proposes the close of sessions taken off the shelf. On the leader those that came due together
+     * are submitted at once (they enter the log together); a follower forwards them one by one, as
+     * its connections' closes. Either way a close that fails is retried on its own.
+     */
+    private CompletableFuture<Void> closeShelved(List<SessionShelf.Shelved> due) {
+        if (due.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        long now = System.nanoTime();
+        List<Command.CloseSession> commands = new ArrayList<>(due.size());
+        for (SessionShelf.Shelved s : due) {
+            commands.add(new Command.CloseSession(s.session(), s.nextRequestId()));
+        }
+        List<CompletableFuture<?>> closes = new ArrayList<>(due.size());
+        List<CompletableFuture<Result>> submitted =
+                commands.size() > 1 && router.node().isLeader() ? router.node().submitAll(commands) : null;
+        for (int i = 0; i < commands.size(); i++) {
+            Command.CloseSession close = commands.get(i);
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            if (submitted == null) {
+                proposeClose(close, now, f);
+            } else {
+                submitted.get(i).whenComplete((r, t) -> {
+                    if (t == null) {
+                        f.complete(null);
+                    } else {
+                        proposeClose(close, now, f); // e.g. no longer the leader: through the router
+                    }
+                });
+            }
+            closes.add(f);
+        }
+        return CompletableFuture.allOf(closes.toArray(CompletableFuture[]::new));
+    }
+
+    /**
+     * Proposes {@code close}, retrying the same command while the failure may be passing, for up to
+     * the session TTL: by then, without keep-alives, the lease has run out and the leader ends it.
+     */
+    private void proposeClose(Command.CloseSession close, long startNanos, CompletableFuture<Void> done) {
+        CompletableFuture<?> f;
+        try {
+            f = router.write(close);
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((r, t) -> {
+            if (t == null || !LineConnection.retryable(t)
+                    || TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos) >= config.sessionTtlMs()) {
+                done.complete(null);
+                return;
+            }
+            try {
+                loop.schedule(() -> proposeClose(close, startNanos, done), 200, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                done.complete(null);
+            }
+        });
     }
 
     void connectionClosed(LineConnection c) {
@@ -497,7 +641,7 @@ public final class LineDoor implements AutoCloseable {
      * order relative to the answers of its own commands (which also pass through the apply thread).
      */
     public void onEffects(List<Effect> effects) {
-        if (bySession.isEmpty() && opening.isEmpty()) {
+        if (bySession.isEmpty() && opening.isEmpty() && shelf.size() == 0) {
             return;
         }
         for (Effect e : effects) {
@@ -513,12 +657,17 @@ public final class LineDoor implements AutoCloseable {
             if (c == null && !opening.isEmpty()) {
                 c = openedJustNow(s);
             }
-            if (c != null) {
-                try {
+            try {
+                if (c != null) {
                     c.effect(e);
-                } catch (java.util.concurrent.RejectedExecutionException stopping) {
-                    return; // the door is closing
+                } else if (e instanceof Effect.SessionEnded && shelf.holds(s)) {
+                    // Expired while this node was cut off, or closed by an admin: never hand it on. Should
+                    // a connection take it meanwhile, its acquire is refused (unknown session) and it opens
+                    // a new one.
+                    loop.execute(() -> shelf.drop(s));
                 }
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                return; // the door is closing
             }
         }
     }
@@ -538,11 +687,13 @@ public final class LineDoor implements AutoCloseable {
         for (Long s : bySession.keySet()) {
             leases.keepAlive(s);
         }
+        shelf.forEachSession(leases::keepAlive);
     }
 
     /**
      * Stops accepting, closes every connection (their sessions are closed, so their slots pass on at
-     * once rather than after the TTL) and waits up to {@code waitMs} for those closes.
+     * once rather than after the TTL) and the shelved sessions, and waits up to {@code waitMs} for
+     * those closes.
      */
     public void close(long waitMs) {
         closing = true;
@@ -556,6 +707,7 @@ public final class LineDoor implements AutoCloseable {
                 for (LineConnection c : new ArrayList<>(open)) {
                     closes.add(c.closeForShutdown());
                 }
+                closes.add(closeShelved(shelf.takeAll()));
                 CompletableFuture.allOf(closes.toArray(CompletableFuture[]::new))
                         .whenComplete((r, t) -> done.complete(null));
             });

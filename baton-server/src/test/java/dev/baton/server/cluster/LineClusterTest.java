@@ -152,4 +152,89 @@ class LineClusterTest {
             }
         }
     }
+
+    /**
+     * A connection per request (MediaWiki's connect, acquire, release, close) on all three nodes, so
+     * followers hand sessions on from one connection to the next (the door's shelf), mixed with
+     * connections that close while their acquire is waiting or granted (whose sessions must be
+     * closed, not handed on). A key never has two holders, every reply is legal, and at the end
+     * nothing is held or waited for.
+     */
+    @Test
+    void connectionsPerRequestOnEveryNodeNeverShareASlot() throws Exception {
+        try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
+            NodeProc leader = c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            for (NodeProc n : c.nodes()) {
+                c.awaitStatus(n);
+            }
+            java.util.concurrent.atomic.AtomicIntegerArray holders = new java.util.concurrent.atomic.AtomicIntegerArray(2);
+            java.util.concurrent.ConcurrentLinkedQueue<String> problems = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            java.util.concurrent.atomic.AtomicLong pairs = new java.util.concurrent.atomic.AtomicLong();
+            List<Thread> workers = new java.util.ArrayList<>();
+            for (int t = 0; t < 6; t++) {
+                int port = c.node(t % 3).linePort;
+                long seed = 100 + t;
+                workers.add(new Thread(() -> {
+                    java.util.Random rnd = new java.util.Random(seed);
+                    for (int i = 0; i < 80 && problems.isEmpty(); i++) {
+                        int k = rnd.nextInt(2);
+                        boolean any = rnd.nextInt(4) == 0;
+                        String acq = (any ? "ACQ4ANY" : "ACQ4ME") + " churn" + k + " 1 100 30";
+                        try (LineClient lc = new LineClient(port)) {
+                            if (rnd.nextInt(5) == 0) {
+                                lc.send(acq); // and gone, waiting or granted: the session must be closed
+                                continue;
+                            }
+                            String r = lc.call(acq);
+                            if (r.equals("DONE") && any) {
+                                continue;
+                            }
+                            if (!r.equals("LOCKED")) {
+                                problems.add(acq + " -> " + r);
+                                continue;
+                            }
+                            if (holders.incrementAndGet(k) > 1) {
+                                problems.add("two holders of churn" + k);
+                            }
+                            Thread.sleep(rnd.nextInt(2));
+                            holders.decrementAndGet(k);
+                            String rel = lc.call("RELEASE");
+                            if (!rel.equals("RELEASED")) {
+                                problems.add("RELEASE -> " + rel);
+                            }
+                            pairs.incrementAndGet();
+                        } catch (Throwable e) {
+                            problems.add(e.toString());
+                        }
+                    }
+                }));
+            }
+            workers.forEach(Thread::start);
+            for (Thread w : workers) {
+                w.join(300_000);
+            }
+            System.out.println("[LineClusterTest] connection-per-request pairs " + pairs);
+            assertThat(problems).isEmpty();
+            for (NodeProc n : c.nodes()) {
+                if (n != leader) { // the follower's door handed sessions on, through the forwarding path
+                    assertThat(metric(n, "baton_line_sessions_reused_total")).as("sessions reused on " + n.id).isPositive();
+                }
+            }
+            try (LineClient lc = new LineClient(c.node(0).linePort)) {
+                TestWaits.await("every key to be free", () -> lc.call("STATS hashtable_entries")
+                        .equals("hashtable_entries: 0"));
+            }
+        }
+    }
+
+    private static double metric(NodeProc n, String name) throws Exception {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(n.http() + "/metrics"))
+                        .timeout(java.time.Duration.ofSeconds(30)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + name + "(\\{[^}]*})? (\\S+)$").matcher(r.body());
+        assertThat(m.find()).as(name + " in /metrics of " + n.id).isTrue();
+        return Double.parseDouble(m.group(2));
+    }
 }

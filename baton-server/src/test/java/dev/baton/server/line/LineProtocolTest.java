@@ -81,6 +81,8 @@ class LineProtocolTest {
 
     @Test
     void aConnectionsFirstAcquireOpensItsSessionInTheSameCommand() throws Exception {
+        // Else it takes an idle session an earlier test's connection left on the shelf (LineSessionShelfTest).
+        TestWaits.await("no shelved session to take", () -> server.lineDoor().shelvedSessions() == 0);
         long from = server.node().lastAppliedIndex() + 1;
         LineClient c = client();
         assertThat(c.call("ACQ4ME first-command 1 5 0")).isEqualTo("LOCKED");
@@ -100,6 +102,8 @@ class LineProtocolTest {
 
     @Test
     void aConnectionPerRequestLeavesNoSessionBehind() throws Exception {
+        // Their sessions are handed on from one connection to the next, and the last one is closed
+        // after the shelf's idle time.
         long before = server.node().readLocal(new Query.GetSummary()).sessions();
         for (int i = 0; i < 40; i++) {
             try (LineClient c = new LineClient(port)) {
