@@ -4,6 +4,7 @@ import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.BatonCli;
+import dev.baton.server.NodeJvm;
 import io.grpc.ManagedChannel;
 
 import java.io.IOException;
@@ -207,8 +208,8 @@ final class ProcessCluster implements AutoCloseable {
                 cmd.addAll(List.of("setpriv", "--reuid", n.user, "--regid", n.user, "--clear-groups",
                         "--inh-caps", "+dac_override,+dac_read_search", "--ambient-caps", "+dac_override,+dac_read_search"));
             }
+            cmd.addAll(NodeJvm.java());
             cmd.addAll(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                     "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
