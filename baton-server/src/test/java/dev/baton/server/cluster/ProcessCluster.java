@@ -299,9 +299,12 @@ final class ProcessCluster implements AutoCloseable {
         }
     }
 
-    /** The node's status, waiting up to 30 s for it to answer. */
+    /**
+     * The node's status, waiting up to 120 s for it to answer: a node may still be starting its JVM,
+     * and on a loaded 2-core box (load average 19) one took over 30 s to.
+     */
     StatusResponse awaitStatus(NodeProc n) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (true) {
             Optional<StatusResponse> st = status(n);
             if (st.isPresent()) {
@@ -316,7 +319,7 @@ final class ProcessCluster implements AutoCloseable {
 
     /** A live node that knows the leader and is not it. */
     NodeProc awaitFollower() throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (true) {
             for (NodeProc n : nodes) {
                 Optional<StatusResponse> st = status(n);
