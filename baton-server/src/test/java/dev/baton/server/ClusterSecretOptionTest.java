@@ -119,7 +119,8 @@ class ClusterSecretOptionTest {
     private record Result(int exit, String out) {}
 
     private static Result run(Path tmp, String env, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(NodeJvm.java());
+        cmd.addAll(List.of(
                 "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                 "--raft-port", Integer.toString(freePort()), "--api-port", Integer.toString(freePort()),
                 "--line-port", Integer.toString(freePort()), "--http-port", Integer.toString(freePort())));

@@ -72,7 +72,8 @@ class ServerProcessTest {
     }
 
     private static List<String> command(Path data, int port, String... extra) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(NodeJvm.java());
+        cmd.addAll(List.of(
                 "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                 "--data-dir", data.toString(), "--raft-port", Integer.toString(port),
                 "--api-port", Integer.toString(freePort()), "--line-port", Integer.toString(freePort()),

@@ -113,7 +113,8 @@ class StartupErrorsProcessTest {
     private static List<String> command(Path tmp, Path data, Map<String, Integer> ports, String... extra)
             throws IOException {
         Files.createDirectories(tmp.resolve("jtmp"));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(NodeJvm.java());
+        cmd.addAll(List.of(
                 "-Djava.io.tmpdir=" + tmp.resolve("jtmp"), "-cp", System.getProperty("java.class.path"),
                 BatonCli.class.getName(), "server", "--data-dir", data.toString()));
         ports.forEach((option, port) -> cmd.addAll(List.of(option, Integer.toString(port))));

@@ -42,7 +42,7 @@ class DispatcherKillTest {
     @Test
     void killingTheLeaderMidRunNeverDoubleDispatchesOrMovesACursorBack() throws Exception {
         try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
-            ProcessCluster.NodeProc leader = c.awaitLeader(60_000).orElseThrow(() -> new AssertionError(c.logs()));
+            ProcessCluster.NodeProc leader = c.awaitLeader(120_000).orElseThrow(() -> new AssertionError(c.logs()));
             for (ProcessCluster.NodeProc n : c.nodes()) {
                 c.awaitStatus(n);
             }

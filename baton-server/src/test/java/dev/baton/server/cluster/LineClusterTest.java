@@ -27,7 +27,7 @@ class LineClusterTest {
     @Test
     void clientsOnDifferentNodesShareAKeyAndADeadNodesSlotPassesToAWaiterElsewhere() throws Exception {
         try (ProcessCluster c = new ProcessCluster(tmp, 3, "--session-ttl", Long.toString(TTL_MS)).startAll()) {
-            NodeProc leader = c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            NodeProc leader = c.awaitLeader(120_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
             List<NodeProc> followers = c.nodes().stream().filter(n -> n != leader).toList();
             NodeProc f1 = followers.get(0);
             NodeProc f2 = followers.get(1);
@@ -73,7 +73,7 @@ class LineClusterTest {
     @Test
     void repliesStayInOrderOnEveryNodeUnderContention() throws Exception {
         try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
-            c.awaitLeader(60_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
+            c.awaitLeader(120_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
             for (NodeProc n : c.nodes()) {
                 c.awaitStatus(n);
             }

@@ -4,6 +4,7 @@ import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.BatonCli;
+import dev.baton.server.NodeJvm;
 import io.grpc.ManagedChannel;
 
 import java.io.IOException;
@@ -207,8 +208,8 @@ final class ProcessCluster implements AutoCloseable {
                 cmd.addAll(List.of("setpriv", "--reuid", n.user, "--regid", n.user, "--clear-groups",
                         "--inh-caps", "+dac_override,+dac_read_search", "--ambient-caps", "+dac_override,+dac_read_search"));
             }
+            cmd.addAll(NodeJvm.java());
             cmd.addAll(List.of(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
                     "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                     "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
@@ -298,9 +299,12 @@ final class ProcessCluster implements AutoCloseable {
         }
     }
 
-    /** The node's status, waiting up to 30 s for it to answer. */
+    /**
+     * The node's status, waiting up to 120 s for it to answer: a node may still be starting its JVM,
+     * and on a loaded 2-core box (load average 19) one took over 30 s to.
+     */
     StatusResponse awaitStatus(NodeProc n) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (true) {
             Optional<StatusResponse> st = status(n);
             if (st.isPresent()) {
@@ -315,7 +319,7 @@ final class ProcessCluster implements AutoCloseable {
 
     /** A live node that knows the leader and is not it. */
     NodeProc awaitFollower() throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (true) {
             for (NodeProc n : nodes) {
                 Optional<StatusResponse> st = status(n);

@@ -44,6 +44,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -395,9 +396,24 @@ class SecurityProcessTest {
     void aProcessWithAnotherCasRaftCertificateGetsNoRaftTrafficThroughAndChangesNothing() throws Exception {
         TlsFiles.Ca foreignCa = security.files().ca("foreign-members-ca");
         TlsFiles.Leaf intruderCert = security.files().node(foreignCa, "intruder");
-        for (ProcessCluster.NodeProc n : members()) {
-            assertThat(raftPortAccepts(n.raftPort, security.peerLeaf(), 5_000)).as("%s, a member's certificate", n.id).isTrue();
-            assertThat(raftPortAccepts(n.raftPort, intruderCert, 60_000)).as("%s, another CA's certificate", n.id).isFalse();
+        // All probes at once: an accepted one lasts its whole wait, and one after another they were
+        // most of this test's time. Each probe has its own connection and the same wait as alone.
+        List<ProcessCluster.NodeProc> nodes = members();
+        java.util.concurrent.ExecutorService probes = java.util.concurrent.Executors.newFixedThreadPool(2 * nodes.size());
+        try {
+            List<java.util.concurrent.Future<Boolean>> member = new ArrayList<>();
+            List<java.util.concurrent.Future<Boolean>> foreign = new ArrayList<>();
+            for (ProcessCluster.NodeProc n : nodes) {
+                member.add(probes.submit(() -> raftPortAccepts(n.raftPort, security.peerLeaf(), 5_000)));
+                foreign.add(probes.submit(() -> raftPortAccepts(n.raftPort, intruderCert, 60_000)));
+            }
+            for (int i = 0; i < nodes.size(); i++) {
+                String id = nodes.get(i).id;
+                assertThat(member.get(i).get()).as("%s, a member's certificate", id).isTrue();
+                assertThat(foreign.get(i).get()).as("%s, another CA's certificate", id).isFalse();
+            }
+        } finally {
+            probes.shutdownNow();
         }
 
         // A whole node with the other CA's certificate that claims to be a member (--peers lists the

@@ -5,6 +5,7 @@ import dev.baton.api.v1.LockStatus;
 import dev.baton.api.v1.PoolStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.server.BatonCli;
+import dev.baton.server.NodeJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,6 +16,8 @@ import dev.baton.server.line.LineClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,8 +43,9 @@ class SingleNodeProcessTest {
 
     private static Process start(Path cwd) throws IOException {
         Files.createDirectories(cwd.resolve("jtmp"));
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server")
+        List<String> cmd = new ArrayList<>(NodeJvm.java());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server"));
+        ProcessBuilder pb = new ProcessBuilder(cmd)
                 .directory(cwd.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(cwd.resolve("out.log").toFile()));
         pb.environment().put("JAVA_TOOL_OPTIONS", "-Djava.io.tmpdir=" + cwd.resolve("jtmp"));

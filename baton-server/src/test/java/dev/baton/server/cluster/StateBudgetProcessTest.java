@@ -6,6 +6,7 @@ import dev.baton.api.v1.SnapshotRequest;
 import dev.baton.client.BatonClient;
 import dev.baton.client.LimitExceededException;
 import dev.baton.server.BatonCli;
+import dev.baton.server.NodeJvm;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import org.junit.jupiter.api.Test;
@@ -42,7 +43,8 @@ class StateBudgetProcessTest {
 
     private static Node start(Path dir, int raft, int api, int line, int http) throws IOException {
         Files.createDirectories(dir.resolve("jtmp"));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(NodeJvm.java());
+        cmd.addAll(List.of(
                 "-Xmx256m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + dir.resolve("jtmp"),
                 "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                 "--node-id", "n1", "--data-dir", dir.resolve("data").toString(),

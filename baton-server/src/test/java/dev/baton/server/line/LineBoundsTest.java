@@ -1,6 +1,7 @@
 package dev.baton.server.line;
 
 import dev.baton.server.BatonCli;
+import dev.baton.server.NodeJvm;
 import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.http.BatonMetrics;
@@ -263,7 +264,8 @@ class LineBoundsTest {
     /** Runs {@code baton server} with the options; it must exit with 2 at once. Returns its output. */
     private static String serverWith(String... options) throws Exception {
         Path dir = Files.createTempDirectory("baton-line-options");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(NodeJvm.java());
+        cmd.addAll(List.of(
                 "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
                 "--data-dir", dir.resolve("data").toString(), "--raft-port", Integer.toString(TestWaits.freePort()),
                 "--api-port", "0", "--line-port", "0", "--no-http"));
