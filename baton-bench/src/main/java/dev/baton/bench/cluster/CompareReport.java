@@ -282,7 +282,7 @@ public final class CompareReport {
             b.append("All processes share the machine's CPUs, so a client library that costs more CPU leaves less to"
                     + " its servers. Server CPU is all of the contender's server processes together.\n\n");
             table(b, byCell, names, CompareReport::cpuPerPair);
-            entriesTable(b, byCell, names);
+            entriesTable(b, "### Acquire + release pairs", byCell, names);
 
             ratios(b, "### Baton 3 nodes ÷ the others (median pairs/s; ", byCell, names, refs);
         }
@@ -348,15 +348,16 @@ public final class CompareReport {
      * Pairs per Raft log entry (median), for the contenders that report it (Baton: the leader's applied
      * index at the window's edges); left out when none does.
      */
-    private static void entriesTable(StringBuilder b, Map<Cell, Map<String, Reps>> byCell, List<String> names) {
+    private static void entriesTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell,
+                                     List<String> names) {
         List<String> withLog = names.stream().filter(n -> byCell.values().stream()
                 .anyMatch(m -> m.get(n) != null && !Double.isNaN(m.get(n).median("pairs_per_entry")))).toList();
         if (withLog.isEmpty()) {
             return;
         }
-        b.append("### Acquire + release pairs per Raft log entry (median over repetitions)\n\n");
-        b.append("How well group commit fills the log: every entry costs a replicated, fsynced append on each node,"
-                + " so more pairs per entry means less CPU per pair.\n\n");
+        b.append(title).append(" per Raft log entry (median over repetitions)\n\n");
+        b.append("How well group commit fills the log (the leader's applied index over the window): every entry is"
+                + " a replicated append, fsynced on each node.\n\n");
         table(b, byCell, withLog, r -> {
             double v = r.median("pairs_per_entry");
             return Double.isNaN(v) ? "–" : String.format(Locale.ROOT, "%.1f", v);
@@ -411,7 +412,7 @@ public final class CompareReport {
 
         b.append("#### With churn: CPU per pair, µs: servers / load generator (median over repetitions)\n\n");
         table(b, churn, churnNames, CompareReport::cpuPerPair);
-        entriesTable(b, churn, churnNames);
+        entriesTable(b, "#### With churn: pairs", churn, churnNames);
 
         ratios(b, "#### With churn: Baton 3 nodes ÷ the others (median pairs/s; ", churn, churnNames, refs);
 
