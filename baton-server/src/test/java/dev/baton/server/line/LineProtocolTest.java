@@ -28,9 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The PoolCounter door of one real node (SOFAJRaft, on-disk log) over raw sockets: every row of
- * poolcounterd's reply table, the verified transcripts of seed-systems.md §1.4, the scenarios of
- * poolcounterd's own test suite (§1.8: single client, two clients, errors, stats) and the quirks of
- * §1.7 fixed. Keys are unique per test, so tests share the node.
+ * poolcounterd's reply table, its five verified transcripts, the scenarios of poolcounterd's own
+ * test suite (single client, two clients, errors, stats) and its quirks, fixed (all described in
+ * docs/design.md, "poolcounterd"). Keys are unique per test, so tests share the node.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LineProtocolTest {
