@@ -22,11 +22,11 @@ import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 /**
- * Session leases (DESIGN rule 3): the leader alone tracks when it last heard from each session, in
- * memory, and proposes {@link Command.ExpireSessions} for those silent longer than their TTL; the
- * core applies the decision. A keep-alive therefore costs no Raft write. Followers collect the
- * keep-alives of the streams they hold and forward them to the leader in one call every
- * {@link #FORWARD_EVERY_MS} ms.
+ * Session leases (docs/design.md, "Time-driven changes are commands"): the leader alone tracks when
+ * it last heard from each session, in memory, and proposes {@link Command.ExpireSessions} for those
+ * silent longer than their TTL; the core applies the decision. A keep-alive therefore costs no Raft
+ * write. Followers collect the keep-alives of the streams they hold and forward them to the leader
+ * in one call every {@link #FORWARD_EVERY_MS} ms.
  *
  * <p>After a leader change the new leader knows nobody's last keep-alive, so every live session
  * (from {@link Query.ListSessionLeases}) starts with a fresh lease: a fail-over never expires a
