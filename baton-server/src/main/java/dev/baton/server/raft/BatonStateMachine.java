@@ -50,7 +50,7 @@ import java.util.concurrent.RejectedExecutionException;
  * entry in log order, the {@link EffectListener} gets the entry's effects and then the proposing
  * leader's {@link ProposalClosure} gets its {@link Applied} (other nodes, and log replay, have no
  * closure); so whoever sees a proposal complete knows its effects were already handed over. Nothing
- * here waits (rule 2): update is pure computation.
+ * here waits (docs/design.md, "Never park an apply"): update is pure computation.
  *
  * <h2>Failing stop, never skipping</h2>
  * An entry is never skipped. If {@code update} throws (a bug: the core rejects bad commands in its
