@@ -6,7 +6,8 @@ package dev.baton.server.raft;
  *
  * <p>For a proposal this does <em>not</em> always mean "not applied": an entry appended by a leader
  * that then lost its leadership may still be committed by the next leader. Clients retry with the
- * same request id (rule 5), which makes the outcome exactly-once either way.
+ * same request id (docs/design.md, "Idempotent requests"), which makes the outcome exactly-once
+ * either way.
  */
 public class RaftOperationException extends RuntimeException {
     private static final long serialVersionUID = 1L;
