@@ -319,8 +319,8 @@ public final class BatonNode implements AutoCloseable {
         }
 
         // SOFAJRaft's own RPC server factory binds bolt to the wildcard address whatever the peer's host
-        // is; build the bolt server on the configured host instead (DESIGN: 127.0.0.1 unless configured),
-        // with the executors we own so that close() can stop their threads.
+        // is; build the bolt server on the configured host instead (127.0.0.1 unless configured: the safe
+        // defaults of docs/design.md), with the executors we own so that close() can stop their threads.
         raftRpcExecutor = JRaftUtils.createExecutor("baton-raft-rpc-" + options.nodeId() + "-",
                 no.getRaftRpcThreadPoolSize());
         cliRpcExecutor = JRaftUtils.createExecutor("baton-cli-rpc-" + options.nodeId() + "-",
