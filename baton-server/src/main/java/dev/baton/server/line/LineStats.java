@@ -5,7 +5,7 @@ import dev.baton.core.command.View;
 import java.util.Locale;
 
 /**
- * poolcounterd's {@code STATS} replies, byte for byte in its formats (seed-systems.md §1.2; exporters
+ * poolcounterd's {@code STATS} replies, byte for byte in its formats (docs/poolcounter.md; exporters
  * such as Wikia's poolcounter-prometheus-exporter split each line on {@code ": "} and stop at the
  * empty line that ends {@code STATS FULL}).
  *
