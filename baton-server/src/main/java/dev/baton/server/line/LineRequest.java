@@ -1,7 +1,8 @@
 package dev.baton.server.line;
 
 /**
- * One parsed line of the PoolCounter protocol (seed-systems.md §1.2), before any state is consulted.
+ * One parsed line of the PoolCounter protocol (docs/design.md, "poolcounterd"), before any state
+ * is consulted.
  * The parser only decides what was asked; which reply an acquire gets depends on the connection's
  * slots first ({@code LOCK_HELD}, {@code WAIT_FOR_RESPONSE} come before {@code BAD_SYNTAX}), so a
  * malformed acquire is still an {@link Acquire}, with {@link Acquire#syntaxOk()} false.
