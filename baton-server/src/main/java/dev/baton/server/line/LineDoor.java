@@ -40,7 +40,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The PoolCounter front door: poolcounterd's line protocol (seed-systems.md §1.2–1.7) on port 7531,
+ * The PoolCounter front door: poolcounterd's line protocol (described in docs/design.md) on port 7531,
  * so MediaWiki's PHP client, the Python client and STATS exporters work against Baton unchanged.
  * Every TCP connection is a Baton session (opened at its first acquire, closed when the connection
  * closes), and every acquire and release is a command of the replicated state machine, so keys are
