@@ -60,9 +60,9 @@ import java.util.function.Supplier;
 
 /**
  * A deliberately naive reference model of Baton's coordination state machine, written from the
- * specification (DESIGN.md; seed-systems.md §1.2–1.7 pools, §2.4 dispatch, part 3 events and gated
- * queues) with plain mutable collections. It shares only the command/result/effect vocabulary with
- * the main code, none of its logic.
+ * specification (docs/design.md: its rules, and poolcounterd, Wikibase's dispatch selection and
+ * ManifoldCF's events for pools, dispatch, events and gated queues) with plain mutable collections.
+ * It shares only the command/result/effect vocabulary with the main code, none of its logic.
  *
  * <p>Usage per log entry: {@link #beginEntry}, then {@link #apply} for every command with the state
  * machine's actual result (the model computes the expected result and fails on a difference), then
@@ -314,7 +314,7 @@ public final class ReferenceModel {
         if (!unify(want, actual)) {
             throw new AssertionError("result of " + c + "\n  expected " + want + "\n  actual   " + actual);
         }
-        // every answer of an executed request is remembered, rejections included (DESIGN rule 5)
+        // every answer of an executed request is remembered, rejections included (docs/design.md, rule 5)
         if (executed && c instanceof SessionRequest r && r.requestId() != 0
                 && executedFor != null && sessions.get(executedFor.id) == executedFor) {
             Sess s = executedFor;
@@ -899,10 +899,10 @@ public final class ReferenceModel {
     }
 
     /**
-     * selectClient (§2.4): candidates are enabled, unlocked targets with pending changes that have
-     * rested at least the interval or lag by more than the batch size; the pick is random among the
-     * {@code randomness} most lagged. The model accepts any target that is a candidate with fewer
-     * than {@code randomness} candidates strictly more lagged, then adopts the pick.
+     * selectClient (docs/design.md): candidates are enabled, unlocked targets with pending changes
+     * that have rested at least the interval or lag by more than the batch size; the pick is random
+     * among the {@code randomness} most lagged. The model accepts any target that is a candidate
+     * with fewer than {@code randomness} candidates strictly more lagged, then adopts the pick.
      */
     private Result dispatchSelect(Sess s, DispatchSelect c, Result actual) {
         if (!validName(c.group())) {
