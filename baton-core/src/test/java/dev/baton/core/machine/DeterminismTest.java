@@ -20,7 +20,7 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Rule 1 of DESIGN.md: the core is a deterministic function of the entries. */
+/** docs/design.md, rule 1: the core is a deterministic function of the entries. */
 class DeterminismTest {
 
     /** Applies the entries in update() batches of random sizes (as the host would). */
