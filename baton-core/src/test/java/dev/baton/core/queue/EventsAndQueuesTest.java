@@ -37,7 +37,7 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Events (ManifoldCF IEventActivity, seed-systems.md §3) and the gated work queues built on them:
+ * Events (ManifoldCF IEventActivity, docs/design.md) and the gated work queues built on them:
  * items are claimed oldest first, one session each, never while a prerequisite event is pending.
  */
 class EventsAndQueuesTest {
