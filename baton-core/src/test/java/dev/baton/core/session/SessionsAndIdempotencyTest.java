@@ -63,7 +63,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Session lifecycle and the idempotency of session requests (DESIGN.md rules 3 and 5). */
+/** Session lifecycle and the idempotency of session requests (docs/design.md, rules 3 and 5). */
 class SessionsAndIdempotencyTest {
 
     // ---- opening -------------------------------------------------------------------------------
@@ -605,7 +605,7 @@ class SessionsAndIdempotencyTest {
     }
 
     /**
-     * Rejections are remembered like any answer (docs/core.md, rule 5; ErrorCode javadoc): a request
+     * Rejections are remembered like any answer (docs/design.md, rule 5; ErrorCode javadoc): a request
      * id names one attempt, so a retry after the world changed still gets the first answer, and a
      * new attempt takes a new id.
      */
