@@ -48,9 +48,9 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Dispatch groups: Wikibase's ChangeDispatchCoordinator (seed-systems.md §2) on the state machine.
+ * Dispatch groups: Wikibase's ChangeDispatchCoordinator (docs/design.md) on the state machine.
  *
- * <p>Selection follows §2.4: a target is eligible when it is enabled, has pending changes
+ * <p>Selection follows Wikibase's rule: a target is eligible when it is enabled, has pending changes
  * ({@code seen < head}) and either rested ({@code touched < now - interval}) or lags by more than
  * {@code batchSize}; the pick is random among the {@code randomness} most lagged eligible targets.
  *
@@ -175,7 +175,7 @@ class DispatchTest {
         assertThat(group(h, G).head()).isEqualTo(7);
     }
 
-    // ---- eligibility (§2.4), one target at a time ---------------------------------------------
+    // ---- eligibility, one target at a time ----------------------------------------------------
 
     /**
      * One target, randomness 1: is it selected? {@code touchedAgoMs < 0} means never released
@@ -250,9 +250,9 @@ class DispatchTest {
     private record Row(String id, long seen, long agoMs) {}
 
     /**
-     * A repo whose newest change is 23, with wikis in every situation §2.4 distinguishes. Returns the
-     * harness with the clock at the moment of selection; session ids are 1 (setup, holds zhwiki) and
-     * 2 (the dispatcher).
+     * A repo whose newest change is 23, with wikis in every situation the selection distinguishes.
+     * Returns the harness with the clock at the moment of selection; session ids are 1 (setup,
+     * holds zhwiki) and 2 (the dispatcher).
      */
     private static Harness wikibaseFixture(DispatchSettings settings) {
         List<Row> rows = List.of(
