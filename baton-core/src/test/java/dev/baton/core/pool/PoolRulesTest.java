@@ -44,9 +44,10 @@ import static org.assertj.core.api.Assertions.tuple;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 /**
- * The poolcounterd rules of seed-systems.md §1.2–1.6 and the §1.8 test inventory, on the core state
- * machine, with the §1.7 quirks fixed. A session plays a poolcounterd connection; CloseSession and
- * ExpireSessions play a disconnect. All time is the harness clock (the entries' timestamps).
+ * poolcounterd's rules and the scenarios of its test suite (docs/design.md, "poolcounterd"), on the
+ * core state machine, with its quirks fixed. A session plays a poolcounterd connection;
+ * CloseSession and ExpireSessions play a disconnect. All time is the harness clock (the entries'
+ * timestamps).
  */
 class PoolRulesTest {
 
