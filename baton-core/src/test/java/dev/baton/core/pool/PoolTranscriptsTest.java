@@ -27,14 +27,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 
 /**
- * The five transcripts verified against a built poolcounterd (seed-systems.md §1.4), replayed on
+ * The five transcripts verified against a built poolcounterd (docs/design.md), replayed on
  * the core state machine. C1..C3 are sessions (poolcounterd connections); a delayed poolcounterd
  * reply is a {@code QUEUED} result followed by an {@link PoolWaitEnded} effect. poolcounterd's
  * timeouts are whole seconds, Baton's are milliseconds.
  *
- * <p>Every reply and every effect is asserted exactly, including fences: a grant's fence carries the
- * log index of the entry that granted it (DESIGN.md rule 4; {@code Tx.nextFence}: the first grant of
- * entry {@code i} gets {@code i << 16}).
+ * <p>Every reply and every effect is asserted exactly, including fences: a grant's fence carries
+ * the log index of the entry that granted it (docs/design.md, rule 4; {@code Tx.nextFence}: the
+ * first grant of entry {@code i} gets {@code i << 16}).
  */
 class PoolTranscriptsTest {
     private static final long SECOND = 1_000;
