@@ -12,7 +12,7 @@ import dev.baton.core.queue.Queues;
 import dev.baton.core.session.SessionState;
 
 /**
- * ManifoldCF's events (seed-systems.md §3): an event is pending (with one owner) or completed
+ * ManifoldCF's events (docs/design.md): an event is pending (with one owner) or completed
  * (absent). Beginning fails if it is pending; completing is idempotent and unchecked. Pending
  * events hold back the queue items that name them as prerequisites.
  */
