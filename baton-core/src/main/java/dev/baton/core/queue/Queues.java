@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * Gated work queues (ManifoldCF's job queue with prerequisite events, seed-systems.md §3.3): items
+ * Gated work queues (ManifoldCF's job queue with prerequisite events, docs/design.md): items
  * are claimed oldest first, each by one session, and never while any of their prerequisite events
  * is pending. Retry puts an item at the back; a dead claimer's items go back to their places.
  *
