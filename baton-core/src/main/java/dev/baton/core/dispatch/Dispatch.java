@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Fair dispatch to many targets (Wikibase ChangeDispatchCoordinator, seed-systems.md §2): per-target
+ * Fair dispatch to many targets (Wikibase ChangeDispatchCoordinator, docs/design.md): per-target
  * cursors, stalest-first selection with jitter, one holder per target, released automatically (cursor
  * untouched) when the holder's session ends.
  */
