@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Wikibase's client selection (SqlChangeDispatchCoordinator::getCandidateClients, seed-systems.md
- * §2.4): among targets that are enabled, have pending changes ({@code seen < head}) and either have
+ * Wikibase's client selection (SqlChangeDispatchCoordinator::getCandidateClients, docs/design.md):
+ * among targets that are enabled, have pending changes ({@code seen < head}) and either have
  * rested since their last release ({@code touched < now − interval}) or lag by more than
  * {@code batchSize}, take the {@code randomness} most lagged and pick one at random.
  *
