@@ -20,8 +20,8 @@ import dev.baton.core.session.Waiter;
 import org.organicdesign.fp.collections.PersistentTreeMap;
 
 /**
- * PoolCounter semantics (reference: seed-systems.md §1.2–1.7): per-key counting semaphores with
- * bounded wait queues. Mirrors poolcounterd's {@code locks.c}, minus its quirks (see docs/).
+ * PoolCounter semantics (docs/design.md, "poolcounterd"): per-key counting semaphores with bounded
+ * wait queues. Mirrors poolcounterd's {@code locks.c}, minus its quirks (docs/differences.md).
  */
 public final class Pools {
     private Pools() {}
