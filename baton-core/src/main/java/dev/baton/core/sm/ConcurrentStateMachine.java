@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * The contract between the Raft host and the coordination state, after dragonboat's
- * {@code IConcurrentStateMachine} (seeds/004). The host guarantees the calling discipline below;
+ * {@code IConcurrentStateMachine} (docs/design.md). The host guarantees the calling discipline below;
  * the implementation guarantees determinism and the stated concurrency.
  *
  * <h2>Calling discipline (the host's side)</h2>
