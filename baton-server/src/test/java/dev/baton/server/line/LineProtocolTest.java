@@ -115,7 +115,7 @@ class LineProtocolTest {
                 () -> server.node().readLocal(new Query.GetSummary()).sessions() <= before);
     }
 
-    // ---- single client (§1.8 test_single_client) -----------------------------------------------
+    // ---- poolcounterd's single-client tests ----------------------------------------------------
 
     @ParameterizedTest
     @ValueSource(strings = {"ACQ4ME", "ACQ4ANY"})
@@ -211,7 +211,7 @@ class LineProtocolTest {
         assertThat(b.call("ACQ4ME Grüße:東京 1 2 0")).isEqualTo("TIMEOUT");
     }
 
-    // ---- errors (§1.8 test_errors) --------------------------------------------------------------
+    // ---- poolcounterd's error tests -------------------------------------------------------------
 
     @ParameterizedTest
     @ValueSource(strings = {"GARBAGE", "acq4me k 1 1 1", "ACQ4ME", "ACQ4MEk 1 1 1", "STATS", "release", ""})
@@ -253,7 +253,7 @@ class LineProtocolTest {
         assertThat(c.call("RELEASE")).isEqualTo("RELEASED");
     }
 
-    // ---- two clients (§1.8 test_two_clients) ------------------------------------------------------
+    // ---- poolcounterd's two-client tests ----------------------------------------------------------
 
     @Test
     void aWaiterIsLockedWhenTheHolderReleases() {
@@ -348,7 +348,7 @@ class LineProtocolTest {
         assertThat(b.call("RELEASE")).isEqualTo("RELEASED");
     }
 
-    // ---- the verified transcripts of §1.4 ----------------------------------------------------------
+    // ---- the five verified transcripts -------------------------------------------------------------
 
     @Test
     void transcript1HolderClosesAndTheAnyoneWaiterIsLockedNotDone() {
@@ -406,7 +406,7 @@ class LineProtocolTest {
         assertThat(client().call("ACQ4ME t5 2 5 0")).isEqualTo("LOCKED");
     }
 
-    // ---- quirks of §1.7, fixed ---------------------------------------------------------------------
+    // ---- poolcounterd's quirks, fixed --------------------------------------------------------------
 
     @Test
     void pipelinedCommandsAreAllAnsweredInOrder() {
@@ -479,7 +479,7 @@ class LineProtocolTest {
         assertThat(c.call("STATS ")).isEqualTo("ERROR WRONG_STAT");
     }
 
-    // ---- stats (§1.8 test_stats) --------------------------------------------------------------------
+    // ---- poolcounterd's stats tests -----------------------------------------------------------------
 
     @Test
     void statsFormats() {
