@@ -76,7 +76,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("reply table (§1.2)")
+    @DisplayName("reply table")
     class Replies {
 
         @ParameterizedTest(name = "{0}")
@@ -234,7 +234,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("order of checks for ACQ (§1.2)")
+    @DisplayName("order of checks for ACQ")
     class OrderOfChecks {
 
         static Stream<Arguments> rows() {
@@ -338,7 +338,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("maxqueue and workers are judged per request (§1.3, §1.6)")
+    @DisplayName("maxqueue and workers are judged per request")
     class PerRequestLimits {
 
         static Stream<Arguments> maxQueueRows() {
@@ -421,7 +421,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("hand-off on explicit RELEASE and on session end (§1.4)")
+    @DisplayName("hand-off on explicit RELEASE and on session end")
     class HandOff {
 
         @Test
@@ -539,7 +539,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("slots per session (§1.1, §1.8 test_single_client)")
+    @DisplayName("slots per session (poolcounterd's single-client tests)")
     class SlotsPerSession {
 
         @Test
@@ -606,7 +606,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("same key twice in one session (§1.4)")
+    @DisplayName("same key twice in one session")
     class SameKeyTwice {
 
         @ParameterizedTest(name = "{0}")
@@ -760,7 +760,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("RELEASE while the newest slot waits (§1.7 quirk 3, fixed)")
+    @DisplayName("RELEASE while the newest slot waits (quirk 3, fixed)")
     class ReleaseWhileWaiting {
 
         @ParameterizedTest(name = "{0}")
@@ -819,7 +819,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("timeouts follow the entries' clock (§1.4, §1.5)")
+    @DisplayName("timeouts follow the entries' clock")
     class Timeouts {
 
         @ParameterizedTest(name = "{0}")
@@ -942,7 +942,7 @@ class PoolRulesTest {
 
     // =============================================================================================
     @Nested
-    @DisplayName("§1.8 inventory, in our words")
+    @DisplayName("poolcounterd's test suite, in our words")
     class Inventory {
 
         @Test
