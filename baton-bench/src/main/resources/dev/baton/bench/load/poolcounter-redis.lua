@@ -1,6 +1,6 @@
--- PoolCounter on Redis: the algorithm of MediaWiki's PoolCounterRedis backend (as described in
--- reference/seed-systems.md section 1.11), written anew for Baton's side-by-side benchmark, with the
--- two defects described there fixed (see FIX 1 and FIX 2 below).
+-- PoolCounter on Redis: the algorithm of MediaWiki's PoolCounterRedis backend, written anew for
+-- Baton's side-by-side benchmark, with two of that backend's defects fixed (FIX 1 and FIX 2 below
+-- say what each was).
 --
 -- The algorithm: a pool (one key, W workers) is a list of free slot ids 1..W. An acquire pops a free
 -- slot; when none is free the client registers as a waiter and blocks in BLPOP on the slot list (an
