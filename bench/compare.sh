@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Baton side by side with what users run today (issue 7): the same closed-loop workload, in one run,
+# Baton side by side with what users run today: the same closed-loop workload, in one run,
 # on this machine, against
 #   baton3-java, baton3-line, baton1-java, baton1-line   Baton, 3 or 1 durable nodes, Java client or line port
 #   poolcounterd                                         the C daemon (Debian poolcounter)
@@ -14,7 +14,7 @@
 # The load generator and the servers' lifecycle are dev.baton.bench.cluster.Compare: every server on
 # loopback (free ports; poolcounterd on its fixed 7531), fresh for each contender, a JVM pre-warm,
 # then the matrix (clients x keys x W) several times. Results: JSON lines, and a Markdown report
-# written into BENCHMARKS.md between <!-- compare:begin --> and <!-- compare:end -->.
+# written into BENCHMARKS.md between <!-- compare:begin --> and <!-- compare:end --> (at its end).
 #
 # Connection churn (--connect per-pair, or kept,per-pair for both in one run): each client thread opens a
 # new connection or session for every acquire+release pair and closes it after the release, as MediaWiki
@@ -35,9 +35,9 @@
 #   bench/compare.sh --quick                      a reduced run (~10 min): 1 and 64 clients x 1000 keys
 #                                                 and x 1 key, W=1; 1 repetition of 2 + 5 s; 15 s pre-warm
 #   bench/compare.sh --contenders baton3-java,poolcounterd --clients 64 --keys 1000 --workers 1 --reps 2
-#   bench/compare.sh --contenders baton3-java,baton3-java-tls ...   the cost of TLS and tokens (BENCHMARKS.md)
+#   bench/compare.sh --contenders baton3-java,baton3-java-tls ...   the cost of TLS and tokens (docs/benchmark-history.md)
 #   bench/compare.sh --contenders baton3-line,baton3-java,poolcounterd --cells 64x1000x1 --connect kept,per-pair
-#                                                 connection churn beside kept connections (issue 17)
+#                                                 connection churn beside kept connections
 # Compare options (later ones win; --quick only sets defaults):
 #   --contenders LIST  names above, or all, baton, redis          --reps N, --warmup-s S, --duration-s S
 #   --clients LIST --keys LIST --workers LIST (product)           --prewarm-s S (per contender)

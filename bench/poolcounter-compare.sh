@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 4's comparison: Baton's PoolCounter line port against the C poolcounterd (Debian package
+# The PoolCounter door's first comparison: Baton's PoolCounter line port against the C poolcounterd (Debian package
 # "poolcounter"), ACQ4ME + RELEASE with no hold time, 1, 8, 64 connections over 1000 keys and 64 on
-# one key, W=1, on poolcounterd, a 1-node and a 3-node Baton. It is a subset of issue 7's comparison:
+# one key, W=1, on poolcounterd, a 1-node and a 3-node Baton. It is a subset of the side-by-side comparison:
 # this runs bench/compare.sh with that matrix and only prints the report (BENCHMARKS.md is left alone).
 #
 # Usage: bench/poolcounter-compare.sh [--only poolcounterd,baton1,baton3] [bench/compare.sh options]
