@@ -36,7 +36,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The HTTP port of a real node against clients that are slow, too many, too large or not who they
- * say they are (issue 15, items 4 and 5), over raw sockets so that every byte is the test's. Doors
+ * say they are, over raw sockets so that every byte is the test's. Doors
  * with small bounds are opened on the same node beside its default one.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
