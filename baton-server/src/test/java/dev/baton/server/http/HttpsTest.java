@@ -30,7 +30,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * HTTPS on the HTTP port (issue 16): with {@code --http-tls-cert-file} and {@code --http-tls-key-file}
+ * HTTPS on the HTTP port: with {@code --http-tls-cert-file} and {@code --http-tls-key-file}
  * the dashboard, admin API and metrics are served over TLS to a client that trusts the CA, and a
  * plain-HTTP request gets no answer.
  */
