@@ -32,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * The reproductions of issue 15, item 1, exactly as an attacker on the network would run them
+ * Forged leader-only commands, exactly as an attacker on the network would run them
  * against a default single node: a plain gRPC client (no secret, nothing but the public port) calls
  * the node-to-node forwarding link ({@code ForwardLink.Link}, which replaced the unary
  * {@code Forward.Propose} those reproductions used) with leader-only commands. Each must be refused and
