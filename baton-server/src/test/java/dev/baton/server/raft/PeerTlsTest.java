@@ -31,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Mutual TLS on the Raft port (issue 16): three nodes in one JVM over bolt on loopback, each with a
+ * Mutual TLS on the Raft port: three nodes in one JVM over bolt on loopback, each with a
  * certificate of the members' CA, elect a leader and replicate; the Raft port's membership handlers
  * (here {@code GetLeader}, served next to {@code AddPeer}, {@code ResetPeer} and the rest) answer a
  * client with a member's certificate, and nobody else: not a plaintext client, not one whose
