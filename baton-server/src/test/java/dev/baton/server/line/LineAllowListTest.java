@@ -11,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * {@code --line-allow} (issue 16): poolcounterd's protocol has no authentication, so port 7531 refuses
+ * {@code --line-allow}: poolcounterd's protocol has no authentication, so port 7531 refuses
  * client networks that are not listed, before they can send a line, and counts them.
  */
 class LineAllowListTest {
