@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The line door's bounds (issue 15) over raw sockets against a real node: a client that pipelines
+ * The line door's bounds over raw sockets against a real node: a client that pipelines
  * and never reads is paused, not buffered; connections over the per-address cap are refused while
  * other addresses are served; idle and incomplete-line timeouts close with an error line; a
  * connection holding or waiting for a slot is never closed by the idle timer. Limits and timeouts
@@ -79,7 +79,7 @@ class LineBoundsTest {
         return c;
     }
 
-    // ---- back-pressure (issue 15, reproduction 3) --------------------------------------------------
+    // ---- back-pressure ---------------------------------------------------------------------------
 
     /**
      * Today's main executes every pipelined STATS FULL at once and queues its ~700-byte reply in
@@ -172,7 +172,7 @@ class LineBoundsTest {
         return isRelease(i) ? RELEASE : STATS_FULL;
     }
 
-    // ---- per-address cap (issue 15, reproduction 6) ------------------------------------------------
+    // ---- per-address cap -------------------------------------------------------------------------
 
     @Test
     void connectionsOverThePerAddressCapAreRefusedWhileOtherAddressesAreServed() throws Exception {
@@ -210,7 +210,7 @@ class LineBoundsTest {
         assertThat(door.refusedPerAddress()).isEqualTo(refusedBefore + 1);
     }
 
-    // ---- timeouts (issue 15, reproduction 6) -------------------------------------------------------
+    // ---- timeouts --------------------------------------------------------------------------------
 
     @Test
     void anIdleConnectionIsClosedWithAnErrorLine() throws Exception {
