@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Issue 5's fault test for the dispatch facade: three {@link Dispatcher}s (each its own client and
+ * The fault test of the dispatch facade: three {@link Dispatcher}s (each its own client and
  * session) work a growing change feed over 15 targets of a 3-node cluster of real processes, and
  * the leader is killed with {@code kill -9} in the middle of the run. No target may ever be in two
  * deliveries at once, no stored cursor may move backwards, and every target ends caught up.
