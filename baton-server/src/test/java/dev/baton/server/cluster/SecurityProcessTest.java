@@ -55,7 +55,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Issue 16's security, on real {@code baton server} processes: one 3-node cluster for the class with
+ * Security, on real {@code baton server} processes: one 3-node cluster for the class with
  * TLS on the API port, mutual TLS on the Raft port (its own CA), a token file and a PoolCounter
  * port allow-list of 127.0.0.1 only ({@link SecuredCluster}). Every refusal is checked twice: the
  * call fails with the expected code, and the cluster's state is as before (no new session, the
