@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The flood of issue 15 against a real {@code baton server} process with a small heap: 64 KiB
+ * A flood of large enqueues against a real {@code baton server} process with a small heap: 64 KiB
  * enqueues into one queue. Without a state budget the payloads alone outgrow the 256 MiB heap
  * (5 000 × 64 KiB = 320 MiB): the node died of {@code OutOfMemoryError} or lingered half-alive.
  * With the budget sized for the heap ({@code maxStateBytes} = 64 MiB, a quarter of it, as
