@@ -305,7 +305,7 @@ public final class BatonMetrics {
         return node.readLocal(new Query.GetPoolTotals());
     }
 
-    /** The line door's bounds (issue 15): refusals and closes by reason, back-pressure. */
+    /** The line door's bounds: refusals and closes by reason, back-pressure. */
     private void lineDoorBounds() {
         FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedMaxConnections))
                 .tag("reason", "max_connections").description("PoolCounter-protocol connections refused by a limit")
@@ -490,7 +490,7 @@ public final class BatonMetrics {
     }
 
     /**
-     * Fail-over of forwarded writes (issue 15): calls failed at once because the leader changed away
+     * Fail-over of forwarded writes: calls failed at once because the leader changed away
      * from their target, and writes sent again after an UNAVAILABLE attempt.
      */
     public void bindRouter(dev.baton.server.api.Router router) {
