@@ -389,7 +389,7 @@ public final class BatonNode implements AutoCloseable {
         no.setSharedSnapshotTimer(true);
     }
 
-    // ---- peer health lines (issue 15: quiet logs) ------------------------------------------------
+    // ---- peer health lines (quiet logs) ------------------------------------------------------------
 
     private volatile PeerWatch peerWatch;
     private volatile ElectionNudge electionNudge;
