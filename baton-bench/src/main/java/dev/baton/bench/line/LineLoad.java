@@ -13,7 +13,8 @@ import java.util.Map;
 
 /**
  * The load generator ({@link Load}) through the PoolCounter line protocol ({@link LineContender})
- * against {@code poolcounterd} or Baton's line port: the command line of issue 4's measurements.
+ * against {@code poolcounterd} or Baton's line port: the command line of the PoolCounter door's first
+ * measurements (docs/benchmark-history.md).
  *
  * <p>Run: {@code java -cp benchmarks.jar dev.baton.bench.line.LineLoad --targets 127.0.0.1:7531
  * --connections 64 --keys 1000 --warmup-s 5 --duration-s 10 --label poolcounterd --json out.jsonl}
