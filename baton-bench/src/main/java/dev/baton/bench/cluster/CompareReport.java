@@ -37,7 +37,7 @@ public final class CompareReport {
     static final String KEPT = "kept";
     /** The {@code connect} of a result with a connection or session per acquire+release pair. */
     static final String PER_PAIR = "per-pair";
-    /** Issue 17: Baton with a connection per pair at least this share of Baton with kept connections. */
+    /** The churn target: Baton with a connection per pair at least this share of itself kept. */
     static final double CHURN_TARGET = 0.8;
 
     private CompareReport() {}
@@ -447,7 +447,7 @@ public final class CompareReport {
         return d > 0 ? c.median("pairs_per_s") / d : Double.NaN;
     }
 
-    /** Issue 17: in every cell measured both ways, each reference with churn ≥ 0.8× itself kept. */
+    /** The churn target: every cell measured both ways, each reference with churn ≥ 0.8× itself kept. */
     private static void churnTargets(StringBuilder b, Map<Cell, Map<String, Reps>> kept,
                                      Map<Cell, Map<String, Reps>> churn, List<String> refs) {
         for (Map.Entry<Cell, Map<String, Reps>> e : churn.entrySet()) {
