@@ -129,7 +129,7 @@ class CompareReportTest {
         assertThat(md).contains("| 64 | 1000 | 1 | 165 / 59 | 20 / 17 |"); // 1.4 cores / 8 500 pairs/s; 0.5 / 8 500
         assertThat(md).contains("#### With churn: Baton 3 nodes ÷ the others");
         assertThat(md).contains("| 64 | 1000 | 1 | 0.28× |");
-        // Each contender with churn over itself kept, and issue 17's target.
+        // Each contender with churn over itself kept, and the churn target.
         assertThat(md).contains("#### With churn ÷ with kept connections");
         assertThat(md).contains("| 64 | 1000 | 1 | 0.85× | 0.75× |");
         assertThat(md).contains("### Targets of issues 7 and 17");
