@@ -53,7 +53,7 @@ import java.util.function.UnaryOperator;
  * must show nothing held or waiting.
  *
  * <p>Run: {@code java -cp benchmarks.jar dev.baton.bench.cluster.ClusterBench --server-cp baton.jar}
- * (see BENCHMARKS.md for every option).
+ * (see docs/benchmark-history.md, "Server", for every option).
  */
 public final class ClusterBench {
     private static final int MAX_QUEUE = 100_000;
