@@ -539,7 +539,7 @@ public final class Router implements AutoCloseable {
             throw ApiErrors.unavailable("node is shutting down", null);
         }
         // directExecutor: every callback only completes a future or hands off to an event loop, and a
-        // thread hand-off costs ~30 us of CPU on the small VMs measured (BENCHMARKS.md).
+        // thread hand-off costs ~30 us of CPU on the small VMs measured (docs/benchmark-history.md).
         return channels.computeIfAbsent(api, a -> Grpc.newChannelBuilder(a, memberCredentials)
                 .directExecutor().build());
     }
