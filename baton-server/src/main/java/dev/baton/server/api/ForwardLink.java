@@ -33,8 +33,8 @@ import java.util.function.LongFunction;
  * port: forwarding already has, on that channel, the member check (the cluster secret), the
  * members' TLS, the leader's address (the address book) and flow control, and the leader side has
  * the doors' error mapping; bolt has no member check of its own. What cost a forwarded command twice
- * the CPU of a local one was HTTP/2 framing per command (BENCHMARKS.md, "Forwarding: line clients on
- * followers"); packing many commands into one message removes that on either transport.
+ * the CPU of a local one was HTTP/2 framing per command (docs/benchmark-history.md, "Forwarding");
+ * packing many commands into one message removes that on either transport.
  *
  * <h2>Natural batching</h2>
  * At most {@link Limits#framesInFlight} frames are sent and not yet acknowledged by the leader (it
