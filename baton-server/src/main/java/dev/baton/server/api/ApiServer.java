@@ -429,7 +429,7 @@ public final class ApiServer implements AutoCloseable {
                     })
                     // Every handler only starts a CompletableFuture chain and never blocks, so calls run
                     // on the transport threads: each hand-off costs ~30-45 us of CPU on the small VMs we
-                    // measured (BENCHMARKS.md, "What limits the figures").
+                    // measured (docs/benchmark-history.md, "What limits the figures").
                     .directExecutor()
                     .build()
                     .start();
