@@ -27,8 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * its election timer fires, and that timer runs freely with a period of E plus a random delay; it is
  * not restarted by heartbeats. So a follower notices a dead or paused leader anywhere from E to about
  * 2E + delay after the last heartbeat: with E = 1 s, from kill -9 or SIGSTOP of the leader to the next
- * grant on a follower took 1.1-3.7 s, median 1.6-1.9 s (BENCHMARKS.md, "Fail-over as line clients on
- * followers feel it").
+ * grant on a follower took 1.1-3.7 s, median 1.6-1.9 s (docs/benchmark-history.md, "Fail-over as
+ * line clients on followers feel it").
  *
  * <p>This watch looks when the lease can first have run out (the last word from the leader plus E:
  * a follower that keeps hearing from its leader is looked at about once per E, not polled) and,
