@@ -1,5 +1,6 @@
 package dev.baton.core.dispatch;
 
+import dev.baton.core.session.TargetKey;
 import dev.baton.core.command.Command.DispatchAdvance;
 import dev.baton.core.command.Command.DispatchInit;
 import dev.baton.core.command.Command.DispatchLock;
@@ -14,6 +15,7 @@ import dev.baton.core.command.Result.DispatchStatus;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 
 import java.util.Map;
@@ -26,6 +28,19 @@ import java.util.TreeMap;
  */
 public final class Dispatch {
     private Dispatch() {}
+
+    /** How dispatch targets take part in session end (see {@link Participant}). */
+    public static final Participant PARTICIPANT = new Participant() {
+        @Override
+        public void onSessionEnd(Tx tx, SessionState session) {
+            Dispatch.onSessionEnd(tx, session);
+        }
+
+        @Override
+        public String toString() {
+            return "dispatch";
+        }
+    };
 
     /** initState: idempotent; adds untracked targets with seen = 0 and never touches tracked ones. */
     public static Result init(Tx tx, DispatchInit c) {
@@ -170,7 +185,7 @@ public final class Dispatch {
     }
 
     /** The holder died: unlock its targets without moving their cursors or touch times. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    private static void onSessionEnd(Tx tx, SessionState session) {
         for (TargetKey k : session.dispatch()) {
             GroupState g = tx.groups.get(k.group());
             TargetState t = g.targets().get(k.target());

@@ -9,6 +9,7 @@ import dev.baton.core.command.Result.EventStatus;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 import dev.baton.core.queue.Queues;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 
 /**
@@ -18,6 +19,19 @@ import dev.baton.core.session.SessionState;
  */
 public final class Events {
     private Events() {}
+
+    /** How pending events take part in session end (see {@link Participant}). */
+    public static final Participant PARTICIPANT = new Participant() {
+        @Override
+        public void onSessionEnd(Tx tx, SessionState session) {
+            Events.onSessionEnd(tx, session);
+        }
+
+        @Override
+        public String toString() {
+            return "events";
+        }
+    };
 
     public static Result begin(Tx tx, SessionState session, EventBegin c) {
         Result.Rejected bad = tx.checkName("event name", c.name());
@@ -67,7 +81,7 @@ public final class Events {
     }
 
     /** A dead owner's events are completed (ManifoldCF does this when a crawler process restarts). */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    private static void onSessionEnd(Tx tx, SessionState session) {
         for (String name : session.events()) {
             complete(tx, name);
         }

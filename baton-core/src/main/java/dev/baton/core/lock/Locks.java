@@ -10,6 +10,7 @@ import dev.baton.core.command.Result.LockReply;
 import dev.baton.core.command.Result.LockStatus;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.WaitRef;
 import dev.baton.core.session.Waiter;
@@ -22,6 +23,24 @@ import org.organicdesign.fp.collections.PersistentTreeMap;
  */
 public final class Locks {
     private Locks() {}
+
+    /** How locks take part in session end and time-outs (see {@link Participant}). */
+    public static final Participant PARTICIPANT = new Participant() {
+        @Override
+        public void onSessionEnd(Tx tx, SessionState session) {
+            Locks.onSessionEnd(tx, session);
+        }
+
+        @Override
+        public void onTimeOut(Tx tx, long session, String key, long waitId) {
+            timeOut(tx, session, key, waitId);
+        }
+
+        @Override
+        public String toString() {
+            return "locks";
+        }
+    };
 
     public static Result acquire(Tx tx, SessionState session, LockAcquire c) {
         Result.Rejected bad = tx.checkName("lock name", c.name());
@@ -68,7 +87,7 @@ public final class Locks {
         tx.putLock(c.name(),
                 lock.withWaiters(lock.waiters().assoc(waitId, new Waiter(session.id(), c.requestId(), waitId, tx.now(), deadline))));
         tx.putSession(session.withLocks(session.locksHeld(), session.lockWaits().assoc(c.name(), waitId)));
-        tx.addDeadline(deadline, waitId, new WaitRef(true, session.id(), c.name()));
+        tx.addDeadline(deadline, waitId, new WaitRef(PARTICIPANT, session.id(), c.name()));
         return new LockReply(LockStatus.QUEUED, c.name(), 0);
     }
 
@@ -125,7 +144,7 @@ public final class Locks {
         tell(tx, next, lock.name(), LockStatus.LOCKED, fence);
     }
 
-    public static void timeOut(Tx tx, long sessionId, String name, long waitId) {
+    private static void timeOut(Tx tx, long sessionId, String name, long waitId) {
         LockState lock = tx.locks.get(name);
         Waiter w = lock.waiters().get(waitId);
         tx.putLock(name, lock.withWaiters(lock.waiters().without(waitId)));
@@ -135,7 +154,7 @@ public final class Locks {
     }
 
     /** The session ended: its waits are dropped, then the locks it held are handed on. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    private static void onSessionEnd(Tx tx, SessionState session) {
         for (var e : session.lockWaits()) {
             LockState lock = tx.locks.get(e.getKey());
             Waiter w = lock.waiters().get(e.getValue());

@@ -6,6 +6,11 @@ import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
+import dev.baton.core.dispatch.Dispatch;
+import dev.baton.core.event.Events;
+import dev.baton.core.lock.Locks;
+import dev.baton.core.pool.Pools;
+import dev.baton.core.queue.Queues;
 import dev.baton.core.session.Sessions;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.ConcurrentStateMachine;
@@ -34,6 +39,15 @@ import java.util.List;
 public final class CoordinationStateMachine implements ConcurrentStateMachine {
     private volatile State state;
     private volatile boolean closed;
+    /**
+     * The primitives that hold things for sessions, in the order they react to a session's end:
+     * pool slots, locks, dispatch targets, queue claims, pending events. The order decides the
+     * effects of an entry (which waiter is woken, which item becomes claimable, in what order), so
+     * it never changes; a new primitive goes at the end.
+     */
+    private final Sessions sessions = new Sessions(List.of(
+            Pools.PARTICIPANT, Locks.PARTICIPANT, Dispatch.PARTICIPANT, Queues.PARTICIPANT, Events.PARTICIPANT));
+    private final Applier applier = new Applier(sessions);
 
     public CoordinationStateMachine() {
         this(Limits.defaults());
@@ -59,7 +73,7 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
         List<Applied> out = new ArrayList<>(entries.size());
         for (Entry e : entries) {
             tx.beginEntry(e.index(), e.timestamp());
-            int expired = Sessions.expireWaits(tx);
+            int expired = sessions.expireWaits(tx);
             List<Command> commands;
             try {
                 commands = CommandCodec.decodeBatch(e.buffer(), e.payloadOffset(), e.payloadLength());
@@ -70,7 +84,7 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
             }
             List<Result> results = new ArrayList<>(commands.size());
             for (Command c : commands) {
-                results.add(Applier.apply(tx, c, expired));
+                results.add(applier.apply(tx, c, expired));
             }
             out.add(new Applied(e.index(), results, tx.takeEffects(), tx.takeObservations()));
         }

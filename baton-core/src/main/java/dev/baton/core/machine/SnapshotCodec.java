@@ -5,17 +5,20 @@ import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Result;
 import dev.baton.core.dispatch.GroupState;
-import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.session.TargetKey;
 import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
+import dev.baton.core.lock.Locks;
 import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
+import dev.baton.core.pool.Pools;
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.Deadline;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.RecentResults;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.Slot;
@@ -286,8 +289,8 @@ public final class SnapshotCodec {
             }
             PersistentTreeMap<Long, Waiter> me = readWaiters(r);
             PersistentTreeMap<Long, Waiter> any = readWaiters(r);
-            deadlines = addDeadlines(deadlines, me, false, key);
-            deadlines = addDeadlines(deadlines, any, false, key);
+            deadlines = addDeadlines(deadlines, me, Pools.PARTICIPANT, key);
+            deadlines = addDeadlines(deadlines, any, Pools.PARTICIPANT, key);
             PoolState pool = new PoolState(key, holders, me, any);
             poolHolders += pool.processing();
             poolWaiters += pool.waiting();
@@ -297,7 +300,7 @@ public final class SnapshotCodec {
         for (int n = r.count(MANY); n > 0; n--) {
             String name = r.string(NAME);
             LockState l = new LockState(name, r.varint(), r.varint(), r.svarint(), r.varint(), readWaiters(r));
-            deadlines = addDeadlines(deadlines, l.waiters(), true, name);
+            deadlines = addDeadlines(deadlines, l.waiters(), Locks.PARTICIPANT, name);
             locks = locks.assoc(name, l);
         }
         MutHashMap<String, GroupState> groups = PersistentHashMap.emptyMutable();
@@ -423,9 +426,9 @@ public final class SnapshotCodec {
     }
 
     private static PersistentTreeMap<Deadline, WaitRef> addDeadlines(PersistentTreeMap<Deadline, WaitRef> d,
-            PersistentTreeMap<Long, Waiter> ws, boolean lock, String key) {
+            PersistentTreeMap<Long, Waiter> ws, Participant owner, String key) {
         for (Waiter w : ws.values()) {
-            d = d.assoc(new Deadline(w.deadline(), w.waitId()), new WaitRef(lock, w.session(), key));
+            d = d.assoc(new Deadline(w.deadline(), w.waitId()), new WaitRef(owner, w.session(), key));
         }
         return d;
     }

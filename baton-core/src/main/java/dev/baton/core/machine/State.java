@@ -6,7 +6,7 @@ import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
 import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.Deadline;
 import dev.baton.core.session.SessionState;

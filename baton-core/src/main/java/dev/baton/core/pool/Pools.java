@@ -13,6 +13,7 @@ import dev.baton.core.command.Result.PoolStatus;
 import dev.baton.core.machine.Counter;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.Slot;
 import dev.baton.core.session.WaitRef;
@@ -25,6 +26,24 @@ import org.organicdesign.fp.collections.PersistentTreeMap;
  */
 public final class Pools {
     private Pools() {}
+
+    /** How pool slots take part in session end and time-outs (see {@link Participant}). */
+    public static final Participant PARTICIPANT = new Participant() {
+        @Override
+        public void onSessionEnd(Tx tx, SessionState session) {
+            Pools.onSessionEnd(tx, session);
+        }
+
+        @Override
+        public void onTimeOut(Tx tx, long session, String key, long waitId) {
+            timeOut(tx, session, key, waitId);
+        }
+
+        @Override
+        public String toString() {
+            return "pools";
+        }
+    };
 
     /** ACQ4ME / ACQ4ANY, with poolcounterd's order of checks. */
     public static Result acquire(Tx tx, SessionState session, PoolAcquire c) {
@@ -96,7 +115,7 @@ public final class Pools {
                 : pool.withWaiters(pool.waitMe().assoc(waitId, w), pool.waitAny()));
         tx.putSession(session.pushSlot(new Slot(c.key(), c.forAnyone() ? Slot.State.WAIT_ANY : Slot.State.WAIT_ME,
                 waitId, c.requestId(), tx.now())));
-        tx.addDeadline(deadline, waitId, new WaitRef(false, session.id(), c.key()));
+        tx.addDeadline(deadline, waitId, new WaitRef(PARTICIPANT, session.id(), c.key()));
         return new PoolReply(PoolStatus.QUEUED, c.key(), 0);
     }
 
@@ -197,7 +216,7 @@ public final class Pools {
     }
 
     /** A wait reached its deadline: TIMEOUT to the waiter, its slot freed. */
-    public static void timeOut(Tx tx, long sessionId, String key, long waitId) {
+    private static void timeOut(Tx tx, long sessionId, String key, long waitId) {
         PoolState pool = tx.pools.get(key);
         Waiter w = pool.waitMe().get(waitId);
         boolean any = w == null;
@@ -213,7 +232,7 @@ public final class Pools {
     }
 
     /** The session ended: its slots go newest first, held ones handed on without DONE, waits dropped. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    private static void onSessionEnd(Tx tx, SessionState session) {
         Slot[] slots = session.slots();
         for (int i = slots.length - 1; i >= 0; i--) {
             Slot s = slots[i];

@@ -1,5 +1,6 @@
 package dev.baton.core.queue;
 
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.command.ClaimedItem;
 import dev.baton.core.command.Command.QueueClaim;
 import dev.baton.core.command.Command.QueueDone;
@@ -12,6 +13,7 @@ import dev.baton.core.command.Result.QueueReply;
 import dev.baton.core.command.Result.QueueStatus;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 import org.organicdesign.fp.collections.PersistentTreeSet;
 
@@ -30,6 +32,19 @@ import java.util.TreeSet;
  */
 public final class Queues {
     private Queues() {}
+
+    /** How queue claims take part in session end (see {@link Participant}). */
+    public static final Participant PARTICIPANT = new Participant() {
+        @Override
+        public void onSessionEnd(Tx tx, SessionState session) {
+            Queues.onSessionEnd(tx, session);
+        }
+
+        @Override
+        public String toString() {
+            return "queues";
+        }
+    };
 
     public static Result enqueue(Tx tx, QueueEnqueue c) {
         Result.Rejected bad = tx.checkName("queue name", c.queue());
@@ -182,7 +197,7 @@ public final class Queues {
     }
 
     /** The claimer died: its items go back, unclaimed, to the places they had. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    private static void onSessionEnd(Tx tx, SessionState session) {
         for (ItemKey k : session.claimed()) {
             QueueState q = tx.queues.get(k.queue());
             ItemState it = q.items().get(k.item());

@@ -6,13 +6,8 @@ import dev.baton.core.command.Command.OpenSession;
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Result;
-import dev.baton.core.dispatch.Dispatch;
-import dev.baton.core.event.Events;
-import dev.baton.core.lock.Locks;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
-import dev.baton.core.pool.Pools;
-import dev.baton.core.queue.Queues;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -22,11 +17,21 @@ import java.util.TreeSet;
  * Session lifecycle. Leases are enforced by the leader (it alone sees keep-alives, so they cost no
  * log writes); this class applies its decisions. Ending a session, for whatever reason, releases
  * everything it held or waited for, like a poolcounterd client disconnecting.
+ *
+ * <p>The primitives take part through {@link Participant}: this class names none of them.
  */
 public final class Sessions {
-    private Sessions() {}
+    private final List<Participant> participants;
 
-    public static Result open(Tx tx, OpenSession c) {
+    /**
+     * @param participants every primitive that holds things for sessions, in the order they are
+     *                     asked when a session ends (see {@link Participant})
+     */
+    public Sessions(List<Participant> participants) {
+        this.participants = List.copyOf(participants);
+    }
+
+    public Result open(Tx tx, OpenSession c) {
         if (c.clientToken() != null) {
             Result.Rejected bad = tx.checkName("client token", c.clientToken());
             if (bad != null) {
@@ -71,7 +76,7 @@ public final class Sessions {
         return s.recent().highestId() + tx.limits.maxRememberedRequests() + 1;
     }
 
-    public static Result close(Tx tx, CloseSession c) {
+    public Result close(Tx tx, CloseSession c) {
         SessionState s = tx.session(c.session());
         if (s == null) {
             // closing twice (a retry after a lost reply) is fine; an id never issued is not
@@ -83,7 +88,7 @@ public final class Sessions {
         return new Result.SessionClosed(s.id());
     }
 
-    public static Result expire(Tx tx, ExpireSessions c) {
+    public Result expire(Tx tx, ExpireSessions c) {
         if (c.sessions() == null) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "sessions must not be null");
         }
@@ -99,12 +104,10 @@ public final class Sessions {
     }
 
     /** Releases everything the session holds or waits for, then forgets it. */
-    public static void end(Tx tx, SessionState s, boolean expired) {
-        Pools.onSessionEnd(tx, s);
-        Locks.onSessionEnd(tx, s);
-        Dispatch.onSessionEnd(tx, s);
-        Queues.onSessionEnd(tx, s);
-        Events.onSessionEnd(tx, s);
+    public void end(Tx tx, SessionState s, boolean expired) {
+        for (Participant p : participants) {
+            p.onSessionEnd(tx, s);
+        }
         tx.removeSession(s.id());
         if (s.token() != null) {
             tx.tokens = tx.tokens.without(s.token());
@@ -113,7 +116,7 @@ public final class Sessions {
     }
 
     /** Times out every wait whose deadline is at or before now, oldest deadline first. */
-    public static int expireWaits(Tx tx) {
+    public int expireWaits(Tx tx) {
         int n = 0;
         while (tx.deadlines.size() > 0) {
             Deadline d = tx.deadlines.firstKey();
@@ -122,11 +125,7 @@ public final class Sessions {
             }
             WaitRef ref = tx.deadlines.get(d);
             tx.removeDeadline(d.at(), d.waitId());
-            if (ref.lock()) {
-                Locks.timeOut(tx, ref.session(), ref.key(), d.waitId());
-            } else {
-                Pools.timeOut(tx, ref.session(), ref.key(), d.waitId());
-            }
+            ref.owner().onTimeOut(tx, ref.session(), ref.key(), d.waitId());
             n++;
         }
         return n;
