@@ -12,6 +12,7 @@ import dev.baton.core.node.Nodes;
 import dev.baton.core.pool.Pools;
 import dev.baton.core.queue.Queues;
 import dev.baton.core.session.SessionState;
+import dev.baton.core.session.SessionTable;
 import dev.baton.core.session.Sessions;
 
 /**
@@ -22,10 +23,25 @@ import dev.baton.core.session.Sessions;
  * new attempt with a new id.)
  */
 final class Applier {
+    private final SessionTable table;
     private final Sessions sessions;
+    private final Pools pools;
+    private final Locks locks;
+    private final Dispatch dispatch;
+    private final Events events;
+    private final Queues queues;
+    private final Nodes nodes;
 
-    Applier(Sessions sessions) {
+    Applier(SessionTable table, Sessions sessions, Pools pools, Locks locks, Dispatch dispatch, Events events,
+            Queues queues, Nodes nodes) {
+        this.table = table;
         this.sessions = sessions;
+        this.pools = pools;
+        this.locks = locks;
+        this.dispatch = dispatch;
+        this.events = events;
+        this.queues = queues;
+        this.nodes = nodes;
     }
 
     Result apply(Tx tx, Command c, int expiredAtEntryStart) {
@@ -35,7 +51,7 @@ final class Applier {
             case EXPIRE_SESSIONS -> sessions.expire(tx, (ExpireSessions) c);
             case EXPIRE_WAITS -> new Result.WaitsExpired(expiredAtEntryStart);
             case SET_LIMITS -> setLimits(tx, (SetLimits) c);
-            case ANNOUNCE_NODE -> Nodes.announce(tx, (AnnounceNode) c);
+            case ANNOUNCE_NODE -> nodes.announce(tx, (AnnounceNode) c);
             case CLOSE_SESSION, POOL_ACQUIRE, POOL_RELEASE, LOCK_ACQUIRE, LOCK_RELEASE, DISPATCH_INIT,
                     DISPATCH_ADVANCE, DISPATCH_SELECT, DISPATCH_LOCK, DISPATCH_RELEASE, DISPATCH_SET_DISABLED,
                     EVENT_BEGIN, EVENT_COMPLETE, QUEUE_ENQUEUE, QUEUE_CLAIM, QUEUE_DONE, QUEUE_RETRY ->
@@ -47,7 +63,7 @@ final class Applier {
         if (s.limits() == null) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "limits must not be null");
         }
-        tx.limits = s.limits();
+        tx.setLimits(s.limits());
         return new Result.LimitsSet(s.limits());
     }
 
@@ -79,7 +95,7 @@ final class Applier {
         long rid = r.requestId();
         SessionState s = null;
         if (sid != 0) {
-            s = tx.session(sid);
+            s = table.get(sid);
             if (s == null) {
                 return r instanceof CloseSession cs ? sessions.close(tx, cs)
                         : new Result.Rejected(ErrorCode.UNKNOWN_SESSION, "no session " + Long.toUnsignedString(sid));
@@ -101,11 +117,11 @@ final class Applier {
                             + " is at or below the session's idempotency window ("
                             + Long.toUnsignedString(s.recent().floor()) + ")");
                 }
-                if (tx.stateBytes() >= tx.limits.maxStateBytes() && !freesState(r)) {
+                if (tx.stateBytes() >= tx.limits().maxStateBytes() && !freesState(r)) {
                     // Over the budget only commands that free or consume state run; refusing the
                     // rest without remembering the refusal keeps their answers from growing it.
                     return new Result.Rejected(ErrorCode.LIMIT_EXCEEDED, "state budget full: "
-                            + tx.stateBytes() + " of " + tx.limits.maxStateBytes()
+                            + tx.stateBytes() + " of " + tx.limits().maxStateBytes()
                             + " bytes in use (limit maxStateBytes); only releases, closes and queue claims run");
                 }
             }
@@ -114,10 +130,10 @@ final class Applier {
         }
         Result res = execute(tx, s, r);
         if (sid != 0 && rid != 0) {
-            SessionState after = tx.session(sid);
+            SessionState after = table.get(sid);
             if (after != null) {
-                tx.putSession(after.withRecent(after.recent().with(rid, CommandCodec.fingerprint(r), res,
-                        tx.limits.maxRememberedRequests())));
+                table.put(tx, after.withRecent(after.recent().with(rid, CommandCodec.fingerprint(r), res,
+                        tx.limits().maxRememberedRequests())));
             }
         }
         return res;
@@ -152,22 +168,22 @@ final class Applier {
     private Result execute(Tx tx, SessionState s, SessionRequest r) {
         return switch (r.kind()) {
             case CLOSE_SESSION -> sessions.close(tx, (CloseSession) r);
-            case POOL_ACQUIRE -> Pools.acquire(tx, s, (PoolAcquire) r);
-            case POOL_RELEASE -> Pools.release(tx, s, (PoolRelease) r);
-            case LOCK_ACQUIRE -> Locks.acquire(tx, s, (LockAcquire) r);
-            case LOCK_RELEASE -> Locks.release(tx, s, (LockRelease) r);
-            case DISPATCH_INIT -> Dispatch.init(tx, (DispatchInit) r);
-            case DISPATCH_ADVANCE -> Dispatch.advance(tx, (DispatchAdvance) r);
-            case DISPATCH_SELECT -> Dispatch.select(tx, s, (DispatchSelect) r);
-            case DISPATCH_LOCK -> Dispatch.lock(tx, s, (DispatchLock) r);
-            case DISPATCH_RELEASE -> Dispatch.release(tx, s, (DispatchRelease) r);
-            case DISPATCH_SET_DISABLED -> Dispatch.setDisabled(tx, (DispatchSetDisabled) r);
-            case EVENT_BEGIN -> Events.begin(tx, s, (EventBegin) r);
-            case EVENT_COMPLETE -> Events.complete(tx, (EventComplete) r);
-            case QUEUE_ENQUEUE -> Queues.enqueue(tx, (QueueEnqueue) r);
-            case QUEUE_CLAIM -> Queues.claim(tx, s, (QueueClaim) r);
-            case QUEUE_DONE -> Queues.done(tx, s, (QueueDone) r);
-            case QUEUE_RETRY -> Queues.retry(tx, s, (QueueRetry) r);
+            case POOL_ACQUIRE -> pools.acquire(tx, s, (PoolAcquire) r);
+            case POOL_RELEASE -> pools.release(tx, s, (PoolRelease) r);
+            case LOCK_ACQUIRE -> locks.acquire(tx, s, (LockAcquire) r);
+            case LOCK_RELEASE -> locks.release(tx, s, (LockRelease) r);
+            case DISPATCH_INIT -> dispatch.init(tx, (DispatchInit) r);
+            case DISPATCH_ADVANCE -> dispatch.advance(tx, (DispatchAdvance) r);
+            case DISPATCH_SELECT -> dispatch.select(tx, s, (DispatchSelect) r);
+            case DISPATCH_LOCK -> dispatch.lock(tx, s, (DispatchLock) r);
+            case DISPATCH_RELEASE -> dispatch.release(tx, s, (DispatchRelease) r);
+            case DISPATCH_SET_DISABLED -> dispatch.setDisabled(tx, (DispatchSetDisabled) r);
+            case EVENT_BEGIN -> events.begin(tx, s, (EventBegin) r);
+            case EVENT_COMPLETE -> events.complete(tx, (EventComplete) r);
+            case QUEUE_ENQUEUE -> queues.enqueue(tx, (QueueEnqueue) r, events);
+            case QUEUE_CLAIM -> queues.claim(tx, s, (QueueClaim) r);
+            case QUEUE_DONE -> queues.done(tx, s, (QueueDone) r);
+            case QUEUE_RETRY -> queues.retry(tx, s, (QueueRetry) r);
             case OPEN_SESSION, OPEN_SESSION_THEN, EXPIRE_SESSIONS, EXPIRE_WAITS, SET_LIMITS, ANNOUNCE_NODE ->
                     throw notARequest(r);
         };

@@ -11,6 +11,8 @@ import dev.baton.core.event.Events;
 import dev.baton.core.lock.Locks;
 import dev.baton.core.pool.Pools;
 import dev.baton.core.queue.Queues;
+import dev.baton.core.node.Nodes;
+import dev.baton.core.session.SessionTable;
 import dev.baton.core.session.Sessions;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.ConcurrentStateMachine;
@@ -39,15 +41,24 @@ import java.util.List;
 public final class CoordinationStateMachine implements ConcurrentStateMachine {
     private volatile State state;
     private volatile boolean closed;
+    // The primitives, each owning its part of the state while a batch is applied (loaded from the
+    // published State when the batch starts, gathered into the next one when it ends). Wired once,
+    // here; only the apply thread touches them.
+    private final SessionTable sessionTable = new SessionTable();
+    private final Pools pools = new Pools(sessionTable);
+    private final Locks locks = new Locks(sessionTable);
+    private final Dispatch dispatch = new Dispatch(sessionTable);
+    private final Queues queues = new Queues(sessionTable);
+    private final Events events = new Events(sessionTable, queues);
+    private final Nodes nodes = new Nodes();
     /**
-     * The primitives that hold things for sessions, in the order they react to a session's end:
-     * pool slots, locks, dispatch targets, queue claims, pending events. The order decides the
-     * effects of an entry (which waiter is woken, which item becomes claimable, in what order), so
-     * it never changes; a new primitive goes at the end.
+     * The order in which the primitives react to a session's end: pool slots, locks, dispatch
+     * targets, queue claims, pending events. The order decides the effects of an entry (which
+     * waiter is woken, which item becomes claimable, in what order), so it never changes; a new
+     * primitive goes at the end.
      */
-    private final Sessions sessions = new Sessions(List.of(
-            Pools.PARTICIPANT, Locks.PARTICIPANT, Dispatch.PARTICIPANT, Queues.PARTICIPANT, Events.PARTICIPANT));
-    private final Applier applier = new Applier(sessions);
+    private final Sessions sessions = new Sessions(sessionTable, List.of(pools, locks, dispatch, queues, events));
+    private final Applier applier = new Applier(sessionTable, sessions, pools, locks, dispatch, events, queues, nodes);
 
     public CoordinationStateMachine() {
         this(Limits.defaults());
@@ -70,6 +81,7 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
             last = e.index();
         }
         Tx tx = new Tx(current);
+        load(current);
         List<Applied> out = new ArrayList<>(entries.size());
         for (Entry e : entries) {
             tx.beginEntry(e.index(), e.timestamp());
@@ -88,8 +100,28 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
             }
             out.add(new Applied(e.index(), results, tx.takeEffects(), tx.takeObservations()));
         }
-        state = tx.commit();
+        state = commit(tx);
         return out;
+    }
+
+    /** Hands each primitive its part of {@code s} to work on (the hash maps become transients). */
+    private void load(State s) {
+        sessionTable.load(s.sessions(), s.tokens(), s.deadlines());
+        pools.load(s.pools(), s.poolHolders(), s.poolWaiters());
+        locks.load(s.locks());
+        dispatch.load(s.groups());
+        events.load(s.events());
+        queues.load(s.queues(), s.eventRefs());
+        nodes.load(s.nodes());
+    }
+
+    /** The next State: the entry context's counters and each primitive's part, frozen in O(1). */
+    private State commit(Tx tx) {
+        return new State(tx.lastIndex(), tx.lastTime(), tx.lastFence(), tx.nextSessionId(), tx.lastSeq(),
+                tx.limits(), sessionTable.frozenSessions(), sessionTable.frozenTokens(), pools.frozenKeys(),
+                locks.frozen(), sessionTable.frozenDeadlines(), dispatch.frozen(), events.frozen(), queues.frozen(),
+                queues.frozenEventRefs(), tx.poolCounters(), pools.holders(), pools.waiters(), nodes.frozen(),
+                tx.stateBytes());
     }
 
     @Override

@@ -18,7 +18,6 @@ import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.Deadline;
-import dev.baton.core.session.Participant;
 import dev.baton.core.session.RecentResults;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.Slot;
@@ -289,8 +288,8 @@ public final class SnapshotCodec {
             }
             PersistentTreeMap<Long, Waiter> me = readWaiters(r);
             PersistentTreeMap<Long, Waiter> any = readWaiters(r);
-            deadlines = addDeadlines(deadlines, me, Pools.PARTICIPANT, key);
-            deadlines = addDeadlines(deadlines, any, Pools.PARTICIPANT, key);
+            deadlines = addDeadlines(deadlines, me, Pools.NAME, key);
+            deadlines = addDeadlines(deadlines, any, Pools.NAME, key);
             PoolState pool = new PoolState(key, holders, me, any);
             poolHolders += pool.processing();
             poolWaiters += pool.waiting();
@@ -300,7 +299,7 @@ public final class SnapshotCodec {
         for (int n = r.count(MANY); n > 0; n--) {
             String name = r.string(NAME);
             LockState l = new LockState(name, r.varint(), r.varint(), r.svarint(), r.varint(), readWaiters(r));
-            deadlines = addDeadlines(deadlines, l.waiters(), Locks.PARTICIPANT, name);
+            deadlines = addDeadlines(deadlines, l.waiters(), Locks.NAME, name);
             locks = locks.assoc(name, l);
         }
         MutHashMap<String, GroupState> groups = PersistentHashMap.emptyMutable();
@@ -426,7 +425,7 @@ public final class SnapshotCodec {
     }
 
     private static PersistentTreeMap<Deadline, WaitRef> addDeadlines(PersistentTreeMap<Deadline, WaitRef> d,
-            PersistentTreeMap<Long, Waiter> ws, Participant owner, String key) {
+            PersistentTreeMap<Long, Waiter> ws, String owner, String key) {
         for (Waiter w : ws.values()) {
             d = d.assoc(new Deadline(w.deadline(), w.waitId()), new WaitRef(owner, w.session(), key));
         }

@@ -15,17 +15,24 @@ import dev.baton.core.machine.Tx;
 public interface Participant {
 
     /**
+     * A short stable name ("pools", "locks"): the deadline index names the owner of each wait by it
+     * ({@link WaitRef#owner()}), and it is unique among the registered participants.
+     */
+    String name();
+
+    /**
      * The session ended (closed or expired): give back everything it holds or waits for here. The
      * session is still in the state while this runs, and is forgotten after every participant ran.
      */
     void onSessionEnd(Tx tx, SessionState session);
 
     /**
-     * A wait this participant put in the deadline index ({@link Tx#addDeadline}, with itself as the
-     * {@link WaitRef#owner()}) reached its deadline; the index entry is already removed. Only
+     * A wait this participant put in the deadline index ({@link SessionTable#addDeadline}, with its
+     * {@link #name()} as the {@link WaitRef#owner()}) reached its deadline; the index entry is
+     * already removed. Only
      * participants whose requests wait are ever called here.
      */
     default void onTimeOut(Tx tx, long session, String key, long waitId) {
-        throw new IllegalStateException(this + " registers no waits, yet wait " + waitId + " of " + key + " timed out");
+        throw new IllegalStateException(name() + " registers no waits, yet wait " + waitId + " of " + key + " timed out");
     }
 }

@@ -10,7 +10,9 @@ import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 
 /**
@@ -21,14 +23,23 @@ import java.util.TreeSet;
  * <p>The primitives take part through {@link Participant}: this class names none of them.
  */
 public final class Sessions {
+    private final SessionTable table;
     private final List<Participant> participants;
+    private final Map<String, Participant> byName = new HashMap<>();
 
     /**
+     * @param table        the sessions, shared with the primitives
      * @param participants every primitive that holds things for sessions, in the order they are
      *                     asked when a session ends (see {@link Participant})
      */
-    public Sessions(List<Participant> participants) {
+    public Sessions(SessionTable table, List<Participant> participants) {
+        this.table = table;
         this.participants = List.copyOf(participants);
+        for (Participant p : this.participants) {
+            if (byName.put(p.name(), p) != null) {
+                throw new IllegalArgumentException("two participants are named " + p.name());
+            }
+        }
     }
 
     public Result open(Tx tx, OpenSession c) {
@@ -37,28 +48,25 @@ public final class Sessions {
             if (bad != null) {
                 return bad;
             }
-            Long existing = tx.tokens.get(c.clientToken());
+            Long existing = table.sessionOfToken(c.clientToken());
             if (existing != null) {
-                SessionState s = tx.session(existing);
+                SessionState s = table.get(existing);
                 return new Result.SessionOpened(s.id(), s.ttlMs(), true, takeOverRequestId(tx, s));
             }
         }
-        if (c.ttlMs() < tx.limits.minSessionTtlMs() || c.ttlMs() > tx.limits.maxSessionTtlMs()) {
+        if (c.ttlMs() < tx.limits().minSessionTtlMs() || c.ttlMs() > tx.limits().maxSessionTtlMs()) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "session TTL must be between "
-                    + tx.limits.minSessionTtlMs() + " and " + tx.limits.maxSessionTtlMs() + " ms, got " + c.ttlMs());
+                    + tx.limits().minSessionTtlMs() + " and " + tx.limits().maxSessionTtlMs() + " ms, got " + c.ttlMs());
         }
-        if (tx.sessions.size() >= tx.limits.maxSessions()) {
-            return Tx.limit("sessions", tx.limits.maxSessions());
+        if (table.size() >= tx.limits().maxSessions()) {
+            return Tx.limit("sessions", tx.limits().maxSessions());
         }
         Result.Rejected full = tx.checkBudget("a session", Footprint.session(c.clientToken()));
         if (full != null) {
             return full;
         }
         long id = tx.allocateSessionId();
-        tx.putSession(SessionState.open(id, c.clientToken(), c.ttlMs(), tx.now()));
-        if (c.clientToken() != null) {
-            tx.tokens = tx.tokens.assoc(c.clientToken(), id);
-        }
+        table.open(tx, SessionState.open(id, c.clientToken(), c.ttlMs(), tx.now()));
         return new Result.SessionOpened(id, c.ttlMs(), false, 1);
     }
 
@@ -73,11 +81,11 @@ public final class Sessions {
      * only (its floor covers every forgotten id), so every replica and every snapshot agree.
      */
     static long takeOverRequestId(Tx tx, SessionState s) {
-        return s.recent().highestId() + tx.limits.maxRememberedRequests() + 1;
+        return s.recent().highestId() + tx.limits().maxRememberedRequests() + 1;
     }
 
     public Result close(Tx tx, CloseSession c) {
-        SessionState s = tx.session(c.session());
+        SessionState s = table.get(c.session());
         if (s == null) {
             // closing twice (a retry after a lost reply) is fine; an id never issued is not
             return tx.sessionIdIssued(c.session())
@@ -94,7 +102,7 @@ public final class Sessions {
         }
         List<Long> ended = new ArrayList<>();
         for (long id : new TreeSet<>(c.sessions())) {
-            SessionState s = tx.session(id);
+            SessionState s = table.get(id);
             if (s != null) {
                 end(tx, s, true);
                 ended.add(id);
@@ -108,24 +116,17 @@ public final class Sessions {
         for (Participant p : participants) {
             p.onSessionEnd(tx, s);
         }
-        tx.removeSession(s.id());
-        if (s.token() != null) {
-            tx.tokens = tx.tokens.without(s.token());
-        }
+        table.forget(tx, s);
         tx.emit(new Effect.SessionEnded(s.id(), expired));
     }
 
     /** Times out every wait whose deadline is at or before now, oldest deadline first. */
     public int expireWaits(Tx tx) {
         int n = 0;
-        while (tx.deadlines.size() > 0) {
-            Deadline d = tx.deadlines.firstKey();
-            if (d.at() > tx.now()) {
-                break;
-            }
-            WaitRef ref = tx.deadlines.get(d);
-            tx.removeDeadline(d.at(), d.waitId());
-            ref.owner().onTimeOut(tx, ref.session(), ref.key(), d.waitId());
+        for (Deadline d = table.firstDeadline(); d != null && d.at() <= tx.now(); d = table.firstDeadline()) {
+            WaitRef ref = table.waitAt(d);
+            table.removeDeadline(d.at(), d.waitId());
+            byName.get(ref.owner()).onTimeOut(tx, ref.session(), ref.key(), d.waitId());
             n++;
         }
         return n;

@@ -2,7 +2,7 @@ package dev.baton.core.session;
 
 /**
  * What a deadline belongs to: a wait of {@code session} on {@code key} (a pool key, a lock name),
- * and the participant that times it out. Derived state: rebuilt from the waiters on recovery, never
- * written to a snapshot.
+ * and the {@link Participant#name() name} of the participant that times it out. Derived state:
+ * rebuilt from the waiters on recovery, never written to a snapshot.
  */
-public record WaitRef(Participant owner, long session, String key) {}
+public record WaitRef(String owner, long session, String key) {}
