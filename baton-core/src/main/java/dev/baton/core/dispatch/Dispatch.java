@@ -28,6 +28,9 @@ import java.util.TreeMap;
  * Fair dispatch to many targets (Wikibase ChangeDispatchCoordinator, seed-systems.md §2): per-target
  * cursors, stalest-first selection with jitter, one holder per target, released automatically (cursor
  * untouched) when the holder's session ends.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the dispatch groups (see
+ * docs/core.md, "Inside the core").
  */
 public final class Dispatch implements Participant {
     private final SessionTable sessions;

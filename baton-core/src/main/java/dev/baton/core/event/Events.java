@@ -18,6 +18,9 @@ import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
  * ManifoldCF's events (seed-systems.md §3): an event is pending (with one owner) or completed
  * (absent). Beginning fails if it is pending; completing is idempotent and unchecked. Pending
  * events hold back the queue items that name them as prerequisites.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the pending events (see
+ * docs/core.md, "Inside the core").
  */
 public final class Events implements Participant {
 

@@ -23,6 +23,9 @@ import org.organicdesign.fp.collections.PersistentTreeMap;
  * Fenced locks: named mutexes whose every grant carries a fence strictly greater than any fence
  * issued before (Chubby's sequencer). A release quoting an older fence is refused, so a holder that
  * paused past the loss of its session cannot undo newer work. Waiters are served FIFO.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the locks (see
+ * docs/core.md, "Inside the core").
  */
 public final class Locks implements Participant {
     /** This participant's name, which the deadline index records for each lock wait. */

@@ -12,6 +12,9 @@ import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
  * endpoint, id and API endpoint through the log, so every node knows where every other node's API
  * listens (followers forward writes to the leader there). It belongs to no session and outlives
  * them all; only an announcement with an empty API endpoint removes an entry.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the address book (see
+ * docs/core.md, "Inside the core").
  */
 public final class Nodes {
     private MutHashMap<String, NodeState> nodes;

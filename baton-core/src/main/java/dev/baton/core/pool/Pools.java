@@ -26,6 +26,9 @@ import org.organicdesign.fp.collections.PersistentTreeMap;
 /**
  * PoolCounter semantics (reference: seed-systems.md §1.2–1.7): per-key counting semaphores with
  * bounded wait queues. Mirrors poolcounterd's {@code locks.c}, minus its quirks (see docs/).
+ *
+ * <p>One instance per state machine; while a batch is applied it owns its pool keys and the holder and waiter gauges (see
+ * docs/core.md, "Inside the core").
  */
 public final class Pools implements Participant {
     /** This participant's name, which the deadline index records for each pool wait. */

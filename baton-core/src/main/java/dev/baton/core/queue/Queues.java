@@ -33,6 +33,9 @@ import java.util.TreeSet;
  * <p>Gating is incremental: each item counts its pending prerequisites, and an index from event
  * name to the items naming it updates those counts when an event begins or completes. So a claim
  * reads only claimable items, however many are gated.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the queues and the index from event name to the items it gates (see
+ * docs/core.md, "Inside the core").
  */
 public final class Queues implements Participant, Events.Gate {
     private final SessionTable sessions;
