@@ -1,7 +1,6 @@
 package dev.baton.core.dispatch;
 
 import dev.baton.core.session.TargetKey;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import dev.baton.core.command.Command.DispatchAdvance;
 import dev.baton.core.command.Command.DispatchInit;
@@ -41,12 +40,13 @@ public final class Dispatch implements Participant {
     }
 
     /** Starts a batch from the published state's groups. */
-    public void load(PersistentHashMap<String, GroupState> groups) {
-        this.groups = groups.mutable();
+    public void load(DispatchData d) {
+        groups = d.groups().mutable();
     }
 
-    public PersistentHashMap<String, GroupState> frozen() {
-        return groups.immutable();
+    /** The groups as they are now, for the next published state (O(1)). */
+    public DispatchData freeze() {
+        return new DispatchData(groups.immutable());
     }
 
     @Override

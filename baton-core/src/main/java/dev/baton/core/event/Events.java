@@ -11,7 +11,6 @@ import dev.baton.core.machine.Tx;
 import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.SessionTable;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 
 /**
@@ -44,12 +43,13 @@ public final class Events implements Participant {
     }
 
     /** Starts a batch from the published state's pending events. */
-    public void load(PersistentHashMap<String, EventState> events) {
-        this.events = events.mutable();
+    public void load(EventData d) {
+        events = d.events().mutable();
     }
 
-    public PersistentHashMap<String, EventState> frozen() {
-        return events.immutable();
+    /** The pending events as they are now, for the next published state (O(1)). */
+    public EventData freeze() {
+        return new EventData(events.immutable());
     }
 
     @Override

@@ -15,7 +15,6 @@ import dev.baton.core.session.SessionState;
 import dev.baton.core.session.SessionTable;
 import dev.baton.core.session.WaitRef;
 import dev.baton.core.session.Waiter;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import org.organicdesign.fp.collections.PersistentTreeMap;
 
@@ -39,12 +38,13 @@ public final class Locks implements Participant {
     }
 
     /** Starts a batch from the published state's locks. */
-    public void load(PersistentHashMap<String, LockState> locks) {
-        this.locks = locks.mutable();
+    public void load(LockData d) {
+        locks = d.locks().mutable();
     }
 
-    public PersistentHashMap<String, LockState> frozen() {
-        return locks.immutable();
+    /** The locks as they are now, for the next published state (O(1)). */
+    public LockData freeze() {
+        return new LockData(locks.immutable());
     }
 
     @Override

@@ -106,22 +106,20 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
 
     /** Hands each primitive its part of {@code s} to work on (the hash maps become transients). */
     private void load(State s) {
-        sessionTable.load(s.sessions(), s.tokens(), s.deadlines());
-        pools.load(s.pools(), s.poolHolders(), s.poolWaiters());
-        locks.load(s.locks());
-        dispatch.load(s.groups());
-        events.load(s.events());
-        queues.load(s.queues(), s.eventRefs());
-        nodes.load(s.nodes());
+        sessionTable.load(s.sessionData());
+        pools.load(s.poolData());
+        locks.load(s.lockData());
+        dispatch.load(s.dispatchData());
+        events.load(s.eventData());
+        queues.load(s.queueData());
+        nodes.load(s.nodeData());
     }
 
     /** The next State: the entry context's counters and each primitive's part, frozen in O(1). */
     private State commit(Tx tx) {
         return new State(tx.lastIndex(), tx.lastTime(), tx.lastFence(), tx.nextSessionId(), tx.lastSeq(),
-                tx.limits(), sessionTable.frozenSessions(), sessionTable.frozenTokens(), pools.frozenKeys(),
-                locks.frozen(), sessionTable.frozenDeadlines(), dispatch.frozen(), events.frozen(), queues.frozen(),
-                queues.frozenEventRefs(), tx.poolCounters(), pools.holders(), pools.waiters(), nodes.frozen(),
-                tx.stateBytes());
+                tx.limits(), sessionTable.freeze(), pools.freeze(), locks.freeze(), dispatch.freeze(),
+                events.freeze(), queues.freeze(), nodes.freeze(), tx.poolCounters(), tx.stateBytes());
     }
 
     @Override

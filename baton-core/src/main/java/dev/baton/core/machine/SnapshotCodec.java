@@ -4,21 +4,28 @@ import dev.baton.core.command.Bytes;
 import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Result;
+import dev.baton.core.dispatch.DispatchData;
 import dev.baton.core.dispatch.GroupState;
 import dev.baton.core.session.TargetKey;
 import dev.baton.core.dispatch.TargetState;
+import dev.baton.core.event.EventData;
 import dev.baton.core.event.EventState;
+import dev.baton.core.lock.LockData;
 import dev.baton.core.lock.LockState;
 import dev.baton.core.lock.Locks;
+import dev.baton.core.node.NodeData;
 import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
+import dev.baton.core.pool.PoolData;
 import dev.baton.core.pool.PoolState;
 import dev.baton.core.pool.Pools;
 import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
+import dev.baton.core.queue.QueueData;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.Deadline;
 import dev.baton.core.session.RecentResults;
+import dev.baton.core.session.SessionData;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.Slot;
 import dev.baton.core.session.WaitRef;
@@ -353,10 +360,12 @@ public final class SnapshotCodec {
             nodes = nodes.assoc(node.raftEndpoint(), node);
         }
         r.expectEnd();
-        State s = new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
-                tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
-                events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters),
-                poolHolders, poolWaiters, nodes.immutable(), 0);
+        State s = new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits,
+                new SessionData(sessions.immutable(), tokens.immutable(), deadlines),
+                new PoolData(pools.immutable(), poolHolders, poolWaiters), new LockData(locks.immutable()),
+                new DispatchData(groups.immutable()), new EventData(events.immutable()),
+                new QueueData(queues.immutable(), refs.immutable()), new NodeData(nodes.immutable()),
+                PoolCounters.fromArray(counters), 0);
         return s.withStateBytes(Footprint.of(s));
     }
 

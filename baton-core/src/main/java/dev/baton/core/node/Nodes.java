@@ -4,7 +4,6 @@ import dev.baton.core.command.Command.AnnounceNode;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Result;
 import dev.baton.core.machine.Tx;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 
 /**
@@ -20,12 +19,13 @@ public final class Nodes {
     private MutHashMap<String, NodeState> nodes;
 
     /** Starts a batch from the published state's address book. */
-    public void load(PersistentHashMap<String, NodeState> nodes) {
-        this.nodes = nodes.mutable();
+    public void load(NodeData d) {
+        nodes = d.nodes().mutable();
     }
 
-    public PersistentHashMap<String, NodeState> frozen() {
-        return nodes.immutable();
+    /** The address book as it is now, for the next published state (O(1)). */
+    public NodeData freeze() {
+        return new NodeData(nodes.immutable());
     }
 
     /**

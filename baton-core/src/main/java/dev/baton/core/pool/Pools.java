@@ -19,7 +19,6 @@ import dev.baton.core.session.SessionTable;
 import dev.baton.core.session.Slot;
 import dev.baton.core.session.WaitRef;
 import dev.baton.core.session.Waiter;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import org.organicdesign.fp.collections.PersistentTreeMap;
 
@@ -45,24 +44,15 @@ public final class Pools implements Participant {
     }
 
     /** Starts a batch from the published state's pool keys and gauges. */
-    public void load(PersistentHashMap<String, PoolState> keys, long holders, long waiters) {
-        this.keys = keys.mutable();
-        this.holders = holders;
-        this.waiters = waiters;
+    public void load(PoolData d) {
+        keys = d.keys().mutable();
+        holders = d.holders();
+        waiters = d.waiters();
     }
 
-    public PersistentHashMap<String, PoolState> frozenKeys() {
-        return keys.immutable();
-    }
-
-    /** Held slots over all keys. */
-    public long holders() {
-        return holders;
-    }
-
-    /** Waiting slots over all keys. */
-    public long waiters() {
-        return waiters;
+    /** The pools as they are now, for the next published state (O(1)). */
+    public PoolData freeze() {
+        return new PoolData(keys.immutable(), holders, waiters);
     }
 
     @Override

@@ -17,7 +17,6 @@ import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.SessionTable;
 import dev.baton.core.event.Events;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import org.organicdesign.fp.collections.PersistentTreeSet;
 
@@ -48,18 +47,14 @@ public final class Queues implements Participant, Events.Gate {
     }
 
     /** Starts a batch from the published state's queues and the event index. */
-    public void load(PersistentHashMap<String, QueueState> queues,
-                     PersistentHashMap<String, PersistentTreeSet<ItemKey>> eventRefs) {
-        this.queues = queues.mutable();
-        this.eventRefs = eventRefs.mutable();
+    public void load(QueueData d) {
+        queues = d.queues().mutable();
+        eventRefs = d.eventRefs().mutable();
     }
 
-    public PersistentHashMap<String, QueueState> frozen() {
-        return queues.immutable();
-    }
-
-    public PersistentHashMap<String, PersistentTreeSet<ItemKey>> frozenEventRefs() {
-        return eventRefs.immutable();
+    /** The queues as they are now, for the next published state (O(1)). */
+    public QueueData freeze() {
+        return new QueueData(queues.immutable(), eventRefs.immutable());
     }
 
     @Override

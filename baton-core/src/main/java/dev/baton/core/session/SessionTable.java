@@ -3,7 +3,6 @@ package dev.baton.core.session;
 import dev.baton.core.command.Result;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
-import org.organicdesign.fp.collections.PersistentHashMap;
 import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import org.organicdesign.fp.collections.PersistentTreeMap;
 
@@ -13,7 +12,7 @@ import org.organicdesign.fp.collections.PersistentTreeMap;
  * session records what it holds in each of them); only {@link Sessions} opens and forgets them.
  *
  * <p>{@link #load} starts a batch from the published state's maps (the hash maps become transients,
- * edited in place); the {@code frozen...} methods give the next state's maps. Only the apply thread
+ * edited in place); {@link #freeze} gives the next state's. Only the apply thread
  * uses a SessionTable.
  */
 public final class SessionTable {
@@ -21,23 +20,16 @@ public final class SessionTable {
     private MutHashMap<String, Long> tokens;
     private PersistentTreeMap<Deadline, WaitRef> deadlines;
 
-    public void load(PersistentHashMap<Long, SessionState> sessions, PersistentHashMap<String, Long> tokens,
-                     PersistentTreeMap<Deadline, WaitRef> deadlines) {
-        this.sessions = sessions.mutable();
-        this.tokens = tokens.mutable();
-        this.deadlines = deadlines;
+    /** Starts a batch from the published state's sessions. */
+    public void load(SessionData d) {
+        sessions = d.sessions().mutable();
+        tokens = d.tokens().mutable();
+        deadlines = d.deadlines();
     }
 
-    public PersistentHashMap<Long, SessionState> frozenSessions() {
-        return sessions.immutable();
-    }
-
-    public PersistentHashMap<String, Long> frozenTokens() {
-        return tokens.immutable();
-    }
-
-    public PersistentTreeMap<Deadline, WaitRef> frozenDeadlines() {
-        return deadlines;
+    /** The sessions as they are now, for the next published state (O(1)). */
+    public SessionData freeze() {
+        return new SessionData(sessions.immutable(), tokens.immutable(), deadlines);
     }
 
     public SessionState get(long id) {
