@@ -131,6 +131,9 @@ public final class CommandCodec {
     }
 
     public static void encode(BinaryWriter w, Command c) {
+        if (c == null) {
+            throw new IllegalArgumentException("no encoding for null");
+        }
         // a switch expression without default: a command kind with no encoding does not compile
         BinaryWriter unused = switch (c.kind()) {
             case POOL_ACQUIRE -> {
@@ -362,6 +365,9 @@ public final class CommandCodec {
     // ---- results (kept in snapshots as remembered request outcomes) ----------------------------
 
     public static void encodeResult(BinaryWriter w, Result res) {
+        if (res == null) {
+            throw new IllegalArgumentException("no encoding for null");
+        }
         // a switch expression without default: a result kind with no encoding does not compile
         BinaryWriter unused = switch (res.kind()) {
             case POOL_REPLY -> {
