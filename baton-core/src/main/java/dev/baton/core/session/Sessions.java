@@ -112,7 +112,7 @@ public final class Sessions {
     }
 
     /** Releases everything the session holds or waits for, then forgets it. */
-    public void end(Tx tx, SessionState s, boolean expired) {
+    private void end(Tx tx, SessionState s, boolean expired) {
         for (Participant p : participants) {
             p.onSessionEnd(tx, s);
         }
