@@ -21,6 +21,40 @@ import java.util.Map;
 public sealed interface Command permits Command.ClientCommand, Command.LeaderCommand {
 
     /**
+     * Which command this is, one constant per record. The code that handles commands (the applier,
+     * the codec, the budget rules) switches on it in switch expressions without a default, so a new
+     * command that some switch forgets does not compile.
+     */
+    enum Kind {
+        OPEN_SESSION,
+        OPEN_SESSION_THEN,
+        CLOSE_SESSION,
+        EXPIRE_SESSIONS,
+        EXPIRE_WAITS,
+        SET_LIMITS,
+        ANNOUNCE_NODE,
+        POOL_ACQUIRE,
+        POOL_RELEASE,
+        LOCK_ACQUIRE,
+        LOCK_RELEASE,
+        DISPATCH_INIT,
+        DISPATCH_ADVANCE,
+        DISPATCH_SELECT,
+        DISPATCH_LOCK,
+        DISPATCH_RELEASE,
+        DISPATCH_SET_DISABLED,
+        EVENT_BEGIN,
+        EVENT_COMPLETE,
+        QUEUE_ENQUEUE,
+        QUEUE_CLAIM,
+        QUEUE_DONE,
+        QUEUE_RETRY
+    }
+
+    /** Which command this is; see {@link Kind}. */
+    Kind kind();
+
+    /**
      * A command a client may cause: opening a session and every {@link SessionRequest}. The only
      * kind a front door proposes, and the only kind a node forwards to the leader.
      */
@@ -60,7 +94,12 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * Opens a session with a lease of {@code ttlMs}. A non-null {@code clientToken} makes opening
      * idempotent: while a session opened with that token lives, opening again returns it.
      */
-    record OpenSession(String clientToken, long ttlMs) implements ClientCommand {}
+    record OpenSession(String clientToken, long ttlMs) implements ClientCommand {
+        @Override
+        public Kind kind() {
+            return Kind.OPEN_SESSION;
+        }
+    }
 
     /**
      * Opens a session and, in the same step of the same entry, makes {@code first} on it: the first
@@ -70,10 +109,20 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * returned, with its own request id (a retry of the whole command finds the session by its token
      * and the first command's answer by that id). A rejected open runs nothing.
      */
-    record OpenSessionThen(OpenSession open, SessionRequest first) implements ClientCommand {}
+    record OpenSessionThen(OpenSession open, SessionRequest first) implements ClientCommand {
+        @Override
+        public Kind kind() {
+            return Kind.OPEN_SESSION_THEN;
+        }
+    }
 
     /** Ends a session as if its client disconnected: everything it held or waited for is released. */
     record CloseSession(long session, long requestId) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.CLOSE_SESSION;
+        }
+
         @Override
         public CloseSession withSession(long s) {
             return new CloseSession(s, requestId);
@@ -89,17 +138,32 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * Ends the listed sessions whose leases the leader saw run out. The leader decides (it alone
      * tracks keep-alives); applying the decision is deterministic. Unknown ids are ignored.
      */
-    record ExpireSessions(List<Long> sessions) implements LeaderCommand {}
+    record ExpireSessions(List<Long> sessions) implements LeaderCommand {
+        @Override
+        public Kind kind() {
+            return Kind.EXPIRE_SESSIONS;
+        }
+    }
 
     /**
      * Times out every pool and lock wait whose deadline is at or before the entry's timestamp. Every
      * entry does this before its commands anyway; this command exists so the leader can make it
      * happen when nothing else is being written.
      */
-    record ExpireWaits() implements LeaderCommand {}
+    record ExpireWaits() implements LeaderCommand {
+        @Override
+        public Kind kind() {
+            return Kind.EXPIRE_WAITS;
+        }
+    }
 
     /** Replaces the limits (an operator action, replicated so that all nodes enforce the same ones). */
-    record SetLimits(Limits limits) implements LeaderCommand {}
+    record SetLimits(Limits limits) implements LeaderCommand {
+        @Override
+        public Kind kind() {
+            return Kind.SET_LIMITS;
+        }
+    }
 
     // ---- cluster address book ----------------------------------------------------------------
 
@@ -111,7 +175,12 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * (the node left the cluster). Not a session request: the leader proposes it, for itself or for a
      * member that told it its address over the members-only link.
      */
-    record AnnounceNode(String raftEndpoint, String nodeId, String apiEndpoint) implements LeaderCommand {}
+    record AnnounceNode(String raftEndpoint, String nodeId, String apiEndpoint) implements LeaderCommand {
+        @Override
+        public Kind kind() {
+            return Kind.ANNOUNCE_NODE;
+        }
+    }
 
     // ---- pools (PoolCounter) ------------------------------------------------------------------
 
@@ -121,6 +190,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      */
     record PoolAcquire(long session, long requestId, String key, int workers, int maxQueue, long timeoutMs,
                        boolean forAnyone) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.POOL_ACQUIRE;
+        }
+
         @Override
         public PoolAcquire withSession(long s) {
             return new PoolAcquire(s, requestId, key, workers, maxQueue, timeoutMs, forAnyone);
@@ -140,6 +214,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      */
     record PoolRelease(long session, long requestId, String key, long fence) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.POOL_RELEASE;
+        }
+
+        @Override
         public PoolRelease withSession(long s) {
             return new PoolRelease(s, requestId, key, fence);
         }
@@ -154,6 +233,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** tryLock ({@code timeoutMs == 0}) or lock-with-timeout on the named mutex. */
     record LockAcquire(long session, long requestId, String name, long timeoutMs) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.LOCK_ACQUIRE;
+        }
+
         @Override
         public LockAcquire withSession(long s) {
             return new LockAcquire(s, requestId, name, timeoutMs);
@@ -170,6 +254,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
      * fence. If the session is waiting for the lock instead, the wait is cancelled.
      */
     record LockRelease(long session, long requestId, String name, long fence) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.LOCK_RELEASE;
+        }
+
         @Override
         public LockRelease withSession(long s) {
             return new LockRelease(s, requestId, name, fence);
@@ -191,6 +280,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record DispatchInit(long session, long requestId, String group, Map<String, String> targets,
                         DispatchSettings settings) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.DISPATCH_INIT;
+        }
+
+        @Override
         public DispatchInit withSession(long s) {
             return new DispatchInit(s, requestId, group, targets, settings);
         }
@@ -203,6 +297,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Raises the group's head (the newest change id); a lower value is ignored. */
     record DispatchAdvance(long session, long requestId, String group, long head) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.DISPATCH_ADVANCE;
+        }
+
         @Override
         public DispatchAdvance withSession(long s) {
             return new DispatchAdvance(s, requestId, group, head);
@@ -217,6 +316,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Selects a target as Wikibase's selectClient does and locks it for the session. */
     record DispatchSelect(long session, long requestId, String group) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.DISPATCH_SELECT;
+        }
+
+        @Override
         public DispatchSelect withSession(long s) {
             return new DispatchSelect(s, requestId, group);
         }
@@ -229,6 +333,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Locks a given target for the session (Wikibase's lockClient). */
     record DispatchLock(long session, long requestId, String group, String target) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.DISPATCH_LOCK;
+        }
+
         @Override
         public DispatchLock withSession(long s) {
             return new DispatchLock(s, requestId, group, target);
@@ -248,6 +357,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record DispatchRelease(long session, long requestId, String group, String target, long fence, long newSeen)
             implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.DISPATCH_RELEASE;
+        }
+
+        @Override
         public DispatchRelease withSession(long s) {
             return new DispatchRelease(s, requestId, group, target, fence, newSeen);
         }
@@ -261,6 +375,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Enables or disables a target; a disabled target is never selected. */
     record DispatchSetDisabled(long session, long requestId, String group, String target, boolean disabled)
             implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.DISPATCH_SET_DISABLED;
+        }
+
         @Override
         public DispatchSetDisabled withSession(long s) {
             return new DispatchSetDisabled(s, requestId, group, target, disabled);
@@ -277,6 +396,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Makes the event pending, owned by the session; fails if it is already pending. */
     record EventBegin(long session, long requestId, String name) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.EVENT_BEGIN;
+        }
+
+        @Override
         public EventBegin withSession(long s) {
             return new EventBegin(s, requestId, name);
         }
@@ -289,6 +413,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Completes the event (idempotent; no ownership check, as ManifoldCF). */
     record EventComplete(long session, long requestId, String name) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.EVENT_COMPLETE;
+        }
+
         @Override
         public EventComplete withSession(long s) {
             return new EventComplete(s, requestId, name);
@@ -309,6 +438,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     record QueueEnqueue(long session, long requestId, String queue, String item, Bytes payload,
                         List<String> prerequisites) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.QUEUE_ENQUEUE;
+        }
+
+        @Override
         public QueueEnqueue withSession(long s) {
             return new QueueEnqueue(s, requestId, queue, item, payload, prerequisites);
         }
@@ -326,6 +460,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Claims up to {@code max} items, oldest first, skipping claimed items and items with a pending prerequisite. */
     record QueueClaim(long session, long requestId, String queue, int max) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.QUEUE_CLAIM;
+        }
+
+        @Override
         public QueueClaim withSession(long s) {
             return new QueueClaim(s, requestId, queue, max);
         }
@@ -339,6 +478,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
     /** Removes a claimed item (work finished). {@code fence != 0} must match the claim. */
     record QueueDone(long session, long requestId, String queue, String item, long fence) implements SessionRequest {
         @Override
+        public Kind kind() {
+            return Kind.QUEUE_DONE;
+        }
+
+        @Override
         public QueueDone withSession(long s) {
             return new QueueDone(s, requestId, queue, item, fence);
         }
@@ -351,6 +495,11 @@ public sealed interface Command permits Command.ClientCommand, Command.LeaderCom
 
     /** Gives a claimed item back, at the back of the queue (ManifoldCF's retryDocumentProcessing). */
     record QueueRetry(long session, long requestId, String queue, String item, long fence) implements SessionRequest {
+        @Override
+        public Kind kind() {
+            return Kind.QUEUE_RETRY;
+        }
+
         @Override
         public QueueRetry withSession(long s) {
             return new QueueRetry(s, requestId, queue, item, fence);

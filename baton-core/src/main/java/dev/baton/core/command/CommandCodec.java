@@ -131,84 +131,134 @@ public final class CommandCodec {
     }
 
     public static void encode(BinaryWriter w, Command c) {
-        if (c instanceof PoolAcquire a) {
-            w.u8(POOL_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.key()).svarint(a.workers())
-                    .svarint(a.maxQueue()).svarint(a.timeoutMs()).bool(a.forAnyone());
-        } else if (c instanceof PoolRelease a) {
-            w.u8(POOL_RELEASE).varint(a.session()).varint(a.requestId()).optString(a.key()).varint(a.fence());
-        } else if (c instanceof OpenSession a) {
-            w.u8(OPEN_SESSION).optString(a.clientToken()).svarint(a.ttlMs());
-        } else if (c instanceof OpenSessionThen a) {
-            if (a.open() == null || a.first() == null) {
-                throw new IllegalArgumentException("an OpenSessionThen needs an open and a first command");
-            }
-            w.u8(OPEN_SESSION_THEN);
-            encode(w, a.open());
-            encode(w, a.first());
-        } else if (c instanceof CloseSession a) {
-            w.u8(CLOSE_SESSION).varint(a.session()).varint(a.requestId());
-        } else if (c instanceof ExpireSessions a) {
-            w.u8(EXPIRE_SESSIONS).varint(a.sessions().size());
-            for (long id : a.sessions()) {
-                w.varint(id);
-            }
-        } else if (c instanceof ExpireWaits) {
-            w.u8(EXPIRE_WAITS);
-        } else if (c instanceof SetLimits a) {
-            w.u8(SET_LIMITS);
-            encodeLimits(w, a.limits());
-        } else if (c instanceof AnnounceNode a) {
-            // optional strings: a null travels as null and is refused by the state machine, rather
-            // than failing here with a NullPointerException
-            w.u8(ANNOUNCE_NODE).optString(a.raftEndpoint()).optString(a.nodeId()).optString(a.apiEndpoint());
-        } else if (c instanceof LockAcquire a) {
-            w.u8(LOCK_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.name()).svarint(a.timeoutMs());
-        } else if (c instanceof LockRelease a) {
-            w.u8(LOCK_RELEASE).varint(a.session()).varint(a.requestId()).string(a.name()).varint(a.fence());
-        } else if (c instanceof DispatchInit a) {
-            w.u8(DISPATCH_INIT).varint(a.session()).varint(a.requestId()).string(a.group());
-            Map<String, String> sorted = new TreeMap<>(a.targets());
-            w.varint(sorted.size());
-            for (Map.Entry<String, String> e : sorted.entrySet()) {
-                w.string(e.getKey()).string(e.getValue());
-            }
-            w.bool(a.settings() != null);
-            if (a.settings() != null) {
-                encodeSettings(w, a.settings());
-            }
-        } else if (c instanceof DispatchAdvance a) {
-            w.u8(DISPATCH_ADVANCE).varint(a.session()).varint(a.requestId()).string(a.group()).svarint(a.head());
-        } else if (c instanceof DispatchSelect a) {
-            w.u8(DISPATCH_SELECT).varint(a.session()).varint(a.requestId()).string(a.group());
-        } else if (c instanceof DispatchLock a) {
-            w.u8(DISPATCH_LOCK).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target());
-        } else if (c instanceof DispatchRelease a) {
-            w.u8(DISPATCH_RELEASE).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target())
-                    .varint(a.fence()).svarint(a.newSeen());
-        } else if (c instanceof DispatchSetDisabled a) {
-            w.u8(DISPATCH_SET_DISABLED).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target())
-                    .bool(a.disabled());
-        } else if (c instanceof EventBegin a) {
-            w.u8(EVENT_BEGIN).varint(a.session()).varint(a.requestId()).string(a.name());
-        } else if (c instanceof EventComplete a) {
-            w.u8(EVENT_COMPLETE).varint(a.session()).varint(a.requestId()).string(a.name());
-        } else if (c instanceof QueueEnqueue a) {
-            w.u8(QUEUE_ENQUEUE).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
-                    .bytes(a.payload().unsafeArray()).varint(a.prerequisites().size());
-            for (String p : a.prerequisites()) {
-                w.string(p);
-            }
-        } else if (c instanceof QueueClaim a) {
-            w.u8(QUEUE_CLAIM).varint(a.session()).varint(a.requestId()).string(a.queue()).svarint(a.max());
-        } else if (c instanceof QueueDone a) {
-            w.u8(QUEUE_DONE).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
-                    .varint(a.fence());
-        } else if (c instanceof QueueRetry a) {
-            w.u8(QUEUE_RETRY).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
-                    .varint(a.fence());
-        } else {
-            throw new IllegalArgumentException("no encoding for " + c);
+        if (c == null) {
+            throw new IllegalArgumentException("no encoding for null");
         }
+        // a switch expression without default: a command kind with no encoding does not compile
+        BinaryWriter unused = switch (c.kind()) {
+            case POOL_ACQUIRE -> {
+                PoolAcquire a = (PoolAcquire) c;
+                yield w.u8(POOL_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.key()).svarint(a.workers())
+                        .svarint(a.maxQueue()).svarint(a.timeoutMs()).bool(a.forAnyone());
+            }
+            case POOL_RELEASE -> {
+                PoolRelease a = (PoolRelease) c;
+                yield w.u8(POOL_RELEASE).varint(a.session()).varint(a.requestId()).optString(a.key()).varint(a.fence());
+            }
+            case OPEN_SESSION -> {
+                OpenSession a = (OpenSession) c;
+                yield w.u8(OPEN_SESSION).optString(a.clientToken()).svarint(a.ttlMs());
+            }
+            case OPEN_SESSION_THEN -> {
+                OpenSessionThen a = (OpenSessionThen) c;
+                if (a.open() == null || a.first() == null) {
+                    throw new IllegalArgumentException("an OpenSessionThen needs an open and a first command");
+                }
+                w.u8(OPEN_SESSION_THEN);
+                encode(w, a.open());
+                encode(w, a.first());
+                yield w;
+            }
+            case CLOSE_SESSION -> {
+                CloseSession a = (CloseSession) c;
+                yield w.u8(CLOSE_SESSION).varint(a.session()).varint(a.requestId());
+            }
+            case EXPIRE_SESSIONS -> {
+                ExpireSessions a = (ExpireSessions) c;
+                w.u8(EXPIRE_SESSIONS).varint(a.sessions().size());
+                for (long id : a.sessions()) {
+                    w.varint(id);
+                }
+                yield w;
+            }
+            case EXPIRE_WAITS -> w.u8(EXPIRE_WAITS);
+            case SET_LIMITS -> {
+                w.u8(SET_LIMITS);
+                encodeLimits(w, ((SetLimits) c).limits());
+                yield w;
+            }
+            case ANNOUNCE_NODE -> {
+                AnnounceNode a = (AnnounceNode) c;
+                // optional strings: a null travels as null and is refused by the state machine, rather
+                // than failing here with a NullPointerException
+                yield w.u8(ANNOUNCE_NODE).optString(a.raftEndpoint()).optString(a.nodeId()).optString(a.apiEndpoint());
+            }
+            case LOCK_ACQUIRE -> {
+                LockAcquire a = (LockAcquire) c;
+                yield w.u8(LOCK_ACQUIRE).varint(a.session()).varint(a.requestId()).string(a.name()).svarint(a.timeoutMs());
+            }
+            case LOCK_RELEASE -> {
+                LockRelease a = (LockRelease) c;
+                yield w.u8(LOCK_RELEASE).varint(a.session()).varint(a.requestId()).string(a.name()).varint(a.fence());
+            }
+            case DISPATCH_INIT -> {
+                DispatchInit a = (DispatchInit) c;
+                w.u8(DISPATCH_INIT).varint(a.session()).varint(a.requestId()).string(a.group());
+                Map<String, String> sorted = new TreeMap<>(a.targets());
+                w.varint(sorted.size());
+                for (Map.Entry<String, String> e : sorted.entrySet()) {
+                    w.string(e.getKey()).string(e.getValue());
+                }
+                w.bool(a.settings() != null);
+                if (a.settings() != null) {
+                    encodeSettings(w, a.settings());
+                }
+                yield w;
+            }
+            case DISPATCH_ADVANCE -> {
+                DispatchAdvance a = (DispatchAdvance) c;
+                yield w.u8(DISPATCH_ADVANCE).varint(a.session()).varint(a.requestId()).string(a.group()).svarint(a.head());
+            }
+            case DISPATCH_SELECT -> {
+                DispatchSelect a = (DispatchSelect) c;
+                yield w.u8(DISPATCH_SELECT).varint(a.session()).varint(a.requestId()).string(a.group());
+            }
+            case DISPATCH_LOCK -> {
+                DispatchLock a = (DispatchLock) c;
+                yield w.u8(DISPATCH_LOCK).varint(a.session()).varint(a.requestId()).string(a.group()).string(a.target());
+            }
+            case DISPATCH_RELEASE -> {
+                DispatchRelease a = (DispatchRelease) c;
+                yield w.u8(DISPATCH_RELEASE).varint(a.session()).varint(a.requestId()).string(a.group())
+                        .string(a.target()).varint(a.fence()).svarint(a.newSeen());
+            }
+            case DISPATCH_SET_DISABLED -> {
+                DispatchSetDisabled a = (DispatchSetDisabled) c;
+                yield w.u8(DISPATCH_SET_DISABLED).varint(a.session()).varint(a.requestId()).string(a.group())
+                        .string(a.target()).bool(a.disabled());
+            }
+            case EVENT_BEGIN -> {
+                EventBegin a = (EventBegin) c;
+                yield w.u8(EVENT_BEGIN).varint(a.session()).varint(a.requestId()).string(a.name());
+            }
+            case EVENT_COMPLETE -> {
+                EventComplete a = (EventComplete) c;
+                yield w.u8(EVENT_COMPLETE).varint(a.session()).varint(a.requestId()).string(a.name());
+            }
+            case QUEUE_ENQUEUE -> {
+                QueueEnqueue a = (QueueEnqueue) c;
+                w.u8(QUEUE_ENQUEUE).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
+                        .bytes(a.payload().unsafeArray()).varint(a.prerequisites().size());
+                for (String p : a.prerequisites()) {
+                    w.string(p);
+                }
+                yield w;
+            }
+            case QUEUE_CLAIM -> {
+                QueueClaim a = (QueueClaim) c;
+                yield w.u8(QUEUE_CLAIM).varint(a.session()).varint(a.requestId()).string(a.queue()).svarint(a.max());
+            }
+            case QUEUE_DONE -> {
+                QueueDone a = (QueueDone) c;
+                yield w.u8(QUEUE_DONE).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
+                        .varint(a.fence());
+            }
+            case QUEUE_RETRY -> {
+                QueueRetry a = (QueueRetry) c;
+                yield w.u8(QUEUE_RETRY).varint(a.session()).varint(a.requestId()).string(a.queue()).string(a.item())
+                        .varint(a.fence());
+            }
+        };
     }
 
     public static Command decode(BinaryReader r) {
@@ -315,50 +365,78 @@ public final class CommandCodec {
     // ---- results (kept in snapshots as remembered request outcomes) ----------------------------
 
     public static void encodeResult(BinaryWriter w, Result res) {
-        if (res instanceof PoolReply p) {
-            w.u8(R_POOL).u8(p.status().ordinal()).optString(p.key()).varint(p.fence());
-        } else if (res instanceof LockReply p) {
-            w.u8(R_LOCK).u8(p.status().ordinal()).string(p.name()).varint(p.fence());
-        } else if (res instanceof Rejected p) {
-            w.u8(R_REJECTED).u8(p.code().ordinal()).string(p.message());
-        } else if (res instanceof SessionOpened p) {
-            w.u8(R_SESSION_OPENED).varint(p.session()).varint(p.ttlMs()).bool(p.existing()).varint(p.nextRequestId());
-        } else if (res instanceof SessionOpenedThen p) {
-            w.u8(R_SESSION_OPENED_THEN);
-            encodeResult(w, p.opened());
-            encodeResult(w, p.first());
-        } else if (res instanceof SessionClosed p) {
-            w.u8(R_SESSION_CLOSED).varint(p.session());
-        } else if (res instanceof SessionsExpired p) {
-            w.u8(R_SESSIONS_EXPIRED).varint(p.sessions().size());
-            for (long id : p.sessions()) {
-                w.varint(id);
-            }
-        } else if (res instanceof WaitsExpired p) {
-            w.u8(R_WAITS_EXPIRED).varint(p.count());
-        } else if (res instanceof LimitsSet p) {
-            w.u8(R_LIMITS_SET);
-            encodeLimits(w, p.limits());
-        } else if (res instanceof NodeAnnounced p) {
-            w.u8(R_NODE_ANNOUNCED).optString(p.raftEndpoint()).bool(p.removed());
-        } else if (res instanceof DispatchReply p) {
-            w.u8(R_DISPATCH).u8(p.status().ordinal()).svarint(p.value()).bool(p.target() != null);
-            if (p.target() != null) {
-                TargetView t = p.target();
-                w.string(t.group()).string(t.id()).string(t.name()).svarint(t.seen()).svarint(t.touched())
-                        .bool(t.disabled()).varint(t.holder()).varint(t.fence());
-            }
-        } else if (res instanceof EventReply p) {
-            w.u8(R_EVENT).u8(p.status().ordinal()).string(p.name());
-        } else if (res instanceof QueueReply p) {
-            w.u8(R_QUEUE).u8(p.status().ordinal()).varint(p.items().size());
-            for (ClaimedItem i : p.items()) {
-                w.string(i.queue()).string(i.item()).bytes(i.payload().unsafeArray()).varint(i.fence())
-                        .varint(i.attempts());
-            }
-        } else {
-            throw new IllegalArgumentException("no encoding for " + res);
+        if (res == null) {
+            throw new IllegalArgumentException("no encoding for null");
         }
+        // a switch expression without default: a result kind with no encoding does not compile
+        BinaryWriter unused = switch (res.kind()) {
+            case POOL_REPLY -> {
+                PoolReply p = (PoolReply) res;
+                yield w.u8(R_POOL).u8(p.status().ordinal()).optString(p.key()).varint(p.fence());
+            }
+            case LOCK_REPLY -> {
+                LockReply p = (LockReply) res;
+                yield w.u8(R_LOCK).u8(p.status().ordinal()).string(p.name()).varint(p.fence());
+            }
+            case REJECTED -> {
+                Rejected p = (Rejected) res;
+                yield w.u8(R_REJECTED).u8(p.code().ordinal()).string(p.message());
+            }
+            case SESSION_OPENED -> {
+                SessionOpened p = (SessionOpened) res;
+                yield w.u8(R_SESSION_OPENED).varint(p.session()).varint(p.ttlMs()).bool(p.existing())
+                        .varint(p.nextRequestId());
+            }
+            case SESSION_OPENED_THEN -> {
+                SessionOpenedThen p = (SessionOpenedThen) res;
+                w.u8(R_SESSION_OPENED_THEN);
+                encodeResult(w, p.opened());
+                encodeResult(w, p.first());
+                yield w;
+            }
+            case SESSION_CLOSED -> w.u8(R_SESSION_CLOSED).varint(((SessionClosed) res).session());
+            case SESSIONS_EXPIRED -> {
+                SessionsExpired p = (SessionsExpired) res;
+                w.u8(R_SESSIONS_EXPIRED).varint(p.sessions().size());
+                for (long id : p.sessions()) {
+                    w.varint(id);
+                }
+                yield w;
+            }
+            case WAITS_EXPIRED -> w.u8(R_WAITS_EXPIRED).varint(((WaitsExpired) res).count());
+            case LIMITS_SET -> {
+                w.u8(R_LIMITS_SET);
+                encodeLimits(w, ((LimitsSet) res).limits());
+                yield w;
+            }
+            case NODE_ANNOUNCED -> {
+                NodeAnnounced p = (NodeAnnounced) res;
+                yield w.u8(R_NODE_ANNOUNCED).optString(p.raftEndpoint()).bool(p.removed());
+            }
+            case DISPATCH_REPLY -> {
+                DispatchReply p = (DispatchReply) res;
+                w.u8(R_DISPATCH).u8(p.status().ordinal()).svarint(p.value()).bool(p.target() != null);
+                if (p.target() != null) {
+                    TargetView t = p.target();
+                    w.string(t.group()).string(t.id()).string(t.name()).svarint(t.seen()).svarint(t.touched())
+                            .bool(t.disabled()).varint(t.holder()).varint(t.fence());
+                }
+                yield w;
+            }
+            case EVENT_REPLY -> {
+                EventReply p = (EventReply) res;
+                yield w.u8(R_EVENT).u8(p.status().ordinal()).string(p.name());
+            }
+            case QUEUE_REPLY -> {
+                QueueReply p = (QueueReply) res;
+                w.u8(R_QUEUE).u8(p.status().ordinal()).varint(p.items().size());
+                for (ClaimedItem i : p.items()) {
+                    w.string(i.queue()).string(i.item()).bytes(i.payload().unsafeArray()).varint(i.fence())
+                            .varint(i.attempts());
+                }
+                yield w;
+            }
+        };
     }
 
     public static Result decodeResult(BinaryReader r) {

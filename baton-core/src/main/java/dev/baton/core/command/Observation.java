@@ -8,6 +8,22 @@ package dev.baton.core.command;
  */
 public sealed interface Observation {
 
+    /**
+     * Which observation this is, one constant per record, for switch expressions that the
+     * compiler checks for completeness (the metrics).
+     */
+    enum Kind {
+        POOL_ACQUIRE_ENDED,
+        POOL_HOLD_ENDED,
+        QUEUE_ITEM_CLAIMED,
+        LOCK_ACQUIRED,
+        LOCK_HOLD_ENDED
+    }
+
+    /** Which one this is; see {@link Kind}. */
+    Kind kind();
+
+
     /** How a pool acquire ended, as the metrics label it. */
     enum PoolOutcome {
         /** Granted at once. */
@@ -26,17 +42,42 @@ public sealed interface Observation {
     }
 
     /** A pool acquire of {@code key} ended with {@code outcome} after waiting {@code waitedMs} (0 if at once). */
-    record PoolAcquireEnded(String key, PoolOutcome outcome, long waitedMs) implements Observation {}
+    record PoolAcquireEnded(String key, PoolOutcome outcome, long waitedMs) implements Observation {
+        @Override
+        public Kind kind() {
+            return Kind.POOL_ACQUIRE_ENDED;
+        }
+    }
 
     /** A slot of {@code key} was given up after being held {@code heldMs} (release, or its session ended). */
-    record PoolHoldEnded(String key, long heldMs) implements Observation {}
+    record PoolHoldEnded(String key, long heldMs) implements Observation {
+        @Override
+        public Kind kind() {
+            return Kind.POOL_HOLD_ENDED;
+        }
+    }
 
     /** An item of {@code queue} was claimed {@code waitedMs} after it was first enqueued. */
-    record QueueItemClaimed(String queue, long waitedMs) implements Observation {}
+    record QueueItemClaimed(String queue, long waitedMs) implements Observation {
+        @Override
+        public Kind kind() {
+            return Kind.QUEUE_ITEM_CLAIMED;
+        }
+    }
 
     /** A lock was granted after waiting {@code waitedMs} (0 if at once). */
-    record LockAcquired(String name, long waitedMs) implements Observation {}
+    record LockAcquired(String name, long waitedMs) implements Observation {
+        @Override
+        public Kind kind() {
+            return Kind.LOCK_ACQUIRED;
+        }
+    }
 
     /** A lock was given up after being held {@code heldMs}. */
-    record LockHoldEnded(String name, long heldMs) implements Observation {}
+    record LockHoldEnded(String name, long heldMs) implements Observation {
+        @Override
+        public Kind kind() {
+            return Kind.LOCK_HOLD_ENDED;
+        }
+    }
 }

@@ -1,5 +1,7 @@
 package dev.baton.core.dispatch;
 
+import dev.baton.core.session.TargetKey;
+import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import dev.baton.core.command.Command.DispatchAdvance;
 import dev.baton.core.command.Command.DispatchInit;
 import dev.baton.core.command.Command.DispatchLock;
@@ -14,7 +16,9 @@ import dev.baton.core.command.Result.DispatchStatus;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
+import dev.baton.core.session.SessionTable;
 
 import java.util.Map;
 import java.util.TreeMap;
@@ -23,12 +27,35 @@ import java.util.TreeMap;
  * Fair dispatch to many targets (Wikibase ChangeDispatchCoordinator, docs/design.md): per-target
  * cursors, stalest-first selection with jitter, one holder per target, released automatically (cursor
  * untouched) when the holder's session ends.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the dispatch groups (see
+ * docs/core.md, "Inside the core").
  */
-public final class Dispatch {
-    private Dispatch() {}
+public final class Dispatch implements Participant {
+    private final SessionTable sessions;
+    private MutHashMap<String, GroupState> groups;
+
+    public Dispatch(SessionTable sessions) {
+        this.sessions = sessions;
+    }
+
+    /** Starts a batch from the published state's groups. */
+    public void load(DispatchData d) {
+        groups = d.groups().mutable();
+    }
+
+    /** The groups as they are now, for the next published state (O(1)). */
+    public DispatchData freeze() {
+        return new DispatchData(groups.immutable());
+    }
+
+    @Override
+    public String name() {
+        return "dispatch";
+    }
 
     /** initState: idempotent; adds untracked targets with seen = 0 and never touches tracked ones. */
-    public static Result init(Tx tx, DispatchInit c) {
+    public Result init(Tx tx, DispatchInit c) {
         Result.Rejected bad = tx.checkName("group", c.group());
         if (bad != null) {
             return bad;
@@ -48,11 +75,11 @@ public final class Dispatch {
             }
             sorted.put(e.getKey(), e.getValue());
         }
-        GroupState g = tx.groups.get(c.group());
+        GroupState g = groups.get(c.group());
         long needs = g == null ? Footprint.group(c.group()) : 0;
         if (g == null) {
-            if (tx.groups.size() >= tx.limits.maxDispatchGroups()) {
-                return Tx.limit("dispatch groups", tx.limits.maxDispatchGroups());
+            if (groups.size() >= tx.limits().maxDispatchGroups()) {
+                return Tx.limit("dispatch groups", tx.limits().maxDispatchGroups());
             }
             g = GroupState.empty(c.group(), DispatchSettings.DEFAULTS);
         }
@@ -63,8 +90,8 @@ public final class Dispatch {
                 needs += Footprint.target(e.getKey(), e.getValue());
             }
         }
-        if (g.targets().size() + added > tx.limits.maxTargetsPerGroup()) {
-            return Tx.limit("targets per group", tx.limits.maxTargetsPerGroup());
+        if (g.targets().size() + added > tx.limits().maxTargetsPerGroup()) {
+            return Tx.limit("targets per group", tx.limits().maxTargetsPerGroup());
         }
         Result.Rejected full = tx.checkBudget("dispatch group " + c.group(), needs);
         if (full != null) {
@@ -79,11 +106,11 @@ public final class Dispatch {
             g = g.withSettings(c.settings());
         }
         tx.charge(needs);
-        tx.groups = tx.groups.assoc(c.group(), g);
+        groups = groups.assoc(c.group(), g);
         return new DispatchReply(DispatchStatus.INITIALIZED, null, added);
     }
 
-    public static Result advance(Tx tx, DispatchAdvance c) {
+    public Result advance(Tx tx, DispatchAdvance c) {
         Object g0 = group(tx, c.group());
         if (g0 instanceof Result r) {
             return r;
@@ -94,13 +121,13 @@ public final class Dispatch {
         }
         if (c.head() > g.head()) {
             g = g.withHead(c.head());
-            tx.groups = tx.groups.assoc(c.group(), g);
+            groups = groups.assoc(c.group(), g);
         }
         return new DispatchReply(DispatchStatus.ADVANCED, null, g.head());
     }
 
     /** selectClient: pick as Wikibase does and lock the pick for the session. */
-    public static Result select(Tx tx, SessionState session, DispatchSelect c) {
+    public Result select(Tx tx, SessionState session, DispatchSelect c) {
         Object g0 = group(tx, c.group());
         if (g0 instanceof Result r) {
             return r;
@@ -114,7 +141,7 @@ public final class Dispatch {
     }
 
     /** lockClient: lock a given target; BUSY if another session holds it. */
-    public static Result lock(Tx tx, SessionState session, DispatchLock c) {
+    public Result lock(Tx tx, SessionState session, DispatchLock c) {
         Found f = find(tx, c.group(), c.target());
         if (f.rejection() != null) {
             return f.rejection();
@@ -130,15 +157,15 @@ public final class Dispatch {
         return new DispatchReply(DispatchStatus.LOCKED, lock(tx, session, g, t), g.head());
     }
 
-    private static TargetView lock(Tx tx, SessionState session, GroupState g, TargetState t) {
+    private TargetView lock(Tx tx, SessionState session, GroupState g, TargetState t) {
         TargetState locked = t.lockedBy(session.id(), tx.nextFence());
-        tx.groups = tx.groups.assoc(g.name(), g.withTarget(locked));
-        tx.putSession(session.withDispatch(session.dispatch().put(new TargetKey(g.name(), t.id()))));
+        groups = groups.assoc(g.name(), g.withTarget(locked));
+        sessions.put(tx, session.withDispatch(session.dispatch().put(new TargetKey(g.name(), t.id()))));
         return locked.view(g.name());
     }
 
     /** releaseClient: store the cursor (never backwards), touch, unlock. Refuses a stale fence. */
-    public static Result release(Tx tx, SessionState session, DispatchRelease c) {
+    public Result release(Tx tx, SessionState session, DispatchRelease c) {
         Found f = find(tx, c.group(), c.target());
         if (f.rejection() != null) {
             return f.rejection();
@@ -153,35 +180,36 @@ public final class Dispatch {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT, "seen must not be negative");
         }
         TargetState released = t.released(c.newSeen(), tx.now());
-        tx.groups = tx.groups.assoc(g.name(), g.withTarget(released));
-        tx.putSession(session.withDispatch(session.dispatch().without(new TargetKey(g.name(), t.id()))));
+        groups = groups.assoc(g.name(), g.withTarget(released));
+        sessions.put(tx, session.withDispatch(session.dispatch().without(new TargetKey(g.name(), t.id()))));
         return new DispatchReply(DispatchStatus.RELEASED, released.view(g.name()), g.head());
     }
 
-    public static Result setDisabled(Tx tx, DispatchSetDisabled c) {
+    public Result setDisabled(Tx tx, DispatchSetDisabled c) {
         Found f = find(tx, c.group(), c.target());
         if (f.rejection() != null) {
             return f.rejection();
         }
         GroupState g = f.group();
         TargetState u = f.target().withDisabled(c.disabled());
-        tx.groups = tx.groups.assoc(g.name(), g.withTarget(u));
+        groups = groups.assoc(g.name(), g.withTarget(u));
         return new DispatchReply(DispatchStatus.UPDATED, u.view(g.name()), g.head());
     }
 
     /** The holder died: unlock its targets without moving their cursors or touch times. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    @Override
+    public void onSessionEnd(Tx tx, SessionState session) {
         for (TargetKey k : session.dispatch()) {
-            GroupState g = tx.groups.get(k.group());
+            GroupState g = groups.get(k.group());
             TargetState t = g.targets().get(k.target());
-            tx.groups = tx.groups.assoc(g.name(), g.withTarget(t.unlocked()));
+            groups = groups.assoc(g.name(), g.withTarget(t.unlocked()));
         }
     }
 
     /** A group and one of its targets, or why they could not be found. */
     private record Found(GroupState group, TargetState target, Result rejection) {}
 
-    private static Found find(Tx tx, String group, String target) {
+    private Found find(Tx tx, String group, String target) {
         Result.Rejected bad = tx.checkName("target id", target);
         if (bad != null) {
             return new Found(null, null, bad);
@@ -196,20 +224,20 @@ public final class Dispatch {
     }
 
     /** The group, or the rejection (bad name, or no such group). */
-    private static Object group(Tx tx, String group) {
+    private Object group(Tx tx, String group) {
         Result.Rejected bad = tx.checkName("group", group);
         if (bad != null) {
             return bad;
         }
-        GroupState g = tx.groups.get(group);
+        GroupState g = groups.get(group);
         return g != null ? g : noGroup(group);
     }
 
-    private static Result noGroup(String group) {
+    private Result noGroup(String group) {
         return new Result.Rejected(ErrorCode.NOT_FOUND, "no dispatch group " + group);
     }
 
-    private static Result noTarget(String group, String target) {
+    private Result noTarget(String group, String target) {
         return new Result.Rejected(ErrorCode.NOT_FOUND, "no target " + target + " in dispatch group " + group);
     }
 }

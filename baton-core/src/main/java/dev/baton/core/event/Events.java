@@ -8,39 +8,83 @@ import dev.baton.core.command.Result.EventReply;
 import dev.baton.core.command.Result.EventStatus;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
-import dev.baton.core.queue.Queues;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
+import dev.baton.core.session.SessionTable;
+import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 
 /**
  * ManifoldCF's events (docs/design.md): an event is pending (with one owner) or completed
  * (absent). Beginning fails if it is pending; completing is idempotent and unchecked. Pending
  * events hold back the queue items that name them as prerequisites.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the pending events (see
+ * docs/core.md, "Inside the core").
  */
-public final class Events {
-    private Events() {}
+public final class Events implements Participant {
 
-    public static Result begin(Tx tx, SessionState session, EventBegin c) {
+    /**
+     * What pending events hold back (the queues' items): told when an event becomes pending and
+     * when it completes, right after, within the same step.
+     */
+    public interface Gate {
+        void onEventPending(Tx tx, String event);
+
+        void onEventCompleted(Tx tx, String event);
+    }
+
+    private final SessionTable sessions;
+    private final Gate gate;
+    private MutHashMap<String, EventState> events;
+
+    public Events(SessionTable sessions, Gate gate) {
+        this.sessions = sessions;
+        this.gate = gate;
+    }
+
+    /** Starts a batch from the published state's pending events. */
+    public void load(EventData d) {
+        events = d.events().mutable();
+    }
+
+    /** The pending events as they are now, for the next published state (O(1)). */
+    public EventData freeze() {
+        return new EventData(events.immutable());
+    }
+
+    @Override
+    public String name() {
+        return "events";
+    }
+
+    /** Is the event pending now? */
+    public boolean isPending(String name) {
+        return events.containsKey(name);
+    }
+
+    public Result begin(Tx tx, SessionState session, EventBegin c) {
         Result.Rejected bad = tx.checkName("event name", c.name());
         if (bad != null) {
             return bad;
         }
-        if (tx.events.containsKey(c.name())) {
+        if (events.containsKey(c.name())) {
             return new EventReply(EventStatus.ALREADY_PENDING, c.name());
         }
-        if (tx.events.size() >= tx.limits.maxEvents()) {
-            return Tx.limit("pending events", tx.limits.maxEvents());
+        if (events.size() >= tx.limits().maxEvents()) {
+            return Tx.limit("pending events", tx.limits().maxEvents());
         }
         Result.Rejected full = tx.checkBudget("event " + c.name(), Footprint.event(c.name()));
         if (full != null) {
             return full;
         }
-        tx.putEvent(new EventState(c.name(), session.id(), tx.now()));
-        tx.putSession(session.withEvents(session.events().put(c.name())));
-        Queues.onEventPending(tx, c.name());
+        tx.charge(Footprint.event(c.name()));
+        events = events.assoc(c.name(), new EventState(c.name(), session.id(), tx.now()));
+        sessions.put(tx, session.withEvents(session.events().put(c.name())));
+        gate.onEventPending(tx, c.name());
         return new EventReply(EventStatus.BEGUN, c.name());
     }
 
-    public static Result complete(Tx tx, EventComplete c) {
+    public Result complete(Tx tx, EventComplete c) {
         Result.Rejected bad = tx.checkName("event name", c.name());
         if (bad != null) {
             return bad;
@@ -51,23 +95,25 @@ public final class Events {
     }
 
     /** Completes a pending event; false if it was not pending. */
-    private static boolean complete(Tx tx, String name) {
-        EventState e = tx.events.get(name);
+    private boolean complete(Tx tx, String name) {
+        EventState e = events.get(name);
         if (e == null) {
             return false;
         }
-        tx.removeEvent(name);
-        SessionState owner = tx.session(e.owner());
+        tx.charge(-Footprint.event(name));
+        events = events.without(name);
+        SessionState owner = sessions.get(e.owner());
         if (owner != null) {
-            tx.putSession(owner.withEvents(owner.events().without(name)));
+            sessions.put(tx, owner.withEvents(owner.events().without(name)));
         }
         tx.emit(new Effect.EventCompleted(name));
-        Queues.onEventCompleted(tx, name);
+        gate.onEventCompleted(tx, name);
         return true;
     }
 
     /** A dead owner's events are completed (ManifoldCF does this when a crawler process restarts). */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    @Override
+    public void onSessionEnd(Tx tx, SessionState session) {
         for (String name : session.events()) {
             complete(tx, name);
         }

@@ -6,6 +6,13 @@ import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
+import dev.baton.core.dispatch.Dispatch;
+import dev.baton.core.event.Events;
+import dev.baton.core.lock.Locks;
+import dev.baton.core.pool.Pools;
+import dev.baton.core.queue.Queues;
+import dev.baton.core.node.Nodes;
+import dev.baton.core.session.SessionTable;
 import dev.baton.core.session.Sessions;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.ConcurrentStateMachine;
@@ -34,6 +41,24 @@ import java.util.List;
 public final class CoordinationStateMachine implements ConcurrentStateMachine {
     private volatile State state;
     private volatile boolean closed;
+    // The primitives, each owning its part of the state while a batch is applied (loaded from the
+    // published State when the batch starts, gathered into the next one when it ends). Wired once,
+    // here; only the apply thread touches them.
+    private final SessionTable sessionTable = new SessionTable();
+    private final Pools pools = new Pools(sessionTable);
+    private final Locks locks = new Locks(sessionTable);
+    private final Dispatch dispatch = new Dispatch(sessionTable);
+    private final Queues queues = new Queues(sessionTable);
+    private final Events events = new Events(sessionTable, queues);
+    private final Nodes nodes = new Nodes();
+    /**
+     * The order in which the primitives react to a session's end: pool slots, locks, dispatch
+     * targets, queue claims, pending events. The order decides the effects of an entry (which
+     * waiter is woken, which item becomes claimable, in what order), so it never changes; a new
+     * primitive goes at the end.
+     */
+    private final Sessions sessions = new Sessions(sessionTable, List.of(pools, locks, dispatch, queues, events));
+    private final Applier applier = new Applier(sessionTable, sessions, pools, locks, dispatch, events, queues, nodes);
 
     public CoordinationStateMachine() {
         this(Limits.defaults());
@@ -56,10 +81,11 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
             last = e.index();
         }
         Tx tx = new Tx(current);
+        load(current);
         List<Applied> out = new ArrayList<>(entries.size());
         for (Entry e : entries) {
             tx.beginEntry(e.index(), e.timestamp());
-            int expired = Sessions.expireWaits(tx);
+            int expired = sessions.expireWaits(tx);
             List<Command> commands;
             try {
                 commands = CommandCodec.decodeBatch(e.buffer(), e.payloadOffset(), e.payloadLength());
@@ -70,12 +96,30 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
             }
             List<Result> results = new ArrayList<>(commands.size());
             for (Command c : commands) {
-                results.add(Applier.apply(tx, c, expired));
+                results.add(applier.apply(tx, c, expired));
             }
             out.add(new Applied(e.index(), results, tx.takeEffects(), tx.takeObservations()));
         }
-        state = tx.commit();
+        state = commit(tx);
         return out;
+    }
+
+    /** Hands each primitive its part of {@code s} to work on (the hash maps become transients). */
+    private void load(State s) {
+        sessionTable.load(s.sessionData());
+        pools.load(s.poolData());
+        locks.load(s.lockData());
+        dispatch.load(s.dispatchData());
+        events.load(s.eventData());
+        queues.load(s.queueData());
+        nodes.load(s.nodeData());
+    }
+
+    /** The next State: the entry context's counters and each primitive's part, frozen in O(1). */
+    private State commit(Tx tx) {
+        return new State(tx.lastIndex(), tx.lastTime(), tx.lastFence(), tx.nextSessionId(), tx.lastSeq(),
+                tx.limits(), sessionTable.freeze(), pools.freeze(), locks.freeze(), dispatch.freeze(),
+                events.freeze(), queues.freeze(), nodes.freeze(), tx.poolCounters(), tx.stateBytes());
     }
 
     @Override

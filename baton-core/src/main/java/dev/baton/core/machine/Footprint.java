@@ -110,26 +110,27 @@ public final class Footprint {
 
     /** A remembered answer, by what it holds (names, claimed payloads). */
     public static long answer(Result r) {
-        long n = ANSWER;
-        if (r instanceof Result.Rejected x) {
-            n += chars(x.message());
-        } else if (r instanceof Result.PoolReply x) {
-            n += chars(x.key());
-        } else if (r instanceof Result.LockReply x) {
-            n += chars(x.name());
-        } else if (r instanceof Result.EventReply x) {
-            n += chars(x.name());
-        } else if (r instanceof Result.DispatchReply x && x.target() != null) {
-            TargetView t = x.target();
-            n += CLAIMED_ITEM + chars(t.group()) + chars(t.id()) + chars(t.name());
-        } else if (r instanceof Result.QueueReply x) {
-            for (ClaimedItem i : x.items()) {
-                n += CLAIMED_ITEM + chars(i.queue()) + chars(i.item()) + i.payload().size();
+        // a switch expression without default: a new result kind must say what it costs
+        return ANSWER + switch (r.kind()) {
+            case REJECTED -> chars(((Result.Rejected) r).message());
+            case POOL_REPLY -> chars(((Result.PoolReply) r).key());
+            case LOCK_REPLY -> chars(((Result.LockReply) r).name());
+            case EVENT_REPLY -> chars(((Result.EventReply) r).name());
+            case DISPATCH_REPLY -> {
+                TargetView t = ((Result.DispatchReply) r).target();
+                yield t == null ? 0 : CLAIMED_ITEM + chars(t.group()) + chars(t.id()) + chars(t.name());
             }
-        } else if (r instanceof Result.SessionsExpired x) {
-            n += 16L * x.sessions().size();
-        }
-        return n;
+            case QUEUE_REPLY -> {
+                long n = 0;
+                for (ClaimedItem i : ((Result.QueueReply) r).items()) {
+                    n += CLAIMED_ITEM + chars(i.queue()) + chars(i.item()) + i.payload().size();
+                }
+                yield n;
+            }
+            case SESSIONS_EXPIRED -> 16L * ((Result.SessionsExpired) r).sessions().size();
+            // answers whose size does not depend on names or payloads
+            case SESSION_OPENED, SESSION_OPENED_THEN, SESSION_CLOSED, WAITS_EXPIRED, LIMITS_SET, NODE_ANNOUNCED -> 0;
+        };
     }
 
     /** The whole state's cost, recomputed from scratch: O(state). */

@@ -7,14 +7,14 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.dispatch.GroupState;
-import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.session.TargetKey;
 import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
 import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.RecentResults;
@@ -222,71 +222,92 @@ final class JsonDump {
 
     private static void result(JsonWriter w, Result res) {
         w.beginObject().field("type", res.getClass().getSimpleName());
-        if (res instanceof Result.Rejected r) {
-            w.field("code", r.code().name()).field("message", r.message());
-        } else if (res instanceof Result.SessionOpened r) {
-            w.field("session", r.session()).field("ttlMs", r.ttlMs()).field("existing", r.existing())
-                    .field("nextRequestId", r.nextRequestId());
-        } else if (res instanceof Result.SessionOpenedThen r) {
-            w.name("opened");
-            result(w, r.opened());
-            w.name("first");
-            result(w, r.first());
-        } else if (res instanceof Result.SessionClosed r) {
-            w.field("session", r.session());
-        } else if (res instanceof Result.SessionsExpired r) {
-            w.name("sessions").beginArray();
-            for (long id : r.sessions()) {
-                w.value(id);
+        // a switch expression without default: a result kind with no case here does not compile
+        JsonWriter unused = switch (res.kind()) {
+            case REJECTED -> {
+                Result.Rejected r = (Result.Rejected) res;
+                yield w.field("code", r.code().name()).field("message", r.message());
             }
-            w.endArray();
-        } else if (res instanceof Result.WaitsExpired r) {
-            w.field("count", r.count());
-        } else if (res instanceof Result.LimitsSet r) {
-            w.name("limits");
-            limits(w, r.limits());
-        } else if (res instanceof Result.PoolReply r) {
-            w.field("status", r.status().name()).field("key", r.key()).field("fence", r.fence());
-        } else if (res instanceof Result.LockReply r) {
-            w.field("status", r.status().name()).field("name", r.name()).field("fence", r.fence());
-        } else if (res instanceof Result.DispatchReply r) {
-            w.field("status", r.status().name()).field("value", r.value());
-            w.name("target");
-            if (r.target() == null) {
-                w.nullValue();
-            } else {
-                TargetView t = r.target();
-                w.beginObject()
-                        .field("group", t.group())
-                        .field("id", t.id())
-                        .field("name", t.name())
-                        .field("seen", t.seen())
-                        .field("touched", t.touched())
-                        .field("disabled", t.disabled())
-                        .field("holder", t.holder())
-                        .field("fence", t.fence())
-                        .endObject();
+            case SESSION_OPENED -> {
+                Result.SessionOpened r = (Result.SessionOpened) res;
+                yield w.field("session", r.session()).field("ttlMs", r.ttlMs()).field("existing", r.existing())
+                        .field("nextRequestId", r.nextRequestId());
             }
-        } else if (res instanceof Result.EventReply r) {
-            w.field("status", r.status().name()).field("name", r.name());
-        } else if (res instanceof Result.QueueReply r) {
-            w.field("status", r.status().name());
-            w.name("items").beginArray();
-            for (ClaimedItem i : r.items()) {
-                w.beginObject()
-                        .field("queue", i.queue())
-                        .field("item", i.item())
-                        .field("payload", base64(i.payload()))
-                        .field("fence", i.fence())
-                        .field("attempts", i.attempts())
-                        .endObject();
+            case SESSION_OPENED_THEN -> {
+                Result.SessionOpenedThen r = (Result.SessionOpenedThen) res;
+                w.name("opened");
+                result(w, r.opened());
+                w.name("first");
+                result(w, r.first());
+                yield w;
             }
-            w.endArray();
-        } else if (res instanceof Result.NodeAnnounced r) {
-            w.field("raftEndpoint", r.raftEndpoint()).field("removed", r.removed());
-        }
-        // (a result type added later without a case here shows its type alone, rather than
-        // making the whole dump fail)
+            case SESSION_CLOSED -> w.field("session", ((Result.SessionClosed) res).session());
+            case SESSIONS_EXPIRED -> {
+                w.name("sessions").beginArray();
+                for (long id : ((Result.SessionsExpired) res).sessions()) {
+                    w.value(id);
+                }
+                yield w.endArray();
+            }
+            case WAITS_EXPIRED -> w.field("count", ((Result.WaitsExpired) res).count());
+            case LIMITS_SET -> {
+                w.name("limits");
+                limits(w, ((Result.LimitsSet) res).limits());
+                yield w;
+            }
+            case POOL_REPLY -> {
+                Result.PoolReply r = (Result.PoolReply) res;
+                yield w.field("status", r.status().name()).field("key", r.key()).field("fence", r.fence());
+            }
+            case LOCK_REPLY -> {
+                Result.LockReply r = (Result.LockReply) res;
+                yield w.field("status", r.status().name()).field("name", r.name()).field("fence", r.fence());
+            }
+            case DISPATCH_REPLY -> {
+                Result.DispatchReply r = (Result.DispatchReply) res;
+                w.field("status", r.status().name()).field("value", r.value());
+                w.name("target");
+                if (r.target() == null) {
+                    w.nullValue();
+                } else {
+                    TargetView t = r.target();
+                    w.beginObject()
+                            .field("group", t.group())
+                            .field("id", t.id())
+                            .field("name", t.name())
+                            .field("seen", t.seen())
+                            .field("touched", t.touched())
+                            .field("disabled", t.disabled())
+                            .field("holder", t.holder())
+                            .field("fence", t.fence())
+                            .endObject();
+                }
+                yield w;
+            }
+            case EVENT_REPLY -> {
+                Result.EventReply r = (Result.EventReply) res;
+                yield w.field("status", r.status().name()).field("name", r.name());
+            }
+            case QUEUE_REPLY -> {
+                Result.QueueReply r = (Result.QueueReply) res;
+                w.field("status", r.status().name());
+                w.name("items").beginArray();
+                for (ClaimedItem i : r.items()) {
+                    w.beginObject()
+                            .field("queue", i.queue())
+                            .field("item", i.item())
+                            .field("payload", base64(i.payload()))
+                            .field("fence", i.fence())
+                            .field("attempts", i.attempts())
+                            .endObject();
+                }
+                yield w.endArray();
+            }
+            case NODE_ANNOUNCED -> {
+                Result.NodeAnnounced r = (Result.NodeAnnounced) res;
+                yield w.field("raftEndpoint", r.raftEndpoint()).field("removed", r.removed());
+            }
+        };
         w.endObject();
     }
 

@@ -3,14 +3,14 @@ package dev.baton.core.machine;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.View;
 import dev.baton.core.dispatch.GroupState;
-import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.session.TargetKey;
 import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
 import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.SessionState;
@@ -35,118 +35,111 @@ final class Queries {
     }
 
     private static Object answerRaw(State s, Query<?> q) {
-        if (q instanceof Query.GetPool p) {
-            PoolState pool = s.pools().get(p.key());
-            return pool == null ? null : pool(pool);
-        }
-        if (q instanceof Query.GetSession g) {
-            SessionState x = s.sessions().get(g.session());
-            return x == null ? null : session(x);
-        }
-        if (q instanceof Query.GetSessionToken g) {
-            SessionState x = s.sessions().get(g.session());
-            return x == null ? null : x.token() == null ? "" : x.token();
-        }
-        if (q instanceof Query.GetLock g) {
-            LockState l = s.locks().get(g.name());
-            return l == null ? null : lock(l);
-        }
-        if (q instanceof Query.GetGroup g) {
-            GroupState grp = s.groups().get(g.group());
-            return grp == null ? null : group(grp);
-        }
-        if (q instanceof Query.GetEvent g) {
-            EventState e = s.events().get(g.name());
-            return e == null ? null : new View.Event(e.name(), e.owner(), e.since());
-        }
-        if (q instanceof Query.ListEvents) {
-            List<View.Event> out = new ArrayList<>();
-            for (EventState e : s.events().values()) {
-                out.add(new View.Event(e.name(), e.owner(), e.since()));
+        // a switch expression without default: a query kind with no answer does not compile
+        return switch (q.kind()) {
+            case GET_POOL -> {
+                PoolState pool = s.pools().get(((Query.GetPool) q).key());
+                yield pool == null ? null : pool(pool);
             }
-            out.sort(Comparator.comparing(View.Event::name));
-            return out;
-        }
-        if (q instanceof Query.GetQueue g) {
-            QueueState qs = s.queues().get(g.queue());
-            return qs == null ? null : queue(qs);
-        }
-        if (q instanceof Query.ListSessionLeases) {
-            List<View.SessionLease> out = new ArrayList<>(s.sessions().size());
-            for (SessionState x : s.sessions().values()) {
-                out.add(new View.SessionLease(x.id(), x.ttlMs()));
+            case GET_SESSION -> {
+                SessionState x = s.sessions().get(((Query.GetSession) q).session());
+                yield x == null ? null : session(x);
             }
-            out.sort(Comparator.comparingLong(View.SessionLease::id));
-            return out;
-        }
-        if (q instanceof Query.ListPools l) {
-            return listPools(s, l);
-        }
-        if (q instanceof Query.ListSessions l) {
-            List<SessionState> all = new ArrayList<>(s.sessions().size());
-            for (SessionState x : s.sessions().values()) {
-                all.add(x);
+            case GET_SESSION_TOKEN -> {
+                SessionState x = s.sessions().get(((Query.GetSessionToken) q).session());
+                yield x == null ? null : x.token() == null ? "" : x.token();
             }
-            all.sort(Comparator.comparingLong(SessionState::id));
-            List<View.Session> out = new ArrayList<>(Math.min(l.limit(), all.size()));
-            for (int i = 0; i < all.size() && i < l.limit(); i++) {
-                out.add(session(all.get(i)));
+            case GET_LOCK -> {
+                LockState l = s.locks().get(((Query.GetLock) q).name());
+                yield l == null ? null : lock(l);
             }
-            return new View.SessionList(all.size(), out);
-        }
-        if (q instanceof Query.ListGroups) {
-            List<View.Group> out = new ArrayList<>(s.groups().size());
-            for (GroupState g : s.groups().values()) {
-                out.add(group(g));
+            case GET_GROUP -> {
+                GroupState grp = s.groups().get(((Query.GetGroup) q).group());
+                yield grp == null ? null : group(grp);
             }
-            out.sort(Comparator.comparing(View.Group::name));
-            return out;
-        }
-        if (q instanceof Query.ListQueues) {
-            List<View.QueueBrief> out = new ArrayList<>(s.queues().size());
-            for (QueueState qs : s.queues().values()) {
-                int claimed = 0;
-                int gated = 0;
-                for (ItemState it : qs.items().values()) {
-                    if (it.claimedBy() != 0) {
-                        claimed++;
-                    } else if (it.pending() > 0) {
-                        gated++;
-                    }
+            case GET_EVENT -> {
+                EventState e = s.events().get(((Query.GetEvent) q).name());
+                yield e == null ? null : new View.Event(e.name(), e.owner(), e.since());
+            }
+            case LIST_EVENTS -> {
+                List<View.Event> out = new ArrayList<>();
+                for (EventState e : s.events().values()) {
+                    out.add(new View.Event(e.name(), e.owner(), e.since()));
                 }
-                out.add(new View.QueueBrief(qs.name(), qs.items().size(), qs.ready().size(), claimed, gated));
+                out.sort(Comparator.comparing(View.Event::name));
+                yield out;
             }
-            out.sort(Comparator.comparing(View.QueueBrief::name));
-            return out;
-        }
-        if (q instanceof Query.GetPoolTotals) {
-            return poolTotals(s);
-        }
-        if (q instanceof Query.NextDeadline) {
-            return s.deadlines().size() == 0 ? Long.MAX_VALUE : s.deadlines().firstKey().at();
-        }
-        if (q instanceof Query.GetSummary) {
-            return new View.Summary(s.lastIndex(), s.lastTime(), s.lastFence(), s.sessions().size(), s.pools().size(),
-                    s.locks().size(), s.groups().size(), s.events().size(), s.queues().size(), s.deadlines().size());
-        }
-        if (q instanceof Query.GetStateBytes) {
-            return new View.StateBytes(s.stateBytes(), s.limits().maxStateBytes());
-        }
-        if (q instanceof Query.GetLimits) {
-            return s.limits();
-        }
-        if (q instanceof Query.ListNodes) {
-            List<View.Node> out = new ArrayList<>(s.nodes().size());
-            for (NodeState n : s.nodes().values()) {
-                out.add(new View.Node(n.raftEndpoint(), n.nodeId(), n.apiEndpoint(), n.since()));
+            case GET_QUEUE -> {
+                QueueState qs = s.queues().get(((Query.GetQueue) q).queue());
+                yield qs == null ? null : queue(qs);
             }
-            out.sort(Comparator.comparing(View.Node::raftEndpoint));
-            return out;
+            case LIST_SESSION_LEASES -> {
+                List<View.SessionLease> out = new ArrayList<>(s.sessions().size());
+                for (SessionState x : s.sessions().values()) {
+                    out.add(new View.SessionLease(x.id(), x.ttlMs()));
+                }
+                out.sort(Comparator.comparingLong(View.SessionLease::id));
+                yield out;
+            }
+            case LIST_POOLS -> listPools(s, (Query.ListPools) q);
+            case LIST_SESSIONS -> listSessions(s, (Query.ListSessions) q);
+            case LIST_GROUPS -> {
+                List<View.Group> out = new ArrayList<>(s.groups().size());
+                for (GroupState g : s.groups().values()) {
+                    out.add(group(g));
+                }
+                out.sort(Comparator.comparing(View.Group::name));
+                yield out;
+            }
+            case LIST_QUEUES -> listQueues(s);
+            case GET_POOL_TOTALS -> poolTotals(s);
+            case NEXT_DEADLINE -> s.deadlines().size() == 0 ? Long.MAX_VALUE : s.deadlines().firstKey().at();
+            case GET_SUMMARY -> new View.Summary(s.lastIndex(), s.lastTime(), s.lastFence(), s.sessions().size(),
+                    s.pools().size(), s.locks().size(), s.groups().size(), s.events().size(), s.queues().size(),
+                    s.deadlines().size());
+            case GET_STATE_BYTES -> new View.StateBytes(s.stateBytes(), s.limits().maxStateBytes());
+            case GET_LIMITS -> s.limits();
+            case LIST_NODES -> {
+                List<View.Node> out = new ArrayList<>(s.nodes().size());
+                for (NodeState n : s.nodes().values()) {
+                    out.add(new View.Node(n.raftEndpoint(), n.nodeId(), n.apiEndpoint(), n.since()));
+                }
+                out.sort(Comparator.comparing(View.Node::raftEndpoint));
+                yield out;
+            }
+            case DUMP_JSON -> JsonDump.of(s);
+        };
+    }
+
+    private static View.SessionList listSessions(State s, Query.ListSessions l) {
+        List<SessionState> all = new ArrayList<>(s.sessions().size());
+        for (SessionState x : s.sessions().values()) {
+            all.add(x);
         }
-        if (q instanceof Query.DumpJson) {
-            return JsonDump.of(s);
+        all.sort(Comparator.comparingLong(SessionState::id));
+        List<View.Session> out = new ArrayList<>(Math.min(l.limit(), all.size()));
+        for (int i = 0; i < all.size() && i < l.limit(); i++) {
+            out.add(session(all.get(i)));
         }
-        throw new IllegalArgumentException("unhandled query " + q);
+        return new View.SessionList(all.size(), out);
+    }
+
+    private static List<View.QueueBrief> listQueues(State s) {
+        List<View.QueueBrief> out = new ArrayList<>(s.queues().size());
+        for (QueueState qs : s.queues().values()) {
+            int claimed = 0;
+            int gated = 0;
+            for (ItemState it : qs.items().values()) {
+                if (it.claimedBy() != 0) {
+                    claimed++;
+                } else if (it.pending() > 0) {
+                    gated++;
+                }
+            }
+            out.add(new View.QueueBrief(qs.name(), qs.items().size(), qs.ready().size(), claimed, gated));
+        }
+        out.sort(Comparator.comparing(View.QueueBrief::name));
+        return out;
     }
 
     private static View.PoolList listPools(State s, Query.ListPools l) {

@@ -4,19 +4,28 @@ import dev.baton.core.command.Bytes;
 import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Result;
+import dev.baton.core.dispatch.DispatchData;
 import dev.baton.core.dispatch.GroupState;
-import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.session.TargetKey;
 import dev.baton.core.dispatch.TargetState;
+import dev.baton.core.event.EventData;
 import dev.baton.core.event.EventState;
+import dev.baton.core.lock.LockData;
 import dev.baton.core.lock.LockState;
+import dev.baton.core.lock.Locks;
+import dev.baton.core.node.NodeData;
 import dev.baton.core.node.NodeState;
 import dev.baton.core.pool.Holder;
+import dev.baton.core.pool.PoolData;
 import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
+import dev.baton.core.pool.Pools;
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
+import dev.baton.core.queue.QueueData;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.Deadline;
 import dev.baton.core.session.RecentResults;
+import dev.baton.core.session.SessionData;
 import dev.baton.core.session.SessionState;
 import dev.baton.core.session.Slot;
 import dev.baton.core.session.WaitRef;
@@ -286,8 +295,8 @@ public final class SnapshotCodec {
             }
             PersistentTreeMap<Long, Waiter> me = readWaiters(r);
             PersistentTreeMap<Long, Waiter> any = readWaiters(r);
-            deadlines = addDeadlines(deadlines, me, false, key);
-            deadlines = addDeadlines(deadlines, any, false, key);
+            deadlines = addDeadlines(deadlines, me, Pools.NAME, key);
+            deadlines = addDeadlines(deadlines, any, Pools.NAME, key);
             PoolState pool = new PoolState(key, holders, me, any);
             poolHolders += pool.processing();
             poolWaiters += pool.waiting();
@@ -297,7 +306,7 @@ public final class SnapshotCodec {
         for (int n = r.count(MANY); n > 0; n--) {
             String name = r.string(NAME);
             LockState l = new LockState(name, r.varint(), r.varint(), r.svarint(), r.varint(), readWaiters(r));
-            deadlines = addDeadlines(deadlines, l.waiters(), true, name);
+            deadlines = addDeadlines(deadlines, l.waiters(), Locks.NAME, name);
             locks = locks.assoc(name, l);
         }
         MutHashMap<String, GroupState> groups = PersistentHashMap.emptyMutable();
@@ -351,10 +360,12 @@ public final class SnapshotCodec {
             nodes = nodes.assoc(node.raftEndpoint(), node);
         }
         r.expectEnd();
-        State s = new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
-                tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
-                events.immutable(), queues.immutable(), refs.immutable(), PoolCounters.fromArray(counters),
-                poolHolders, poolWaiters, nodes.immutable(), 0);
+        State s = new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits,
+                new SessionData(sessions.immutable(), tokens.immutable(), deadlines),
+                new PoolData(pools.immutable(), poolHolders, poolWaiters), new LockData(locks.immutable()),
+                new DispatchData(groups.immutable()), new EventData(events.immutable()),
+                new QueueData(queues.immutable(), refs.immutable()), new NodeData(nodes.immutable()),
+                PoolCounters.fromArray(counters), 0);
         return s.withStateBytes(Footprint.of(s));
     }
 
@@ -423,9 +434,9 @@ public final class SnapshotCodec {
     }
 
     private static PersistentTreeMap<Deadline, WaitRef> addDeadlines(PersistentTreeMap<Deadline, WaitRef> d,
-            PersistentTreeMap<Long, Waiter> ws, boolean lock, String key) {
+            PersistentTreeMap<Long, Waiter> ws, String owner, String key) {
         for (Waiter w : ws.values()) {
-            d = d.assoc(new Deadline(w.deadline(), w.waitId()), new WaitRef(lock, w.session(), key));
+            d = d.assoc(new Deadline(w.deadline(), w.waitId()), new WaitRef(owner, w.session(), key));
         }
         return d;
     }

@@ -1,23 +1,10 @@
 package dev.baton.core.machine;
 
 import dev.baton.core.command.Effect;
-import dev.baton.core.command.Observation;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Limits;
+import dev.baton.core.command.Observation;
 import dev.baton.core.command.Result;
-import dev.baton.core.dispatch.GroupState;
-import dev.baton.core.event.EventState;
-import dev.baton.core.lock.LockState;
-import dev.baton.core.node.NodeState;
-import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
-import dev.baton.core.queue.QueueState;
-import dev.baton.core.session.Deadline;
-import dev.baton.core.session.SessionState;
-import dev.baton.core.session.WaitRef;
-import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
-import org.organicdesign.fp.collections.PersistentTreeMap;
-import org.organicdesign.fp.collections.PersistentTreeSet;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -26,34 +13,22 @@ import java.util.Set;
 import java.util.List;
 
 /**
- * The working copy of the state while one {@code update} batch is applied. The hash maps are
- * transients (edited in place, not copied per change); {@link #commit()} freezes them into the
- * next immutable {@link State} in O(1). Only the apply thread ever sees a Tx.
- *
- * <p>Also the entry context that the primitives need: the entry's index and time ("now"), the
- * effects being produced, and the deterministic sources of fences, ids and randomness.
+ * The context of the entry being applied, shared by every primitive: the entry's index and time
+ * ("now"), the replicated limits, the deterministic sources of fences, ids and randomness, the
+ * sinks for effects, observations and pool counters, the state budget, and the argument checks
+ * they all make. It holds none of the primitives' data: each primitive keeps its own (a
+ * {@code SessionTable}, a pool's keys, ...), and the state machine gathers them into the next
+ * {@link State}. Only the apply thread ever sees a Tx.
  */
 public final class Tx {
-    public Limits limits;
-    public MutHashMap<Long, SessionState> sessions;
-    public MutHashMap<String, Long> tokens;
-    public MutHashMap<String, PoolState> pools;
-    public MutHashMap<String, LockState> locks;
-    public PersistentTreeMap<Deadline, WaitRef> deadlines;
-    public MutHashMap<String, GroupState> groups;
-    public MutHashMap<String, EventState> events;
-    public MutHashMap<String, QueueState> queues;
-    public MutHashMap<String, PersistentTreeSet<ItemKey>> eventRefs;
-    public MutHashMap<String, NodeState> nodes;
-    public final long[] poolCounters;
-    /** Gauges over all pool keys, adjusted by every write of a pool. */
-    public long poolHolders;
-    public long poolWaiters;
+    private Limits limits;
+    private final long[] poolCounters;
     /**
      * What the state costs ({@link Footprint}), kept in step by every write of a session, pool,
-     * lock, event, group or queue item; {@link #checkBudget} compares additions with the budget.
+     * lock, event, group or queue item ({@link #charge}); {@link #checkBudget} compares additions
+     * with the budget.
      */
-    long stateBytes;
+    private long stateBytes;
 
     private long lastIndex;
     private long lastTime;
@@ -68,21 +43,9 @@ public final class Tx {
     private List<Observation> observations = new ArrayList<>();
     private final Set<String> claimable = new HashSet<>();
 
-    public Tx(State s) {
+    Tx(State s) {
         limits = s.limits();
-        sessions = s.sessions().mutable();
-        tokens = s.tokens().mutable();
-        pools = s.pools().mutable();
-        locks = s.locks().mutable();
-        deadlines = s.deadlines();
-        groups = s.groups().mutable();
-        events = s.events().mutable();
-        queues = s.queues().mutable();
-        eventRefs = s.eventRefs().mutable();
-        nodes = s.nodes().mutable();
         poolCounters = s.poolCounters().toArray();
-        poolHolders = s.poolHolders();
-        poolWaiters = s.poolWaiters();
         stateBytes = s.stateBytes();
         lastIndex = s.lastIndex();
         lastTime = s.lastTime();
@@ -91,11 +54,37 @@ public final class Tx {
         lastSeq = s.lastSeq();
     }
 
-    public State commit() {
-        return new State(lastIndex, lastTime, lastFence, nextSessionId, lastSeq, limits, sessions.immutable(),
-                tokens.immutable(), pools.immutable(), locks.immutable(), deadlines, groups.immutable(),
-                events.immutable(), queues.immutable(), eventRefs.immutable(), PoolCounters.fromArray(poolCounters),
-                poolHolders, poolWaiters, nodes.immutable(), stateBytes);
+    long lastIndex() {
+        return lastIndex;
+    }
+
+    long lastTime() {
+        return lastTime;
+    }
+
+    long lastFence() {
+        return lastFence;
+    }
+
+    long nextSessionId() {
+        return nextSessionId;
+    }
+
+    long lastSeq() {
+        return lastSeq;
+    }
+
+    PoolCounters poolCounters() {
+        return PoolCounters.fromArray(poolCounters);
+    }
+
+    /** The replicated limits in force (a {@code SetLimits} earlier in the batch included). */
+    public Limits limits() {
+        return limits;
+    }
+
+    void setLimits(Limits l) {
+        limits = l;
     }
 
     /**
@@ -192,53 +181,9 @@ public final class Tx {
         poolCounters[counter] += delta;
     }
 
-    public SessionState session(long id) {
-        return sessions.get(id);
-    }
-
-    public void putSession(SessionState s) {
-        SessionState old = sessions.get(s.id());
-        stateBytes += Footprint.session(s) - (old == null ? 0 : Footprint.session(old));
-        sessions = sessions.assoc(s.id(), s);
-    }
-
-    public void removeSession(long id) {
-        SessionState old = sessions.get(id);
-        if (old != null) {
-            stateBytes -= Footprint.session(old);
-            sessions = sessions.without(id);
-        }
-    }
-
-    /** Writes a lock, or drops it ({@code now == null}), keeping the state's byte count. */
-    public void putLock(String name, LockState now) {
-        stateBytes += Footprint.lock(now) - Footprint.lock(locks.get(name));
-        locks = now == null ? locks.without(name) : locks.assoc(name, now);
-    }
-
-    /** Writes a pool key, or drops it ({@code now == null}), keeping the state's byte count. */
-    public void putPool(String key, PoolState now) {
-        stateBytes += Footprint.pool(now) - Footprint.pool(pools.get(key));
-        pools = now == null ? pools.without(key) : pools.assoc(key, now);
-    }
-
-    public void putEvent(EventState e) {
-        if (!events.containsKey(e.name())) {
-            stateBytes += Footprint.event(e.name());
-        }
-        events = events.assoc(e.name(), e);
-    }
-
-    public void removeEvent(String name) {
-        if (events.containsKey(name)) {
-            stateBytes -= Footprint.event(name);
-            events = events.without(name);
-        }
-    }
-
     /**
-     * Adds (or with a negative number, releases) bytes stored outside the writes above: dispatch
-     * groups and targets, queues and their items.
+     * Adds (or with a negative number, releases) bytes of state: every write of stored data says
+     * what it adds or frees, as {@link Footprint} counts it.
      */
     public void charge(long bytes) {
         stateBytes += bytes;
@@ -261,32 +206,10 @@ public final class Tx {
         return null;
     }
 
-    /**
-     * Records the final outcome of a request that first answered "queued", so that a client retrying
-     * it after a lost stream learns what happened instead of a stale "queued".
-     */
-    public void rememberOutcome(long sessionId, long requestId, Result outcome) {
-        if (requestId == 0) {
-            return;
-        }
-        SessionState s = sessions.get(sessionId);
-        if (s != null) {
-            putSession(s.withRecent(s.recent().replace(requestId, outcome)));
-        }
-    }
-
     /** now + timeout, saturating instead of overflowing. */
     public long deadlineAfter(long timeoutMs) {
         long r = now + timeoutMs;
         return r < now ? Long.MAX_VALUE : r;
-    }
-
-    public void addDeadline(long at, long waitId, WaitRef ref) {
-        deadlines = deadlines.assoc(new Deadline(at, waitId), ref);
-    }
-
-    public void removeDeadline(long at, long waitId) {
-        deadlines = deadlines.without(new Deadline(at, waitId));
     }
 
     // ---- validation shared by the primitives ------------------------------------------------

@@ -13,23 +13,62 @@ import dev.baton.core.command.Result.PoolStatus;
 import dev.baton.core.machine.Counter;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
+import dev.baton.core.session.SessionTable;
 import dev.baton.core.session.Slot;
 import dev.baton.core.session.WaitRef;
 import dev.baton.core.session.Waiter;
+import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import org.organicdesign.fp.collections.PersistentTreeMap;
 
 /**
  * PoolCounter semantics (docs/design.md, "poolcounterd"): per-key counting semaphores with bounded
  * wait queues. Mirrors poolcounterd's {@code locks.c}, minus its quirks (docs/differences.md).
+ *
+ * <p>One instance per state machine; while a batch is applied it owns its pool keys and the holder and waiter gauges (see
+ * docs/core.md, "Inside the core").
  */
-public final class Pools {
-    private Pools() {}
+public final class Pools implements Participant {
+    /** This participant's name, which the deadline index records for each pool wait. */
+    public static final String NAME = "pools";
+
+    private final SessionTable sessions;
+    private MutHashMap<String, PoolState> keys;
+    /** Gauges over all pool keys, moved by every write of a key. */
+    private long holders;
+    private long waiters;
+
+    public Pools(SessionTable sessions) {
+        this.sessions = sessions;
+    }
+
+    /** Starts a batch from the published state's pool keys and gauges. */
+    public void load(PoolData d) {
+        keys = d.keys().mutable();
+        holders = d.holders();
+        waiters = d.waiters();
+    }
+
+    /** The pools as they are now, for the next published state (O(1)). */
+    public PoolData freeze() {
+        return new PoolData(keys.immutable(), holders, waiters);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public void onTimeOut(Tx tx, long session, String key, long waitId) {
+        timeOut(tx, session, key, waitId);
+    }
 
     /** ACQ4ME / ACQ4ANY, with poolcounterd's order of checks. */
-    public static Result acquire(Tx tx, SessionState session, PoolAcquire c) {
+    public Result acquire(Tx tx, SessionState session, PoolAcquire c) {
         Slot[] slots = session.slots();
-        if (slots.length >= tx.limits.maxSlotsPerSession()) {
+        if (slots.length >= tx.limits().maxSlotsPerSession()) {
             tx.count(Counter.LOCK_HELD, 1);
             tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.LOCK_HELD, 0));
             return new PoolReply(PoolStatus.LOCK_HELD, c.key(), 0);
@@ -49,10 +88,10 @@ public final class Pools {
         if (bad != null) {
             return bad;
         }
-        PoolState pool = tx.pools.get(c.key());
+        PoolState pool = keys.get(c.key());
         if (pool == null) {
-            if (tx.pools.size() >= tx.limits.maxPoolKeys()) {
-                return Tx.limit("pool keys", tx.limits.maxPoolKeys());
+            if (keys.size() >= tx.limits().maxPoolKeys()) {
+                return Tx.limit("pool keys", tx.limits().maxPoolKeys());
             }
             pool = PoolState.empty(c.key());
         }
@@ -71,7 +110,7 @@ public final class Pools {
             }
             long fence = tx.nextFence();
             store(tx, pool, pool.withHolders(pool.holders().assoc(fence, new Holder(session.id(), fence, tx.now(), c.requestId()))));
-            tx.putSession(session.pushSlot(new Slot(c.key(), Slot.State.HELD, fence, c.requestId(), tx.now())));
+            sessions.put(tx, session.pushSlot(new Slot(c.key(), Slot.State.HELD, fence, c.requestId(), tx.now())));
             tx.count(Counter.ACQUIRED, 1);
             tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.LOCKED, 0));
             return new PoolReply(PoolStatus.LOCKED, c.key(), fence);
@@ -81,8 +120,8 @@ public final class Pools {
             tx.observe(new PoolAcquireEnded(c.key(), PoolOutcome.TIMEOUT, 0));
             return new PoolReply(PoolStatus.TIMEOUT, c.key(), 0);
         }
-        if (pool.waiting() >= tx.limits.maxWaitersPerKey()) {
-            return Tx.limit("waiters per key", tx.limits.maxWaitersPerKey());
+        if (pool.waiting() >= tx.limits().maxWaitersPerKey()) {
+            return Tx.limit("waiters per key", tx.limits().maxWaitersPerKey());
         }
         Result.Rejected full = tx.checkBudget("a wait on pool key " + c.key(), needs);
         if (full != null) {
@@ -94,14 +133,14 @@ public final class Pools {
         store(tx, pool, c.forAnyone()
                 ? pool.withWaiters(pool.waitMe(), pool.waitAny().assoc(waitId, w))
                 : pool.withWaiters(pool.waitMe().assoc(waitId, w), pool.waitAny()));
-        tx.putSession(session.pushSlot(new Slot(c.key(), c.forAnyone() ? Slot.State.WAIT_ANY : Slot.State.WAIT_ME,
+        sessions.put(tx, session.pushSlot(new Slot(c.key(), c.forAnyone() ? Slot.State.WAIT_ANY : Slot.State.WAIT_ME,
                 waitId, c.requestId(), tx.now())));
-        tx.addDeadline(deadline, waitId, new WaitRef(false, session.id(), c.key()));
+        sessions.addDeadline(deadline, waitId, new WaitRef(NAME, session.id(), c.key()));
         return new PoolReply(PoolStatus.QUEUED, c.key(), 0);
     }
 
     /** RELEASE: the newest slot (optionally on one key), or the one granted with a given fence. */
-    public static Result release(Tx tx, SessionState session, PoolRelease c) {
+    public Result release(Tx tx, SessionState session, PoolRelease c) {
         if (c.key() != null) {
             Result.Rejected bad = tx.checkName("pool key", c.key());
             if (bad != null) {
@@ -129,14 +168,14 @@ public final class Pools {
             return new PoolReply(PoolStatus.NOT_LOCKED, c.key(), 0);
         }
         Slot slot = slots[at];
-        tx.putSession(session.removeSlot(at));
+        sessions.put(tx, session.removeSlot(at));
         tx.count(Counter.RELEASED, 1);
         if (slot.waiting()) {
             // poolcounterd broadcasts DONE here although nobody finished (quirk 3); we only cancel.
             removeWaiter(tx, slot.key(), slot.id(), slot.state() == Slot.State.WAIT_ANY);
             tx.observe(new PoolAcquireEnded(slot.key(), PoolOutcome.CANCELLED, tx.now() - slot.since()));
             PoolReply cancelled = new PoolReply(PoolStatus.RELEASED, slot.key(), 0);
-            tx.rememberOutcome(session.id(), slot.requestId(), cancelled); // the acquire is no longer QUEUED
+            sessions.rememberOutcome(tx, session.id(), slot.requestId(), cancelled); // the acquire is no longer QUEUED
             return cancelled;
         }
         releaseHeld(tx, slot, true);
@@ -149,8 +188,8 @@ public final class Pools {
      * the session ended sends no DONE and hands the slot to the oldest ACQ4ME waiter, else to the
      * oldest ACQ4ANY waiter, which then holds it (poolcounterd's disconnect behaviour).
      */
-    public static void releaseHeld(Tx tx, Slot slot, boolean explicit) {
-        PoolState before = tx.pools.get(slot.key());
+    private void releaseHeld(Tx tx, Slot slot, boolean explicit) {
+        PoolState before = keys.get(slot.key());
         PoolState pool = before;
         Holder h = pool.holders().get(slot.id());
         long held = tx.now() - h.since();
@@ -187,18 +226,18 @@ public final class Pools {
             tx.count(Counter.ACQUIRED, 1);
             tx.count(nextIsAny ? Counter.WAIT_ANY_MS : Counter.WAIT_ME_MS, tx.now() - next.since());
             tx.observe(new PoolAcquireEnded(slot.key(), PoolOutcome.LOCKED_AFTER_WAIT, tx.now() - next.since()));
-            SessionState ws = tx.session(next.session());
+            SessionState ws = sessions.get(next.session());
             int i = ws.slotIndexOfWait(next.waitId());
-            tx.putSession(ws.replaceSlot(i, new Slot(slot.key(), Slot.State.HELD, fence, next.requestId(), tx.now())));
-            tx.removeDeadline(next.deadline(), next.waitId());
+            sessions.put(tx, ws.replaceSlot(i, new Slot(slot.key(), Slot.State.HELD, fence, next.requestId(), tx.now())));
+            sessions.removeDeadline(next.deadline(), next.waitId());
             tellOutcome(tx, next, slot.key(), PoolStatus.LOCKED, fence);
         }
         store(tx, before, pool);
     }
 
     /** A wait reached its deadline: TIMEOUT to the waiter, its slot freed. */
-    public static void timeOut(Tx tx, long sessionId, String key, long waitId) {
-        PoolState pool = tx.pools.get(key);
+    private void timeOut(Tx tx, long sessionId, String key, long waitId) {
+        PoolState pool = keys.get(key);
         Waiter w = pool.waitMe().get(waitId);
         boolean any = w == null;
         if (any) {
@@ -213,7 +252,8 @@ public final class Pools {
     }
 
     /** The session ended: its slots go newest first, held ones handed on without DONE, waits dropped. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    @Override
+    public void onSessionEnd(Tx tx, SessionState session) {
         Slot[] slots = session.slots();
         for (int i = slots.length - 1; i >= 0; i--) {
             Slot s = slots[i];
@@ -227,31 +267,33 @@ public final class Pools {
     }
 
     /** Removes a waiter that gave up (cancel or session end): no effect is sent to it. */
-    private static void removeWaiter(Tx tx, String key, long waitId, boolean any) {
-        PoolState pool = tx.pools.get(key);
+    private void removeWaiter(Tx tx, String key, long waitId, boolean any) {
+        PoolState pool = keys.get(key);
         Waiter w = any ? pool.waitAny().get(waitId) : pool.waitMe().get(waitId);
-        tx.removeDeadline(w.deadline(), waitId);
+        sessions.removeDeadline(w.deadline(), waitId);
         store(tx, pool, any ? pool.withWaiters(pool.waitMe(), pool.waitAny().without(waitId))
                 : pool.withWaiters(pool.waitMe().without(waitId), pool.waitAny()));
     }
 
     /** Ends a wait that did not become a hold (DONE or TIMEOUT): frees the waiter's slot and tells it. */
-    private static void endWait(Tx tx, Waiter w, String key, PoolStatus status, long fence) {
-        SessionState ws = tx.session(w.session());
-        tx.putSession(ws.removeSlot(ws.slotIndexOfWait(w.waitId())));
-        tx.removeDeadline(w.deadline(), w.waitId());
+    private void endWait(Tx tx, Waiter w, String key, PoolStatus status, long fence) {
+        SessionState ws = sessions.get(w.session());
+        sessions.put(tx, ws.removeSlot(ws.slotIndexOfWait(w.waitId())));
+        sessions.removeDeadline(w.deadline(), w.waitId());
         tellOutcome(tx, w, key, status, fence);
     }
 
-    private static void tellOutcome(Tx tx, Waiter w, String key, PoolStatus status, long fence) {
+    private void tellOutcome(Tx tx, Waiter w, String key, PoolStatus status, long fence) {
         tx.emit(new Effect.PoolWaitEnded(w.session(), w.requestId(), key, status, fence));
-        tx.rememberOutcome(w.session(), w.requestId(), new PoolReply(status, key, fence));
+        sessions.rememberOutcome(tx, w.session(), w.requestId(), new PoolReply(status, key, fence));
     }
 
     /** Writes a pool key back (dropping it when empty) and moves the holder and waiter gauges. */
-    private static void store(Tx tx, PoolState before, PoolState after) {
-        tx.poolHolders += after.processing() - before.processing();
-        tx.poolWaiters += after.waiting() - before.waiting();
-        tx.putPool(after.key(), after.isEmpty() ? null : after);
+    private void store(Tx tx, PoolState before, PoolState after) {
+        holders += after.processing() - before.processing();
+        waiters += after.waiting() - before.waiting();
+        PoolState now = after.isEmpty() ? null : after;
+        tx.charge(Footprint.pool(now) - Footprint.pool(keys.get(after.key())));
+        keys = now == null ? keys.without(after.key()) : keys.assoc(after.key(), now);
     }
 }

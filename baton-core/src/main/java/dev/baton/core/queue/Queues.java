@@ -1,5 +1,6 @@
 package dev.baton.core.queue;
 
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.command.ClaimedItem;
 import dev.baton.core.command.Command.QueueClaim;
 import dev.baton.core.command.Command.QueueDone;
@@ -12,7 +13,11 @@ import dev.baton.core.command.Result.QueueReply;
 import dev.baton.core.command.Result.QueueStatus;
 import dev.baton.core.machine.Footprint;
 import dev.baton.core.machine.Tx;
+import dev.baton.core.session.Participant;
 import dev.baton.core.session.SessionState;
+import dev.baton.core.session.SessionTable;
+import dev.baton.core.event.Events;
+import org.organicdesign.fp.collections.PersistentHashMap.MutHashMap;
 import org.organicdesign.fp.collections.PersistentTreeSet;
 
 import java.util.ArrayList;
@@ -27,11 +32,38 @@ import java.util.TreeSet;
  * <p>Gating is incremental: each item counts its pending prerequisites, and an index from event
  * name to the items naming it updates those counts when an event begins or completes. So a claim
  * reads only claimable items, however many are gated.
+ *
+ * <p>One instance per state machine; while a batch is applied it owns the queues and the index from event name to the items it gates (see
+ * docs/core.md, "Inside the core").
  */
-public final class Queues {
-    private Queues() {}
+public final class Queues implements Participant, Events.Gate {
+    private final SessionTable sessions;
+    private MutHashMap<String, QueueState> queues;
+    /** Event name → the items that name it as a prerequisite. */
+    private MutHashMap<String, PersistentTreeSet<ItemKey>> eventRefs;
 
-    public static Result enqueue(Tx tx, QueueEnqueue c) {
+    public Queues(SessionTable sessions) {
+        this.sessions = sessions;
+    }
+
+    /** Starts a batch from the published state's queues and the event index. */
+    public void load(QueueData d) {
+        queues = d.queues().mutable();
+        eventRefs = d.eventRefs().mutable();
+    }
+
+    /** The queues as they are now, for the next published state (O(1)). */
+    public QueueData freeze() {
+        return new QueueData(queues.immutable(), eventRefs.immutable());
+    }
+
+    @Override
+    public String name() {
+        return "queues";
+    }
+
+    /** Adds or replaces an item; its prerequisites that are pending in {@code events} hold it back. */
+    public Result enqueue(Tx tx, QueueEnqueue c, Events events) {
         Result.Rejected bad = tx.checkName("queue name", c.queue());
         if (bad == null) {
             bad = tx.checkName("item id", c.item());
@@ -39,9 +71,9 @@ public final class Queues {
         if (bad != null) {
             return bad;
         }
-        if (c.payload() == null || c.payload().size() > tx.limits.maxPayloadBytes()) {
+        if (c.payload() == null || c.payload().size() > tx.limits().maxPayloadBytes()) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT,
-                    "payload must be present and at most " + tx.limits.maxPayloadBytes() + " bytes");
+                    "payload must be present and at most " + tx.limits().maxPayloadBytes() + " bytes");
         }
         List<String> reqs = c.prerequisites() == null ? List.of() : c.prerequisites();
         TreeSet<String> prereqs = new TreeSet<>();
@@ -52,26 +84,26 @@ public final class Queues {
             }
             prereqs.add(p);
         }
-        if (prereqs.size() > tx.limits.maxPrerequisites()) {
+        if (prereqs.size() > tx.limits().maxPrerequisites()) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT,
-                    "at most " + tx.limits.maxPrerequisites() + " prerequisites per item");
+                    "at most " + tx.limits().maxPrerequisites() + " prerequisites per item");
         }
-        QueueState q = tx.queues.get(c.queue());
+        QueueState q = queues.get(c.queue());
         if (q == null) {
-            if (tx.queues.size() >= tx.limits.maxQueues()) {
-                return Tx.limit("queues", tx.limits.maxQueues());
+            if (queues.size() >= tx.limits().maxQueues()) {
+                return Tx.limit("queues", tx.limits().maxQueues());
             }
             q = QueueState.empty(c.queue());
         }
         ItemState old = q.items().get(c.item());
-        if (old == null && q.items().size() >= tx.limits.maxItemsPerQueue()) {
-            return Tx.limit("items per queue", tx.limits.maxItemsPerQueue());
+        if (old == null && q.items().size() >= tx.limits().maxItemsPerQueue()) {
+            return Tx.limit("items per queue", tx.limits().maxItemsPerQueue());
         }
         String[] names = prereqs.toArray(new String[0]);
         // a replaced item gives back what the old one cost; a new queue costs its name too
         long needs = Footprint.item(c.item(), c.payload().size(), names)
                 - (old == null ? 0 : Footprint.item(old))
-                + (tx.queues.containsKey(c.queue()) ? 0 : Footprint.queue(c.queue()));
+                + (queues.containsKey(c.queue()) ? 0 : Footprint.queue(c.queue()));
         Result.Rejected full = tx.checkBudget("item " + c.item() + " of queue " + c.queue(), needs);
         if (full != null) {
             return full;
@@ -83,11 +115,11 @@ public final class Queues {
         }
         int pending = 0;
         for (String p : names) {
-            if (tx.events.containsKey(p)) {
+            if (events.isPending(p)) {
                 pending++;
             }
-            PersistentTreeSet<ItemKey> refs = tx.eventRefs.get(p);
-            tx.eventRefs = tx.eventRefs.assoc(p, (refs == null ? PersistentTreeSet.<ItemKey>empty() : refs).put(key));
+            PersistentTreeSet<ItemKey> refs = eventRefs.get(p);
+            eventRefs = eventRefs.assoc(p, (refs == null ? PersistentTreeSet.<ItemKey>empty() : refs).put(key));
         }
         ItemState item = old == null
                 ? new ItemState(c.item(), c.payload(), names, tx.nextSeq(), pending, 0, 0, 0, tx.now())
@@ -97,16 +129,16 @@ public final class Queues {
         return new QueueReply(old == null ? QueueStatus.ENQUEUED : QueueStatus.REPLACED, List.of());
     }
 
-    public static Result claim(Tx tx, SessionState session, QueueClaim c) {
+    public Result claim(Tx tx, SessionState session, QueueClaim c) {
         Result.Rejected bad = tx.checkName("queue name", c.queue());
         if (bad != null) {
             return bad;
         }
-        if (c.max() <= 0 || c.max() > tx.limits.maxClaimBatch()) {
+        if (c.max() <= 0 || c.max() > tx.limits().maxClaimBatch()) {
             return new Result.Rejected(ErrorCode.INVALID_ARGUMENT,
-                    "max must be between 1 and " + tx.limits.maxClaimBatch());
+                    "max must be between 1 and " + tx.limits().maxClaimBatch());
         }
-        QueueState q = tx.queues.get(c.queue());
+        QueueState q = queues.get(c.queue());
         if (q == null || q.ready().size() == 0) {
             return new QueueReply(QueueStatus.CLAIMED, List.of());
         }
@@ -126,29 +158,29 @@ public final class Queues {
             claimed = claimed.put(new ItemKey(c.queue(), cl.id()));
             out.add(new ClaimedItem(c.queue(), cl.id(), cl.payload(), cl.fence(), cl.attempts()));
         }
-        tx.queues = tx.queues.assoc(c.queue(), new QueueState(c.queue(), items, ready));
-        tx.putSession(session.withClaimed(claimed));
+        queues = queues.assoc(c.queue(), new QueueState(c.queue(), items, ready));
+        sessions.put(tx, session.withClaimed(claimed));
         return new QueueReply(QueueStatus.CLAIMED, List.copyOf(out));
     }
 
-    public static Result done(Tx tx, SessionState session, QueueDone c) {
+    public Result done(Tx tx, SessionState session, QueueDone c) {
         return finish(tx, session, c.queue(), c.item(), c.fence(), false);
     }
 
-    public static Result retry(Tx tx, SessionState session, QueueRetry c) {
+    public Result retry(Tx tx, SessionState session, QueueRetry c) {
         return finish(tx, session, c.queue(), c.item(), c.fence(), true);
     }
 
     /** Done (the item is removed) or retry (it goes to the back of the queue, unclaimed). */
-    private static Result finish(Tx tx, SessionState session, String queue, String item, long fence, boolean retry) {
+    private Result finish(Tx tx, SessionState session, String queue, String item, long fence, boolean retry) {
         Object found = findClaimed(tx, session, queue, item, fence);
         if (found instanceof Result r) {
             return r;
         }
         ItemState it = (ItemState) found;
-        QueueState q = tx.queues.get(queue);
+        QueueState q = queues.get(queue);
         ItemKey key = new ItemKey(queue, item);
-        tx.putSession(session.withClaimed(session.claimed().without(key)));
+        sessions.put(tx, session.withClaimed(session.claimed().without(key)));
         if (retry) {
             store(tx, queue, q, it, it.unclaimed(tx.nextSeq()));
             return new QueueReply(QueueStatus.REQUEUED, List.of());
@@ -156,12 +188,12 @@ public final class Queues {
         unindex(tx, key, it.prerequisites());
         QueueState nq = new QueueState(q.name(), q.items().without(it.id()), q.ready());
         tx.charge(-Footprint.item(it) - (nq.items().size() == 0 ? Footprint.queue(q.name()) : 0));
-        tx.queues = nq.items().size() == 0 ? tx.queues.without(q.name()) : tx.queues.assoc(q.name(), nq);
+        queues = nq.items().size() == 0 ? queues.without(q.name()) : queues.assoc(q.name(), nq);
         return new QueueReply(QueueStatus.DONE, List.of());
     }
 
     /** The claimed item, or the rejection explaining why the session cannot finish it. */
-    private static Object findClaimed(Tx tx, SessionState session, String queue, String item, long fence) {
+    private Object findClaimed(Tx tx, SessionState session, String queue, String item, long fence) {
         Result.Rejected bad = tx.checkName("queue name", queue);
         if (bad == null) {
             bad = tx.checkName("item id", item);
@@ -169,7 +201,7 @@ public final class Queues {
         if (bad != null) {
             return bad;
         }
-        QueueState q = tx.queues.get(queue);
+        QueueState q = queues.get(queue);
         ItemState it = q == null ? null : q.items().get(item);
         if (it == null) {
             return new Result.Rejected(ErrorCode.NOT_FOUND, "no item " + item + " in queue " + queue);
@@ -182,31 +214,34 @@ public final class Queues {
     }
 
     /** The claimer died: its items go back, unclaimed, to the places they had. */
-    public static void onSessionEnd(Tx tx, SessionState session) {
+    @Override
+    public void onSessionEnd(Tx tx, SessionState session) {
         for (ItemKey k : session.claimed()) {
-            QueueState q = tx.queues.get(k.queue());
+            QueueState q = queues.get(k.queue());
             ItemState it = q.items().get(k.item());
             store(tx, k.queue(), q, it, it.unclaimed(it.seq()));
         }
     }
 
     /** An event became pending: the items naming it are held back. */
-    public static void onEventPending(Tx tx, String event) {
+    @Override
+    public void onEventPending(Tx tx, String event) {
         regate(tx, event, +1);
     }
 
     /** An event completed: items whose last pending prerequisite it was become claimable. */
-    public static void onEventCompleted(Tx tx, String event) {
+    @Override
+    public void onEventCompleted(Tx tx, String event) {
         regate(tx, event, -1);
     }
 
-    private static void regate(Tx tx, String event, int delta) {
-        PersistentTreeSet<ItemKey> refs = tx.eventRefs.get(event);
+    private void regate(Tx tx, String event, int delta) {
+        PersistentTreeSet<ItemKey> refs = eventRefs.get(event);
         if (refs == null) {
             return;
         }
         for (ItemKey k : refs) {
-            QueueState q = tx.queues.get(k.queue());
+            QueueState q = queues.get(k.queue());
             ItemState it = q.items().get(k.item());
             store(tx, k.queue(), q, it, it.withPending(it.pending() + delta));
         }
@@ -216,7 +251,7 @@ public final class Queues {
      * Writes an item back and keeps the ready index in step: an item enters it when it becomes
      * claimable (and the queue is announced as claimable) and leaves it when it stops being.
      */
-    private static void store(Tx tx, String queue, QueueState q, ItemState old, ItemState now) {
+    private void store(Tx tx, String queue, QueueState q, ItemState old, ItemState now) {
         var ready = q.ready();
         boolean wasReady = old != null && old.ready();
         if (wasReady && (!now.ready() || now.seq() != old.seq())) {
@@ -226,13 +261,13 @@ public final class Queues {
             ready = ready.assoc(now.seq(), now.id());
             tx.announceClaimable(queue);
         }
-        tx.queues = tx.queues.assoc(queue, new QueueState(queue, q.items().assoc(now.id(), now), ready));
+        queues = queues.assoc(queue, new QueueState(queue, q.items().assoc(now.id(), now), ready));
     }
 
-    private static void unindex(Tx tx, ItemKey key, String[] prerequisites) {
+    private void unindex(Tx tx, ItemKey key, String[] prerequisites) {
         for (String p : prerequisites) {
-            PersistentTreeSet<ItemKey> refs = tx.eventRefs.get(p).without(key);
-            tx.eventRefs = refs.isEmpty() ? tx.eventRefs.without(p) : tx.eventRefs.assoc(p, refs);
+            PersistentTreeSet<ItemKey> refs = eventRefs.get(p).without(key);
+            eventRefs = refs.isEmpty() ? eventRefs.without(p) : eventRefs.assoc(p, refs);
         }
     }
 }

@@ -1,7 +1,5 @@
 package dev.baton.core.session;
 
-import dev.baton.core.queue.ItemKey;
-import dev.baton.core.dispatch.TargetKey;
 import org.organicdesign.fp.collections.PersistentTreeMap;
 import org.organicdesign.fp.collections.PersistentTreeSet;
 

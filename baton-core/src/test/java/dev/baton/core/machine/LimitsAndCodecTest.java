@@ -53,6 +53,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import org.organicdesign.fp.collections.PersistentHashMap;
 import dev.baton.core.session.RecentResults;
+import dev.baton.core.session.SessionData;
 import dev.baton.core.session.SessionState;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -649,9 +650,9 @@ class LimitsAndCodecTest {
         assertThat(copy.state().poolCounters()).isEqualTo(PoolCounters.fromArray(expected));
         assertThat(copy.state().poolCounters().waitAnyMs()).as("an older counter, carried over").isEqualTo(700);
         State same = new State(s.lastIndex(), s.lastTime(), s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(),
-                withoutFingerprints(s.sessions()), s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(),
-                s.queues(), s.eventRefs(), PoolCounters.fromArray(expected), s.poolHolders(), s.poolWaiters(), s.nodes(),
-                s.stateBytes());
+                new SessionData(withoutFingerprints(s.sessions()), s.tokens(), s.deadlines()), s.poolData(),
+                s.lockData(), s.dispatchData(), s.eventData(), s.queueData(), s.nodeData(),
+                PoolCounters.fromArray(expected), s.stateBytes());
         byte[] rewritten = Harness.snapshotOf(copy);
         assertThat(rewritten[7]).as("written back in the current format").isEqualTo((byte) SnapshotCodec.VERSION);
         assertThat(rewritten).isEqualTo(snapshotBytes(same));

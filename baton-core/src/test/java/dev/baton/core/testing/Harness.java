@@ -129,9 +129,9 @@ public final class Harness {
      */
     public byte[] essence() {
         State s = sm.state();
-        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessions(),
-                s.tokens(), s.pools(), s.locks(), s.deadlines(), s.groups(), s.events(), s.queues(), s.eventRefs(),
-                s.poolCounters(), s.poolHolders(), s.poolWaiters(), s.nodes(), s.stateBytes());
+        State n = new State(0, 0, s.lastFence(), s.nextSessionId(), s.lastSeq(), s.limits(), s.sessionData(),
+                s.poolData(), s.lockData(), s.dispatchData(), s.eventData(), s.queueData(), s.nodeData(),
+                s.poolCounters(), s.stateBytes());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             SnapshotCodec.write(n, out);

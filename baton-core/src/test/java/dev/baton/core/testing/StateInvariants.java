@@ -2,7 +2,7 @@ package dev.baton.core.testing;
 
 import dev.baton.core.dispatch.GroupState;
 import dev.baton.core.dispatch.LagKey;
-import dev.baton.core.dispatch.TargetKey;
+import dev.baton.core.session.TargetKey;
 import dev.baton.core.dispatch.TargetState;
 import dev.baton.core.event.EventState;
 import dev.baton.core.lock.LockState;
@@ -11,7 +11,7 @@ import dev.baton.core.node.NodeState;
 import dev.baton.core.node.Nodes;
 import dev.baton.core.pool.Holder;
 import dev.baton.core.pool.PoolState;
-import dev.baton.core.queue.ItemKey;
+import dev.baton.core.session.ItemKey;
 import dev.baton.core.queue.ItemState;
 import dev.baton.core.queue.QueueState;
 import dev.baton.core.session.Deadline;

@@ -1,4 +1,4 @@
-package dev.baton.core.dispatch;
+package dev.baton.core.session;
 
 /** Identifies a dispatch target across groups; ordered by group then target id. */
 public record TargetKey(String group, String target) implements Comparable<TargetKey> {

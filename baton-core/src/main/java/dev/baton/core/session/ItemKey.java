@@ -1,4 +1,4 @@
-package dev.baton.core.queue;
+package dev.baton.core.session;
 
 /** Identifies a queue item across queues; ordered by queue then item so iteration is deterministic. */
 public record ItemKey(String queue, String item) implements Comparable<ItemKey> {
