@@ -1,9 +1,11 @@
 package dev.baton.cli;
 
+import dev.baton.server.Durations;
 import dev.baton.server.ServerCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.time.Duration;
 
 /**
  * The {@code baton} command: {@code baton server} (a node; its options and start-up are
@@ -22,9 +24,14 @@ public final class BatonCli implements Runnable {
         System.exit(commandLine(args).execute(args));
     }
 
-    /** The command line, with {@code baton server --config FILE} read as defaults for the server's options. */
+    /**
+     * The command line, with {@code baton server --config FILE} read as defaults for the server's
+     * options, and every {@link Duration} option taking {@code 5s}, {@code 500ms}, ... as well as
+     * ISO-8601 ({@link Durations}).
+     */
     static CommandLine commandLine(String[] args) {
         CommandLine cl = new CommandLine(new BatonCli());
+        cl.registerConverter(Duration.class, new Durations.Of());
         ServerCommand.withConfigFile(cl.getSubcommands().get("server"), args);
         return cl;
     }

@@ -47,7 +47,7 @@ class CliTlsTest {
         TlsFiles.Leaf second = files.node(ca, "node-2");
         mutualServer = start("mutual", ApiTls.load(new ApiTls.Config(second.cert(), second.key(), ca.cert(), null,
                 ApiTls.DEFAULT_RELOAD_INTERVAL_MS)), null);
-        Path tokens = Files.writeString(root.resolve("tokens"), AuthTokens.fileLine(clientToken, "app", "client") + "\n"
+        Path tokens = Files.writeString(root.resolve("tokens.txt"), AuthTokens.fileLine(clientToken, "app", "client") + "\n"
                 + AuthTokens.fileLine(adminToken, "ops", "client,admin") + "\n");
         TlsFiles.Leaf third = files.node(ca, "node-3");
         tokenServer = start("tokens", ApiTls.load(new ApiTls.Config(third.cert(), third.key(), null, null,

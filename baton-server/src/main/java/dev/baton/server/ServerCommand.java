@@ -33,7 +33,10 @@ import java.util.concurrent.CountDownLatch;
                 "",
                 "Serves the gRPC API (default port 7530), the PoolCounter line protocol (7531; existing"
                 + " poolcounterd clients work unchanged), HTTP (7532: /metrics, /health/live, /health/ready,"
-                + " the admin JSON API under /api/ and the dashboard at /dashboard/) and Raft (7533)."})
+                + " the admin JSON API under /api/ and the dashboard at /dashboard/) and Raft (7533)."},
+        footer = {"", "Durations (the -ms options, --session-ttl, --session-ttl-min, --session-ttl-max,"
+                + " --snapshot-interval, and the limits whose names end in Ms) take a unit: 500ms, 5s, 1.5s, 2m, 1h;"
+                + " a bare number is milliseconds (seconds for --snapshot-interval), as before."})
 public final class ServerCommand implements Callable<Integer> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ServerCommand.class);
 
@@ -116,12 +119,12 @@ public final class ServerCommand implements Callable<Integer> {
                     + " ERROR TOO_MANY_CONNECTIONS_FROM_ADDRESS (default: ${DEFAULT-VALUE}).")
     int lineMaxConnectionsPerAddress;
 
-    @Option(names = "--line-idle-timeout-ms", defaultValue = "300000",
+    @Option(names = "--line-idle-timeout-ms", converter = Durations.Millis.class, defaultValue = "300000",
             description = "Close a PoolCounter connection that holds and waits for no slot and has sent no line"
                     + " for this long, with ERROR IDLE_TIMEOUT; 0: never (default: ${DEFAULT-VALUE}).")
     long lineIdleTimeoutMs;
 
-    @Option(names = "--line-partial-line-timeout-ms", defaultValue = "30000",
+    @Option(names = "--line-partial-line-timeout-ms", converter = Durations.Millis.class, defaultValue = "30000",
             description = "Close a PoolCounter connection whose incomplete line has been waiting for its end this"
                     + " long, with ERROR LINE_TIMEOUT; 0: never (default: ${DEFAULT-VALUE}).")
     long linePartialLineTimeoutMs;
@@ -145,12 +148,12 @@ public final class ServerCommand implements Callable<Integer> {
     String httpHost;
 
     // ---- HTTP port bounds (issue 15: slow clients cannot stall it) ----
-    @Option(names = "--http-request-timeout-ms", defaultValue = "10000",
+    @Option(names = "--http-request-timeout-ms", converter = Durations.Millis.class, defaultValue = "10000",
             description = "Time for a request's head and body to arrive, and for its answer to be taken; a slower"
                     + " connection is answered 408 and closed (default: ${DEFAULT-VALUE}).")
     long httpRequestTimeoutMs;
 
-    @Option(names = "--http-idle-timeout-ms", defaultValue = "60000",
+    @Option(names = "--http-idle-timeout-ms", converter = Durations.Millis.class, defaultValue = "60000",
             description = "A kept-alive HTTP connection with no request for this long is closed"
                     + " (default: ${DEFAULT-VALUE}).")
     long httpIdleTimeoutMs;
@@ -214,14 +217,14 @@ public final class ServerCommand implements Callable<Integer> {
                     + " reporting a bug.")
     String engineLog;
 
-    @Option(names = "--session-ttl", defaultValue = "10000",
+    @Option(names = "--session-ttl", converter = Durations.Millis.class, defaultValue = "10000",
             description = "Session TTL in ms for clients that do not ask for one (default: ${DEFAULT-VALUE}).")
     long sessionTtlMs;
 
-    @Option(names = "--session-ttl-min", description = "Smallest session TTL a client may ask for, ms (replicated limit; default 1000).")
+    @Option(names = "--session-ttl-min", converter = Durations.Millis.class, description = "Smallest session TTL a client may ask for, ms (replicated limit; default 1000).")
     Long sessionTtlMinMs;
 
-    @Option(names = "--session-ttl-max", description = "Largest session TTL a client may ask for, ms (replicated limit; default 3600000).")
+    @Option(names = "--session-ttl-max", converter = Durations.Millis.class, description = "Largest session TTL a client may ask for, ms (replicated limit; default 3600000).")
     Long sessionTtlMaxMs;
 
     @Option(names = "--limit", paramLabel = "NAME=VALUE", split = ",",
@@ -255,7 +258,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " members only.")
     Path peerTlsCaFile;
 
-    @Option(names = "--peer-tls-reload-interval-ms", defaultValue = "60000",
+    @Option(names = "--peer-tls-reload-interval-ms", converter = Durations.Millis.class, defaultValue = "60000",
             description = "How often the peer TLS files are checked for a change (rotation without a restart;"
                     + " rewrite the key, then the certificate). Default: ${DEFAULT-VALUE}.")
     long peerTlsReloadIntervalMs;
@@ -295,7 +298,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " no --tls-client-ca-file.")
     Path tlsCaFile;
 
-    @Option(names = "--tls-reload-interval-ms", defaultValue = "60000",
+    @Option(names = "--tls-reload-interval-ms", converter = Durations.Millis.class, defaultValue = "60000",
             description = "How often the TLS files are read again; changed files are checked and used for new"
                     + " connections, bad ones logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
     long tlsReloadIntervalMs;
@@ -311,7 +314,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " tokens asked for.")
     Path authTokenFile;
 
-    @Option(names = "--auth-reload-interval-ms", defaultValue = "10000",
+    @Option(names = "--auth-reload-interval-ms", converter = Durations.Millis.class, defaultValue = "10000",
             description = "How often --auth-token-file is read again; a changed file that parses replaces the"
                     + " tokens, a malformed one is logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
     long authReloadIntervalMs;
@@ -324,11 +327,11 @@ public final class ServerCommand implements Callable<Integer> {
                     + " start.")
     boolean insecure;
 
-    @Option(names = "--election-timeout-ms", defaultValue = "1000",
+    @Option(names = "--election-timeout-ms", converter = Durations.IntMillis.class, defaultValue = "1000",
             description = "Follower election timeout (default: ${DEFAULT-VALUE}).")
     int electionTimeoutMs;
 
-    @Option(names = "--snapshot-interval", defaultValue = "3600",
+    @Option(names = "--snapshot-interval", converter = Durations.Seconds.class, defaultValue = "3600",
             description = "Seconds between periodic snapshots; 0 for on demand only (default: ${DEFAULT-VALUE}).")
     int snapshotIntervalSecs;
 
@@ -336,7 +339,7 @@ public final class ServerCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     // ---- time: the cluster time that wall-clock steps cannot bend ----
-    @Option(names = "--clock-skew-warn-ms", defaultValue = "5000",
+    @Option(names = "--clock-skew-warn-ms", converter = Durations.Millis.class, defaultValue = "5000",
             description = "Warn (log, dashboard; metric baton_clock_skew_seconds) when the cluster time differs from"
                     + " this node's wall clock by more than this, ms (default: ${DEFAULT-VALUE}).")
     long clockSkewWarnMs;
