@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What the shaded {@code baton.jar} carries: native libraries for Linux on x86-64 and aarch64 (glibc)
- * only. Run by the {@code package} phase right after the jar is made (it is not a {@code *Test}, so
+ * only, and one Netty (gRPC's, bolt's and the doors' alike, no relocated copy). Run by the
+ * {@code package} phase right after the jar is made (it is not a {@code *Test}, so
  * the ordinary test run, which comes before the jar, leaves it out).
  */
 class BatonJarCheck {
@@ -59,6 +60,14 @@ class BatonJarCheck {
         assertThat(natives).as("native libraries in %s", jar()).allMatch(BatonJarCheck::forBatonsPlatforms);
         assertThat(natives).as("RocksDB for both processors")
                 .contains("librocksdbjni-linux64.so", "librocksdbjni-linux-aarch64.so");
+    }
+
+    @Test
+    void oneNetty() throws IOException {
+        List<String> entries = entries();
+        assertThat(entries).as("Netty").contains("io/netty/channel/Channel.class", "io/grpc/netty/NettyServerBuilder.class");
+        assertThat(entries).as("a relocated second Netty (grpc-netty-shaded's, or another library's)")
+                .noneMatch(e -> e.startsWith("io/grpc/netty/shaded/") || e.matches(".+/io/netty/.+\\.class"));
     }
 
     @Test
