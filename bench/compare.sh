@@ -48,7 +48,7 @@
 # Environment:
 #   JAR=path        benchmarks.jar (default baton-bench/target/benchmarks.jar, built if missing)
 #   BATON_JAR=path  the server jar the Baton nodes run, as users run it (default baton.jar of the same
-#                   build: baton-server/target/baton.jar, or baton-server/baton.jar beside a -Dbaton.out
+#                   build: baton-cli/target/baton.jar, or baton-cli/baton.jar beside a -Dbaton.out
 #                   build's baton-bench/benchmarks.jar)
 #   RESULTS=file    JSON lines (default ${TMPDIR:-/tmp}/compare-<time>.jsonl)
 #   REPORT=file     where the Markdown section goes (default BENCHMARKS.md; REPORT= to only print it)
@@ -146,13 +146,13 @@ fi
 
 jar_dir=$(dirname "$JAR")
 if [[ $(basename "$jar_dir") == target ]]; then
-  BATON_JAR=${BATON_JAR:-$(dirname "$(dirname "$jar_dir")")/baton-server/target/baton.jar}
+  BATON_JAR=${BATON_JAR:-$(dirname "$(dirname "$jar_dir")")/baton-cli/target/baton.jar}
 else
-  BATON_JAR=${BATON_JAR:-$(dirname "$jar_dir")/baton-server/baton.jar}
+  BATON_JAR=${BATON_JAR:-$(dirname "$jar_dir")/baton-cli/baton.jar}
 fi
 if [[ ! -f $JAR || ! -f $BATON_JAR ]]; then
   echo "# building $JAR and $BATON_JAR"
-  mvn -q -DskipTests -pl baton-bench -am package
+  mvn -q -DskipTests -pl baton-bench,baton-cli -am package
 fi
 
 baton_version=$(git rev-parse --short HEAD 2>/dev/null || echo '?')

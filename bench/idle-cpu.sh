@@ -8,7 +8,7 @@
 # the same 30 s, from /proc/PID/task: which timer or pool the idle CPU goes to.
 S=$1; L=$2; W=${SETTLE:-20}; D=$(mktemp -d /tmp/baton-idle-$L.XXXX); head -c 32 /dev/urandom | base64 > $D/secret
 P="n1=127.0.0.1:19101,n2=127.0.0.1:19102,n3=127.0.0.1:19103"
-for i in 1 2 3; do java -Xms256m -Xmx256m -cp $S dev.baton.server.BatonCli server --node-id n$i --data-dir $D/d$i --raft-port 1910$i --api-port 1920$i --peers $P --cluster-secret-file $D/secret --line-port 1930$i --no-http > $D/log$i 2>&1 & echo $! > $D/pid$i; done
+for i in 1 2 3; do java -Xms256m -Xmx256m -cp $S dev.baton.server.ServerCommand --node-id n$i --data-dir $D/d$i --raft-port 1910$i --api-port 1920$i --peers $P --cluster-secret-file $D/secret --line-port 1930$i --no-http > $D/log$i 2>&1 & echo $! > $D/pid$i; done
 # per thread: "node/tid name ticks" (comm may hold spaces: the fields start after ") S "; utime, stime are fields 14, 15)
 threads() { for i in 1 2 3; do awk -v n=$i 'FNR == 1 { m = match($0, /\) [A-Za-z] /); o = index($0, "(")
   name = substr($0, o + 1, m - o - 1); gsub(/ /, "_", name); split(substr($0, m + 2), f, " ")

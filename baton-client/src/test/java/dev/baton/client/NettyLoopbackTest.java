@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
-/** The default transport (plaintext over grpc-netty-shaded) against real servers on loopback. */
+/** The default transport (plaintext over grpc-netty) against real servers on loopback. */
 class NettyLoopbackTest extends TestSupport {
 
     private static BatonClient.Builder nettyBuilder(String... endpoints) {

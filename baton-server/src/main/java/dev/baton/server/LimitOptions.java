@@ -38,8 +38,17 @@ final class LimitOptions {
             if (!names().contains(name)) {
                 throw new IllegalArgumentException("unknown limit '" + name + "'; known: " + String.join(", ", names()));
             }
+            String value = spec.substring(eq + 1).trim();
+            if (name.endsWith("Ms")) { // a duration: 30s as well as 30000
+                try {
+                    wanted.put(name, Durations.millis(value));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("limit " + name + ": " + e.getMessage());
+                }
+                continue;
+            }
             try {
-                wanted.put(name, Long.parseLong(spec.substring(eq + 1).trim()));
+                wanted.put(name, Long.parseLong(value));
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("limit " + name + " needs an integer, got '" + spec.substring(eq + 1) + "'");
             }

@@ -64,7 +64,7 @@ class ClusterSecretOptionTest {
     void theFileIsTrimmedAndWinsOverTheEnvironment(@TempDir Path tmp) throws Exception {
         Path file = tmp.resolve("cluster.secret");
         Files.writeString(file, "\n  0123456789abcdef-secret \n\n");
-        BatonCli.Server s = new BatonCli.Server();
+        ServerCommand s = new ServerCommand();
         s.clusterSecretFile = file;
         ClusterSecret fromFile = s.clusterSecret("the-environment-secret-0123456789");
         assertThat(fromFile.generated()).isFalse();
@@ -121,7 +121,7 @@ class ClusterSecretOptionTest {
     private static Result run(Path tmp, String env, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(NodeJvm.java());
         cmd.addAll(List.of(
-                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                "-cp", System.getProperty("java.class.path"), ServerCommand.class.getName(),
                 "--raft-port", Integer.toString(freePort()), "--api-port", Integer.toString(freePort()),
                 "--line-port", Integer.toString(freePort()), "--http-port", Integer.toString(freePort())));
         cmd.addAll(List.of(args));

@@ -13,9 +13,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ConfigFileTest {
 
     private static CommandLine server(String... args) {
-        CommandLine cl = BatonCli.commandLine(args);
+        CommandLine cl = ServerCommand.commandLine(args);
         cl.parseArgs(args);
-        return cl.getSubcommands().get("server");
+        return cl;
     }
 
     @Test
@@ -23,8 +23,8 @@ class ConfigFileTest {
         Path f = tmp.resolve("n2.properties");
         Files.writeString(f, "node-id=n2\napi-port=7540\nraft-port=7543\njoin=true\n"
                 + "peers=n1=127.0.0.1:7533,n2=127.0.0.1:7543\n");
-        CommandLine server = server("server", "--config", f.toString(), "--api-port", "7999");
-        BatonCli.Server s = server.getCommand();
+        CommandLine server = server("--config", f.toString(), "--api-port", "7999");
+        ServerCommand s = server.getCommand();
         assertThat(s.nodeId).isEqualTo("n2");
         assertThat(s.apiPort).isEqualTo(7999);
         assertThat(s.raftPort).isEqualTo(7543);
@@ -38,11 +38,11 @@ class ConfigFileTest {
     void unknownKeysAndAMissingFileAreNamed(@TempDir Path tmp) throws Exception {
         Path f = tmp.resolve("bad.properties");
         Files.writeString(f, "node-id=n2\napi_port=7540\nconfig=other.properties\n");
-        CommandLine server = server("server", "--config", f.toString());
+        CommandLine server = server("--config", f.toString());
         assertThat(((ConfigFile) server.getCommandSpec().defaultValueProvider()).problem(server.getCommandSpec()))
                 .contains("unknown keys api_port, config").contains("api-port");
 
-        CommandLine missing = server("server", "--config", tmp.resolve("nope").toString());
+        CommandLine missing = server("--config", tmp.resolve("nope").toString());
         assertThat(((ConfigFile) missing.getCommandSpec().defaultValueProvider()).problem(missing.getCommandSpec()))
                 .contains("nope").contains("no such file");
     }

@@ -23,12 +23,12 @@ class HttpOpenOptionTest {
 
     record Run(int code, String err) {}
 
-    private static synchronized Run baton(String... args) {
+    private static synchronized Run server(String... args) {
         PrintStream err = System.err;
         ByteArrayOutputStream e = new ByteArrayOutputStream();
         System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
         try {
-            return new Run(BatonCliAccess.run(args), e.toString(StandardCharsets.UTF_8));
+            return new Run(ServerCommandAccess.run(args), e.toString(StandardCharsets.UTF_8));
         } finally {
             System.setErr(err);
         }
@@ -39,7 +39,7 @@ class HttpOpenOptionTest {
         Path tokens = dir.resolve("tokens");
         Files.writeString(tokens, AuthTokens.fileLine(AuthTokens.newToken(), "ops", "admin") + "\n");
         Path data = dir.resolve("never-created");
-        Run r = baton("server", "--data-dir", data.toString(), "--auth-token-file", tokens.toString(),
+        Run r = server("--data-dir", data.toString(), "--auth-token-file", tokens.toString(),
                 "--http-open", "metrics,dashboard");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("baton server: --http-open takes a comma list of metrics and health, or none,"
@@ -48,7 +48,7 @@ class HttpOpenOptionTest {
 
         Path config = dir.resolve("baton.properties");
         Files.writeString(config, "auth-token-file=" + tokens + "\nhttp-open=none,health\ndata-dir=" + data + "\n");
-        Run viaConfig = baton("server", "--config", config.toString());
+        Run viaConfig = server("--config", config.toString());
         assertThat(viaConfig.code()).isEqualTo(2);
         assertThat(viaConfig.err()).contains("--http-open").contains("none alone").doesNotContain("unknown key");
         assertThat(data).doesNotExist();
@@ -57,7 +57,7 @@ class HttpOpenOptionTest {
     @Test
     void withoutATokenFileTheOptionIsRefusedNotIgnored() {
         Path data = dir.resolve("never-created");
-        Run r = baton("server", "--data-dir", data.toString(), "--http-open", "none");
+        Run r = server("--data-dir", data.toString(), "--http-open", "none");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("--http-open needs --auth-token-file");
         assertThat(data).doesNotExist();

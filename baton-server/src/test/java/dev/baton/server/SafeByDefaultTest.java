@@ -85,10 +85,7 @@ class SafeByDefaultTest {
         ByteArrayOutputStream e = new ByteArrayOutputStream();
         System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
         try {
-            String[] all = new String[args.length + 1];
-            all[0] = "server";
-            System.arraycopy(args, 0, all, 1, args.length);
-            return new Run(BatonCliAccess.run(all), e.toString(StandardCharsets.UTF_8));
+            return new Run(ServerCommandAccess.run(args), e.toString(StandardCharsets.UTF_8));
         } finally {
             System.setErr(err);
         }

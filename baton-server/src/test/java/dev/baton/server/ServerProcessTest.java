@@ -74,7 +74,7 @@ class ServerProcessTest {
     private static List<String> command(Path data, int port, String... extra) {
         List<String> cmd = new ArrayList<>(NodeJvm.java());
         cmd.addAll(List.of(
-                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                "-cp", System.getProperty("java.class.path"), ServerCommand.class.getName(),
                 "--data-dir", data.toString(), "--raft-port", Integer.toString(port),
                 "--api-port", Integer.toString(freePort()), "--line-port", Integer.toString(freePort()),
                 "--http-port", Integer.toString(freePort())));

@@ -116,7 +116,7 @@ class StartupErrorsProcessTest {
         List<String> cmd = new ArrayList<>(NodeJvm.java());
         cmd.addAll(List.of(
                 "-Djava.io.tmpdir=" + tmp.resolve("jtmp"), "-cp", System.getProperty("java.class.path"),
-                BatonCli.class.getName(), "server", "--data-dir", data.toString()));
+                ServerCommand.class.getName(), "--data-dir", data.toString()));
         ports.forEach((option, port) -> cmd.addAll(List.of(option, Integer.toString(port))));
         cmd.addAll(List.of(extra));
         return cmd;

@@ -70,7 +70,7 @@ class TlsOptionsTest {
 
     /** {@code baton server --data-dir data <args>} in this JVM; only for starts that fail before serving. */
     private static Run server(Path data, String... args) {
-        List<String> all = new ArrayList<>(List.of("server", "--data-dir", data.toString()));
+        List<String> all = new ArrayList<>(List.of("--data-dir", data.toString()));
         all.addAll(List.of(args));
         return assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
             synchronized (TlsOptionsTest.class) {
@@ -78,7 +78,7 @@ class TlsOptionsTest {
                 ByteArrayOutputStream e = new ByteArrayOutputStream();
                 System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
                 try {
-                    int code = BatonCli.commandLine(all.toArray(String[]::new)).execute(all.toArray(String[]::new));
+                    int code = ServerCommand.commandLine(all.toArray(String[]::new)).execute(all.toArray(String[]::new));
                     return new Run(code, e.toString(StandardCharsets.UTF_8));
                 } finally {
                     System.setErr(err);

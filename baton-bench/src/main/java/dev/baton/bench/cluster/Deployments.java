@@ -285,7 +285,7 @@ final class Deployments {
             procs.startAll();
             for (ServerProcesses.Node n : procs.nodes()) {
                 g.otherPids.add(n.pid());
-                recordPid(s, n.pid(), "dev.baton.server.BatonCli");
+                recordPid(s, n.pid(), "dev.baton.server.ServerCommand");
             }
             procs.awaitServing();
             List<String> where = new ArrayList<>();

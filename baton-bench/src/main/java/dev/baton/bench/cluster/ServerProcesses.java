@@ -81,7 +81,7 @@ final class ServerProcesses implements AutoCloseable {
     private String authToken;
 
     /**
-     * @param classpath  classpath holding {@code dev.baton.server.BatonCli} (e.g. the shaded {@code baton.jar})
+     * @param classpath  classpath holding {@code dev.baton.server.ServerCommand} (e.g. the shaded {@code baton.jar})
      * @param jvmArgs    JVM options of each server, space-separated; {@code {id}} becomes the node id
      * @param serverArgs extra {@code baton server} options, space-separated
      */
@@ -190,7 +190,7 @@ final class ServerProcesses implements AutoCloseable {
             cmd.add(arg.replace("{id}", n.id)); // e.g. -agentpath:...libasyncProfiler.so=start,...,file=/tmp/{id}.collapsed
         }
         cmd.add("-Djava.io.tmpdir=" + n.dir.resolve("jtmp"));
-        cmd.addAll(List.of("-cp", classpath, "dev.baton.server.BatonCli", "server",
+        cmd.addAll(List.of("-cp", classpath, "dev.baton.server.ServerCommand",
                 "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
                 "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort)));
         if (nodes.size() > 1) {

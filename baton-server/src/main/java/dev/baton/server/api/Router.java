@@ -513,7 +513,7 @@ public final class Router implements AutoCloseable {
             return ApiErrors.unavailable("this node cannot forward to the leader at " + api + ": the leader refused"
                     + " its cluster secret (every node needs the same --cluster-secret-file)", null);
         }
-        String tls = dev.baton.client.TransportFailures.explain(s.getStatus(), false);
+        String tls = dev.baton.server.tls.HandshakeFailure.explain(s.getStatus().getCause());
         if (tls != null) {
             // Also a misconfigured cluster: say which certificates to check.
             return ApiErrors.unavailable("this node cannot forward to the leader at " + api + ": " + tls + " (the"

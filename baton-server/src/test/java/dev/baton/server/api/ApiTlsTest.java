@@ -3,7 +3,6 @@ package dev.baton.server.api;
 import dev.baton.api.v1.PoolStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonUnavailableException;
-import dev.baton.server.BatonCliAccess;
 import dev.baton.server.TestWaits;
 import dev.baton.server.TlsFiles;
 import dev.baton.server.raft.BatonNode;
@@ -16,10 +15,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -34,8 +30,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * TLS on the gRPC API port of real nodes in this JVM (SOFAJRaft, gRPC on loopback), with
- * certificates made by {@code openssl} for the test: the Java client and the CLI with the right CA
- * get a pool slot, a plaintext client and a client trusting another CA are refused with a clear
+ * certificates made by {@code openssl} for the test: the Java client with the right CA gets a pool
+ * slot, a plaintext client and a client trusting another CA are refused with a clear
  * error, a node with a client CA refuses clients without a certificate (mutual TLS), and a
  * certificate replaced on disk is served to new connections without a restart.
  */
@@ -157,30 +153,6 @@ class ApiTlsTest {
             assertThat(c.poolAcquire("mtls", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
             assertThat(c.poolRelease("mtls").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
         }
-        Run admin = baton("admin", "status", "-e", mutualServer.apiEndpoint(), "--tls-ca-file", ca.cert().toString(),
-                "--tls-cert-file", app.cert().toString(), "--tls-key-file", app.key().toString());
-        assertThat(admin.code()).as(admin.err()).isZero();
-        assertThat(admin.out()).contains("(leader)");
-    }
-
-    @Test
-    void theCliConnectsWithTheCaAndExplainsAPlaintextFailure() {
-        Run acquire = baton("pool", "acquire", "cli-tls", "-e", server.apiEndpoint(), "--tls-ca-file", ca.cert().toString());
-        assertThat(acquire.code()).as(acquire.err()).isZero();
-        assertThat(acquire.out()).contains("LOCKED");
-        Run status = baton("status", "-e", server.apiEndpoint(), "--tls-ca-file", ca.cert().toString());
-        assertThat(status.code()).as(status.err()).isZero();
-
-        Run plaintext = baton("status", "-e", server.apiEndpoint(), "--timeout-ms", "2000");
-        assertThat(plaintext.code()).isEqualTo(1);
-        assertThat(plaintext.err()).contains("TLS-only").contains("give --tls-ca-file");
-        Run plaintextClient = baton("pool", "acquire", "x", "-e", server.apiEndpoint(), "--timeout-ms", "1000");
-        assertThat(plaintextClient.code()).isEqualTo(1);
-        assertThat(plaintextClient.err()).contains("TLS-only").contains("give --tls-ca-file");
-        Run noKey = baton("pool", "acquire", "x", "-e", server.apiEndpoint(), "--tls-ca-file", ca.cert().toString(),
-                "--tls-cert-file", ca.cert().toString());
-        assertThat(noKey.code()).isEqualTo(2);
-        assertThat(noKey.err()).contains("--tls-cert-file needs --tls-key-file");
     }
 
     @Test
@@ -233,25 +205,6 @@ class ApiTlsTest {
             }
         } catch (Exception e) {
             throw new AssertionError("TLS handshake with " + s.apiEndpoint() + " failed", e);
-        }
-    }
-
-    record Run(int code, String out, String err) {}
-
-    /** Runs {@code baton <args>} in this JVM, capturing what it prints. */
-    private static synchronized Run baton(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            int code = BatonCliAccess.run(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
         }
     }
 }

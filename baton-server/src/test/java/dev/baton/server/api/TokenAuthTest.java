@@ -12,7 +12,6 @@ import dev.baton.api.v1.StatusRequest;
 import dev.baton.client.AccessDeniedException;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BearerToken;
-import dev.baton.server.BatonCliAccess;
 import dev.baton.server.TestWaits;
 import dev.baton.server.raft.BatonNode;
 import io.grpc.Channel;
@@ -29,9 +28,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -217,11 +213,10 @@ class TokenAuthTest {
 
     @Test
     void aRewrittenFileIsTakenAndAMalformedOneKeepsTheTokensInUse() throws Exception {
-        // The new token as `baton token new` prints it.
-        String[] printed = tokenNew("reloaded", "read");
-        String newToken = printed[0];
+        // A new token and its file line, as `baton token new` makes them.
+        String newToken = AuthTokens.newToken();
         assertThat(status(newToken)).isEqualTo(Status.Code.UNAUTHENTICATED);
-        Files.writeString(tokenFile, fileText() + printed[1] + "\n");
+        Files.writeString(tokenFile, fileText() + AuthTokens.fileLine(newToken, "reloaded", "read") + "\n");
         TestWaits.await("the new token accepted", () -> status(newToken) == Status.Code.OK);
 
         Files.writeString(tokenFile, fileText() + "not a token line\n");
@@ -231,24 +226,6 @@ class TokenAuthTest {
 
         Files.writeString(tokenFile, fileText()); // the new token withdrawn again
         TestWaits.await("the new token refused", () -> status(newToken) == Status.Code.UNAUTHENTICATED);
-    }
-
-    /** Runs {@code baton token new NAME ROLES}; its two lines. */
-    private static synchronized String[] tokenNew(String name, String roles) {
-        PrintStream out = System.out;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = BatonCliAccess.run("token", "new", name, roles);
-        } finally {
-            System.setOut(out);
-        }
-        assertThat(code).isZero();
-        String[] lines = o.toString(StandardCharsets.UTF_8).strip().split("\n");
-        assertThat(lines).hasSize(2);
-        assertThat(lines[0]).matches("[A-Za-z0-9_-]{43}");
-        return lines;
     }
 
     @Test

@@ -3,7 +3,7 @@ package dev.baton.server.cluster;
 import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
-import dev.baton.server.BatonCli;
+import dev.baton.server.ServerCommand;
 import dev.baton.server.NodeJvm;
 import io.grpc.ManagedChannel;
 
@@ -211,7 +211,7 @@ final class ProcessCluster implements AutoCloseable {
             cmd.addAll(NodeJvm.java());
             cmd.addAll(List.of(
                     "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + n.dir.resolve("jtmp"),
-                    "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                    "-cp", System.getProperty("java.class.path"), ServerCommand.class.getName(),
                     "--node-id", n.id, "--data-dir", n.dir.resolve("data").toString(),
                     "--raft-port", Integer.toString(n.raftPort), "--api-port", Integer.toString(n.apiPort),
                     "--line-port", Integer.toString(n.linePort), "--http-port", Integer.toString(n.httpPort)));

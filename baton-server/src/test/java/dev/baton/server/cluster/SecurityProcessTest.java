@@ -14,7 +14,6 @@ import dev.baton.client.AccessDeniedException;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
 import dev.baton.client.BearerToken;
-import dev.baton.server.BatonCliAccess;
 import dev.baton.server.TlsFiles;
 import dev.baton.server.api.AuthTokens;
 import dev.baton.server.line.LineClient;
@@ -202,14 +201,6 @@ class SecurityProcessTest {
         }
     }
 
-    private Path tokenFile(String name, String token) throws IOException {
-        return Files.writeString(tmp.resolve(name + ".token"), token + "\n", StandardCharsets.US_ASCII);
-    }
-
-    private static int cli(String... args) {
-        return BatonCliAccess.run(args);
-    }
-
     // ---- TLS on the API port --------------------------------------------------------------------
 
     @Test
@@ -267,7 +258,7 @@ class SecurityProcessTest {
     }
 
     @Test
-    void aClientTokenMayNotCallAdminMethodsFromTheJavaClientOrTheCli() throws Exception {
+    void aClientTokenMayNotCallAdminMethodsFromTheJavaClient() throws Exception {
         ProcessCluster.NodeProc someMember = cluster.node(2);
         try (BatonClient app = security.client(cluster.apiEndpoints(), security.clientToken()).build()) {
             State before = state();
@@ -281,19 +272,6 @@ class SecurityProcessTest {
                             e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
             assertUnchangedSince(before);
         }
-
-        String ca = security.apiCa().cert().toString();
-        Path appToken = tokenFile("app", security.clientToken());
-        Path opsToken = tokenFile("ops", security.adminToken());
-        State before = state();
-        assertThat(cli("admin", "-e", n1().api(), "--tls-ca-file", ca, "--token-file", appToken.toString(),
-                "remove-member", someMember.raft())).as("remove-member with a client token").isEqualTo(1);
-        assertThat(cli("admin", "-e", n1().api(), "--tls-ca-file", ca, "--token-file", appToken.toString(),
-                "snapshot")).as("snapshot with a client token").isEqualTo(1);
-        assertUnchangedSince(before);
-        // the same command line with the admin token works: the refusals above were the role's
-        assertThat(cli("admin", "-e", n1().api(), "--tls-ca-file", ca, "--token-file", opsToken.toString(),
-                "status")).isZero();
     }
 
     @Test

@@ -4,7 +4,7 @@ import dev.baton.api.v1.LockReply;
 import dev.baton.api.v1.LockStatus;
 import dev.baton.api.v1.PoolStatus;
 import dev.baton.client.BatonClient;
-import dev.baton.server.BatonCli;
+import dev.baton.server.ServerCommand;
 import dev.baton.server.NodeJvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +44,7 @@ class SingleNodeProcessTest {
     private static Process start(Path cwd) throws IOException {
         Files.createDirectories(cwd.resolve("jtmp"));
         List<String> cmd = new ArrayList<>(NodeJvm.java());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server"));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ServerCommand.class.getName()));
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .directory(cwd.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(cwd.resolve("out.log").toFile()));

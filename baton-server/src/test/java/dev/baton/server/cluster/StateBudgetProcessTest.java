@@ -5,7 +5,7 @@ import dev.baton.api.v1.PoolStatus;
 import dev.baton.api.v1.SnapshotRequest;
 import dev.baton.client.BatonClient;
 import dev.baton.client.LimitExceededException;
-import dev.baton.server.BatonCli;
+import dev.baton.server.ServerCommand;
 import dev.baton.server.NodeJvm;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -46,7 +46,7 @@ class StateBudgetProcessTest {
         List<String> cmd = new ArrayList<>(NodeJvm.java());
         cmd.addAll(List.of(
                 "-Xmx256m", "-XX:+ExitOnOutOfMemoryError", "-Djava.io.tmpdir=" + dir.resolve("jtmp"),
-                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                "-cp", System.getProperty("java.class.path"), ServerCommand.class.getName(),
                 "--node-id", "n1", "--data-dir", dir.resolve("data").toString(),
                 "--raft-port", Integer.toString(raft), "--api-port", Integer.toString(api),
                 "--line-port", Integer.toString(line), "--http-port", Integer.toString(http),

@@ -5,24 +5,25 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.baton.client.BatonClient;
-import dev.baton.server.BatonCliAccess;
+import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.StatusRequest;
+import dev.baton.api.v1.PoolTotals;
 import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.line.LineClient;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,6 +31,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -39,8 +41,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The HTTP port of one real node: a scripted scenario with known numbers of acquires, waits,
  * timeouts, DONEs, queue-full refusals, dispatch lag, events and queue items, then checks that
- * {@code /metrics}, the admin JSON, the PoolCounter door's {@code STATS FULL} and {@code baton status}
- * all report exactly those numbers. Plus health, errors and force-closing a session.
+ * {@code /metrics}, the admin JSON, the PoolCounter door's {@code STATS FULL} and the Admin status (what
+ * {@code baton status} prints) all report exactly those numbers. Plus health, errors and force-closing a session.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HttpDoorTest {
@@ -311,7 +313,7 @@ class HttpDoorTest {
     }
 
     @Test
-    void statsAndCliStatusReadTheSameNumbersAsMetrics() throws Exception {
+    void statsAndAdminStatusReadTheSameNumbersAsMetrics() throws Exception {
         Map<String, String> stats = new LinkedHashMap<>();
         LineClient c = line();
         c.send("STATS FULL");
@@ -327,25 +329,17 @@ class HttpDoorTest {
         assertThat(Long.parseLong(stats.get("full_queues"))).isEqualTo(1)
                 .isEqualTo((long) sample(m, "baton_pool_acquires_total", "result=\"queue_full\""));
 
-        String text = cli("status", "-e", server.apiEndpoint());
-        assertThat(text).contains("acquired 3  released 2  done 1  timeouts 2  queue_full 1")
-                .contains("keys 1  holding 1  waiting 0");
-        JsonObject json = JsonParser.parseString(cli("status", "-o", "json", "-e", server.apiEndpoint()))
-                .getAsJsonObject().getAsJsonObject("pools");
-        assertThat(json.get("acquired").getAsLong()).isEqualTo(3);
-        assertThat(json.get("timeouts").getAsLong()).isEqualTo(2);
-    }
-
-    private static synchronized String cli(String... args) {
-        PrintStream out = System.out;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        // What `baton status` prints: the Admin status's pool counters.
+        ManagedChannel ch = ManagedChannelBuilder.forTarget(server.apiEndpoint()).usePlaintext().build();
         try {
-            assertThat(BatonCliAccess.run(args)).isZero();
+            PoolTotals p = AdminGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .status(StatusRequest.getDefaultInstance()).getPools();
+            assertThat(List.of(p.getAcquired(), p.getReleased(), p.getDone(), p.getTimeouts(), p.getQueueFull()))
+                    .containsExactly(3L, 2L, 1L, 2L, 1L);
+            assertThat(List.of(p.getKeys(), p.getProcessing(), p.getWaiting())).containsExactly(1L, 1L, 0L);
         } finally {
-            System.setOut(out);
+            ch.shutdownNow();
         }
-        return o.toString(StandardCharsets.UTF_8);
     }
 
     // ---- health, sessions, errors, static files -------------------------------------------------

@@ -1,6 +1,6 @@
 package dev.baton.server.line;
 
-import dev.baton.server.BatonCli;
+import dev.baton.server.ServerCommand;
 import dev.baton.server.NodeJvm;
 import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
@@ -266,7 +266,7 @@ class LineBoundsTest {
         Path dir = Files.createTempDirectory("baton-line-options");
         List<String> cmd = new ArrayList<>(NodeJvm.java());
         cmd.addAll(List.of(
-                "-cp", System.getProperty("java.class.path"), BatonCli.class.getName(), "server",
+                "-cp", System.getProperty("java.class.path"), ServerCommand.class.getName(),
                 "--data-dir", dir.resolve("data").toString(), "--raft-port", Integer.toString(TestWaits.freePort()),
                 "--api-port", "0", "--line-port", "0", "--no-http"));
         cmd.addAll(List.of(options));

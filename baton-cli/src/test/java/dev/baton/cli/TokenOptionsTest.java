@@ -1,5 +1,6 @@
-package dev.baton.server;
+package dev.baton.cli;
 
+import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.api.AuthTokens;
 import dev.baton.server.raft.BatonNode;
@@ -60,7 +61,7 @@ class TokenOptionsTest {
         System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
         System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
         try {
-            int code = BatonCliAccess.run(args);
+            int code = Baton.exec(args);
             return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(out);

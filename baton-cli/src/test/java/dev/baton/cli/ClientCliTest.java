@@ -1,6 +1,7 @@
-package dev.baton.server;
+package dev.baton.cli;
 
 import com.google.gson.JsonParser;
+import dev.baton.server.TestWaits;
 import dev.baton.server.api.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.AfterAll;
@@ -56,7 +57,7 @@ class ClientCliTest {
         System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
         System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
         try {
-            int code = BatonCliAccess.run(all);
+            int code = Baton.exec(all);
             return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(out);
@@ -80,7 +81,7 @@ class ClientCliTest {
         assertThat(free.code()).isZero();
         assertThat(free.out()).startsWith("LOCKED fence ");
         // A holder that keeps its slot for a while, in the background (its own session).
-        CompletableFuture<Integer> holder = CompletableFuture.supplyAsync(() -> BatonCliAccess.run(
+        CompletableFuture<Integer> holder = CompletableFuture.supplyAsync(() -> Baton.exec(
                 "pool", "acquire", "page", "--hold", "PT60S", "-e", ep));
         TestWaits.await("the holder", () -> server.node().readLocal(new dev.baton.core.command.Query.GetPool("page")) != null);
         Run busy = baton("pool", "acquire", "page");
@@ -129,7 +130,7 @@ class ClientCliTest {
     void badUsageAndUnreachableClusters() {
         assertThat(baton("pool", "acquire").code()).isEqualTo(2);
         assertThat(baton("pool").code()).isEqualTo(2);
-        assertThat(BatonCliAccess.run("status", "-e", "127.0.0.1:" + TestWaits.freePort(), "--timeout-ms", "500"))
+        assertThat(Baton.exec("status", "-e", "127.0.0.1:" + TestWaits.freePort(), "--timeout-ms", "500"))
                 .isEqualTo(1);
         assertThat(baton("pool", "stats", "-o", "yaml").code()).isEqualTo(2);
     }

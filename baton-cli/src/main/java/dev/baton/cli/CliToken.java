@@ -1,4 +1,4 @@
-package dev.baton.server;
+package dev.baton.cli;
 
 import dev.baton.client.BatonClient;
 import dev.baton.client.BearerToken;

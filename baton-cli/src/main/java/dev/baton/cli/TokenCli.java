@@ -1,7 +1,10 @@
-package dev.baton.server;
+package dev.baton.cli;
 
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
 import dev.baton.server.api.AuthTokens;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
@@ -32,6 +35,12 @@ final class TokenCli extends ClientCli.Group {
                 description = "Key prefixes the token is limited to, e.g. enwiki:,dewiki: (default: every key).")
         String prefixes;
 
+        enum Output { text, json }
+
+        @Option(names = {"-o", "--output"}, defaultValue = "text",
+                description = "text (the two lines) or json ({\"token\": ..., \"line\": ...}; default: ${DEFAULT-VALUE}).")
+        Output output;
+
         @Override
         public Integer call() {
             String token = AuthTokens.newToken();
@@ -42,8 +51,15 @@ final class TokenCli extends ClientCli.Group {
                 System.err.println("baton token new: " + e.getMessage());
                 return 2;
             }
-            System.out.println(token);
-            System.out.println(line);
+            if (output == Output.json) {
+                JsonObject json = new JsonObject();
+                json.addProperty("token", token);
+                json.addProperty("line", line);
+                System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(json));
+            } else {
+                System.out.println(token);
+                System.out.println(line);
+            }
             return 0;
         }
     }

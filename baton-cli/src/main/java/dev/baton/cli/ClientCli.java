@@ -1,4 +1,4 @@
-package dev.baton.server;
+package dev.baton.cli;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;

@@ -1,8 +1,7 @@
-package dev.baton.server;
+package dev.baton.cli;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
-import com.google.protobuf.util.JsonFormat;
 import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.DumpRequest;
 import dev.baton.api.v1.Member;
@@ -10,6 +9,7 @@ import dev.baton.api.v1.MemberRequest;
 import dev.baton.api.v1.SnapshotRequest;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
+import dev.baton.server.Durations;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -35,15 +36,21 @@ import java.util.function.Function;
 final class AdminCli {
     private static final Metadata.Key<String> ERROR_KEY = Metadata.Key.of("baton-error", Metadata.ASCII_STRING_MARSHALLER);
 
-    @Option(names = {"-e", "--endpoint"}, defaultValue = "127.0.0.1:7530", scope = picocli.CommandLine.ScopeType.INHERIT,
-            description = "A node's API address (default: ${DEFAULT-VALUE}).")
-    String endpoint;
+    @Option(names = {"-e", "--endpoints"}, split = ",", defaultValue = "127.0.0.1:7530",
+            scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "API addresses of one or more nodes; the next is tried while one cannot be reached"
+                    + " (default: ${DEFAULT-VALUE}).")
+    List<String> endpoints;
 
-    @Option(names = "--json", scope = picocli.CommandLine.ScopeType.INHERIT, description = "Print JSON.")
-    boolean json;
+    enum Output { text, json }
 
-    @Option(names = "--timeout-ms", defaultValue = "30000", scope = picocli.CommandLine.ScopeType.INHERIT,
-            description = "Give up after this long (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-o", "--output"}, defaultValue = "text", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "text or json (default: ${DEFAULT-VALUE}).")
+    Output output;
+
+    @Option(names = "--timeout-ms", defaultValue = "30000", converter = Durations.Millis.class,
+            scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "Give up after this long: 30s, 500ms, ... (a bare number is ms; default: ${DEFAULT-VALUE}).")
     long timeoutMs;
 
     @Option(names = {"--tls-ca-file", "--tls-ca"}, paramLabel = "PEM", defaultValue = "${env:BATON_TLS_CA_FILE}", scope = picocli.CommandLine.ScopeType.INHERIT,
@@ -65,31 +72,38 @@ final class AdminCli {
     int call(Function<AdminGrpc.AdminBlockingStub, MessageOrBuilder> op, Function<MessageOrBuilder, String> text) {
         CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
         CliToken token = new CliToken(tokenFile);
-        ManagedChannel ch;
-        try {
-            ch = tls.channel(endpoint, token.interceptor());
-        } catch (IllegalArgumentException e) {
-            System.err.println("baton admin: " + e.getMessage());
-            return 2;
-        }
-        try {
-            MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
-            System.out.println(json ? JsonFormat.printer().print(r) : text.apply(r));
-            return 0;
-        } catch (StatusRuntimeException e) {
-            Metadata t = e.getTrailers();
-            String code = t == null ? null : t.get(ERROR_KEY);
-            boolean sameCode = code == null || code.equals(e.getStatus().getCode().name()); // say it once
-            System.err.println("baton admin: " + e.getStatus().getCode() + (sameCode ? "" : " [" + code + "]")
-                    + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
-                    + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
-                    + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));
-            return 1;
-        } catch (InvalidProtocolBufferException e) {
-            System.err.println("baton admin: " + e.getMessage());
-            return 1;
-        } finally {
-            ch.shutdownNow();
+        for (int i = 0; ; i++) {
+            String endpoint = endpoints.get(i);
+            boolean last = i == endpoints.size() - 1;
+            ManagedChannel ch;
+            try {
+                ch = tls.channel(endpoint, token.interceptor());
+            } catch (IllegalArgumentException e) {
+                System.err.println("baton admin: " + e.getMessage());
+                return 2;
+            }
+            try {
+                MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
+                System.out.println(output == Output.json ? CliJson.print(r) : text.apply(r));
+                return 0;
+            } catch (StatusRuntimeException e) {
+                if (!last && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+                    continue; // another node may answer
+                }
+                Metadata t = e.getTrailers();
+                String code = t == null ? null : t.get(ERROR_KEY);
+                boolean sameCode = code == null || code.equals(e.getStatus().getCode().name()); // say it once
+                System.err.println("baton admin: " + e.getStatus().getCode() + (sameCode ? "" : " [" + code + "]")
+                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
+                        + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
+                        + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));
+                return 1;
+            } catch (InvalidProtocolBufferException e) {
+                System.err.println("baton admin: " + e.getMessage());
+                return 1;
+            } finally {
+                ch.shutdownNow();
+            }
         }
     }
 
