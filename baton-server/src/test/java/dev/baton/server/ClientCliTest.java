@@ -1,7 +1,7 @@
 package dev.baton.server;
 
 import com.google.gson.JsonParser;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

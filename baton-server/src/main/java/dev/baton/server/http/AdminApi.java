@@ -1,5 +1,7 @@
 package dev.baton.server.http;
 
+import dev.baton.server.metrics.GroupLag;
+
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.DispatchSettings;
@@ -7,7 +9,7 @@ import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;
-import dev.baton.server.api.Router;
+import dev.baton.server.route.Router;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.ClockSkewWatch;
 

@@ -6,8 +6,9 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
-import dev.baton.server.api.LeaseKeeper;
-import dev.baton.server.api.Router;
+import dev.baton.server.route.LeaseKeeper;
+import dev.baton.server.route.WaitingWrites;
+import dev.baton.server.route.Router;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -189,6 +190,7 @@ public final class LineDoor implements AutoCloseable {
     private final Config config;
     private final Router router;
     private final LeaseKeeper leases;
+    private final WaitingWrites waitingWrites;
     private final String nodeId;
     private final long startMillis = System.currentTimeMillis();
     private final long startNanos = System.nanoTime();
@@ -245,7 +247,8 @@ public final class LineDoor implements AutoCloseable {
     private Channel server;
     private volatile boolean closing;
 
-    public LineDoor(Config config, Router router, LeaseKeeper leases, String nodeId) {
+    public LineDoor(Config config, Router router, LeaseKeeper leases, WaitingWrites waitingWrites, String nodeId) {
+        this.waitingWrites = waitingWrites;
         this.config = config;
         this.router = router;
         this.leases = leases;
@@ -464,6 +467,10 @@ public final class LineDoor implements AutoCloseable {
 
     Router router() {
         return router;
+    }
+
+    WaitingWrites waitingWrites() {
+        return waitingWrites;
     }
 
     String sessionToken(long seq) {

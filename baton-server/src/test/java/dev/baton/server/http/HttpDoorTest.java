@@ -1,5 +1,7 @@
 package dev.baton.server.http;
 
+import dev.baton.server.metrics.BatonMetrics;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -7,7 +9,7 @@ import com.google.gson.JsonParser;
 import dev.baton.client.BatonClient;
 import dev.baton.server.BatonCliAccess;
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.line.LineClient;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;

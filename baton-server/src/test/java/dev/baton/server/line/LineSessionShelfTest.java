@@ -4,7 +4,7 @@ import dev.baton.core.command.Command;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
