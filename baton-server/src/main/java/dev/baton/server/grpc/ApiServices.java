@@ -12,7 +12,6 @@ import dev.baton.api.internal.v1.KeepAliveBatch;
 import dev.baton.api.internal.v1.KeepAliveBatchAck;
 import dev.baton.api.v1.*;
 import dev.baton.core.command.Command;
-import dev.baton.core.command.Effect;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
@@ -23,8 +22,6 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -37,16 +34,14 @@ public final class ApiServices {
     private final WaitingWrites waitingWrites;
     private final StreamHub streams;
     private final LeaseKeeper leases;
-    private final ScheduledExecutorService timer;
     private final long defaultTtlMs;
 
     public ApiServices(Router router, WaitingWrites waitingWrites, StreamHub streams, LeaseKeeper leases,
-                ScheduledExecutorService timer, long defaultTtlMs) {
+                long defaultTtlMs) {
         this.router = router;
         this.waitingWrites = waitingWrites;
         this.streams = streams;
         this.leases = leases;
-        this.timer = timer;
         this.defaultTtlMs = defaultTtlMs;
     }
 

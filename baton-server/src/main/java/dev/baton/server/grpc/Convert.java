@@ -171,16 +171,8 @@ final class Convert {
         return PoolReply.newBuilder().setStatus(status(r.status())).setKey(nz(r.key())).setFence(r.fence()).build();
     }
 
-    static PoolReply reply(Effect.PoolWaitEnded e) {
-        return PoolReply.newBuilder().setStatus(status(e.status())).setKey(nz(e.key())).setFence(e.fence()).build();
-    }
-
     static LockReply reply(Result.LockReply r) {
         return LockReply.newBuilder().setStatus(status(r.status())).setName(nz(r.name())).setFence(r.fence()).build();
-    }
-
-    static LockReply reply(Effect.LockWaitEnded e) {
-        return LockReply.newBuilder().setStatus(status(e.status())).setName(nz(e.name())).setFence(e.fence()).build();
     }
 
     static DispatchReply reply(Result.DispatchReply r) {

@@ -1,6 +1,6 @@
 package dev.baton.server.grpc;
 
-import dev.baton.server.route.Router;
+import dev.baton.server.route.WaitingWrites;
 
 import com.google.protobuf.UnsafeByteOperations;
 import dev.baton.api.internal.v1.ForwardLinkGrpc;
@@ -160,9 +160,9 @@ final class ForwardLink {
      * Queues one command (in the core's encoding) for the leader.
      *
      * @param inApplyOrder         complete only once this node applied what the leader had applied
-     *                             when it answered (see {@link Router#writeInApplyOrder})
+     *                             when it answered (see {@link dev.baton.server.route.Router#writeInApplyOrder})
      * @param outcome              null, or for a waiting acquire: gets the wait's final outcome if the
-     *                             leader sends it (see {@link Router#writeWithOutcome})
+     *                             leader sends it (see {@link dev.baton.server.route.Router#writeWithOutcome})
      * @param deadlineNanos        when to give up waiting for the answer (DEADLINE_EXCEEDED)
      * @param outcomeDeadlineNanos when to stop expecting the outcome
      * @return the command's result; fails with a gRPC status exception
@@ -372,7 +372,7 @@ final class ForwardLink {
                     if (p.answered) {
                         continue;
                     }
-                    if (p.outcome != null && queued(decoded[i])) {
+                    if (p.outcome != null && decoded[i] instanceof Result r && WaitingWrites.queued(r)) {
                         p.answered = true; // stays for its outcome
                     } else {
                         unanswered.remove(a.getSeq());
@@ -420,11 +420,6 @@ final class ForwardLink {
         if (send) {
             sendFrames();
         }
-    }
-
-    private static boolean queued(Object d) {
-        return (d instanceof Result.PoolReply p && p.status() == Result.PoolStatus.QUEUED)
-                || (d instanceof Result.LockReply l && l.status() == Result.LockStatus.QUEUED);
     }
 
     /** A failed command's status as a unary call would have ended with it. */

@@ -9,7 +9,6 @@ import dev.baton.core.command.Result;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;
 import dev.baton.core.sm.Applied;
-import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -88,7 +87,7 @@ public final class BatonMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final BatonNode node;
     private final Limits limits;
-    private final Supplier<LineDoor> line;
+    private final Supplier<? extends LineDoorMetrics> line;
 
     private final Counter entries;
     private final Counter commands;
@@ -129,7 +128,7 @@ public final class BatonMetrics {
     private volatile long logBytes = -1;
     private volatile long logBytesAt;
 
-    public BatonMetrics(BatonNode node, String nodeId, Limits limits, Supplier<LineDoor> line) {
+    public BatonMetrics(BatonNode node, String nodeId, Limits limits, Supplier<? extends LineDoorMetrics> line) {
         this.node = node;
         this.limits = limits;
         this.line = line;
@@ -244,18 +243,18 @@ public final class BatonMetrics {
                 .register(registry);
 
         // ---- line door (this node) ----
-        Gauge.builder("baton.line.connections", this, m -> lineValue(LineDoor::connections))
+        Gauge.builder("baton.line.connections", this, m -> lineValue(LineDoorMetrics::connections))
                 .description("Open PoolCounter-protocol connections").register(registry);
-        FunctionCounter.builder("baton.line.connections.accepted", this, m -> lineValue(LineDoor::connectionsTotal))
+        FunctionCounter.builder("baton.line.connections.accepted", this, m -> lineValue(LineDoorMetrics::connectionsTotal))
                 .description("PoolCounter-protocol connections accepted").register(registry);
-        FunctionCounter.builder("baton.line.connect.errors", this, m -> lineValue(LineDoor::connectErrors))
+        FunctionCounter.builder("baton.line.connect.errors", this, m -> lineValue(LineDoorMetrics::connectErrors))
                 .description("PoolCounter-protocol connections refused").register(registry);
-        FunctionCounter.builder("baton.line.failed.sends", this, m -> lineValue(LineDoor::failedSends))
+        FunctionCounter.builder("baton.line.failed.sends", this, m -> lineValue(LineDoorMetrics::failedSends))
                 .description("PoolCounter-protocol replies that could not be written").register(registry);
-        Gauge.builder("baton.line.sessions.shelved", this, m -> lineValue(LineDoor::shelvedSessions))
+        Gauge.builder("baton.line.sessions.shelved", this, m -> lineValue(LineDoorMetrics::shelvedSessions))
                 .description("Idle sessions of closed PoolCounter connections kept for the next connections")
                 .register(registry);
-        FunctionCounter.builder("baton.line.sessions.reused", this, m -> lineValue(LineDoor::sessionsReused))
+        FunctionCounter.builder("baton.line.sessions.reused", this, m -> lineValue(LineDoorMetrics::sessionsReused))
                 .description("PoolCounter connections whose first acquire took a kept session instead of opening one")
                 .register(registry);
         lineDoorBounds();
@@ -310,34 +309,34 @@ public final class BatonMetrics {
 
     /** The line door's bounds (issue 15): refusals and closes by reason, back-pressure. */
     private void lineDoorBounds() {
-        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedMaxConnections))
+        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoorMetrics::refusedMaxConnections))
                 .tag("reason", "max_connections").description("PoolCounter-protocol connections refused by a limit")
                 .register(registry);
-        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedPerAddress))
+        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoorMetrics::refusedPerAddress))
                 .tag("reason", "max_per_address").description("PoolCounter-protocol connections refused by a limit")
                 .register(registry);
-        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoor::refusedNotAllowed))
+        FunctionCounter.builder("baton.line.connections.refused", this, m -> lineValue(LineDoorMetrics::refusedNotAllowed))
                 .tag("reason", "not_allowed").description("PoolCounter-protocol connections refused by a limit")
                 .register(registry);
-        FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoor::closedIdle))
+        FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoorMetrics::closedIdle))
                 .tag("reason", "idle").description("PoolCounter-protocol connections closed by a timeout")
                 .register(registry);
-        FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoor::closedPartialLine))
+        FunctionCounter.builder("baton.line.connections.closed", this, m -> lineValue(LineDoorMetrics::closedPartialLine))
                 .tag("reason", "partial_line").description("PoolCounter-protocol connections closed by a timeout")
                 .register(registry);
-        FunctionCounter.builder("baton.line.backpressure.pauses", this, m -> lineValue(LineDoor::backPressurePauses))
+        FunctionCounter.builder("baton.line.backpressure.pauses", this, m -> lineValue(LineDoorMetrics::backPressurePauses))
                 .description("Times a PoolCounter connection stopped being read because its unsent replies"
                         + " exceeded --line-max-buffered-bytes").register(registry);
-        Gauge.builder("baton.line.connections.paused", this, m -> lineValue(LineDoor::pausedConnections))
+        Gauge.builder("baton.line.connections.paused", this, m -> lineValue(LineDoorMetrics::pausedConnections))
                 .description("PoolCounter-protocol connections not read now: their client does not read its replies")
                 .register(registry);
-        Gauge.builder("baton.line.unsent.bytes", this, m -> lineValue(LineDoor::unsentBytes))
+        Gauge.builder("baton.line.unsent.bytes", this, m -> lineValue(LineDoorMetrics::unsentBytes))
                 .baseUnit("bytes").description("PoolCounter-protocol reply bytes not yet sent, all connections")
                 .register(registry);
     }
 
-    private double lineValue(ToDoubleFunction<LineDoor> f) {
-        LineDoor d = line.get();
+    private double lineValue(ToDoubleFunction<LineDoorMetrics> f) {
+        LineDoorMetrics d = line.get();
         return d == null ? 0 : f.applyAsDouble(d);
     }
 

@@ -397,7 +397,7 @@ public final class ApiServer implements AutoCloseable {
         } else {
             node.start();
         }
-        ApiServices services = new ApiServices(router, waitingWrites, streams, leases, timer, config.defaultTtlMs());
+        ApiServices services = new ApiServices(router, waitingWrites, streams, leases, config.defaultTtlMs());
         admin = new AdminService(router, peers, config.node().nodeId(), () -> apiEndpoint, config.clusterSecret());
         forwardLinks = new ForwardLinkService(router, waitingWrites, forwardRefusedCommands);
         try {
