@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code baton.v1.Calls}: the writes of the unary services multiplexed over one stream. Every call
  * is handed to the very handler method of its unary form ({@link ApiServices}) with an observer that
  * turns the one reply, or the error, into a {@link CallReply}; so validation, the caller's checks
- * ({@link CallerAccess}, through the {@link Router}) and the waiting of acquires cannot differ
+ * (made by the routing layer: {@link dev.baton.server.route.Router}) and the waiting of acquires cannot differ
  * between the two. The handler runs in a context of its own, a child of the stream's: it carries the
  * stream's caller ({@link TokenAuth#PRINCIPAL}) and the call's own deadline, and is cancelled when
  * the call is cancelled, times out or the stream ends, which is what cancelling a unary call does.

@@ -9,6 +9,7 @@ import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;
+import dev.baton.server.route.BatonException;
 import dev.baton.server.route.Router;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.ClockSkewWatch;
@@ -263,7 +264,9 @@ final class AdminApi {
         try {
             r = router.write(new Command.CloseSession(id, 0)).get(15, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new HttpError(503, "UNAVAILABLE", "could not close session " + Long.toUnsignedString(id) + ": " + e.getCause().getMessage());
+            Throwable why = e.getCause();
+            throw new HttpError(503, "UNAVAILABLE", "could not close session " + Long.toUnsignedString(id) + ": "
+                    + (why instanceof BatonException b ? b.code() + ": " + b.getMessage() : why.getMessage()));
         } catch (TimeoutException e) {
             throw new HttpError(503, "UNAVAILABLE", "no answer from the cluster within 15 s");
         } catch (InterruptedException e) {

@@ -589,7 +589,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         Slot top = slots.isEmpty() ? null : slots.get(slots.size() - 1);
-        if (top == null || !top.waiting || top.acquire.requestId() != w.requestId()) {
+        if (top == null || !top.waiting || top.wait == null || top.acquire.requestId() != w.requestId()) {
             return; // a repeat (replay after a restart) or a wait already settled
         }
         top.wait.complete(w); // waitEnded, through the wait's outcome

@@ -48,10 +48,13 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 
 /**
- * A whole Baton node: the Raft replica ({@link BatonNode}) plus its gRPC front door (port 7530 by
- * default), the session lease keeper, the leader's timers and the delivery of effects to waiting
- * calls and keep-alive streams. {@code baton server} runs one of these; tests and benchmarks can
- * embed it.
+ * A whole Baton node, assembled: the Raft replica ({@link BatonNode}); the routing layer every door
+ * shares ({@link Router}, {@link LeaseKeeper}, {@link WaitingWrites}) over the gRPC link to the
+ * leader ({@link PeerForwarding}); the doors, each a translation on top of the routing layer (gRPC,
+ * port 7530 by default; the PoolCounter line protocol; HTTP); the leader's timers; and the listeners
+ * that effects are delivered to (the line door, waiting writes, keep-alive streams, leases). This is
+ * the only package that knows the doors. {@code baton server} runs one of these; tests and
+ * benchmarks can embed it.
  *
  * <h2>Threads</h2>
  * Effects leave the apply thread at once: they are handed to one {@code baton-effects} thread, in
