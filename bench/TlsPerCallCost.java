@@ -2,7 +2,7 @@
 // measured in isolation on one thread, as CPU time (so that other processes on the machine do not
 // inflate it, as they inflate the whole-cluster figures of bench/compare.sh):
 //   - the token check: SHA-256 of the bearer token, in hex, looked up in a map (what
-//     dev.baton.server.api.AuthTokens.lookup does for every call on a node with --auth-token-file);
+//     dev.baton.server.security.AuthTokens.lookup does for every call on a node with --auth-token-file);
 //   - sealing one TLS 1.3 record of 200 bytes (about an acquire or its answer with HTTP/2 framing)
 //     with AES-256-GCM through the JDK's javax.crypto, a stand-in for the record layer's work.
 // Three rounds of a million each; the first rounds include the JIT's warm-up. It leaves out the

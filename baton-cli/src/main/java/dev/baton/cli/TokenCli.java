@@ -2,7 +2,7 @@ package dev.baton.cli;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import dev.baton.server.api.AuthTokens;
+import dev.baton.server.security.AuthTokens;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;

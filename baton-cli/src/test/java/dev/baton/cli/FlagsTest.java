@@ -5,7 +5,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.baton.cli.Baton.Run;
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -102,6 +102,6 @@ class FlagsTest {
         JsonObject json = JsonParser.parseString(r.out()).getAsJsonObject();
         String token = json.get("token").getAsString();
         assertThat(token).matches("[A-Za-z0-9_-]{43}");
-        assertThat(json.get("line").getAsString()).isEqualTo(dev.baton.server.api.AuthTokens.sha256Hex(token) + " app client");
+        assertThat(json.get("line").getAsString()).isEqualTo(dev.baton.server.security.AuthTokens.sha256Hex(token) + " app client");
     }
 }

@@ -1,8 +1,8 @@
 package dev.baton.cli;
 
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
-import dev.baton.server.api.AuthTokens;
+import dev.baton.server.node.ApiServer;
+import dev.baton.server.security.AuthTokens;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,8 +1,8 @@
 package dev.baton.it;
 
 import dev.baton.client.BatonClient;
-import dev.baton.server.api.ApiServer;
-import dev.baton.server.api.ClusterSecret;
+import dev.baton.server.node.ApiServer;
+import dev.baton.server.grpc.ClusterSecret;
 import dev.baton.server.raft.BatonNode;
 
 import java.io.IOException;

@@ -1,16 +1,16 @@
 package dev.baton.server;
 
-import dev.baton.server.api.ApiServer;
-import dev.baton.server.api.ApiTls;
-import dev.baton.server.api.AuthTokens;
-import dev.baton.server.api.ClusterSecret;
-import dev.baton.server.http.BatonMetrics;
+import dev.baton.server.node.ApiServer;
+import dev.baton.server.grpc.ApiTls;
+import dev.baton.server.security.AuthTokens;
+import dev.baton.server.grpc.ClusterSecret;
+import dev.baton.server.metrics.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.AddressAllowList;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.PeerTls;
-import dev.baton.server.tls.PemCredentials;
+import dev.baton.server.security.PemCredentials;
 import dev.baton.server.raft.BatonStateMachine;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

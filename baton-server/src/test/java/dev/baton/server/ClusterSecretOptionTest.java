@@ -1,6 +1,6 @@
 package dev.baton.server;
 
-import dev.baton.server.api.ClusterSecret;
+import dev.baton.server.grpc.ClusterSecret;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,6 +1,6 @@
 package dev.baton.server;
 
-import dev.baton.server.api.AuthTokens;
+import dev.baton.server.security.AuthTokens;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,6 +1,6 @@
 package dev.baton.examples;
 
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.baton.examples;
 
-import dev.baton.server.api.ApiServer;
-import dev.baton.server.api.ApiTls;
-import dev.baton.server.api.AuthTokens;
+import dev.baton.server.node.ApiServer;
+import dev.baton.server.grpc.ApiTls;
+import dev.baton.server.security.AuthTokens;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;

@@ -6,7 +6,7 @@ import dev.baton.api.v1.PoolTotals;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.ProposalBatcher;
 import org.HdrHistogram.Histogram;
@@ -470,7 +470,7 @@ public final class ClusterBench {
             peers.add("127.0.0.1:" + ports[i]);
         }
         List<ApiServer> servers = new ArrayList<>();
-        dev.baton.server.api.ClusterSecret secret = dev.baton.server.api.ClusterSecret.random(); // shared in this JVM
+        dev.baton.server.grpc.ClusterSecret secret = dev.baton.server.grpc.ClusterSecret.random(); // shared in this JVM
         for (int i = 0; i < 3; i++) {
             BatonNode.Options o = new BatonNode.Options("n" + (i + 1), "baton", root.resolve("n" + (i + 1)),
                     "127.0.0.1", ports[i], peers, 1000, 3600, true);

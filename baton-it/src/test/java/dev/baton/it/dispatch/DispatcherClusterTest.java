@@ -10,7 +10,7 @@ import dev.baton.client.dispatch.DispatchState;
 import dev.baton.client.dispatch.DispatchSummary;
 import dev.baton.client.dispatch.Dispatcher;
 import dev.baton.it.Nodes;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

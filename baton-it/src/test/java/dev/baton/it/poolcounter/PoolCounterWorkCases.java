@@ -10,7 +10,7 @@ import dev.baton.client.poolcounter.PoolCounterStatus.Code;
 import dev.baton.client.poolcounter.PoolCounterWork;
 import dev.baton.client.poolcounter.PoolType;
 import dev.baton.it.Nodes;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

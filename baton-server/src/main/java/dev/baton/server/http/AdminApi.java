@@ -1,5 +1,7 @@
 package dev.baton.server.http;
 
+import dev.baton.server.metrics.GroupLag;
+
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.DispatchSettings;
@@ -7,7 +9,8 @@ import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;
-import dev.baton.server.api.Router;
+import dev.baton.server.route.BatonException;
+import dev.baton.server.route.Router;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.ClockSkewWatch;
 
@@ -261,7 +264,9 @@ final class AdminApi {
         try {
             r = router.write(new Command.CloseSession(id, 0)).get(15, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new HttpError(503, "UNAVAILABLE", "could not close session " + Long.toUnsignedString(id) + ": " + e.getCause().getMessage());
+            Throwable why = e.getCause();
+            throw new HttpError(503, "UNAVAILABLE", "could not close session " + Long.toUnsignedString(id) + ": "
+                    + (why instanceof BatonException b ? b.code() + ": " + b.getMessage() : why.getMessage()));
         } catch (TimeoutException e) {
             throw new HttpError(503, "UNAVAILABLE", "no answer from the cluster within 15 s");
         } catch (InterruptedException e) {

@@ -1,10 +1,9 @@
 package dev.baton.server.http;
 
-import dev.baton.server.api.ApiServer;
-import dev.baton.server.api.AuthTokens;
-import dev.baton.server.api.AuthTokens.Principal;
-import dev.baton.server.api.AuthTokens.Role;
-import dev.baton.server.api.TokenAuth;
+import dev.baton.server.metrics.BatonMetrics;
+import dev.baton.server.security.AuthTokens;
+import dev.baton.server.security.AuthTokens.Principal;
+import dev.baton.server.security.AuthTokens.Role;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 
@@ -107,7 +106,7 @@ final class HttpAuth {
     }
 
     private static Counter refusedCounter(MeterRegistry registry, String reason) {
-        return Counter.builder(ApiServer.AUTH_REFUSED_METRIC).tag("port", PORT_TAG).tag("reason", reason)
+        return Counter.builder(BatonMetrics.AUTH_REFUSED_METRIC).tag("port", PORT_TAG).tag("reason", reason)
                 .description("Calls refused for their token, by port (api: gRPC, http: admin JSON API)")
                 .register(registry);
     }
@@ -134,7 +133,7 @@ final class HttpAuth {
         if (needs.role() == null || (needs.openable() != null && open.contains(needs.openable()))) {
             return null;
         }
-        String token = TokenAuth.bearerToken(authorization);
+        String token = AuthTokens.bearerToken(authorization);
         if (token == null) {
             unauthenticated.increment();
             return HttpDoor.Reply.error(401, "UNAUTHENTICATED", "a token is required: send the header"

@@ -1,11 +1,13 @@
 package dev.baton.server.http;
 
+import dev.baton.server.metrics.BatonMetrics;
+
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import dev.baton.api.v1.StatusResponse;
-import dev.baton.server.api.AuthTokens;
-import dev.baton.server.api.Router;
-import dev.baton.server.tls.PemCredentials;
+import dev.baton.server.security.AuthTokens;
+import dev.baton.server.route.Router;
+import dev.baton.server.security.PemCredentials;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,5 +1,7 @@
 package dev.baton.server.http;
 
+import dev.baton.server.metrics.GroupLag;
+
 import dev.baton.core.command.Query;
 import dev.baton.core.command.TargetView;
 import dev.baton.core.command.View;

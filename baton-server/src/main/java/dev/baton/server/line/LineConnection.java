@@ -6,8 +6,9 @@ import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.Result.PoolStatus;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
+import dev.baton.server.route.BatonException;
+import dev.baton.server.route.Caller;
+import dev.baton.server.route.WaitingWrites;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -21,8 +22,8 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -46,8 +47,9 @@ import java.util.function.Consumer;
  * The session's pool slots live in the replicated state; {@link #slots} mirrors them (newest last)
  * from the answers and effects seen here, to know which reply a malformed acquire gets (poolcounterd
  * checks {@code LOCK_HELD} and {@code WAIT_FOR_RESPONSE} before syntax) and which wait is pending.
- * If a wait's outcome is never seen (effects folded into a snapshot this node installed), the same
- * acquire is proposed again after its timeout: its remembered answer is the outcome.
+ * A waiting slot's outcome is a {@link WaitingWrites.Wait}: this connection feeds it the outcomes it
+ * sees in its own order, and it reconciles a wait whose outcome never comes (effects folded into a
+ * snapshot this node installed) by proposing the same acquire again.
  *
  * <h2>Failures</h2>
  * Writes are retried with the same request id while there is no leader or it cannot be reached, for
@@ -65,14 +67,14 @@ import java.util.function.Consumer;
  */
 final class LineConnection extends ChannelInboundHandlerAdapter {
     static final long RETRY_FOR_MS = 10_000;
-    static final long RECONCILE_GRACE_MS = 3_000;
     /** How long a connection closed with a last error line may take to send it; a client that does not read is cut off. */
     static final long CLOSE_GRACE_MS = 10_000;
 
     private static final class Slot {
         final Command.PoolAcquire acquire;
         boolean waiting;
-        ScheduledFuture<?> reconcile;
+        /** While waiting: the wait's outcome. */
+        WaitingWrites.Wait wait;
 
         Slot(Command.PoolAcquire acquire, boolean waiting) {
             this.acquire = acquire;
@@ -106,9 +108,9 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     private long partialSince;
     /** When the last complete line started executing, the connection opened, or it last held or waited for a slot. */
     private long lastLineNanos = System.nanoTime();
-    /** The acquire whose answer is awaited, and its outcome if that was applied first. */
+    /** The acquire whose answer is awaited, and its wait (which keeps its outcome if that was applied first). */
     private long acquireInFlight;
-    private Effect.PoolWaitEnded earlyOutcome;
+    private WaitingWrites.Wait inFlight;
     private CompletableFuture<Void> closedSession;
     /** The first acquire on a session taken from the door's shelf is in flight. */
     private boolean adopting;
@@ -331,7 +333,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             Command.PoolAcquire c = new Command.PoolAcquire(session, nextRequestId++, a.key() == null ? "" : a.key(),
                     a.workers(), a.maxQueue(), timeoutMs, a.forAnyone());
             acquireInFlight = c.requestId();
-            earlyOutcome = null;
+            inFlight = door.waitingWrites().track(ch.eventLoop());
             if (adopting) {
                 propose(c, result -> adoptedAcquired(c, result));
             } else if (session != 0) {
@@ -353,27 +355,32 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
 
     private void acquired(Command.PoolAcquire c, Result r) {
         acquireInFlight = 0;
-        Effect.PoolWaitEnded early = earlyOutcome;
-        earlyOutcome = null;
-        if (r instanceof Result.PoolReply p) {
-            switch (p.status()) {
-                case LOCKED -> {
-                    slots.add(new Slot(c, false));
-                    reply("LOCKED\n");
-                }
-                case QUEUED -> {
-                    Slot s = new Slot(c, true);
-                    slots.add(s);
-                    if (early != null && early.requestId() == c.requestId()) {
-                        waitEnded(s, early.status());
-                    } else {
-                        scheduleReconcile(s, c.timeoutMs() + RECONCILE_GRACE_MS);
-                    }
-                }
-                default -> reply(p.status().name() + "\n"); // QUEUE_FULL, TIMEOUT, LOCK_HELD
+        WaitingWrites.Wait w = inFlight;
+        inFlight = null;
+        if (r instanceof Result.PoolReply p && p.status() == PoolStatus.QUEUED && w != null) {
+            Slot s = new Slot(c, true);
+            slots.add(s);
+            s.wait = w;
+            // Completed now if the outcome was applied first; else when it comes, in log order.
+            w.outcome().whenComplete((outcome, t) -> waitEnded(s, outcome, t));
+            if (!w.isDone()) {
+                w.queued(c);
             }
         } else {
-            rejected(r);
+            if (w != null) {
+                w.cancel();
+            }
+            if (r instanceof Result.PoolReply p) {
+                switch (p.status()) {
+                    case LOCKED -> {
+                        slots.add(new Slot(c, false));
+                        reply("LOCKED\n");
+                    }
+                    default -> reply(p.status().name() + "\n"); // QUEUE_FULL, TIMEOUT, LOCK_HELD
+                }
+            } else {
+                rejected(r);
+            }
         }
         done();
     }
@@ -389,7 +396,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             if (r instanceof Result.PoolReply p && p.status() == PoolStatus.RELEASED) {
                 if (!slots.isEmpty()) {
                     Slot s = slots.remove(slots.size() - 1);
-                    cancelReconcile(s); // a cancelled wait sends nothing to anyone (poolcounterd sent DONE)
+                    cancelWait(s); // a cancelled wait sends nothing to anyone (poolcounterd sent DONE)
                 }
                 reply("RELEASED\n");
             } else if (r instanceof Result.PoolReply p && p.status() == PoolStatus.NOT_LOCKED) {
@@ -439,6 +446,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             } else {
                 door.sessionNotOpened(token, this);
                 acquireInFlight = 0;
+                dropInFlight();
                 rejected(r); // e.g. the session limit: ERROR LIMIT_EXCEEDED
                 done();
             }
@@ -468,14 +476,15 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             // cut off), so the acquire did nothing: open a session of our own, as without the shelf.
             door.sessionGone(session);
             session = 0;
-            earlyOutcome = null;
+            dropInFlight();
+            inFlight = door.waitingWrites().track(ch.eventLoop());
             openWith(c.withSession(0));
             return;
         }
         if (ended) {
             // It ended after this acquire was applied: whatever the acquire got went with it.
             acquireInFlight = 0;
-            earlyOutcome = null;
+            dropInFlight();
             lose();
             done();
             return;
@@ -490,7 +499,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
      * unknown). When in doubt, the session is closed.
      */
     private boolean idle() {
-        return !closing && !busy && !adopting && slots.isEmpty() && acquireInFlight == 0 && earlyOutcome == null;
+        return !closing && !busy && !adopting && slots.isEmpty() && acquireInFlight == 0 && inFlight == null;
     }
 
     /** Proposes the close of this connection's session, once; retried like any write. */
@@ -500,8 +509,9 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         }
         closedSession = new CompletableFuture<>();
         for (Slot s : slots) {
-            cancelReconcile(s);
+            cancelWait(s);
         }
+        dropInFlight();
         if (session == 0 || sessionLost) {
             closedSession.complete(null);
             return closedSession;
@@ -574,21 +584,38 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         if (session != 0 && w.session() != session) {
             return;
         }
-        if (w.requestId() == acquireInFlight) {
-            earlyOutcome = w;
+        if (w.requestId() == acquireInFlight && inFlight != null) {
+            inFlight.complete(w); // kept until its QUEUED answer comes
             return;
         }
         Slot top = slots.isEmpty() ? null : slots.get(slots.size() - 1);
-        if (top == null || !top.waiting || top.acquire.requestId() != w.requestId()) {
+        if (top == null || !top.waiting || top.wait == null || top.acquire.requestId() != w.requestId()) {
             return; // a repeat (replay after a restart) or a wait already settled
         }
-        waitEnded(top, w.status());
+        top.wait.complete(w); // waitEnded, through the wait's outcome
+    }
+
+    /**
+     * The outcome of the wait of slot {@code s}, on the event loop: from an effect, from the leader,
+     * or learned by reconciling. An outcome of a slot no longer waiting (released, the connection
+     * closed) is dropped.
+     */
+    private void waitEnded(Slot s, Result outcome, Throwable t) {
+        if (closed || !s.waiting || slots.isEmpty() || slots.get(slots.size() - 1) != s
+                || t instanceof CancellationException) {
+            return;
+        }
+        if (t != null) {
+            lose(); // the session ended while the slot waited
+            return;
+        }
+        waitEnded(s, ((Result.PoolReply) outcome).status());
         drain();
     }
 
     /** A wait of the top slot ended: LOCKED (now held), DONE or TIMEOUT (slot gone). */
     private void waitEnded(Slot top, PoolStatus status) {
-        cancelReconcile(top);
+        cancelWait(top);
         switch (status) {
             case LOCKED -> {
                 top.waiting = false;
@@ -602,32 +629,20 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void scheduleReconcile(Slot s, long delayMs) {
-        s.reconcile = ch.eventLoop().schedule(() -> {
-            if (closed || !s.waiting || slots.isEmpty() || slots.get(slots.size() - 1) != s) {
-                return;
-            }
-            // Same request id: the core answers with the wait's final outcome if it has one.
-            door.router().write(s.acquire).whenComplete((r, t) -> ch.eventLoop().execute(() -> {
-                if (closed || !s.waiting || slots.isEmpty() || slots.get(slots.size() - 1) != s) {
-                    return;
-                }
-                if (r instanceof Result.PoolReply p && p.status() != PoolStatus.QUEUED) {
-                    waitEnded(s, p.status());
-                    drain();
-                } else if (r instanceof Result.Rejected rej && rej.code() == ErrorCode.UNKNOWN_SESSION) {
-                    lose();
-                } else {
-                    scheduleReconcile(s, RECONCILE_GRACE_MS);
-                }
-            }));
-        }, delayMs, TimeUnit.MILLISECONDS);
+    private static void cancelWait(Slot s) {
+        if (s.wait != null) {
+            WaitingWrites.Wait w = s.wait;
+            s.wait = null;
+            w.cancel();
+        }
     }
 
-    private static void cancelReconcile(Slot s) {
-        if (s.reconcile != null) {
-            s.reconcile.cancel(false);
-            s.reconcile = null;
+    /** Forgets the wait of the acquire in flight, if any. */
+    private void dropInFlight() {
+        if (inFlight != null) {
+            WaitingWrites.Wait w = inFlight;
+            inFlight = null;
+            w.cancel();
         }
     }
 
@@ -693,7 +708,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             return door.router().writeInApplyOrder(c);
         }
         if (c instanceof Command.PoolAcquire a && a.timeoutMs() > 0) {
-            return door.router().writeWithOutcome(c, outcome -> {
+            return door.router().writeWithOutcome(c, Caller.TRUSTED, outcome -> {
                 if (outcome instanceof Result.PoolReply p) {
                     effect(new Effect.PoolWaitEnded(a.session(), a.requestId(), p.key(), p.status(), p.fence()));
                 }
@@ -703,11 +718,11 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     }
 
     static boolean retryable(Throwable t) {
-        Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-        if (c instanceof StatusRuntimeException s) {
-            Status.Code code = s.getStatus().getCode();
-            return code != Status.Code.INVALID_ARGUMENT && code != Status.Code.FAILED_PRECONDITION
-                    && code != Status.Code.NOT_FOUND && code != Status.Code.OUT_OF_RANGE;
+        Throwable c = BatonException.unwrap(t);
+        if (c instanceof BatonException b) {
+            BatonException.Code code = b.code();
+            return code != BatonException.Code.INVALID_ARGUMENT && code != BatonException.Code.FAILED_PRECONDITION
+                    && code != BatonException.Code.NOT_FOUND && code != BatonException.Code.OUT_OF_RANGE;
         }
         return !(c instanceof IllegalArgumentException);
     }

@@ -6,8 +6,10 @@ import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.Result;
 import dev.baton.core.command.View;
-import dev.baton.server.api.LeaseKeeper;
-import dev.baton.server.api.Router;
+import dev.baton.server.metrics.LineDoorMetrics;
+import dev.baton.server.route.LeaseKeeper;
+import dev.baton.server.route.WaitingWrites;
+import dev.baton.server.route.Router;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -62,7 +64,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * another that connects right after are seen in that order, and the first one's release is
  * proposed before the second one's acquire (see {@link #settled()}).
  */
-public final class LineDoor implements AutoCloseable {
+public final class LineDoor implements AutoCloseable, LineDoorMetrics {
     private static final Logger LOG = LoggerFactory.getLogger(LineDoor.class);
 
     /**
@@ -189,6 +191,7 @@ public final class LineDoor implements AutoCloseable {
     private final Config config;
     private final Router router;
     private final LeaseKeeper leases;
+    private final WaitingWrites waitingWrites;
     private final String nodeId;
     private final long startMillis = System.currentTimeMillis();
     private final long startNanos = System.nanoTime();
@@ -245,7 +248,8 @@ public final class LineDoor implements AutoCloseable {
     private Channel server;
     private volatile boolean closing;
 
-    public LineDoor(Config config, Router router, LeaseKeeper leases, String nodeId) {
+    public LineDoor(Config config, Router router, LeaseKeeper leases, WaitingWrites waitingWrites, String nodeId) {
+        this.waitingWrites = waitingWrites;
         this.config = config;
         this.router = router;
         this.leases = leases;
@@ -359,60 +363,72 @@ public final class LineDoor implements AutoCloseable {
     }
 
     /** Open connections (approximate when read off the event loop). */
+    @Override
     public int connections() {
         return open.size();
     }
 
+    @Override
     public long connectionsTotal() {
         return connectionsTotal.get();
     }
 
     /** Connections refused (over the limit) or failed to set up, as STATS' connect_errors. */
+    @Override
     public long connectErrors() {
         return connectErrors.get();
     }
 
     /** Replies that could not be written, as STATS' failed_sends. */
+    @Override
     public long failedSends() {
         return failedSends.get();
     }
 
     /** Connections refused because {@link Config#maxConnections()} were open (also in connect_errors). */
+    @Override
     public long refusedMaxConnections() {
         return refusedMaxConnections.get();
     }
 
     /** Connections refused because their address is not in {@link Config#allow()} (also in connect_errors). */
+    @Override
     public long refusedNotAllowed() {
         return refusedNotAllowed.get();
     }
 
     /** Connections refused because their address had {@link Config#maxConnectionsPerAddress()} open (also in connect_errors). */
+    @Override
     public long refusedPerAddress() {
         return refusedPerAddress.get();
     }
 
     /** Connections closed by the idle timeout. */
+    @Override
     public long closedIdle() {
         return closedIdle.get();
     }
 
     /** Connections closed because an incomplete line sat longer than the partial-line timeout. */
+    @Override
     public long closedPartialLine() {
         return closedPartialLine.get();
     }
 
     /** Times a connection stopped being read because its unsent replies exceeded the bound. */
+    @Override
     public long backPressurePauses() {
         return backPressurePauses.get();
     }
 
     /** Connections not being read now because their unsent replies exceed the bound. */
+    @Override
     public int pausedConnections() {
         return pausedConnections.get();
     }
 
     /** Bytes of replies written but not yet sent to the clients, over all connections (approximate off the loop). */
+    @Override
     public long unsentBytes() {
         long sum = 0;
         for (LineConnection c : open) {
@@ -422,11 +438,13 @@ public final class LineDoor implements AutoCloseable {
     }
 
     /** Idle sessions of closed connections kept for the next ones (approximate off the event loop). */
+    @Override
     public int shelvedSessions() {
         return shelf.size();
     }
 
     /** New connections that took a shelved session instead of opening one. */
+    @Override
     public long sessionsReused() {
         return shelf.reused();
     }
@@ -464,6 +482,10 @@ public final class LineDoor implements AutoCloseable {
 
     Router router() {
         return router;
+    }
+
+    WaitingWrites waitingWrites() {
+        return waitingWrites;
     }
 
     String sessionToken(long seq) {

@@ -1,7 +1,7 @@
 package dev.baton.server.raft;
 
 import com.alipay.remoting.ExtendedNettyChannelHandler;
-import dev.baton.server.tls.PemCredentials;
+import dev.baton.server.security.PemCredentials;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;

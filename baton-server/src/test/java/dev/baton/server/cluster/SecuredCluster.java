@@ -2,7 +2,7 @@ package dev.baton.server.cluster;
 
 import dev.baton.client.BatonClient;
 import dev.baton.server.TlsFiles;
-import dev.baton.server.api.AuthTokens;
+import dev.baton.server.security.AuthTokens;
 import io.grpc.ChannelCredentials;
 import io.grpc.TlsChannelCredentials;
 

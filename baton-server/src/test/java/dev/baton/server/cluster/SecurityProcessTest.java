@@ -15,7 +15,7 @@ import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
 import dev.baton.client.BearerToken;
 import dev.baton.server.TlsFiles;
-import dev.baton.server.api.AuthTokens;
+import dev.baton.server.security.AuthTokens;
 import dev.baton.server.line.LineClient;
 import io.grpc.Channel;
 import io.grpc.ChannelCredentials;

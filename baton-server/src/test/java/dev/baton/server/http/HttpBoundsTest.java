@@ -3,7 +3,7 @@ package dev.baton.server.http;
 import dev.baton.client.BatonClient;
 import dev.baton.core.command.Query;
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,5 +1,7 @@
 package dev.baton.server.http;
 
+import dev.baton.server.metrics.BatonMetrics;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -9,7 +11,7 @@ import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.PoolTotals;
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.line.LineClient;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;

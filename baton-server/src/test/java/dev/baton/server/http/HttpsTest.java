@@ -1,10 +1,10 @@
 package dev.baton.server.http;
 
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.TestCertificates;
-import dev.baton.server.tls.PemCredentials;
+import dev.baton.server.security.PemCredentials;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

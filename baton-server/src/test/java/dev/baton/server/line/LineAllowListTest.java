@@ -1,7 +1,7 @@
 package dev.baton.server.line;
 
-import dev.baton.server.api.ApiServer;
-import dev.baton.server.http.BatonMetrics;
+import dev.baton.server.node.ApiServer;
+import dev.baton.server.metrics.BatonMetrics;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;

@@ -4,7 +4,7 @@ import dev.baton.core.command.Command;
 import dev.baton.core.command.Limits;
 import dev.baton.core.command.Query;
 import dev.baton.server.TestWaits;
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;

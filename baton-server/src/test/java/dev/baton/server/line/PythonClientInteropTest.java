@@ -1,6 +1,6 @@
 package dev.baton.server.line;
 
-import dev.baton.server.api.ApiServer;
+import dev.baton.server.node.ApiServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

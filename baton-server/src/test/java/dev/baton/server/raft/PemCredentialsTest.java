@@ -1,6 +1,6 @@
 package dev.baton.server.raft;
 
-import dev.baton.server.tls.PemCredentials;
+import dev.baton.server.security.PemCredentials;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

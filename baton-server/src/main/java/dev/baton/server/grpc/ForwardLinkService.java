@@ -1,0 +1,270 @@
+package dev.baton.server.grpc;
+
+import dev.baton.server.route.Router;
+import dev.baton.server.route.WaitingWrites;
+
+import com.google.protobuf.UnsafeByteOperations;
+import dev.baton.api.internal.v1.ForwardLinkGrpc;
+import dev.baton.api.internal.v1.LinkAnswer;
+import dev.baton.api.internal.v1.LinkAnswers;
+import dev.baton.api.internal.v1.LinkError;
+import dev.baton.api.internal.v1.LinkFrame;
+import dev.baton.core.command.Command;
+import dev.baton.core.command.CommandCodec;
+import dev.baton.core.command.Result;
+import dev.baton.core.util.BinaryReader;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The leader's end of the followers' batched forwarding links ({@link ForwardLink}): takes frames
+ * of commands, submits each frame's commands to the log at once and in order
+ * ({@link Router#writeLocalAll}), acknowledges the frame, and sends the answers back in batches.
+ * Members only, as {@code Forward} (the cluster secret's interceptor wraps it); only client
+ * commands (a command the leader alone issues is refused, whoever sends it); a receiver that does not lead ends the
+ * stream with UNAVAILABLE and the leader hint (a forwarded write is never forwarded again).
+ *
+ * <h2>Batched answers</h2>
+ * Answers are queued per link as their commands complete (an entry's commands complete together on
+ * the apply thread) and sent by one {@code baton-forward-answers} thread, everything queued in one
+ * message: the hand-off is what lets the answers that completed together leave together.
+ */
+public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBase implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ForwardLinkService.class);
+    /** Answers per message, at most (results are tens of bytes; far below the 4 MiB message limit). */
+    private static final int MAX_ANSWERS_PER_MESSAGE = 8192;
+
+    private final Router router;
+    private final WaitingWrites waits;
+    private final AtomicLong refusedCommands;
+    private final ExecutorService answers = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "baton-forward-answers");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /**
+     * @param waits           watches the waits whose outcome a follower asked for
+     * @param refusedCommands counts leader-only commands refused (as {@code Forward} does)
+     */
+    public ForwardLinkService(Router router, WaitingWrites waits, AtomicLong refusedCommands) {
+        this.router = router;
+        this.waits = waits;
+        this.refusedCommands = refusedCommands;
+    }
+
+    @Override
+    public StreamObserver<LinkFrame> link(StreamObserver<LinkAnswers> out) {
+        return new Link((ServerCallStreamObserver<LinkAnswers>) out);
+    }
+
+    @Override
+    public void close() {
+        answers.shutdownNow();
+    }
+
+    /** One follower's link. Frames arrive on the transport's thread, one at a time. */
+    private final class Link implements StreamObserver<LinkFrame> {
+        private final ServerCallStreamObserver<LinkAnswers> out; // used under its own lock
+        private final ConcurrentLinkedQueue<LinkAnswer> outbox = new ConcurrentLinkedQueue<>();
+        private final AtomicBoolean flushQueued = new AtomicBoolean();
+        /** Commands taken from the stream so far (numbers the next frame's commands). */
+        private volatile long received;
+        private long acknowledged; // on the answers thread
+        private volatile boolean finished;
+
+        Link(ServerCallStreamObserver<LinkAnswers> out) {
+            this.out = out;
+            out.setOnCancelHandler(() -> finished = true);
+        }
+
+        @Override
+        public void onNext(LinkFrame frame) {
+            if (finished) {
+                return;
+            }
+            if (!router.node().isLeader()) {
+                end(ApiErrors.unavailable("not the leader (forwarded writes are not forwarded again)",
+                        router.leaderApi().orElse(null)));
+                return;
+            }
+            long first = received;
+            int n = frame.getCommandsCount();
+            boolean[] wantsOutcome = new boolean[n];
+            for (int i : frame.getOutcomeWantedList()) {
+                if (i < n) {
+                    wantsOutcome[i] = true;
+                }
+            }
+            List<Command.ClientCommand> accepted = new ArrayList<>(n);
+            List<Long> seqs = new ArrayList<>(n);
+            List<WaitingWrites.Watch> watches = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                long seq = first + i;
+                Command c;
+                try {
+                    c = CommandCodec.decode(new BinaryReader(frame.getCommands(i).toByteArray()));
+                } catch (RuntimeException e) {
+                    outbox.add(error(seq, Status.INVALID_ARGUMENT.withDescription("undecodable forwarded command: "
+                            + e.getMessage()).asRuntimeException(ApiErrors.trailers("MALFORMED", null))));
+                    continue;
+                }
+                if (!(c instanceof Command.ClientCommand client)) {
+                    refusedCommands.incrementAndGet();
+                    outbox.add(error(seq, Status.PERMISSION_DENIED.withDescription("only client commands can be"
+                                    + " forwarded; " + c.getClass().getSimpleName() + " is issued by the leader itself")
+                            .asRuntimeException(ApiErrors.trailers("PERMISSION_DENIED", null))));
+                    continue;
+                }
+                accepted.add(client);
+                seqs.add(seq);
+                // Registered before proposing, so an outcome applied right after the QUEUED answer is not missed.
+                watches.add(wantsOutcome[i] ? waits.watch(client) : null);
+            }
+            List<CompletableFuture<Result>> results = accepted.isEmpty() ? List.of() : router.writeLocalAll(accepted);
+            received = first + n;
+            for (int j = 0; j < results.size(); j++) {
+                long seq = seqs.get(j);
+                WaitingWrites.Watch w = watches.get(j);
+                results.get(j).whenComplete((r, t) -> answered(seq, w, r, t));
+            }
+            flushSoon();
+        }
+
+        private void answered(long seq, WaitingWrites.Watch w, Result r, Throwable t) {
+            CompletableFuture<Result> outcome = w == null ? null : w.answered(r, t);
+            if (t != null) {
+                outbox.add(error(seq, ApiErrors.toStatus(t, null)));
+                flushSoon();
+                return;
+            }
+            outbox.add(LinkAnswer.newBuilder().setSeq(seq)
+                    .setResult(UnsafeByteOperations.unsafeWrap(ForwardLink.encodeResult(r))).build());
+            if (outcome != null) {
+                // The wait's outcome when it comes; none (a leader change, the session's end, past the
+                // wait's timeout plus the grace period): the follower's own apply stream takes over.
+                outcome.whenComplete((o, err) -> {
+                    LinkAnswer.Builder a = LinkAnswer.newBuilder().setSeq(seq);
+                    if (o != null) {
+                        a.setKind(LinkAnswer.Kind.OUTCOME).setResult(UnsafeByteOperations.unsafeWrap(ForwardLink.encodeResult(o)));
+                    } else {
+                        a.setKind(LinkAnswer.Kind.NO_OUTCOME);
+                    }
+                    outbox.add(a.build());
+                    flushSoon();
+                });
+            }
+            flushSoon();
+        }
+
+        private void flushSoon() {
+            if (flushQueued.compareAndSet(false, true)) {
+                try {
+                    answers.execute(this::flush);
+                } catch (RuntimeException e) { // shutting down
+                    flushQueued.set(false);
+                }
+            }
+        }
+
+        /** Sends every queued answer and the acknowledgement of every frame taken (on the answers thread). */
+        private void flush() {
+            flushQueued.set(false);
+            if (finished) {
+                outbox.clear();
+                return;
+            }
+            do {
+                long took = received;
+                LinkAnswers.Builder b = LinkAnswers.newBuilder();
+                LinkAnswer a;
+                while (b.getAnswersCount() < MAX_ANSWERS_PER_MESSAGE && (a = outbox.poll()) != null) {
+                    b.addAnswers(a);
+                }
+                if (b.getAnswersCount() == 0 && took == acknowledged) {
+                    return;
+                }
+                acknowledged = took;
+                // Read after the answers' commands applied: at least every answered command's entry.
+                b.setReceived(took).setAppliedIndex(router.node().appliedDataIndex());
+                synchronized (out) {
+                    if (finished) {
+                        return;
+                    }
+                    try {
+                        out.onNext(b.build());
+                    } catch (RuntimeException e) {
+                        finished = true;
+                        LOG.debug("Forwarding link closed while answering", e);
+                        return;
+                    }
+                }
+            } while (!outbox.isEmpty());
+        }
+
+        private void end(StatusRuntimeException why) {
+            synchronized (out) {
+                if (finished) {
+                    return;
+                }
+                finished = true;
+                try {
+                    out.onError(why);
+                } catch (RuntimeException e) {
+                    LOG.debug("Forwarding link already closed", e);
+                }
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            finished = true;
+        }
+
+        @Override
+        public void onCompleted() {
+            synchronized (out) {
+                if (finished) {
+                    return;
+                }
+                finished = true;
+                try {
+                    out.onCompleted();
+                } catch (RuntimeException e) {
+                    LOG.debug("Forwarding link already closed", e);
+                }
+            }
+        }
+    }
+
+    private static LinkAnswer error(long seq, StatusRuntimeException s) {
+        Metadata trailers = s.getTrailers();
+        String code = trailers == null ? null : trailers.get(ApiErrors.ERROR_KEY);
+        String leader = trailers == null ? null : trailers.get(ApiErrors.LEADER_KEY);
+        LinkError.Builder e = LinkError.newBuilder().setCode(s.getStatus().getCode().value());
+        if (s.getStatus().getDescription() != null) {
+            e.setDescription(s.getStatus().getDescription());
+        }
+        if (code != null) {
+            e.setBatonCode(code);
+        }
+        if (leader != null) {
+            e.setLeader(leader);
+        }
+        return LinkAnswer.newBuilder().setSeq(seq).setError(e).build();
+    }
+}
