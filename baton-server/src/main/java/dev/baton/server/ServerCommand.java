@@ -113,7 +113,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " Default: every address (the port listens on 127.0.0.1 unless --line-host says otherwise).")
     String lineAllow;
 
-    // ---- issue 15, line door bounds: per-address cap, timeouts, back-pressure ----
+    // ---- line door bounds: per-address cap, timeouts, back-pressure ----
     @Option(names = "--line-max-connections-per-address", defaultValue = "1000",
             description = "Open PoolCounter connections from one client address; more are refused with"
                     + " ERROR TOO_MANY_CONNECTIONS_FROM_ADDRESS (default: ${DEFAULT-VALUE}).")
@@ -147,7 +147,7 @@ public final class ServerCommand implements Callable<Integer> {
     @Option(names = "--http-host", description = "Address the HTTP port binds to (default: --host).")
     String httpHost;
 
-    // ---- HTTP port bounds (issue 15: slow clients cannot stall it) ----
+    // ---- HTTP port bounds (slow clients cannot stall it) ----
     @Option(names = "--http-request-timeout-ms", converter = Durations.Millis.class, defaultValue = "10000",
             description = "Time for a request's head and body to arrive, and for its answer to be taken; a slower"
                     + " connection is answered 408 and closed (default: ${DEFAULT-VALUE}).")
@@ -209,7 +209,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " an unknown key is an error.")
     java.io.File config;
 
-    // ---- issue 15, quiet logs: the engine's own log lines -------------------------------------
+    // ---- quiet logs: the engine's own log lines ---------------------------------------------
     @Option(names = "--engine-log", paramLabel = "LEVEL",
             description = "Log level of the Raft engine (SOFAJRaft) and its RPC layer (bolt): off, error, warn,"
                     + " info, debug or trace (default: error for SOFAJRaft, off for bolt; Baton logs peers going"
@@ -242,7 +242,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " leader adds it (baton admin add-member / Admin.AddMember). Give --peers as the cluster will be.")
     boolean join;
 
-    // ---- issue 16: mutual TLS on the Raft port ----
+    // ---- mutual TLS on the Raft port ----
     @Option(names = "--peer-tls-cert-file", paramLabel = "PEM",
             description = "This node's certificate (chain) for the Raft port, signed by the members' CA; with"
                     + " --peer-tls-key-file and --peer-tls-ca-file, every Raft connection is TLS and both ends must"
@@ -263,7 +263,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " rewrite the key, then the certificate). Default: ${DEFAULT-VALUE}.")
     long peerTlsReloadIntervalMs;
 
-    // ---- issue 15, part A: the members-only Forward link ----
+    // ---- the members-only Forward link ----
     @Option(names = "--cluster-secret-file", paramLabel = "FILE",
             description = "File holding the secret every node of the cluster shares (at least 16 bytes, white"
                     + " space trimmed; create one with: head -c 32 /dev/urandom | base64 > cluster.secret)."
@@ -272,7 +272,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " option is absent. A single node without one uses a random secret nobody knows.")
     Path clusterSecretFile;
 
-    // ---- issue 16: TLS on the gRPC API port ----
+    // ---- TLS on the gRPC API port ----
     @Option(names = "--tls-cert-file", paramLabel = "PEM",
             description = "This node's certificate for the gRPC API port, PEM (its intermediate CAs may follow)."
                     + " With --tls-key-file: the port speaks TLS only. It must name the address clients and the"
@@ -303,7 +303,7 @@ public final class ServerCommand implements Callable<Integer> {
                     + " connections, bad ones logged (WARN) and ignored (default: ${DEFAULT-VALUE}).")
     long tlsReloadIntervalMs;
 
-    // ---- issue 16: bearer tokens on the gRPC API port ----
+    // ---- bearer tokens on the gRPC API port ----
     @Option(names = "--auth-token-file", paramLabel = "FILE",
             description = "Require a bearer token on every call of the gRPC API port (but the members-only"
                     + " Forward service) and of the HTTP admin API: one caller per line,"

@@ -18,8 +18,9 @@ import java.util.function.Function;
 /**
  * The Markdown report of a {@link Compare} run, from its JSON lines: what each contender is, median
  * pairs/s with the range over the repetitions, acquire latency percentiles, Baton-3-node / other
- * ratios, the issue's targets met or missed, and every problem seen. Results with a connection per
- * pair ({@code "connect": "per-pair"}) get tables of their own, with open and pair latency, and the
+ * ratios, the targets (throughput against the others, latency, connection churn) met or missed,
+ * and every problem seen. Results with a connection per pair ({@code "connect": "per-pair"}) get
+ * tables of their own, with open and pair latency, and the
  * ratio of each contender with churn to itself with kept connections (lines without {@code connect}
  * were kept). {@link #writeSection} puts it into
  * a Markdown file between {@link #BEGIN} and {@link #END}, replacing what was there and nothing else.
@@ -205,7 +206,7 @@ public final class CompareReport {
         Map<String, Object> opts = meta.get("options") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
 
         StringBuilder b = new StringBuilder();
-        b.append("## Side by side (issue 7): Baton against poolcounterd, Redis, ZooKeeper and etcd\n\n");
+        b.append("## Side by side: Baton against poolcounterd, Redis, ZooKeeper and etcd\n\n");
         b.append("Written by `bench/compare.sh` from run ").append(meta.getOrDefault("run", "?"));
         b.append(" (Baton ").append(meta.getOrDefault("baton_version", "?")).append(").");
         Object note = meta.get("note");
@@ -294,10 +295,10 @@ public final class CompareReport {
         // Targets.
         StringBuilder t = new StringBuilder();
         targets(t, byCell, refs);
-        int issue7 = t.length();
+        int withoutChurn = t.length();
         churnTargets(t, byCell, churn, refs);
         if (!refs.isEmpty() && t.length() > 0) {
-            b.append("### Targets of issue").append(t.length() > issue7 ? "s 7 and 17" : " 7")
+            b.append("### Targets: throughput, latency").append(t.length() > withoutChurn ? " and connection churn" : "")
                     .append(" (3-node durable Baton)\n\n| target |");
             refs.forEach(r -> b.append(' ').append(r).append(" |"));
             b.append("\n|---|");
@@ -423,7 +424,7 @@ public final class CompareReport {
             return;
         }
         b.append("#### With churn ÷ with kept connections (median pairs/s, same contender, same cell)\n\n");
-        b.append("Issue 17's target: Baton with churn ≥ ").append(String.format(Locale.ROOT, "%.1f", CHURN_TARGET))
+        b.append("The churn target: Baton with churn ≥ ").append(String.format(Locale.ROOT, "%.1f", CHURN_TARGET))
                 .append("× Baton with kept connections.\n\n");
         header(b, both, n -> n);
         for (Map.Entry<Cell, Map<String, Reps>> e : churn.entrySet()) {

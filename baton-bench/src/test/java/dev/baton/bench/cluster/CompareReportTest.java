@@ -132,7 +132,7 @@ class CompareReportTest {
         // Each contender with churn over itself kept, and the churn target.
         assertThat(md).contains("#### With churn ÷ with kept connections");
         assertThat(md).contains("| 64 | 1000 | 1 | 0.85× | 0.75× |");
-        assertThat(md).contains("### Targets of issues 7 and 17");
+        assertThat(md).contains("### Targets: throughput, latency and connection churn (3-node durable Baton)");
         assertThat(md).contains("| 64 clients, 1000 key(s), W=1: with a connection per pair ≥ 0.8× with kept"
                 + " connections | 0.85× MET |");
         // Problems say which mode they were seen in.
