@@ -1,7 +1,7 @@
 package dev.baton.client.lock;
 
-import dev.baton.api.v1.LockReply;
-import dev.baton.api.v1.LockStatus;
+import dev.baton.client.LockReply;
+import dev.baton.client.LockStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonClosedException;
 import dev.baton.client.BatonException;
@@ -322,7 +322,7 @@ public final class FencedLock implements Lock {
     private Grant askCluster(long waitMs, boolean interruptible) throws InterruptedException {
         LockReply reply;
         try {
-            CompletableFuture<LockReply> call = client.lockAcquireAsync(name, Duration.ofMillis(waitMs));
+            CompletableFuture<LockReply> call = client.locks().acquireAsync(name, Duration.ofMillis(waitMs));
             reply = interruptible ? awaitInterruptibly(call) : awaitUninterruptibly(call);
         } catch (InterruptedException | BatonUnavailableException e) {
             // The session may hold the lock or still be queued for it: release it by name, then let go.
@@ -332,12 +332,12 @@ public final class FencedLock implements Lock {
             gate.permit.release();
             throw e;
         }
-        switch (reply.getStatus()) {
-            case LOCK_LOCKED:
-            case LOCK_ALREADY_HELD: // the session held it already (e.g. a retried grant): it is ours
-                return grant(reply.getFence());
-            case LOCK_BUSY:
-            case LOCK_TIMEOUT:
+        switch (reply.status()) {
+            case LOCKED:
+            case ALREADY_HELD: // the session held it already (e.g. a retried grant): it is ours
+                return grant(reply.fence());
+            case BUSY:
+            case TIMEOUT:
                 return null;
             default:
                 gate.permit.release();
@@ -402,7 +402,7 @@ public final class FencedLock implements Lock {
         }
         LockReply reply;
         try {
-            reply = awaitUninterruptibly(client.lockReleaseAsync(name, g.fence));
+            reply = awaitUninterruptibly(client.locks().releaseAsync(name, g.fence));
         } catch (BatonUnavailableException e) {
             LOG.log(Level.WARNING, "Unlocking " + name + " (fence " + g.fence + ") got no answer; retrying in the"
                     + " background", e);
@@ -416,8 +416,8 @@ public final class FencedLock implements Lock {
             throw e;
         }
         gate.permit.release();
-        if (reply.getStatus() != LockStatus.LOCK_UNLOCKED) {
-            throw lostNow(g, new IllegalStateException("the cluster answered " + reply.getStatus()));
+        if (reply.status() != LockStatus.UNLOCKED) {
+            throw lostNow(g, new IllegalStateException("the cluster answered " + reply.status()));
         }
     }
 
@@ -428,7 +428,7 @@ public final class FencedLock implements Lock {
     private void releaseInBackground(long fence) {
         CompletableFuture<LockReply> call;
         try {
-            call = client.lockReleaseAsync(name, fence);
+            call = client.locks().releaseAsync(name, fence);
         } catch (RuntimeException e) {
             call = CompletableFuture.failedFuture(e);
         }
