@@ -90,8 +90,8 @@ class ApiTlsTest {
     @Test
     void aClientTrustingTheCaGetsASlot() {
         try (BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).tls(ca.cert()).build()) {
-            assertThat(c.poolAcquire("tls", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThat(c.poolRelease("tls").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            assertThat(c.pools().acquire("tls", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThat(c.pools().release("tls").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         }
     }
 
@@ -154,8 +154,8 @@ class ApiTlsTest {
         TlsFiles.Leaf app = files.client(ca, "app");
         try (BatonClient c = BatonClient.builder().endpoints(mutualServer.apiEndpoint()).tls(ca.cert())
                 .tlsClientCertificate(app.cert(), app.key()).build()) {
-            assertThat(c.poolAcquire("mtls", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThat(c.poolRelease("mtls").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            assertThat(c.pools().acquire("mtls", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThat(c.pools().release("mtls").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         }
         Run admin = baton("admin", "status", "-e", mutualServer.apiEndpoint(), "--tls-ca-file", ca.cert().toString(),
                 "--tls-cert-file", app.cert().toString(), "--tls-key-file", app.key().toString());
@@ -196,7 +196,7 @@ class ApiTlsTest {
                 () -> servedCertificate(server).getSerialNumber().equals(expected));
         assertThat(servedCertificate(server).getSubjectX500Principal().getName()).contains("node-1-renewed");
         try (BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).tls(ca.cert()).build()) {
-            assertThat(c.poolAcquire("renewed", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+            assertThat(c.pools().acquire("renewed", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         }
     }
 
