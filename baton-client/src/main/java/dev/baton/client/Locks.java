@@ -15,12 +15,12 @@ import java.util.concurrent.CompletableFuture;
  * Fenced locks by name: one session holds a name at a time, and every grant carries a fence that only
  * grows. Get it with {@link BatonClient#locks()} or {@link BatonSession#locks()}.
  *
- * <p>Through a {@link BatonClient}, an acquire goes to the client's first session that is not already
- * acquiring that name (the server allows one waiting acquire per name per session), opening another
- * session when needed; so several threads of one client may wait for the same lock, and the one that
- * gets it holds it on its own session. A release goes to the session that holds the lock. Acquiring a
- * name the client already holds, while nobody of the client waits for it, replies
- * {@link LockStatus#ALREADY_HELD}.
+ * <p>Through a {@link BatonClient}, an acquire goes to the client's first session that neither holds
+ * that lock nor is acquiring it (the server allows one waiting acquire per name per session), opening
+ * another session when needed; so several threads of one client may wait for the same lock as threads
+ * of different processes would, and the one that gets it holds it on its own session. A release goes
+ * to the session that holds the lock. Through a {@link BatonSession}, acquiring a lock the session
+ * already holds replies {@link LockStatus#ALREADY_HELD}.
  */
 public final class Locks {
     private final ClientCore core;

@@ -174,6 +174,9 @@ public final class SessionSet {
         for (int i = pool.size() - 1; i >= 0; i--) {
             PoolEntry e = pool.get(i);
             if ((key.isEmpty() || e.key.equals(key)) && (fence == 0 || e.fence == fence)) {
+                if (e.session.lost() != null) {
+                    pool.remove(i); // the release fails with the loss; the server released the slot
+                }
                 return e.session;
             }
         }
@@ -195,7 +198,11 @@ public final class SessionSet {
 
     // ---- locks ----------------------------------------------------------------------------------
 
-    /** A session that has no acquire of lock {@code name} under way, opening one if none. */
+    /**
+     * A session that neither holds lock {@code name} nor has an acquire of it under way, opening one if
+     * none: so that another thread's acquire of a lock the client holds waits for it, as it would in
+     * another process.
+     */
     public CompletableFuture<ClientSession> placeLock(String name) {
         SessionLostException lost = primary.lost();
         if (lost != null) {
@@ -203,7 +210,7 @@ public final class SessionSet {
         }
         synchronized (this) {
             for (ClientSession s : sessions) {
-                if (single || (s.lost() == null && !s.lockAcquiring.contains(name))) {
+                if (single || (s.lost() == null && !s.lockAcquiring.contains(name) && locks.get(name) != s)) {
                     s.lockAcquiring.add(name);
                     return CompletableFuture.completedFuture(s);
                 }
@@ -235,6 +242,9 @@ public final class SessionSet {
     public synchronized ClientSession routeLockRelease(String name) {
         ClientSession holder = locks.get(name);
         if (holder != null) {
+            if (holder.lost() != null) {
+                locks.remove(name); // the release fails with the loss; the server released the lock
+            }
             return holder;
         }
         for (int i = sessions.size() - 1; i >= 0; i--) {
@@ -279,10 +289,12 @@ public final class SessionSet {
         }
     }
 
-    /** A session was lost: its holds are gone, and it takes no more acquires. */
+    /**
+     * A session was lost: it takes no more acquires. Its holds stay known, so that their releases go
+     * to it and fail with the loss, telling their holders.
+     */
     private synchronized void lost(ClientSession s) {
-        pool.removeIf(e -> e.session == s);
-        locks.values().removeIf(h -> h == s);
+        pool.removeIf(e -> e.session == s && e.fence == 0);
         s.poolSlots = 0;
         s.locksHeld = 0;
         s.lockAcquiring.clear();
