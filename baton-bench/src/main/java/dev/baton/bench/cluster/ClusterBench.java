@@ -37,7 +37,7 @@ import java.util.function.UnaryOperator;
  * request-id window: a session may hold at most 4 pool slots (the default {@code maxSlotsPerSession})
  * and keeps at most 49 writes in flight, so sharing clients between many threads would measure those
  * limits rather than the server. A thread loops: pick a key (uniformly at random among {@code keys}),
- * {@code poolAcquire(key, workers, maxQueue=100000, timeout=10 s, ACQ4ME)}, and at once (zero hold
+ * {@code pools().acquire(key, workers, maxQueue=100000, timeout=10 s, ACQ4ME)}, and at once (zero hold
  * time) {@code poolRelease(key, fence)}. A contended key makes the acquire wait in the server's queue;
  * the acquire latency includes that wait. Closed loop: every thread has one call outstanding.
  *

@@ -37,7 +37,7 @@ import java.util.Objects;
  * <p>Refusals are exceptions of the client: {@link NotFoundException} for a missing group or target,
  * {@link StaleFenceException} when a lock was lost, {@link dev.baton.client.SessionLostException} when
  * the session is gone, {@link dev.baton.client.BatonUnavailableException} when the outcome is unknown.
- * Thread-safe; all threads act for the client's one session.
+ * Thread-safe; all threads act for the client's first session.
  */
 public final class ChangeDispatchCoordinator implements Coordinator {
     private final BatonClient client;

@@ -1,7 +1,5 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
 import dev.baton.api.v1.CallError;
 import dev.baton.api.v1.CallReply;
 import dev.baton.api.v1.CallRequest;

@@ -1,7 +1,5 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;

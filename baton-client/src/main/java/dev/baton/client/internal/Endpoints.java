@@ -1,7 +1,5 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
 import io.grpc.ConnectivityState;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptor;

@@ -1,7 +1,13 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
+import dev.baton.client.AccessDeniedException;
+import dev.baton.client.BatonException;
+import dev.baton.client.InvalidArgumentException;
+import dev.baton.client.LimitExceededException;
+import dev.baton.client.NotFoundException;
+import dev.baton.client.SessionLostException;
+import dev.baton.client.StaleFenceException;
+import dev.baton.client.TransportFailures;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;

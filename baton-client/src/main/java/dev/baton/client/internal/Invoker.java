@@ -1,7 +1,9 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
+import dev.baton.client.BatonClosedException;
+import dev.baton.client.BatonException;
+import dev.baton.client.BatonUnavailableException;
+import dev.baton.client.SessionLostException;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Metadata;

@@ -1,7 +1,5 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,7 +1,8 @@
 package dev.baton.client.internal;
 
-import dev.baton.client.*;
-
+import dev.baton.client.BatonEvent;
+import dev.baton.client.SessionLostException;
+import dev.baton.client.SessionState;
 import dev.baton.api.v1.KeepAliveRequest;
 import dev.baton.api.v1.SessionEvent;
 import dev.baton.api.v1.SessionsGrpc;

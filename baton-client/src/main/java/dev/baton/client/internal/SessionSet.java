@@ -351,7 +351,7 @@ public final class SessionSet {
         }
     }
 
-    /** Closes every session (the primary last). */
+    /** Closes every session. */
     public void close() {
         List<ClientSession> all;
         synchronized (this) {
@@ -361,8 +361,14 @@ public final class SessionSet {
         if (sweeper != null) {
             sweeper.cancel(false);
         }
-        for (int i = all.size() - 1; i >= 0; i--) {
-            all.get(i).close();
+        // in parallel: each close waits up to about two seconds for an unreachable cluster
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
+        for (ClientSession s : all) {
+            if (s != primary) {
+                closing.add(CompletableFuture.runAsync(s::close, ForkJoinPool.commonPool()));
+            }
         }
+        primary.close();
+        closing.forEach(CompletableFuture::join);
     }
 }

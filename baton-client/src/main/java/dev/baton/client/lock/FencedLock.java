@@ -34,8 +34,8 @@ import java.util.concurrent.locks.Lock;
 import java.util.function.Consumer;
 
 /**
- * A cluster-wide mutex with fencing tokens, over Baton's fenced locks ({@code lockAcquire},
- * {@code lockRelease}), as a {@link Lock}.
+ * A cluster-wide mutex with fencing tokens, over Baton's fenced locks ({@code locks().acquire},
+ * {@code locks().release}), as a {@link Lock}.
  *
  * <pre>{@code
  * FencedLock lock = new FencedLock(baton, "invoice-run");
@@ -47,7 +47,7 @@ import java.util.function.Consumer;
  * <h2>What it guarantees</h2>
  * <ul>
  *   <li><b>Mutual exclusion</b> between sessions (clients, processes, machines): at most one session
- *       holds a name at a time. Within one {@link BatonClient} (one session), between threads: at most
+ *       holds a name at a time. Within one {@link BatonClient}, between threads: at most
  *       one thread holds the lock, through any {@code FencedLock} object of that client and name.</li>
  *   <li><b>Fences.</b> Every grant carries a {@linkplain #fence() fence} larger than every fence granted
  *       before on the cluster. A paused or partitioned ex-holder may still believe it holds the lock;

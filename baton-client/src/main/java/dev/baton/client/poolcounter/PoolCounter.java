@@ -44,9 +44,9 @@ import java.util.concurrent.TimeUnit;
  *       result; nothing is held).</li>
  *   <li>{@link #release()}: {@code RELEASED}, or {@code NOT_LOCKED} if this object holds nothing. It
  *       releases exactly the slot this object was granted (by its fence), even when several
- *       {@code PoolCounter}s share the client's session, and tells every for-anyone waiter
+ *       {@code PoolCounter}s share the client, and tells every for-anyone waiter
  *       {@code DONE}.</li>
- *   <li><b>One might-wait key per client.</b> A {@link BatonClient} is one session, i.e. MediaWiki's
+ *   <li><b>One might-wait key per client.</b> A {@link BatonClient} is MediaWiki's
  *       "process": it may hold (or be acquiring) only one key that does not start with
  *       {@code nowait:}; a second gets {@code ERROR} "You may only acquire a single non-nowait
  *       lock". Keys starting with {@code nowait:} must be acquired with timeout 0, else {@code ERROR}

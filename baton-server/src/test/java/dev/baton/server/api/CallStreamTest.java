@@ -213,7 +213,7 @@ class CallStreamTest {
                     .isInstanceOfSatisfying(AccessDeniedException.class, refusals::add);
             token.set(good); // the next stream opens with the good token again
             assertThat(c.pools().acquire("t-" + stream, 1, 1, Duration.ZERO, false).status())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         }
         assertThat(refusals).hasSize(2);
         assertThat(refusals.get(0).statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED)

@@ -64,7 +64,7 @@ class ClientCertificateAuthTest {
     void aCertificateNamedInTheTokenFileActsWithItsRolesAndPrefixes() throws Exception {
         try (BatonClient c = client(files.client(ca, "crawler-7"))) {
             assertThat(c.pools().acquire("c:robots.txt", 1, 1, Duration.ZERO, false).status())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
             assertThatThrownBy(() -> c.pools().acquire("d:robots.txt", 1, 1, Duration.ZERO, false))
                     .isInstanceOfSatisfying(BatonException.class,
                             e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED))

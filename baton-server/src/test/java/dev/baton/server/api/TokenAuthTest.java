@@ -187,7 +187,7 @@ class TokenAuthTest {
     void theJavaClientSendsItsTokenAndFailsFastWithoutOne() {
         try (BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).authToken(CLIENT_TOKEN).build()) {
             assertThat(c.pools().acquire("java-client", 1, 1, Duration.ZERO, false).status())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         }
         // Not retried as if the node were unreachable: that would end in BatonUnavailableException.
         assertThatThrownBy(() -> BatonClient.builder().endpoints(server.apiEndpoint()).retryFor(Duration.ofSeconds(60))
@@ -257,12 +257,12 @@ class TokenAuthTest {
         try (dev.baton.client.BatonClient c = dev.baton.client.BatonClient.builder().endpoints(server.apiEndpoint())
                 .authToken(current::get).build()) {
             assertThat(c.pools().acquire("supplied", 1, 5, Duration.ZERO, false).status())
-                    .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
             current.set(AuthTokens.newToken()); // not in the file
             assertThatThrownBy(() -> c.pools().get("supplied")).isInstanceOfSatisfying(dev.baton.client.AccessDeniedException.class,
                     e -> assertThat(e.statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
             current.set(CLIENT_TOKEN);
-            assertThat(c.pools().release("supplied").status()).isEqualTo(dev.baton.api.v1.PoolStatus.POOL_RELEASED);
+            assertThat(c.pools().release("supplied").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         }
     }
 }

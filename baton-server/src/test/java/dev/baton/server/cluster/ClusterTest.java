@@ -309,12 +309,12 @@ class ClusterTest {
             Set<Long> lost = ConcurrentHashMap.newKeySet();
             try (BatonClient a = client(c, lost)) {
                 assertThat(a.pools().acquire("before", 1, 5, Duration.ZERO, false).status())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 c.kill(leader);
                 c.kill(c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow());
                 assertThat(c.awaitLeader(GENEROUS_MS)).as("leader among the 3 left\n%s", c.logs()).isPresent();
                 assertThat(a.pools().acquire("after", 1, 5, Duration.ZERO, false).status())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 assertThat(a.pools().get("before").holders()).hasSize(1);
                 assertThat(a.locks().acquire("m", Duration.ZERO).status().name()).isEqualTo("LOCK_LOCKED");
             }
@@ -385,7 +385,7 @@ class ClusterTest {
 
                 // a short wait times out
                 assertThat(live.pools().acquire("slot", 1, 5, Duration.ofMillis(200), false).status())
-                        .isEqualTo(PoolStatus.POOL_TIMEOUT);
+                        .isEqualTo(dev.baton.client.PoolStatus.TIMEOUT);
                 // a long wait, through another node, gets the slot once the dead session expires
                 var granted = live.pools().acquire("slot", 1, 5, Duration.ofSeconds(25), false);
                 assertThat(granted.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);

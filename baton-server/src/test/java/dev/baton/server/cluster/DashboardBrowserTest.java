@@ -87,7 +87,7 @@ public class DashboardBrowserTest {
             }
             // A hot key: one holder, two waiters (they wait for minutes; the test ends first).
             assertThat(clients.get(0).pools().acquire("page:Main_Page", 1, 10, Duration.ZERO, false).status())
-                    .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
             List<CompletableFuture<?>> waits = List.of(
                     clients.get(1).pools().acquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), false),
                     clients.get(2).pools().acquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), true));

@@ -447,7 +447,7 @@ class SecurityProcessTest {
             assertThat(state().members()).doesNotContain(intruder.raft());
             // and the cluster still writes
             assertThat(ops.pools().acquire("after-the-intruder", 1, 5, Duration.ZERO, false).status())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
             assertThat(ops.pools().release("after-the-intruder").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         } finally {
             cluster.kill(intruder);
@@ -494,7 +494,7 @@ class SecurityProcessTest {
                                 e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
                 assertThat(ops.pools().get("b:x").holders()).as("b:x's holders").isEmpty();
                 assertThat(tenant.pools().acquire("a:x", 1, 5, Duration.ZERO, false).status())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 assertThat(ops.pools().get("a:x").holders()).singleElement()
                         .satisfies(h -> assertThat(h.session()).isEqualTo(tenant.sessionId()));
             }

@@ -72,7 +72,7 @@ class SingleNodeProcessTest {
             try (LineClient pc = new LineClient(7531)) { // poolcounterd's port, on by default
                 assertThat(pc.call("ACQ4ME page 1 5 0")).isEqualTo("LOCKED");
                 assertThat(client.pools().acquire("page", 1, 5, Duration.ZERO, false).status())
-                        .isEqualTo(PoolStatus.POOL_TIMEOUT); // one pool, whichever door
+                        .isEqualTo(dev.baton.client.PoolStatus.TIMEOUT); // one pool, whichever door
                 assertThat(pc.call("RELEASE")).isEqualTo("RELEASED");
             }
             // The HTTP port is on by default too: ready (leader known, everything applied), and metrics.

@@ -131,7 +131,7 @@ class StateBudgetProcessTest {
             try (BatonClient other = BatonClient.builder().endpoints("127.0.0.1:" + api)
                     .retryFor(Duration.ofSeconds(60)).build()) {
                 assertThat(other.pools().acquire("page", 1, 5, Duration.ZERO, false).status())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 assertThat(other.pools().release("page").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
             }
             // a snapshot of the full state, then more entries after it: the restart loads the
@@ -147,7 +147,7 @@ class StateBudgetProcessTest {
                     .retryFor(Duration.ofSeconds(60)).build()) {
                 for (int i = 0; i < 20; i++) {
                     assertThat(more.pools().acquire("after-snapshot", 1, 5, Duration.ZERO, false).status())
-                            .isEqualTo(PoolStatus.POOL_LOCKED);
+                            .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                     more.pools().release("after-snapshot");
                 }
             }
@@ -169,7 +169,7 @@ class StateBudgetProcessTest {
                 String metrics = get(http, "/metrics").body();
                 assertThat(gauge(metrics, "baton_state_bytes")).isBetween(usedBytes - 4096, usedBytes + 4096);
                 assertThat(c.pools().acquire("page", 1, 5, Duration.ZERO, false).status())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 // a full queue still drains: claims run at the budget (their answers may take it over)
                 var claimed = c.queues().claim("flood", 1);
                 assertThat(claimed.items()).hasSize(1);

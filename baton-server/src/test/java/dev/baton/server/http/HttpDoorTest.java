@@ -113,7 +113,7 @@ class HttpDoorTest {
         assertThat(f.call("ACQ4ME page 1 3 1")).isEqualTo("TIMEOUT"); // after waiting 1 s
         assertThat(c.call("RELEASE")).isEqualTo("RELEASED");
         assertThat(client().pools().acquire("wiki/Main Page+1", 1, 5, Duration.ZERO, false).status())
-                .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+                .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
 
         BatonClient dispatcher = client();
         dispatcher.dispatch().init("feed", Map.of("t1", "db1", "t2", "db2", "t3", "db3"));
