@@ -108,18 +108,20 @@ public final class BatonClient implements AutoCloseable {
     private final Queues queues;
     private final Sessions sessionReads;
     private final Cluster cluster;
+    private final BatonSession own;
 
     private BatonClient(ClientCore core, ClientSession primary) {
         this.core = core;
         this.primary = primary;
         this.sessions = SessionSet.spreading(core, primary);
-        this.pools = new Pools(core, sessions);
-        this.locks = new Locks(core, sessions);
+        this.pools = new Pools(core, sessions, false);
+        this.locks = new Locks(core, sessions, false);
         this.dispatch = new Dispatch(core, sessions);
         this.events = new Events(core, sessions);
         this.queues = new Queues(core, sessions);
         this.sessionReads = new Sessions(core, sessions);
         this.cluster = new Cluster(core);
+        this.own = new BatonSession(core, sessions);
     }
 
     /** A builder; at least {@link Builder#endpoints(String...)} must be given. */
@@ -171,6 +173,16 @@ public final class BatonClient implements AutoCloseable {
     /** The cluster's status and administration. */
     public Cluster cluster() {
         return cluster;
+    }
+
+    /**
+     * The client's own (first) session as a {@link BatonSession}: every call through it is made on that
+     * one session, so the server's per-session limits show there as they would on a session of its own
+     * (the PoolCounter and lock facades act this way, as one process). Closing it does nothing; it ends
+     * with the client.
+     */
+    public BatonSession session() {
+        return own;
     }
 
     /**

@@ -11,6 +11,7 @@ import java.time.Duration;
  * and ends with it. It has the same views as the client, but every call is made on this one session,
  * so the server's per-session limits apply to it directly (a few pool slots, one waiting pool acquire,
  * one waiting acquire per lock name). It shares the client's connections, retries and listeners.
+ * {@link BatonClient#session()} is the client's own (first) session seen the same way.
  * Safe for use by many threads. {@link #close()} ends the session (releasing what it holds); closing
  * the client closes it too.
  */
@@ -24,12 +25,24 @@ public final class BatonSession implements AutoCloseable {
     private final Queues queues;
     private final Sessions sessions;
     private final Runnable onClose;
+    /** False for the client's own session ({@link BatonClient#session()}), which lives as long as the client. */
+    private final boolean closable;
 
     BatonSession(ClientCore core, ClientSession session, Runnable onClose) {
+        this(core, session, SessionSet.single(core, session), onClose, true);
+    }
+
+    /** The client's own session, sharing the client's set (and so its account of what the session holds). */
+    BatonSession(ClientCore core, SessionSet clientSet) {
+        this(core, clientSet.primary(), clientSet, () -> {}, false);
+    }
+
+    private BatonSession(ClientCore core, ClientSession session, SessionSet set, Runnable onClose, boolean closable) {
         this.session = session;
-        this.set = SessionSet.single(core, session);
-        this.pools = new Pools(core, set);
-        this.locks = new Locks(core, set);
+        this.set = set;
+        this.closable = closable;
+        this.pools = new Pools(core, set, true);
+        this.locks = new Locks(core, set, true);
         this.dispatch = new Dispatch(core, set);
         this.events = new Events(core, set);
         this.queues = new Queues(core, set);
@@ -76,9 +89,15 @@ public final class BatonSession implements AutoCloseable {
         return session.state();
     }
 
-    /** Ends the session; see {@link BatonClient#close()}. Idempotent. */
+    /**
+     * Ends the session; see {@link BatonClient#close()}. Idempotent. Does nothing for the client's own
+     * session ({@link BatonClient#session()}), which ends with the client.
+     */
     @Override
     public void close() {
+        if (!closable) {
+            return;
+        }
         set.close();
         onClose.run();
     }

@@ -25,10 +25,13 @@ import java.util.concurrent.CompletableFuture;
 public final class Locks {
     private final ClientCore core;
     private final SessionSet sessions;
+    /** Every acquire on the set's first session (the client's own session as a {@link BatonSession}). */
+    private final boolean pinned;
 
-    Locks(ClientCore core, SessionSet sessions) {
+    Locks(ClientCore core, SessionSet sessions, boolean pinned) {
         this.core = core;
         this.sessions = sessions;
+        this.pinned = pinned;
     }
 
     /**
@@ -41,7 +44,7 @@ public final class Locks {
     public CompletableFuture<LockReply> acquireAsync(String name, Duration timeout) {
         long timeoutMs = Args.millis(timeout, "timeout");
         Objects.requireNonNull(name, "name");
-        return core.forCaller(ClientCore.compose(sessions.placeLock(name), s -> {
+        return core.forCaller(ClientCore.compose(sessions.placeLock(name, pinned), s -> {
             CompletableFuture<LockReply> f = ClientCore.map(s.write(LocksGrpc.getAcquireMethod(),
                     id -> request(s, id, name, timeoutMs, false),
                     core.waitingPolicy("Locks.Acquire", timeoutMs, s)), r -> Wire.lock(r, s.sessionId()));
@@ -65,7 +68,7 @@ public final class Locks {
     public CompletableFuture<RequestReply<LockReply>> acquireQueuedAsync(String name, Duration timeout) {
         long timeoutMs = Args.millis(timeout, "timeout");
         Objects.requireNonNull(name, "name");
-        return core.forCaller(ClientCore.compose(sessions.placeLock(name), s -> {
+        return core.forCaller(ClientCore.compose(sessions.placeLock(name, pinned), s -> {
             CompletableFuture<RequestReply<LockReply>> f = ClientCore.map(s.writeWithId(LocksGrpc.getAcquireMethod(),
                     id -> request(s, id, name, timeoutMs, true), core.policy("Locks.Acquire", s)),
                     r -> new RequestReply<>(r.requestId(), Wire.lock(r.reply(), s.sessionId())));

@@ -26,10 +26,13 @@ import java.util.concurrent.CompletableFuture;
 public final class Pools {
     private final ClientCore core;
     private final SessionSet sessions;
+    /** Every acquire on the set's first session (the client's own session as a {@link BatonSession}). */
+    private final boolean pinned;
 
-    Pools(ClientCore core, SessionSet sessions) {
+    Pools(ClientCore core, SessionSet sessions, boolean pinned) {
         this.core = core;
         this.sessions = sessions;
+        this.pinned = pinned;
     }
 
     /**
@@ -47,7 +50,7 @@ public final class Pools {
             boolean forAnyone) {
         long timeoutMs = Args.millis(timeout, "timeout");
         PoolAcquireRequest.Builder request = request(key, workers, maxQueue, timeoutMs, forAnyone, false);
-        return core.forCaller(ClientCore.compose(sessions.placePool(key), p -> {
+        return core.forCaller(ClientCore.compose(sessions.placePool(key, pinned), p -> {
             ClientSession s = p.session;
             CompletableFuture<PoolReply> f = ClientCore.map(s.write(PoolsGrpc.getAcquireMethod(),
                     id -> request.setSession(s.sessionId()).setRequestId(id).build(),
@@ -75,7 +78,7 @@ public final class Pools {
             Duration timeout, boolean forAnyone) {
         long timeoutMs = Args.millis(timeout, "timeout");
         PoolAcquireRequest.Builder request = request(key, workers, maxQueue, timeoutMs, forAnyone, true);
-        return core.forCaller(ClientCore.compose(sessions.placePool(key), p -> {
+        return core.forCaller(ClientCore.compose(sessions.placePool(key, pinned), p -> {
             ClientSession s = p.session;
             CompletableFuture<RequestReply<PoolReply>> f = ClientCore.map(s.writeWithId(PoolsGrpc.getAcquireMethod(),
                     id -> request.setSession(s.sessionId()).setRequestId(id).build(),

@@ -111,13 +111,18 @@ public final class SessionSet {
 
     /** A session with room for a pool acquire of {@code key}, opening one if none has room. */
     public CompletableFuture<PoolPlacement> placePool(String key) {
+        return placePool(key, false);
+    }
+
+    /** {@link #placePool(String)}; {@code pinned}: on the primary, whatever room it has. */
+    public CompletableFuture<PoolPlacement> placePool(String key, boolean pinned) {
         SessionLostException lost = primary.lost();
         if (lost != null) {
             return CompletableFuture.failedFuture(lost);
         }
         synchronized (this) {
             for (ClientSession s : sessions) {
-                if (single || hasPoolRoom(s)) {
+                if (single || pinned || hasPoolRoom(s)) {
                     return CompletableFuture.completedFuture(reservePool(s, key));
                 }
             }
@@ -204,13 +209,18 @@ public final class SessionSet {
      * another process.
      */
     public CompletableFuture<ClientSession> placeLock(String name) {
+        return placeLock(name, false);
+    }
+
+    /** {@link #placeLock(String)}; {@code pinned}: on the primary. */
+    public CompletableFuture<ClientSession> placeLock(String name, boolean pinned) {
         SessionLostException lost = primary.lost();
         if (lost != null) {
             return CompletableFuture.failedFuture(lost);
         }
         synchronized (this) {
             for (ClientSession s : sessions) {
-                if (single || (s.lost() == null && !s.lockAcquiring.contains(name) && locks.get(name) != s)) {
+                if (single || pinned || (s.lost() == null && !s.lockAcquiring.contains(name) && locks.get(name) != s)) {
                     s.lockAcquiring.add(name);
                     return CompletableFuture.completedFuture(s);
                 }

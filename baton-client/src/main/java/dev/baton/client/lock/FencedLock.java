@@ -322,7 +322,7 @@ public final class FencedLock implements Lock {
     private Grant askCluster(long waitMs, boolean interruptible) throws InterruptedException {
         LockReply reply;
         try {
-            CompletableFuture<LockReply> call = client.locks().acquireAsync(name, Duration.ofMillis(waitMs));
+            CompletableFuture<LockReply> call = client.session().locks().acquireAsync(name, Duration.ofMillis(waitMs));
             reply = interruptible ? awaitInterruptibly(call) : awaitUninterruptibly(call);
         } catch (InterruptedException | BatonUnavailableException e) {
             // The session may hold the lock or still be queued for it: release it by name, then let go.
@@ -402,7 +402,7 @@ public final class FencedLock implements Lock {
         }
         LockReply reply;
         try {
-            reply = awaitUninterruptibly(client.locks().releaseAsync(name, g.fence));
+            reply = awaitUninterruptibly(client.session().locks().releaseAsync(name, g.fence));
         } catch (BatonUnavailableException e) {
             LOG.log(Level.WARNING, "Unlocking " + name + " (fence " + g.fence + ") got no answer; retrying in the"
                     + " background", e);
@@ -428,7 +428,7 @@ public final class FencedLock implements Lock {
     private void releaseInBackground(long fence) {
         CompletableFuture<LockReply> call;
         try {
-            call = client.locks().releaseAsync(name, fence);
+            call = client.session().locks().releaseAsync(name, fence);
         } catch (RuntimeException e) {
             call = CompletableFuture.failedFuture(e);
         }

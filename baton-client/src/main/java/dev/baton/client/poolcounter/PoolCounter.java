@@ -205,7 +205,7 @@ public final class PoolCounter {
         }
         PoolReply reply;
         try {
-            reply = client.pools().acquire(key, conf.workers(), conf.maxQueue(), timeout, forAnyone);
+            reply = client.session().pools().acquire(key, conf.workers(), conf.maxQueue(), timeout, forAnyone);
         } catch (BatonUnavailableException | BatonInterruptedException e) {
             // The session may hold the slot, or still wait for it: clear that up in the background.
             ClientRegistry.endAcquire(client, key, 0, true);
@@ -267,7 +267,7 @@ public final class PoolCounter {
         heldFence = 0;
         try {
             // Uninterruptible: a release in a finally block of an interrupted thread must still happen.
-            PoolReply reply = joinUninterruptibly(client.pools().releaseAsync(key, fence));
+            PoolReply reply = joinUninterruptibly(client.session().pools().releaseAsync(key, fence));
             releasedFence(fence);
             return toStatus(reply);
         } catch (StaleFenceException e) {
@@ -305,7 +305,7 @@ public final class PoolCounter {
 
     /** Retries releasing the slot granted with {@code fence} until the cluster answers. */
     private void releaseInBackground(long fence) {
-        client.pools().releaseAsync(key, fence).whenComplete((reply, failure) -> {
+        client.session().pools().releaseAsync(key, fence).whenComplete((reply, failure) -> {
             if (unwrap(failure) instanceof BatonUnavailableException) {
                 LATER.execute(() -> releaseInBackground(fence));
                 return;
@@ -331,7 +331,7 @@ public final class PoolCounter {
         }
         CompletableFuture<SessionInfo> read;
         try {
-            read = client.sessions().getAsync();
+            read = client.session().sessions().getAsync();
         } catch (RuntimeException e) {
             read = CompletableFuture.failedFuture(e);
         }
@@ -357,9 +357,9 @@ public final class PoolCounter {
                 continue;
             }
             if (!"HELD".equals(slot.state())) {
-                releases.add(client.pools().releaseAsync(key, 0));
+                releases.add(client.session().pools().releaseAsync(key, 0));
             } else if (!known.contains(slot.id())) {
-                releases.add(client.pools().releaseAsync(key, slot.id())
+                releases.add(client.session().pools().releaseAsync(key, slot.id())
                         .exceptionally(t -> {
                             if (unwrap(t) instanceof StaleFenceException) {
                                 return null; // released meanwhile
