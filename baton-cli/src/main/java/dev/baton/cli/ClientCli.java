@@ -1,11 +1,52 @@
 package dev.baton.cli;
 
-import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Descriptors;
 import com.google.protobuf.MessageOrBuilder;
-import com.google.protobuf.util.JsonFormat;
-import dev.baton.api.v1.*;
+import com.google.protobuf.ProtocolMessageEnum;
+import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.CloseSessionRequest;
+import dev.baton.api.v1.CloseSessionResponse;
+import dev.baton.api.v1.DispatchGrpc;
+import dev.baton.api.v1.DispatchReleaseRequest;
+import dev.baton.api.v1.DumpRequest;
+import dev.baton.api.v1.DumpResponse;
+import dev.baton.api.v1.ListSessionsRequest;
+import dev.baton.api.v1.ListSessionsResponse;
+import dev.baton.api.v1.LockReleaseRequest;
+import dev.baton.api.v1.LocksGrpc;
+import dev.baton.api.v1.PoolReleaseRequest;
+import dev.baton.api.v1.PoolsGrpc;
+import dev.baton.api.v1.QueueDoneRequest;
+import dev.baton.api.v1.QueueRetryRequest;
+import dev.baton.api.v1.QueuesGrpc;
+import dev.baton.api.v1.SessionLease;
+import dev.baton.api.v1.SessionsGrpc;
+import dev.baton.api.v1.SnapshotRequest;
+import dev.baton.api.v1.SnapshotResponse;
+import dev.baton.api.v1.StatusRequest;
+import dev.baton.api.v1.StatusResponse;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
+import dev.baton.client.DispatchGroup;
+import dev.baton.client.DispatchReply;
+import dev.baton.client.DispatchTarget;
+import dev.baton.client.EventInfo;
+import dev.baton.client.EventReply;
+import dev.baton.client.EventStatus;
+import dev.baton.client.LockInfo;
+import dev.baton.client.LockReply;
+import dev.baton.client.LockStatus;
+import dev.baton.client.PoolHolder;
+import dev.baton.client.PoolInfo;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolStatus;
+import dev.baton.client.PoolTotals;
+import dev.baton.client.PoolWaiter;
+import dev.baton.client.QueueInfo;
+import dev.baton.client.QueueItem;
+import dev.baton.client.QueueReply;
+import dev.baton.client.events.ClaimedItem;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import picocli.CommandLine.Command;
@@ -13,6 +54,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.lang.reflect.RecordComponent;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -52,8 +94,9 @@ final class ClientCli {
         @Option(names = {"-o", "--output"}, defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
         Output output;
 
-        @Option(names = "--timeout-ms", defaultValue = "30000",
-                description = "Give up on an unreachable cluster after this long (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--timeout-ms", defaultValue = "30000", converter = dev.baton.server.Durations.Millis.class,
+                description = "Give up on an unreachable cluster after this long: 30s, 500ms, ... (a bare number is ms;"
+                        + " default: ${DEFAULT-VALUE}).")
         long timeoutMs;
 
         @Mixin
@@ -71,15 +114,13 @@ final class ClientCli {
                     .build();
         }
 
-        /** Prints a reply as JSON or text; returns the exit code the caller decides. */
-        int print(MessageOrBuilder m, String text, int code) {
+        /**
+         * Prints a reply (one of the client's records, or a message of a raw call) as JSON or text;
+         * returns the exit code the caller decides.
+         */
+        int print(Object reply, String text, int code) {
             if (json()) {
-                try {
-                    System.out.println(JsonFormat.printer().print(m));
-                } catch (InvalidProtocolBufferException e) {
-                    System.err.println("baton: " + e.getMessage());
-                    return FAILED;
-                }
+                System.out.println(Json.of(reply));
             } else {
                 System.out.println(text);
             }
@@ -169,6 +210,127 @@ final class ClientCli {
         }
     }
 
+    /**
+     * JSON for the client's records and the raw calls' messages: field names in camelCase, numbers as
+     * JSON numbers (64-bit ones too), enums by name, byte payloads as UTF-8 text.
+     */
+    static final class Json {
+        private Json() {}
+
+        static String of(Object value) {
+            StringBuilder b = new StringBuilder();
+            write(value, b);
+            return b.toString();
+        }
+
+        private static void write(Object v, StringBuilder b) {
+            if (v == null) {
+                b.append("null");
+            } else if (v instanceof String s) {
+                string(s, b);
+            } else if (v instanceof Number || v instanceof Boolean) {
+                b.append(v);
+            } else if (v instanceof Enum<?> e) {
+                string(e.name(), b);
+            } else if (v instanceof Descriptors.EnumValueDescriptor e) {
+                string(e.getName(), b);
+            } else if (v instanceof ProtocolMessageEnum e) {
+                string(((Enum<?>) e).name(), b);
+            } else if (v instanceof byte[] bytes) {
+                string(new String(bytes, StandardCharsets.UTF_8), b);
+            } else if (v instanceof ByteString bytes) {
+                string(bytes.toStringUtf8(), b);
+            } else if (v instanceof ClaimedItem c) {
+                b.append("{\"queue\":");
+                string(c.queue(), b);
+                b.append(",\"id\":");
+                string(c.id(), b);
+                b.append(",\"payload\":");
+                string(c.payloadUtf8(), b);
+                b.append(",\"fence\":").append(c.fence()).append(",\"attempts\":").append(c.attempts()).append('}');
+            } else if (v instanceof Record r) {
+                b.append('{');
+                boolean first = true;
+                for (RecordComponent c : r.getClass().getRecordComponents()) {
+                    if (!first) {
+                        b.append(',');
+                    }
+                    first = false;
+                    string(c.getName(), b);
+                    b.append(':');
+                    try {
+                        write(c.getAccessor().invoke(r), b);
+                    } catch (ReflectiveOperationException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+                b.append('}');
+            } else if (v instanceof MessageOrBuilder m) {
+                b.append('{');
+                boolean first = true;
+                for (Descriptors.FieldDescriptor f : m.getDescriptorForType().getFields()) {
+                    if (!first) {
+                        b.append(',');
+                    }
+                    first = false;
+                    string(f.getJsonName(), b);
+                    b.append(':');
+                    write(f.isRepeated() || f.getJavaType() != Descriptors.FieldDescriptor.JavaType.MESSAGE || m.hasField(f)
+                            ? m.getField(f) : null, b);
+                }
+                b.append('}');
+            } else if (v instanceof Map<?, ?> map) {
+                b.append('{');
+                boolean first = true;
+                for (Map.Entry<?, ?> e : map.entrySet()) {
+                    if (!first) {
+                        b.append(',');
+                    }
+                    first = false;
+                    string(String.valueOf(e.getKey()), b);
+                    b.append(':');
+                    write(e.getValue(), b);
+                }
+                b.append('}');
+            } else if (v instanceof Iterable<?> list) {
+                b.append('[');
+                boolean first = true;
+                for (Object o : list) {
+                    if (!first) {
+                        b.append(',');
+                    }
+                    first = false;
+                    write(o, b);
+                }
+                b.append(']');
+            } else {
+                string(v.toString(), b);
+            }
+        }
+
+        private static void string(String s, StringBuilder b) {
+            b.append('"');
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                switch (c) {
+                    case '"' -> b.append("\\\"");
+                    case '\\' -> b.append("\\\\");
+                    case '\n' -> b.append("\\n");
+                    case '\r' -> b.append("\\r");
+                    case '\t' -> b.append("\\t");
+                    default -> {
+                        if (c < 0x20) {
+                            b.append(String.format("\\u%04x", (int) c));
+                        } else {
+                            b.append(c);
+                        }
+                    }
+                }
+            }
+            b.append('"');
+        }
+    }
+
     static String time(long epochMs) {
         return epochMs == 0 ? "-" : Instant.ofEpochMilli(epochMs).toString();
     }
@@ -234,10 +396,10 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                PoolReply r = c.poolAcquire(key, workers, maxQueue, wait, anyone);
-                int code = common.print(r, r.getStatus().name().replace("POOL_", "") + (r.getFence() != 0
-                        ? " fence " + r.getFence() : "") + "  (session " + Long.toUnsignedString(c.sessionId()) + ")",
-                        r.getStatus() == PoolStatus.POOL_LOCKED ? OK : NOT_GRANTED);
+                PoolReply r = c.pools().acquire(key, workers, maxQueue, wait, anyone);
+                int code = common.print(r, r.status().name() + (r.fence() != 0
+                        ? " fence " + r.fence() : "") + "  (session " + Long.toUnsignedString(r.session()) + ")",
+                        r.status() == PoolStatus.LOCKED ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
             });
@@ -260,10 +422,10 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withChannel(ch -> {
-                PoolReply r = PoolsGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
+                dev.baton.api.v1.PoolReply r = PoolsGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
                         .release(PoolReleaseRequest.newBuilder().setSession(session).setKey(key).setFence(fence).build());
                 return common.print(r, r.getStatus().name().replace("POOL_", ""),
-                        r.getStatus() == PoolStatus.POOL_RELEASED ? OK : NOT_GRANTED);
+                        r.getStatus() == dev.baton.api.v1.PoolStatus.POOL_RELEASED ? OK : NOT_GRANTED);
             });
         }
     }
@@ -278,15 +440,15 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                PoolInfo p = c.poolGet(key);
-                StringBuilder b = new StringBuilder(key + ": " + p.getProcessing() + " holding, " + p.getWaiting() + " waiting");
-                for (PoolHolder h : p.getHoldersList()) {
-                    b.append("\n  holder  session ").append(h.getSession()).append("  fence ").append(h.getFence())
-                            .append("  since ").append(time(h.getSince()));
+                PoolInfo p = c.pools().get(key);
+                StringBuilder b = new StringBuilder(key + ": " + p.processing() + " holding, " + p.waiting() + " waiting");
+                for (PoolHolder h : p.holders()) {
+                    b.append("\n  holder  session ").append(h.session()).append("  fence ").append(h.fence())
+                            .append("  since ").append(time(h.since()));
                 }
-                for (PoolWaiter w : p.getWaitersList()) {
-                    b.append("\n  waiter  session ").append(w.getSession()).append(w.getForAnyone() ? "  ACQ4ANY" : "  ACQ4ME")
-                            .append("  since ").append(time(w.getSince())).append("  until ").append(time(w.getDeadline()));
+                for (PoolWaiter w : p.waiters()) {
+                    b.append("\n  waiter  session ").append(w.session()).append(w.forAnyone() ? "  ACQ4ANY" : "  ACQ4ME")
+                            .append("  since ").append(time(w.since())).append("  until ").append(time(w.deadline()));
                 }
                 return common.print(p, b.toString(), OK);
             });
@@ -301,13 +463,13 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                PoolTotals t = c.poolTotals();
+                PoolTotals t = c.pools().totals();
                 String text = String.join("\n",
-                        "keys " + t.getKeys() + "  holding " + t.getProcessing() + "  waiting " + t.getWaiting(),
-                        "acquired " + t.getAcquired() + "  released " + t.getReleased() + "  done " + t.getDone()
-                                + "  timeouts " + t.getTimeouts() + "  queue_full " + t.getQueueFull(),
-                        "lock_held " + t.getLockHeld() + "  wait_for_response " + t.getWaitForResponse()
-                                + "  release_mismatch " + t.getReleaseMismatch());
+                        "keys " + t.keys() + "  holding " + t.processing() + "  waiting " + t.waiting(),
+                        "acquired " + t.acquired() + "  released " + t.released() + "  done " + t.done()
+                                + "  timeouts " + t.timeouts() + "  queue_full " + t.queueFull(),
+                        "lock_held " + t.lockHeld() + "  wait_for_response " + t.waitForResponse()
+                                + "  release_mismatch " + t.releaseMismatch());
                 return common.print(t, text, OK);
             });
         }
@@ -366,10 +528,10 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                LockReply r = c.lockAcquire(name, wait);
-                int code = common.print(r, r.getStatus().name().replace("LOCK_", "") + (r.getFence() != 0
-                        ? " fence " + r.getFence() : "") + "  (session " + Long.toUnsignedString(c.sessionId()) + ")",
-                        r.getStatus() == LockStatus.LOCK_LOCKED ? OK : NOT_GRANTED);
+                LockReply r = c.locks().acquire(name, wait);
+                int code = common.print(r, r.status().name() + (r.fence() != 0
+                        ? " fence " + r.fence() : "") + "  (session " + Long.toUnsignedString(r.session()) + ")",
+                        r.status() == LockStatus.LOCKED ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
             });
@@ -390,7 +552,7 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withChannel(ch -> {
-                LockReply r = LocksGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
+                dev.baton.api.v1.LockReply r = LocksGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
                         .release(LockReleaseRequest.newBuilder().setSession(session).setName(name).setFence(fence).build());
                 return common.print(r, r.getStatus().name().replace("LOCK_", ""), OK);
             });
@@ -407,10 +569,10 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                LockInfo l = c.lockGet(name);
-                String text = !l.getExists() || l.getHolder() == 0 ? name + ": free"
-                        : name + ": held by session " + Long.toUnsignedString(l.getHolder()) + "  fence " + l.getFence() + "  since "
-                        + time(l.getSince()) + "  waiters " + l.getWaitersCount();
+                LockInfo l = c.locks().get(name);
+                String text = !l.exists() || l.holder() == 0 ? name + ": free"
+                        : name + ": held by session " + Long.toUnsignedString(l.holder()) + "  fence " + l.fence() + "  since "
+                        + time(l.since()) + "  waiters " + l.waiters().size();
                 return common.print(l, text, OK);
             });
         }
@@ -435,8 +597,8 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                DispatchReply r = c.dispatchInit(group, targets);
-                return common.print(r, group + ": " + r.getValue() + " target(s) added", OK);
+                DispatchReply r = c.dispatch().init(group, targets);
+                return common.print(r, group + ": " + r.value() + " target(s) added", OK);
             });
         }
     }
@@ -453,8 +615,8 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                DispatchReply r = c.dispatchAdvance(group, head);
-                return common.print(r, group + ": head " + r.getValue(), OK);
+                DispatchReply r = c.dispatch().advance(group, head);
+                return common.print(r, group + ": head " + r.value(), OK);
             });
         }
     }
@@ -473,11 +635,11 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                DispatchReply r = c.dispatchSelect(group);
-                Target t = r.getTarget();
-                boolean got = r.hasTarget() && !t.getId().isEmpty();
-                int code = common.print(r, r.getStatus().name().replace("DISPATCH_", "") + (got ? "  " + t.getId()
-                        + " (" + t.getName() + ") seen " + t.getSeen() + " fence " + t.getFence() + "  (session "
+                DispatchReply r = c.dispatch().select(group);
+                DispatchTarget t = r.target();
+                boolean got = t != null && !t.id().isEmpty();
+                int code = common.print(r, r.status().name() + (got ? "  " + t.id()
+                        + " (" + t.name() + ") seen " + t.seen() + " fence " + t.fence() + "  (session "
                         + Long.toUnsignedString(c.sessionId()) + ")" : ""), got ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
@@ -504,7 +666,7 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withChannel(ch -> {
-                DispatchReply r = DispatchGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
+                dev.baton.api.v1.DispatchReply r = DispatchGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS)
                         .release(DispatchReleaseRequest.newBuilder().setSession(session).setGroup(group).setTarget(target)
                                 .setFence(fence).setNewSeen(seen).build());
                 return common.print(r, r.getStatus().name().replace("DISPATCH_", ""), OK);
@@ -522,19 +684,19 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                GroupInfo g = c.dispatchGetGroup(group);
-                if (!g.getExists()) {
+                DispatchGroup g = c.dispatch().get(group);
+                if (!g.exists()) {
                     System.err.println("baton: no dispatch group " + group);
                     return FAILED;
                 }
                 long now = System.currentTimeMillis();
-                StringBuilder b = new StringBuilder(group + ": head " + g.getHead() + ", " + g.getTargetsCount() + " targets\n");
+                StringBuilder b = new StringBuilder(group + ": head " + g.head() + ", " + g.targets().size() + " targets\n");
                 b.append(String.format("%-24s %-20s %10s %8s %10s  %s%n", "target", "name", "seen", "lag", "idle s", "state"));
-                for (Target t : g.getTargetsList()) {
-                    b.append(String.format("%-24s %-20s %10d %8d %10s  %s%n", t.getId(), t.getName(), t.getSeen(),
-                            Math.max(0, g.getHead() - t.getSeen()),
-                            t.getTouched() == 0 ? "-" : Long.toString(Math.max(0, now - t.getTouched()) / 1000),
-                            t.getDisabled() ? "disabled" : t.getHolder() != 0 ? "locked by session " + Long.toUnsignedString(t.getHolder()) : ""));
+                for (DispatchTarget t : g.targets()) {
+                    b.append(String.format("%-24s %-20s %10d %8d %10s  %s%n", t.id(), t.name(), t.seen(),
+                            Math.max(0, g.head() - t.seen()),
+                            t.touched() == 0 ? "-" : Long.toString(Math.max(0, now - t.touched()) / 1000),
+                            t.disabled() ? "disabled" : t.holder() != 0 ? "locked by session " + Long.toUnsignedString(t.holder()) : ""));
                 }
                 return common.print(g, b.toString().stripTrailing(), OK);
             });
@@ -561,9 +723,8 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                EventReply r = c.eventBegin(name);
-                int code = common.print(r, r.getStatus().name().replace("EVENT_", ""),
-                        r.getStatus() == EventStatus.EVENT_BEGUN ? OK : NOT_GRANTED);
+                EventReply r = c.events().begin(name);
+                int code = common.print(r, r.status().name(), r.status() == EventStatus.BEGUN ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
             });
@@ -580,8 +741,8 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                EventReply r = c.eventComplete(name);
-                return common.print(r, r.getStatus().name().replace("EVENT_", ""), OK);
+                EventReply r = c.events().complete(name);
+                return common.print(r, r.status().name(), OK);
             });
         }
     }
@@ -594,12 +755,12 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                ListEventsResponse l = c.eventList();
+                List<EventInfo> l = c.events().list();
                 StringBuilder b = new StringBuilder();
-                for (EventInfo e : l.getEventsList()) {
-                    b.append(String.format("%-40s owner session %-8d since %s%n", e.getName(), e.getOwner(), time(e.getSince())));
+                for (EventInfo e : l) {
+                    b.append(String.format("%-40s owner session %-8d since %s%n", e.name(), e.owner(), time(e.since())));
                 }
-                return common.print(l, b.length() == 0 ? "(no pending events)" : b.toString().stripTrailing(), OK);
+                return common.print(Map.of("events", l), b.length() == 0 ? "(no pending events)" : b.toString().stripTrailing(), OK);
             });
         }
     }
@@ -624,8 +785,8 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                QueueReply r = c.queueEnqueue(queue, item, payload.getBytes(StandardCharsets.UTF_8), after);
-                return common.print(r, r.getStatus().name().replace("QUEUE_", ""), OK);
+                QueueReply r = c.queues().enqueue(queue, item, payload.getBytes(StandardCharsets.UTF_8), after);
+                return common.print(r, r.status().name(), OK);
             });
         }
     }
@@ -646,14 +807,14 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                QueueReply r = c.queueClaim(queue, max);
+                QueueReply r = c.queues().claim(queue, max);
                 StringBuilder b = new StringBuilder();
-                for (ClaimedItem i : r.getItemsList()) {
-                    b.append(i.getItem()).append("  fence ").append(i.getFence()).append("  attempts ").append(i.getAttempts())
-                            .append("  payload ").append(i.getPayload().toStringUtf8()).append('\n');
+                for (ClaimedItem i : r.items()) {
+                    b.append(i.id()).append("  fence ").append(i.fence()).append("  attempts ").append(i.attempts())
+                            .append("  payload ").append(i.payloadUtf8()).append('\n');
                 }
                 int code = common.print(r, (b.length() == 0 ? "(nothing claimable)" : b.toString().stripTrailing())
-                        + "  (session " + Long.toUnsignedString(c.sessionId()) + ")", r.getItemsCount() > 0 ? OK : NOT_GRANTED);
+                        + "  (session " + Long.toUnsignedString(c.sessionId()) + ")", !r.items().isEmpty() ? OK : NOT_GRANTED);
                 hold(hold);
                 return code;
             });
@@ -673,12 +834,12 @@ final class ClientCli {
         @Option(names = "--fence", required = true, description = "The claim's fence.")
         long fence;
 
-        abstract QueueReply run(QueuesGrpc.QueuesBlockingStub s);
+        abstract dev.baton.api.v1.QueueReply run(QueuesGrpc.QueuesBlockingStub s);
 
         @Override
         public Integer call() {
             return common.withChannel(ch -> {
-                QueueReply r = run(QueuesGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS));
+                dev.baton.api.v1.QueueReply r = run(QueuesGrpc.newBlockingStub(ch).withDeadlineAfter(common.deadlineMs(), TimeUnit.MILLISECONDS));
                 return common.print(r, r.getStatus().name().replace("QUEUE_", ""), OK);
             });
         }
@@ -687,7 +848,7 @@ final class ClientCli {
     @Command(name = "done", mixinStandardHelpOptions = true, description = "Finish a claimed item (it leaves the queue).")
     static final class QueueDone extends QueueFinish {
         @Override
-        QueueReply run(QueuesGrpc.QueuesBlockingStub s) {
+        dev.baton.api.v1.QueueReply run(QueuesGrpc.QueuesBlockingStub s) {
             return s.done(QueueDoneRequest.newBuilder().setSession(session).setQueue(queue).setItem(item).setFence(fence).build());
         }
     }
@@ -695,7 +856,7 @@ final class ClientCli {
     @Command(name = "retry", mixinStandardHelpOptions = true, description = "Put a claimed item back at the end of the queue.")
     static final class QueueRetry extends QueueFinish {
         @Override
-        QueueReply run(QueuesGrpc.QueuesBlockingStub s) {
+        dev.baton.api.v1.QueueReply run(QueuesGrpc.QueuesBlockingStub s) {
             return s.retry(QueueRetryRequest.newBuilder().setSession(session).setQueue(queue).setItem(item).setFence(fence).build());
         }
     }
@@ -710,13 +871,13 @@ final class ClientCli {
         @Override
         public Integer call() {
             return common.withClient(c -> {
-                QueueInfo q = c.queueGet(queue);
-                StringBuilder b = new StringBuilder(queue + ": " + q.getItemsCount() + " items, " + q.getReady() + " claimable\n");
-                for (QueueItem i : q.getItemsList()) {
-                    b.append(String.format("  %-30s %s%s%n", i.getId(),
-                            i.getClaimedBy() != 0 ? "claimed by session " + Long.toUnsignedString(i.getClaimedBy()) + " fence " + i.getFence()
-                                    : i.getPendingPrerequisites() > 0 ? "gated by " + i.getPrerequisitesList() : "claimable",
-                            i.getAttempts() > 0 ? "  attempts " + i.getAttempts() : ""));
+                QueueInfo q = c.queues().get(queue);
+                StringBuilder b = new StringBuilder(queue + ": " + q.items().size() + " items, " + q.ready() + " claimable\n");
+                for (QueueItem i : q.items()) {
+                    b.append(String.format("  %-30s %s%s%n", i.id(),
+                            i.claimedBy() != 0 ? "claimed by session " + Long.toUnsignedString(i.claimedBy()) + " fence " + i.fence()
+                                    : i.pendingPrerequisites() > 0 ? "gated by " + i.prerequisites() : "claimable",
+                            i.attempts() > 0 ? "  attempts " + i.attempts() : ""));
                 }
                 return common.print(q, b.toString().stripTrailing(), OK);
             });

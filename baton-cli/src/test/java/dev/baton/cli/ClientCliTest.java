@@ -89,8 +89,11 @@ class ClientCliTest {
         assertThat(busy.out()).contains("TIMEOUT  (session "); // (the holder in the background prints here too)
         Run get = baton("pool", "get", "page");
         assertThat(get.out()).startsWith("page: 1 holding, 0 waiting").contains("holder  session ");
-        long session = JsonParser.parseString(baton("pool", "get", "page", "-o", "json").out()).getAsJsonObject()
-                .getAsJsonArray("holders").get(0).getAsJsonObject().get("session").getAsLong();
+        com.google.gson.JsonObject holderJson = JsonParser.parseString(baton("pool", "get", "page", "-o", "json").out())
+                .getAsJsonObject().getAsJsonArray("holders").get(0).getAsJsonObject();
+        assertThat(holderJson.getAsJsonPrimitive("session").isNumber()).as("numbers are JSON numbers").isTrue();
+        assertThat(holderJson.getAsJsonPrimitive("fence").isNumber()).isTrue();
+        long session = holderJson.get("session").getAsLong();
         assertThat(baton("pool", "list").out()).contains("page").contains("holders 1");
         Run closed = baton("sessions", "close", Long.toString(session));
         assertThat(closed.code()).isZero();

@@ -58,6 +58,15 @@ class FlagsTest {
     }
 
     @Test
+    void clientCommandsTakeTheSameDurations() {
+        Run r = Baton.run("status", "-e", ep, "-o", "json", "--timeout-ms", "30s");
+        assertThat(r.code()).as(r.err()).isZero();
+        Run bad = Baton.run("status", "-e", ep, "--timeout-ms", "soon");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("--timeout-ms").contains("not a duration");
+    }
+
+    @Test
     void adminTriesTheNextEndpointWhenOneCannotBeReached() {
         String down = "127.0.0.1:" + TestWaits.freePort();
         Run r = Baton.run("admin", "status", "-e", down + "," + ep, "--timeout-ms", "10s");

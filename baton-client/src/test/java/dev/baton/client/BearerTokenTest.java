@@ -1,5 +1,7 @@
 package dev.baton.client;
 
+import dev.baton.client.internal.Errors;
+import dev.baton.client.internal.Invoker;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import org.junit.jupiter.api.Test;

@@ -34,10 +34,10 @@ class CallRetryTest extends TestSupport {
                 .setKey(((PoolAcquireRequest) req).getKey()).setFence(7).build());
         BatonClient client = client("a:1", "b:1");
 
-        PoolReply reply = client.poolAcquire("k", 2, 10, Duration.ZERO, false);
+        var reply = client.pools().acquire("k", 2, 10, Duration.ZERO, false);
 
-        assertThat(reply.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-        assertThat(reply.getFence()).isEqualTo(7);
+        assertThat(reply.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+        assertThat(reply.fence()).isEqualTo(7);
         List<FakeNode.Received> onA = a.received(PoolsGrpc.getAcquireMethod());
         List<FakeNode.Received> onB = b.received(PoolsGrpc.getAcquireMethod());
         assertThat(onA).hasSize(1);
@@ -52,12 +52,12 @@ class CallRetryTest extends TestSupport {
         assertThat(sent.getReturnQueued()).isFalse();
 
         // The next call goes straight to b, with a new, larger request id.
-        client.poolAcquire("k", 2, 10, Duration.ZERO, false);
+        client.pools().acquire("k", 2, 10, Duration.ZERO, false);
         assertThat(a.received(PoolsGrpc.getAcquireMethod())).hasSize(1);
         onB = b.received(PoolsGrpc.getAcquireMethod());
         assertThat(onB).hasSize(2);
         assertThat(onB.get(1).requestId()).isGreaterThan(onB.get(0).requestId());
-        client.lockRelease("l");
+        client.locks().release("l");
         assertThat(b.received(LocksGrpc.getReleaseMethod()).get(0).requestId()).isGreaterThan(onB.get(1).requestId());
     }
 
@@ -69,12 +69,12 @@ class CallRetryTest extends TestSupport {
         BatonClient client = client("a:2", "b:2");
         a.leader = "c:2";
 
-        client.poolGet("x");
+        client.pools().get("x");
         assertThat(a.received(PoolsGrpc.getGetMethod())).hasSize(1);
         assertThat(client.currentEndpoint()).isEqualTo("c:2");
 
-        client.poolGet("y");
-        client.poolTotals();
+        client.pools().get("y");
+        client.pools().totals();
         assertThat(a.received(PoolsGrpc.getGetMethod())).hasSize(1);
         assertThat(b.received(PoolsGrpc.getGetMethod())).isEmpty();
         assertThat(c.received(PoolsGrpc.getGetMethod())).hasSize(1);
@@ -95,9 +95,9 @@ class CallRetryTest extends TestSupport {
         c.handle(LocksGrpc.getAcquireMethod(), req -> LockReply.newBuilder().setStatus(LockStatus.LOCK_LOCKED)
                 .setName(((LockAcquireRequest) req).getName()).setFence(3).build());
 
-        LockReply reply = client.lockAcquire("l", Duration.ZERO);
+        var reply = client.locks().acquire("l", Duration.ZERO);
 
-        assertThat(reply.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+        assertThat(reply.status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
         assertThat(b.received(LocksGrpc.getAcquireMethod())).isEmpty();
         assertThat(c.received(LocksGrpc.getAcquireMethod()).get(0).requestId())
                 .isEqualTo(a.received(LocksGrpc.getAcquireMethod()).get(0).requestId());
@@ -114,7 +114,7 @@ class CallRetryTest extends TestSupport {
             });
         }
 
-        assertThatThrownBy(() -> client.poolGet("x"))
+        assertThatThrownBy(() -> client.pools().get("x"))
                 .isExactlyInstanceOf(BatonUnavailableException.class)
                 .satisfies(e -> {
                     BatonUnavailableException u = (BatonUnavailableException) e;
@@ -136,7 +136,7 @@ class CallRetryTest extends TestSupport {
             throw FakeNode.error(Status.Code.UNAVAILABLE, null);
         });
 
-        assertThatThrownBy(() -> client.poolGet("x")).isInstanceOf(BatonUnavailableException.class);
+        assertThatThrownBy(() -> client.pools().get("x")).isInstanceOf(BatonUnavailableException.class);
         assertThat(a.received(PoolsGrpc.getGetMethod())).hasSize(1);
         assertThat(b.received(PoolsGrpc.getGetMethod())).isEmpty();
     }
@@ -152,7 +152,7 @@ class CallRetryTest extends TestSupport {
         });
         b.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED).build());
 
-        assertThat(client.poolRelease("k").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+        assertThat(client.pools().release("k").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         assertThat(b.received(PoolsGrpc.getReleaseMethod()).get(0).requestId())
                 .isEqualTo(a.received(PoolsGrpc.getReleaseMethod()).get(0).requestId());
     }
@@ -167,9 +167,9 @@ class CallRetryTest extends TestSupport {
             return PoolReply.newBuilder().setStatus(PoolStatus.POOL_LOCKED).setFence(9).build();
         });
 
-        PoolReply reply = client.poolAcquire("k", 1, 5, Duration.ofSeconds(30), false);
+        var reply = client.pools().acquire("k", 1, 5, Duration.ofSeconds(30), false);
 
-        assertThat(reply.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(reply.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         assertThat(a.received(PoolsGrpc.getAcquireMethod())).hasSize(1);
         PoolAcquireRequest sent = (PoolAcquireRequest) a.received(PoolsGrpc.getAcquireMethod()).get(0).request();
         assertThat(sent.getTimeoutMs()).isEqualTo(30_000);
@@ -186,7 +186,7 @@ class CallRetryTest extends TestSupport {
             return LockReply.getDefaultInstance();
         });
 
-        assertThatThrownBy(() -> client.lockAcquire("l", Duration.ofMillis(100)))
+        assertThatThrownBy(() -> client.locks().acquire("l", Duration.ofMillis(100)))
                 .isExactlyInstanceOf(BatonUnavailableException.class)
                 .satisfies(e -> assertThat(((BatonException) e).statusCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED));
         assertThat(a.received(LocksGrpc.getAcquireMethod())).hasSize(1);
@@ -242,9 +242,9 @@ class CallRetryTest extends TestSupport {
         a.handle(PoolsGrpc.getGetMethod(), req -> PoolInfo.newBuilder().setKey(((GetPoolRequest) req).getKey())
                 .setExists(true).setProcessing(3).build());
         BatonClient client = client("a:12");
-        PoolInfo info = client.poolGet("busy");
-        assertThat(info.getKey()).isEqualTo("busy");
-        assertThat(info.getProcessing()).isEqualTo(3);
+        var info = client.pools().get("busy");
+        assertThat(info.key()).isEqualTo("busy");
+        assertThat(info.processing()).isEqualTo(3);
         assertThat(FakeNode.longField(a.received(PoolsGrpc.getGetMethod()).get(0).request(), "request_id")).isEqualTo(-1);
     }
 }

@@ -19,10 +19,10 @@ class CallStreamClientTest extends TestSupport {
         FakeNode a = node("cs:one");
         BatonClient client = client(a.name());
         for (int i = 0; i < 10; i++) {
-            client.poolAcquire("k", 1, 1, Duration.ZERO, false);
-            client.poolRelease("k");
+            client.pools().acquire("k", 1, 1, Duration.ZERO, false);
+            client.pools().release("k");
         }
-        client.poolGet("k");
+        client.pools().get("k");
         assertThat(a.callStreamsOpened.get()).isEqualTo(1);
         assertThat(a.received(PoolsGrpc.getAcquireMethod())).hasSize(10);
         assertThat(a.received(PoolsGrpc.getGetMethod())).hasSize(1);
@@ -32,7 +32,7 @@ class CallStreamClientTest extends TestSupport {
     void turnedOffEveryCallIsUnary() {
         FakeNode a = node("cs:off");
         BatonClient client = track(builder(a.name()).callStream(false).build());
-        client.poolAcquire("k", 1, 1, Duration.ZERO, false);
+        client.pools().acquire("k", 1, 1, Duration.ZERO, false);
         assertThat(a.callStreamsOpened.get()).isZero();
         assertThat(a.received(PoolsGrpc.getAcquireMethod())).hasSize(1);
     }
@@ -46,11 +46,10 @@ class CallStreamClientTest extends TestSupport {
             return LockReply.getDefaultInstance();
         });
         BatonClient client = client(a.name(), b.name());
-        CompletableFuture<LockReply> f = client.lockAcquireAsync("l", Duration.ofSeconds(30));
+        var f = client.locks().acquireAsync("l", Duration.ofSeconds(30));
         await("the acquire reached a", () -> a.received(LocksGrpc.getAcquireMethod()).size() == 1);
         a.kill(); // the stream breaks with the call in flight
-        LockReply reply = f.join();
-        assertThat(reply).isEqualTo(LockReply.getDefaultInstance());
+        assertThat(f.join().status()).isEqualTo(dev.baton.client.LockStatus.UNKNOWN);
         assertThat(b.received(LocksGrpc.getAcquireMethod())).singleElement()
                 .satisfies(r -> assertThat(r.requestId()).isEqualTo(a.received(LocksGrpc.getAcquireMethod()).get(0).requestId()));
         assertThat(b.callStreamsOpened.get()).isEqualTo(1);
@@ -63,9 +62,9 @@ class CallStreamClientTest extends TestSupport {
             throw FakeNode.error(Status.Code.FAILED_PRECONDITION, "STALE_FENCE");
         });
         BatonClient client = client(a.name());
-        assertThatThrownBy(() -> client.poolRelease("k", 7)).isInstanceOf(StaleFenceException.class);
+        assertThatThrownBy(() -> client.pools().release("k", 7)).isInstanceOf(StaleFenceException.class);
         assertThat(a.callStreamsOpened.get()).isEqualTo(1);
-        PoolReply ok = client.poolAcquire("k", 1, 1, Duration.ZERO, false);
+        var ok = client.pools().acquire("k", 1, 1, Duration.ZERO, false);
         assertThat(ok).isNotNull();
         assertThat(a.callStreamsOpened.get()).isEqualTo(1); // a refusal leaves the stream as it is
     }

@@ -62,7 +62,7 @@ class ErrorsAndConcurrencyTest extends TestSupport {
         });
         BatonClient client = client(a.name(), b.name());
 
-        assertThatThrownBy(() -> client.lockRelease("l", 5))
+        assertThatThrownBy(() -> client.locks().release("l", 5))
                 .isExactlyInstanceOf(expected)
                 .satisfies(e -> {
                     BatonException be = (BatonException) e;
@@ -85,7 +85,7 @@ class ErrorsAndConcurrencyTest extends TestSupport {
         });
         BatonClient client = client(a.name());
 
-        CompletableFuture<?> f = client.queueDoneAsync("q", "item", 3);
+        CompletableFuture<?> f = client.queues().doneAsync("q", "item", 3);
         assertThatThrownBy(f::get)
                 .isInstanceOf(ExecutionException.class)
                 .cause()
@@ -108,7 +108,7 @@ class ErrorsAndConcurrencyTest extends TestSupport {
         AtomicReference<Boolean> flag = new AtomicReference<>();
         Thread t = new Thread(() -> {
             try {
-                client.lockAcquire("l", Duration.ofMinutes(5));
+                client.locks().acquire("l", Duration.ofMinutes(5));
             } catch (Throwable e) {
                 thrown.set(e);
                 flag.set(Thread.currentThread().isInterrupted());
@@ -143,7 +143,7 @@ class ErrorsAndConcurrencyTest extends TestSupport {
             return PoolReply.getDefaultInstance();
         });
         BatonClient client = client(a.name());
-        CompletableFuture<PoolReply> f = client.poolAcquireAsync("k", 1, 1, Duration.ofMinutes(5), false);
+        var f = client.pools().acquireAsync("k", 1, 1, Duration.ofMinutes(5), false);
         await("the call arrives", () -> arrived.getCount() == 0);
         assertThat(f.cancel(true)).isTrue();
         await("the server sees the cancellation", () -> cancelledOnServer.getCount() == 0);
@@ -167,6 +167,8 @@ class ErrorsAndConcurrencyTest extends TestSupport {
             });
         }
         BatonClient client = client(a.name(), b.name());
+        // one session, so that request ids (echoed as fences) are unique across all the threads
+        BatonSession session = client.newSession();
         int threads = 16;
         int calls = 50;
         Set<Long> fences = ConcurrentHashMap.newKeySet();
@@ -178,11 +180,11 @@ class ErrorsAndConcurrencyTest extends TestSupport {
                 futures.add(pool.submit(() -> {
                     for (int i = 0; i < calls; i++) {
                         String key = "k-" + thread + "-" + i;
-                        PoolReply reply = i % 2 == 0
-                                ? client.poolAcquire(key, 1, 10, Duration.ZERO, false)
-                                : client.poolAcquireAsync(key, 1, 10, Duration.ZERO, false).join();
-                        assertThat(reply.getKey()).isEqualTo(key);
-                        assertThat(fences.add(reply.getFence())).as("fence (request id) %d unique", reply.getFence()).isTrue();
+                        var reply = i % 2 == 0
+                                ? session.pools().acquire(key, 1, 10, Duration.ZERO, false)
+                                : session.pools().acquireAsync(key, 1, 10, Duration.ZERO, false).join();
+                        assertThat(reply.key()).isEqualTo(key);
+                        assertThat(fences.add(reply.fence())).as("fence (request id) %d unique", reply.fence()).isTrue();
                     }
                     return null;
                 }));
@@ -201,13 +203,13 @@ class ErrorsAndConcurrencyTest extends TestSupport {
     void argumentsAreCheckedAtOnce() {
         node("e:args");
         BatonClient client = client("e:args");
-        assertThatThrownBy(() -> client.poolAcquireAsync(null, 1, 1, Duration.ZERO, false))
+        assertThatThrownBy(() -> client.pools().acquireAsync(null, 1, 1, Duration.ZERO, false))
                 .isInstanceOf(NullPointerException.class);
-        assertThatThrownBy(() -> client.poolAcquireAsync("k", -1, 1, Duration.ZERO, false))
+        assertThatThrownBy(() -> client.pools().acquireAsync("k", -1, 1, Duration.ZERO, false))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> client.lockAcquireAsync("k", Duration.ofSeconds(-1)))
+        assertThatThrownBy(() -> client.locks().acquireAsync("k", Duration.ofSeconds(-1)))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> client.eventBeginAsync(null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> client.events().beginAsync(null)).isInstanceOf(NullPointerException.class);
     }
 
     @Test
@@ -217,6 +219,6 @@ class ErrorsAndConcurrencyTest extends TestSupport {
             throw FakeNode.error(Status.Code.NOT_FOUND, "NOT_FOUND");
         });
         BatonClient client = client(a.name());
-        assertThatThrownBy(() -> client.eventGet("nope")).isExactlyInstanceOf(NotFoundException.class);
+        assertThatThrownBy(() -> client.events().get("nope")).isExactlyInstanceOf(NotFoundException.class);
     }
 }

@@ -1,5 +1,7 @@
 package dev.baton.client;
 
+import dev.baton.client.internal.CallStreamForms;
+
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
 import dev.baton.api.v1.AdminGrpc;
@@ -282,14 +284,14 @@ final class FakeNode implements AutoCloseable {
                     }
                     return;
                 }
-                CallStreamMethods.Form<?, ?> form = CallStreamMethods.of(request);
-                Message unwrapped = (Message) form.request().apply(request);
+                MethodDescriptor<?, ?> method = CallStreamForms.method(request);
+                Message unwrapped = CallStreamForms.request(request);
                 io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
                 calls.put(request.getCallId(), context);
                 executor.execute(context.wrap(() -> {
                     CallReply.Builder reply;
                     try {
-                        reply = CallStreamMethods.reply(answer(form.method(), unwrapped));
+                        reply = CallStreamForms.reply(answer(method, unwrapped));
                     } catch (StatusRuntimeException e) {
                         CallError.Builder err = CallError.newBuilder().setCode(e.getStatus().getCode().value());
                         if (e.getStatus().getDescription() != null) {

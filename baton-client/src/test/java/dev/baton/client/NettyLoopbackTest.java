@@ -41,16 +41,16 @@ class NettyLoopbackTest extends TestSupport {
         List<SessionLostException> lost = new CopyOnWriteArrayList<>();
         BatonClient client = track(nettyBuilder(a.name(), b.name()).onSessionLost(lost::add).build());
 
-        assertThat(client.poolAcquire("one", 1, 1, Duration.ZERO, false).getKey()).isEqualTo("one");
+        assertThat(client.pools().acquire("one", 1, 1, Duration.ZERO, false).key()).isEqualTo("one");
         assertThat(a.received(PoolsGrpc.getAcquireMethod())).hasSize(1);
         await("keep-alives on a", () -> a.keepAlives.size() >= 2);
 
         a.kill();
 
         await("keep-alives on b", () -> b.keepAlives.size() >= 2);
-        PoolReply reply = client.poolAcquire("two", 1, 1, Duration.ZERO, false);
-        assertThat(reply.getKey()).isEqualTo("two");
-        assertThat(reply.getFence()).isGreaterThan(1);
+        var reply = client.pools().acquire("two", 1, 1, Duration.ZERO, false);
+        assertThat(reply.key()).isEqualTo("two");
+        assertThat(reply.fence()).isGreaterThan(1);
         assertThat(b.received(PoolsGrpc.getAcquireMethod())).hasSize(1);
         assertThat(lost).isEmpty();
 
@@ -69,7 +69,7 @@ class NettyLoopbackTest extends TestSupport {
 
         assertThat(client.sessionId()).isEqualTo(FakeNode.SESSION);
         assertThat(b.received(SessionsGrpc.getOpenMethod())).hasSize(1);
-        client.poolGet("x");
+        client.pools().get("x");
         assertThat(b.received(PoolsGrpc.getGetMethod())).hasSize(1);
     }
 
@@ -93,13 +93,13 @@ class NettyLoopbackTest extends TestSupport {
         BatonClient client = track(nettyBuilder(a.name()).build());
 
         AtomicReference<String> continuationThread = new AtomicReference<>();
-        CompletableFuture<PoolReply> released = client.poolAcquireAsync("k", 1, 1, Duration.ZERO, false)
+        var released = client.pools().acquireAsync("k", 1, 1, Duration.ZERO, false)
                 .thenApply(granted -> {
                     continuationThread.set(Thread.currentThread().getName());
-                    return client.poolRelease("k", granted.getFence());
+                    return client.pools().release("k", granted.fence());
                 });
 
-        assertThat(released.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+        assertThat(released.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         assertThat(continuationThread.get()).startsWith("baton-client-callback-");
         PoolReleaseRequest release = (PoolReleaseRequest) a.received(PoolsGrpc.getReleaseMethod()).get(0).request();
         assertThat(release.getFence()).isEqualTo(101);
@@ -119,16 +119,16 @@ class NettyLoopbackTest extends TestSupport {
         };
         BatonClient client = track(nettyBuilder(a.name()).callbackExecutor(mine).build());
 
-        PoolReply granted = client.poolAcquire("k", 1, 1, Duration.ZERO, false);
-        client.poolRelease("k", granted.getFence());
-        client.poolGet("k");
+        var granted = client.pools().acquire("k", 1, 1, Duration.ZERO, false);
+        client.pools().release("k", granted.fence());
+        client.pools().get("k");
         assertThat(handedOver).hasValue(0);
 
         AtomicReference<String> thread = new AtomicReference<>();
-        client.poolGetAsync("k").thenAccept(info -> thread.set(Thread.currentThread().getName()))
+        client.pools().getAsync("k").thenAccept(info -> thread.set(Thread.currentThread().getName()))
                 .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         assertThat(thread.get()).isEqualTo("my-callbacks");
-        client.poolAcquireAsync("k", 1, 1, Duration.ZERO, false).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+        client.pools().acquireAsync("k", 1, 1, Duration.ZERO, false).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         assertThat(handedOver).hasValue(2);
     }
 }

@@ -31,10 +31,10 @@ class RequestWindowTest extends TestSupport {
         a.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED).build());
         BatonClient client = client("w:1");
 
-        CompletableFuture<LockReply> stuck = client.lockAcquireAsync("l", Duration.ofMinutes(5)); // id 1
-        List<CompletableFuture<PoolReply>> releases = new ArrayList<>();
+        var stuck = client.locks().acquireAsync("l", Duration.ofMinutes(5)); // id 1
+        List<CompletableFuture<dev.baton.client.PoolReply>> releases = new ArrayList<>();
         for (int i = 0; i < 60; i++) {
-            releases.add(client.poolReleaseAsync("k" + i));
+            releases.add(client.pools().releaseAsync("k" + i));
         }
 
         // ids 2..49 go out (49 - 1 = 48 ahead); the other 12 wait, whatever the timing.
@@ -63,13 +63,13 @@ class RequestWindowTest extends TestSupport {
             return LockReply.getDefaultInstance();
         });
         BatonClient client = track(builder("w:2").build());
-        List<CompletableFuture<LockReply>> calls = new ArrayList<>();
+        List<CompletableFuture<dev.baton.client.LockReply>> calls = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
-            calls.add(client.lockAcquireAsync("l" + i, Duration.ofMinutes(5))); // ids 1..49 out, 1 waits
+            calls.add(client.locks().acquireAsync("l" + i, Duration.ofMinutes(5))); // ids 1..49 out, 1 waits
         }
         assertThat(client.queuedWrites()).isEqualTo(1);
-        CompletableFuture<PoolReply> cancelled = client.poolReleaseAsync("k");
-        CompletableFuture<PoolReply> closedOut = client.poolReleaseAsync("k2");
+        var cancelled = client.pools().releaseAsync("k");
+        var closedOut = client.pools().releaseAsync("k2");
         assertThat(client.queuedWrites()).isEqualTo(3);
         cancelled.cancel(true);
         await("49 acquires arrive", () -> a.received(LocksGrpc.getAcquireMethod()).size() == 49);
@@ -89,8 +89,8 @@ class RequestWindowTest extends TestSupport {
         a.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED).build());
         BatonClient client = client("w:3");
 
-        client.poolRelease("k1");
-        client.poolRelease("k2");
+        client.pools().release("k1");
+        client.pools().release("k2");
 
         assertThat(a.received(PoolsGrpc.getReleaseMethod())).extracting(FakeNode.Received::requestId)
                 .containsExactly(300L, 301L);
@@ -102,7 +102,7 @@ class RequestWindowTest extends TestSupport {
         a.handle(PoolsGrpc.getReleaseMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_RELEASED).build());
         BatonClient client = client("w:4");
 
-        client.poolRelease("k1");
+        client.pools().release("k1");
 
         assertThat(a.received(PoolsGrpc.getReleaseMethod())).extracting(FakeNode.Received::requestId).containsExactly(1L);
     }

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 /** Keep-alives, fail-over of the stream, session loss, events and close(). */
 class SessionTest extends TestSupport {
     private final List<SessionLostException> lost = new CopyOnWriteArrayList<>();
-    private final List<SessionEvent> events = new CopyOnWriteArrayList<>();
+    private final List<BatonEvent> events = new CopyOnWriteArrayList<>();
 
     private BatonClient watchedClient(String... endpoints) {
         return track(builder(endpoints).onSessionLost(lost::add).onEvent(events::add).build());
@@ -80,7 +80,7 @@ class SessionTest extends TestSupport {
         await("2 keep-alives on b", () -> ours(b.keepAlives) >= 2);
         // and calls follow
         b.handle(PoolsGrpc.getAcquireMethod(), req -> PoolReply.newBuilder().setStatus(PoolStatus.POOL_LOCKED).build());
-        assertThat(client.poolAcquire("k", 1, 1, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(client.pools().acquire("k", 1, 1, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         assertThat(lost).isEmpty();
     }
 
@@ -135,17 +135,17 @@ class SessionTest extends TestSupport {
         await("lost", () -> !lost.isEmpty());
         assertThat(lost.get(0).sessionId()).isEqualTo(FakeNode.SESSION);
         assertThat(lost.get(0).getMessage()).contains("expired");
-        assertThat(events).contains(ended);
+        assertThat(events).contains(new BatonEvent.SessionEnded(FakeNode.SESSION, true));
         assertThat(client.sessionState()).isEqualTo(SessionState.LOST);
         assertThat(client.sessionAlive()).isFalse();
 
-        assertThatThrownBy(() -> client.poolAcquire("k", 1, 1, Duration.ZERO, false))
+        assertThatThrownBy(() -> client.pools().acquire("k", 1, 1, Duration.ZERO, false))
                 .isExactlyInstanceOf(SessionLostException.class);
-        assertThat(client.lockReleaseAsync("l")).isCompletedExceptionally();
+        assertThat(client.locks().releaseAsync("l")).isCompletedExceptionally();
         assertThat(a.received(PoolsGrpc.getAcquireMethod())).isEmpty();
         assertThat(a.received(LocksGrpc.getReleaseMethod())).isEmpty();
         // reads do not need the session
-        client.poolGet("k");
+        client.pools().get("k");
         assertThat(a.received(PoolsGrpc.getGetMethod())).hasSize(1);
         assertThat(lost).hasSize(1);
 
@@ -166,7 +166,7 @@ class SessionTest extends TestSupport {
         a.failStreams(Status.Code.FAILED_PRECONDITION, "UNKNOWN_SESSION");
 
         await("lost", () -> !lost.isEmpty());
-        assertThatThrownBy(() -> client.eventBegin("e")).isExactlyInstanceOf(SessionLostException.class);
+        assertThatThrownBy(() -> client.events().begin("e")).isExactlyInstanceOf(SessionLostException.class);
         assertThat(b.keepAlives).as("a lost session's stream is not reopened").isEmpty();
         assertThat(lost).hasSize(1);
     }
@@ -179,9 +179,9 @@ class SessionTest extends TestSupport {
             throw FakeNode.error(Status.Code.FAILED_PRECONDITION, "UNKNOWN_SESSION");
         });
 
-        assertThatThrownBy(() -> client.lockAcquire("l", Duration.ZERO)).isExactlyInstanceOf(SessionLostException.class);
+        assertThatThrownBy(() -> client.locks().acquire("l", Duration.ZERO)).isExactlyInstanceOf(SessionLostException.class);
         await("lost", () -> !lost.isEmpty());
-        assertThatThrownBy(() -> client.lockAcquire("l", Duration.ZERO)).isExactlyInstanceOf(SessionLostException.class);
+        assertThatThrownBy(() -> client.locks().acquire("l", Duration.ZERO)).isExactlyInstanceOf(SessionLostException.class);
         assertThat(a.received(LocksGrpc.getAcquireMethod())).hasSize(1);
         assertThat(client.sessionState()).isEqualTo(SessionState.LOST);
         assertThat(lost).hasSize(1);
@@ -195,11 +195,11 @@ class SessionTest extends TestSupport {
             throw FakeNode.error(Status.Code.NOT_FOUND, "UNKNOWN_SESSION");
         });
 
-        assertThatThrownBy(() -> client.sessionGet(FakeNode.SESSION + 1)).isExactlyInstanceOf(NotFoundException.class);
+        assertThatThrownBy(() -> client.sessions().get(FakeNode.SESSION + 1)).isExactlyInstanceOf(NotFoundException.class);
         assertThat(client.sessionState()).as("another session's absence is not our loss").isNotEqualTo(SessionState.LOST);
-        assertThatThrownBy(client::sessionGet).isExactlyInstanceOf(NotFoundException.class);
+        assertThatThrownBy(() -> client.sessions().get()).isExactlyInstanceOf(NotFoundException.class);
         await("lost", () -> !lost.isEmpty());
-        assertThatThrownBy(() -> client.eventBegin("e")).isExactlyInstanceOf(SessionLostException.class);
+        assertThatThrownBy(() -> client.events().begin("e")).isExactlyInstanceOf(SessionLostException.class);
         assertThat(lost).hasSize(1);
     }
 
@@ -221,7 +221,9 @@ class SessionTest extends TestSupport {
         a.push(completed);
 
         await("3 events", () -> events.size() >= 3);
-        assertThat(events).containsExactly(other, waitEnded, completed);
+        assertThat(events).containsExactly(new BatonEvent.SessionEnded(FakeNode.SESSION + 1, false),
+                new BatonEvent.PoolWaitEnded(FakeNode.SESSION, 5, "k", dev.baton.client.PoolStatus.LOCKED, 11),
+                new BatonEvent.EventCompleted("ev"));
         assertThat(lost).as("another session's end is not ours").isEmpty();
     }
 
@@ -233,15 +235,15 @@ class SessionTest extends TestSupport {
         a.handle(LocksGrpc.getAcquireMethod(), req -> LockReply.newBuilder().setStatus(LockStatus.LOCK_QUEUED).build());
         BatonClient client = watchedClient("s:10");
 
-        RequestReply<PoolReply> pool = client.poolAcquireQueued("k", 1, 5, Duration.ofSeconds(30), true);
-        RequestReply<LockReply> lock = client.lockAcquireQueued("l", Duration.ofSeconds(30));
+        var pool = client.pools().acquireQueued("k", 1, 5, Duration.ofSeconds(30), true);
+        var lock = client.locks().acquireQueued("l", Duration.ofSeconds(30));
 
-        assertThat(pool.reply().getStatus()).isEqualTo(PoolStatus.POOL_QUEUED);
+        assertThat(pool.reply().status()).isEqualTo(dev.baton.client.PoolStatus.QUEUED);
         PoolAcquireRequest sent = (PoolAcquireRequest) a.received(PoolsGrpc.getAcquireMethod()).get(0).request();
         assertThat(sent.getReturnQueued()).isTrue();
         assertThat(sent.getForAnyone()).isTrue();
         assertThat(sent.getRequestId()).isEqualTo(pool.requestId());
-        assertThat(lock.reply().getStatus()).isEqualTo(LockStatus.LOCK_QUEUED);
+        assertThat(lock.reply().status()).isEqualTo(dev.baton.client.LockStatus.QUEUED);
         assertThat(a.received(LocksGrpc.getAcquireMethod()).get(0).requestId()).isEqualTo(lock.requestId());
     }
 
@@ -250,7 +252,7 @@ class SessionTest extends TestSupport {
         FakeNode a = node("s:11");
         BatonClient client = watchedClient("s:11");
         await("stream open", () -> !a.streams.isEmpty() && !a.keepAlives.isEmpty());
-        client.poolRelease();
+        client.pools().release();
 
         client.close();
         client.close();
@@ -262,7 +264,7 @@ class SessionTest extends TestSupport {
         assertThat(close.getRequestId()).isGreaterThan(a.received(PoolsGrpc.getReleaseMethod()).get(0).requestId());
         await("stream ended", a.streams::isEmpty);
         assertThat(client.sessionState()).isEqualTo(SessionState.CLOSED);
-        assertThatThrownBy(() -> client.poolRelease()).isExactlyInstanceOf(BatonClosedException.class);
+        assertThatThrownBy(() -> client.pools().release()).isExactlyInstanceOf(BatonClosedException.class);
         assertThat(lost).isEmpty();
     }
 
@@ -289,7 +291,7 @@ class SessionTest extends TestSupport {
             return PoolReply.getDefaultInstance();
         });
         BatonClient client = watchedClient("s:13");
-        var inFlight = client.poolAcquireAsync("k", 1, 1, Duration.ofMinutes(5), false);
+        var inFlight = client.pools().acquireAsync("k", 1, 1, Duration.ofMinutes(5), false);
         await("the acquire arrives", () -> !a.received(PoolsGrpc.getAcquireMethod()).isEmpty());
         a.handle(SessionsGrpc.getCloseMethod(), req -> {
             hang();

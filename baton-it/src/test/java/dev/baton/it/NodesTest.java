@@ -1,6 +1,6 @@
 package dev.baton.it;
 
-import dev.baton.api.v1.PoolStatus;
+import dev.baton.client.PoolStatus;
 import dev.baton.client.BatonClient;
 import org.junit.jupiter.api.Test;
 
@@ -15,8 +15,8 @@ class NodesTest {
         for (int n : new int[] {1, 3}) {
             try (Nodes nodes = n == 1 ? Nodes.single() : Nodes.three(); BatonClient c = nodes.client()) {
                 assertThat(nodes.servers()).hasSize(n);
-                assertThat(c.poolAcquire("k", 1, 1, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-                assertThat(c.poolRelease("k").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+                assertThat(c.pools().acquire("k", 1, 1, Duration.ZERO, false).status()).isEqualTo(PoolStatus.LOCKED);
+                assertThat(c.pools().release("k").status()).isEqualTo(PoolStatus.RELEASED);
             }
         }
     }

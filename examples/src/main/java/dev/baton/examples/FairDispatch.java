@@ -1,7 +1,7 @@
 package dev.baton.examples;
 
-import dev.baton.api.v1.GroupInfo;
-import dev.baton.api.v1.Target;
+import dev.baton.client.DispatchGroup;
+import dev.baton.client.DispatchTarget;
 import dev.baton.client.BatonClient;
 import dev.baton.client.dispatch.Change;
 import dev.baton.client.dispatch.ChangeDispatchCoordinator;
@@ -75,7 +75,7 @@ public final class FairDispatch {
                 sites.put(String.format("site%03d", i), String.format("site%03d_db", i));
             }
             coordinator.initState(sites);
-            long head = feed.dispatchGetGroup(GROUP).getHead();
+            long head = feed.dispatch().get(GROUP).head();
             int runFor = seconds + 90; // the dispatchers outlive the feed; they are stopped at the end
             for (int i = 0; i < processes; i++) {
                 workers.add(new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -96,34 +96,34 @@ public final class FairDispatch {
                 if (++tick % 5 != 0 && feeding) {
                     continue;
                 }
-                GroupInfo g = feed.dispatchGetGroup(GROUP);
+                DispatchGroup g = feed.dispatch().get(GROUP);
                 long max = 0;
                 long sum = 0;
-                for (Target t : g.getTargetsList()) {
-                    long lag = Math.max(0, g.getHead() - t.getSeen());
+                for (DispatchTarget t : g.targets()) {
+                    long lag = Math.max(0, g.head() - t.seen());
                     max = Math.max(max, lag);
                     sum += lag;
-                    Long before = lastSeen.put(t.getId(), t.getSeen());
-                    if (before != null && before > t.getSeen()) {
+                    Long before = lastSeen.put(t.id(), t.seen());
+                    if (before != null && before > t.seen()) {
                         backwards++;
                     }
                 }
                 maxLag.add(max);
                 if (print) {
-                    System.out.printf("t=%3ds head %6d  lag max %5d  mean %7.1f%s%n", tick / 5, g.getHead(), max,
-                            (double) sum / Math.max(1, g.getTargetsCount()), feeding ? "" : "  (feed stopped)");
+                    System.out.printf("t=%3ds head %6d  lag max %5d  mean %7.1f%s%n", tick / 5, g.head(), max,
+                            (double) sum / Math.max(1, g.targets().size()), feeding ? "" : "  (feed stopped)");
                 }
                 if (!feeding && (max == 0 || System.nanoTime() > catchUpEnd)) {
                     break;
                 }
             }
-            GroupInfo g = feed.dispatchGetGroup(GROUP);
+            DispatchGroup g = feed.dispatch().get(GROUP);
             Map<String, Long> finalLag = new LinkedHashMap<>();
-            for (Target t : g.getTargetsList()) {
-                finalLag.put(t.getId(), Math.max(0, g.getHead() - t.getSeen()));
+            for (DispatchTarget t : g.targets()) {
+                finalLag.put(t.id(), Math.max(0, g.head() - t.seen()));
             }
             List<Integer> codes = new ArrayList<>();
-            feed.eventBegin(STOP); // the dispatchers finish their pass and report
+            feed.events().begin(STOP); // the dispatchers finish their pass and report
             for (Process p : workers) {
                 if (!p.waitFor(60, TimeUnit.SECONDS)) {
                     p.destroyForcibly();
@@ -143,7 +143,7 @@ public final class FairDispatch {
             ChangeSource<Numbered> source = new ChangeSource<>() {
                 @Override
                 public long head() {
-                    return client.dispatchGetGroup(GROUP).getHead();
+                    return client.dispatch().get(GROUP).head();
                 }
 
                 @Override
@@ -158,9 +158,9 @@ public final class FairDispatch {
             };
             Dispatcher<Numbered> dispatcher = Dispatcher.builder(client, GROUP, source, (target, batch) -> {
                 // Baton must still show this session as the target's holder, with this fence.
-                for (Target t : client.dispatchGetGroup(GROUP).getTargetsList()) {
-                    if (t.getId().equals(target.site())
-                            && (t.getHolder() != client.sessionId() || t.getFence() != target.fence())) {
+                for (DispatchTarget t : client.dispatch().get(GROUP).targets()) {
+                    if (t.id().equals(target.site())
+                            && (t.holder() != client.sessionId() || t.fence() != target.fence())) {
                         violations.incrementAndGet();
                     }
                 }
@@ -169,7 +169,7 @@ public final class FairDispatch {
                     .batchSize(100).randomness(5).build();
             Thread watcher = new Thread(() -> {
                 try {
-                    while (!client.eventGet(STOP).getPending()) {
+                    while (!client.events().get(STOP).pending()) {
                         Thread.sleep(200);
                     }
                 } catch (InterruptedException | RuntimeException e) {

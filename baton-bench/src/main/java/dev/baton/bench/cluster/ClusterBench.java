@@ -1,8 +1,8 @@
 package dev.baton.bench.cluster;
 
-import dev.baton.api.v1.PoolReply;
-import dev.baton.api.v1.PoolStatus;
-import dev.baton.api.v1.PoolTotals;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolStatus;
+import dev.baton.client.PoolTotals;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
@@ -37,7 +37,7 @@ import java.util.function.UnaryOperator;
  * request-id window: a session may hold at most 4 pool slots (the default {@code maxSlotsPerSession})
  * and keeps at most 49 writes in flight, so sharing clients between many threads would measure those
  * limits rather than the server. A thread loops: pick a key (uniformly at random among {@code keys}),
- * {@code poolAcquire(key, workers, maxQueue=100000, timeout=10 s, ACQ4ME)}, and at once (zero hold
+ * {@code pools().acquire(key, workers, maxQueue=100000, timeout=10 s, ACQ4ME)}, and at once (zero hold
  * time) {@code poolRelease(key, fence)}. A contended key makes the acquire wait in the server's queue;
  * the acquire latency includes that wait. Closed loop: every thread has one call outstanding.
  *
@@ -215,7 +215,7 @@ public final class ClusterBench {
                 long t0 = System.nanoTime();
                 PoolReply got;
                 try {
-                    got = client.poolAcquire(key, workers, MAX_QUEUE, timeout, false);
+                    got = client.pools().acquire(key, workers, MAX_QUEUE, timeout, false);
                 } catch (BatonException e) {
                     problem("acquire " + e.getClass().getSimpleName() + " " + e.statusCode()
                             + (e.errorCode() == null ? "" : "/" + e.errorCode()));
@@ -223,8 +223,8 @@ public final class ClusterBench {
                     continue;
                 }
                 long t1 = System.nanoTime();
-                if (got.getStatus() != PoolStatus.POOL_LOCKED) {
-                    problem("acquire status " + got.getStatus());
+                if (got.status() != PoolStatus.LOCKED) {
+                    problem("acquire status " + got.status());
                     continue;
                 }
                 if (inWindow(t1)) {
@@ -232,15 +232,15 @@ public final class ClusterBench {
                 }
                 PoolReply rel;
                 try {
-                    rel = client.poolRelease(key, got.getFence());
+                    rel = client.pools().release(key, got.fence());
                 } catch (BatonException e) {
                     problem("release " + e.getClass().getSimpleName() + " " + e.statusCode()
                             + (e.errorCode() == null ? "" : "/" + e.errorCode()));
                     continue;
                 }
                 long t2 = System.nanoTime();
-                if (rel.getStatus() != PoolStatus.POOL_RELEASED) {
-                    problem("release status " + rel.getStatus());
+                if (rel.status() != PoolStatus.RELEASED) {
+                    problem("release status " + rel.status());
                 } else if (inWindow(t2)) {
                     release.recordValue(Math.min((t2 - t1) / 1000, release.getHighestTrackableValue()));
                     pairs++;
@@ -251,7 +251,7 @@ public final class ClusterBench {
         /** After a failed acquire the outcome is unknown: give back whatever the session may hold on the key. */
         private void releaseQuietly(String key) {
             try {
-                client.poolRelease(key);
+                client.pools().release(key);
             } catch (BatonException ignored) {
                 // nothing held, or the cluster is still unavailable
             }
@@ -357,9 +357,9 @@ public final class ClusterBench {
         long errors = problems.values().stream().mapToLong(Long::longValue).sum();
 
         // Nothing may be left held or waiting.
-        PoolTotals totals = clients.get(0).poolTotals();
-        if (totals.getProcessing() != 0 || totals.getWaiting() != 0) {
-            problems.merge("left over: processing=" + totals.getProcessing() + " waiting=" + totals.getWaiting(), 1L,
+        PoolTotals totals = clients.get(0).pools().totals();
+        if (totals.processing() != 0 || totals.waiting() != 0) {
+            problems.merge("left over: processing=" + totals.processing() + " waiting=" + totals.waiting(), 1L,
                     Long::sum);
         }
 

@@ -1,7 +1,7 @@
 package dev.baton.bench.cluster;
 
-import dev.baton.api.v1.PoolReply;
-import dev.baton.api.v1.PoolStatus;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolStatus;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
@@ -265,18 +265,18 @@ public final class FailoverBench {
         while (!volatileStop) {
             PoolReply r;
             try {
-                r = c.poolAcquire(key, 1, 100, Duration.ofSeconds(10), false);
+                r = c.pools().acquire(key, 1, 100, Duration.ofSeconds(10), false);
             } catch (BatonException e) {
                 problems.merge("acquire " + e.getClass().getSimpleName() + " " + e.statusCode(), 1L, Long::sum);
                 try {
-                    c.poolRelease(key);
+                    c.pools().release(key);
                 } catch (BatonException ignored) {
                     // nothing held, or still unavailable
                 }
                 continue;
             }
-            if (r.getStatus() != PoolStatus.POOL_LOCKED) {
-                problems.merge("acquire status " + r.getStatus(), 1L, Long::sum);
+            if (r.status() != PoolStatus.LOCKED) {
+                problems.merge("acquire status " + r.status(), 1L, Long::sum);
                 continue;
             }
             long now = System.nanoTime();
@@ -284,9 +284,9 @@ public final class FailoverBench {
                 firstSuccess.compareAndSet(0, now);
             }
             try {
-                PoolReply rel = c.poolRelease(key, r.getFence());
-                if (rel.getStatus() != PoolStatus.POOL_RELEASED) {
-                    problems.merge("release status " + rel.getStatus(), 1L, Long::sum);
+                var rel = c.pools().release(key, r.fence());
+                if (rel.status() != PoolStatus.RELEASED) {
+                    problems.merge("release status " + rel.status(), 1L, Long::sum);
                 } else {
                     pairs.incrementAndGet();
                 }

@@ -1,21 +1,12 @@
 package dev.baton.bench.load;
 
-import dev.baton.api.v1.PoolReply;
-import dev.baton.api.v1.PoolStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
+import dev.baton.client.BatonSession;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolStatus;
+import dev.baton.client.Pools;
 
-import io.grpc.CallOptions;
-import io.grpc.ClientCall;
-import io.grpc.ConnectivityState;
-import io.grpc.Grpc;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.MethodDescriptor;
-import io.grpc.TlsChannelCredentials;
-
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -23,22 +14,20 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Baton through its Java client: one {@link BatonClient}, hence one session, per handle (a session has
- * at most one waiting acquire and holds at most a few slots, so clients are not shared between
- * threads). Acquire is {@code poolAcquire(key, W, maxQueue, timeout, forAnyone)}, a single call that
- * the server answers when the wait ends; release is {@code poolRelease(key, fence)} with the grant's
- * fence. Every client is given all the endpoints and follows the leader from there.
+ * Baton through its Java client: one {@link BatonClient} per handle (one client per client thread, as
+ * the other contenders have one connection per thread). Acquire is
+ * {@code pools().acquire(key, W, maxQueue, timeout, forAnyone)}, a single call that the server answers
+ * when the wait ends; release is {@code pools().release(key, fence)} with the grant's fence. Every client is given all the endpoints and follows the leader from there.
  *
  * <p>Against secured nodes, each client connects with TLS (verifying the nodes against a CA file) and
  * sends a bearer token with every call, as an application would.
  *
- * <p>A session per pair ({@link #perPair()}): a {@code BatonClient} holds exactly one session, opened by
- * {@code build()} and closed by {@code close()}, so each pair builds a new client (Sessions.Open and
- * its keep-alive stream) and closes it after the release (Sessions.Close, waited for). The gRPC
- * channels, though, are kept by the client thread from pair to pair and handed to each client through
- * its channel factory: a Java application would keep its connection and open a session per request,
- * not connect per request, and a new HTTP/2 connection (and TLS handshake) per pair would measure
- * gRPC's connection setup rather than Baton's sessions.
+ * <p>A session per pair ({@link #perPair()}): each client thread keeps one {@code BatonClient} (its
+ * connections) and opens a new session of it per pair ({@link BatonClient#newSession()}: Sessions.Open
+ * and its keep-alive stream), closing it after the release (Sessions.Close, waited for). A Java
+ * application would keep its connection and open a session per request, not connect per request, and
+ * a new HTTP/2 connection (and TLS handshake) per pair would measure gRPC's connection setup rather
+ * than Baton's sessions.
  */
 public final class BatonContender extends Contender {
     private final List<String> endpoints;
@@ -70,17 +59,22 @@ public final class BatonContender extends Contender {
         String secured = (tlsCaFile != null ? " over TLS, the nodes' certificates checked against their CA" : "")
                 + (authToken != null ? ", a bearer token on every call" : "");
         return facts("dev.baton.client.BatonClient (gRPC" + secured + "), one client and session per client thread",
-                "poolAcquire(key, W, maxqueue, timeout) held by the server while waiting; poolRelease(key, fence)",
+                "pools().acquire(key, W, maxqueue, timeout) held by the server while waiting; pools().release(key, fence)",
                 String.join(",", endpoints),
-                "a new BatonClient, hence a new session (Sessions.Open and the keep-alive stream, in the open time),"
-                        + " the acquire and release, then BatonClient.close() (Sessions.Close, waited for); the gRPC"
-                        + " channels" + (tlsCaFile != null ? " (and their TLS sessions)" : "") + " are kept by the client"
-                        + " thread and shared by its successive clients: the client has one session per client object,"
-                        + " and a Java application would keep its connection rather than connect per request");
+                "a new session of the thread's BatonClient (BatonClient.newSession(): Sessions.Open and the keep-alive"
+                        + " stream, in the open time), the acquire and release, then its close() (Sessions.Close, waited"
+                        + " for); the client and its gRPC channels" + (tlsCaFile != null ? " (and their TLS sessions)" : "")
+                        + " are kept by the client thread, as a Java application would keep its connection rather than"
+                        + " connect per request");
     }
 
     @Override
     public Handle open() {
+        BatonClient client = client();
+        return new BatonHandle(client.pools(), client::close);
+    }
+
+    private BatonClient client() {
         BatonClient.Builder b = BatonClient.builder().endpoints(endpoints);
         if (tlsCaFile != null) {
             b.tls(tlsCaFile);
@@ -88,7 +82,7 @@ public final class BatonContender extends Contender {
         if (authToken != null) {
             b.authToken(authToken);
         }
-        return new BatonHandle(b.build());
+        return b.build();
     }
 
     @Override
@@ -97,136 +91,57 @@ public final class BatonContender extends Contender {
     }
 
     /**
-     * One client thread's gRPC channels, one per endpoint (made when a client first asks for it, with
-     * the settings of the client's own channels), and a new {@link BatonClient} on them per pair.
+     * One client thread's {@link BatonClient} (its connections), made at the thread's first pair, and a
+     * new session of it ({@link BatonClient#newSession()}) per pair.
      */
     private final class SessionPerPair implements PerPair {
-        /** By address; a client may ask from a gRPC thread (an endpoint learnt from a leader hint). */
-        private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+        private BatonClient client;
 
         @Override
         public Handle open() {
-            BatonClient.Builder b = BatonClient.builder().endpoints(endpoints)
-                    .channelFactory(address -> new KeptChannel(channels.computeIfAbsent(address, this::channel)));
-            if (authToken != null) {
-                b.authToken(authToken);
+            if (client == null) {
+                client = client();
             }
-            return new BatonHandle(b.build());
-        }
-
-        /** As the client makes its own (plaintext, or TLS checked against the CA): I/O-thread callbacks. */
-        private ManagedChannel channel(String address) {
-            if (tlsCaFile == null) {
-                return ManagedChannelBuilder.forTarget(address).usePlaintext().directExecutor()
-                        .maxInboundMessageSize(256 << 20).build();
-            }
-            try {
-                return Grpc.newChannelBuilder(address, TlsChannelCredentials.newBuilder()
-                                .trustManager(tlsCaFile.toFile()).build())
-                        .directExecutor().maxInboundMessageSize(256 << 20).build();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            BatonSession session = client.newSession();
+            return new BatonHandle(session.pools(), session::close);
         }
 
         @Override
         public void close() {
-            channels.values().forEach(ManagedChannel::shutdownNow);
-            channels.clear();
-        }
-    }
-
-    /**
-     * A kept channel as one {@link BatonClient} sees it: the client's {@code close()} shuts it down, which
-     * here only tells that client it is done with it; the connection stays up for the thread's next
-     * pair. The client cancels its own calls (the keep-alive stream included) before that, so nothing of
-     * a closed client lingers on the connection.
-     */
-    private static final class KeptChannel extends ManagedChannel {
-        private final ManagedChannel channel;
-        private volatile boolean shutdown;
-
-        KeptChannel(ManagedChannel channel) {
-            this.channel = channel;
-        }
-
-        @Override
-        public <Q, A> ClientCall<Q, A> newCall(MethodDescriptor<Q, A> method, CallOptions options) {
-            return channel.newCall(method, options);
-        }
-
-        @Override
-        public String authority() {
-            return channel.authority();
-        }
-
-        @Override
-        public ConnectivityState getState(boolean requestConnection) {
-            return channel.getState(requestConnection);
-        }
-
-        @Override
-        public void notifyWhenStateChanged(ConnectivityState source, Runnable callback) {
-            channel.notifyWhenStateChanged(source, callback);
-        }
-
-        @Override
-        public void resetConnectBackoff() {
-            channel.resetConnectBackoff();
-        }
-
-        @Override
-        public ManagedChannel shutdown() {
-            shutdown = true;
-            return this;
-        }
-
-        @Override
-        public ManagedChannel shutdownNow() {
-            return shutdown();
-        }
-
-        @Override
-        public boolean isShutdown() {
-            return shutdown;
-        }
-
-        @Override
-        public boolean isTerminated() {
-            return shutdown;
-        }
-
-        @Override
-        public boolean awaitTermination(long timeout, TimeUnit unit) {
-            return true;
+            if (client != null) {
+                client.close();
+                client = null;
+            }
         }
     }
 
     private static final class BatonHandle implements Handle {
-        private final BatonClient client;
+        private final Pools pools;
+        private final Runnable closer;
         private String key;
         private long fence;
 
-        BatonHandle(BatonClient client) {
-            this.client = client;
+        BatonHandle(Pools pools, Runnable closer) {
+            this.pools = pools;
+            this.closer = closer;
         }
 
         @Override
         public Outcome acquire(Request r) throws ContenderException {
-            PoolReply reply = call(() -> client.poolAcquire(r.key(), r.workers(), r.maxQueue(), r.timeout(), r.forAnyone()));
-            switch (reply.getStatus()) {
-                case POOL_LOCKED -> {
+            PoolReply reply = call(() -> pools.acquire(r.key(), r.workers(), r.maxQueue(), r.timeout(), r.forAnyone()));
+            switch (reply.status()) {
+                case LOCKED -> {
                     key = r.key();
-                    fence = reply.getFence();
+                    fence = reply.fence();
                     return Outcome.GRANTED;
                 }
-                case POOL_TIMEOUT -> {
+                case TIMEOUT -> {
                     return Outcome.TIMEOUT;
                 }
-                case POOL_QUEUE_FULL -> {
+                case QUEUE_FULL -> {
                     return Outcome.QUEUE_FULL;
                 }
-                case POOL_DONE -> {
+                case DONE -> {
                     if (r.forAnyone()) {
                         return Outcome.DONE;
                     }
@@ -234,14 +149,14 @@ public final class BatonContender extends Contender {
                 default -> { }
             }
             // DONE for ACQ4ME, LOCK_HELD, ...: the session's state is not what this handle thinks.
-            throw new ContenderException(reply.getStatus().name(), "acquire answered " + reply);
+            throw new ContenderException(reply.status().name(), "acquire answered " + reply);
         }
 
         @Override
         public void release() throws ContenderException {
-            PoolReply reply = call(() -> client.poolRelease(key, fence));
-            if (reply.getStatus() != PoolStatus.POOL_RELEASED) {
-                throw new ContenderException("release:" + reply.getStatus().name(), "release answered " + reply);
+            PoolReply reply = call(() -> pools.release(key, fence));
+            if (reply.status() != PoolStatus.RELEASED) {
+                throw new ContenderException("release:" + reply.status().name(), "release answered " + reply);
             }
         }
 
@@ -262,7 +177,7 @@ public final class BatonContender extends Contender {
 
         @Override
         public void close() {
-            client.close();
+            closer.run();
         }
     }
 }

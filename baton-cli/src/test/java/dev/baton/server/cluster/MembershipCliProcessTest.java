@@ -76,8 +76,8 @@ class MembershipCliProcessTest {
             ProcessCluster.NodeProc leader = c.awaitLeader(START_MS).orElseThrow();
             Set<Long> lost = ConcurrentHashMap.newKeySet();
             try (BatonClient a = client(c, lost)) {
-                a.dispatchInit("g", Map.of("t1", "db1"));
-                a.dispatchAdvance("g", 42);
+                a.dispatch().init("g", Map.of("t1", "db1"));
+                a.dispatch().advance("g", 42);
                 ProcessCluster.NodeProc n4 = c.startJoining();
                 c.awaitStatus(n4); // up and serving, as the procedure in docs/server.md says, before adding it
                 // any node takes the change; a follower forwards it to the leader
@@ -98,8 +98,8 @@ class MembershipCliProcessTest {
                 assertThat(cli("admin", "-e", n4.api(), "remove-member", leader.raft())).isZero();
                 c.stop(leader);
                 await("3 members left", () -> c.status(n4).map(s -> s.getMembersCount() == 3).orElse(false), c);
-                assertThat(a.dispatchAdvance("g", 43).getValue()).isEqualTo(43);
-                assertThat(a.dispatchGetGroup("g").getHead()).isEqualTo(43);
+                assertThat(a.dispatch().advance("g", 43).value()).isEqualTo(43);
+                assertThat(a.dispatch().get("g").head()).isEqualTo(43);
             }
             assertThat(lost).isEmpty();
             // bad input: a clear error and exit code 1, nothing changed

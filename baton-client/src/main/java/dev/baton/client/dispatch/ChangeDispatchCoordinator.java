@@ -1,9 +1,9 @@
 package dev.baton.client.dispatch;
 
-import dev.baton.api.v1.DispatchReply;
-import dev.baton.api.v1.DispatchStatus;
-import dev.baton.api.v1.GroupInfo;
-import dev.baton.api.v1.Target;
+import dev.baton.client.DispatchReply;
+import dev.baton.client.DispatchStatus;
+import dev.baton.client.DispatchGroup;
+import dev.baton.client.DispatchTarget;
 import dev.baton.client.BatonClient;
 import dev.baton.client.NotFoundException;
 import dev.baton.client.StaleFenceException;
@@ -37,7 +37,7 @@ import java.util.Objects;
  * <p>Refusals are exceptions of the client: {@link NotFoundException} for a missing group or target,
  * {@link StaleFenceException} when a lock was lost, {@link dev.baton.client.SessionLostException} when
  * the session is gone, {@link dev.baton.client.BatonUnavailableException} when the outcome is unknown.
- * Thread-safe; all threads act for the client's one session.
+ * Thread-safe; all threads act for the client's first session.
  */
 public final class ChangeDispatchCoordinator implements Coordinator {
     private final BatonClient client;
@@ -86,8 +86,8 @@ public final class ChangeDispatchCoordinator implements Coordinator {
     @Override
     public int initState(Map<String, String> clientWikiDbs) {
         Objects.requireNonNull(clientWikiDbs, "clientWikiDbs");
-        DispatchReply r = client.dispatchInit(group, clientWikiDbs, settings == null ? null : settings.toProto());
-        return (int) r.getValue();
+        DispatchReply r = client.dispatch().init(group, clientWikiDbs, settings == null ? null : settings.toSettings());
+        return (int) r.value();
     }
 
     /**
@@ -98,7 +98,7 @@ public final class ChangeDispatchCoordinator implements Coordinator {
      */
     @Override
     public long advanceHead(long head) {
-        return client.dispatchAdvance(group, head).getValue();
+        return client.dispatch().advance(group, head).value();
     }
 
     /**
@@ -111,12 +111,12 @@ public final class ChangeDispatchCoordinator implements Coordinator {
      */
     @Override
     public DispatchState selectClient() {
-        DispatchReply r = client.dispatchSelect(group);
-        if (r.getStatus() == DispatchStatus.DISPATCH_NONE) {
+        DispatchReply r = client.dispatch().select(group);
+        if (r.status() == DispatchStatus.NONE) {
             return null;
         }
-        expect(r, DispatchStatus.DISPATCH_SELECTED, "selectClient");
-        return state(r.getTarget());
+        expect(r, DispatchStatus.SELECTED, "selectClient");
+        return state(r.target());
     }
 
     /**
@@ -130,12 +130,12 @@ public final class ChangeDispatchCoordinator implements Coordinator {
      */
     public DispatchState lockClient(String siteId) {
         Objects.requireNonNull(siteId, "siteId");
-        DispatchReply r = client.dispatchLock(group, siteId);
-        if (r.getStatus() == DispatchStatus.DISPATCH_BUSY) {
+        DispatchReply r = client.dispatch().lock(group, siteId);
+        if (r.status() == DispatchStatus.BUSY) {
             return null;
         }
-        expect(r, DispatchStatus.DISPATCH_LOCKED, "lockClient");
-        return state(r.getTarget());
+        expect(r, DispatchStatus.LOCKED, "lockClient");
+        return state(r.target());
     }
 
     /**
@@ -158,14 +158,14 @@ public final class ChangeDispatchCoordinator implements Coordinator {
         }
         DispatchReply r;
         try {
-            r = client.dispatchRelease(group, state.site(), state.fence(), state.seen());
+            r = client.dispatch().release(group, state.site(), state.fence(), state.seen());
         } catch (StaleFenceException e) {
             throw new StaleFenceException(e.errorCode(), "releaseClient: target " + state.site() + " of group "
                     + group + " is no longer locked with fence " + state.fence()
                     + "; cursor " + state.seen() + " was not stored (another dispatcher may hold the target)", e);
         }
-        expect(r, DispatchStatus.DISPATCH_RELEASED, "releaseClient");
-        return state(r.getTarget());
+        expect(r, DispatchStatus.RELEASED, "releaseClient");
+        return state(r.target());
     }
 
     /**
@@ -178,12 +178,12 @@ public final class ChangeDispatchCoordinator implements Coordinator {
      */
     @Override
     public int releaseHeld() {
-        GroupInfo g = client.dispatchGetGroup(group);
+        DispatchGroup g = client.dispatch().get(group);
         int released = 0;
-        for (Target t : g.getTargetsList()) {
-            if (t.getHolder() == client.sessionId() && t.getFence() != 0) {
+        for (DispatchTarget t : g.targets()) {
+            if (t.holder() == client.sessionId() && t.fence() != 0) {
                 try {
-                    client.dispatchRelease(group, t.getId(), t.getFence(), t.getSeen());
+                    client.dispatch().release(group, t.id(), t.fence(), t.seen());
                     released++;
                 } catch (StaleFenceException e) {
                     // released meanwhile: nothing to do
@@ -194,13 +194,13 @@ public final class ChangeDispatchCoordinator implements Coordinator {
     }
 
     private void expect(DispatchReply r, DispatchStatus want, String what) {
-        if (r.getStatus() != want) {
-            throw new IllegalStateException(what + " on group " + group + ": unexpected reply " + r.getStatus());
+        if (r.status() != want) {
+            throw new IllegalStateException(what + " on group " + group + ": unexpected reply " + r.status());
         }
     }
 
-    static DispatchState state(Target t) {
-        return new DispatchState(t.getId(), t.getName(), t.getSeen(), Instant.ofEpochMilli(t.getTouched()),
-                t.getFence());
+    static DispatchState state(DispatchTarget t) {
+        return new DispatchState(t.id(), t.name(), t.seen(), Instant.ofEpochMilli(t.touched()),
+                t.fence());
     }
 }

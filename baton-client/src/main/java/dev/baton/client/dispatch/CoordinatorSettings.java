@@ -53,12 +53,8 @@ public record CoordinatorSettings(Duration dispatchInterval, int batchSize, int 
         return new CoordinatorSettings(dispatchInterval, batchSize, n);
     }
 
-    /** The settings as the API's message. */
-    dev.baton.api.v1.DispatchSettings toProto() {
-        return dev.baton.api.v1.DispatchSettings.newBuilder()
-                .setIntervalMs(dispatchInterval.toMillis())
-                .setBatchSize(batchSize)
-                .setRandomness(randomness)
-                .build();
+    /** The settings as the client sends them. */
+    dev.baton.client.DispatchSettings toSettings() {
+        return new dev.baton.client.DispatchSettings(dispatchInterval.toMillis(), batchSize, randomness);
     }
 }

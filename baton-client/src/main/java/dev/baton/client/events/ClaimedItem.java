@@ -39,10 +39,6 @@ public record ClaimedItem(String queue, String id, byte[] payload, long fence, i
         return new String(payload, StandardCharsets.UTF_8);
     }
 
-    static ClaimedItem of(dev.baton.api.v1.ClaimedItem c) {
-        return new ClaimedItem(c.getQueue(), c.getItem(), c.getPayload().toByteArray(), c.getFence(), c.getAttempts());
-    }
-
     @Override
     public boolean equals(Object o) {
         return o instanceof ClaimedItem c && queue.equals(c.queue) && id.equals(c.id) && fence == c.fence

@@ -1,7 +1,7 @@
 package dev.baton.client.events;
 
-import dev.baton.api.v1.EventReply;
-import dev.baton.api.v1.EventStatus;
+import dev.baton.client.EventReply;
+import dev.baton.client.EventStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.NotFoundException;
 import dev.baton.client.StaleFenceException;
@@ -44,8 +44,8 @@ public final class EventActivity {
      */
     public boolean beginEventSequence(String eventName) {
         Objects.requireNonNull(eventName, "eventName");
-        EventReply r = client.eventBegin(eventName);
-        return r.getStatus() == EventStatus.EVENT_BEGUN;
+        EventReply r = client.events().begin(eventName);
+        return r.status() == EventStatus.BEGUN;
     }
 
     /**
@@ -55,7 +55,7 @@ public final class EventActivity {
      */
     public void completeEventSequence(String eventName) {
         Objects.requireNonNull(eventName, "eventName");
-        client.eventComplete(eventName);
+        client.events().complete(eventName);
     }
 
     /**
@@ -70,12 +70,12 @@ public final class EventActivity {
      */
     public void retryDocumentProcessing(ClaimedItem document) {
         Objects.requireNonNull(document, "document");
-        client.queueRetry(document.queue(), document.id(), document.fence());
+        client.queues().retry(document.queue(), document.id(), document.fence());
     }
 
     /** True if event {@code eventName} is pending now (a linearizable read). */
     public boolean isPending(String eventName) {
         Objects.requireNonNull(eventName, "eventName");
-        return client.eventGet(eventName).getPending();
+        return client.events().get(eventName).pending();
     }
 }

@@ -1,7 +1,7 @@
 package dev.baton.client.events;
 
-import dev.baton.api.v1.QueueReply;
-import dev.baton.api.v1.QueueStatus;
+import dev.baton.client.QueueReply;
+import dev.baton.client.QueueStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonInterruptedException;
 import dev.baton.client.NotFoundException;
@@ -82,8 +82,8 @@ public final class GatedQueue {
     public boolean enqueue(String item, byte[] payload, Collection<String> prerequisites) {
         Objects.requireNonNull(item, "item");
         Objects.requireNonNull(prerequisites, "prerequisites");
-        QueueReply r = client.queueEnqueue(queue, item, payload, List.copyOf(prerequisites));
-        return r.getStatus() == QueueStatus.QUEUE_ENQUEUED;
+        QueueReply r = client.queues().enqueue(queue, item, payload, List.copyOf(prerequisites));
+        return r.status() == QueueStatus.ENQUEUED;
     }
 
     /**
@@ -95,11 +95,8 @@ public final class GatedQueue {
         if (max < 1) {
             throw new IllegalArgumentException("max must be at least 1: " + max);
         }
-        QueueReply r = client.queueClaim(queue, max);
-        List<ClaimedItem> out = new ArrayList<>(r.getItemsCount());
-        for (dev.baton.api.v1.ClaimedItem c : r.getItemsList()) {
-            out.add(ClaimedItem.of(c));
-        }
+        QueueReply r = client.queues().claim(queue, max);
+        List<ClaimedItem> out = new ArrayList<>(r.items());
         return out;
     }
 
@@ -144,7 +141,7 @@ public final class GatedQueue {
      * @throws NotFoundException   if the item is no longer in the queue
      */
     public void done(ClaimedItem item) {
-        client.queueDone(queue, mine(item).id(), item.fence());
+        client.queues().done(queue, mine(item).id(), item.fence());
     }
 
     /**
@@ -155,7 +152,7 @@ public final class GatedQueue {
      * @throws NotFoundException   if the item is no longer in the queue
      */
     public void retry(ClaimedItem item) {
-        client.queueRetry(queue, mine(item).id(), item.fence());
+        client.queues().retry(queue, mine(item).id(), item.fence());
     }
 
     private ClaimedItem mine(ClaimedItem item) {

@@ -1,6 +1,6 @@
 package dev.baton.client.events;
 
-import dev.baton.api.v1.SessionEvent;
+import dev.baton.client.BatonEvent;
 
 import java.time.Duration;
 import java.util.HashMap;
@@ -29,7 +29,7 @@ import java.util.function.Consumer;
  * <p>Each queue has a generation, bumped by each announcement; a claimer reads it before a claim that
  * came back empty and waits for it to change, so an announcement between the two is not missed.
  */
-public final class QueueSignals implements Consumer<SessionEvent> {
+public final class QueueSignals implements Consumer<BatonEvent> {
     private final Map<String, Long> generations = new HashMap<>();
 
     /** Creates signals no queue has been announced on yet. */
@@ -37,9 +37,9 @@ public final class QueueSignals implements Consumer<SessionEvent> {
 
     /** Takes an event from the client's stream; only {@code QueueClaimable} events matter. */
     @Override
-    public void accept(SessionEvent event) {
-        if (event != null && event.hasQueueClaimable()) {
-            announce(event.getQueueClaimable().getQueue());
+    public void accept(BatonEvent event) {
+        if (event instanceof BatonEvent.QueueClaimable q) {
+            announce(q.queue());
         }
     }
 

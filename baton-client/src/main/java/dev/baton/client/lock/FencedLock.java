@@ -1,7 +1,7 @@
 package dev.baton.client.lock;
 
-import dev.baton.api.v1.LockReply;
-import dev.baton.api.v1.LockStatus;
+import dev.baton.client.LockReply;
+import dev.baton.client.LockStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonClosedException;
 import dev.baton.client.BatonException;
@@ -34,8 +34,8 @@ import java.util.concurrent.locks.Lock;
 import java.util.function.Consumer;
 
 /**
- * A cluster-wide mutex with fencing tokens, over Baton's fenced locks ({@code lockAcquire},
- * {@code lockRelease}), as a {@link Lock}.
+ * A cluster-wide mutex with fencing tokens, over Baton's fenced locks ({@code locks().acquire},
+ * {@code locks().release}), as a {@link Lock}.
  *
  * <pre>{@code
  * FencedLock lock = new FencedLock(baton, "invoice-run");
@@ -47,7 +47,7 @@ import java.util.function.Consumer;
  * <h2>What it guarantees</h2>
  * <ul>
  *   <li><b>Mutual exclusion</b> between sessions (clients, processes, machines): at most one session
- *       holds a name at a time. Within one {@link BatonClient} (one session), between threads: at most
+ *       holds a name at a time. Within one {@link BatonClient}, between threads: at most
  *       one thread holds the lock, through any {@code FencedLock} object of that client and name.</li>
  *   <li><b>Fences.</b> Every grant carries a {@linkplain #fence() fence} larger than every fence granted
  *       before on the cluster. A paused or partitioned ex-holder may still believe it holds the lock;
@@ -322,7 +322,7 @@ public final class FencedLock implements Lock {
     private Grant askCluster(long waitMs, boolean interruptible) throws InterruptedException {
         LockReply reply;
         try {
-            CompletableFuture<LockReply> call = client.lockAcquireAsync(name, Duration.ofMillis(waitMs));
+            CompletableFuture<LockReply> call = client.session().locks().acquireAsync(name, Duration.ofMillis(waitMs));
             reply = interruptible ? awaitInterruptibly(call) : awaitUninterruptibly(call);
         } catch (InterruptedException | BatonUnavailableException e) {
             // The session may hold the lock or still be queued for it: release it by name, then let go.
@@ -332,12 +332,12 @@ public final class FencedLock implements Lock {
             gate.permit.release();
             throw e;
         }
-        switch (reply.getStatus()) {
-            case LOCK_LOCKED:
-            case LOCK_ALREADY_HELD: // the session held it already (e.g. a retried grant): it is ours
-                return grant(reply.getFence());
-            case LOCK_BUSY:
-            case LOCK_TIMEOUT:
+        switch (reply.status()) {
+            case LOCKED:
+            case ALREADY_HELD: // the session held it already (e.g. a retried grant): it is ours
+                return grant(reply.fence());
+            case BUSY:
+            case TIMEOUT:
                 return null;
             default:
                 gate.permit.release();
@@ -402,7 +402,7 @@ public final class FencedLock implements Lock {
         }
         LockReply reply;
         try {
-            reply = awaitUninterruptibly(client.lockReleaseAsync(name, g.fence));
+            reply = awaitUninterruptibly(client.session().locks().releaseAsync(name, g.fence));
         } catch (BatonUnavailableException e) {
             LOG.log(Level.WARNING, "Unlocking " + name + " (fence " + g.fence + ") got no answer; retrying in the"
                     + " background", e);
@@ -416,8 +416,8 @@ public final class FencedLock implements Lock {
             throw e;
         }
         gate.permit.release();
-        if (reply.getStatus() != LockStatus.LOCK_UNLOCKED) {
-            throw lostNow(g, new IllegalStateException("the cluster answered " + reply.getStatus()));
+        if (reply.status() != LockStatus.UNLOCKED) {
+            throw lostNow(g, new IllegalStateException("the cluster answered " + reply.status()));
         }
     }
 
@@ -428,7 +428,7 @@ public final class FencedLock implements Lock {
     private void releaseInBackground(long fence) {
         CompletableFuture<LockReply> call;
         try {
-            call = client.lockReleaseAsync(name, fence);
+            call = client.session().locks().releaseAsync(name, fence);
         } catch (RuntimeException e) {
             call = CompletableFuture.failedFuture(e);
         }

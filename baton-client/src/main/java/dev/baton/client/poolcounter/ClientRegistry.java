@@ -9,8 +9,8 @@ import java.util.Set;
 import java.util.WeakHashMap;
 
 /**
- * What {@link PoolCounter}s know about each {@link BatonClient} they share. A client is one session,
- * which is what MediaWiki's rules think of as "the process" (PHP: one request, one poolcounterd
+ * What {@link PoolCounter}s know about each {@link BatonClient} they share. A client plays the part of
+ * what MediaWiki's rules think of as "the process" (PHP: one request, one poolcounterd
  * connection):
  * <ul>
  *   <li>the one {@code PoolCounter} that holds, or is acquiring, the client's single might-wait

@@ -1,8 +1,8 @@
 package dev.baton.client.poolcounter;
 
-import dev.baton.api.v1.PoolReply;
-import dev.baton.api.v1.PoolSlot;
-import dev.baton.api.v1.SessionInfo;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolSlot;
+import dev.baton.client.SessionInfo;
 import dev.baton.client.BatonClient;
 import dev.baton.client.BatonException;
 import dev.baton.client.BatonInterruptedException;
@@ -44,9 +44,9 @@ import java.util.concurrent.TimeUnit;
  *       result; nothing is held).</li>
  *   <li>{@link #release()}: {@code RELEASED}, or {@code NOT_LOCKED} if this object holds nothing. It
  *       releases exactly the slot this object was granted (by its fence), even when several
- *       {@code PoolCounter}s share the client's session, and tells every for-anyone waiter
+ *       {@code PoolCounter}s share the client, and tells every for-anyone waiter
  *       {@code DONE}.</li>
- *   <li><b>One might-wait key per client.</b> A {@link BatonClient} is one session, i.e. MediaWiki's
+ *   <li><b>One might-wait key per client.</b> A {@link BatonClient} is MediaWiki's
  *       "process": it may hold (or be acquiring) only one key that does not start with
  *       {@code nowait:}; a second gets {@code ERROR} "You may only acquire a single non-nowait
  *       lock". Keys starting with {@code nowait:} must be acquired with timeout 0, else {@code ERROR}
@@ -205,7 +205,7 @@ public final class PoolCounter {
         }
         PoolReply reply;
         try {
-            reply = client.poolAcquire(key, conf.workers(), conf.maxQueue(), timeout, forAnyone);
+            reply = client.session().pools().acquire(key, conf.workers(), conf.maxQueue(), timeout, forAnyone);
         } catch (BatonUnavailableException | BatonInterruptedException e) {
             // The session may hold the slot, or still wait for it: clear that up in the background.
             ClientRegistry.endAcquire(client, key, 0, true);
@@ -218,7 +218,7 @@ public final class PoolCounter {
         }
         PoolCounterStatus status = toStatus(reply);
         if (status.code() == PoolCounterStatus.Code.LOCKED) {
-            heldFence = reply.getFence();
+            heldFence = reply.fence();
             ClientRegistry.endAcquire(client, key, heldFence, false);
         } else {
             ClientRegistry.endAcquire(client, key, 0, false);
@@ -229,15 +229,15 @@ public final class PoolCounter {
 
     /** The status for a reply of the server (an unexpected one is an {@code ERROR}). */
     static PoolCounterStatus toStatus(PoolReply reply) {
-        return switch (reply.getStatus()) {
-            case POOL_LOCKED -> PoolCounterStatus.LOCKED;
-            case POOL_DONE -> PoolCounterStatus.DONE;
-            case POOL_QUEUE_FULL -> PoolCounterStatus.QUEUE_FULL;
-            case POOL_TIMEOUT -> PoolCounterStatus.TIMEOUT;
-            case POOL_LOCK_HELD -> PoolCounterStatus.LOCK_HELD;
-            case POOL_RELEASED -> PoolCounterStatus.RELEASED;
-            case POOL_NOT_LOCKED -> PoolCounterStatus.NOT_LOCKED;
-            default -> PoolCounterStatus.error("unexpected reply from Baton: " + reply.getStatus());
+        return switch (reply.status()) {
+            case LOCKED -> PoolCounterStatus.LOCKED;
+            case DONE -> PoolCounterStatus.DONE;
+            case QUEUE_FULL -> PoolCounterStatus.QUEUE_FULL;
+            case TIMEOUT -> PoolCounterStatus.TIMEOUT;
+            case LOCK_HELD -> PoolCounterStatus.LOCK_HELD;
+            case RELEASED -> PoolCounterStatus.RELEASED;
+            case NOT_LOCKED -> PoolCounterStatus.NOT_LOCKED;
+            default -> PoolCounterStatus.error("unexpected reply from Baton: " + reply.status());
         };
     }
 
@@ -267,7 +267,7 @@ public final class PoolCounter {
         heldFence = 0;
         try {
             // Uninterruptible: a release in a finally block of an interrupted thread must still happen.
-            PoolReply reply = joinUninterruptibly(client.poolReleaseAsync(key, fence));
+            PoolReply reply = joinUninterruptibly(client.session().pools().releaseAsync(key, fence));
             releasedFence(fence);
             return toStatus(reply);
         } catch (StaleFenceException e) {
@@ -305,7 +305,7 @@ public final class PoolCounter {
 
     /** Retries releasing the slot granted with {@code fence} until the cluster answers. */
     private void releaseInBackground(long fence) {
-        client.poolReleaseAsync(key, fence).whenComplete((reply, failure) -> {
+        client.session().pools().releaseAsync(key, fence).whenComplete((reply, failure) -> {
             if (unwrap(failure) instanceof BatonUnavailableException) {
                 LATER.execute(() -> releaseInBackground(fence));
                 return;
@@ -331,7 +331,7 @@ public final class PoolCounter {
         }
         CompletableFuture<SessionInfo> read;
         try {
-            read = client.sessionGetAsync();
+            read = client.session().sessions().getAsync();
         } catch (RuntimeException e) {
             read = CompletableFuture.failedFuture(e);
         }
@@ -352,14 +352,14 @@ public final class PoolCounter {
     private CompletableFuture<Void> releaseUnknownSlots(SessionInfo session) {
         Set<Long> known = ClientRegistry.heldFences(client, key);
         List<CompletableFuture<PoolReply>> releases = new ArrayList<>();
-        for (PoolSlot slot : session.getPoolSlotsList()) {
-            if (!slot.getKey().equals(key)) {
+        for (PoolSlot slot : session.poolSlots()) {
+            if (!slot.key().equals(key)) {
                 continue;
             }
-            if (!"HELD".equals(slot.getState())) {
-                releases.add(client.poolReleaseAsync(key, 0));
-            } else if (!known.contains(slot.getId())) {
-                releases.add(client.poolReleaseAsync(key, slot.getId())
+            if (!"HELD".equals(slot.state())) {
+                releases.add(client.session().pools().releaseAsync(key, 0));
+            } else if (!known.contains(slot.id())) {
+                releases.add(client.session().pools().releaseAsync(key, slot.id())
                         .exceptionally(t -> {
                             if (unwrap(t) instanceof StaleFenceException) {
                                 return null; // released meanwhile

@@ -29,10 +29,10 @@ class DispatchStateTest {
         assertThat(CoordinatorSettings.DEFAULTS).isEqualTo(new CoordinatorSettings(Duration.ofSeconds(60), 1000, 15));
         CoordinatorSettings s = CoordinatorSettings.DEFAULTS.withDispatchInterval(Duration.ofMillis(2500))
                 .withBatchSize(420).withRandomness(3);
-        dev.baton.api.v1.DispatchSettings p = s.toProto();
-        assertThat(p.getIntervalMs()).isEqualTo(2500);
-        assertThat(p.getBatchSize()).isEqualTo(420);
-        assertThat(p.getRandomness()).isEqualTo(3);
+        dev.baton.client.DispatchSettings p = s.toSettings();
+        assertThat(p.intervalMs()).isEqualTo(2500);
+        assertThat(p.batchSize()).isEqualTo(420);
+        assertThat(p.randomness()).isEqualTo(3);
         assertThatThrownBy(() -> s.withRandomness(0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> s.withBatchSize(0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> s.withDispatchInterval(Duration.ofMillis(-1)))

@@ -1,8 +1,6 @@
 package dev.baton.client.events;
 
-import dev.baton.api.v1.EventCompleted;
-import dev.baton.api.v1.QueueClaimable;
-import dev.baton.api.v1.SessionEvent;
+import dev.baton.client.BatonEvent;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -14,8 +12,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Signals count announcements per queue and wake waiters; claimed items copy their payload. */
 class QueueSignalsTest {
-    static SessionEvent claimable(String queue) {
-        return SessionEvent.newBuilder().setQueueClaimable(QueueClaimable.newBuilder().setQueue(queue)).build();
+    static BatonEvent claimable(String queue) {
+        return new BatonEvent.QueueClaimable(queue);
     }
 
     @Test
@@ -24,7 +22,7 @@ class QueueSignalsTest {
         s.accept(claimable("fetch"));
         s.accept(claimable("fetch"));
         s.accept(claimable("other"));
-        s.accept(SessionEvent.newBuilder().setEventCompleted(EventCompleted.newBuilder().setName("fetch")).build());
+        s.accept(new BatonEvent.EventCompleted("fetch"));
         assertThat(s.generation("fetch")).isEqualTo(2);
         assertThat(s.generation("other")).isEqualTo(1);
         assertThat(s.generation("never")).isZero();

@@ -285,7 +285,7 @@ class FencedLockTest {
         node.poolAcquire = r -> {
             throw FakeBaton.error(Status.Code.FAILED_PRECONDITION, "UNKNOWN_SESSION");
         };
-        assertThatThrownBy(() -> client.poolAcquire("x", 1, 1, Duration.ZERO, false))
+        assertThatThrownBy(() -> client.pools().acquire("x", 1, 1, Duration.ZERO, false))
                 .isInstanceOf(SessionLostException.class);
 
         await(() -> !lost.isEmpty(), "the listener heard of the loss");

@@ -1,7 +1,7 @@
 package dev.baton.it.dispatch;
 
-import dev.baton.api.v1.GroupInfo;
-import dev.baton.api.v1.Target;
+import dev.baton.client.DispatchGroup;
+import dev.baton.client.DispatchTarget;
 import dev.baton.client.BatonClient;
 import dev.baton.client.NotFoundException;
 import dev.baton.client.StaleFenceException;
@@ -61,10 +61,10 @@ class ChangeDispatchCoordinatorTest {
         clusters.values().forEach(Nodes::close);
     }
 
-    private static Map<String, Target> targets(BatonClient c, String group) {
-        Map<String, Target> out = new HashMap<>();
-        for (Target t : c.dispatchGetGroup(group).getTargetsList()) {
-            out.put(t.getId(), t);
+    private static Map<String, DispatchTarget> targets(BatonClient c, String group) {
+        Map<String, DispatchTarget> out = new HashMap<>();
+        for (DispatchTarget t : c.dispatch().get(group).targets()) {
+            out.put(t.id(), t);
         }
         return out;
     }
@@ -84,20 +84,20 @@ class ChangeDispatchCoordinatorTest {
 
         // again, with a renamed known target and a new one: only the new one is added
         assertThat(coord.initState(Map.of("enwiki", "renamed", "frwiki", "frwikidb"))).isEqualTo(1);
-        GroupInfo info = c.dispatchGetGroup(g);
-        assertThat(info.getSettings().getIntervalMs()).isEqualTo(5000);
-        assertThat(info.getSettings().getBatchSize()).isEqualTo(7);
-        assertThat(info.getSettings().getRandomness()).isEqualTo(2);
-        Map<String, Target> t = targets(c, g);
+        DispatchGroup info = c.dispatch().get(g);
+        assertThat(info.settings().intervalMs()).isEqualTo(5000);
+        assertThat(info.settings().batchSize()).isEqualTo(7);
+        assertThat(info.settings().randomness()).isEqualTo(2);
+        Map<String, DispatchTarget> t = targets(c, g);
         assertThat(t).containsOnlyKeys("enwiki", "dewiki", "0", "frwiki");
-        assertThat(t.get("enwiki").getName()).isEqualTo("enwikidb");
-        assertThat(t.get("enwiki").getSeen()).isEqualTo(4);
-        assertThat(t.get("frwiki").getSeen()).isZero();
-        assertThat(t.get("frwiki").getTouched()).isZero();
+        assertThat(t.get("enwiki").name()).isEqualTo("enwikidb");
+        assertThat(t.get("enwiki").seen()).isEqualTo(4);
+        assertThat(t.get("frwiki").seen()).isZero();
+        assertThat(t.get("frwiki").touched()).isZero();
 
         // a coordinator without settings keeps the group's
         assertThat(new ChangeDispatchCoordinator(c, g).initState(Map.of())).isZero();
-        assertThat(c.dispatchGetGroup(g).getSettings().getBatchSize()).isEqualTo(7);
+        assertThat(c.dispatch().get(g).settings().batchSize()).isEqualTo(7);
     }
 
     @ParameterizedTest(name = "{0} node(s)")
@@ -118,7 +118,7 @@ class ChangeDispatchCoordinatorTest {
         assertThat(coord.advanceHead(3)).as("never lowered").isEqualTo(10);
         coord.releaseClient(coord.lockClient("a").withSeen(5));
         coord.releaseClient(coord.lockClient("b").withSeen(3));
-        c.dispatchSetDisabled(g, "d", true);
+        c.dispatch().setDisabled(g, "d", true);
 
         DispatchState first = coord.selectClient();
         assertThat(first.site()).isEqualTo("c");
@@ -131,7 +131,7 @@ class ChangeDispatchCoordinatorTest {
         assertThat(second.fence()).isGreaterThan(first.fence());
         assertThat(rival.selectClient().site()).isEqualTo("a");
         assertThat(coord.selectClient()).as("the rest is locked or disabled").isNull();
-        assertThat(targets(c, g).get("c").getHolder()).isEqualTo(c.sessionId());
+        assertThat(targets(c, g).get("c").holder()).isEqualTo(c.sessionId());
     }
 
     @ParameterizedTest(name = "{0} node(s)")
@@ -180,7 +180,7 @@ class ChangeDispatchCoordinatorTest {
         assertThat(stored.touched()).isAfter(Instant.EPOCH);
         assertThatThrownBy(() -> coord.releaseClient(s.withSeen(50))).as("already released")
                 .isInstanceOf(StaleFenceException.class).hasMessageContaining("cursor 50 was not stored");
-        assertThat(targets(c, g).get("a").getSeen()).isEqualTo(40);
+        assertThat(targets(c, g).get("a").seen()).isEqualTo(40);
 
         // a state made up with a lower cursor: the stored one stays
         DispatchState s2 = coord.lockClient("a");
@@ -190,11 +190,11 @@ class ChangeDispatchCoordinatorTest {
 
         // a paused ex-holder cannot overwrite the work of the target's new holder
         DispatchState old = coord.lockClient("b");
-        c.dispatchRelease(g, "b", 0, 0); // lost, as if its session had ended
+        c.dispatch().release(g, "b", 0, 0); // lost, as if its session had ended
         DispatchState now = rival.lockClient("b");
         assertThatThrownBy(() -> coord.releaseClient(old.withSeen(99))).isInstanceOf(StaleFenceException.class);
         assertThat(rival.releaseClient(now.withSeen(20)).seen()).isEqualTo(20);
-        assertThat(targets(c, g).get("b").getSeen()).isEqualTo(20);
+        assertThat(targets(c, g).get("b").seen()).isEqualTo(20);
     }
 
     @ParameterizedTest(name = "{0} node(s)")
@@ -213,11 +213,11 @@ class ChangeDispatchCoordinatorTest {
         rival.lockClient("c");
 
         assertThat(coord.releaseHeld()).isEqualTo(2);
-        Map<String, Target> t = targets(c, g);
+        Map<String, DispatchTarget> t = targets(c, g);
         Set<String> locked = new HashSet<>();
-        t.values().stream().filter(x -> x.getHolder() != 0).forEach(x -> locked.add(x.getId()));
+        t.values().stream().filter(x -> x.holder() != 0).forEach(x -> locked.add(x.id()));
         assertThat(locked).containsExactly("c");
-        assertThat(t.get("a").getSeen()).as("cursor unchanged").isEqualTo(6);
+        assertThat(t.get("a").seen()).as("cursor unchanged").isEqualTo(6);
         assertThat(coord.releaseHeld()).isZero();
     }
 }

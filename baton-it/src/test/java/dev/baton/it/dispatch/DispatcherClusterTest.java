@@ -1,7 +1,7 @@
 package dev.baton.it.dispatch;
 
-import dev.baton.api.v1.GroupInfo;
-import dev.baton.api.v1.Target;
+import dev.baton.client.DispatchGroup;
+import dev.baton.client.DispatchTarget;
 import dev.baton.client.BatonClient;
 import dev.baton.client.dispatch.Change;
 import dev.baton.client.dispatch.ChangeSink;
@@ -106,11 +106,11 @@ class DispatcherClusterTest {
                     }
                     lastFence.put(site, target.fence());
                 }
-                Target stored = reader.dispatchGetGroup(group).getTargetsList().stream()
-                        .filter(t -> t.getId().equals(site)).findFirst().orElseThrow();
-                if (stored.getFence() != target.fence() || stored.getHolder() == 0) {
+                DispatchTarget stored = reader.dispatch().get(group).targets().stream()
+                        .filter(t -> t.id().equals(site)).findFirst().orElseThrow();
+                if (stored.fence() != target.fence() || stored.holder() == 0) {
                     violations.add(site + " delivered under fence " + target.fence() + " but Baton has holder "
-                            + stored.getHolder() + " fence " + stored.getFence());
+                            + stored.holder() + " fence " + stored.fence());
                 }
                 if (batch.get(0).id() <= target.seen()) {
                     violations.add(site + " got change " + batch.get(0).id() + " at cursor " + target.seen());
@@ -197,15 +197,15 @@ class DispatcherClusterTest {
             Map<String, Long> stored = new TreeMap<>();
             List<String> storedViolations = new ArrayList<>();
             BooleanSupplier caughtUp = () -> {
-                GroupInfo g = watcher.dispatchGetGroup(group);
-                boolean all = g.getExists() && g.getTargetsCount() == TARGETS && g.getHead() == CHANGES;
-                for (Target t : g.getTargetsList()) {
-                    long before = stored.getOrDefault(t.getId(), 0L);
-                    if (t.getSeen() < before) {
-                        storedViolations.add(t.getId() + " stored cursor went back from " + before + " to " + t.getSeen());
+                DispatchGroup g = watcher.dispatch().get(group);
+                boolean all = g.exists() && g.targets().size() == TARGETS && g.head() == CHANGES;
+                for (DispatchTarget t : g.targets()) {
+                    long before = stored.getOrDefault(t.id(), 0L);
+                    if (t.seen() < before) {
+                        storedViolations.add(t.id() + " stored cursor went back from " + before + " to " + t.seen());
                     }
-                    stored.put(t.getId(), t.getSeen());
-                    all &= t.getSeen() == CHANGES && t.getHolder() == 0;
+                    stored.put(t.id(), t.seen());
+                    all &= t.seen() == CHANGES && t.holder() == 0;
                 }
                 return all;
             };

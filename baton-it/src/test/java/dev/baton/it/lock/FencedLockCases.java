@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.baton.api.v1.CloseSessionRequest;
-import dev.baton.api.v1.LockInfo;
+import dev.baton.client.LockInfo;
 import dev.baton.api.v1.SessionsGrpc;
 import dev.baton.client.BatonClient;
 import dev.baton.client.SessionLostException;
@@ -150,7 +150,7 @@ abstract class FencedLockCases {
         }
         assertThat(store.violations).isEmpty();
         assertThat(store.accepted).hasSize(workers * rounds).isSorted().doesNotHaveDuplicates();
-        assertThat(clients.get(0).lockGet(name).getExists()).isFalse();
+        assertThat(clients.get(0).locks().get(name).exists()).isFalse();
     }
 
     @Test
@@ -174,9 +174,9 @@ abstract class FencedLockCases {
                 throw new IllegalStateException(e);
             }
         });
-        LockInfo info = clients.get(0).lockGet(name);
-        await(() -> clients.get(0).lockGet(name).getWaitersCount() == 1, "b waits");
-        assertThat(info.getFence()).isEqualTo(first);
+        LockInfo info = clients.get(0).locks().get(name);
+        await(() -> clients.get(0).locks().get(name).waiters().size() == 1, "b waits");
+        assertThat(info.fence()).isEqualTo(first);
         a.unlock();
         assertThat(waiting.get(30, TimeUnit.SECONDS)).isGreaterThan(first);
     }
@@ -199,12 +199,12 @@ abstract class FencedLockCases {
             }
         });
         t.start();
-        await(() -> holderClient.lockGet(name).getWaitersCount() == 1, "the waiter is queued");
+        await(() -> holderClient.locks().get(name).waiters().size() == 1, "the waiter is queued");
         t.interrupt();
         t.join(30_000);
         assertThat(thrown).singleElement().isInstanceOf(InterruptedException.class);
         // Its queued request is cancelled in the background.
-        await(() -> holderClient.lockGet(name).getWaitersCount() == 0, "the wait is cancelled");
+        await(() -> holderClient.locks().get(name).waiters().size() == 0, "the wait is cancelled");
         holder.unlock();
 
         CompletableFuture<Long> next = CompletableFuture.supplyAsync(() -> {
@@ -231,11 +231,11 @@ abstract class FencedLockCases {
         assertThatThrownBy(other::fence).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> CompletableFuture.runAsync(holder::unlock).join())
                 .hasCauseInstanceOf(IllegalMonitorStateException.class);
-        assertThat(holderClient.lockGet(name).getHolder()).isEqualTo(holderClient.sessionId());
+        assertThat(holderClient.locks().get(name).holder()).isEqualTo(holderClient.sessionId());
         assertThatThrownBy(holder::lock).isInstanceOf(IllegalStateException.class).hasMessageContaining("reentrant");
         assertThatThrownBy(holder::newCondition).isInstanceOf(UnsupportedOperationException.class);
         holder.unlock();
-        assertThat(holderClient.lockGet(name).getExists()).isFalse();
+        assertThat(holderClient.locks().get(name).exists()).isFalse();
     }
 
     @Test

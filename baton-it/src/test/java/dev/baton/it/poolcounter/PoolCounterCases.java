@@ -2,7 +2,7 @@ package dev.baton.it.poolcounter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.baton.api.v1.PoolInfo;
+import dev.baton.client.PoolInfo;
 import dev.baton.client.BatonClient;
 import dev.baton.client.poolcounter.PoolCounter;
 import dev.baton.client.poolcounter.PoolCounterStatus;
@@ -73,7 +73,7 @@ abstract class PoolCounterCases {
     }
 
     private PoolInfo pool(String key) {
-        return clients.get(0).poolGet(key);
+        return clients.get(0).pools().get(key);
     }
 
     @Test
@@ -84,12 +84,12 @@ abstract class PoolCounterCases {
         long fence = pc.fence();
         assertThat(fence).isPositive();
         PoolInfo info = pool(pc.key());
-        assertThat(info.getProcessing()).isEqualTo(1);
-        assertThat(info.getHolders(0).getSession()).isEqualTo(c.sessionId());
-        assertThat(info.getHolders(0).getFence()).isEqualTo(fence);
+        assertThat(info.processing()).isEqualTo(1);
+        assertThat(info.holders().get(0).session()).isEqualTo(c.sessionId());
+        assertThat(info.holders().get(0).fence()).isEqualTo(fence);
 
         assertThat(pc.release().code()).isEqualTo(Code.RELEASED);
-        assertThat(pool(pc.key()).getExists()).isFalse();
+        assertThat(pool(pc.key()).exists()).isFalse();
         assertThat(pc.release().code()).isEqualTo(Code.NOT_LOCKED);
 
         assertThat(pc.acquireForMe(Duration.ZERO).code()).isEqualTo(Code.LOCKED);
@@ -126,12 +126,12 @@ abstract class PoolCounterCases {
         assertThat(holder.acquireForMe().code()).isEqualTo(Code.LOCKED);
 
         CompletableFuture<PoolCounterStatus> waiting = CompletableFuture.supplyAsync(waiter::acquireForAnyone);
-        await(() -> pool(key).getWaiting() == 1, "the for-anyone request waits");
+        await(() -> pool(key).waiting() == 1, "the for-anyone request waits");
         assertThat(holder.release().code()).isEqualTo(Code.RELEASED);
         assertThat(waiting.get(30, TimeUnit.SECONDS).code()).isEqualTo(Code.DONE);
         assertThat(waiter.fence()).isZero();
         assertThat(waiter.release().code()).isEqualTo(Code.NOT_LOCKED);
-        assertThat(pool(key).getExists()).isFalse();
+        assertThat(pool(key).exists()).isFalse();
     }
 
     @Test
@@ -144,7 +144,7 @@ abstract class PoolCounterCases {
         long first = holder.fence();
 
         CompletableFuture<PoolCounterStatus> waiting = CompletableFuture.supplyAsync(() -> waiter.acquireForMe(20));
-        await(() -> pool(key).getWaiting() == 1, "the for-me request waits");
+        await(() -> pool(key).waiting() == 1, "the for-me request waits");
         holder.release();
         assertThat(waiting.get(30, TimeUnit.SECONDS).code()).isEqualTo(Code.LOCKED);
         assertThat(waiter.fence()).isGreaterThan(first);
@@ -187,7 +187,7 @@ abstract class PoolCounterCases {
         PoolCounterStatus refused = second.acquireForMe();
         assertThat(refused.code()).isEqualTo(Code.ERROR);
         assertThat(refused.message()).contains("single non-nowait lock");
-        assertThat(pool(second.key()).getExists()).isFalse();
+        assertThat(pool(second.key()).exists()).isFalse();
 
         PoolCounter waiting = new PoolCounter(c, "T", PoolType.of(1, 10, 0), "nowait:" + key("c"));
         assertThat(waiting.acquireForMe(5).message()).contains("must have 0 timeout");
@@ -239,10 +239,10 @@ abstract class PoolCounterCases {
         third.acquireForMe();
         // poolcounterd would release the newest slot (third's); Baton releases the one quoted.
         assertThat(first.release().code()).isEqualTo(Code.RELEASED);
-        assertThat(pool(key).getHoldersList()).extracting(h -> h.getFence())
+        assertThat(pool(key).holders()).extracting(h -> h.fence())
                 .containsExactlyInAnyOrder(second.fence(), third.fence());
         assertThat(second.release().code()).isEqualTo(Code.RELEASED);
-        assertThat(pool(key).getHoldersList()).extracting(h -> h.getFence()).containsExactly(third.fence());
+        assertThat(pool(key).holders()).extracting(h -> h.fence()).containsExactly(third.fence());
         third.release();
     }
 

@@ -2,7 +2,7 @@ package dev.baton.it.poolcounter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.baton.api.v1.PoolInfo;
+import dev.baton.client.PoolInfo;
 import dev.baton.client.BatonClient;
 import dev.baton.client.poolcounter.PoolCounter;
 import dev.baton.client.poolcounter.PoolCounterStatus;
@@ -127,9 +127,9 @@ abstract class PoolCounterWorkCases {
                                         if (everyoneArrived.get()) {
                                             return true;
                                         }
-                                        PoolInfo info = observer.poolGet(page);
+                                        PoolInfo info = observer.pools().get(page);
                                         last.set(info);
-                                        if (info.getProcessing() + info.getWaiting() == callers) {
+                                        if (info.processing() + info.waiting() == callers) {
                                             everyoneArrived.set(true);
                                         }
                                         return everyoneArrived.get();
@@ -168,8 +168,8 @@ abstract class PoolCounterWorkCases {
         assertThat(mostAtOnce.get()).isEqualTo(2);
         assertThat(renders.get()).isEqualTo(2);
         assertThat(fromCache.get()).isEqualTo(callers - 2);
-        assertThat(observer.poolGet(page).getExists()).isFalse();
-        assertThat(observer.poolTotals().getDone()).isGreaterThanOrEqualTo(callers - 2);
+        assertThat(observer.pools().get(page).exists()).isFalse();
+        assertThat(observer.pools().totals().done()).isGreaterThanOrEqualTo(callers - 2);
     }
 
     @Test
@@ -192,7 +192,7 @@ abstract class PoolCounterWorkCases {
                 .build();
         assertThat(withStale.execute()).isEqualTo("stale");
         assertThat(calls).containsExactly("fallback(true)");
-        assertThat(observer.poolGet(page).getWaiting()).isZero();
+        assertThat(observer.pools().get(page).waiting()).isZero();
 
         // No stale copy: it waits for anyone, and gets the renderer's result.
         PoolCounterWork<String> withoutStale = PoolCounterWork.<String>builder(
@@ -200,13 +200,13 @@ abstract class PoolCounterWorkCases {
                 .cachedWork(() -> "cached")
                 .build();
         CompletableFuture<String> waiting = CompletableFuture.supplyAsync(withoutStale::execute);
-        await(() -> observer.poolGet(page).getWaiting() == 1, "the second caller waits");
+        await(() -> observer.pools().get(page).waiting() == 1, "the second caller waits");
         renderer.release();
         assertThat(waiting.get(30, TimeUnit.SECONDS)).isEqualTo("cached");
 
         // Free key: the fast try gets the slot and the work is done at once.
         assertThat(withStale.execute()).isEqualTo("fresh");
-        assertThat(observer.poolGet(page).getExists()).isFalse();
+        assertThat(observer.pools().get(page).exists()).isFalse();
     }
 
     @Test

@@ -1,7 +1,7 @@
 package dev.baton.it.session;
 
-import dev.baton.api.v1.PoolReply;
-import dev.baton.api.v1.PoolStatus;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolStatus;
 import dev.baton.client.BatonClient;
 import dev.baton.it.Nodes;
 import org.junit.jupiter.api.Test;
@@ -21,22 +21,22 @@ class ClientTokenTakeOverTest {
     void aClientTakingOverATokenGetsItsOwnAnswers() {
         try (Nodes nodes = Nodes.single();
              BatonClient before = nodes.clientBuilder().clientToken("render-42").build()) {
-            PoolReply a = before.poolAcquire("page-a", 1, 1, Duration.ZERO, false);
-            assertThat(a.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+            PoolReply a = before.pools().acquire("page-a", 1, 1, Duration.ZERO, false);
+            assertThat(a.status()).isEqualTo(PoolStatus.LOCKED);
             // the old client makes no further call, as if its process had died with the session alive
 
             try (BatonClient after = nodes.clientBuilder().clientToken("render-42").build()) {
                 assertThat(after.sessionId()).isEqualTo(before.sessionId());
 
-                PoolReply b = after.poolAcquire("page-b", 1, 1, Duration.ZERO, false);
+                PoolReply b = after.pools().acquire("page-b", 1, 1, Duration.ZERO, false);
 
-                assertThat(b.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-                assertThat(b.getKey()).isEqualTo("page-b");
-                assertThat(b.getFence()).isNotEqualTo(a.getFence());
-                assertThat(after.poolGet("page-b").getProcessing()).as("the acquire was executed").isEqualTo(1);
+                assertThat(b.status()).isEqualTo(PoolStatus.LOCKED);
+                assertThat(b.key()).isEqualTo("page-b");
+                assertThat(b.fence()).isNotEqualTo(a.fence());
+                assertThat(after.pools().get("page-b").processing()).as("the acquire was executed").isEqualTo(1);
                 // and what the predecessor held is the session's, so the new client can let it go
-                assertThat(after.poolRelease("page-a").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
-                assertThat(after.poolGet("page-a").getProcessing()).isZero();
+                assertThat(after.pools().release("page-a").status()).isEqualTo(PoolStatus.RELEASED);
+                assertThat(after.pools().get("page-a").processing()).isZero();
             }
         }
     }

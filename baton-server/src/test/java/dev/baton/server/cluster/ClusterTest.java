@@ -127,25 +127,25 @@ class ClusterTest {
                     while (!stop.get()) {
                         String key = "k" + rnd.nextInt(keys);
                         try {
-                            PoolReply r = client.poolAcquire(key, workers, 1000, Duration.ofSeconds(20), false);
-                            if (r.getStatus() != PoolStatus.POOL_LOCKED) {
+                            var r = client.pools().acquire(key, workers, 1000, Duration.ofSeconds(20), false);
+                            if (r.status() != dev.baton.client.PoolStatus.LOCKED) {
                                 violations.add("acquire " + key + " answered " + r);
                                 continue;
                             }
-                            if (!fences.add(r.getFence())) {
-                                violations.add("fence " + r.getFence() + " granted twice");
+                            if (!fences.add(r.fence())) {
+                                violations.add("fence " + r.fence() + " granted twice");
                             }
                             Set<Long> h = holders.computeIfAbsent(key, k -> ConcurrentHashMap.newKeySet());
-                            h.add(r.getFence());
+                            h.add(r.fence());
                             if (h.size() > workers) {
                                 violations.add(key + " has " + h.size() + " holders: " + h);
                             }
                             Thread.sleep(2); // a nonzero hold time, so overlaps would be seen
-                            h.remove(r.getFence()); // before releasing: the observed hold is inside the real one
-                            PoolReply rel = client.poolRelease(key, r.getFence());
-                            if (rel.getStatus() != PoolStatus.POOL_RELEASED || rel.getFence() != r.getFence()) {
+                            h.remove(r.fence()); // before releasing: the observed hold is inside the real one
+                            var rel = client.pools().release(key, r.fence());
+                            if (rel.status() != dev.baton.client.PoolStatus.RELEASED || rel.fence() != r.fence()) {
                                 // an acknowledged grant that the cluster forgot
-                                violations.add("release of " + key + "/" + r.getFence() + " answered " + rel);
+                                violations.add("release of " + key + "/" + r.fence() + " answered " + rel);
                             }
                             pairs.incrementAndGet();
                         } catch (InterruptedException e) {
@@ -204,7 +204,7 @@ class ClusterTest {
             assertThat(lost).as("sessions expired by the fail-overs").isEmpty();
             for (BatonClient client : clients) {
                 assertThat(client.sessionAlive()).isTrue();
-                assertThat(client.sessionGet().getSession()).isEqualTo(client.sessionId());
+                assertThat(client.sessions().get().session()).isEqualTo(client.sessionId());
                 client.close();
             }
         }
@@ -218,14 +218,14 @@ class ClusterTest {
             assertThat(c.awaitLeader(START_MS)).as("a leader\n%s", c.logs()).isPresent();
             Set<Long> lost = ConcurrentHashMap.newKeySet();
             try (BatonClient a = client(c, lost)) {
-                a.dispatchInit("feed", Map.of("enwiki", "enwiki_db", "dewiki", "dewiki_db", "frwiki", "frwiki_db"));
-                a.dispatchAdvance("feed", 500);
-                var sel = a.dispatchSelect("feed");
-                a.dispatchRelease("feed", sel.getTarget().getId(), sel.getTarget().getFence(), 120);
-                a.queueEnqueue("docs", "d1", "hello".getBytes(), List.of("robots"));
-                a.queueEnqueue("docs", "d2", "world".getBytes(), List.of());
-                a.poolAcquire("p", 1, 5, Duration.ZERO, false);
-                a.lockAcquire("l", Duration.ZERO);
+                a.dispatch().init("feed", Map.of("enwiki", "enwiki_db", "dewiki", "dewiki_db", "frwiki", "frwiki_db"));
+                a.dispatch().advance("feed", 500);
+                var sel = a.dispatch().select("feed");
+                a.dispatch().release("feed", sel.target().id(), sel.target().fence(), 120);
+                a.queues().enqueue("docs", "d1", "hello".getBytes(), List.of("robots"));
+                a.queues().enqueue("docs", "d2", "world".getBytes(), List.of());
+                a.pools().acquire("p", 1, 5, Duration.ZERO, false);
+                a.locks().acquire("l", Duration.ZERO);
             }
             // the client closed its session: what stays is dispatch, queues and counters; wait until every
             // node has announced its address (a write of its own) so the state is quiet
@@ -258,14 +258,14 @@ class ClusterTest {
             c.stop(follower);
             Set<Long> lost = ConcurrentHashMap.newKeySet();
             try (BatonClient a = client(c, lost)) {
-                a.dispatchInit("g", Map.of("t", "t_db"));
+                a.dispatch().init("g", Map.of("t", "t_db"));
                 int total = 8_000; // any write after a snapshot the follower lacks needs one installed
                 int inFlight = 64; // below the session's idempotency window (128 remembered answers)
                 java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(inFlight);
                 ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
                 for (int i = 1; i <= total; i++) {
                     window.acquire();
-                    a.dispatchAdvanceAsync("g", i).whenComplete((r, t) -> {
+                    a.dispatch().advanceAsync("g", i).whenComplete((r, t) -> {
                         if (t != null) {
                             failures.add(t);
                         }
@@ -274,7 +274,7 @@ class ClusterTest {
                 }
                 window.acquire(inFlight);
                 assertThat(failures).isEmpty();
-                assertThat(a.dispatchGetGroup("g").getHead()).isEqualTo(total);
+                assertThat(a.dispatch().get("g").head()).isEqualTo(total);
             }
             // wait for a snapshot that covers the writes (interval 1 s), then bring the follower back
             ProcessCluster.NodeProc leader = c.awaitLeader(START_MS).orElseThrow();
@@ -308,15 +308,15 @@ class ClusterTest {
             ProcessCluster.NodeProc leader = c.awaitLeader(START_MS).orElseThrow();
             Set<Long> lost = ConcurrentHashMap.newKeySet();
             try (BatonClient a = client(c, lost)) {
-                assertThat(a.poolAcquire("before", 1, 5, Duration.ZERO, false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                assertThat(a.pools().acquire("before", 1, 5, Duration.ZERO, false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 c.kill(leader);
                 c.kill(c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow());
                 assertThat(c.awaitLeader(GENEROUS_MS)).as("leader among the 3 left\n%s", c.logs()).isPresent();
-                assertThat(a.poolAcquire("after", 1, 5, Duration.ZERO, false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
-                assertThat(a.poolGet("before").getHoldersList()).hasSize(1);
-                assertThat(a.lockAcquire("m", Duration.ZERO).getStatus().name()).isEqualTo("LOCK_LOCKED");
+                assertThat(a.pools().acquire("after", 1, 5, Duration.ZERO, false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+                assertThat(a.pools().get("before").holders()).hasSize(1);
+                assertThat(a.locks().acquire("m", Duration.ZERO).status().name()).isEqualTo("LOCK_LOCKED");
             }
             assertThat(lost).isEmpty();
         }
@@ -341,14 +341,14 @@ class ClusterTest {
                 assertThat(held.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
 
                 // a short wait times out
-                assertThat(live.poolAcquire("slot", 1, 5, Duration.ofMillis(200), false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_TIMEOUT);
+                assertThat(live.pools().acquire("slot", 1, 5, Duration.ofMillis(200), false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.TIMEOUT);
                 // a long wait, through another node, gets the slot once the dead session expires
-                PoolReply granted = live.poolAcquire("slot", 1, 5, Duration.ofSeconds(25), false);
-                assertThat(granted.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-                assertThat(granted.getFence()).isGreaterThan(held.getFence());
-                assertThat(live.poolGet("slot").getHoldersList()).singleElement()
-                        .satisfies(h -> assertThat(h.getSession()).isEqualTo(live.sessionId()));
+                var granted = live.pools().acquire("slot", 1, 5, Duration.ofSeconds(25), false);
+                assertThat(granted.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+                assertThat(granted.fence()).isGreaterThan(held.getFence());
+                assertThat(live.pools().get("slot").holders()).singleElement()
+                        .satisfies(h -> assertThat(h.session()).isEqualTo(live.sessionId()));
             } finally {
                 raw.shutdownNow();
             }

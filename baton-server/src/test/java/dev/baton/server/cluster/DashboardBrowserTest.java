@@ -86,16 +86,16 @@ public class DashboardBrowserTest {
                 clients.add(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(60)).build());
             }
             // A hot key: one holder, two waiters (they wait for minutes; the test ends first).
-            assertThat(clients.get(0).poolAcquire("page:Main_Page", 1, 10, Duration.ZERO, false).getStatus())
-                    .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+            assertThat(clients.get(0).pools().acquire("page:Main_Page", 1, 10, Duration.ZERO, false).status())
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
             List<CompletableFuture<?>> waits = List.of(
-                    clients.get(1).poolAcquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), false),
-                    clients.get(2).poolAcquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), true));
+                    clients.get(1).pools().acquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), false),
+                    clients.get(2).pools().acquireAsync("page:Main_Page", 1, 10, Duration.ofMinutes(5), true));
             // A pending event and a queue gated on it.
             BatonClient worker = clients.get(3);
-            worker.eventBegin("robots:example.org");
+            worker.events().begin("robots:example.org");
             for (int i = 0; i < 5; i++) {
-                worker.queueEnqueue("fetch", "doc-" + i, new byte[0], i < 2 ? List.of("robots:example.org") : List.of());
+                worker.queues().enqueue("fetch", "doc-" + i, new byte[0], i < 2 ? List.of("robots:example.org") : List.of());
             }
             // Dispatch: the head moves and targets are dispatched to one at a time, so lag rises and falls.
             BatonClient dispatcher = clients.get(4);
@@ -103,17 +103,17 @@ public class DashboardBrowserTest {
             for (int i = 0; i < 6; i++) {
                 targets.put("site" + i, "db" + i);
             }
-            dispatcher.dispatchInit("feed", targets);
+            dispatcher.dispatch().init("feed", targets);
             feeder = new Thread(() -> {
                 long head = 0;
                 int next = 0;
                 while (loading.get()) {
                     try {
                         head += 7;
-                        dispatcher.dispatchAdvance("feed", head);
+                        dispatcher.dispatch().advance("feed", head);
                         String t = "site" + (next++ % 6);
-                        var locked = dispatcher.dispatchLock("feed", t);
-                        dispatcher.dispatchRelease("feed", t, locked.getTarget().getFence(), head - 3);
+                        var locked = dispatcher.dispatch().lock("feed", t);
+                        dispatcher.dispatch().release("feed", t, locked.target().fence(), head - 3);
                         Thread.sleep(250);
                     } catch (InterruptedException e) {
                         return;

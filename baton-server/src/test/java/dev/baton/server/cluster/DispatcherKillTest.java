@@ -110,10 +110,10 @@ class DispatcherKillTest {
                 try (BatonClient w = BatonClient.builder().endpoints(c.apiEndpoints()).retryFor(Duration.ofSeconds(60)).build()) {
                     while (watching.get()) {
                         try {
-                            for (Target t : w.dispatchGetGroup(GROUP).getTargetsList()) {
-                                Long before = last.put(t.getId(), t.getSeen());
-                                if (before != null && before > t.getSeen()) {
-                                    problems.add(t.getId() + " cursor went back from " + before + " to " + t.getSeen());
+                            for (dev.baton.client.DispatchTarget t : w.dispatch().get(GROUP).targets()) {
+                                Long before = last.put(t.id(), t.seen());
+                                if (before != null && before > t.seen()) {
+                                    problems.add(t.id() + " cursor went back from " + before + " to " + t.seen());
                                 }
                             }
                             Thread.sleep(50);
@@ -140,11 +140,11 @@ class DispatcherKillTest {
             try (BatonClient check = BatonClient.builder().endpoints(c.apiEndpoints()).retryFor(Duration.ofSeconds(60)).build()) {
                 long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
                 while (true) {
-                    GroupInfo g = check.dispatchGetGroup(GROUP);
-                    if (g.getTargetsList().stream().allMatch(t -> t.getSeen() == finalHead)) {
+                    var g = check.dispatch().get(GROUP);
+                    if (g.targets().stream().allMatch(t -> t.seen() == finalHead)) {
                         break;
                     }
-                    assertThat(System.nanoTime()).as("every target caught up to " + finalHead + ": " + g.getTargetsList())
+                    assertThat(System.nanoTime()).as("every target caught up to " + finalHead + ": " + g.targets())
                             .isLessThan(deadline);
                     Thread.sleep(100);
                 }

@@ -285,21 +285,21 @@ class FaultClusterTest {
             while (!stop) {
                 int key = ThreadLocalRandom.current().nextInt(KEYS);
                 try {
-                    PoolReply r = client.poolAcquire("fault" + key, WORKERS, 100, Duration.ofSeconds(5), false);
-                    if (r.getStatus() != PoolStatus.POOL_LOCKED) {
-                        note("java: acquire " + r.getStatus());
+                    var r = client.pools().acquire("fault" + key, WORKERS, 100, Duration.ofSeconds(5), false);
+                    if (r.status() != dev.baton.client.PoolStatus.LOCKED) {
+                        note("java: acquire " + r.status());
                         continue;
                     }
-                    if (!fences.add(r.getFence())) {
-                        violations.add("fence " + r.getFence() + " granted twice");
+                    if (!fences.add(r.fence())) {
+                        violations.add("fence " + r.fence() + " granted twice");
                     }
                     javaGrants.incrementAndGet(0);
                     if (!hold(key)) {
                         return;
                     }
-                    PoolReply rel = client.poolRelease("fault" + key, r.getFence());
-                    if (rel.getStatus() != PoolStatus.POOL_RELEASED) {
-                        note("java: release " + rel.getStatus());
+                    var rel = client.pools().release("fault" + key, r.fence());
+                    if (rel.status() != dev.baton.client.PoolStatus.RELEASED) {
+                        note("java: release " + rel.status());
                     }
                 } catch (BatonException e) {
                     if (!stop) {

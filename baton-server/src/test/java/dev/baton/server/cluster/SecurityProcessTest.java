@@ -87,7 +87,7 @@ class SecurityProcessTest {
         cluster.awaitLeader(GENEROUS_MS).orElseThrow(() -> new AssertionError("no leader\n" + cluster.logs()));
         ops = security.client(cluster.apiEndpoints(), security.adminToken()).sessionTtl(Duration.ofSeconds(60))
                 .retryFor(Duration.ofSeconds(60)).build();
-        assertThat(ops.poolAcquire(GUARDED, 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(ops.pools().acquire(GUARDED, 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
     }
 
     @AfterAll
@@ -103,13 +103,13 @@ class SecurityProcessTest {
     // ---- the state a refused call must leave alone ------------------------------------------------
 
     /** The sessions, the guarded pool's holders and the members, as the admin token reads them. */
-    private record State(Set<Long> sessions, List<PoolHolder> guardedHolders, List<String> members) {}
+    private record State(Set<Long> sessions, List<dev.baton.client.PoolHolder> guardedHolders, List<String> members) {}
 
     private State state() {
         return new State(
-                ops.sessionList().getSessionsList().stream().map(SessionLease::getSession).collect(Collectors.toSet()),
-                ops.poolGet(GUARDED).getHoldersList(),
-                ops.adminStatus().getMembersList().stream().map(m -> m.getRaftAddress()).sorted().toList());
+                ops.sessions().list().stream().map(dev.baton.client.SessionLease::session).collect(Collectors.toSet()),
+                ops.pools().get(GUARDED).holders(),
+                ops.cluster().status().members().stream().map(m -> m.raftAddress()).sorted().toList());
     }
 
     /**
@@ -121,7 +121,7 @@ class SecurityProcessTest {
         State after = state();
         assertThat(after.sessions()).as("sessions").isSubsetOf(before.sessions()).contains(ops.sessionId());
         assertThat(after.guardedHolders()).as("holders of %s", GUARDED).isEqualTo(before.guardedHolders())
-                .singleElement().satisfies(h -> assertThat(h.getSession()).isEqualTo(ops.sessionId()));
+                .singleElement().satisfies(h -> assertThat(h.session()).isEqualTo(ops.sessionId()));
         assertThat(after.members()).as("members").isEqualTo(before.members()).hasSize(3);
     }
 
@@ -262,12 +262,12 @@ class SecurityProcessTest {
         ProcessCluster.NodeProc someMember = cluster.node(2);
         try (BatonClient app = security.client(cluster.apiEndpoints(), security.clientToken()).build()) {
             State before = state();
-            assertThatThrownBy(app::adminSnapshot).isInstanceOfSatisfying(AccessDeniedException.class,
+            assertThatThrownBy(() -> app.cluster().snapshot()).isInstanceOfSatisfying(AccessDeniedException.class,
                     e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
-            assertThatThrownBy(() -> app.adminRemoveMember(someMember.raft()))
+            assertThatThrownBy(() -> app.cluster().removeMember(someMember.raft()))
                     .isInstanceOfSatisfying(AccessDeniedException.class,
                             e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
-            assertThatThrownBy(() -> app.adminTransferLeader(someMember.raft()))
+            assertThatThrownBy(() -> app.cluster().transferLeader(someMember.raft()))
                     .isInstanceOfSatisfying(AccessDeniedException.class,
                             e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
             assertUnchangedSince(before);
@@ -424,9 +424,9 @@ class SecurityProcessTest {
             assertUnchangedSince(before);
             assertThat(state().members()).doesNotContain(intruder.raft());
             // and the cluster still writes
-            assertThat(ops.poolAcquire("after-the-intruder", 1, 5, Duration.ZERO, false).getStatus())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThat(ops.poolRelease("after-the-intruder").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            assertThat(ops.pools().acquire("after-the-intruder", 1, 5, Duration.ZERO, false).status())
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThat(ops.pools().release("after-the-intruder").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         } finally {
             cluster.kill(intruder);
         }
@@ -467,14 +467,14 @@ class SecurityProcessTest {
                 });
             }
             try (BatonClient tenant = security.client(cluster.apiEndpoints(), tenantA).build()) {
-                assertThatThrownBy(() -> tenant.poolAcquire("b:x", 1, 5, Duration.ZERO, false))
+                assertThatThrownBy(() -> tenant.pools().acquire("b:x", 1, 5, Duration.ZERO, false))
                         .isInstanceOfSatisfying(AccessDeniedException.class,
                                 e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
-                assertThat(ops.poolGet("b:x").getHoldersList()).as("b:x's holders").isEmpty();
-                assertThat(tenant.poolAcquire("a:x", 1, 5, Duration.ZERO, false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
-                assertThat(ops.poolGet("a:x").getHoldersList()).singleElement()
-                        .satisfies(h -> assertThat(h.getSession()).isEqualTo(tenant.sessionId()));
+                assertThat(ops.pools().get("b:x").holders()).as("b:x's holders").isEmpty();
+                assertThat(tenant.pools().acquire("a:x", 1, 5, Duration.ZERO, false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+                assertThat(ops.pools().get("a:x").holders()).singleElement()
+                        .satisfies(h -> assertThat(h.session()).isEqualTo(tenant.sessionId()));
             }
         } finally {
             security.useExtraTokenLines(List.of());

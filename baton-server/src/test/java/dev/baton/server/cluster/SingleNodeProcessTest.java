@@ -67,12 +67,12 @@ class SingleNodeProcessTest {
         Process p = start(cwd);
         try (BatonClient client = BatonClient.builder().endpoints("127.0.0.1:7530").retryFor(Duration.ofSeconds(60))
                 .onSessionLost(e -> lost.add(e.sessionId())).build()) {
-            assertThat(client.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThat(client.poolRelease("page").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            assertThat(client.pools().acquire("page", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThat(client.pools().release("page").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
             try (LineClient pc = new LineClient(7531)) { // poolcounterd's port, on by default
                 assertThat(pc.call("ACQ4ME page 1 5 0")).isEqualTo("LOCKED");
-                assertThat(client.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_TIMEOUT); // one pool, whichever door
+                assertThat(client.pools().acquire("page", 1, 5, Duration.ZERO, false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.TIMEOUT); // one pool, whichever door
                 assertThat(pc.call("RELEASE")).isEqualTo("RELEASED");
             }
             // The HTTP port is on by default too: ready (leader known, everything applied), and metrics.
@@ -83,10 +83,10 @@ class SingleNodeProcessTest {
             var metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
                     "http://127.0.0.1:7532/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(metrics.body()).contains("baton_pool_acquires_total{node=\"n1\",result=\"locked\"} 2.0");
-            LockReply held = client.lockAcquire("m", Duration.ZERO);
-            assertThat(held.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
-            client.dispatchInit("feed", Map.of("enwiki", "enwiki_db"));
-            client.dispatchAdvance("feed", 77);
+            var held = client.locks().acquire("m", Duration.ZERO);
+            assertThat(held.status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
+            client.dispatch().init("feed", Map.of("enwiki", "enwiki_db"));
+            client.dispatch().advance("feed", 77);
             assertThat(Files.isDirectory(cwd.resolve("baton-data").resolve("log"))).isTrue();
 
             stop(p);
@@ -95,11 +95,11 @@ class SingleNodeProcessTest {
             p = start(cwd);
 
             // The same session (a restart renews every lease) still holds the lock with its fence.
-            var lock = client.lockGet("m");
-            assertThat(lock.getHolder()).isEqualTo(client.sessionId());
-            assertThat(lock.getFence()).isEqualTo(held.getFence());
-            assertThat(client.dispatchGetGroup("feed").getHead()).isEqualTo(77);
-            assertThat(client.lockRelease("m", held.getFence()).getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+            var lock = client.locks().get("m");
+            assertThat(lock.holder()).isEqualTo(client.sessionId());
+            assertThat(lock.fence()).isEqualTo(held.fence());
+            assertThat(client.dispatch().get("feed").head()).isEqualTo(77);
+            assertThat(client.locks().release("m", held.fence()).status()).isEqualTo(dev.baton.client.LockStatus.UNLOCKED);
         } finally {
             stop(p);
         }

@@ -109,7 +109,7 @@ class StateBudgetProcessTest {
                     .retryFor(Duration.ofSeconds(60)).build()) {
                 for (int i = 0; i < 5_000 && refusal == null; i++) {
                     try {
-                        flood.queueEnqueue("flood", "item-" + i, payload, List.of());
+                        flood.queues().enqueue("flood", "item-" + i, payload, List.of());
                         stored++;
                     } catch (LimitExceededException e) {
                         refusal = e.getMessage();
@@ -130,9 +130,9 @@ class StateBudgetProcessTest {
             assertThat(usedBytes).isBetween(BUDGET - (70L << 10), BUDGET);
             try (BatonClient other = BatonClient.builder().endpoints("127.0.0.1:" + api)
                     .retryFor(Duration.ofSeconds(60)).build()) {
-                assertThat(other.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
-                assertThat(other.poolRelease("page").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+                assertThat(other.pools().acquire("page", 1, 5, Duration.ZERO, false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+                assertThat(other.pools().release("page").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
             }
             // a snapshot of the full state, then more entries after it: the restart loads the
             // snapshot (the whole file in memory next to the state rebuilt from it) and replays the rest
@@ -146,9 +146,9 @@ class StateBudgetProcessTest {
             try (BatonClient more = BatonClient.builder().endpoints("127.0.0.1:" + api)
                     .retryFor(Duration.ofSeconds(60)).build()) {
                 for (int i = 0; i < 20; i++) {
-                    assertThat(more.poolAcquire("after-snapshot", 1, 5, Duration.ZERO, false).getStatus())
-                            .isEqualTo(PoolStatus.POOL_LOCKED);
-                    more.poolRelease("after-snapshot");
+                    assertThat(more.pools().acquire("after-snapshot", 1, 5, Duration.ZERO, false).status())
+                            .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+                    more.pools().release("after-snapshot");
                 }
             }
         } finally {
@@ -168,15 +168,15 @@ class StateBudgetProcessTest {
                 // the same items, counted the same (give or take the sessions open at either reading)
                 String metrics = get(http, "/metrics").body();
                 assertThat(gauge(metrics, "baton_state_bytes")).isBetween(usedBytes - 4096, usedBytes + 4096);
-                assertThat(c.poolAcquire("page", 1, 5, Duration.ZERO, false).getStatus())
-                        .isEqualTo(PoolStatus.POOL_LOCKED);
+                assertThat(c.pools().acquire("page", 1, 5, Duration.ZERO, false).status())
+                        .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 // a full queue still drains: claims run at the budget (their answers may take it over)
-                var claimed = c.queueClaim("flood", 1);
-                assertThat(claimed.getItemsList()).hasSize(1);
-                assertThat(claimed.getItems(0).getItem()).isEqualTo("item-0");
-                assertThat(claimed.getItems(0).getPayload().size()).isEqualTo(65_536);
+                var claimed = c.queues().claim("flood", 1);
+                assertThat(claimed.items()).hasSize(1);
+                assertThat(claimed.items().get(0).id()).isEqualTo("item-0");
+                assertThat(claimed.items().get(0).payload().length).isEqualTo(65_536);
                 try {
-                    c.queueEnqueue("flood", "one-more", new byte[65_536], List.of());
+                    c.queues().enqueue("flood", "one-more", new byte[65_536], List.of());
                     throw new AssertionError("the budget is still full after the restart");
                 } catch (LimitExceededException expected) {
                     assertThat(expected.getMessage()).contains("state budget full");

@@ -88,8 +88,8 @@ class ApiTlsTest {
     @Test
     void aClientTrustingTheCaGetsASlot() {
         try (BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).tls(ca.cert()).build()) {
-            assertThat(c.poolAcquire("tls", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThat(c.poolRelease("tls").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            assertThat(c.pools().acquire("tls", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThat(c.pools().release("tls").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         }
     }
 
@@ -152,8 +152,8 @@ class ApiTlsTest {
         TlsFiles.Leaf app = files.client(ca, "app");
         try (BatonClient c = BatonClient.builder().endpoints(mutualServer.apiEndpoint()).tls(ca.cert())
                 .tlsClientCertificate(app.cert(), app.key()).build()) {
-            assertThat(c.poolAcquire("mtls", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThat(c.poolRelease("mtls").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
+            assertThat(c.pools().acquire("mtls", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThat(c.pools().release("mtls").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         }
     }
 
@@ -170,7 +170,7 @@ class ApiTlsTest {
                 () -> servedCertificate(server).getSerialNumber().equals(expected));
         assertThat(servedCertificate(server).getSubjectX500Principal().getName()).contains("node-1-renewed");
         try (BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).tls(ca.cert()).build()) {
-            assertThat(c.poolAcquire("renewed", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+            assertThat(c.pools().acquire("renewed", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         }
     }
 

@@ -104,11 +104,11 @@ class CallStreamTest {
                 String name = "many-" + t;
                 done.add(pool.submit(() -> {
                     for (int i = 0; i < rounds; i++) {
-                        LockReply granted = c.lockAcquire(name, Duration.ZERO);
-                        assertThat(granted.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
-                        assertThat(granted.getName()).isEqualTo(name);
-                        LockReply released = c.lockRelease(name, granted.getFence());
-                        assertThat(released.getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+                        var granted = c.locks().acquire(name, Duration.ZERO);
+                        assertThat(granted.status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
+                        assertThat(granted.name()).isEqualTo(name);
+                        var released = c.locks().release(name, granted.fence());
+                        assertThat(released.status()).isEqualTo(dev.baton.client.LockStatus.UNLOCKED);
                     }
                     return null;
                 }));
@@ -122,7 +122,7 @@ class CallStreamTest {
         // Every write went over the stream, and one stream carried them.
         assertThat(counter(s, "baton.api.stream_calls")).isGreaterThanOrEqualTo(2.0 * threads * rounds);
         assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(1.0);
-        assertThat(c.sessionGet().getLocksHeldMap()).isEmpty();
+        assertThat(c.sessions().get().locksHeld()).isEmpty();
     }
 
     @Test
@@ -131,27 +131,27 @@ class CallStreamTest {
         BatonClient holder = client(BatonClient.builder().endpoints(s.apiEndpoint()));
         BatonClient waiter = client(BatonClient.builder().endpoints(s.apiEndpoint()));
 
-        PoolReply held = holder.poolAcquire("w", 1, 5, Duration.ZERO, false);
-        assertThat(held.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-        CompletableFuture<PoolReply> waiting = waiter.poolAcquireAsync("w", 1, 5, Duration.ofSeconds(60), false);
-        TestWaits.await("the waiter queued", () -> holder.poolGet("w").getWaiting() == 1);
+        var held = holder.pools().acquire("w", 1, 5, Duration.ZERO, false);
+        assertThat(held.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+        var waiting = waiter.pools().acquireAsync("w", 1, 5, Duration.ofSeconds(60), false);
+        TestWaits.await("the waiter queued", () -> holder.pools().get("w").waiting() == 1);
         assertThat(waiting).isNotDone();
 
-        LockReply lock = holder.lockAcquire("l", Duration.ZERO);
-        assertThat(lock.getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
-        CompletableFuture<LockReply> lockWaiting = waiter.lockAcquireAsync("l", Duration.ofSeconds(60));
-        TestWaits.await("the lock waiter queued", () -> holder.lockGet("l").getWaitersCount() == 1);
+        var lock = holder.locks().acquire("l", Duration.ZERO);
+        assertThat(lock.status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
+        var lockWaiting = waiter.locks().acquireAsync("l", Duration.ofSeconds(60));
+        TestWaits.await("the lock waiter queued", () -> holder.locks().get("l").waiters().size() == 1);
 
         // Other calls on the waiter's stream are answered meanwhile.
-        assertThat(waiter.lockAcquire("other", Duration.ZERO).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+        assertThat(waiter.locks().acquire("other", Duration.ZERO).status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
 
-        assertThat(holder.poolRelease("w").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
-        PoolReply granted = waiting.get(30, TimeUnit.SECONDS);
-        assertThat(granted.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-        assertThat(granted.getFence()).isGreaterThan(held.getFence());
+        assertThat(holder.pools().release("w").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
+        var granted = waiting.get(30, TimeUnit.SECONDS);
+        assertThat(granted.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+        assertThat(granted.fence()).isGreaterThan(held.fence());
 
-        assertThat(holder.lockRelease("l").getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
-        assertThat(lockWaiting.get(30, TimeUnit.SECONDS).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+        assertThat(holder.locks().release("l").status()).isEqualTo(dev.baton.client.LockStatus.UNLOCKED);
+        assertThat(lockWaiting.get(30, TimeUnit.SECONDS).status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
         assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(2.0);
     }
 
@@ -165,14 +165,14 @@ class CallStreamTest {
         nodes.stream().filter(n -> n != doomed).forEach(n -> endpoints.add(n.apiEndpoint()));
 
         BatonClient holder = client(BatonClient.builder().endpoints(leader.apiEndpoint()));
-        assertThat(holder.poolAcquire("f", 1, 5, Duration.ZERO, false).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
+        assertThat(holder.pools().acquire("f", 1, 5, Duration.ZERO, false).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         BatonClient waiter = client(BatonClient.builder().endpoints(endpoints));
-        CompletableFuture<PoolReply> waiting = waiter.poolAcquireAsync("f", 1, 5, Duration.ofSeconds(120), false);
+        var waiting = waiter.pools().acquireAsync("f", 1, 5, Duration.ofSeconds(120), false);
         AtomicReference<Long> waitRequestId = new AtomicReference<>();
         TestWaits.await("the waiter queued", () -> {
-            var waiters = holder.poolGet("f").getWaitersList();
+            var waiters = holder.pools().get("f").waiters();
             if (waiters.size() == 1) {
-                waitRequestId.set(waiters.get(0).getRequestId());
+                waitRequestId.set(waiters.get(0).requestId());
                 return true;
             }
             return false;
@@ -186,16 +186,16 @@ class CallStreamTest {
         // (The holder's acquire was one stream call; the waiter's retry is another.)
         TestWaits.await("the retry arrived elsewhere", () -> servers.stream()
                 .mapToDouble(n -> counter(n, "baton.api.stream_calls")).sum() >= 2.0);
-        assertThat(holder.poolGet("f").getWaitersList()).singleElement()
-                .satisfies(w -> assertThat(w.getRequestId()).isEqualTo(waitRequestId.get()));
+        assertThat(holder.pools().get("f").waiters()).singleElement()
+                .satisfies(w -> assertThat(w.requestId()).isEqualTo(waitRequestId.get()));
         assertThat(waiting).isNotDone();
 
-        assertThat(holder.poolRelease("f").getStatus()).isEqualTo(PoolStatus.POOL_RELEASED);
-        assertThat(waiting.get(60, TimeUnit.SECONDS).getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
-        SessionInfo info = waiter.sessionGet();
-        assertThat(info.getPoolSlotsList()).singleElement().satisfies((PoolSlot slot) -> {
-            assertThat(slot.getState()).isEqualTo("HELD");
-            assertThat(slot.getRequestId()).isEqualTo(waitRequestId.get());
+        assertThat(holder.pools().release("f").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
+        assertThat(waiting.get(60, TimeUnit.SECONDS).status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+        var info = waiter.sessions().get();
+        assertThat(info.poolSlots()).singleElement().satisfies((dev.baton.client.PoolSlot slot) -> {
+            assertThat(slot.state()).isEqualTo("HELD");
+            assertThat(slot.requestId()).isEqualTo(waitRequestId.get());
         });
     }
 
@@ -212,11 +212,11 @@ class CallStreamTest {
             BatonClient c = client(BatonClient.builder().endpoints(s.apiEndpoint()).authToken(token::get)
                     .callStream(stream));
             token.set(AuthTokens.newToken()); // unknown to the node; the stream opens with the first write
-            assertThatThrownBy(() -> c.poolAcquire("t", 1, 1, Duration.ZERO, false))
+            assertThatThrownBy(() -> c.pools().acquire("t", 1, 1, Duration.ZERO, false))
                     .isInstanceOfSatisfying(AccessDeniedException.class, refusals::add);
             token.set(good); // the next stream opens with the good token again
-            assertThat(c.poolAcquire("t-" + stream, 1, 1, Duration.ZERO, false).getStatus())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
+            assertThat(c.pools().acquire("t-" + stream, 1, 1, Duration.ZERO, false).status())
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         }
         assertThat(refusals).hasSize(2);
         assertThat(refusals.get(0).statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED)
@@ -309,15 +309,15 @@ class CallStreamTest {
         ApiServer s = single(cfg -> cfg.withAuth(AuthTokens.load(tokens, 50)));
         AtomicReference<String> token = new AtomicReference<>(first);
         BatonClient c = client(BatonClient.builder().endpoints(s.apiEndpoint()).authToken(token::get));
-        assertThat(c.lockAcquire("r", Duration.ZERO).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+        assertThat(c.locks().acquire("r", Duration.ZERO).status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
 
         Files.writeString(tokens, AuthTokens.fileLine(second, "app", "client") + "\n");
         TestWaits.await("the file reloaded", () -> s.tokenAuth().tokens().lookup(first) == null);
         // The stream opened with the first token; its next call is checked against the file as it is now.
-        assertThatThrownBy(() -> c.lockRelease("r")).isInstanceOfSatisfying(AccessDeniedException.class,
+        assertThatThrownBy(() -> c.locks().release("r")).isInstanceOfSatisfying(AccessDeniedException.class,
                 e -> assertThat(e.statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
         token.set(second); // asked for when the next stream opens
-        assertThat(c.lockRelease("r").getStatus()).isEqualTo(LockStatus.LOCK_UNLOCKED);
+        assertThat(c.locks().release("r").status()).isEqualTo(dev.baton.client.LockStatus.UNLOCKED);
         assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(2.0);
     }
 }

@@ -66,9 +66,9 @@ class ClientCertificateAuthTest {
     @Test
     void aCertificateNamedInTheTokenFileActsWithItsRolesAndPrefixes() throws Exception {
         try (BatonClient c = client(files.client(ca, "crawler-7"))) {
-            assertThat(c.poolAcquire("c:robots.txt", 1, 1, Duration.ZERO, false).getStatus())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
-            assertThatThrownBy(() -> c.poolAcquire("d:robots.txt", 1, 1, Duration.ZERO, false))
+            assertThat(c.pools().acquire("c:robots.txt", 1, 1, Duration.ZERO, false).status())
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
+            assertThatThrownBy(() -> c.pools().acquire("d:robots.txt", 1, 1, Duration.ZERO, false))
                     .isInstanceOfSatisfying(BatonException.class,
                             e -> assertThat(e.statusCode()).isEqualTo(Status.Code.PERMISSION_DENIED))
                     .hasMessageContaining("'crawler-7' may only touch names starting with c:");

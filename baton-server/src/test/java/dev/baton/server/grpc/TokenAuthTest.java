@@ -185,8 +185,8 @@ class TokenAuthTest {
     @Test
     void theJavaClientSendsItsTokenAndFailsFastWithoutOne() {
         try (BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).authToken(CLIENT_TOKEN).build()) {
-            assertThat(c.poolAcquire("java-client", 1, 1, Duration.ZERO, false).getStatus())
-                    .isEqualTo(PoolStatus.POOL_LOCKED);
+            assertThat(c.pools().acquire("java-client", 1, 1, Duration.ZERO, false).status())
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         }
         // Not retried as if the node were unreachable: that would end in BatonUnavailableException.
         assertThatThrownBy(() -> BatonClient.builder().endpoints(server.apiEndpoint()).retryFor(Duration.ofSeconds(60))
@@ -236,13 +236,13 @@ class TokenAuthTest {
         java.util.concurrent.atomic.AtomicReference<String> current = new java.util.concurrent.atomic.AtomicReference<>(CLIENT_TOKEN);
         try (dev.baton.client.BatonClient c = dev.baton.client.BatonClient.builder().endpoints(server.apiEndpoint())
                 .authToken(current::get).build()) {
-            assertThat(c.poolAcquire("supplied", 1, 5, Duration.ZERO, false).getStatus())
-                    .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+            assertThat(c.pools().acquire("supplied", 1, 5, Duration.ZERO, false).status())
+                    .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
             current.set(AuthTokens.newToken()); // not in the file
-            assertThatThrownBy(() -> c.poolGet("supplied")).isInstanceOfSatisfying(dev.baton.client.AccessDeniedException.class,
+            assertThatThrownBy(() -> c.pools().get("supplied")).isInstanceOfSatisfying(dev.baton.client.AccessDeniedException.class,
                     e -> assertThat(e.statusCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
             current.set(CLIENT_TOKEN);
-            assertThat(c.poolRelease("supplied").getStatus()).isEqualTo(dev.baton.api.v1.PoolStatus.POOL_RELEASED);
+            assertThat(c.pools().release("supplied").status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         }
     }
 }

@@ -53,7 +53,7 @@ class DashboardTokenBrowserTest {
                 .withHttp(HttpDoor.Config.defaults("127.0.0.1", 0)).withAuth(AuthTokens.load(tokens, 10_000))).start();
              BatonClient victim = BatonClient.builder().endpoints(server.apiEndpoint()).authToken(clientToken).build()) {
             assertThat(server.node().waitForLeader(Duration.ofSeconds(20))).isPresent();
-            victim.lockAcquire("held-by-victim", Duration.ZERO);
+            victim.locks().acquire("held-by-victim", Duration.ZERO);
             long session = victim.sessionId();
             String base = "http://127.0.0.1:" + server.httpDoor().port();
 

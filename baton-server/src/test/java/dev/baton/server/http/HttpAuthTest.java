@@ -96,7 +96,7 @@ class HttpAuthTest {
     private BatonClient sessionHolding(String lock) {
         BatonClient c = BatonClient.builder().endpoints(server.apiEndpoint()).authToken(CLIENT_TOKEN).build();
         closeAfter.add(c);
-        c.lockAcquire(lock, Duration.ZERO);
+        c.locks().acquire(lock, Duration.ZERO);
         return c;
     }
 

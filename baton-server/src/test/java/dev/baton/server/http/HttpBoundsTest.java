@@ -374,7 +374,7 @@ class HttpBoundsTest {
         String self = "Origin: http://127.0.0.1:" + d.port();
         try (BatonClient victim = BatonClient.builder().endpoints(server.apiEndpoint()).build();
              BatonClient other = BatonClient.builder().endpoints(server.apiEndpoint()).build()) {
-            victim.lockAcquire("job", Duration.ZERO);
+            victim.locks().acquire("job", Duration.ZERO);
             long id = victim.sessionId();
             double crossBefore = metric("baton_http_requests_refused_total", "reason=\"cross_origin\"");
             double simpleBefore = metric("baton_http_requests_refused_total", "reason=\"simple_request\"");
@@ -409,7 +409,7 @@ class HttpBoundsTest {
             assertThat(ok.body()).contains("\"closed\":true");
             assertThat(open(id)).isFalse();
             // curl's way: no Origin, a JSON content type
-            other.lockAcquire("job2", Duration.ZERO);
+            other.locks().acquire("job2", Duration.ZERO);
             assertThat(call(d, close(other.sessionId(), host, "Content-Type: application/json")).status()).isEqualTo(200);
             assertThat(open(other.sessionId())).isFalse();
         }

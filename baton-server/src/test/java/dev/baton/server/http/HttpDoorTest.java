@@ -116,21 +116,21 @@ class HttpDoorTest {
         assertThat(c.read()).isEqualTo("LOCKED");
         assertThat(f.call("ACQ4ME page 1 3 1")).isEqualTo("TIMEOUT"); // after waiting 1 s
         assertThat(c.call("RELEASE")).isEqualTo("RELEASED");
-        assertThat(client().poolAcquire("wiki/Main Page+1", 1, 5, Duration.ZERO, false).getStatus())
-                .isEqualTo(dev.baton.api.v1.PoolStatus.POOL_LOCKED);
+        assertThat(client().pools().acquire("wiki/Main Page+1", 1, 5, Duration.ZERO, false).status())
+                .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
 
         BatonClient dispatcher = client();
-        dispatcher.dispatchInit("feed", Map.of("t1", "db1", "t2", "db2", "t3", "db3"));
-        dispatcher.dispatchAdvance("feed", 100);
-        var locked = dispatcher.dispatchLock("feed", "t1");
-        dispatcher.dispatchRelease("feed", "t1", locked.getTarget().getFence(), 60);
+        dispatcher.dispatch().init("feed", Map.of("t1", "db1", "t2", "db2", "t3", "db3"));
+        dispatcher.dispatch().advance("feed", 100);
+        var locked = dispatcher.dispatch().lock("feed", "t1");
+        dispatcher.dispatch().release("feed", "t1", locked.target().fence(), 60);
 
         BatonClient worker = client();
-        worker.eventBegin("robots");
-        worker.queueEnqueue("fetch", "doc-1", new byte[] {1, 2, 3}, List.of());
-        worker.queueEnqueue("fetch", "doc-2", new byte[0], List.of());
-        worker.queueEnqueue("fetch", "doc-3", new byte[0], List.of("robots"));
-        assertThat(worker.queueClaim("fetch", 1).getItemsCount()).isEqualTo(1);
+        worker.events().begin("robots");
+        worker.queues().enqueue("fetch", "doc-1", new byte[] {1, 2, 3}, List.of());
+        worker.queues().enqueue("fetch", "doc-2", new byte[0], List.of());
+        worker.queues().enqueue("fetch", "doc-3", new byte[0], List.of("robots"));
+        assertThat(worker.queues().claim("fetch", 1).items().size()).isEqualTo(1);
     }
 
     private JsonObject poolSnapshotWhileBusy;
@@ -357,7 +357,7 @@ class HttpDoorTest {
     @Test
     void sessionsCanBeListedAndForceClosed() throws Exception {
         BatonClient victim = client();
-        victim.lockAcquire("job", Duration.ZERO);
+        victim.locks().acquire("job", Duration.ZERO);
         JsonObject list = get("/api/sessions?limit=1000");
         JsonObject row = null;
         for (JsonElement s : list.getAsJsonArray("sessions")) {

@@ -1,4 +1,4 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

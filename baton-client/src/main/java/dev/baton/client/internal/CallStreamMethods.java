@@ -1,4 +1,4 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import com.google.protobuf.Message;
 import dev.baton.api.v1.CallReply;
@@ -90,17 +90,17 @@ final class CallStreamMethods {
 
     /** The stream form of {@code method}, or null if it has none (reads, sessions). */
     @SuppressWarnings("unchecked")
-    static <Req, Resp> Form<Req, Resp> of(MethodDescriptor<Req, Resp> method) {
+    public static <Req, Resp> Form<Req, Resp> of(MethodDescriptor<Req, Resp> method) {
         return (Form<Req, Resp>) BY_METHOD.get(method.getFullMethodName());
     }
 
     /** The form of the request a {@link CallRequest} carries, or null (none, or a cancellation). */
-    static Form<?, ?> of(CallRequest request) {
+    public static Form<?, ?> of(CallRequest request) {
         return BY_REQUEST.get(request.getRequestCase());
     }
 
     /** {@code reply} (a reply of one of the methods with a stream form) as the reply of a call. */
-    static CallReply.Builder reply(Message reply) {
+    public static CallReply.Builder reply(Message reply) {
         CallReply.Builder b = CallReply.newBuilder();
         if (reply instanceof PoolReply p) {
             b.setPool(p);

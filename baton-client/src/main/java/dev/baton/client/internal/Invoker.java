@@ -1,5 +1,9 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
+import dev.baton.client.BatonClosedException;
+import dev.baton.client.BatonException;
+import dev.baton.client.BatonUnavailableException;
+import dev.baton.client.SessionLostException;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Metadata;
@@ -25,14 +29,14 @@ import java.util.concurrent.TimeUnit;
  * status fails the call at once. {@code baton-leader} hints, on success or failure, make the leader
  * current.
  */
-final class Invoker {
+public final class Invoker {
     private static final System.Logger LOG = System.getLogger(Invoker.class.getName());
 
-    static final long INITIAL_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-    static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
+    public static final long INITIAL_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    public static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-    /** What the invoker needs to know about the client's session. */
-    interface SessionHooks {
+    /** What the invoker needs to know about the session a call is made for. */
+    public interface SessionHooks {
         long sessionId();
 
         /** The loss already known, or {@code null} while the session is not known lost. */
@@ -49,25 +53,29 @@ final class Invoker {
      * @param retryBudgetNanos    from the call's start, how long failed attempts may be retried
      * @param waiting             the server holds the call while it waits (an acquire with a timeout):
      *                            {@code DEADLINE_EXCEEDED} is then not retried
-     * @param sessionBound        the request is made on behalf of the session: fail fast once it is lost
+     * @param session             the session the request is made for (fail fast once it is lost), or
+     *                            {@code null} for a call that is not tied to a session
      * @param what                a name for messages, e.g. {@code "Pools.Acquire"}
      */
-    record Policy(long attemptTimeoutNanos, long retryBudgetNanos, boolean waiting, boolean sessionBound, String what) {}
+    public record Policy(long attemptTimeoutNanos, long retryBudgetNanos, boolean waiting, SessionHooks session,
+            String what) {
+        boolean sessionBound() {
+            return session != null;
+        }
+    }
 
     private final Endpoints endpoints;
     private final ScheduledExecutorService scheduler;
-    private final SessionHooks session;
     private final Set<Call<?, ?>> inflight = ConcurrentHashMap.newKeySet();
     private volatile boolean shutdown;
 
-    Invoker(Endpoints endpoints, ScheduledExecutorService scheduler, SessionHooks session) {
+    public Invoker(Endpoints endpoints, ScheduledExecutorService scheduler) {
         this.endpoints = endpoints;
         this.scheduler = scheduler;
-        this.session = session;
     }
 
     /** Starts a call; the future completes with the reply or a {@link BatonException}. */
-    <Req, Resp> CompletableFuture<Resp> call(MethodDescriptor<Req, Resp> method, Req request, Policy policy) {
+    public <Req, Resp> CompletableFuture<Resp> call(MethodDescriptor<Req, Resp> method, Req request, Policy policy) {
         Call<Req, Resp> call = new Call<>(method, request, policy);
         inflight.add(call);
         call.future.whenComplete((r, t) -> {
@@ -85,7 +93,7 @@ final class Invoker {
     }
 
     /** Refuses new attempts and fails every call still running with {@link BatonClosedException}. */
-    void shutdown() {
+    public void shutdown() {
         shutdown = true;
         for (Call<?, ?> call : List.copyOf(inflight)) {
             call.fail(new BatonClosedException("the Baton client was closed while the call was running"));
@@ -94,7 +102,7 @@ final class Invoker {
     }
 
     /** Whether a status is a transport failure or an unknown outcome that a retry may clear. */
-    static boolean retryable(Status status, boolean waiting) {
+    public static boolean retryable(Status status, boolean waiting) {
         switch (status.getCode()) {
             case UNAVAILABLE:
                 return true;
@@ -112,7 +120,7 @@ final class Invoker {
         }
     }
 
-    static long backoffAfter(long backoff) {
+    public static long backoffAfter(long backoff) {
         return Math.min(MAX_BACKOFF_NANOS, backoff * 2);
     }
 
@@ -153,7 +161,7 @@ final class Invoker {
                 return;
             }
             if (policy.sessionBound()) {
-                SessionLostException lost = session.lost();
+                SessionLostException lost = policy.session().lost();
                 if (lost != null) {
                     fail(lost);
                     return;
@@ -266,16 +274,17 @@ final class Invoker {
                                 + " the outcome is unknown", status.asRuntimeException(trailers)));
                 return;
             }
-            BatonException e = Errors.toException(status, trailers, session.sessionId(), policy.what());
+            BatonException e = Errors.toException(status, trailers,
+                    policy.sessionBound() ? policy.session().sessionId() : 0, policy.what());
             if (e instanceof SessionLostException lost && policy.sessionBound()) {
-                session.sessionLost(lost);
+                policy.session().sessionLost(lost);
             }
             fail(e);
         }
     }
 
     /** For tests: calls not yet completed. */
-    int inflightCount() {
+    public int inflightCount() {
         return inflight.size();
     }
 }

@@ -1,4 +1,4 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -17,9 +17,9 @@ import java.util.function.LongFunction;
  * retried (it would be refused with {@code REQUEST_TOO_OLD}); this bound is what docs/api.md asks of
  * the Java client.
  */
-final class RequestWindow {
+public final class RequestWindow {
     /** How far the newest id may run ahead of the oldest unanswered one. */
-    static final long MAX_AHEAD = 48;
+    public static final long MAX_AHEAD = 48;
 
     private final long maxAhead;
     // all guarded by this
@@ -28,11 +28,11 @@ final class RequestWindow {
     private final ArrayDeque<Pending<?>> queue = new ArrayDeque<>();
     private Throwable closedWith;
 
-    RequestWindow() {
+    public RequestWindow() {
         this(MAX_AHEAD);
     }
 
-    RequestWindow(long maxAhead) {
+    public RequestWindow(long maxAhead) {
         this.maxAhead = maxAhead;
     }
 
@@ -77,7 +77,7 @@ final class RequestWindow {
      * Runs {@code start} with the next request id as soon as the window allows; the returned future
      * completes as {@code start}'s does. Cancelling it cancels the call, or drops it if not yet started.
      */
-    <T> CompletableFuture<T> submit(LongFunction<CompletableFuture<T>> start) {
+    public <T> CompletableFuture<T> submit(LongFunction<CompletableFuture<T>> start) {
         Pending<T> p = new Pending<>(start);
         long id;
         synchronized (this) {
@@ -99,7 +99,7 @@ final class RequestWindow {
      * Makes {@code first} the next id handed out, when the server says so on opening the session
      * (0, from a server that does not say, changes nothing). Only before any id was handed out.
      */
-    synchronized void startAt(long first) {
+    public synchronized void startAt(long first) {
         if (first <= 0) {
             return;
         }
@@ -110,12 +110,12 @@ final class RequestWindow {
     }
 
     /** A request id outside the window, for the session's last call ({@code Close}). */
-    synchronized long takeUnbounded() {
+    public synchronized long takeUnbounded() {
         return nextId++;
     }
 
     /** Fails every write still waiting for an id; later submissions fail the same way. */
-    void close(Throwable failure) {
+    public void close(Throwable failure) {
         List<Pending<?>> dropped;
         synchronized (this) {
             closedWith = failure;
@@ -128,12 +128,12 @@ final class RequestWindow {
     }
 
     /** Writes waiting for an id (for tests). */
-    synchronized int queued() {
+    public synchronized int queued() {
         return queue.size();
     }
 
     /** The id the next admitted write will get (for tests). */
-    synchronized long peekNextId() {
+    public synchronized long peekNextId() {
         return nextId;
     }
 

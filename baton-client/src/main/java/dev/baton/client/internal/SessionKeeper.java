@@ -1,5 +1,8 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
+import dev.baton.client.BatonEvent;
+import dev.baton.client.SessionLostException;
+import dev.baton.client.SessionState;
 import dev.baton.api.v1.KeepAliveRequest;
 import dev.baton.api.v1.SessionEvent;
 import dev.baton.api.v1.SessionsGrpc;
@@ -34,18 +37,18 @@ import java.util.function.Consumer;
  * </ul>
  * All stream operations run under {@code lock}; timers run on the client's scheduler.
  */
-final class SessionKeeper {
+public final class SessionKeeper {
     private static final System.Logger LOG = System.getLogger(SessionKeeper.class.getName());
 
-    static final long MIN_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
-    static final long INITIAL_REOPEN_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-    static final long MAX_REOPEN_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
+    public static final long MIN_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    public static final long INITIAL_REOPEN_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    public static final long MAX_REOPEN_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final long session;
     private final Endpoints endpoints;
     private final ScheduledExecutorService scheduler;
     private final Executor events;
-    private final Consumer<SessionEvent> onEvent;
+    private final Consumer<BatonEvent> onEvent;
     private final Consumer<SessionLostException> onLost;
 
     private final AtomicReference<SessionLostException> lost = new AtomicReference<>();
@@ -63,8 +66,8 @@ final class SessionKeeper {
     /** When the oldest keep-alive not yet acknowledged on the current stream was sent; 0: none. */
     private long unackedSinceNanos;
 
-    SessionKeeper(long session, long ttlNanos, Endpoints endpoints, ScheduledExecutorService scheduler,
-            Executor events, Consumer<SessionEvent> onEvent, Consumer<SessionLostException> onLost) {
+    public SessionKeeper(long session, long ttlNanos, Endpoints endpoints, ScheduledExecutorService scheduler,
+            Executor events, Consumer<BatonEvent> onEvent, Consumer<SessionLostException> onLost) {
         this.session = session;
         this.ttlNanos = ttlNanos;
         this.endpoints = endpoints;
@@ -76,7 +79,7 @@ final class SessionKeeper {
     }
 
     /** Opens the stream and starts the timer. */
-    void start() {
+    public void start() {
         synchronized (lock) {
             openLocked();
             tick = scheduler.schedule(this::tick, tickNanos(), TimeUnit.NANOSECONDS);
@@ -84,7 +87,7 @@ final class SessionKeeper {
     }
 
     /** Stops keeping the session alive, without reporting a loss (the client is closing). */
-    void stop() {
+    public void stop() {
         stopped = true;
         synchronized (lock) {
             if (tick != null) {
@@ -97,15 +100,15 @@ final class SessionKeeper {
         }
     }
 
-    SessionLostException lost() {
+    public SessionLostException lost() {
         return lost.get();
     }
 
-    long ttlNanos() {
+    public long ttlNanos() {
         return ttlNanos;
     }
 
-    SessionState state() {
+    public SessionState state() {
         if (lost.get() != null) {
             return SessionState.LOST;
         }
@@ -116,7 +119,7 @@ final class SessionKeeper {
     }
 
     /** Records the session's loss; the first report stops the keep-alives and tells the listener. */
-    void sessionLost(SessionLostException e) {
+    public void sessionLost(SessionLostException e) {
         if (!lost.compareAndSet(null, e)) {
             return;
         }
@@ -264,7 +267,10 @@ final class SessionKeeper {
         if (!active()) {
             return;
         }
-        deliver(() -> onEvent.accept(event));
+        BatonEvent converted = EventCodec.of(event);
+        if (converted != null) {
+            deliver(() -> onEvent.accept(converted));
+        }
         if (event.hasSessionEnded() && event.getSessionEnded().getSession() == session) {
             boolean expired = event.getSessionEnded().getExpired();
             sessionLost(new SessionLostException(session, "session " + Long.toUnsignedString(session)

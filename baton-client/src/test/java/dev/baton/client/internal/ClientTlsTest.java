@@ -1,9 +1,10 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.baton.client.BatonClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,22 +1,30 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
+import dev.baton.client.AccessDeniedException;
+import dev.baton.client.BatonException;
+import dev.baton.client.InvalidArgumentException;
+import dev.baton.client.LimitExceededException;
+import dev.baton.client.NotFoundException;
+import dev.baton.client.SessionLostException;
+import dev.baton.client.StaleFenceException;
+import dev.baton.client.TransportFailures;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 
 /** The trailers Baton's server sends and the mapping of failures onto {@link BatonException}s. */
-final class Errors {
+public final class Errors {
     /** Baton's own error code (ASCII), e.g. {@code STALE_FENCE}. */
-    static final Metadata.Key<String> BATON_ERROR = Metadata.Key.of("baton-error", Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> BATON_ERROR = Metadata.Key.of("baton-error", Metadata.ASCII_STRING_MARSHALLER);
     /** The leader's API address {@code host:port} (ASCII), when the answering node knows it. */
-    static final Metadata.Key<String> BATON_LEADER = Metadata.Key.of("baton-leader", Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> BATON_LEADER = Metadata.Key.of("baton-leader", Metadata.ASCII_STRING_MARSHALLER);
 
-    static final String STALE_FENCE = "STALE_FENCE";
-    static final String UNKNOWN_SESSION = "UNKNOWN_SESSION";
+    public static final String STALE_FENCE = "STALE_FENCE";
+    public static final String UNKNOWN_SESSION = "UNKNOWN_SESSION";
 
     private Errors() {}
 
-    static String errorCode(Metadata trailers) {
+    public static String errorCode(Metadata trailers) {
         if (trailers == null) {
             return null;
         }
@@ -24,7 +32,7 @@ final class Errors {
         return code == null || code.isBlank() ? null : code.trim();
     }
 
-    static String leader(Metadata md) {
+    public static String leader(Metadata md) {
         if (md == null) {
             return null;
         }
@@ -38,7 +46,7 @@ final class Errors {
      *
      * @param plaintext whether the client connects with its own plaintext channels
      */
-    static String transportHint(Status status, boolean plaintext) {
+    public static String transportHint(Status status, boolean plaintext) {
         String why = TransportFailures.explain(status, plaintext);
         return why == null ? "" : " (" + why + ")";
     }
@@ -48,7 +56,7 @@ final class Errors {
      *
      * @param session the client's session id, for {@link SessionLostException}
      */
-    static BatonException toException(Status status, Metadata trailers, long session, String what) {
+    public static BatonException toException(Status status, Metadata trailers, long session, String what) {
         String code = errorCode(trailers);
         StatusRuntimeException cause = status.asRuntimeException(trailers);
         String message = what + " failed: " + status.getCode()

@@ -1,4 +1,4 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import dev.baton.api.v1.CallError;
 import dev.baton.api.v1.CallReply;
@@ -51,7 +51,7 @@ final class CallStream extends Channel {
     private static final System.Logger LOG = System.getLogger(CallStream.class.getName());
 
     /** Calls go to a new stream once the current one is this old: a rotated token is used from then on. */
-    static final long MAX_AGE_NANOS = TimeUnit.MINUTES.toNanos(1);
+    public static final long MAX_AGE_NANOS = TimeUnit.MINUTES.toNanos(1);
 
     private final Channel transport;
     private final ScheduledExecutorService timer;
@@ -91,12 +91,12 @@ final class CallStream extends Channel {
     }
 
     /** Streams opened so far (for tests). */
-    long streamsOpened() {
+    public long streamsOpened() {
         return streamsOpened.get();
     }
 
     /** Ends the stream: its calls in flight fail with UNAVAILABLE (the client is closing; nothing retries them). */
-    void shutdown() {
+    public void shutdown() {
         shutdown = true;
         Link l;
         synchronized (lock) {
@@ -109,7 +109,7 @@ final class CallStream extends Channel {
     }
 
     /** Breaks the current stream as a network failure would (for tests). */
-    void breakForTest() {
+    public void breakForTest() {
         Link l;
         synchronized (lock) {
             l = link;

@@ -1,4 +1,4 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
@@ -22,20 +22,20 @@ import java.util.function.Function;
  * format goes) when given, so that a wrong path fails there with a clear message rather than in
  * the transport's first connection.
  */
-final class ClientTls {
+public final class ClientTls {
     /** PEM: the CA(s) trusted; null until {@code tls(caFile)}. */
-    final byte[] ca;
+    public final byte[] ca;
     /** PEM: the client's certificate chain and PKCS#8 key; null without a client certificate. */
-    final byte[] cert;
-    final byte[] key;
+    public final byte[] cert;
+    public final byte[] key;
 
-    ClientTls(byte[] ca, byte[] cert, byte[] key) {
+    public ClientTls(byte[] ca, byte[] cert, byte[] key) {
         this.ca = ca;
         this.cert = cert;
         this.key = key;
     }
 
-    static byte[] readCertificates(Path file, String what) {
+    public static byte[] readCertificates(Path file, String what) {
         byte[] pem = read(file, what);
         try {
             if (CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem)).isEmpty()) {
@@ -47,7 +47,7 @@ final class ClientTls {
         return pem;
     }
 
-    static byte[] readKey(Path file) {
+    public static byte[] readKey(Path file) {
         byte[] pem = read(file, "the client key file");
         String text = new String(pem, StandardCharsets.US_ASCII);
         if (!text.contains("-----BEGIN PRIVATE KEY-----")) {
@@ -74,7 +74,7 @@ final class ClientTls {
     }
 
     /** TLS channels, with the same settings as the plaintext ones (see {@code Builder.plaintextChannel}). */
-    Function<String, ManagedChannel> channelFactory() {
+    public Function<String, ManagedChannel> channelFactory() {
         ChannelCredentials credentials = credentials();
         return address -> {
             try {

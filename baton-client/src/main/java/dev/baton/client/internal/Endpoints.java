@@ -1,4 +1,4 @@
-package dev.baton.client;
+package dev.baton.client.internal;
 
 import io.grpc.ConnectivityState;
 import io.grpc.Channel;
@@ -20,17 +20,17 @@ import java.util.function.Function;
  * however many calls saw it fail); a {@code baton-leader} hint makes the leader current, adding it to
  * the list if needed, unless that endpoint failed very recently.
  */
-final class Endpoints {
+public final class Endpoints {
     private static final System.Logger LOG = System.getLogger(Endpoints.class.getName());
 
     /** A hint naming an endpoint that failed less than this ago is ignored. */
-    static final long HINT_IGNORE_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(2);
+    public static final long HINT_IGNORE_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(2);
     /** Hints never grow the list beyond this many endpoints. */
-    static final int MAX_ENDPOINTS = 64;
+    public static final int MAX_ENDPOINTS = 64;
 
     /** One node's API address and its channel. */
-    static final class Endpoint {
-        final String address;
+    public static final class Endpoint {
+        public final String address;
         final ManagedChannel channel;
         /**
          * Where calls start: {@link #channel}, with the client's interceptors (its token) if any, and
@@ -79,7 +79,7 @@ final class Endpoints {
      * {@code 10.0.0.1} and {@code [::1]} gain one; {@code host:port} and {@code [::1]:port} are kept; a
      * bare IPv6 address is bracketed.
      */
-    static String withDefaultPort(String address, int defaultPort) {
+    public static String withDefaultPort(String address, int defaultPort) {
         String a = address.trim();
         if (a.startsWith("[")) {
             return a.contains("]:") ? a : a + ":" + defaultPort;
@@ -91,7 +91,7 @@ final class Endpoints {
         return colons == 0 ? a + ":" + defaultPort : "[" + a + "]:" + defaultPort;
     }
 
-    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory) {
+    public Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory) {
         this(addresses, channelFactory, false, null);
     }
 
@@ -99,7 +99,7 @@ final class Endpoints {
      * @param plaintext   the channels are the client's own plaintext ones (for the hints of {@link Errors#transportHint})
      * @param interceptor on every call (the token), or null
      */
-    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
+    public Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
               ClientInterceptor interceptor) {
         this(addresses, channelFactory, plaintext, interceptor, null);
     }
@@ -108,7 +108,7 @@ final class Endpoints {
      * @param streamTimer runs the deadlines of calls made over each endpoint's call stream
      *                    ({@link CallStream}); null: every call is a unary call
      */
-    Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
+    public Endpoints(List<String> addresses, Function<String, ManagedChannel> channelFactory, boolean plaintext,
               ClientInterceptor interceptor, ScheduledExecutorService streamTimer) {
         this.channelFactory = channelFactory;
         this.plaintext = plaintext;
@@ -125,20 +125,20 @@ final class Endpoints {
     }
 
     /** Whether the channels are known to be plaintext (the client's default channels). */
-    boolean plaintext() {
+    public boolean plaintext() {
         return plaintext;
     }
 
-        Endpoint current() {
+    public Endpoint current() {
         return current.get();
     }
 
-    List<Endpoint> all() {
+    public List<Endpoint> all() {
         return List.copyOf(list);
     }
 
     /** Records that {@code ep} failed and, if it is still current, moves on to the next endpoint. */
-    void failed(Endpoint ep) {
+    public void failed(Endpoint ep) {
         ep.failedAtNanos = System.nanoTime();
         ep.everFailed = true;
         if (list.size() < 2) {
@@ -153,7 +153,7 @@ final class Endpoints {
     }
 
     /** Applies a {@code baton-leader} hint received from {@code from} (which may be the leader itself). */
-    void leaderHint(String address, Endpoint from) {
+    public void leaderHint(String address, Endpoint from) {
         if (address == null || shutdown) {
             return;
         }
@@ -218,7 +218,7 @@ final class Endpoints {
     }
 
     /** Shuts every channel down, waiting up to {@code waitNanos} in all before forcing them. */
-    void shutdown(long waitNanos) {
+    public void shutdown(long waitNanos) {
         synchronized (addLock) {
             shutdown = true;
         }

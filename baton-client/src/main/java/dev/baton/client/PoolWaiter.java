@@ -1,0 +1,12 @@
+package dev.baton.client;
+
+/**
+ * A session waiting for a pool slot.
+ *
+ * @param session the waiting session
+ * @param requestId the waiting request's id
+ * @param since when it started waiting (ms since the epoch)
+ * @param deadline when the wait times out (ms since the epoch)
+ * @param forAnyone whether any worker's finish ends the wait
+ */
+public record PoolWaiter(long session, long requestId, long since, long deadline, boolean forAnyone) {}
