@@ -316,7 +316,7 @@ class ClusterTest {
                 assertThat(a.pools().acquire("after", 1, 5, Duration.ZERO, false).status())
                         .isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 assertThat(a.pools().get("before").holders()).hasSize(1);
-                assertThat(a.locks().acquire("m", Duration.ZERO).status().name()).isEqualTo("LOCK_LOCKED");
+                assertThat(a.locks().acquire("m", Duration.ZERO).status()).isEqualTo(dev.baton.client.LockStatus.LOCKED);
             }
             assertThat(lost).isEmpty();
         }
