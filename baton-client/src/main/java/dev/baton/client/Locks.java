@@ -48,8 +48,7 @@ public final class Locks {
             CompletableFuture<LockReply> f = ClientCore.map(s.write(LocksGrpc.getAcquireMethod(),
                     id -> request(s, id, name, timeoutMs, false),
                     core.waitingPolicy("Locks.Acquire", timeoutMs, s)), r -> Wire.lock(r, s.sessionId()));
-            f.whenComplete((r, t) -> sessions.lockAcquired(s, name, r == null ? null : r.status()));
-            return f;
+            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.lockAcquired(s, name, r == null ? null : r.status()));
         }));
     }
 
@@ -72,8 +71,7 @@ public final class Locks {
             CompletableFuture<RequestReply<LockReply>> f = ClientCore.map(s.writeWithId(LocksGrpc.getAcquireMethod(),
                     id -> request(s, id, name, timeoutMs, true), core.policy("Locks.Acquire", s)),
                     r -> new RequestReply<>(r.requestId(), Wire.lock(r.reply(), s.sessionId())));
-            f.whenComplete((r, t) -> sessions.lockAcquired(s, name, r == null ? null : r.reply().status()));
-            return f;
+            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.lockAcquired(s, name, r == null ? null : r.reply().status()));
         }));
     }
 
@@ -110,12 +108,11 @@ public final class Locks {
         CompletableFuture<LockReply> f = ClientCore.map(s.write(LocksGrpc.getReleaseMethod(),
                 id -> request.setRequestId(id).build(), core.policy("Locks.Release", s)),
                 r -> Wire.lock(r, s.sessionId()));
-        f.whenComplete((r, t) -> {
+        return core.forCaller(ClientCore.afterBookkeeping(f, (r, t) -> {
             if (r != null) {
                 sessions.lockReleased(s, name, r.status());
             }
-        });
-        return core.forCaller(f);
+        }));
     }
 
     /** Blocking {@link #releaseAsync(String, long)}. */

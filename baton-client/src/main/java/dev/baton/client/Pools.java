@@ -55,9 +55,8 @@ public final class Pools {
             CompletableFuture<PoolReply> f = ClientCore.map(s.write(PoolsGrpc.getAcquireMethod(),
                     id -> request.setSession(s.sessionId()).setRequestId(id).build(),
                     core.waitingPolicy("Pools.Acquire", timeoutMs, s)), r -> Wire.pool(r, s.sessionId()));
-            f.whenComplete((r, t) -> sessions.poolAcquired(p, r == null ? null : r.status(), r == null ? 0 : r.fence(),
+            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.poolAcquired(p, r == null ? null : r.status(), r == null ? 0 : r.fence(),
                     0, t != null && ClientCore.refused(t)));
-            return f;
         }));
     }
 
@@ -84,9 +83,8 @@ public final class Pools {
                     id -> request.setSession(s.sessionId()).setRequestId(id).build(),
                     core.policy("Pools.Acquire", s)),
                     r -> new RequestReply<>(r.requestId(), Wire.pool(r.reply(), s.sessionId())));
-            f.whenComplete((r, t) -> sessions.poolAcquired(p, r == null ? null : r.reply().status(),
+            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.poolAcquired(p, r == null ? null : r.reply().status(),
                     r == null ? 0 : r.reply().fence(), r == null ? 0 : r.requestId(), t != null && ClientCore.refused(t)));
-            return f;
         }));
     }
 
@@ -125,12 +123,11 @@ public final class Pools {
         CompletableFuture<PoolReply> f = ClientCore.map(s.write(PoolsGrpc.getReleaseMethod(),
                 id -> request.setRequestId(id).build(), core.policy("Pools.Release", s)),
                 r -> Wire.pool(r, s.sessionId()));
-        f.whenComplete((r, t) -> {
+        return core.forCaller(ClientCore.afterBookkeeping(f, (r, t) -> {
             if (r != null) {
                 sessions.poolReleased(s, key, r.status(), r.fence());
             }
-        });
-        return core.forCaller(f);
+        }));
     }
 
     /** Releases the slot a reply granted, on the session it was granted on. */

@@ -39,13 +39,12 @@ public final class Sessions {
     public CompletableFuture<SessionInfo> getAsync() {
         ClientSession own = sessions.primary();
         CompletableFuture<SessionInfo> f = getAsync(own.sessionId());
-        f.whenComplete((r, t) -> {
+        return ClientCore.afterBookkeeping(f, (r, t) -> {
             if (ClientCore.unwrap(t) instanceof NotFoundException nf && Errors.UNKNOWN_SESSION.equals(nf.errorCode())) {
                 own.sessionLost(new SessionLostException(own.sessionId(), "session "
                         + Long.toUnsignedString(own.sessionId()) + " is not known to the cluster", nf));
             }
         });
-        return f;
     }
 
     /** Blocking {@link #getAsync()}. */

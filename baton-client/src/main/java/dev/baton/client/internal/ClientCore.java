@@ -295,6 +295,29 @@ public final class ClientCore {
                 && ((BatonException) t).statusCode() != Status.Code.DEADLINE_EXCEEDED;
     }
 
+    /**
+     * {@code source}'s outcome, given on only after {@code bookkeeping} has seen it. A caller woken by
+     * the reply must find the client's books (which session holds which grant) already updated: its
+     * next call (a release by fence, say) is routed by them. A dependent added with
+     * {@code whenComplete} beside the caller's own would not do: dependents run in no promised order.
+     */
+    public static <T> CompletableFuture<T> afterBookkeeping(CompletableFuture<T> source,
+            java.util.function.BiConsumer<T, Throwable> bookkeeping) {
+        CompletableFuture<T> out = new CompletableFuture<>();
+        source.whenComplete((r, t) -> {
+            try {
+                bookkeeping.accept(r, t);
+            } finally {
+                if (t != null) {
+                    out.completeExceptionally(unwrap(t));
+                } else {
+                    out.complete(r);
+                }
+            }
+        });
+        return out;
+    }
+
     public static Throwable unwrap(Throwable t) {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
