@@ -48,12 +48,12 @@ class ClusterTest {
     @TempDir
     Path tmp;
 
-    private static BatonClient client(ProcessCluster c, Set<Long> lost) {
+    static BatonClient client(ProcessCluster c, Set<Long> lost) {
         return BatonClient.builder().endpoints(c.apiEndpoints()).sessionTtl(Duration.ofSeconds(10))
                 .retryFor(Duration.ofSeconds(30)).onSessionLost(e -> lost.add(e.sessionId())).build();
     }
 
-    private static void await(String what, java.util.function.BooleanSupplier cond, ProcessCluster c)
+    static void await(String what, java.util.function.BooleanSupplier cond, ProcessCluster c)
             throws InterruptedException {
         await(what, cond, c, GENEROUS_MS);
     }
@@ -69,7 +69,7 @@ class ClusterTest {
         }
     }
 
-    private static String dump(ProcessCluster.NodeProc n) {
+    static String dump(ProcessCluster.NodeProc n) {
         ManagedChannel ch = ManagedChannelBuilder.forTarget(n.api()).usePlaintext().build();
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -94,7 +94,7 @@ class ClusterTest {
     // ---- kill -9 of the leader under load, three times, on a secured cluster ---------------------
 
     /**
-     * The issue's "a secured 3-node cluster passes the leader-kill test": API TLS, Raft mutual TLS and
+     * A secured 3-node cluster passes the leader-kill test: API TLS, Raft mutual TLS and
      * tokens on every node, clients that trust the API CA and carry a {@code client} token. Three
      * kills (there were five, and each costs a node's restart, the most of this class's time in the
      * 15 minutes ./test has); the killed node is restarted as soon as a new leader is seen, so its
