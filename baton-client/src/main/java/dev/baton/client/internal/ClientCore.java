@@ -300,6 +300,7 @@ public final class ClientCore {
      * the reply must find the client's books (which session holds which grant) already updated: its
      * next call (a release by fence, say) is routed by them. A dependent added with
      * {@code whenComplete} beside the caller's own would not do: dependents run in no promised order.
+     * Cancelling the result cancels {@code source}.
      */
     public static <T> CompletableFuture<T> afterBookkeeping(CompletableFuture<T> source,
             java.util.function.BiConsumer<T, Throwable> bookkeeping) {
@@ -313,6 +314,11 @@ public final class ClientCore {
                 } else {
                     out.complete(r);
                 }
+            }
+        });
+        out.whenComplete((r, t) -> {
+            if (out.isCancelled()) {
+                source.cancel(true); // as with map: cancelling the caller's future cancels the call
             }
         });
         return out;
