@@ -445,7 +445,7 @@ final class ForwardLink {
 
         @Override
         public void onError(Throwable t) {
-            broken(PeerForwarding.forwardFailure(t, api));
+            broken(PeerForwarding.linkBroken(t, api));
         }
 
         @Override

@@ -218,6 +218,23 @@ public final class PeerForwarding implements Forwarder {
         return s;
     }
 
+    /**
+     * The forwarding link's stream to the leader failed (the leader died, a connection broke): every
+     * command on it has an unknown outcome, whatever code the transport chose (a TLS connection cut
+     * mid-stream can end as UNKNOWN "channel closed"). Unknown outcomes are UNAVAILABLE: the router
+     * sends the command again (to a new leader) with the same request id, which the core answers
+     * once, and a client hearing it does the same.
+     */
+    static StatusRuntimeException linkBroken(Throwable t, String api) {
+        StatusRuntimeException s = forwardFailure(t, api);
+        if (s.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+            return s;
+        }
+        return ApiErrors.unavailable("the forwarding link to the leader at " + api + " broke ("
+                + s.getStatus().getCode() + (s.getStatus().getDescription() == null ? "" : ": "
+                + s.getStatus().getDescription()) + "); the outcome is unknown, send it again", null);
+    }
+
     /** A channel to another node's API port (TLS when this node's API port has it), kept for reuse. */
     public ManagedChannel channel(String api) {
         if (closed) {
