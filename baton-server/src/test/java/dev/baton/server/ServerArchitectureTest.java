@@ -18,7 +18,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
  * ({@code node}) builds the Raft host and registers the doors ({@code grpc}, {@code line},
  * {@code http}); every door is a translation on top of the routing layer ({@code route}), which
  * knows neither the doors nor gRPC; small shared packages ({@code security}, {@code metrics},
- * {@code raft}) sit below. The CLI classes directly in {@code dev.baton.server} start a node and
+ * {@code raft}) sit below. The classes directly in {@code dev.baton.server} ({@code ServerCommand}
+ * and its option parsing: {@code baton server}) read the options of every door to start a node, and
  * are outside these rules.
  */
 class ServerArchitectureTest {
@@ -82,13 +83,13 @@ class ServerArchitectureTest {
                 .check(classes.that(DescribedPredicate.not(inCliPackage())));
     }
 
-    /** The CLI classes sit directly in {@code dev.baton.server}: they start a node (and so use the doors' options). */
+    /** {@code ServerCommand} and its option classes sit directly in {@code dev.baton.server}: they start a node (and so use the doors' options). */
     private static DescribedPredicate<JavaClass> notTheCli() {
         return DescribedPredicate.not(inCliPackage());
     }
 
     private static DescribedPredicate<JavaClass> inCliPackage() {
-        return DescribedPredicate.describe("directly in " + BASE + " (the CLI)",
+        return DescribedPredicate.describe("directly in " + BASE + " (baton server's options)",
                 c -> c.getPackageName().equals(BASE));
     }
 }
