@@ -100,12 +100,11 @@ class StartupErrorsProcessTest {
     private record Result(int exitCode, String output) {
     }
 
-    private static Map<String, Integer> freePorts() throws IOException {
+    /** Four ports, never one twice (the system may hand out a port again as soon as it is closed). */
+    private static Map<String, Integer> freePorts() {
         Map<String, Integer> ports = new LinkedHashMap<>();
         for (String o : List.of("--api-port", "--line-port", "--http-port", "--raft-port")) {
-            try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
-                ports.put(o, s.getLocalPort());
-            }
+            ports.put(o, TestWaits.freePort());
         }
         return ports;
     }
