@@ -124,7 +124,7 @@ final class ServerProcesses implements AutoCloseable {
      * Secures the cluster as docs/security.md describes it, with throw-away material made now in the
      * cluster's dir: TLS on every API port (a certificate per node from an API CA, which is also the CA
      * the members check when they forward to the leader), mutual TLS on the Raft port (a certificate per
-     * node from a separate members' CA, as operations.md advises) and a token file with one token (roles
+     * node from a separate members' CA, as docs/limits.md advises) and a token file with one token (roles
      * client and read: the load and the status polls here) that every API call must carry. Clients
      * then need {@link #apiCaFile()} and {@link #authToken()}. Call before {@link #startAll()}.
      */

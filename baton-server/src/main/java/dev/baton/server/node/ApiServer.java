@@ -426,7 +426,7 @@ public final class ApiServer implements AutoCloseable {
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
                     .permitKeepAliveTime(5, TimeUnit.SECONDS)
                     .maxInboundMessageSize(4 << 20)
-                    // Bounds against hostile or broken clients (docs/operations.md). The handshake
+                    // Bounds against hostile or broken clients (docs/limits.md). The handshake
                     // timeout covers the TLS handshake too.
                     .maxConcurrentCallsPerConnection(API_MAX_CALLS_PER_CONNECTION)
                     .handshakeTimeout(API_HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
