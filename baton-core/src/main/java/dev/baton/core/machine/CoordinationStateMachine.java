@@ -143,6 +143,13 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
         return new Snapshot(state);
     }
 
+    /** The published state is an immutable root in a volatile field: any thread may take it. */
+    @Override
+    public SnapshotHandle capturePublished() {
+        checkOpen();
+        return new Snapshot(state);
+    }
+
     @Override
     public void saveSnapshot(SnapshotHandle snapshot, OutputStream out) throws IOException {
         if (!(snapshot instanceof Snapshot s)) {
@@ -173,6 +180,11 @@ public final class CoordinationStateMachine implements ConcurrentStateMachine {
         @Override
         public long index() {
             return state.lastIndex();
+        }
+
+        @Override
+        public long time() {
+            return state.lastTime();
         }
     }
 }

@@ -57,6 +57,17 @@ public interface ConcurrentStateMachine extends AutoCloseable {
     /** Captures the current state for {@link #saveSnapshot}; mutually exclusive with update, O(1). */
     SnapshotHandle prepareSnapshot();
 
+    /**
+     * Captures the latest published state, like {@link #prepareSnapshot} but callable from any
+     * thread, concurrently with {@code update}: the state of some complete {@code update} call, as
+     * a lookup sees it (for a backup taken while the node runs). O(1).
+     *
+     * @throws UnsupportedOperationException if this state machine cannot be captured off its apply thread
+     */
+    default SnapshotHandle capturePublished() {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot be captured while it runs");
+    }
+
     /** Writes the captured state; may run concurrently with later updates. Does not close the stream. */
     void saveSnapshot(SnapshotHandle snapshot, OutputStream out) throws IOException;
 

@@ -25,6 +25,7 @@ import dev.baton.core.command.Result;
 import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.core.sm.Applied;
 import dev.baton.core.sm.ConcurrentStateMachine;
+import dev.baton.core.sm.SnapshotHandle;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -567,6 +568,14 @@ public final class BatonNode implements AutoCloseable {
 
     /** A linearizable read: answered from a state that includes every write committed before the call. */
     public <R> CompletableFuture<R> read(Query<R> query) {
+        return afterReadBarrier(() -> fsm.core().lookup(query));
+    }
+
+    /**
+     * Runs {@code answer} once this node has applied every write committed before the call (SOFAJRaft's
+     * ReadIndex, as {@link #read}), on the SOFAJRaft thread that saw the read index applied.
+     */
+    private <R> CompletableFuture<R> afterReadBarrier(java.util.function.Supplier<R> answer) {
         Node n = node;
         if (n == null || closed) {
             return CompletableFuture.failedFuture(new RaftOperationException("ESTOP", "node is not running"));
@@ -586,7 +595,7 @@ public final class BatonNode implements AutoCloseable {
                     return;
                 }
                 try {
-                    result.complete(fsm.core().lookup(query));
+                    result.complete(answer.get());
                 } catch (Throwable t) {
                     result.completeExceptionally(t);
                 }
@@ -604,6 +613,38 @@ public final class BatonNode implements AutoCloseable {
     }
 
     // ---- admin ---------------------------------------------------------------------------------
+
+    /**
+     * The replicated state captured for a backup ({@link BackupFile}): one applied state, immutable,
+     * so its snapshot is consistent however many writes are applied while it is written.
+     *
+     * @param handle what {@link #writeSnapshot} writes
+     * @param term   the Raft term this node knew when it captured the state
+     */
+    public record StateCapture(SnapshotHandle handle, long term) {
+        /** The index of the last entry applied to the captured state. */
+        public long index() {
+            return handle.index();
+        }
+
+        /** The leader stamp of that entry, ms since the epoch. */
+        public long time() {
+            return handle.time();
+        }
+    }
+
+    /**
+     * Captures the state for a backup after a read barrier: it includes every write committed before
+     * the call (on any node, as a linearizable {@link #read}). O(1): {@link #writeSnapshot} does the work.
+     */
+    public CompletableFuture<StateCapture> captureForBackup() {
+        return afterReadBarrier(() -> new StateCapture(fsm.core().capturePublished(), fsm.knownTerm()));
+    }
+
+    /** Writes a captured state in the snapshot format (the bytes of {@link BatonStateMachine#SNAPSHOT_FILE}). */
+    public void writeSnapshot(StateCapture capture, java.io.OutputStream out) throws IOException {
+        fsm.core().saveSnapshot(capture.handle(), out);
+    }
 
     /**
      * Takes a snapshot now (the log before it is then truncated). Completes when it is on disk;
