@@ -3,6 +3,8 @@ package dev.baton.server.grpc;
 import dev.baton.server.route.Router;
 
 import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.BackupChunk;
+import dev.baton.api.v1.BackupRequest;
 import dev.baton.api.v1.DumpRequest;
 import dev.baton.api.v1.DumpResponse;
 import dev.baton.api.v1.Member;
@@ -13,9 +15,27 @@ import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.core.command.Query;
 import dev.baton.core.command.View;
+import dev.baton.server.raft.BackupFile;
 import dev.baton.server.raft.BatonNode;
+import com.google.protobuf.ByteString;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,9 +48,16 @@ import java.util.function.Function;
 /**
  * Cluster administration: status (members, leader, term, indexes), membership changes and
  * leadership transfer (run on the leader; a follower forwards them there), snapshot now, and the
- * JSON dump of the whole state.
+ * JSON dump of the whole state, and backups of it.
  */
 public final class AdminService extends AdminGrpc.AdminImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminService.class);
+    /** Bytes of a backup per message: well under gRPC's default 4 MiB message limit. */
+    static final int BACKUP_CHUNK_BYTES = 1 << 20;
+    private static final String BACKUP_PREFIX = "backup-";
+    private static final String BACKUP_SUFFIX = ".partial";
+
+    private final AtomicBoolean backingUp = new AtomicBoolean();
     private final Router router;
     private final PeerForwarding peers;
     private final String nodeId;
@@ -160,6 +187,171 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
             }
             return SnapshotResponse.newBuilder().setAppliedIndex(router.node().lastAppliedIndex()).build();
         }), out);
+    }
+
+    /**
+     * A backup file of this node's state ({@link BackupFile}), as of a read barrier: the state
+     * includes every write committed before the call, wherever it was made, so any member can take
+     * it and the leader does not pay for it. The file is first written to the data directory
+     * (the node holds no second copy of a large state in memory), then sent in chunks as fast as
+     * the client takes them, and deleted. One backup at a time per node.
+     */
+    @Override
+    public void backup(BackupRequest req, StreamObserver<BackupChunk> out) {
+        ServerCallStreamObserver<BackupChunk> call = (ServerCallStreamObserver<BackupChunk>) out;
+        if (!backingUp.compareAndSet(false, true)) {
+            out.onError(Status.RESOURCE_EXHAUSTED.withDescription("this node is already sending a backup; try"
+                    + " again when it is done, or ask another node").asRuntimeException());
+            return;
+        }
+        BackupSender sender = new BackupSender(call);
+        call.setOnCancelHandler(sender::cancel);
+        call.setOnReadyHandler(sender::pumpLater);
+        BatonNode node = router.node();
+        node.captureForBackup().whenComplete((capture, t) -> {
+            if (t != null) {
+                sender.fail(ApiErrors.toStatus(t, null));
+            } else {
+                sender.prepare(node, capture);
+            }
+        });
+    }
+
+    /** One backup: written to a file in the data directory, then streamed from it. */
+    private final class BackupSender {
+        private final ServerCallStreamObserver<BackupChunk> call;
+        private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "baton-backup");
+            t.setDaemon(true);
+            return t;
+        });
+        private Path file; // on the backup thread only, from here on
+        private FileChannel channel;
+        private long size;
+        private boolean first = true;
+        private long appliedIndex;
+        private volatile boolean finished;
+
+        BackupSender(ServerCallStreamObserver<BackupChunk> call) {
+            this.call = call;
+        }
+
+        void prepare(BatonNode node, BatonNode.StateCapture capture) {
+            run(() -> {
+                if (finished) {
+                    return;
+                }
+                Path dir = node.options().dataDir();
+                removeLeftovers(dir);
+                file = Files.createTempFile(dir, BACKUP_PREFIX, BACKUP_SUFFIX);
+                try (OutputStream o = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
+                    BackupFile.write(o, BackupFile.Header.of(capture.index(), capture.term(), capture.time(),
+                            System.currentTimeMillis(), nodeId), bytes -> node.writeSnapshot(capture, bytes));
+                }
+                channel = FileChannel.open(file, StandardOpenOption.READ);
+                size = channel.size();
+                appliedIndex = capture.index();
+                pump();
+            });
+        }
+
+        void pumpLater() {
+            run(this::pump);
+        }
+
+        /** Sends chunks while the client takes them; the rest when it is ready again. */
+        private void pump() throws IOException {
+            if (finished || channel == null) {
+                return;
+            }
+            while (call.isReady() && !finished) {
+                ByteBuffer b = ByteBuffer.allocate((int) Math.min(BACKUP_CHUNK_BYTES, Math.max(0, size - channel.position())));
+                while (b.hasRemaining() && channel.read(b) >= 0) {
+                    // read the chunk whole
+                }
+                b.flip();
+                BackupChunk.Builder chunk = BackupChunk.newBuilder().setData(ByteString.copyFrom(b));
+                if (first) {
+                    chunk.setAppliedIndex(appliedIndex).setTotalBytes(size);
+                    first = false;
+                }
+                call.onNext(chunk.build());
+                if (channel.position() >= size) {
+                    call.onCompleted();
+                    finish();
+                    return;
+                }
+            }
+        }
+
+        void fail(RuntimeException status) {
+            run(() -> {
+                if (!finished) {
+                    call.onError(status);
+                    finish();
+                }
+            });
+        }
+
+        void cancel() {
+            run(this::finish);
+        }
+
+        private void finish() {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            try {
+                if (channel != null) {
+                    channel.close();
+                }
+                if (file != null) {
+                    Files.deleteIfExists(file);
+                }
+            } catch (IOException e) {
+                LOG.warn("could not remove the backup file {}: {}", file, e.toString());
+            }
+            backingUp.set(false);
+            thread.shutdown();
+        }
+
+        private interface Step {
+            void run() throws Exception;
+        }
+
+        private void run(Step step) {
+            try {
+                thread.execute(() -> {
+                    try {
+                        step.run();
+                    } catch (Throwable t) {
+                        LOG.warn("backup failed", t);
+                        if (!finished) {
+                            try {
+                                call.onError(Status.INTERNAL.withDescription("backup failed: " + t).asRuntimeException());
+                            } catch (RuntimeException alreadyClosed) {
+                                // the call ended meanwhile
+                            }
+                            finish();
+                        }
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException done) {
+                // finished: nothing more to send
+            }
+        }
+    }
+
+    /** Removes backup files a node stopped in the middle of a backup left behind. */
+    private static void removeLeftovers(Path dir) {
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, BACKUP_PREFIX + "*" + BACKUP_SUFFIX)) {
+            for (Path p : s) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            LOG.warn("could not remove old backup files in {}: {}", dir, e.toString());
+        }
     }
 
     @Override

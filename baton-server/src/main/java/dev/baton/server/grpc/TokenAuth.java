@@ -87,7 +87,8 @@ public final class TokenAuth implements ServerInterceptor {
         put(m, Role.READ, AdminGrpc.getStatusMethod(), AdminGrpc.getDumpMethod());
         // ...and what changes the cluster or costs the node work on demand.
         put(m, Role.ADMIN, AdminGrpc.getAddMemberMethod(), AdminGrpc.getRemoveMemberMethod(),
-                AdminGrpc.getTransferLeaderMethod(), AdminGrpc.getSnapshotMethod());
+                AdminGrpc.getTransferLeaderMethod(), AdminGrpc.getSnapshotMethod(),
+                AdminGrpc.getBackupMethod());
         return Map.copyOf(m);
     }
 
