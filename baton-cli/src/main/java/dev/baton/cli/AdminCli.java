@@ -3,6 +3,7 @@ package dev.baton.cli;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import dev.baton.api.v1.AdminGrpc;
+import dev.baton.api.v1.BackupRequest;
 import dev.baton.api.v1.DumpRequest;
 import dev.baton.api.v1.Member;
 import dev.baton.api.v1.MemberRequest;
@@ -10,6 +11,7 @@ import dev.baton.api.v1.SnapshotRequest;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.Durations;
+import dev.baton.server.raft.BackupFile;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -19,6 +21,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -32,7 +42,8 @@ import java.util.function.Function;
 @Command(name = "admin", mixinStandardHelpOptions = true,
         description = "Administer a running cluster through any node's API port.",
         subcommands = {AdminCli.StatusCmd.class, AdminCli.AddMember.class, AdminCli.RemoveMember.class,
-                AdminCli.TransferLeader.class, AdminCli.SnapshotCmd.class, AdminCli.DumpCmd.class})
+                AdminCli.TransferLeader.class, AdminCli.SnapshotCmd.class, AdminCli.DumpCmd.class,
+                AdminCli.BackupCmd.class})
 final class AdminCli {
     private static final Metadata.Key<String> ERROR_KEY = Metadata.Key.of("baton-error", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -90,13 +101,7 @@ final class AdminCli {
                 if (!last && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
                     continue; // another node may answer
                 }
-                Metadata t = e.getTrailers();
-                String code = t == null ? null : t.get(ERROR_KEY);
-                boolean sameCode = code == null || code.equals(e.getStatus().getCode().name()); // say it once
-                System.err.println("baton admin: " + e.getStatus().getCode() + (sameCode ? "" : " [" + code + "]")
-                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
-                        + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
-                        + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));
+                printError(e, endpoint, tls, token);
                 return 1;
             } catch (InvalidProtocolBufferException e) {
                 System.err.println("baton admin: " + e.getMessage());
@@ -104,6 +109,123 @@ final class AdminCli {
             } finally {
                 ch.shutdownNow();
             }
+        }
+    }
+
+    private static void printError(StatusRuntimeException e, String endpoint, CliTls tls, CliToken token) {
+        Metadata t = e.getTrailers();
+        String code = t == null ? null : t.get(ERROR_KEY);
+        boolean sameCode = code == null || code.equals(e.getStatus().getCode().name()); // say it once
+        System.err.println("baton admin: " + e.getStatus().getCode() + (sameCode ? "" : " [" + code + "]")
+                + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription())
+                + (e.getStatus().getCode() == Status.Code.UNAVAILABLE ? " (is " + endpoint + " up?)" : "")
+                + tls.hint(e.getStatus()) + token.hint(e.getStatus().getCode()));
+    }
+
+    /**
+     * Streams a backup from the first node that answers into a file next to {@code file}, checks it
+     * whole ({@link BackupFile#verify}), then renames it into place: {@code file} is either the old
+     * one or a complete backup, never a part.
+     */
+    int backup(Path file, boolean force) {
+        Path target = file.toAbsolutePath();
+        if (Files.exists(target) && !force) {
+            System.err.println("baton admin: " + file + " exists; give --force to replace it");
+            return 2;
+        }
+        Path dir = target.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            System.err.println("baton admin: no such directory for " + file);
+            return 2;
+        }
+        CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
+        CliToken token = new CliToken(tokenFile);
+        for (int i = 0; ; i++) {
+            String endpoint = endpoints.get(i);
+            boolean last = i == endpoints.size() - 1;
+            ManagedChannel ch;
+            try {
+                ch = tls.channel(endpoint, token.interceptor());
+            } catch (IllegalArgumentException e) {
+                System.err.println("baton admin: " + e.getMessage());
+                return 2;
+            }
+            Path partial = null;
+            try {
+                partial = Files.createTempFile(dir, "." + target.getFileName() + ".", ".partial");
+                long bytes = 0;
+                try (FileChannel out = FileChannel.open(partial, StandardOpenOption.WRITE)) {
+                    var chunks = AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+                            .backup(BackupRequest.getDefaultInstance());
+                    while (chunks.hasNext()) {
+                        ByteBuffer b = chunks.next().getData().asReadOnlyByteBuffer();
+                        while (b.hasRemaining()) {
+                            bytes += out.write(b);
+                        }
+                    }
+                    out.force(true);
+                }
+                BackupFile.Header h;
+                try {
+                    h = BackupFile.verify(partial);
+                } catch (IOException e) {
+                    System.err.println("baton admin: the backup " + endpoint + " sent is unusable: " + e.getMessage());
+                    return 1;
+                }
+                if (force) {
+                    Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                } else {
+                    // A link fails if the name was taken meanwhile; a rename would replace it.
+                    Files.createLink(target, partial);
+                }
+                fsyncDirectory(dir);
+                if (output == Output.json) {
+                    com.google.gson.JsonObject j = new com.google.gson.JsonObject();
+                    j.addProperty("file", target.toString());
+                    j.addProperty("bytes", bytes);
+                    j.addProperty("appliedIndex", h.appliedIndex());
+                    j.addProperty("term", h.term());
+                    j.addProperty("stateTime", h.stateTime());
+                    j.addProperty("nodeId", h.nodeId());
+                    j.addProperty("created", h.createdMillis());
+                    System.out.println(j);
+                } else {
+                    System.out.println("backup of applied index " + h.appliedIndex() + " (term " + h.term()
+                            + ", state time " + Instant.ofEpochMilli(h.stateTime()) + ", taken on node " + h.nodeId()
+                            + ") written to " + file + ", " + bytes + " bytes");
+                }
+                return 0;
+            } catch (StatusRuntimeException e) {
+                if (!last && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+                    continue; // another node may answer
+                }
+                printError(e, endpoint, tls, token);
+                return 1;
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                System.err.println("baton admin: " + file + " exists; give --force to replace it");
+                return 2;
+            } catch (IOException e) {
+                System.err.println("baton admin: cannot write " + file + ": " + e);
+                return 1;
+            } finally {
+                ch.shutdownNow();
+                if (partial != null) {
+                    try {
+                        Files.deleteIfExists(partial);
+                    } catch (IOException ignored) {
+                        // best effort: a dot file next to the backup
+                    }
+                }
+            }
+        }
+    }
+
+    /** Makes a rename in {@code dir} durable (best effort where directories cannot be opened). */
+    private static void fsyncDirectory(Path dir) {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // not every file system lets a directory be synced
         }
     }
 
@@ -213,6 +335,27 @@ final class AdminCli {
         public Integer call() {
             return admin.call(s -> s.dump(DumpRequest.getDefaultInstance()),
                     m -> ((dev.baton.api.v1.DumpResponse) m).getJson());
+        }
+    }
+
+    @Command(name = "backup", mixinStandardHelpOptions = true,
+            description = {"Write a backup of the whole replicated state to FILE: a consistent snapshot, taken by"
+                    + " the node asked, of a state that includes every write committed before the command started."
+                    + " Start a new cluster from it with: baton server --restore FILE.",
+                    "Needs the admin role when the node asks for tokens. Raise --timeout-ms for a large state."})
+    static final class BackupCmd implements Callable<Integer> {
+        @ParentCommand
+        AdminCli admin;
+
+        @Parameters(paramLabel = "FILE", description = "Where to write the backup (written whole, then renamed into place).")
+        Path file;
+
+        @Option(names = "--force", description = "Replace FILE if it exists.")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            return admin.backup(file, force);
         }
     }
 }

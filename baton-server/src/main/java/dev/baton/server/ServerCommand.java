@@ -10,6 +10,7 @@ import dev.baton.server.line.AddressAllowList;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.PeerTls;
+import dev.baton.server.raft.Restore;
 import dev.baton.server.security.PemCredentials;
 import dev.baton.server.raft.BatonStateMachine;
 import picocli.CommandLine;
@@ -335,6 +336,12 @@ public final class ServerCommand implements Callable<Integer> {
             description = "Seconds between periodic snapshots; 0 for on demand only (default: ${DEFAULT-VALUE}).")
     int snapshotIntervalSecs;
 
+    @Option(names = "--restore", paramLabel = "FILE",
+            description = "Start a new cluster whose state is the backup FILE's (baton admin backup). Only on an"
+                    + " empty --data-dir; the node starts as the new cluster's only member: start the others empty"
+                    + " with --join and add them (baton admin add-member). Not needed again on later starts.")
+    Path restore;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -405,6 +412,21 @@ public final class ServerCommand implements Callable<Integer> {
             LOG.warn("the HTTP port {}:{} takes tokens without TLS: they cross the network in clear text"
                     + " (--http-tls-cert-file, --http-tls-key-file)", config.http().host(), httpPort);
         }
+        Restore.Checked backup = null;
+        if (restore != null) {
+            String problem = restoreProblem(options);
+            if (problem == null) {
+                try {
+                    backup = Restore.check(restore);
+                } catch (java.io.IOException e) {
+                    problem = "cannot restore: " + e.getMessage();
+                }
+            }
+            if (problem != null) {
+                System.err.println("baton server: " + problem);
+                return 2;
+            }
+        }
         // A replica that cannot apply an entry ends the process (a supervisor restarts it) rather
         // than staying up half-alive.
         BatonStateMachine.haltProcessOnApplyFailure(true);
@@ -417,6 +439,20 @@ public final class ServerCommand implements Callable<Integer> {
             return 1;
         }
         Path created = StartupChecks.firstMissing(options.dataDir());
+        if (backup != null) {
+            try {
+                Restore.install(backup, options);
+            } catch (java.io.IOException | RuntimeException e) {
+                System.err.println("baton server: cannot restore " + restore + ": " + e.getMessage());
+                StartupChecks.deleteCreated(created);
+                Restore.undo(options.dataDir());
+                return 1;
+            }
+            System.err.println("baton server: restored " + restore + " (applied index " + backup.index()
+                    + ", taken on node " + backup.header().nodeId() + " at "
+                    + java.time.Instant.ofEpochMilli(backup.header().createdMillis()) + "); this node starts the new"
+                    + " cluster alone: start the other members with --join and add them with baton admin add-member");
+        }
         ApiServer server = new ApiServer(config);
         server.node().namePeers(peerNames());
         try {
@@ -426,6 +462,9 @@ public final class ServerCommand implements Callable<Integer> {
             String nowBusy = StartupChecks.portProblem(ports);
             System.err.println("baton server: " + (nowBusy != null ? nowBusy : e.getMessage()));
             StartupChecks.deleteCreated(created);
+            if (backup != null) {
+                Restore.undo(options.dataDir()); // a later --restore on this directory must not find it used
+            }
             return 1;
         }
         BatonNode node = server.node();
@@ -449,6 +488,23 @@ public final class ServerCommand implements Callable<Integer> {
                 () -> System.err.println("baton server: no leader yet; waiting for the other peers"));
         stopped.await();
         return 0;
+    }
+
+    /** Why {@code --restore} cannot be used with these options or this data directory, or null. */
+    private String restoreProblem(BatonNode.Options options) {
+        if (join) {
+            return "--restore starts a new cluster; --join joins a running one: give one of them";
+        }
+        try {
+            String used = Restore.usedBy(options.dataDir());
+            if (used != null) {
+                return "--restore needs an empty data directory, and " + used + " is not empty: restore into a new"
+                        + " --data-dir (a restore would lose the state there)";
+            }
+        } catch (java.io.IOException e) {
+            return "cannot read the data directory " + options.dataDir() + ": " + e.getMessage();
+        }
+        return null;
     }
 
     /**
