@@ -103,6 +103,18 @@ class TokenAuthTest {
                 .snapshot(SnapshotRequest.getDefaultInstance()));
     }
 
+    private Status.Code backup(String token) {
+        return codeOf(() -> {
+            java.util.Iterator<dev.baton.api.v1.BackupChunk> chunks = AdminGrpc.newBlockingStub(as(token))
+                    .withDeadlineAfter(30, TimeUnit.SECONDS).backup(dev.baton.api.v1.BackupRequest.getDefaultInstance());
+            long bytes = 0;
+            while (chunks.hasNext()) {
+                bytes += chunks.next().getData().size();
+            }
+            return bytes;
+        });
+    }
+
     private static Status.Code codeOf(Supplier<?> call) {
         try {
             retrying(call);
@@ -170,6 +182,7 @@ class TokenAuthTest {
         assertThat(codeOf(() -> AdminGrpc.newBlockingStub(as(READ_TOKEN)).dump(DumpRequest.getDefaultInstance())))
                 .isEqualTo(Status.Code.OK);
         assertThat(snapshot(READ_TOKEN)).isEqualTo(Status.Code.PERMISSION_DENIED);
+        assertThat(backup(READ_TOKEN)).as("a backup holds every tenant's state").isEqualTo(Status.Code.PERMISSION_DENIED);
         assertThat(codeOf(() -> SessionsGrpc.newBlockingStub(as(READ_TOKEN))
                 .open(OpenSessionRequest.newBuilder().setTtlMs(10_000).build()))).isEqualTo(Status.Code.PERMISSION_DENIED);
     }
@@ -177,6 +190,7 @@ class TokenAuthTest {
     @Test
     void anAdminTokenTakesASnapshotAndReadsButIsNoClient() {
         assertThat(snapshot(ADMIN_TOKEN)).isEqualTo(Status.Code.OK);
+        assertThat(backup(ADMIN_TOKEN)).isEqualTo(Status.Code.OK);
         assertThat(status(ADMIN_TOKEN)).as("admin implies read").isEqualTo(Status.Code.OK);
         assertThat(codeOf(() -> SessionsGrpc.newBlockingStub(as(ADMIN_TOKEN))
                 .open(OpenSessionRequest.newBuilder().setTtlMs(10_000).build()))).isEqualTo(Status.Code.PERMISSION_DENIED);
