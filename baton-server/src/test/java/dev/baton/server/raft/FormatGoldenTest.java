@@ -45,8 +45,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * A release that changes a format adds fixtures of its new version next to these (new file
  * names) and keeps these tests. To make the fixtures of a new version, change the file names
  * {@link #main} writes and run it from the repository root with baton-server's test class path
- * ({@code mvn -q -o -pl baton-server dependency:build-classpath -Dmdep.outputFile=cp.txt}, then
- * {@code java -cp baton-server/target/test-classes:baton-server/target/classes:$(cat cp.txt)
+ * ({@code mvn -q -o -pl baton-server -am test-compile dependency:build-classpath -Dmdep.outputFile=cp.txt},
+ * then {@code java -cp baton-server/target/test-classes:baton-server/target/classes:$(cat baton-server/cp.txt)
  * dev.baton.server.raft.FormatGoldenTest}); it never overwrites an existing fixture.
  */
 class FormatGoldenTest {
