@@ -625,6 +625,8 @@
       if (cum >= rank) {
         if (le === Infinity) return { value: prevLe, count, above: true };
         const inBucket = cum - prevCum;
+        // In the first bucket all that is known is "at most its bound" (0 s waits land there).
+        if (prevLe === 0) return { value: le, count, below: true };
         return { value: prevLe + (le - prevLe) * (inBucket > 0 ? (rank - prevCum) / inBucket : 1), count };
       }
       prevLe = le;
@@ -724,7 +726,7 @@
     rows.sort((a, b) => (b.rate || 0) - (a.rate || 0) || (b.waiters || 0) - (a.waiters || 0) || (a.key < b.key ? -1 : 1));
     const p99Cell = (r) => el('td', { class: 'num' + (r && r.above ? ' warn' : ''),
       title: r ? r.count + ' observations' + (r.above ? '; above the highest bucket' : '') : 'no observations' },
-    r ? (r.above ? '> ' : '') + secs(r.value) : '–');
+    r ? (r.above ? '> ' : r.below ? '≤ ' : '') + secs(r.value) : '–');
     const all = { wait: p99('baton_pool_wait_seconds'), hold: p99('baton_pool_hold_seconds') };
     const allRate = rateSeries('baton_pool_acquire_outcomes_total');
     const body = [el('tr', { class: 'hot-key all', 'data-key': '' },
@@ -776,7 +778,7 @@
       ['role', failed ? 'FAILED' : leading ? 'leader' : g('baton_raft_leader_known') === 1 ? 'follower' : 'no leader', failed || !g('baton_raft_leader_known'), 'role'],
       ['term', num(g('baton_raft_term')), false, 'term'],
       ['leader changes', num(changes) + (changesNow ? ' (' + changesNow + ' in 5 min)' : ''), changesNow > 0, 'leader-changes'],
-      ['commit p99', commit ? secs(commit.value) : leading ? '–' : 'measured on the leader', commit && commit.value > 0.5, 'commit-p99'],
+      ['commit p99', commit ? (commit.above ? '> ' : commit.below ? '≤ ' : '') + secs(commit.value) : leading ? '–' : 'measured on the leader', commit && commit.value > 0.5, 'commit-p99'],
       ['log', bytes(g('baton_raft_log_size_bytes')), false, 'log-size'],
       ['snapshot', snapAge === null || snapAge < 0 ? 'none yet' : bytes(g('baton_raft_snapshot_size_bytes'))
         + ', ' + dur(snapAge * 1000) + ' old', false, 'snapshot'],
