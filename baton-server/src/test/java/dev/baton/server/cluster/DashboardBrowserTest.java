@@ -182,6 +182,9 @@ public class DashboardBrowserTest {
             try {
                 browser.get(base + "/dashboard/");
                 WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(200));
+                // The page replaces its rows and charts at every refresh: an element found just before
+                // a redraw is stale by the time it is read, and is then looked up again.
+                wait.ignoring(StaleElementReferenceException.class);
                 wait.until(d -> "true".equals(d.findElement(By.tagName("body")).getAttribute("data-loaded")));
                 WebElement shownLeader = wait.until(d -> {
                     WebElement e = d.findElement(By.id("leader"));
@@ -191,24 +194,28 @@ public class DashboardBrowserTest {
                 assertThat(browser.findElements(By.cssSelector("#members tr.member"))).hasSize(3);
                 assertThat(browser.findElement(By.cssSelector("#members tr.member.leader")).getAttribute("data-node-id"))
                         .isEqualTo(leaderId);
-                WebElement pool = wait.until(d -> d.findElements(By.cssSelector("#pools tr.pool")).stream()
-                        .filter(e -> "page:Main_Page".equals(e.getAttribute("data-key"))).findFirst().orElse(null));
-                assertThat(pool.getAttribute("data-waiters")).isEqualTo("2");
-                assertThat(pool.getAttribute("data-holders")).isEqualTo("1");
-                assertThat(pool.getText()).contains("page:Main_Page");
-                WebElement chart = wait.until(d -> {
-                    WebElement e = d.findElement(By.cssSelector("#dispatch .lag-chart[data-group='feed']"));
-                    String points = e.getAttribute("data-points");
-                    return points != null && Integer.parseInt(points) > 0 ? e : null;
+                List<String> pool = wait.until(d -> d.findElements(By.cssSelector("#pools tr.pool")).stream()
+                        .filter(e -> "page:Main_Page".equals(e.getAttribute("data-key"))).findFirst()
+                        .map(e -> List.of(e.getAttribute("data-waiters"), e.getAttribute("data-holders"), e.getText()))
+                        .orElse(null));
+                assertThat(pool.get(0)).isEqualTo("2");
+                assertThat(pool.get(1)).isEqualTo("1");
+                assertThat(pool.get(2)).contains("page:Main_Page");
+                String points = wait.until(d -> {
+                    WebElement chart = d.findElement(By.cssSelector("#dispatch .lag-chart[data-group='feed']"));
+                    String p = chart.getAttribute("data-points");
+                    if (p == null || Integer.parseInt(p) <= 0) {
+                        return null;
+                    }
+                    assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
+                    assertThat(chart.isDisplayed()).isTrue();
+                    return p;
                 });
-                // read now: the page redraws the chart every refresh, after which this element is stale
-                String points = chart.getAttribute("data-points");
-                assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
-                assertThat(chart.isDisplayed()).isTrue();
                 assertThat(browser.findElement(By.id("events")).getText()).contains("robots:example.org");
                 assertThat(browser.findElement(By.id("queues")).getText()).contains("fetch");
 
                 // Over time: rates from two /metrics samples, percentiles of the hot key.
+                long panelsFrom = System.nanoTime();
                 WebDriverWait slow = new WebDriverWait(browser, Duration.ofSeconds(90), Duration.ofMillis(250));
                 slow.ignoring(StaleElementReferenceException.class);
                 for (String series : List.of("acquires", "timeouts", "releases")) {
@@ -233,8 +240,8 @@ public class DashboardBrowserTest {
                 });
                 String log = browser.findElement(By.cssSelector("#raft-stats [data-stat='log-size'] .v")).getText();
                 assertThat(log).matches("[0-9.]+ (B|KiB|MiB|GiB)");
-                System.out.println("[DashboardBrowserTest] leader changes seen by " + follower.id + ": " + changes
-                        + ", log " + log);
+                System.out.printf("[DashboardBrowserTest] leader changes seen by %s: %s, log %s; panels over time"
+                        + " shown after %.1f s%n", follower.id, changes, log, (System.nanoTime() - panelsFrom) / 1e9);
                 Path shot = Path.of("target", "dashboard-3-nodes.png");
                 Files.createDirectories(shot.getParent());
                 File png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
