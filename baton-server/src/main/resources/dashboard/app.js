@@ -8,6 +8,9 @@
   const BUSIEST_POOLS = 10;
   const POOL_DETAILS = 5;        // holders are fetched for the first few pools only, one request each
   const GROUP_TARGETS = 20;
+  const LOCKS_SHOWN = 50;
+  const HISTORY_MS = 5 * 60 * 1000;  // what the sparklines span
+  const WINDOW_MS = 60 * 1000;       // percentiles and per-key rates: over about the last minute
   const SVG_NS = 'http://www.w3.org/2000/svg';
   // Distinct on a light background; targets beyond 10 reuse them dashed.
   const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
@@ -133,14 +136,14 @@
 
   // ---- fetching ---------------------------------------------------------------------------------
 
-  async function api(path, init) {
+  async function api(path, init, asText) {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
     const headers = Object.assign({}, init && init.headers);
     if (token) headers.Authorization = 'Bearer ' + token;
     try {
       const r = await fetch(path, Object.assign({ cache: 'no-store', signal: ctl.signal }, init, { headers }));
-      const body = await r.json().catch(() => null);
+      const body = asText && r.ok ? await r.text() : await r.json().catch(() => null);
       if (!r.ok) {
         const msg = body && (body.message || body.error);
         const err = new Error(r.status + (msg ? ' ' + msg : ''));
@@ -179,7 +182,7 @@
   let again = false;
 
   async function refresh() {
-    const [cluster, pools, dispatch, history, events, queues, sessions] = await settle([
+    const [cluster, pools, dispatch, history, events, queues, sessions, metrics, locks] = await settle([
       api('/api/cluster'),
       api('/api/pools?sort=waiters&limit=' + BUSIEST_POOLS),
       api('/api/dispatch'),
@@ -187,7 +190,11 @@
       api('/api/events'),
       api('/api/queues'),
       api('/api/sessions'),
+      api('/metrics', undefined, true),
+      api('/api/locks?limit=' + LOCKS_SHOWN),
     ]);
+    if (metrics.ok) remember(parseMetrics(metrics.ok));
+    if (cluster.ok) rememberIndexes(cluster.ok);
     if (cluster.ok) {
       serverNow = cluster.ok.now;
       clusterNow = typeof cluster.ok.clusterTime === 'number' ? cluster.ok.clusterTime : null;
@@ -212,8 +219,12 @@
     section('events-card', events, () => renderEvents(events.ok));
     section('queues-card', queues, () => renderQueues(queues.ok));
     section('sessions-card', sessions, () => renderSessions(sessions.ok));
+    section('rates-card', metrics, renderRates);
+    section('hot-keys-card', metrics, renderHotKeys);
+    section('raft-card', metrics.ok && cluster.err ? cluster : metrics, () => renderRaft(cluster.ok));
+    section('locks-card', locks, () => renderLocks(locks.ok));
 
-    const all = [cluster, pools, dispatch, history, events, queues, sessions];
+    const all = [cluster, pools, dispatch, history, events, queues, sessions, metrics, locks];
     // A refused token is not an unreachable node: it gets its own banner, next to the token field.
     const refused = all.find((r) => isAuthError(r.err));
     authError = refused ? refused.err : null;
@@ -497,6 +508,332 @@
         el('span', { class: 'mono' }, s.label), el('span', { class: 'muted' }, num(last(s.values))))));
     box.setAttribute('data-points', points);
     box.replaceChildren(svg, legend);
+  }
+
+
+  // ---- metrics over time ------------------------------------------------------------------------
+
+  // The Prometheus text format, as much of it as /metrics uses: "# ..." lines, then
+  // name{label="value",...} value. Label values may hold escaped quotes, backslashes and newlines.
+  function parseMetrics(text) {
+    const byName = new Map();
+    for (const line of text.split('\n')) {
+      if (!line || line[0] === '#') continue;
+      let i = 0;
+      while (i < line.length && line[i] !== '{' && line[i] !== ' ') i++;
+      const name = line.slice(0, i);
+      const labels = {};
+      if (line[i] === '{') {
+        i++;
+        while (i < line.length && line[i] !== '}') {
+          const eq = line.indexOf('=', i);
+          const key = line.slice(i, eq).trim();
+          let j = eq + 2; // past ="
+          let v = '';
+          while (j < line.length && line[j] !== '"') {
+            if (line[j] === '\\') {
+              j++;
+              v += line[j] === 'n' ? '\n' : line[j];
+            } else {
+              v += line[j];
+            }
+            j++;
+          }
+          labels[key] = v;
+          i = j + 1;
+          if (line[i] === ',') i++;
+        }
+        i++;
+      }
+      const value = parseFloat(line.slice(i).trim().split(' ')[0]);
+      if (!byName.has(name)) byName.set(name, []);
+      byName.get(name).push({ labels, value });
+    }
+    return byName;
+  }
+
+  // Samples of /metrics, oldest first, each { t: performance.now(), m: name -> [{labels, value}] }.
+  const samples = [];
+
+  function remember(byName) {
+    const at = performance.now();
+    samples.push({ t: at, m: byName });
+    while (samples.length > 2 && at - samples[0].t > HISTORY_MS + 2 * REFRESH_MS) samples.shift();
+  }
+
+  // The sum of a metric's samples whose labels include `match` (every series when it is empty).
+  function total(sample, name, match) {
+    let sum = 0;
+    let found = false;
+    for (const s of sample.m.get(name) || []) {
+      if (match && Object.entries(match).some(([k, v]) => s.labels[k] !== v)) continue;
+      sum += s.value;
+      found = true;
+    }
+    return found ? sum : null;
+  }
+
+  // A counter's rate per second between each two successive samples; a counter that went down
+  // restarted (a new process, a key back in the top) and counts from zero.
+  function rateSeries(name, match) {
+    const out = [];
+    for (let i = 1; i < samples.length; i++) {
+      const a = total(samples[i - 1], name, match);
+      const b = total(samples[i], name, match);
+      const dt = (samples[i].t - samples[i - 1].t) / 1000;
+      out.push(b === null || dt <= 0 ? null : Math.max(0, b - (a === null || b < a ? 0 : a)) / dt);
+    }
+    return out;
+  }
+
+  // The sample about WINDOW_MS before the newest one (the oldest kept if the page is younger).
+  function windowStart() {
+    if (samples.length < 2) return null;
+    const newest = samples[samples.length - 1].t;
+    let base = samples[0];
+    for (const s of samples) if (newest - s.t >= WINDOW_MS) base = s;
+    return base === samples[samples.length - 1] ? null : base;
+  }
+
+  // A histogram's buckets (le -> cumulative count) summed over the series matching `match`.
+  function buckets(sample, name, match) {
+    const out = new Map();
+    for (const s of (sample && sample.m.get(name + '_bucket')) || []) {
+      if (match && Object.entries(match).some(([k, v]) => s.labels[k] !== v)) continue;
+      const le = s.labels.le === '+Inf' ? Infinity : parseFloat(s.labels.le);
+      out.set(le, (out.get(le) || 0) + s.value);
+    }
+    return out;
+  }
+
+  // The q-quantile of what a histogram observed between `from` (null: since the process started)
+  // and the newest sample, interpolated inside its bucket as Prometheus' histogram_quantile does.
+  // Returns { value (seconds), count } or null without observations.
+  function quantile(q, name, match, from) {
+    const now = buckets(samples[samples.length - 1], name, match);
+    let before = from ? buckets(from, name, match) : new Map();
+    const les = [...now.keys()].sort((a, b) => a - b);
+    if (!les.length) return null;
+    if (les.some((le) => (before.get(le) || 0) > now.get(le))) before = new Map(); // series restarted
+    const count = now.get(Infinity) - (before.get(Infinity) || 0);
+    if (!(count > 0)) return null;
+    const rank = q * count;
+    let prevLe = 0;
+    let prevCum = 0;
+    for (const le of les) {
+      const cum = now.get(le) - (before.get(le) || 0);
+      if (cum >= rank) {
+        if (le === Infinity) return { value: prevLe, count, above: true };
+        const inBucket = cum - prevCum;
+        // In the first bucket all that is known is "at most its bound" (0 s waits land there).
+        if (prevLe === 0) return { value: le, count, below: true };
+        return { value: prevLe + (le - prevLe) * (inBucket > 0 ? (rank - prevCum) / inBucket : 1), count };
+      }
+      prevLe = le;
+      prevCum = cum;
+    }
+    return { value: prevLe, count, above: true };
+  }
+
+  // p99 over the last minute, or since the process started when the minute saw nothing.
+  function p99(name, match) {
+    return quantile(0.99, name, match, windowStart()) || quantile(0.99, name, match, null);
+  }
+
+  function secs(v) {
+    if (v === null || v === undefined || !isFinite(v)) return '–';
+    if (v < 0.001) return (v * 1e6).toFixed(0) + ' µs';
+    if (v < 1) return (v * 1000).toFixed(v < 0.01 ? 2 : 1) + ' ms';
+    return v.toFixed(2) + ' s';
+  }
+  const rateText = (v) => (v === null || v === undefined ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2));
+  function bytes(n) {
+    if (n === null || n === undefined || n < 0) return '–';
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : String(n)) + ' ' + units[i];
+  }
+
+  // A small line chart of a series (null breaks the line), newest at the right, scaled to its own
+  // maximum; the latest value goes in the text next to it.
+  function sparkline(values, color, w = 160, h = 34) {
+    const svg = sv('svg', { class: 'spark', width: w, height: h, viewBox: '0 0 ' + w + ' ' + h, role: 'img' });
+    const n = Math.max(values.length, 2);
+    let max = 0;
+    for (const v of values) if (v !== null && v > max) max = v;
+    const x = (i) => (w - 2) * (i + (n - values.length)) / (n - 1) + 1;
+    const y = (v) => h - 2 - (max > 0 ? (v / max) * (h - 4) : 0);
+    let d = '';
+    let points = 0;
+    values.forEach((v, i) => {
+      if (v === null || v === undefined) return;
+      d += (i > 0 && values[i - 1] !== null && values[i - 1] !== undefined ? 'L' : 'M') + x(i).toFixed(1) + ',' + y(v).toFixed(1);
+      points++;
+    });
+    svg.append(sv('line', { class: 'base', x1: 0, x2: w, y1: h - 1.5, y2: h - 1.5 }));
+    if (d) svg.append(sv('path', { d, fill: 'none', stroke: color, 'stroke-width': 1.6, 'stroke-linejoin': 'round' }));
+    svg.setAttribute('data-points', points);
+    return svg;
+  }
+
+  function spark(id, label, values, format, color, warnIfPositive) {
+    const last = values.length ? values[values.length - 1] : null;
+    let peak = null;
+    for (const v of values) if (v !== null && (peak === null || v > peak)) peak = v;
+    return el('div', { class: 'spark-box' + (warnIfPositive && last > 0 ? ' warn' : ''), 'data-series': id,
+      'data-value': last === null ? '' : last, 'data-points': values.filter((v) => v !== null).length },
+    el('div', { class: 'spark-head' }, el('span', { class: 'k' }, label),
+      el('span', { class: 'v' }, format(last))),
+    sparkline(values, color),
+    el('div', { class: 'spark-foot muted' }, 'peak ' + format(peak)));
+  }
+
+  // ---- rates ------------------------------------------------------------------------------------
+
+  function renderRates() {
+    const acq = 'baton_pool_acquires_total';
+    $('#rates').replaceChildren(
+      spark('acquires', 'acquires granted/s', rateSeries(acq, { result: 'locked' }), rateText, PALETTE[0]),
+      spark('timeouts', 'time-outs/s', rateSeries(acq, { result: 'timeout' }), rateText, PALETTE[3], true),
+      spark('queue-full', 'queue full/s', rateSeries(acq, { result: 'queue_full' }), rateText, PALETTE[1], true),
+      spark('releases', 'releases/s', rateSeries('baton_pool_releases_total'), rateText, PALETTE[2]),
+      spark('lock-grants', 'lock grants/s', rateSeries('baton_lock_wait_seconds_count'), rateText, PALETTE[4]),
+      spark('entries', 'Raft entries applied/s', rateSeries('baton_raft_entries_applied_total'), rateText, PALETTE[7]),
+      spark('rejected', 'commands rejected/s', rateSeries('baton_commands_rejected_total'), rateText, PALETTE[5], true));
+  }
+
+  // ---- hot keys ---------------------------------------------------------------------------------
+
+  function renderHotKeys() {
+    const newest = samples[samples.length - 1];
+    const from = windowStart();
+    const keys = new Map(); // key -> acquires in the window
+    for (const s of newest.m.get('baton_pool_key_acquires_total') || []) keys.set(s.labels.key, 0);
+    const perSec = (key) => {
+      if (!from) return null;
+      const a = total(from, 'baton_pool_key_acquires_total', { key });
+      const b = total(newest, 'baton_pool_key_acquires_total', { key });
+      return Math.max(0, b - (a === null || b < a ? 0 : a)) / ((newest.t - from.t) / 1000);
+    };
+    const gauge = (name, key) => total(newest, name, { key });
+    const rows = [...keys.keys()].map((key) => {
+      const wait = p99('baton_pool_key_wait_seconds', { key });
+      const hold = p99('baton_pool_key_hold_seconds', { key });
+      return { key, rate: perSec(key), wait, hold, holders: gauge('baton_pool_key_holders', key),
+        waiters: gauge('baton_pool_key_waiters', key) };
+    });
+    rows.sort((a, b) => (b.rate || 0) - (a.rate || 0) || (b.waiters || 0) - (a.waiters || 0) || (a.key < b.key ? -1 : 1));
+    const p99Cell = (r) => el('td', { class: 'num' + (r && r.above ? ' warn' : ''),
+      title: r ? r.count + ' observations' + (r.above ? '; above the highest bucket' : '') : 'no observations' },
+    r ? (r.above ? '> ' : r.below ? '≤ ' : '') + secs(r.value) : '–');
+    const all = { wait: p99('baton_pool_wait_seconds'), hold: p99('baton_pool_hold_seconds') };
+    const allRate = rateSeries('baton_pool_acquire_outcomes_total');
+    const body = [el('tr', { class: 'hot-key all', 'data-key': '' },
+      el('td', { class: 'strong' }, 'all keys'),
+      el('td', { class: 'num' }, rateText(allRate.length ? allRate[allRate.length - 1] : null)),
+      p99Cell(all.wait), p99Cell(all.hold),
+      el('td', { class: 'num' }, num(total(newest, 'baton_pool_holders'))),
+      el('td', { class: 'num' }, num(total(newest, 'baton_pool_waiters'))))];
+    for (const r of rows) {
+      body.push(el('tr', { class: 'hot-key', 'data-key': r.key,
+        'data-wait-p99': r.wait ? r.wait.value : '', 'data-hold-p99': r.hold ? r.hold.value : '' },
+      el('td', { class: 'mono key', title: r.key }, r.key),
+      el('td', { class: 'num' }, rateText(r.rate)),
+      p99Cell(r.wait), p99Cell(r.hold),
+      el('td', { class: 'num' }, num(r.holders)),
+      el('td', { class: 'num' + (r.waiters > 0 ? ' warn' : '') }, num(r.waiters))));
+    }
+    fillBody($('#hot-keys'), body, 'no pool activity yet');
+  }
+
+  // ---- Raft health ------------------------------------------------------------------------------
+
+  // Each member's commit and applied index as /api/cluster reported them, per refresh.
+  const indexHistory = []; // { t, members: nodeId -> {commit, applied} }
+
+  function rememberIndexes(c) {
+    const members = new Map();
+    for (const m of c.members) {
+      if (m.reachable && m.commitIndex >= 0) members.set(m.nodeId, { commit: m.commitIndex, applied: m.appliedIndex });
+    }
+    const at = performance.now();
+    indexHistory.push({ t: at, members });
+    while (indexHistory.length > 2 && at - indexHistory[0].t > HISTORY_MS + 2 * REFRESH_MS) indexHistory.shift();
+  }
+
+  function renderRaft(c) {
+    const newest = samples[samples.length - 1];
+    const g = (name) => total(newest, name);
+    const changes = g('baton_raft_leader_changes_total');
+    const oldest = samples[0];
+    const changesNow = changes === null ? null : changes - Math.min(changes, total(oldest, 'baton_raft_leader_changes_total') || 0);
+    const commit = p99('baton_raft_commit_seconds');
+    const leading = g('baton_raft_leader') === 1;
+    const failed = g('baton_raft_failed') === 1;
+    const snapAge = g('baton_raft_snapshot_age_seconds');
+    const budget = g('baton_state_bytes_limit');
+    const used = g('baton_state_bytes');
+    const stats = [
+      ['role', failed ? 'FAILED' : leading ? 'leader' : g('baton_raft_leader_known') === 1 ? 'follower' : 'no leader', failed || !g('baton_raft_leader_known'), 'role'],
+      ['term', num(g('baton_raft_term')), false, 'term'],
+      ['leader changes', num(changes) + (changesNow ? ' (' + changesNow + ' in 5 min)' : ''), changesNow > 0, 'leader-changes'],
+      ['commit p99', commit ? (commit.above ? '> ' : commit.below ? '≤ ' : '') + secs(commit.value) : leading ? '–' : 'measured on the leader', commit && commit.value > 0.5, 'commit-p99'],
+      ['log', bytes(g('baton_raft_log_size_bytes')), false, 'log-size'],
+      ['snapshot', snapAge === null || snapAge < 0 ? 'none yet' : bytes(g('baton_raft_snapshot_size_bytes'))
+        + ', ' + dur(snapAge * 1000) + ' old', false, 'snapshot'],
+      ['state budget', used === null || !budget ? '–' : (100 * used / budget).toFixed(1) + ' %', budget && used / budget > 0.8, 'state-budget'],
+    ];
+    $('#raft-stats').replaceChildren(...stats.map(([k, v, warn, id]) =>
+      el('span', { class: 'stat' + (warn ? ' warn' : ''), 'data-stat': id },
+        el('span', { class: 'k' }, k), el('span', { class: 'v' }, String(v)))));
+    const commitRate = rateSeries('baton_raft_commit_seconds_count');
+    const commitMean = [];
+    for (let i = 1; i < samples.length; i++) {
+      const dn = total(samples[i], 'baton_raft_commit_seconds_count') - total(samples[i - 1], 'baton_raft_commit_seconds_count');
+      const ds = total(samples[i], 'baton_raft_commit_seconds_sum') - total(samples[i - 1], 'baton_raft_commit_seconds_sum');
+      commitMean.push(dn > 0 && ds >= 0 ? ds / dn : null);
+    }
+    $('#raft-sparks').replaceChildren(
+      spark('commits', 'entries proposed here/s', commitRate, rateText, PALETTE[0]),
+      spark('commit-mean', 'mean commit time', commitMean, secs, PALETTE[3]),
+      spark('log-size', 'log size', samples.map((s) => total(s, 'baton_raft_log_size_bytes')), bytes, PALETTE[8]));
+
+    if (!c) return;
+    const rows = c.members.map((m) => {
+      const behind = m.commitIndex >= 0 && m.appliedIndex >= 0 ? Math.max(0, m.commitIndex - m.appliedIndex) : null;
+      const series = indexHistory.map((h) => {
+        const x = h.members.get(m.nodeId);
+        return x ? Math.max(0, x.commit - x.applied) : null;
+      });
+      return el('tr', { class: 'raft-node', 'data-node-id': m.nodeId, 'data-commit': m.commitIndex,
+        'data-applied': m.appliedIndex },
+      el('td', { class: 'mono strong' }, m.nodeId, m.leader ? el('span', { class: 'tag' }, 'leader') : null),
+      el('td', { class: 'num' }, num(m.commitIndex)),
+      el('td', { class: 'num' }, num(m.appliedIndex)),
+      el('td', { class: 'num' + (behind > 0 ? ' warn' : '') }, m.reachable ? num(behind) : 'unreachable'),
+      el('td', {}, sparkline(series, PALETTE[3], 120, 22)));
+    });
+    fillBody($('#raft-nodes'), rows, 'no members known');
+  }
+
+  // ---- locks ------------------------------------------------------------------------------------
+
+  function renderLocks(l) {
+    const at = stampNow();
+    $('#locks-count').textContent = l.count > l.locks.length ? l.locks.length + ' of ' + l.count + ', most waiters first'
+      : String(l.count);
+    fillBody($('#locks'), l.locks.map((lk) => {
+      const oldest = lk.waiters.length ? lk.waiters.reduce((a, b) => (b.since < a.since ? b : a)) : null;
+      return el('tr', { class: 'lock', 'data-name': lk.name, 'data-holder': lk.holder, 'data-fence': lk.fence,
+        'data-waiters': lk.waiters.length },
+      el('td', { class: 'mono key', title: lk.name }, lk.name),
+      el('td', { class: 'num' }, '#' + lk.holder),
+      el('td', { class: 'num' }, String(lk.fence)),
+      el('td', { class: 'num' }, dur(at - lk.since)),
+      el('td', { class: 'num' + (lk.waiters.length ? ' warn' : '') }, String(lk.waiters.length)),
+      el('td', { class: 'mono' }, oldest ? '#' + oldest.session + ' for ' + dur(at - oldest.since) : '–'));
+    }), 'no lock is held');
   }
 
   // ---- events, queues, sessions -------------------------------------------------------------------

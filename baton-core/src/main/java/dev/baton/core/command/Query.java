@@ -23,6 +23,7 @@ public sealed interface Query<R> {
         LIST_QUEUES,
         GET_POOL_TOTALS,
         GET_LOCK,
+        LIST_LOCKS,
         GET_GROUP,
         GET_EVENT,
         LIST_EVENTS,
@@ -149,6 +150,23 @@ public sealed interface Query<R> {
         @Override
         public String resourceName() {
             return name;
+        }
+    }
+
+    /**
+     * The first {@code limit} fenced locks, most waiters first (ties by name), with the number of
+     * locks in all. Scans every lock: an operator's question, not a hot-path one.
+     */
+    record ListLocks(int limit) implements Query<View.LockList> {
+        @Override
+        public Kind kind() {
+            return Kind.LIST_LOCKS;
+        }
+
+        public ListLocks {
+            if (limit < 0) {
+                throw new IllegalArgumentException("ListLocks needs limit >= 0");
+            }
         }
     }
 

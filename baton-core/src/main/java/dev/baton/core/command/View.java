@@ -48,6 +48,9 @@ public interface View {
 
     record Lock(String name, long holder, long fence, long since, List<LockWaiter> waiters) implements View {}
 
+    /** Part of the fenced locks ({@code locks}) and the number of locks in all ({@code count}). */
+    record LockList(int count, List<Lock> locks) implements View {}
+
     record Group(String name, long head, DispatchSettings settings, List<TargetView> targets) implements View {}
 
     record Event(String name, long owner, long since) implements View {}

@@ -53,6 +53,7 @@ final class Queries {
                 LockState l = s.locks().get(((Query.GetLock) q).name());
                 yield l == null ? null : lock(l);
             }
+            case LIST_LOCKS -> listLocks(s, (Query.ListLocks) q);
             case GET_GROUP -> {
                 GroupState grp = s.groups().get(((Query.GetGroup) q).group());
                 yield grp == null ? null : group(grp);
@@ -207,6 +208,20 @@ final class Queries {
             claimed.add(k.queue() + "/" + k.item());
         }
         return new View.Session(x.id(), x.token(), x.ttlMs(), x.openedAt(), slots, held, waits, targets, events, claimed);
+    }
+
+    private static View.LockList listLocks(State s, Query.ListLocks l) {
+        List<LockState> all = new ArrayList<>(s.locks().size());
+        for (LockState x : s.locks().values()) {
+            all.add(x);
+        }
+        all.sort(Comparator.comparingInt((LockState x) -> x.waiters().size()).reversed()
+                .thenComparing(LockState::name));
+        List<View.Lock> out = new ArrayList<>(Math.min(l.limit(), all.size()));
+        for (int i = 0; i < all.size() && i < l.limit(); i++) {
+            out.add(lock(all.get(i)));
+        }
+        return new View.LockList(all.size(), out);
     }
 
     private static View.Lock lock(LockState l) {

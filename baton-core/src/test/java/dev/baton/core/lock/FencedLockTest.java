@@ -66,6 +66,29 @@ class FencedLockTest {
     // ---- acquire ------------------------------------------------------------------------------
 
     @Test
+    @DisplayName("ListLocks: most waiters first, then by name, at most limit, with the count of all locks")
+    void listLocks() {
+        long a = h.open();
+        long b = h.open();
+        long c = h.open();
+        h.apply(lock(a, "beta", 0));
+        h.apply(lock(a, "alpha", 0));
+        h.apply(lock(a, "gamma", 0));
+        h.apply(lock(b, "gamma", 10_000));
+        h.apply(lock(c, "gamma", 10_000));
+        h.apply(lock(b, "beta", 10_000));
+        View.LockList all = h.lookup(new Query.ListLocks(10));
+        assertThat(all.count()).isEqualTo(3);
+        assertThat(all.locks()).extracting(View.Lock::name).containsExactly("gamma", "beta", "alpha");
+        assertThat(all.locks().get(0)).isEqualTo(view("gamma"));
+        assertThat(all.locks().get(0).waiters()).extracting(View.LockWaiter::session).containsExactly(b, c);
+        View.LockList first = h.lookup(new Query.ListLocks(1));
+        assertThat(first.count()).isEqualTo(3);
+        assertThat(first.locks()).extracting(View.Lock::name).containsExactly("gamma");
+        assertThat(h.lookup(new Query.ListLocks(0)).locks()).isEmpty();
+    }
+
+    @Test
     @DisplayName("tryLock on a free lock -> LOCKED with a fresh fence; the lock shows the holder")
     void tryLockFree() {
         long a = h.open();

@@ -35,6 +35,7 @@ import java.util.function.Supplier;
 final class AdminApi {
     static final int DEFAULT_POOLS = 20;
     static final int DEFAULT_SESSIONS = 200;
+    static final int DEFAULT_LOCKS = 50;
     static final int MAX_LIMIT = 10_000;
     /** How long /api/cluster waits for other members' status. */
     private static final long MEMBER_STATUS_MS = 1_000;
@@ -251,6 +252,35 @@ final class AdminApi {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("count", list.count());
         out.put("sessions", rows);
+        return out;
+    }
+
+    // ---- locks ----------------------------------------------------------------------------------
+
+    Map<String, Object> locks(int limit) {
+        View.LockList list = node().readLocal(new Query.ListLocks(limit));
+        List<Object> rows = new ArrayList<>();
+        for (View.Lock l : list.locks()) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("name", l.name());
+            r.put("holder", l.holder());
+            r.put("fence", l.fence());
+            r.put("since", l.since());
+            List<Object> waiters = new ArrayList<>();
+            for (View.LockWaiter w : l.waiters()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("session", w.session());
+                m.put("requestId", w.requestId());
+                m.put("since", w.since());
+                m.put("deadline", w.deadline());
+                waiters.add(m);
+            }
+            r.put("waiters", waiters);
+            rows.add(r);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("count", list.count());
+        out.put("locks", rows);
         return out;
     }
 

@@ -18,6 +18,7 @@ enum Endpoint {
     API_POOL("GET /api/pools/{key}"),
     API_SESSIONS("GET /api/sessions"),
     API_SESSION_CLOSE("POST /api/sessions/{id}/close"),
+    API_LOCKS("GET /api/locks"),
     API_DISPATCH("GET /api/dispatch"),
     API_DISPATCH_HISTORY("GET /api/dispatch-history"),
     API_DISPATCH_GROUP("GET /api/dispatch/{group}"),
@@ -77,6 +78,7 @@ enum Endpoint {
             case "pools" -> API_POOLS;
             case "pools/*" -> API_POOL;
             case "sessions" -> API_SESSIONS;
+            case "locks" -> API_LOCKS;
             case "dispatch" -> API_DISPATCH;
             // the history has a path of its own, so that every group name, "history" included, has one
             case "dispatch-history" -> API_DISPATCH_HISTORY;

@@ -61,6 +61,7 @@ final class HttpAuth {
         m.put(Endpoint.API_POOLS, Access.role(Role.READ));
         m.put(Endpoint.API_POOL, Access.role(Role.READ));
         m.put(Endpoint.API_SESSIONS, Access.role(Role.READ));
+        m.put(Endpoint.API_LOCKS, Access.role(Role.READ));
         m.put(Endpoint.API_DISPATCH, Access.role(Role.READ));
         m.put(Endpoint.API_DISPATCH_HISTORY, Access.role(Role.READ));
         m.put(Endpoint.API_DISPATCH_GROUP, Access.role(Role.READ));

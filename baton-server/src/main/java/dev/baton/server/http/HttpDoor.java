@@ -548,6 +548,7 @@ public final class HttpDoor implements AutoCloseable {
             case API_POOLS -> Reply.json(200, api.pools(q.get("sort"), limit(q, AdminApi.DEFAULT_POOLS)));
             case API_POOL -> Reply.json(200, api.pool(rest(raw, "/api/pools/")));
             case API_SESSIONS -> Reply.json(200, api.sessions(limit(q, AdminApi.DEFAULT_SESSIONS)));
+            case API_LOCKS -> Reply.json(200, api.locks(limit(q, AdminApi.DEFAULT_LOCKS)));
             case API_DISPATCH -> Reply.json(200, api.groups());
             case API_DISPATCH_HISTORY -> Reply.json(200, api.lagHistory());
             case API_DISPATCH_GROUP -> Reply.json(200, api.group(rest(raw, "/api/dispatch/"), limit(q, AdminApi.MAX_LIMIT)));

@@ -69,6 +69,10 @@ public final class BatonMetrics {
     /** Histogram buckets for waits, holds and claim latency: 1 ms to 5 min. */
     private static final Duration[] TIME_BUCKETS = {ms(1), ms(2), ms(5), ms(10), ms(25), ms(50), ms(100), ms(250),
             ms(500), ms(1_000), ms(2_500), ms(5_000), ms(10_000), ms(30_000), ms(60_000), ms(300_000)};
+    /** Commit latency: from 100 µs (an unsynced single node) to 10 s (a cluster in trouble). */
+    private static final Duration[] COMMIT_BUCKETS = {Duration.ofNanos(100_000), Duration.ofNanos(250_000),
+            Duration.ofNanos(500_000), ms(1), ms(2), ms(5), ms(10), ms(25), ms(50), ms(100), ms(250), ms(500), ms(1_000),
+            ms(2_500), ms(10_000)};
     /** Keys seen but not in the top are tracked up to this many, so a key can climb into the top. */
     private static final int MAX_TRACKED_KEYS = 10_000;
     private static final double HALF_LIFE_MS = 30_000;
@@ -127,6 +131,13 @@ public final class BatonMetrics {
     // Log size on disk is a directory walk: read at most every 10 s.
     private volatile long logBytes = -1;
     private volatile long logBytesAt;
+    // Likewise the snapshots on disk.
+    private volatile BatonNode.SnapshotFiles snapshotFiles;
+    private volatile long snapshotFilesAt;
+    /** The leader this node last knew (null: none), to count changes; written on the apply thread. */
+    private volatile String lastLeader;
+    private final Counter leaderChanges;
+    private final Timer commitLatency;
 
     public BatonMetrics(BatonNode node, String nodeId, Limits limits, Supplier<? extends LineDoorMetrics> line) {
         this.node = node;
@@ -154,6 +165,23 @@ public final class BatonMetrics {
         commandsPerEntry = DistributionSummary.builder("baton.raft.commands.per.entry")
                 .description("Commands packed into one Raft entry")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256, 512).register(registry);
+        leaderChanges = Counter.builder("baton.raft.leader.changes")
+                .description("Times this node saw a leader take over, after no leader or another one").register(registry);
+        node.addLeaderChangeListener(leader -> {
+            if (leader != null && !leader.equals(lastLeader)) {
+                leaderChanges.increment();
+            }
+            lastLeader = leader;
+        });
+        commitLatency = Timer.builder("baton.raft.commit")
+                .description("On the leader: time from proposing an entry to applying it (replication to a majority,"
+                        + " their log fsync, the apply)")
+                .serviceLevelObjectives(COMMIT_BUCKETS).register(registry);
+        node.onCommitLatency(nanos -> commitLatency.record(nanos, TimeUnit.NANOSECONDS));
+        Gauge.builder("baton.raft.snapshot.size", this, m -> m.snapshotFiles().bytes()).baseUnit("bytes")
+                .description("Bytes of the snapshots this node keeps on disk").register(registry);
+        Gauge.builder("baton.raft.snapshot.age", this, m -> m.snapshotAgeSeconds()).baseUnit("seconds")
+                .description("Seconds since this node's newest snapshot was written (-1: none)").register(registry);
         snapshotDuration = timer("baton.snapshot.duration", "Time to capture and write a snapshot", Tags.empty());
         snapshotPause = timer("baton.snapshot.apply.pause", "Time applying stopped while a snapshot was captured",
                 Tags.empty());
@@ -338,6 +366,22 @@ public final class BatonMetrics {
     private double lineValue(ToDoubleFunction<LineDoorMetrics> f) {
         LineDoorMetrics d = line.get();
         return d == null ? 0 : f.applyAsDouble(d);
+    }
+
+    private BatonNode.SnapshotFiles snapshotFiles() {
+        long now = System.currentTimeMillis();
+        BatonNode.SnapshotFiles f = snapshotFiles;
+        if (f == null || now - snapshotFilesAt > 10_000) {
+            f = node.snapshotFiles();
+            snapshotFiles = f;
+            snapshotFilesAt = now;
+        }
+        return f;
+    }
+
+    private double snapshotAgeSeconds() {
+        long at = snapshotFiles().newestModifiedMillis();
+        return at < 0 ? -1 : Math.max(0, System.currentTimeMillis() - at) / 1000.0;
     }
 
     private double logBytes() {

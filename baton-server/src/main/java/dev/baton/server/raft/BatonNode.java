@@ -42,6 +42,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -541,6 +542,7 @@ public final class BatonNode implements AutoCloseable {
      * under one lock so that log order and stamp order agree; the task expects {@code term}.
      */
     private void append(Node n, byte[] payload, long term, ProposalClosure done) {
+        done.appended(System.nanoTime(), commitLatency);
         synchronized (proposeLock) {
             long applied = fsm.lastAppliedStamp();
             long stamp = Math.max(Math.max(clock.leaderNow(term, applied), lastStampIssued), applied);
@@ -851,6 +853,55 @@ public final class BatonNode implements AutoCloseable {
     public long lastLogIndex() {
         Node n = node;
         return n instanceof NodeImpl impl ? impl.getLastLogIndex() : 0;
+    }
+
+    private volatile LongConsumer commitLatency;
+
+    /**
+     * Tells {@code sink}, on the apply thread, for every entry this node proposes as leader, the
+     * nanoseconds from handing it to Raft to applying it here: replication to a majority, the log's
+     * fsync on each of them, and this node's apply. It must be quick.
+     */
+    public void onCommitLatency(LongConsumer sink) {
+        commitLatency = sink;
+    }
+
+    /** What the snapshots on disk take and when the newest was written; see {@link #snapshotFiles()}. */
+    public record SnapshotFiles(long bytes, long newestModifiedMillis) {
+        static final SnapshotFiles NONE = new SnapshotFiles(0, -1);
+    }
+
+    /**
+     * The snapshots this node keeps (the {@code snapshot_*} directories under {@code snapshot}, saved
+     * here or installed from the leader): their bytes, and the time the newest file in them was
+     * written (-1 with none). A directory walk: callers cache it.
+     */
+    public SnapshotFiles snapshotFiles() {
+        Path dir = options.dataDir().resolve("snapshot");
+        if (!Files.isDirectory(dir)) {
+            return SnapshotFiles.NONE;
+        }
+        long bytes = 0;
+        long newest = -1;
+        try (var snapshots = Files.list(dir)) {
+            for (Path s : snapshots.filter(p -> p.getFileName().toString().startsWith("snapshot_")).toList()) {
+                try (var files = Files.walk(s)) {
+                    for (Path f : files.filter(Files::isRegularFile).toList()) {
+                        try {
+                            bytes += Files.size(f);
+                            newest = Math.max(newest, Files.getLastModifiedTime(f).toMillis());
+                        } catch (IOException gone) {
+                            // a snapshot replaced by a newer one while we walked
+                        }
+                    }
+                } catch (IOException | UncheckedIOException gone) {
+                    // likewise
+                }
+            }
+        } catch (IOException | UncheckedIOException e) {
+            return SnapshotFiles.NONE;
+        }
+        return new SnapshotFiles(bytes, newest);
     }
 
     /** Bytes the Raft log takes on disk (the {@code log} directory), or -1 if it cannot be read. */

@@ -7,6 +7,7 @@ import dev.baton.core.sm.Applied;
 
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -17,9 +18,17 @@ import java.util.function.Supplier;
 final class ProposalClosure implements Closure {
     private final CompletableFuture<Applied> future = new CompletableFuture<>();
     private final Supplier<Optional<String>> leaderHint;
+    private long appendedNanos;
+    private LongConsumer commitLatency;
 
     ProposalClosure(Supplier<Optional<String>> leaderHint) {
         this.leaderHint = leaderHint;
+    }
+
+    /** The entry was handed to Raft now: {@code sink} hears the nanoseconds until it is applied here. */
+    void appended(long nanos, LongConsumer sink) {
+        appendedNanos = nanos;
+        commitLatency = sink;
     }
 
     CompletableFuture<Applied> future() {
@@ -28,6 +37,10 @@ final class ProposalClosure implements Closure {
 
     /** Called by the state machine, on the apply thread, once the entry is applied. */
     void applied(Applied applied) {
+        LongConsumer sink = commitLatency;
+        if (sink != null) {
+            sink.accept(System.nanoTime() - appendedNanos);
+        }
         future.complete(applied);
     }
 

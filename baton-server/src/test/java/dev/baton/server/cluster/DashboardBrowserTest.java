@@ -44,8 +44,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the dashboard of a follower of a running 3-process cluster under a small load (a hot pool key with
  * one holder and two waiters, a dispatch group whose targets are dispatched to while its head moves,
  * a pending event, a gated queue) and must show the leader, the pool with its waiter count and a
- * dispatch lag chart with data; then its force-close button must close the holder's session (the
- * browser's own POST passes the node's same-origin rule). A screenshot goes to
+ * dispatch lag chart with data; then, with a little pool traffic (a key acquired and released in a
+ * loop, acquires that time out) and a fenced lock with a waiter, the panels over time: rates from
+ * successive /metrics samples, the hot key's wait and hold p99, the lock with its holder, fence
+ * and waiter, and Raft health for every member; then its force-close button must close the holder's
+ * session (the browser's own POST passes the node's same-origin rule). A screenshot goes to
  * {@code target/dashboard-3-nodes.png}.
  *
  * <p>{@code ./test} installs the {@code chromium} and {@code chromium-driver} packages when they are
@@ -75,6 +78,7 @@ public class DashboardBrowserTest {
         List<BatonClient> clients = new ArrayList<>();
         AtomicBoolean loading = new AtomicBoolean(true);
         Thread feeder = null;
+        Thread poolFeeder = null;
         try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
             NodeProc leader = c.awaitLeader(180_000).orElseThrow(() -> new AssertionError("no leader\n" + c.logs()));
             NodeProc follower = c.nodes().stream().filter(n -> n != leader).findFirst().orElseThrow();
@@ -82,7 +86,7 @@ public class DashboardBrowserTest {
                 c.awaitStatus(n);
             }
             String[] endpoints = c.apiEndpoints().toArray(String[]::new);
-            for (int i = 0; i < 5; i++) {
+            for (int i = 0; i < 7; i++) {
                 clients.add(BatonClient.builder().endpoints(endpoints).retryFor(Duration.ofSeconds(60)).build());
             }
             // A hot key: one holder, two waiters (they wait for minutes; the test ends first).
@@ -147,6 +151,30 @@ public class DashboardBrowserTest {
                     throw new IllegalStateException(e);
                 }
             });
+            // Now that the totals are checked: pool traffic for the rates and the hot key's
+            // percentiles, and a fenced lock with a holder and a waiter.
+            BatonClient locker = clients.get(5);
+            long lockFence = locker.locks().acquire("deploy", Duration.ZERO).fence();
+            CompletableFuture<?> lockWait = clients.get(6).locks().acquireAsync("deploy", Duration.ofMinutes(5));
+            poolFeeder = new Thread(() -> {
+                while (loading.get()) {
+                    try {
+                        var granted = locker.pools().acquire("page:Hot", 1, 10, Duration.ofSeconds(10), false);
+                        Thread.sleep(20);
+                        locker.pools().release(granted);
+                        // the hot key is held by another session: this one times out at once
+                        locker.pools().acquire("page:Main_Page", 1, 10, Duration.ZERO, false);
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (RuntimeException e) {
+                        if (loading.get()) {
+                            System.err.println("[DashboardBrowserTest] pool feeder: " + e);
+                        }
+                    }
+                }
+            }, "dashboard-pool-feeder");
+            poolFeeder.start();
             String leaderId = json(base + "/api/cluster").get("leaderNodeId").getAsString();
             assertThat(leaderId).isEqualTo(leader.id);
 
@@ -154,6 +182,9 @@ public class DashboardBrowserTest {
             try {
                 browser.get(base + "/dashboard/");
                 WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60), Duration.ofMillis(200));
+                // The page replaces its rows and charts at every refresh: an element found just before
+                // a redraw is stale by the time it is read, and is then looked up again.
+                wait.ignoring(StaleElementReferenceException.class);
                 wait.until(d -> "true".equals(d.findElement(By.tagName("body")).getAttribute("data-loaded")));
                 WebElement shownLeader = wait.until(d -> {
                     WebElement e = d.findElement(By.id("leader"));
@@ -163,22 +194,54 @@ public class DashboardBrowserTest {
                 assertThat(browser.findElements(By.cssSelector("#members tr.member"))).hasSize(3);
                 assertThat(browser.findElement(By.cssSelector("#members tr.member.leader")).getAttribute("data-node-id"))
                         .isEqualTo(leaderId);
-                WebElement pool = wait.until(d -> d.findElements(By.cssSelector("#pools tr.pool")).stream()
-                        .filter(e -> "page:Main_Page".equals(e.getAttribute("data-key"))).findFirst().orElse(null));
-                assertThat(pool.getAttribute("data-waiters")).isEqualTo("2");
-                assertThat(pool.getAttribute("data-holders")).isEqualTo("1");
-                assertThat(pool.getText()).contains("page:Main_Page");
-                WebElement chart = wait.until(d -> {
-                    WebElement e = d.findElement(By.cssSelector("#dispatch .lag-chart[data-group='feed']"));
-                    String points = e.getAttribute("data-points");
-                    return points != null && Integer.parseInt(points) > 0 ? e : null;
+                List<String> pool = wait.until(d -> d.findElements(By.cssSelector("#pools tr.pool")).stream()
+                        .filter(e -> "page:Main_Page".equals(e.getAttribute("data-key"))).findFirst()
+                        .map(e -> List.of(e.getAttribute("data-waiters"), e.getAttribute("data-holders"), e.getText()))
+                        .orElse(null));
+                assertThat(pool.get(0)).isEqualTo("2");
+                assertThat(pool.get(1)).isEqualTo("1");
+                assertThat(pool.get(2)).contains("page:Main_Page");
+                String points = wait.until(d -> {
+                    WebElement chart = d.findElement(By.cssSelector("#dispatch .lag-chart[data-group='feed']"));
+                    String p = chart.getAttribute("data-points");
+                    if (p == null || Integer.parseInt(p) <= 0) {
+                        return null;
+                    }
+                    assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
+                    assertThat(chart.isDisplayed()).isTrue();
+                    return p;
                 });
-                // read now: the page redraws the chart every refresh, after which this element is stale
-                String points = chart.getAttribute("data-points");
-                assertThat(chart.findElements(By.cssSelector("svg, canvas"))).isNotEmpty();
-                assertThat(chart.isDisplayed()).isTrue();
                 assertThat(browser.findElement(By.id("events")).getText()).contains("robots:example.org");
                 assertThat(browser.findElement(By.id("queues")).getText()).contains("fetch");
+
+                // Over time: rates from two /metrics samples, percentiles of the hot key.
+                long panelsFrom = System.nanoTime();
+                WebDriverWait slow = new WebDriverWait(browser, Duration.ofSeconds(90), Duration.ofMillis(250));
+                slow.ignoring(StaleElementReferenceException.class);
+                for (String series : List.of("acquires", "timeouts", "releases")) {
+                    slow.until(d -> positive(d.findElement(By.cssSelector("#rates .spark-box[data-series='" + series
+                            + "']")).getAttribute("data-value")));
+                }
+                slow.until(d -> d.findElements(By.cssSelector("#hot-keys tr.hot-key[data-key='page:Hot']")).stream()
+                        .anyMatch(e -> nonNegative(e.getAttribute("data-wait-p99"))
+                                && positive(e.getAttribute("data-hold-p99"))));
+                WebElement lock = slow.until(d -> d.findElements(By.cssSelector("#locks tr.lock[data-name='deploy']"))
+                        .stream().filter(e -> "1".equals(e.getAttribute("data-waiters"))).findFirst().orElse(null));
+                assertThat(lock.getAttribute("data-holder")).isEqualTo(String.valueOf(locker.sessionId()));
+                assertThat(lock.getAttribute("data-fence")).isEqualTo(String.valueOf(lockFence));
+                slow.until(d -> {
+                    List<WebElement> rows = d.findElements(By.cssSelector("#raft-nodes tr.raft-node"));
+                    return rows.size() == 3 && rows.stream().allMatch(r -> positive(r.getAttribute("data-commit"))
+                            && positive(r.getAttribute("data-applied")));
+                });
+                String changes = slow.until(d -> {
+                    String t = d.findElement(By.cssSelector("#raft-stats [data-stat='leader-changes'] .v")).getText();
+                    return t.matches("[1-9][0-9]*.*") ? t : null;
+                });
+                String log = browser.findElement(By.cssSelector("#raft-stats [data-stat='log-size'] .v")).getText();
+                assertThat(log).matches("[0-9.]+ (B|KiB|MiB|GiB)");
+                System.out.printf("[DashboardBrowserTest] leader changes seen by %s: %s, log %s; panels over time"
+                        + " shown after %.1f s%n", follower.id, changes, log, (System.nanoTime() - panelsFrom) / 1e9);
                 Path shot = Path.of("target", "dashboard-3-nodes.png");
                 Files.createDirectories(shot.getParent());
                 File png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
@@ -217,14 +280,25 @@ public class DashboardBrowserTest {
                 browser.quit();
             }
             waits.forEach(w -> w.cancel(true));
+            lockWait.cancel(true);
         } finally {
             loading.set(false);
-            if (feeder != null) {
-                feeder.interrupt();
-                feeder.join(10_000);
+            for (Thread t : new Thread[] {feeder, poolFeeder}) {
+                if (t != null) {
+                    t.interrupt();
+                    t.join(10_000);
+                }
             }
             clients.forEach(BatonClient::close);
         }
+    }
+
+    private static boolean positive(String number) {
+        return number != null && !number.isEmpty() && Double.parseDouble(number) > 0;
+    }
+
+    private static boolean nonNegative(String number) {
+        return number != null && !number.isEmpty() && Double.parseDouble(number) >= 0;
     }
 
     /** Debian's chromium through Debian's chromedriver, with the flags a CI machine needs. */

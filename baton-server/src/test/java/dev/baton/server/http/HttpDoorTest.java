@@ -10,6 +10,7 @@ import dev.baton.client.BatonClient;
 import dev.baton.api.v1.AdminGrpc;
 import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.PoolTotals;
+import dev.baton.server.OpsFiles;
 import dev.baton.server.TestWaits;
 import dev.baton.server.node.ApiServer;
 import dev.baton.server.line.LineClient;
@@ -33,6 +34,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -419,6 +421,100 @@ class HttpDoorTest {
         assertThat(page.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
         // Nothing from a CDN or the internet: every script and stylesheet is the node's own.
         assertThat(page.body()).contains("<html").doesNotContainPattern("(src|href)=[\"']?(https?:)?//");
+    }
+
+    @Test
+    void locksListsHoldersFencesAndWaiters() throws Exception {
+        BatonClient holder = client();
+        BatonClient waiter = client();
+        var held = holder.locks().acquire("deploy/site", Duration.ZERO);
+        var queued = waiter.locks().acquireAsync("deploy/site", Duration.ofMinutes(1));
+        TestWaits.await("a lock waiter", () -> server.node()
+                .readLocal(new dev.baton.core.command.Query.GetLock("deploy/site")).waiters().size() == 1);
+        JsonObject list = get("/api/locks?limit=1");
+        assertThat(list.get("count").getAsInt()).isGreaterThanOrEqualTo(1);
+        JsonArray locks = list.getAsJsonArray("locks");
+        assertThat(locks).hasSize(1); // the one with most waiters first
+        JsonObject lock = locks.get(0).getAsJsonObject();
+        assertThat(lock.get("name").getAsString()).isEqualTo("deploy/site");
+        assertThat(lock.get("holder").getAsLong()).isEqualTo(holder.sessionId());
+        assertThat(lock.get("fence").getAsLong()).isEqualTo(held.fence());
+        assertThat(lock.get("since").getAsLong()).isPositive();
+        JsonObject w = lock.getAsJsonArray("waiters").get(0).getAsJsonObject();
+        assertThat(w.get("session").getAsLong()).isEqualTo(waiter.sessionId());
+        assertThat(w.get("deadline").getAsLong()).isGreaterThan(w.get("since").getAsLong());
+        holder.locks().release("deploy/site", held.fence());
+        var granted = TestWaits.get(queued);
+        waiter.locks().release("deploy/site", granted.fence());
+        assertThat(request("GET", "/api/locks?limit=-1").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void raftHealthMetrics() throws Exception {
+        String m = metrics();
+        // One node elected itself once; every write of the scenario went through its commit timer.
+        assertThat(sample(m, "baton_raft_leader_changes_total")).isEqualTo(1);
+        assertThat(sample(m, "baton_raft_commit_seconds_count")).isGreaterThanOrEqualTo(10);
+        assertThat(sample(m, "baton_raft_commit_seconds_bucket", "le=\"+Inf\""))
+                .isEqualTo(sample(m, "baton_raft_commit_seconds_count"));
+        assertThat(sample(m, "baton_raft_log_size_bytes")).isPositive();
+        assertThat(sample(m, "baton_raft_snapshot_size_bytes")).isGreaterThanOrEqualTo(0);
+        assertThat(sample(m, "baton_raft_snapshot_age_seconds")).isGreaterThanOrEqualTo(-1);
+        TestWaits.get(server.node().snapshotNow());
+        BatonNode.SnapshotFiles files = server.node().snapshotFiles();
+        assertThat(files.bytes()).isPositive();
+        assertThat(files.newestModifiedMillis()).isGreaterThan(System.currentTimeMillis() - 600_000);
+    }
+
+    /**
+     * The Grafana dashboard, the alert rules and the dashboard's own script use only metric names this
+     * node exports (after the scenario, so the per-key series exist), and the dashboard has the shape
+     * Grafana imports: a datasource variable, panels with a type, a place and queries.
+     */
+    @Test
+    void monitoringFilesUseOnlyExportedMetrics() throws Exception {
+        Set<String> exported = OpsFiles.sampleNames(metrics());
+        JsonObject d = OpsFiles.dashboardJson();
+        assertThat(d.get("title").getAsString()).isNotBlank();
+        assertThat(d.get("uid").getAsString()).isNotBlank();
+        List<String> vars = new ArrayList<>();
+        d.getAsJsonObject("templating").getAsJsonArray("list")
+                .forEach(v -> vars.add(v.getAsJsonObject().get("name").getAsString()));
+        assertThat(vars).contains("datasource", "node");
+        List<JsonObject> panels = OpsFiles.panels(d);
+        Set<String> titles = new java.util.TreeSet<>();
+        int queried = 0;
+        for (JsonObject p : panels) {
+            String title = p.get("title").getAsString();
+            assertThat(p.get("type").getAsString()).as(title).isNotBlank();
+            assertThat(p.getAsJsonObject("gridPos").get("w").getAsInt()).as(title).isBetween(1, 24);
+            if (p.get("type").getAsString().equals("row")) {
+                continue;
+            }
+            assertThat(titles.add(title)).as("one panel titled " + title).isTrue();
+            assertThat(p.getAsJsonObject("datasource").get("uid").getAsString()).as(title).isEqualTo("${datasource}");
+            JsonArray targets = p.getAsJsonArray("targets");
+            assertThat(targets).as(title).isNotEmpty();
+            for (JsonElement t : targets) {
+                assertThat(t.getAsJsonObject().get("expr").getAsString()).as(title).isNotBlank();
+            }
+            queried++;
+        }
+        assertThat(queried).isGreaterThanOrEqualTo(20);
+        assertThat(titles).contains("Wait p99 per hot key", "Hold p99 per hot key", "Leader changes",
+                "Commit latency (leader)", "Applied behind commit", "Log and snapshot size", "Locks held");
+
+        Set<String> used = new java.util.TreeSet<>();
+        for (String e : OpsFiles.dashboardExprs(d)) {
+            used.addAll(OpsFiles.metricNames(e));
+        }
+        used.addAll(OpsFiles.metricNames(Files.readString(OpsFiles.alerts())));
+        String script = new String(getClass().getResourceAsStream("/dashboard/app.js").readAllBytes(),
+                java.nio.charset.StandardCharsets.UTF_8);
+        used.addAll(OpsFiles.metricNames(script));
+        assertThat(used).hasSizeGreaterThan(30);
+        assertThat(used.stream().filter(n -> !OpsFiles.exported(n, exported)).toList())
+                .as("metric names used by ops/ or the dashboard but not exported by a node").isEmpty();
     }
 
     @Test
