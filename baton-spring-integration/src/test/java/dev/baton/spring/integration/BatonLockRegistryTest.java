@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.baton.client.BatonClient;
+import dev.baton.client.lock.LockLostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -140,6 +141,23 @@ class BatonLockRegistryTest {
         assertThatThrownBy(lock::fence).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(lock::newCondition).isInstanceOf(UnsupportedOperationException.class);
         assertThatThrownBy(() -> registryA.obtain(42)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void unlockAfterTheSessionEndedReportsTheLossAndFreesTheLocalLock() throws Exception {
+        BatonLock lock;
+        try (BatonClient doomed = node.client()) {
+            lock = new BatonLockRegistry(doomed, "registry-test/").obtain("lost");
+            lock.lock();
+            assertThat(lock.isLost()).isFalse();
+        } // closing the client ends its session, which frees the lock on the cluster
+        assertThat(lock.isLost()).isTrue();
+        assertThatThrownBy(lock::fence).isInstanceOf(LockLostException.class);
+        assertThatThrownBy(lock::unlock).isInstanceOf(LockLostException.class);
+        assertThat(lock.isAcquiredInThisProcess()).isFalse();
+        BatonLock other = registryB.obtain("lost");
+        assertThat(other.tryLock(30, TimeUnit.SECONDS)).isTrue();
+        other.unlock();
     }
 
     @Test
