@@ -109,6 +109,7 @@ public final class BatonClient implements AutoCloseable {
     private final Sessions sessionReads;
     private final Cluster cluster;
     private final BatonSession own;
+    private final ClientStats stats;
 
     private BatonClient(ClientCore core, ClientSession primary) {
         this.core = core;
@@ -122,6 +123,7 @@ public final class BatonClient implements AutoCloseable {
         this.sessionReads = new Sessions(core, sessions);
         this.cluster = new Cluster(core);
         this.own = new BatonSession(core, sessions);
+        this.stats = new ClientStats(this, core, sessions);
     }
 
     /** A builder; at least {@link Builder#endpoints(String...)} must be given. */
@@ -243,6 +245,11 @@ public final class BatonClient implements AutoCloseable {
     /** The endpoint new calls go to now (the leader, when it is known). */
     public String currentEndpoint() {
         return core.currentEndpoint();
+    }
+
+    /** Figures for metrics: open sessions, calls in flight, retries, the session's state. */
+    public ClientStats stats() {
+        return stats;
     }
 
     /** How many sessions the client has open for its views now (for tests). */

@@ -38,6 +38,8 @@ class CallRetryTest extends TestSupport {
 
         assertThat(reply.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
         assertThat(reply.fence()).isEqualTo(7);
+        assertThat(client.stats().retries()).as("the attempt on a was sent again").isPositive();
+        assertThat(client.stats().openSessions()).isEqualTo(1);
         List<FakeNode.Received> onA = a.received(PoolsGrpc.getAcquireMethod());
         List<FakeNode.Received> onB = b.received(PoolsGrpc.getAcquireMethod());
         assertThat(onA).hasSize(1);

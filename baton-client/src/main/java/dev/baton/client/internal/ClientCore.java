@@ -119,6 +119,16 @@ public final class ClientCore {
         return invoker;
     }
 
+    /** Calls started and not yet completed, retries and waiting acquires included. */
+    public int callsInFlight() {
+        return invoker.inflightCount();
+    }
+
+    /** Failed attempts that were retried, since the client was built. */
+    public long retries() {
+        return invoker.retryCount();
+    }
+
     public boolean closed() {
         return closed.get();
     }

@@ -67,6 +67,8 @@ public final class Invoker {
     private final Endpoints endpoints;
     private final ScheduledExecutorService scheduler;
     private final Set<Call<?, ?>> inflight = ConcurrentHashMap.newKeySet();
+    /** Attempts that failed and were tried again (on the next endpoint, after the backoff). */
+    private final java.util.concurrent.atomic.AtomicLong retries = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean shutdown;
 
     public Invoker(Endpoints endpoints, ScheduledExecutorService scheduler) {
@@ -248,6 +250,7 @@ public final class Invoker {
                     n = attempts;
                 }
                 if (System.nanoTime() + backoff - giveUpAtNanos < 0) {
+                    retries.incrementAndGet();
                     LOG.log(Level.DEBUG, "{0} attempt {1} on {2} failed with {3}; retrying",
                             policy.what(), n, ep, status);
                     try {
@@ -283,8 +286,13 @@ public final class Invoker {
         }
     }
 
-    /** For tests: calls not yet completed. */
+    /** Calls not yet completed (for tests and {@code ClientStats}). */
     public int inflightCount() {
         return inflight.size();
+    }
+
+    /** Failed attempts retried so far. */
+    public long retryCount() {
+        return retries.get();
     }
 }

@@ -1,0 +1,53 @@
+package dev.baton.client;
+
+import dev.baton.client.internal.ClientCore;
+import dev.baton.client.internal.SessionSet;
+
+/**
+ * Figures about one {@link BatonClient}, cheap to read at any time (for metrics: the Spring Boot
+ * starter binds them to Micrometer). Each method reads the current value; nothing is kept.
+ * Get it with {@link BatonClient#stats()}.
+ */
+public final class ClientStats {
+    private final BatonClient client;
+    private final ClientCore core;
+    private final SessionSet sessions;
+
+    ClientStats(BatonClient client, ClientCore core, SessionSet sessions) {
+        this.client = client;
+        this.core = core;
+        this.sessions = sessions;
+    }
+
+    /**
+     * Sessions the client has open for its views now: its first session plus those opened for extra
+     * acquires (not counting sessions made with {@link BatonClient#newSession()}).
+     */
+    public int openSessions() {
+        return sessions.size();
+    }
+
+    /** Calls sent and not answered yet, waiting pool and lock acquires included. */
+    public int callsInFlight() {
+        return core.callsInFlight();
+    }
+
+    /**
+     * Failed attempts that were sent again (to the next node, after a backoff) since the client was
+     * built: a count that grows during fail-overs and while nodes are unreachable.
+     */
+    public long retries() {
+        return core.retries();
+    }
+
+    /** What the client knows about its first session ({@link BatonClient#sessionState()}). */
+    public SessionState sessionState() {
+        return client.sessionState();
+    }
+
+    @Override
+    public String toString() {
+        return "ClientStats[sessions=" + openSessions() + ", inFlight=" + callsInFlight() + ", retries=" + retries()
+                + ", state=" + sessionState() + "]";
+    }
+}

@@ -1,0 +1,84 @@
+package dev.baton.spring.integration;
+
+import dev.baton.client.BatonClient;
+import dev.baton.server.node.ApiServer;
+import dev.baton.server.raft.BatonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+
+/**
+ * One real Baton node inside the test JVM (SOFAJRaft with its on-disk log in a temp directory, gRPC on
+ * a free loopback port), the leader of its own one-node cluster once {@link #start()} returns.
+ */
+final class TestNode implements AutoCloseable {
+    private final ApiServer server;
+
+    private TestNode(ApiServer server) {
+        this.server = server;
+    }
+
+    static TestNode start() {
+        // A free port may be taken between the check and the Raft bind: try again on another.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                BatonNode.Options o = BatonNode.Options.defaults(Files.createTempDirectory("baton-test-"))
+                        .withPort(freePort());
+                ApiServer server = new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000,
+                        UnaryOperator.identity())).start();
+                TestNode node = new TestNode(server);
+                node.awaitLeader();
+                return node;
+            } catch (IllegalStateException e) {
+                if (attempt == 3 || !String.valueOf(e.getMessage()).contains("cannot start Raft node")) {
+                    throw e;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    private void awaitLeader() {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (!server.node().isLeader()) {
+            if (System.nanoTime() > deadline) {
+                close();
+                throw new AssertionError("the test node did not become leader");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** The node's gRPC endpoint, {@code host:port}. */
+    String endpoint() {
+        return server.apiEndpoint();
+    }
+
+    /** A new client of the node. */
+    BatonClient client() {
+        return BatonClient.builder().endpoints(endpoint()).retryFor(Duration.ofSeconds(30)).build();
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}
