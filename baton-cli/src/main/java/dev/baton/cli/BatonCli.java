@@ -21,6 +21,11 @@ import java.time.Duration;
 public final class BatonCli implements Runnable {
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("server")) {
+            // A node needs none of the other commands: skip building their command lines (part of
+            // the time to ready).
+            System.exit(ServerCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
         System.exit(commandLine(args).execute(args));
     }
 

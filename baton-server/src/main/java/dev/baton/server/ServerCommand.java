@@ -39,11 +39,26 @@ import java.util.concurrent.CountDownLatch;
                 + " --snapshot-interval, and the limits whose names end in Ms) take a unit: 500ms, 5s, 1.5s, 2m, 1h;"
                 + " a bare number is milliseconds (seconds for --snapshot-interval), as before."})
 public final class ServerCommand implements Callable<Integer> {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ServerCommand.class);
+    /** Asked for when needed, not in a static field: the logging backend starts on {@link StartupWarmup}'s thread. */
+    private static org.slf4j.Logger log() {
+        return org.slf4j.LoggerFactory.getLogger(ServerCommand.class);
+    }
 
     /** Runs {@code baton server} on its own: {@code java -cp ... dev.baton.server.ServerCommand [options]}. */
     public static void main(String[] args) {
-        System.exit(commandLine(args).execute(args));
+        System.exit(run(args));
+    }
+
+    /**
+     * Runs {@code baton server} with {@code args} (the options after {@code server}) and returns its
+     * exit code: what {@code baton server} does, with the command line of this command alone (usage
+     * and errors name it {@code baton server}). A launcher that knows it starts a node calls this
+     * rather than building every {@code baton} command first (picocli reads each command's options
+     * by reflection: for all of them, a few hundred milliseconds of a node's start).
+     */
+    public static int run(String[] args) {
+        StartupWarmup.start();
+        return commandLine(args).setCommandName("baton server").execute(args);
     }
 
     /**
@@ -353,6 +368,7 @@ public final class ServerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        StartupWarmup.awaitLogging();
         if (spec.defaultValueProvider() instanceof ConfigFile file) {
             String problem = file.problem(spec);
             if (problem != null) {
@@ -405,11 +421,11 @@ public final class ServerCommand implements Callable<Integer> {
             return 2;
         }
         for (String problem : insecurePorts) {
-            LOG.warn("--insecure: {}", problem);
+            log().warn("--insecure: {}", problem);
         }
         if (config.http() != null && config.auth() != null && config.http().tls() == null
                 && StartupChecks.beyondLoopback(config.http().host())) {
-            LOG.warn("the HTTP port {}:{} takes tokens without TLS: they cross the network in clear text"
+            log().warn("the HTTP port {}:{} takes tokens without TLS: they cross the network in clear text"
                     + " (--http-tls-cert-file, --http-tls-key-file)", config.http().host(), httpPort);
         }
         Restore.Checked backup = null;
