@@ -7,6 +7,7 @@ import dev.baton.client.PoolReply;
 import dev.baton.client.PoolStatus;
 import dev.baton.client.SessionLease;
 import dev.baton.client.lock.FencedLock;
+import dev.baton.client.lock.LeaderElection;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,7 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * queue) and lock workers take turns on one fenced lock, through two clients. The test counts the
  * holders itself: never more than the pool's limit, never two holders of the lock, lock fences
  * strictly increasing, no session lost, every call answered (time-outs and a full queue are answers),
- * and every worker still making progress after the last restart. Durations are printed, not asserted.
+ * every worker still making progress after the last restart, and never two leaders at once of a
+ * {@link LeaderElection} with a contender on each client. Durations are printed, not asserted.
  */
 class RollingRestartProcessTest {
     /** A JVM's start, a leader's election or a node's catch-up on a loaded 2-core box. */
@@ -180,6 +182,34 @@ class RollingRestartProcessTest {
                     }, "lock-" + me));
                 }
             }
+            // two contenders of a leader election, one on each client: never both leaders at once
+            List<LeaderElection> elections = new ArrayList<>();
+            AtomicInteger terms = new AtomicInteger();
+            for (BatonClient client : clients) {
+                LeaderElection e = LeaderElection.builder(client, "rolling:leader").listener(new LeaderElection.Listener() {
+                    @Override
+                    public void gained(long fence) {
+                        terms.incrementAndGet();
+                    }
+
+                    @Override
+                    public void lost() {}
+                }).build();
+                elections.add(e);
+                e.start();
+            }
+            threads.add(new Thread(() -> {
+                while (!stop.get()) {
+                    if (elections.get(0).isLeader() && elections.get(1).isLeader()) {
+                        violations.add("two leaders of the election at once");
+                    }
+                    try {
+                        Thread.sleep(5);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "election-watch"));
             threads.forEach(Thread::start);
             List<String> restarts = new ArrayList<>();
             Set<Long> sessionsBefore;
@@ -216,6 +246,8 @@ class RollingRestartProcessTest {
                 }
                 long[] afterLast = snapshot(done);
                 await("every worker makes progress after the last restart", () -> allAbove(done, afterLast), c, state);
+                await("one leader of the election", () -> elections.stream().filter(LeaderElection::isLeader).count() == 1,
+                        c, state);
             } finally {
                 stop.set(true);
                 for (Thread th : threads) {
@@ -225,7 +257,9 @@ class RollingRestartProcessTest {
                     th.join(30_000);
                 }
             }
+            elections.forEach(LeaderElection::close);
             System.out.println("[RollingRestartProcessTest] " + String.join("; ", restarts)
+                    + "; election terms " + terms.get()
                     + "; holds per worker " + done + ", pool time-outs " + timeouts.get() + " (lock and pool), queue full "
                     + queueFull.get() + ", most pool holders at once " + maxPoolHolders.get()
                     + "; cluster up to end of load " + ms(System.nanoTime() - started) + " ms, test "
