@@ -103,6 +103,7 @@ public final class Election {
 
     /** The listener calls of every scheduler, counted. */
     private static final class Listener {
+        final long start = System.nanoTime();
         final boolean print;
         final AtomicInteger leaders = new AtomicInteger();
         final AtomicInteger most = new AtomicInteger();
@@ -116,15 +117,20 @@ public final class Election {
             most.accumulateAndGet(leaders.incrementAndGet(), Math::max);
             fences.add(fence);
             if (print) {
-                System.out.println(s.name + " leads, term fence " + fence);
+                System.out.println(at() + s.name + " leads, term fence " + fence);
             }
         }
 
         synchronized void lost(Scheduler s) {
             leaders.decrementAndGet();
             if (print) {
-                System.out.println(s.name + " no longer leads");
+                System.out.println(at() + s.name + " no longer leads");
             }
+        }
+
+        /** The time since the start, as a prefix of printed lines. */
+        String at() {
+            return String.format("%6.2f s  ", (System.nanoTime() - start) / 1e9);
         }
 
         synchronized Scheduler leaderAmong(List<Scheduler> all) {
@@ -159,6 +165,9 @@ public final class Election {
                 Scheduler s = new Scheduler("s" + (made + 1), endpoints, events, store);
                 all.add(s);
                 s.start();
+                if (print) {
+                    System.out.println(events.at() + s.name + " contends");
+                }
             }
             for (int h = 0; h < handovers; h++) {
                 Scheduler leader = awaitLeader(events, all);
@@ -168,7 +177,7 @@ public final class Election {
                     Thread.sleep(20); // let the leader work a little
                 }
                 if (print) {
-                    System.out.println(leader.name + " steps down");
+                    System.out.println(events.at() + leader.name + " steps down");
                 }
                 leader.stop();
                 all.remove(leader);
