@@ -189,7 +189,7 @@ public final class LeaderElection implements AutoCloseable {
      * Stops contending: if this contender leads, {@link Listener#lost()} is called (on the election's
      * thread), and the election's session is closed, which releases the lock (so the next contender is
      * granted it at once) or cancels the wait for it. Waits up to a few seconds for that unless called
-     * from the listener. Idempotent.
+     * from the listener (then it happens when the listener returns). Idempotent.
      */
     @Override
     public void close() {
@@ -214,8 +214,10 @@ public final class LeaderElection implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (t.isAlive() && s != null) {
-            s.close(); // the thread is stuck in a call: end the session from here
+        if (t.isAlive() && s != null && !leading) {
+            // the thread is stuck in a call (not in the listener of a term): end the session from here;
+            // a leader's session is closed by the thread itself, after lost()
+            s.close();
         }
     }
 
