@@ -69,6 +69,8 @@ public final class FakeBaton implements AutoCloseable {
     /** Answers {@code Locks.Release}. */
     public volatile Function<LockReleaseRequest, LockReply> lockRelease = r -> LockReply.newBuilder()
             .setStatus(LockStatus.LOCK_UNLOCKED).setName(r.getName()).setFence(r.getFence()).build();
+    /** The lease granted on open and in every keep-alive ack. */
+    public volatile long ttlMs = 10_000;
     /** Answers {@code Sessions.Get}. */
     public volatile Function<GetSessionRequest, SessionInfo> sessionGet =
             r -> SessionInfo.newBuilder().setSession(r.getSession()).build();
@@ -132,7 +134,7 @@ public final class FakeBaton implements AutoCloseable {
     private final class Sessions extends SessionsGrpc.SessionsImplBase {
         @Override
         public void open(OpenSessionRequest request, StreamObserver<OpenSessionResponse> out) {
-            out.onNext(OpenSessionResponse.newBuilder().setSession(SESSION).setTtlMs(10_000).build());
+            out.onNext(OpenSessionResponse.newBuilder().setSession(SESSION).setTtlMs(ttlMs).build());
             out.onCompleted();
         }
 
@@ -143,7 +145,7 @@ public final class FakeBaton implements AutoCloseable {
                 public void onNext(KeepAliveRequest value) {
                     synchronized (out) {
                         out.onNext(SessionEvent.newBuilder()
-                                .setAck(KeepAliveAck.newBuilder().setSession(SESSION).setTtlMs(10_000)).build());
+                                .setAck(KeepAliveAck.newBuilder().setSession(SESSION).setTtlMs(ttlMs)).build());
                     }
                 }
 
