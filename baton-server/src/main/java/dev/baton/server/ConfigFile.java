@@ -25,7 +25,7 @@ import java.util.TreeSet;
  */
 final class ConfigFile implements CommandLine.IDefaultValueProvider {
     /** Options that make no sense as defaults from a file. */
-    private static final Set<String> NOT_CONFIGURABLE = Set.of("config", "help", "version");
+    private static final Set<String> NOT_CONFIGURABLE = Set.of("config", "help", "version", "options-from-env");
 
     private final Path file;
     private final Properties values = new Properties();
