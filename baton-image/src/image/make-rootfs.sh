@@ -25,6 +25,9 @@ natives=()
 IFS=: read -r -a jars <<< "$classpath"
 for jar in "${jars[@]}"; do
   [[ $jar == *.jar && -f $jar ]] || continue
+  # Entry names are stored as they are: a jar without ".so" in its bytes has no native library,
+  # and is not listed (a JVM start per jar).
+  LC_ALL=C grep -qaF '.so' "$jar" || continue
   mapfile -t entries < <("$java_home/bin/jar" tf "$jar" | grep -E '\.so$' | grep -v musl || true)
   if ((${#entries[@]} > 0)); then
     dir="$work/natives/$(basename "$jar")"
