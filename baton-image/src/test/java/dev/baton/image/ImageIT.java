@@ -137,6 +137,9 @@ class ImageIT {
         for (String tool : List.of("unshare", "chroot", "mount")) {
             assumeTrue(onPath(tool), tool + " is missing: cannot run the image");
         }
+        // Inside a container without CAP_SYS_ADMIN even root cannot make namespaces.
+        assumeTrue(succeeds("unshare", "--mount", "--pid", "--fork", "--mount-proc", "true"),
+                "unshare --mount --pid is not permitted here: cannot run the image");
         Path root = unpacked();
         Files.createDirectories(root.resolve("proc"));
         Files.createDirectories(root.resolve("dev"));
@@ -296,6 +299,12 @@ class ImageIT {
             }
         }
         return Files.isExecutable(Path.of("/usr/sbin", tool)) || Files.isExecutable(Path.of("/sbin", tool));
+    }
+
+    private static boolean succeeds(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        return p.waitFor() == 0;
     }
 
     private static String run(String... command) throws Exception {
