@@ -31,7 +31,7 @@ class ShippedConfigTest {
     /** A commented option line: {@code #key=value}, no space after the '#' (prose lines have one). */
     private static final Pattern OPTION_LINE = Pattern.compile("^#([a-z][a-z0-9-]*)=(.*)$");
     /** Options that are no defaults: {@link ConfigFile} refuses them as keys. */
-    private static final Set<String> NOT_IN_FILE = Set.of("config", "help", "version", "restore");
+    private static final Set<String> NOT_IN_FILE = Set.of("config", "help", "version", "options-from-env", "restore");
 
     private static Set<String> serverOptionKeys() {
         Set<String> keys = new TreeSet<>();

@@ -28,7 +28,8 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
      * Options that make no sense as defaults from a file. {@code restore} is a one-off: a file read at
      * every start would make every start after the first fail on the data directory it filled.
      */
-    private static final Set<String> NOT_CONFIGURABLE = Set.of("config", "help", "version", "restore");
+    private static final Set<String> NOT_CONFIGURABLE =
+            Set.of("config", "help", "version", "options-from-env", "restore");
 
     private final Path file;
     private final Properties values = new Properties();

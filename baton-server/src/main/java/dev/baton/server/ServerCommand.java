@@ -71,10 +71,17 @@ public final class ServerCommand implements Callable<Integer> {
     }
 
     /**
-     * Sets {@code server}'s defaults from the {@code --config FILE} among {@code args}, if any;
-     * {@code server} is this command's command line, alone or as the subcommand of another.
+     * Sets {@code server}'s defaults from the {@code --config FILE} among {@code args}, if any, and
+     * with {@code --options-from-env} from the {@code BATON_*} environment variables above it
+     * ({@link EnvOptions}); {@code server} is this command's command line, alone or as the
+     * subcommand of another.
      */
     public static CommandLine withConfigFile(CommandLine server, String[] args) {
+        return withConfigFile(server, args, System.getenv());
+    }
+
+    /** {@link #withConfigFile(CommandLine, String[])} with {@code env} as the environment ({@code --options-from-env}). */
+    static CommandLine withConfigFile(CommandLine server, String[] args, Map<String, String> env) {
         for (int i = 0; i < args.length; i++) {
             String file = null;
             if (args[i].equals("--config") && i + 1 < args.length) {
@@ -85,6 +92,10 @@ public final class ServerCommand implements Callable<Integer> {
             if (file != null) {
                 server.setDefaultValueProvider(new ConfigFile(Path.of(file)));
             }
+        }
+        if (java.util.Arrays.asList(args).contains(EnvOptions.FLAG)) {
+            server.setDefaultValueProvider(new EnvOptions(env,
+                    server.getCommandSpec().defaultValueProvider()));
         }
         return server;
     }
@@ -224,6 +235,13 @@ public final class ServerCommand implements Callable<Integer> {
             description = "Properties file of option defaults, keys without dashes (node-id=n2, api-port=7540, ...);"
                     + " an unknown key is an error.")
     java.io.File config;
+
+    @Option(names = EnvOptions.FLAG,
+            description = "Read every option that is not on the command line from the environment variable BATON_"
+                    + " + its name in upper case with underscores (BATON_NODE_ID=n2, BATON_PEERS=..., BATON_INSECURE=true),"
+                    + " before --config's file and the defaults; a BATON_ variable one typo away from an option's is"
+                    + " an error. The container image starts the node with it.")
+    boolean optionsFromEnv;
 
     // ---- quiet logs: the engine's own log lines ---------------------------------------------
     @Option(names = "--engine-log", paramLabel = "LEVEL",
@@ -369,12 +387,11 @@ public final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StartupWarmup.awaitLogging();
-        if (spec.defaultValueProvider() instanceof ConfigFile file) {
-            String problem = file.problem(spec);
-            if (problem != null) {
-                System.err.println("baton server: " + problem);
-                return 2;
-            }
+        String defaultsProblem = spec.defaultValueProvider() instanceof ConfigFile file ? file.problem(spec)
+                : spec.defaultValueProvider() instanceof EnvOptions env ? env.problem(spec) : null;
+        if (defaultsProblem != null) {
+            System.err.println("baton server: " + defaultsProblem);
+            return 2;
         }
         if (engineLog != null) {
             try {
