@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.baton.client.BatonClient;
+import dev.baton.server.testing.InProcessNode;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -26,7 +27,7 @@ import org.springframework.scheduling.annotation.Scheduled;
 
 /** {@link BatonLockProvider} against one real node, with two clients as two processes would have. */
 class BatonLockProviderTest {
-    private static TestNode node;
+    private static InProcessNode node;
     private static BatonClient clientA;
     private static BatonClient clientB;
     private static BatonLockProvider providerA;
@@ -34,7 +35,7 @@ class BatonLockProviderTest {
 
     @BeforeAll
     static void start() {
-        node = TestNode.start();
+        node = InProcessNode.start();
         clientA = node.client();
         clientB = node.client();
         providerA = new BatonLockProvider(clientA);

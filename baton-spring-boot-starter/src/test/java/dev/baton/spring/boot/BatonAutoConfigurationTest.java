@@ -10,6 +10,7 @@ import dev.baton.client.SessionState;
 import dev.baton.shedlock.BatonLockProvider;
 import dev.baton.spring.integration.BatonLock;
 import dev.baton.spring.integration.BatonLockRegistry;
+import dev.baton.server.testing.InProcessNode;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,14 +26,14 @@ import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
 /** The auto-configuration in Spring Boot's context runner, against one real node. */
 class BatonAutoConfigurationTest {
-    private static TestNode node;
+    private static InProcessNode node;
 
     private final ApplicationContextRunner runner = new ApplicationContextRunner()
             .withConfiguration(AutoConfigurations.of(BatonAutoConfiguration.class));
 
     @BeforeAll
     static void start() {
-        node = TestNode.start();
+        node = InProcessNode.start();
     }
 
     @AfterAll

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.baton.client.BatonClient;
 import dev.baton.client.lock.LockLostException;
+import dev.baton.server.testing.InProcessNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -23,7 +24,7 @@ import org.springframework.integration.support.leader.LockRegistryLeaderInitiato
 
 /** {@link BatonLockRegistry} against one real node, with two clients as two processes would have. */
 class BatonLockRegistryTest {
-    private static TestNode node;
+    private static InProcessNode node;
     private static BatonClient clientA;
     private static BatonClient clientB;
     private static BatonLockRegistry registryA;
@@ -31,7 +32,7 @@ class BatonLockRegistryTest {
 
     @BeforeAll
     static void start() {
-        node = TestNode.start();
+        node = InProcessNode.start();
         clientA = node.client();
         clientB = node.client();
         registryA = new BatonLockRegistry(clientA, "registry-test/");

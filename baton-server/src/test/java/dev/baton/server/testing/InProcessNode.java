@@ -1,4 +1,4 @@
-package dev.baton.spring.boot;
+package dev.baton.server.testing;
 
 import dev.baton.client.BatonClient;
 import dev.baton.server.node.ApiServer;
@@ -13,16 +13,17 @@ import java.util.function.UnaryOperator;
 
 /**
  * One real Baton node inside the test JVM (SOFAJRaft with its on-disk log in a temp directory, gRPC on
- * a free loopback port), the leader of its own one-node cluster once {@link #start()} returns.
+ * a free loopback port), the leader of its own one-node cluster once {@link #start()} returns. For the
+ * tests of modules built on the client: the Spring modules take it from baton-server's test jar.
  */
-final class TestNode implements AutoCloseable {
+public final class InProcessNode implements AutoCloseable {
     private final ApiServer server;
 
-    private TestNode(ApiServer server) {
+    private InProcessNode(ApiServer server) {
         this.server = server;
     }
 
-    static TestNode start() {
+    public static InProcessNode start() {
         // A free port may be taken between the check and the Raft bind: try again on another.
         for (int attempt = 1; ; attempt++) {
             try {
@@ -30,7 +31,7 @@ final class TestNode implements AutoCloseable {
                         .withPort(freePort());
                 ApiServer server = new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000,
                         UnaryOperator.identity())).start();
-                TestNode node = new TestNode(server);
+                InProcessNode node = new InProcessNode(server);
                 node.awaitLeader();
                 return node;
             } catch (IllegalStateException e) {
@@ -60,12 +61,12 @@ final class TestNode implements AutoCloseable {
     }
 
     /** The node's gRPC endpoint, {@code host:port}. */
-    String endpoint() {
+    public String endpoint() {
         return server.apiEndpoint();
     }
 
     /** A new client of the node. */
-    BatonClient client() {
+    public BatonClient client() {
         return BatonClient.builder().endpoints(endpoint()).retryFor(Duration.ofSeconds(30)).build();
     }
 
