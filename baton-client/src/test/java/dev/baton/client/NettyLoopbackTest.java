@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -90,6 +91,15 @@ class NettyLoopbackTest extends TestSupport {
     void asyncContinuationsRunOffTheIoThreadAndMayMakeBlockingCalls() throws Exception {
         FakeNode a = nettyNode();
         grantAndRelease(a);
+        // The grant is held back until the continuation is attached: attached to a future already
+        // complete, it would run on this thread and show nothing about the client's threads.
+        CountDownLatch attached = new CountDownLatch(1);
+        a.handle(PoolsGrpc.getAcquireMethod(), req -> {
+            attached.await(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+            return PoolReply.newBuilder().setStatus(PoolStatus.POOL_LOCKED)
+                    .setKey(((PoolAcquireRequest) req).getKey()).setFence(100 + ((PoolAcquireRequest) req).getRequestId())
+                    .build();
+        });
         BatonClient client = track(nettyBuilder(a.name()).build());
 
         AtomicReference<String> continuationThread = new AtomicReference<>();
@@ -98,6 +108,7 @@ class NettyLoopbackTest extends TestSupport {
                     continuationThread.set(Thread.currentThread().getName());
                     return client.pools().release("k", granted.fence());
                 });
+        attached.countDown();
 
         assertThat(released.get(PATIENCE.toSeconds(), TimeUnit.SECONDS).status()).isEqualTo(dev.baton.client.PoolStatus.RELEASED);
         assertThat(continuationThread.get()).startsWith("baton-client-callback-");
@@ -124,9 +135,16 @@ class NettyLoopbackTest extends TestSupport {
         client.pools().get("k");
         assertThat(handedOver).hasValue(0);
 
+        // The answer is held back until the continuation is attached (see the test above).
+        CountDownLatch attached = new CountDownLatch(1);
+        a.handle(PoolsGrpc.getGetMethod(), req -> {
+            attached.await(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+            return dev.baton.api.v1.PoolInfo.getDefaultInstance();
+        });
         AtomicReference<String> thread = new AtomicReference<>();
-        client.pools().getAsync("k").thenAccept(info -> thread.set(Thread.currentThread().getName()))
-                .get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
+        var seen = client.pools().getAsync("k").thenAccept(info -> thread.set(Thread.currentThread().getName()));
+        attached.countDown();
+        seen.get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         assertThat(thread.get()).isEqualTo("my-callbacks");
         client.pools().acquireAsync("k", 1, 1, Duration.ZERO, false).get(PATIENCE.toSeconds(), TimeUnit.SECONDS);
         assertThat(handedOver).hasValue(2);
