@@ -101,7 +101,9 @@ class LeaderElectionTest {
         // a wide margin: the test's threads may be late on a loaded machine; what is checked is the order
         LeaderElection e = start(Duration.ofMillis(1_400));
 
-        await(e::isLeader, "leader");
+        // isLeader() turns true just before gained() is called, on the election's thread
+        await(() -> calls.contains("gained " + FENCE), "gained");
+        assertThat(e.isLeader()).isTrue();
         assertThat(e.fence()).isEqualTo(FENCE);
         assertThat(calls).containsExactly("gained " + FENCE);
         await(() -> node.received(LockAcquireRequest.class).stream().filter(r -> r.getTimeoutMs() == 0).count() >= 3,
@@ -138,7 +140,7 @@ class LeaderElectionTest {
             return reply(LockStatus.LOCK_BUSY, FENCE + 1); // released by name elsewhere, and granted to another
         };
         LeaderElection e = start(null);
-        await(e::isLeader, "leader");
+        await(() -> calls.contains("gained " + FENCE), "gained");
         takenOver.set(true);
         await(() -> calls.contains("lost"), "lost");
         assertThat(e.isLeader()).isFalse();

@@ -77,13 +77,17 @@ class LeaderElectionOnThreeNodesTest {
         return e;
     }
 
-    /** Waits for exactly one leader among {@code contenders}, checking there is never more than one. */
+    /**
+     * Waits for exactly one leader among {@code contenders} whose {@code gained()} was called, checking
+     * there is never more than one.
+     */
     private LeaderElection awaitOneLeader(List<LeaderElection> contenders) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             List<LeaderElection> leaders = contenders.stream().filter(LeaderElection::isLeader).collect(Collectors.toList());
             assertThat(leaders).as("leaders at once; listener calls %s", log).hasSizeLessThanOrEqualTo(1);
-            if (leaders.size() == 1) {
+            // isLeader() turns true just before gained() is called: wait for the call too
+            if (leaders.size() == 1 && log.stream().anyMatch(c -> c.endsWith(" gained " + leaders.get(0).fence()))) {
                 return leaders.get(0);
             }
             if (System.nanoTime() > deadline) {
