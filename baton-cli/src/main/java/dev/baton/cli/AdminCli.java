@@ -81,6 +81,29 @@ final class AdminCli {
     java.nio.file.Path tokenFile;
 
     int call(Function<AdminGrpc.AdminBlockingStub, MessageOrBuilder> op, Function<MessageOrBuilder, String> text) {
+        return onFirstNodeThatAnswers((ch, endpoint) -> {
+            try {
+                MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
+                System.out.println(output == Output.json ? CliJson.print(r) : text.apply(r));
+                return 0;
+            } catch (InvalidProtocolBufferException e) {
+                System.err.println("baton admin: " + e.getMessage());
+                return 1;
+            }
+        });
+    }
+
+    /** One node asked by {@link #onFirstNodeThatAnswers}: an exit code, or a gRPC failure thrown. */
+    @FunctionalInterface
+    interface Attempt {
+        int run(ManagedChannel channel, String endpoint);
+    }
+
+    /**
+     * Runs {@code attempt} on the endpoints in order until one answers: an UNAVAILABLE node passes
+     * the question to the next, any other failure (or the last node's) is printed and ends it.
+     */
+    private int onFirstNodeThatAnswers(Attempt attempt) {
         CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
         CliToken token = new CliToken(tokenFile);
         for (int i = 0; ; i++) {
@@ -94,17 +117,12 @@ final class AdminCli {
                 return 2;
             }
             try {
-                MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
-                System.out.println(output == Output.json ? CliJson.print(r) : text.apply(r));
-                return 0;
+                return attempt.run(ch, endpoint);
             } catch (StatusRuntimeException e) {
                 if (!last && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
                     continue; // another node may answer
                 }
                 printError(e, endpoint, tls, token);
-                return 1;
-            } catch (InvalidProtocolBufferException e) {
-                System.err.println("baton admin: " + e.getMessage());
                 return 1;
             } finally {
                 ch.shutdownNow();
@@ -138,18 +156,7 @@ final class AdminCli {
             System.err.println("baton admin: no such directory for " + file);
             return 2;
         }
-        CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
-        CliToken token = new CliToken(tokenFile);
-        for (int i = 0; ; i++) {
-            String endpoint = endpoints.get(i);
-            boolean last = i == endpoints.size() - 1;
-            ManagedChannel ch;
-            try {
-                ch = tls.channel(endpoint, token.interceptor());
-            } catch (IllegalArgumentException e) {
-                System.err.println("baton admin: " + e.getMessage());
-                return 2;
-            }
+        return onFirstNodeThatAnswers((ch, endpoint) -> {
             Path partial = null;
             try {
                 partial = Files.createTempFile(dir, "." + target.getFileName() + ".", ".partial");
@@ -195,12 +202,6 @@ final class AdminCli {
                             + ") written to " + file + ", " + bytes + " bytes");
                 }
                 return 0;
-            } catch (StatusRuntimeException e) {
-                if (!last && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
-                    continue; // another node may answer
-                }
-                printError(e, endpoint, tls, token);
-                return 1;
             } catch (java.nio.file.FileAlreadyExistsException e) {
                 System.err.println("baton admin: " + file + " exists; give --force to replace it");
                 return 2;
@@ -208,7 +209,6 @@ final class AdminCli {
                 System.err.println("baton admin: cannot write " + file + ": " + e);
                 return 1;
             } finally {
-                ch.shutdownNow();
                 if (partial != null) {
                     try {
                         Files.deleteIfExists(partial);
@@ -217,7 +217,7 @@ final class AdminCli {
                     }
                 }
             }
-        }
+        });
     }
 
     /** Makes a rename in {@code dir} durable (best effort where directories cannot be opened). */
