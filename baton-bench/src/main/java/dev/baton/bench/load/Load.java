@@ -176,9 +176,12 @@ public final class Load {
     /**
      * What one run measured. {@code outcomes}: acquire outcomes ended inside the window, by kind;
      * {@code errors}: errors over the whole run, by kind; {@code open}: the open times of the handles
-     * opened per pair (empty when connections are kept).
+     * opened per pair (empty when connections are kept); {@code pairsInRun}: acquire + release pairs
+     * completed at any time in the run (warm-up and the drain after the window included), which says
+     * whether the contender worked at all without depending on how fast it was inside the window.
      */
-    public record Result(String contender, Config config, Instant started, long pairs, long dones, Histogram acquire,
+    public record Result(String contender, Config config, Instant started, long pairs, long pairsInRun, long dones,
+                         Histogram acquire,
                          Histogram pair, Histogram open, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
                          long stuck, double load1Start, double load1End, double clientCpuCores,
                          double serverCpuCores, long logEntries) {
@@ -349,6 +352,7 @@ public final class Load {
         Histogram open = new Histogram(MAX_US, 3);
         Map<String, Long> outcomes = new TreeMap<>();
         long pairs = 0;
+        long pairsInRun = 0;
         long dones = 0;
         for (Client cl : clients) {
             synchronized (cl) { // a stuck thread may still be writing to its own counters
@@ -356,6 +360,7 @@ public final class Load {
                 pair.add(cl.pair);
                 open.add(cl.open);
                 pairs += cl.pairs;
+                pairsInRun += cl.pairsInRun;
                 dones += cl.dones;
                 cl.outcomes.forEach((k, v) -> outcomes.merge(k, v, Long::sum));
             }
@@ -365,7 +370,7 @@ public final class Load {
             errors = new TreeMap<>(s.errors);
         }
         double serverCores = server0 < 0 || server1 < 0 ? -1 : (server1 - server0) / wallMs;
-        return new Result(contender.name(), c, started, pairs, dones, acq, pair, open, outcomes, errors, s.violations.get(),
+        return new Result(contender.name(), c, started, pairs, pairsInRun, dones, acq, pair, open, outcomes, errors, s.violations.get(),
                 stuck, load0, load1, (self1 - self0) / wallMs, serverCores, log0 < 0 || log1 < 0 ? -1 : log1 - log0);
     }
 
@@ -405,6 +410,7 @@ public final class Load {
         final Histogram open = new Histogram(MAX_US, 3);
         final Map<String, Long> outcomes = new HashMap<>();
         long pairs;
+        long pairsInRun;
         long dones;
         private volatile Handle handle;
         /** Where the handles come from with a connection per pair; null when the handle is kept. */
@@ -535,8 +541,9 @@ public final class Load {
                         closeHandle();
                     }
                     long t2 = System.nanoTime();
-                    if (inWindow(t2)) {
-                        synchronized (this) {
+                    synchronized (this) {
+                        pairsInRun++;
+                        if (inWindow(t2)) {
                             record(pair, t2 - (perPair ? opening : t0));
                             pairs++;
                         }

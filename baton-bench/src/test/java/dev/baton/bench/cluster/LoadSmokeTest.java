@@ -62,7 +62,9 @@ class LoadSmokeTest {
         assertThat(r.violations()).as("times a key had more than W holders").isZero();
         assertThat(r.errors()).as("errors by kind").isEmpty();
         assertThat(r.stuck()).as("stuck clients").isZero();
-        assertThat(r.pairs()).as("acquire + release pairs in the window").isPositive();
+        // Pairs done at any time in the run, not in the window: a stall of a loaded machine (seen on CI,
+        // with other modules' tests beside) can leave a 2 s window empty; this checks the load works.
+        assertThat(r.pairsInRun()).as("acquire + release pairs in the run").isPositive();
     }
 
     @Test
@@ -75,7 +77,10 @@ class LoadSmokeTest {
         Load.Result r = run(new BatonContender("baton1-java", node.apiEndpoints()), Keys.uniform(100), 2,
                 Load.Connect.PER_PAIR);
         assertSound(r);
-        assertThat(r.open().getTotalCount()).as("sessions opened in the window").isPositive();
+        // Of the pairs counted in the window, all but each thread's first were opened after that thread's
+        // previous close, inside the window, so their opens were recorded there.
+        assertThat(r.open().getTotalCount()).as("sessions opened in the window")
+                .isGreaterThanOrEqualTo(r.pairs() - r.config().clients());
         assertThat(r.json(Map.of())).contains("\"connect\":\"per-pair\"", "\"open_p50_us\":");
     }
 
@@ -85,7 +90,10 @@ class LoadSmokeTest {
         Load.Result r = run(new LineContender("baton1-line", node.lineAddresses()), Keys.zipf(20, 0.99), 1,
                 Load.Connect.PER_PAIR);
         assertSound(r);
-        assertThat(r.open().getTotalCount()).as("connections opened in the window").isPositive();
+        // Of the pairs counted in the window, all but each thread's first were opened after that thread's
+        // previous close, inside the window, so their opens were recorded there.
+        assertThat(r.open().getTotalCount()).as("connections opened in the window")
+                .isGreaterThanOrEqualTo(r.pairs() - r.config().clients());
     }
 
     @Test

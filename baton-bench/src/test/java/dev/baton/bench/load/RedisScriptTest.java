@@ -220,6 +220,6 @@ class RedisScriptTest {
                 false, List.of()));
         assertThat(r.violations()).isZero();
         assertThat(r.errors()).isEmpty();
-        assertThat(r.pairs()).isPositive();
+        assertThat(r.pairsInRun()).isPositive();
     }
 }
