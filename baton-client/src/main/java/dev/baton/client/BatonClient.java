@@ -4,6 +4,7 @@ import dev.baton.client.internal.ClientCore;
 import dev.baton.client.internal.ClientSession;
 import dev.baton.client.internal.ClientTls;
 import dev.baton.client.internal.Endpoints;
+import dev.baton.client.internal.IdleSessions;
 import dev.baton.client.internal.SessionSet;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -100,6 +101,8 @@ public final class BatonClient implements AutoCloseable {
     private final ClientSession primary;
     private final SessionSet sessions;
     private final Set<BatonSession> extra = ConcurrentHashMap.newKeySet();
+    /** Sessions of {@link #newSession()} closed with nothing held, kept for the next one. */
+    private final IdleSessions idle;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Pools pools;
     private final Locks locks;
@@ -115,6 +118,7 @@ public final class BatonClient implements AutoCloseable {
         this.core = core;
         this.primary = primary;
         this.sessions = SessionSet.spreading(core, primary);
+        this.idle = new IdleSessions(core);
         this.pools = new Pools(core, sessions, false);
         this.locks = new Locks(core, sessions, false);
         this.dispatch = new Dispatch(core, sessions);
@@ -191,7 +195,8 @@ public final class BatonClient implements AutoCloseable {
      * Opens another session on this client, with the same views, on which every call is made: for
      * callers that want one session per unit of work (what it holds ends with it). It shares the
      * client's connections, settings and listeners; close it when done (closing the client closes it
-     * too).
+     * too). A session another {@code BatonSession} of this client closed a moment ago while holding
+     * nothing may be given again instead of opening one (see {@link BatonSession}).
      *
      * @throws BatonUnavailableException if no node opened a session in time
      */
@@ -199,9 +204,12 @@ public final class BatonClient implements AutoCloseable {
         if (closed.get()) {
             throw new BatonClosedException("the Baton client is closed");
         }
-        ClientSession s = ClientCore.await(ClientSession.open(core, UUID.randomUUID().toString(), false));
+        ClientSession s = idle.take();
+        if (s == null) {
+            s = ClientCore.await(ClientSession.open(core, UUID.randomUUID().toString(), false));
+        }
         BatonSession[] made = new BatonSession[1];
-        made[0] = new BatonSession(core, s, () -> extra.remove(made[0]));
+        made[0] = new BatonSession(core, s, idle::offer, () -> extra.remove(made[0]));
         extra.add(made[0]);
         if (closed.get()) {
             made[0].close();
@@ -257,6 +265,11 @@ public final class BatonClient implements AutoCloseable {
         return sessions.size();
     }
 
+    /** Sessions kept for the next {@link #newSession()} ({@link ClientStats#keptSessions()}). */
+    int keptSessions() {
+        return idle.size();
+    }
+
     /** The request id the next admitted write on the first session will carry (for tests). */
     long peekNextRequestId() {
         return primary.peekNextRequestId();
@@ -285,6 +298,7 @@ public final class BatonClient implements AutoCloseable {
         for (BatonSession s : List.copyOf(extra)) {
             s.close();
         }
+        idle.close();
         sessions.close();
         core.shutdown(true);
         LOG.log(Level.TRACE, "Baton client closed");

@@ -27,6 +27,14 @@ public final class ClientStats {
         return sessions.size();
     }
 
+    /**
+     * Sessions closed through {@link BatonSession#close()} with nothing held that the client keeps for
+     * its next {@link BatonClient#newSession()} (at most 64, each for about two seconds).
+     */
+    public int keptSessions() {
+        return client.keptSessions();
+    }
+
     /** Calls sent and not answered yet, waiting pool and lock acquires included. */
     public int callsInFlight() {
         return core.callsInFlight();
@@ -47,7 +55,7 @@ public final class ClientStats {
 
     @Override
     public String toString() {
-        return "ClientStats[sessions=" + openSessions() + ", inFlight=" + callsInFlight() + ", retries=" + retries()
+        return "ClientStats[sessions=" + openSessions() + ", kept=" + keptSessions() + ", inFlight=" + callsInFlight() + ", retries=" + retries()
                 + ", state=" + sessionState() + "]";
     }
 }

@@ -33,7 +33,7 @@ public final class Dispatch {
 
     private <Req, Resp> CompletableFuture<DispatchReply> write(String what, MethodDescriptor<Req, Resp> method,
             BiFunction<ClientSession, Long, Req> build, java.util.function.Function<Resp, DispatchReply> convert) {
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(method, id -> build.apply(s, id), core.policy(what, s)),
                 convert));
     }

@@ -33,7 +33,7 @@ public final class Events {
      */
     public CompletableFuture<EventReply> beginAsync(String name) {
         Objects.requireNonNull(name, "name");
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(EventsGrpc.getBeginMethod(), id -> EventBeginRequest.newBuilder()
                 .setSession(s.sessionId()).setRequestId(id).setName(name).build(), core.policy("Events.Begin", s)),
                 Wire::event));
@@ -47,7 +47,7 @@ public final class Events {
     /** Completes event {@code name}. Replies {@link EventStatus#COMPLETED} or {@link EventStatus#NOT_PENDING}. */
     public CompletableFuture<EventReply> completeAsync(String name) {
         Objects.requireNonNull(name, "name");
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(EventsGrpc.getCompleteMethod(), id -> EventCompleteRequest
                 .newBuilder().setSession(s.sessionId()).setRequestId(id).setName(name).build(),
                 core.policy("Events.Complete", s)), Wire::event));

@@ -42,7 +42,7 @@ public final class Queues {
         Objects.requireNonNull(prerequisites, "prerequisites");
         ByteString bytes = payload == null ? ByteString.EMPTY : ByteString.copyFrom(payload);
         List<String> prereqs = List.copyOf(prerequisites);
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(QueuesGrpc.getEnqueueMethod(), id -> QueueEnqueueRequest
                 .newBuilder().setSession(s.sessionId()).setRequestId(id).setQueue(queue).setItem(item)
                 .setPayload(bytes).addAllPrerequisites(prereqs).build(), core.policy("Queues.Enqueue", s)),
@@ -62,7 +62,7 @@ public final class Queues {
     public CompletableFuture<QueueReply> claimAsync(String queue, int max) {
         Objects.requireNonNull(queue, "queue");
         Args.unsigned(max, "max");
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(QueuesGrpc.getClaimMethod(), id -> QueueClaimRequest.newBuilder()
                 .setSession(s.sessionId()).setRequestId(id).setQueue(queue).setMax(max).build(),
                 core.policy("Queues.Claim", s)), Wire::queue));
@@ -82,7 +82,7 @@ public final class Queues {
     public CompletableFuture<QueueReply> doneAsync(String queue, String item, long fence) {
         Objects.requireNonNull(queue, "queue");
         Objects.requireNonNull(item, "item");
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(QueuesGrpc.getDoneMethod(), id -> QueueDoneRequest.newBuilder()
                 .setSession(s.sessionId()).setRequestId(id).setQueue(queue).setItem(item).setFence(fence).build(),
                 core.policy("Queues.Done", s)), Wire::queue));
@@ -97,7 +97,7 @@ public final class Queues {
     public CompletableFuture<QueueReply> retryAsync(String queue, String item, long fence) {
         Objects.requireNonNull(queue, "queue");
         Objects.requireNonNull(item, "item");
-        ClientSession s = sessions.primary();
+        ClientSession s = sessions.primaryForUntrackedWrite();
         return core.forCaller(ClientCore.map(s.write(QueuesGrpc.getRetryMethod(), id -> QueueRetryRequest.newBuilder()
                 .setSession(s.sessionId()).setRequestId(id).setQueue(queue).setItem(item).setFence(fence).build(),
                 core.policy("Queues.Retry", s)), Wire::queue));

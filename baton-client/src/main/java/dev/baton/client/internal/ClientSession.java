@@ -48,6 +48,11 @@ public final class ClientSession implements Invoker.SessionHooks {
     final Set<String> lockAcquiring = new HashSet<>();
     int locksHeld;
     long idleSinceNanos = System.nanoTime();
+    /**
+     * Whether a write of a kind the client keeps no account of (dispatch, events, queues) was made on
+     * the session: it may hold something on the server, so it is never handed to another user.
+     */
+    volatile boolean madeUntrackedWrites;
 
     private ClientSession(ClientCore core, boolean nodeWideEvents) {
         this.core = core;
@@ -87,6 +92,23 @@ public final class ClientSession implements Invoker.SessionHooks {
         k.start();
         LOG.log(Level.DEBUG, "Baton session {0} opened (ttl {1} ms{2})", Long.toUnsignedString(id), ttlMs,
                 opened.getExisting() ? ", existing" : "");
+    }
+
+    /**
+     * A stand-in for a session its user closed while the session itself lives on for another user of
+     * the client (see {@link IdleSessions}): every write through it fails with
+     * {@link dev.baton.client.BatonClosedException}, as on a closed session.
+     */
+    static ClientSession closedStandIn(ClientCore core) {
+        ClientSession s = new ClientSession(core, false);
+        s.closed.set(true);
+        s.window.close(new dev.baton.client.BatonClosedException("the Baton session was closed"));
+        return s;
+    }
+
+    /** Whether no write of the session is waiting for a request id or for its answer. */
+    boolean writesQuiet() {
+        return window.quiet();
     }
 
     void listen(Consumer<ClientSession> lost, Consumer<BatonEvent> ownEvents) {

@@ -132,6 +132,11 @@ public final class RequestWindow {
         return queue.size();
     }
 
+    /** Whether no write is waiting for an id or for its answer. */
+    public synchronized boolean quiet() {
+        return queue.isEmpty() && unanswered.isEmpty();
+    }
+
     /** The id the next admitted write will get (for tests). */
     public synchronized long peekNextId() {
         return nextId;

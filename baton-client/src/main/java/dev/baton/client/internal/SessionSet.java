@@ -31,7 +31,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class SessionSet {
     private final ClientCore core;
-    private final ClientSession primary;
+    /** The first session; in a single set, replaced by a closed stand-in when the set is retired. */
+    private volatile ClientSession primary;
     private final boolean single;
     private final int slotsPerSession;
     private final long idleCloseNanos;
@@ -96,6 +97,35 @@ public final class SessionSet {
 
     public ClientSession primary() {
         return primary;
+    }
+
+    /**
+     * The primary, for a write the client keeps no account of (dispatch, events, queues): the session
+     * is marked as possibly holding something, so it is never handed on ({@link #retireIfIdle}).
+     */
+    public ClientSession primaryForUntrackedWrite() {
+        ClientSession s = primary;
+        s.madeUntrackedWrites = true;
+        return s;
+    }
+
+    /**
+     * For a single set whose user closes it: if its session holds nothing and waits for nothing (no
+     * pool slot or lock held or asked for, no write unanswered, no dispatch, event or queue write ever
+     * made, alive as far as the client knows), detaches the session and returns true; calls through
+     * this set then fail with {@link dev.baton.client.BatonClosedException}. Otherwise changes nothing
+     * and returns false: the caller closes the set.
+     */
+    public synchronized boolean retireIfIdle() {
+        ClientSession s = primary;
+        if (!single || closed || !isIdle(s) || !pool.isEmpty() || !locks.isEmpty() || s.madeUntrackedWrites
+                || s.lost() != null || s.state() != dev.baton.client.SessionState.ALIVE || !s.writesQuiet()) {
+            return false;
+        }
+        closed = true;
+        primary = ClientSession.closedStandIn(core);
+        sessions.set(0, primary);
+        return true;
     }
 
     /** How many sessions are open (for tests and status). */

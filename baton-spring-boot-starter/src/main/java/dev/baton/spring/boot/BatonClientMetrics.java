@@ -16,6 +16,8 @@ import java.util.Objects;
  * registry is scraped:
  * <ul>
  *   <li>{@code baton.client.sessions} (gauge): sessions the client has open;</li>
+ *   <li>{@code baton.client.sessions.kept} (gauge): closed sessions holding nothing, kept for the next
+ *       {@code newSession()};</li>
  *   <li>{@code baton.client.calls.inflight} (gauge): calls sent and not answered yet, waiting acquires
  *       included;</li>
  *   <li>{@code baton.client.retries} (counter): failed attempts that were sent again, which grows during
@@ -43,6 +45,10 @@ public final class BatonClientMetrics implements MeterBinder {
         ClientStats stats = client.stats();
         Gauge.builder("baton.client.sessions", stats, ClientStats::openSessions)
                 .description("Sessions the Baton client has open")
+                .tags(tags)
+                .register(registry);
+        Gauge.builder("baton.client.sessions.kept", stats, ClientStats::keptSessions)
+                .description("Closed sessions holding nothing that the Baton client keeps for its next newSession()")
                 .tags(tags)
                 .register(registry);
         Gauge.builder("baton.client.calls.inflight", stats, ClientStats::callsInFlight)

@@ -76,6 +76,7 @@ class BatonAutoConfigurationTest {
                     context.getBean(BatonClientMetrics.class).bindTo(meters);
                     assertThat(meters.get("baton.client.sessions").gauge().value()).isGreaterThanOrEqualTo(1);
                     assertThat(meters.get("baton.client.session.alive").gauge().value()).isEqualTo(1);
+                    assertThat(meters.get("baton.client.sessions.kept").gauge().value()).isGreaterThanOrEqualTo(0);
                     assertThat(meters.get("baton.client.calls.inflight").gauge().value()).isGreaterThanOrEqualTo(0);
                     assertThat(meters.get("baton.client.retries").functionCounter().count()).isGreaterThanOrEqualTo(0);
                 });
