@@ -60,12 +60,14 @@ public final class RequestWindow {
             }
             running = f;
             f.whenComplete((r, t) -> {
+                // The id leaves the window before the caller sees the answer, so that a caller that
+                // got every answer finds the window quiet (a closed session is then handed on).
+                answered(id);
                 if (t != null) {
                     result.completeExceptionally(t instanceof CompletionException && t.getCause() != null ? t.getCause() : t);
                 } else {
                     result.complete(r);
                 }
-                answered(id);
             });
             if (result.isCancelled()) {
                 f.cancel(true);

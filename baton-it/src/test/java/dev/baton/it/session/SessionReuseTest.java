@@ -12,6 +12,8 @@ import dev.baton.client.PoolStatus;
 import dev.baton.client.SessionLease;
 import dev.baton.it.Nodes;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
@@ -63,6 +65,22 @@ class SessionReuseTest {
             assertThat(again.fence()).isGreaterThan(r.fence());
             assertThat(second.pools().release(again).status()).isEqualTo(PoolStatus.RELEASED);
             second.close();
+        }
+    }
+
+    @Test
+    void aSessionPerUnitOfWorkIsOneSessionOnTheCluster() {
+        try (BatonClient client = nodes.client()) {
+            Set<Long> ids = new HashSet<>();
+            for (int i = 0; i < 50; i++) {
+                try (BatonSession work = client.newSession()) {
+                    ids.add(work.sessionId());
+                    PoolReply r = work.pools().acquire("reuse-loop", 1, 10, Duration.ZERO, false);
+                    assertThat(r.status()).isEqualTo(PoolStatus.LOCKED);
+                    assertThat(work.pools().release(r).status()).isEqualTo(PoolStatus.RELEASED);
+                }
+            }
+            assertThat(ids).as("every close right after the release's answer kept the session").hasSize(1);
         }
     }
 
