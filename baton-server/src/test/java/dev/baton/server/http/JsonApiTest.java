@@ -247,6 +247,16 @@ class JsonApiTest {
         // a body a little under the limit is read (and refused by the core for its over-long token)
         String near = "{\"clientToken\":\"" + "x".repeat(MAX_BODY - 100) + "\"}";
         assertThat(post("/v1/Sessions/Open", near).statusCode()).isEqualTo(400);
+        // curl (and so PHP) asks before sending a larger body: "Expect: 100-continue"
+        HttpResponse<String> asked = http.send(request("/v1/Sessions/Open").expectContinue(true)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(near)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(asked.statusCode()).as(asked.body()).isEqualTo(400);
+        assertThat(body(asked).get("status").getAsString()).isEqualTo("INVALID_ARGUMENT");
+        HttpResponse<String> refusedAtOnce = http.send(request("/v1/Sessions/Open").expectContinue(true)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(big)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(refusedAtOnce.statusCode()).isEqualTo(413);
         // the other endpoints keep their own, smaller limit
         HttpResponse<String> admin = http.send(request("/api/sessions/1/close").header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("x".repeat(HttpDoor.Config.DEFAULT_MAX_BODY_BYTES + 1)))
@@ -389,6 +399,10 @@ class JsonApiTest {
         assertError(post("/v1/Sessions/KeepAlive?waitMs=soon", "{\"session\":\"" + s + "\"}"), 400,
                 "INVALID_ARGUMENT", "INVALID_ARGUMENT");
 
+        // held open up to waitMs: nothing happened, so the ack alone
+        JsonArray quiet = ok("/v1/Sessions/KeepAlive?waitMs=200", "{\"session\":\"" + s + "\"}").getAsJsonArray("events");
+        assertThat(quiet).hasSize(1);
+        assertThat(quiet.get(0).getAsJsonObject().has("ack")).isTrue();
         // held open until an event comes: an event completed elsewhere
         CompletableFuture<HttpResponse<String>> poll = postAsync("/v1/Sessions/KeepAlive?waitMs=30000",
                 "{\"session\":\"" + s + "\"}");
