@@ -328,6 +328,37 @@ class JsonApiTest {
         assertThat(waiting("gone")).isZero();
     }
 
+    /**
+     * A pending call is not an idle connection: on a door whose idle and request timeouts are far
+     * shorter than the wait, the long-poll still gets its answer. (A second door on the node, its
+     * calls over the node's gRPC port: the door takes any channel to the services.)
+     */
+    @Test
+    void aLongPollOutlivesTheIdleAndRequestTimeouts() throws Exception {
+        java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        HttpDoor.Config c = HttpDoor.Config.defaults("127.0.0.1", 0).withBounds(1, 300, 300, 16, 16 * 1024, 4);
+        HttpDoor door = new HttpDoor(c, server.router(), server.metrics(), server::status,
+                api -> server.statusOf(api, 1_000), null, grpc).start(timer);
+        HttpClient fresh = HttpClient.newHttpClient();
+        try {
+            String holder = openSession();
+            String waiter = openSession();
+            assertThat(ok("/v1/Locks/Acquire", "{\"session\":\"" + holder + "\",\"requestId\":\"" + nextId()
+                    + "\",\"name\":\"patient\"}").get("status").getAsString()).isEqualTo("LOCK_LOCKED");
+            // waits 1.5 s, five times the door's idle and request timeouts
+            HttpResponse<String> r = fresh.send(HttpRequest.newBuilder(URI.create("http://" + door.endpoint()
+                            + "/v1/Locks/Acquire")).timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"session\":\"" + waiter + "\",\"requestId\":\""
+                            + nextId() + "\",\"name\":\"patient\",\"timeoutMs\":\"1500\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(body(r).get("status").getAsString()).isEqualTo("LOCK_TIMEOUT");
+        } finally {
+            door.close();
+            timer.shutdownNow();
+        }
+    }
+
     @Test
     void theSameRequestIdTwiceGivesTheSameAnswerAndOneGrant() throws Exception {
         String s = openSession();
