@@ -105,8 +105,8 @@ final class StartupChecks {
                     + " --peer-tls-ca-file)");
         }
         if (e.httpHost() != null && beyondLoopback(e.httpHost()) && !e.httpAuthentication()) {
-            problems.add("the HTTP port " + e.httpHost() + ":" + e.httpPort() + " serves its admin API to anyone"
-                    + " (--auth-token-file)");
+            problems.add("the HTTP port " + e.httpHost() + ":" + e.httpPort() + " serves its admin API and the"
+                    + " HTTP/JSON client API to anyone (--auth-token-file)");
         }
         if (e.lineHost() != null && beyondLoopback(e.lineHost()) && !e.lineAllowList()) {
             problems.add("the PoolCounter port " + e.lineHost() + ":" + e.linePort() + ", whose protocol has no"
