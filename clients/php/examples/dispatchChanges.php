@@ -24,7 +24,8 @@
  *       --sink /tmp/sink --max-time 120 --idle-delay 1 --batch-size 100
  *
  * At the end it prints a summary as one JSON line: passes, batches, changes, empty, idle, failed,
- * violations, sessions.
+ * violations, sessions (opened: a lost session is replaced), unanswered (HTTP attempts that got no
+ * usable answer and were retried, e.g. on another node).
  */
 declare(strict_types=1);
 
@@ -388,6 +389,7 @@ try {
 }
 $stats['violations'] = $fileSink->violations;
 $stats['sessions'] = $sessions;
+$stats['unanswered'] = $client->unansweredAttempts();
 $stats['seconds'] = round(microtime(true) - $start, 3);
 echo json_encode($stats), "\n";
 exit(0);

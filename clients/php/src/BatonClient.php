@@ -49,6 +49,7 @@ final class BatonClient
     private float $retryFor;
     /** @var array<int, \CurlHandle> one handle per endpoint, so connections are kept alive */
     private array $handles = [];
+    private int $unanswered = 0;
 
     /**
      * @param list<string>|string $endpoints the nodes' HTTP ports: "host:port" (http), or URLs
@@ -92,6 +93,15 @@ final class BatonClient
     public function endpoints(): array
     {
         return $this->endpoints;
+    }
+
+    /**
+     * How many attempts so far ended without a usable answer (no connection, timeout,
+     * UNAVAILABLE) and were tried again or given up: a measure of fail-overs.
+     */
+    public function unansweredAttempts(): int
+    {
+        return $this->unanswered;
     }
 
     /** The base URL the next call goes to first (the last one that answered). */
@@ -150,6 +160,7 @@ final class BatonClient
                 }
                 $next = $this->endpointIndex($failure->getLeader());
             }
+            $this->unanswered++;
             $triedInRound++;
             if ($next !== null && $next !== $this->current) {
                 $this->current = $next;

@@ -91,7 +91,14 @@ class PhpClientProcessTest {
     }
 
     private static String httpEndpoints() {
-        return cluster.nodes().stream().map(n -> "127.0.0.1:" + n.httpPort).collect(Collectors.joining(","));
+        return httpEndpoints(0);
+    }
+
+    /** The nodes' HTTP ports, starting with node {@code first}: each dispatcher starts on another node. */
+    private static String httpEndpoints(int first) {
+        List<ProcessCluster.NodeProc> nodes = cluster.nodes();
+        return IntStream.range(0, nodes.size()).mapToObj(i -> "127.0.0.1:" + nodes.get((first + i) % nodes.size()).httpPort)
+                .collect(Collectors.joining(","));
     }
 
     @Test
@@ -117,7 +124,7 @@ class PhpClientProcessTest {
             Path out = root.resolve("dispatcher" + i + ".out");
             outputs.add(out);
             dispatchers.add(new ProcessBuilder("php", phpDir.resolve("examples/dispatchChanges.php").toString(),
-                    "--endpoints", httpEndpoints(), "--group", "php-dispatch", "--targets", Integer.toString(TARGETS),
+                    "--endpoints", httpEndpoints(i - 1), "--group", "php-dispatch", "--targets", Integer.toString(TARGETS),
                     "--feed", feed.toString(), "--sink", sink.toString(), "--max-time", "300", "--idle-delay", "0.2",
                     "--batch-size", "10", "--dispatch-interval", "0", "--randomness", "5", "--session-ttl", "10000",
                     "--exit-when-done")
@@ -128,6 +135,7 @@ class PhpClientProcessTest {
             awaitCondition("the dispatchers delivered 30 batches", () -> deliveries(sink) >= 30, dispatchers, outputs);
             ProcessCluster.NodeProc leader = cluster.awaitLeader(START_MS).orElseThrow();
             cluster.kill(leader);
+            System.out.println("killed the leader " + leader.id + " after " + deliveries(sink) + " batches");
             Files.writeString(feed, ids(FIRST_PART + 1, FEED_END) + "end\n", StandardOpenOption.APPEND);
 
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
