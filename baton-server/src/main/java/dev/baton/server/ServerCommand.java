@@ -191,9 +191,20 @@ public final class ServerCommand implements Callable<Integer> {
     int httpMaxConnections;
 
     @Option(names = "--http-max-body-bytes", defaultValue = "16384",
-            description = "Largest HTTP request body (no endpoint takes one); a larger one is answered 413"
+            description = "Largest HTTP request body outside the HTTP/JSON API (no other endpoint takes one); a"
+                    + " larger one is answered 413"
                     + " (default: ${DEFAULT-VALUE}).")
     int httpMaxBodyBytes;
+
+    @Option(names = "--http-max-api-calls", defaultValue = "1000",
+            description = "HTTP/JSON API calls (POST /v1/...) in flight on this node, waiting acquires included;"
+                    + " more are answered 429 LIMIT_EXCEEDED (default: ${DEFAULT-VALUE}).")
+    int httpMaxApiCalls;
+
+    @Option(names = "--http-max-api-body-bytes", defaultValue = "4194304",
+            description = "Largest HTTP/JSON API request body, as the gRPC port's message limit; a larger one is"
+                    + " answered 413 (default: ${DEFAULT-VALUE}).")
+    int httpMaxApiBodyBytes;
 
     @Option(names = "--http-threads", defaultValue = "4",
             description = "Threads answering HTTP requests (some wait up to 1 s for other members)"
@@ -424,7 +435,7 @@ public final class ServerCommand implements Callable<Integer> {
                     lineMaxBufferedBytes, AddressAllowList.parse(lineAllow, "--line-allow")), noHttp ? null : new HttpDoor.Config(httpHost == null ? options.host() : httpHost,
                     httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                     httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued)
-                    .withTls(httpTls()).withOpen(httpOpen()),
+                    .withTls(httpTls()).withOpen(httpOpen()).withApiBounds(httpMaxApiCalls, httpMaxApiBodyBytes),
                     secret, clockSkewWarnMs, tls, authTokens());
         } catch (IllegalArgumentException e) {
             System.err.println("baton server: " + e.getMessage());

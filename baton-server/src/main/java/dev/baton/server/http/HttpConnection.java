@@ -1,6 +1,8 @@
 package dev.baton.server.http;
 
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -51,14 +53,19 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
 
     private enum Phase { IDLE, READING, ANSWERING, WRITING, CLOSED }
 
-    /** A complete request, its body already released (no endpoint reads one). */
-    private record Pending(HttpDoor.Request request, boolean keepAlive, HttpDoor.Reply failure) {}
+    /**
+     * A complete request, its body already released; copied first for the JSON API, the only
+     * endpoints that read one.
+     */
+    private record Pending(HttpDoor.Request request, boolean keepAlive, HttpDoor.Reply failure, byte[] body) {}
 
     private final HttpDoor door;
     private final ArrayDeque<Pending> pipelined = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Phase phase = Phase.IDLE;
     private ScheduledFuture<?> timer;
+    /** The JSON API exchange being answered, or null. */
+    private ApiExchange exchange;
 
     HttpConnection(HttpDoor door) {
         this.door = door;
@@ -94,6 +101,9 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
         phase = Phase.CLOSED;
         cancel();
         pipelined.clear();
+        if (exchange != null) {
+            exchange.abandoned();
+        }
         c.fireChannelInactive();
     }
 
@@ -111,8 +121,9 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
         }
         Pending p;
         try {
-            p = new Pending(new HttpDoor.Request(req.method().name(), req.uri(), req.headers()),
-                    HttpUtil.isKeepAlive(req), malformed(req.decoderResult()));
+            HttpDoor.Request r = new HttpDoor.Request(req.method().name(), req.uri(), req.headers());
+            byte[] body = door.isApi(r) ? ByteBufUtil.getBytes(req.content()) : null;
+            p = new Pending(r, HttpUtil.isKeepAlive(req), malformed(req.decoderResult()), body);
         } finally {
             req.release();
         }
@@ -154,6 +165,10 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
             send(p.request().method(), p.failure(), true);
             return;
         }
+        if (p.body() != null) {
+            answerApi(p);
+            return;
+        }
         try {
             door.handlers.execute(() -> {
                 HttpDoor.Reply r;
@@ -170,6 +185,122 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
             door.refusedBusy.increment();
             send(p.request().method(), HttpDoor.Reply.error(503, "UNAVAILABLE", "every HTTP handler is busy; try again")
                     .with("Retry-After", "1"), !p.keepAlive());
+        }
+    }
+
+    /**
+     * A JSON API request: answered when its call completes, no handler thread held meanwhile. The
+     * connection is read while the call is pending (it is not idle, so no idle timeout applies), so
+     * that a client that gives up is noticed and its call cancelled (a waiting acquire withdrawn);
+     * what it pipelines meanwhile is bounded as always ({@link #MAX_PIPELINED}).
+     */
+    private void answerApi(Pending p) {
+        ApiExchange x = new ApiExchange(p);
+        exchange = x;
+        HttpDoor.Reply refused = door.apiRefusal(p.request());
+        if (refused != null) {
+            x.reply(refused);
+            return;
+        }
+        ctx.channel().config().setAutoRead(true);
+        door.answerApi(p.request(), p.body(), x);
+    }
+
+    /** One JSON API exchange; every method runs on the event loop. */
+    private final class ApiExchange implements JsonApi.Exchange {
+        private final Pending p;
+        private boolean answered;
+        private Runnable onAbandoned;
+
+        ApiExchange(Pending p) {
+            this.p = p;
+        }
+
+        @Override
+        public java.util.concurrent.ScheduledExecutorService loop() {
+            return ctx.executor();
+        }
+
+        private boolean current() {
+            return exchange == this && !answered && phase != Phase.CLOSED;
+        }
+
+        @Override
+        public void reply(HttpDoor.Reply r) {
+            if (!current()) {
+                return;
+            }
+            answered = true;
+            exchange = null;
+            ctx.channel().config().setAutoRead(false);
+            send(p.request().method(), r, !p.keepAlive());
+        }
+
+        @Override
+        public void onAbandoned(Runnable cancel) {
+            onAbandoned = cancel;
+        }
+
+        void abandoned() {
+            exchange = null;
+            if (!answered && onAbandoned != null) {
+                answered = true;
+                onAbandoned.run();
+            }
+        }
+
+        @Override
+        public void begin(int status, String type, long contentLength) {
+            if (!current()) {
+                return;
+            }
+            ctx.channel().config().setAutoRead(false);
+            io.netty.handler.codec.http.HttpResponse head = new io.netty.handler.codec.http.DefaultHttpResponse(
+                    HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
+            head.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
+            head.headers().set("X-Content-Type-Options", "nosniff");
+            head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+            if (contentLength >= 0) {
+                head.headers().set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+            } else {
+                HttpUtil.setTransferEncodingChunked(head, true);
+            }
+            // The connection ends with the stream: a broken-off body must not look like the next answer.
+            head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            phase = Phase.WRITING;
+            ctx.write(head);
+        }
+
+        @Override
+        public void part(byte[] bytes, Runnable taken) {
+            if (!current()) {
+                return;
+            }
+            // The client must keep taking the answer: each part within the request timeout.
+            arm(door.config().requestTimeoutMs());
+            ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultHttpContent(Unpooled.wrappedBuffer(bytes)))
+                    .addListener(f -> {
+                        if (f.isSuccess() && current()) {
+                            cancel(); // no clock while the next part is made
+                            taken.run();
+                        }
+                    });
+        }
+
+        @Override
+        public void end(boolean complete) {
+            if (!current()) {
+                return;
+            }
+            answered = true;
+            exchange = null;
+            cancel();
+            if (!complete) {
+                ctx.close();
+                return;
+            }
+            ctx.writeAndFlush(io.netty.handler.codec.http.LastHttpContent.EMPTY_LAST_CONTENT)
+                    .addListener(ChannelFutureListener.CLOSE);
         }
     }
 

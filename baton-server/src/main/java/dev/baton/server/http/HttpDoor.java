@@ -111,11 +111,20 @@ public final class HttpDoor implements AutoCloseable {
      *                         {@code --http-tls-key-file}); null: plain HTTP
      * @param open             what stays open to anyone when the node has tokens ({@code --http-open});
      *                         without tokens everything is open
+     * @param maxApiCalls      HTTP/JSON API calls ({@code POST /v1/...}) in flight at once, waiting
+     *                         acquires included; more are answered 429 ({@code LIMIT_EXCEEDED})
+     * @param maxApiBodyBytes  largest HTTP/JSON API request body (the other endpoints keep
+     *                         {@code maxBodyBytes}); a larger one is answered 413
      */
     public record Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
                          int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
-                         int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls, Set<OpenPath> open) {
+                         int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls, Set<OpenPath> open,
+                         int maxApiCalls, int maxApiBodyBytes) {
         public static final int DEFAULT_PORT = 7532;
+        /** HTTP/JSON API calls in flight per node (waiting acquires included). */
+        public static final int DEFAULT_MAX_API_CALLS = 1_000;
+        /** The largest HTTP/JSON API request body: the gRPC port's message size limit. */
+        public static final int DEFAULT_MAX_API_BODY_BYTES = 4 << 20;
         public static final int DEFAULT_THREADS = 4;
         public static final long DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
         public static final long DEFAULT_IDLE_TIMEOUT_MS = 60_000;
@@ -139,7 +148,19 @@ public final class HttpDoor implements AutoCloseable {
                 throw new IllegalArgumentException("HTTP max connections must be positive, max body bytes and"
                         + " max queued requests not negative");
             }
+            if (maxApiCalls <= 0 || maxApiBodyBytes <= 0) {
+                throw new IllegalArgumentException("HTTP max API calls and max API body bytes must be positive");
+            }
             open = Set.copyOf(Objects.requireNonNull(open, "open"));
+        }
+
+        /** The HTTP/JSON API's bounds at their defaults. */
+        public Config(String host, int port, int threads, BatonMetrics.Limits metrics, long lagIntervalMs,
+                      int lagSamples, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
+                      int maxBodyBytes, int maxQueued, PemCredentials.Files3 tls, Set<OpenPath> open) {
+            this(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
+                    maxConnections, maxBodyBytes, maxQueued, tls, open, DEFAULT_MAX_API_CALLS,
+                    DEFAULT_MAX_API_BODY_BYTES);
         }
 
         /** {@code /metrics} and {@code /health/*} open to anyone ({@link OpenPath#DEFAULT}). */
@@ -168,13 +189,13 @@ public final class HttpDoor implements AutoCloseable {
         /** The same over HTTPS (null: plain HTTP). */
         public Config withTls(PemCredentials.Files3 files) {
             return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
-                    maxConnections, maxBodyBytes, maxQueued, files, open);
+                    maxConnections, maxBodyBytes, maxQueued, files, open, maxApiCalls, maxApiBodyBytes);
         }
 
         /** The same with {@code paths} open to anyone when the node has tokens ({@code --http-open}). */
         public Config withOpen(Set<OpenPath> paths) {
             return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs, idleTimeoutMs,
-                    maxConnections, maxBodyBytes, maxQueued, tls, paths);
+                    maxConnections, maxBodyBytes, maxQueued, tls, paths, maxApiCalls, maxApiBodyBytes);
         }
 
         /** 4 threads; lag sampled every 2 s for 10 minutes; the bounds at their defaults. */
@@ -186,7 +207,16 @@ public final class HttpDoor implements AutoCloseable {
         public Config withBounds(int threads, long requestTimeoutMs, long idleTimeoutMs, int maxConnections,
                                  int maxBodyBytes, int maxQueued) {
             return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs,
-                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued, tls, open);
+                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued, tls, open, maxApiCalls, maxApiBodyBytes);
+        }
+
+        /**
+         * The same with other bounds for the HTTP/JSON API ({@code --http-max-api-calls},
+         * {@code --http-max-api-body-bytes}).
+         */
+        public Config withApiBounds(int maxApiCalls, int maxApiBodyBytes) {
+            return new Config(host, port, threads, metrics, lagIntervalMs, lagSamples, requestTimeoutMs,
+                    idleTimeoutMs, maxConnections, maxBodyBytes, maxQueued, tls, open, maxApiCalls, maxApiBodyBytes);
         }
     }
 
@@ -242,6 +272,7 @@ public final class HttpDoor implements AutoCloseable {
     private final LagHistory lagHistory;
     private final AdminApi api;
     private final HttpAuth auth;
+    private final JsonApi jsonApi; // null: no HTTP/JSON API on this door
     final ThreadPoolExecutor handlers;
     private final EventLoopGroup loop;
     private final AtomicInteger open = new AtomicInteger();
@@ -273,12 +304,24 @@ public final class HttpDoor implements AutoCloseable {
      */
     public HttpDoor(Config config, Router router, BatonMetrics metrics, Supplier<StatusResponse> status,
                     Function<String, CompletableFuture<StatusResponse>> statusOf, AuthTokens tokens) {
+        this(config, router, metrics, status, statusOf, tokens, null);
+    }
+
+    /**
+     * @param api a channel to the node's own gRPC services of {@code baton.v1}, behind the same token
+     *            check as the gRPC port, served as the HTTP/JSON API under {@code /v1/}
+     *            ({@link JsonApi}); null: no such API (404)
+     */
+    public HttpDoor(Config config, Router router, BatonMetrics metrics, Supplier<StatusResponse> status,
+                    Function<String, CompletableFuture<StatusResponse>> statusOf, AuthTokens tokens,
+                    io.grpc.Channel api) {
         this.config = config;
         this.router = router;
         this.metrics = metrics;
         this.lagHistory = new LagHistory(router.node(), config.lagIntervalMs(), config.lagSamples());
         this.api = new AdminApi(router, status, statusOf, lagHistory);
         this.auth = new HttpAuth(tokens, config.open(), metrics.registry());
+        this.jsonApi = api == null ? null : new JsonApi(api, config.maxApiCalls(), metrics.registry());
         AtomicInteger n = new AtomicInteger();
         this.handlers = new ThreadPoolExecutor(config.threads(), config.threads(), 60, TimeUnit.SECONDS,
                 config.maxQueued() == 0 ? new java.util.concurrent.SynchronousQueue<>()
@@ -353,7 +396,7 @@ public final class HttpDoor implements AutoCloseable {
                         }
                         ch.pipeline()
                                 .addLast("codec", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, 8192))
-                                .addLast("aggregator", new Aggregator(config.maxBodyBytes()))
+                                .addLast("aggregator", new Aggregator())
                                 .addLast("connection", c);
                     }
                 });
@@ -397,17 +440,58 @@ public final class HttpDoor implements AutoCloseable {
         }
     }
 
-    /** The aggregator, answering an oversized body with a JSON 413 and closing the connection. */
+    /**
+     * The aggregator, answering an oversized body with a JSON 413 and closing the connection. The
+     * limit depends on the request: the JSON API's for {@code /v1/}, {@link Config#maxBodyBytes()}
+     * for the rest, checked against the declared length at once and against the bytes as they come.
+     */
     private final class Aggregator extends HttpObjectAggregator {
-        Aggregator(int maxBody) {
-            super(maxBody);
+        private int limit = config.maxBodyBytes();
+        private long received;
+        private boolean refused;
+        private boolean api;
+
+        Aggregator() {
+            super(Math.max(config.maxBodyBytes(), jsonApi == null ? 0 : config.maxApiBodyBytes()));
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, io.netty.handler.codec.http.HttpObject msg,
+                              java.util.List<Object> out) throws Exception {
+            if (refused) {
+                return; // the connection is closing; decode's caller releases msg
+            }
+            if (msg instanceof io.netty.handler.codec.http.HttpRequest req) {
+                String uri = req.uri();
+                int q = uri.indexOf('?');
+                api = jsonApi != null && JsonApi.owns(q < 0 ? uri : uri.substring(0, q));
+                limit = api ? config.maxApiBodyBytes() : config.maxBodyBytes();
+                received = 0;
+            }
+            if (msg instanceof io.netty.handler.codec.http.HttpContent c) {
+                received += c.content().readableBytes();
+                if (received > limit) {
+                    refused = true;
+                    handleOversizedMessage(ctx, null);
+                    return;
+                }
+            }
+            super.decode(ctx, msg, out);
+        }
+
+        @Override
+        protected boolean isContentLengthInvalid(io.netty.handler.codec.http.HttpMessage start, int maxContentLength) {
+            return super.isContentLengthInvalid(start, limit);
         }
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            refused = true;
             refusedTooLarge.increment();
             HttpConnection c = ctx.pipeline().get(HttpConnection.class);
-            Reply r = Reply.error(413, "TOO_LARGE", "request body over " + config.maxBodyBytes() + " bytes");
+            String message = "request body over " + limit + " bytes";
+            Reply r = api ? JsonApi.error(413, io.grpc.Status.Code.RESOURCE_EXHAUSTED, "TOO_LARGE", message
+                    + " (--http-max-api-body-bytes)", null) : Reply.error(413, "TOO_LARGE", message);
             if (c != null) {
                 c.refuse(r);
             } else {
@@ -457,6 +541,61 @@ public final class HttpDoor implements AutoCloseable {
         if (credentials != null) {
             credentials.close();
         }
+    }
+
+    // ---- the HTTP/JSON API ----------------------------------------------------------------------
+
+    /** True if {@code req} is for the HTTP/JSON API (a path under {@code /v1/}, any method). */
+    boolean isApi(Request req) {
+        return JsonApi.owns(rawPath(req.uri()));
+    }
+
+    /**
+     * The answer refusing an HTTP/JSON API request before any call is made, or null: a door without
+     * the API, a method other than POST, a write without proof of intent ({@link SameOrigin}), a body
+     * that is not JSON. The token is not checked here but by the call itself, with the role its
+     * method needs, as on the gRPC port.
+     */
+    Reply apiRefusal(Request req) {
+        String path = rawPath(req.uri());
+        if (jsonApi == null) {
+            return JsonApi.error(404, io.grpc.Status.Code.NOT_FOUND, "NOT_FOUND", "no HTTP/JSON API on this node ("
+                    + path + ")", null);
+        }
+        if (!req.method().equals("POST")) {
+            return JsonApi.error(405, io.grpc.Status.Code.UNIMPLEMENTED, "METHOD_NOT_ALLOWED", req.method()
+                    + " is not allowed on " + path + ": every call of the API is a POST", null).with("Allow", "POST");
+        }
+        Optional<String> why = SameOrigin.refusal(req.header("Content-Type"), req.header(SameOrigin.HEADER),
+                req.header("Sec-Fetch-Site"), req.header("Origin"), req.header("Host"));
+        if (why.isPresent()) {
+            (SameOrigin.isCrossOrigin(why.get()) ? refusedCrossOrigin : refusedSimple).increment();
+            return JsonApi.error(403, io.grpc.Status.Code.PERMISSION_DENIED, "FORBIDDEN", why.get(), null);
+        }
+        String type = req.header("Content-Type");
+        if (type != null && !SameOrigin.isJson(type)) {
+            return JsonApi.error(415, io.grpc.Status.Code.INVALID_ARGUMENT, "UNSUPPORTED_MEDIA_TYPE",
+                    "the body must be JSON (Content-Type: application/json), got " + type, null);
+        }
+        return null;
+    }
+
+    /** Starts answering an HTTP/JSON API request that passed {@link #apiRefusal}; on the event loop. */
+    void answerApi(Request req, byte[] body, JsonApi.Exchange exchange) {
+        String uri = req.uri();
+        int q = uri.indexOf('?');
+        jsonApi.handle(q < 0 ? uri : uri.substring(0, q), q < 0 ? null : uri.substring(q + 1), body,
+                req.header("Authorization"), exchange);
+    }
+
+    /** The HTTP/JSON API's routes, or null without one (for tests). */
+    JsonApi jsonApi() {
+        return jsonApi;
+    }
+
+    private static String rawPath(String uri) {
+        int q = uri.indexOf('?');
+        return q < 0 ? uri : uri.substring(0, q);
     }
 
     // ---- requests -------------------------------------------------------------------------------

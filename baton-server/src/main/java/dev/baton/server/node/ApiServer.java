@@ -244,6 +244,8 @@ public final class ApiServer implements AutoCloseable {
     private AdminService admin;
     private ForwardLinkService forwardLinks;
     private HttpDoor httpDoor;
+    private Server jsonApiServer;
+    private io.grpc.ManagedChannel jsonApiChannel;
     private volatile String apiEndpoint;
     private ScheduledExecutorService tlsReloader;
     private ScheduledExecutorService tokenReloader;
@@ -403,24 +405,29 @@ public final class ApiServer implements AutoCloseable {
         ApiServices services = new ApiServices(router, waitingWrites, streams, leases, config.defaultTtlMs());
         admin = new AdminService(router, peers, config.node().nodeId(), () -> apiEndpoint, config.clusterSecret());
         forwardLinks = new ForwardLinkService(router, waitingWrites, forwardRefusedCommands);
+        // The client services, once: the gRPC port and the HTTP/JSON API serve the same instances.
+        List<io.grpc.ServerServiceDefinition> clientServices = List.of(
+                withTokens(services.new SessionsService()),
+                withTokens(services.new PoolsService()),
+                withTokens(services.new LocksService()),
+                withTokens(services.new DispatchService()),
+                withTokens(services.new EventsService()),
+                withTokens(services.new QueuesService()),
+                withTokens(callStreams(services)),
+                withTokens(admin));
         try {
             InetSocketAddress address = new InetSocketAddress(config.apiHost(), config.apiPort());
             NettyServerBuilder builder = config.tls() == null ? NettyServerBuilder.forAddress(address)
                     : NettyServerBuilder.forAddress(address, config.tls().serverCredentials());
+            for (io.grpc.ServerServiceDefinition service : clientServices) {
+                builder.addService(service);
+            }
             grpc = builder
-                    .addService(withTokens(services.new SessionsService()))
-                    .addService(withTokens(services.new PoolsService()))
-                    .addService(withTokens(services.new LocksService()))
-                    .addService(withTokens(services.new DispatchService()))
-                    .addService(withTokens(services.new EventsService()))
-                    .addService(withTokens(services.new QueuesService()))
-                    .addService(withTokens(callStreams(services)))
                     // Members only: the interceptor turns away calls without the cluster secret. No
                     // token: the members forward their clients' calls here, already checked.
                     .addService(ServerInterceptors.intercept(services.new ForwardService(),
                             config.clusterSecret().interceptor()))
                     .addService(ServerInterceptors.intercept(forwardLinks, config.clusterSecret().interceptor()))
-                    .addService(withTokens(admin))
                     // A client that vanished without closing its TCP connection is noticed.
                     .keepAliveTime(30, TimeUnit.SECONDS)
                     .keepAliveTimeout(10, TimeUnit.SECONDS)
@@ -488,8 +495,9 @@ public final class ApiServer implements AutoCloseable {
         if (config.http() != null) {
             try {
                 httpDoor = new HttpDoor(config.http(), router, metrics, admin::status, api -> statusOf(api, 1_000),
-                        config.auth()).start(timer);
+                        config.auth(), jsonApiChannel(clientServices)).start(timer);
             } catch (RuntimeException e) {
+                shutdownJsonApi();
                 LineDoor d = lineDoor;
                 if (d != null) {
                     d.close();
@@ -505,6 +513,38 @@ public final class ApiServer implements AutoCloseable {
         duties.start(timer);
         timer.scheduleWithFixedDelay(this::checkClockSkew, 1, 1, TimeUnit.SECONDS);
         return this;
+    }
+
+    /**
+     * The HTTP/JSON API's way in: an in-process gRPC server with the client services of the gRPC
+     * port (the same instances, behind the same token check; never the members-only Forward
+     * services), and a channel to it. Nothing but the bearer token of an HTTP request is passed on
+     * as metadata (see {@code JsonApi}), so no header a member may send (the cluster secret) can
+     * come in this way. Calls run on the calling thread, as on the gRPC port: no handler blocks.
+     */
+    private io.grpc.Channel jsonApiChannel(List<io.grpc.ServerServiceDefinition> clientServices) {
+        String name = "baton-json-api-" + config.node().nodeId() + "-" + java.util.UUID.randomUUID();
+        io.grpc.inprocess.InProcessServerBuilder b = io.grpc.inprocess.InProcessServerBuilder.forName(name)
+                .directExecutor();
+        for (io.grpc.ServerServiceDefinition service : clientServices) {
+            b.addService(service);
+        }
+        try {
+            jsonApiServer = b.build().start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the in-process server of the HTTP/JSON API", e);
+        }
+        jsonApiChannel = io.grpc.inprocess.InProcessChannelBuilder.forName(name).directExecutor().build();
+        return jsonApiChannel;
+    }
+
+    private void shutdownJsonApi() {
+        if (jsonApiChannel != null) {
+            jsonApiChannel.shutdownNow();
+        }
+        if (jsonApiServer != null) {
+            jsonApiServer.shutdownNow();
+        }
     }
 
     /** {@code service} behind the token check when this node has tokens, else as it is. */
@@ -602,6 +642,7 @@ public final class ApiServer implements AutoCloseable {
         if (httpDoor != null) {
             httpDoor.close();
         }
+        shutdownJsonApi();
         LineDoor door = lineDoor;
         if (door != null) {
             door.close(); // first: its connections' sessions are closed while the node still runs
