@@ -266,6 +266,35 @@ final class ClientTest extends ServerTestCase
         }
     }
 
+    public function testUnknownFieldsAndRoutesAreRefused(): void
+    {
+        $c = $this->client();
+        try {
+            $c->call('Locks', 'Get', ['name' => 'x', 'noSuchField' => 1]);
+            self::fail('an unknown field was accepted');
+        } catch (InvalidArgumentException $e) {
+            self::assertSame(400, $e->getHttpStatus());
+            self::assertSame('INVALID_ARGUMENT', $e->getStatus());
+        }
+        try {
+            $c->call('Locks', 'NoSuchMethod', []);
+            self::fail('an unknown method was served');
+        } catch (NotFoundException $e) {
+            self::assertSame(404, $e->getHttpStatus());
+        }
+        // The proto's snake_case names are accepted too; answers use lowerCamelCase.
+        $open = $c->call('Sessions', 'Open', ['client_token' => self::unique('snake'), 'ttl_ms' => 5000]);
+        self::assertSame('5000', (string) $open['ttlMs']);
+        self::assertSame('1', (string) $open['nextRequestId']);
+        $c->call('Sessions', 'Close', ['session' => $open['session'], 'request_id' => '1']);
+        try {
+            $c->call('Sessions', 'Get', ['session' => $open['session']]);
+            self::fail('a closed session was found');
+        } catch (SessionLostException $e) {
+            self::assertSame('UNKNOWN_SESSION', $e->getBatonError());
+        }
+    }
+
     public function testInvalidArgumentsAreRefused(): void
     {
         $s = $this->session();
