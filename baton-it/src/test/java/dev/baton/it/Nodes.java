@@ -1,6 +1,7 @@
 package dev.baton.it;
 
 import dev.baton.client.BatonClient;
+import dev.baton.server.http.HttpDoor;
 import dev.baton.server.node.ApiServer;
 import dev.baton.server.grpc.ClusterSecret;
 import dev.baton.server.raft.BatonNode;
@@ -41,15 +42,24 @@ public final class Nodes implements AutoCloseable {
 
     /** Three nodes forming one cluster, a leader elected once this returns. */
     public static Nodes three() {
-        return start(3);
+        return start(3, false);
+    }
+
+    /** Three nodes as {@link #three()}, each also serving its HTTP port (any free port: {@code httpDoor().port()}). */
+    public static Nodes threeWithHttp() {
+        return start(3, true);
     }
 
     private static Nodes start(int n) {
+        return start(n, false);
+    }
+
+    private static Nodes start(int n, boolean http) {
         // A free port can be handed out twice, or taken between the check and SOFAJRaft's bind (it
         // then fails with "NodeManager add ... failed"): start again on other ports.
         for (int attempt = 1; ; attempt++) {
             try {
-                return startOnce(n);
+                return startOnce(n, http);
             } catch (IllegalStateException e) {
                 if (attempt == 3 || !String.valueOf(e.getMessage()).contains("cannot start Raft node")) {
                     throw e;
@@ -58,7 +68,7 @@ public final class Nodes implements AutoCloseable {
         }
     }
 
-    private static Nodes startOnce(int n) {
+    private static Nodes startOnce(int n, boolean http) {
         Nodes nodes = null;
         try {
             nodes = new Nodes(Files.createTempDirectory("baton-it-"));
@@ -79,7 +89,7 @@ public final class Nodes implements AutoCloseable {
                 o = new BatonNode.Options("n" + (i + 1), o.groupId(), o.dataDir(), o.host(), o.port(), o.peers(),
                         o.electionTimeoutMs(), o.snapshotIntervalSecs(), o.sync());
                 ApiServer.Config c = new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity(),
-                        false, null, null, n > 1 ? SECRET : null);
+                        false, null, http ? HttpDoor.Config.defaults("127.0.0.1", 0) : null, n > 1 ? SECRET : null);
                 nodes.servers.add(new ApiServer(c).start());
             }
             nodes.awaitLeader(Duration.ofSeconds(60));

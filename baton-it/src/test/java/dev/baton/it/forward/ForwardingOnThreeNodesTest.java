@@ -40,7 +40,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Writes sent to a follower of three real nodes, through the raw API, are forwarded to the leader:
  * many at once, a waiting acquire with its outcome, and the node-to-node calls refusing what they
- * cannot run.
+ * cannot run; and the same over the HTTP/JSON API of a follower.
  */
 class ForwardingOnThreeNodesTest {
     private static Nodes nodes;
@@ -51,7 +51,7 @@ class ForwardingOnThreeNodesTest {
 
     @BeforeAll
     static void start() throws Exception {
-        nodes = Nodes.three();
+        nodes = Nodes.threeWithHttp();
         leader = nodes.awaitLeader(Duration.ofSeconds(60));
         follower = nodes.servers().stream().filter(s -> s != leader).findFirst().orElseThrow();
         toFollower = ManagedChannelBuilder.forTarget(follower.apiEndpoint()).usePlaintext().build();
@@ -72,6 +72,45 @@ class ForwardingOnThreeNodesTest {
     private static PoolAcquireRequest acquire(long session, long rid, String key, long timeoutMs) {
         return PoolAcquireRequest.newBuilder().setSession(session).setRequestId(rid).setKey(key).setWorkers(1)
                 .setMaxQueue(10).setTimeoutMs(timeoutMs).build();
+    }
+
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newHttpClient();
+
+    private static java.util.concurrent.CompletableFuture<java.net.http.HttpResponse<String>> postAsync(ApiServer node,
+            String path, String json) {
+        return HTTP.sendAsync(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://"
+                        + node.httpDoor().endpoint() + path)).timeout(Duration.ofSeconds(90))
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(json))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static com.google.gson.JsonObject post(ApiServer node, String path, String json) throws Exception {
+        java.net.http.HttpResponse<String> r = postAsync(node, path, json).get(90, TimeUnit.SECONDS);
+        assertThat(r.statusCode()).as("%s %s: %s", path, json, r.body()).isEqualTo(200);
+        return com.google.gson.JsonParser.parseString(r.body()).getAsJsonObject();
+    }
+
+    @Test
+    void httpJsonWritesOnAFollowerAreForwardedAndItsLongPollsAnswered() throws Exception {
+        String holder = post(follower, "/v1/Sessions/Open", "{\"ttlMs\":\"60000\"}").get("session").getAsString();
+        String waiter = post(leader, "/v1/Sessions/Open", "{\"ttlMs\":\"60000\"}").get("session").getAsString();
+        assertThat(post(follower, "/v1/Pools/Acquire", "{\"session\":\"" + holder + "\",\"requestId\":\"1\","
+                + "\"key\":\"http-fwd\",\"workers\":1,\"maxQueue\":5}").get("status").getAsString()).isEqualTo("POOL_LOCKED");
+        var poll = postAsync(follower, "/v1/Pools/Acquire", "{\"session\":\"" + waiter + "\",\"requestId\":\"1\","
+                + "\"key\":\"http-fwd\",\"workers\":1,\"maxQueue\":5,\"timeoutMs\":\"60000\"}");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (post(follower, "/v1/Pools/Get", "{\"key\":\"http-fwd\"}").get("waiting").getAsInt() != 1) {
+            assertThat(System.nanoTime()).as("the waiter queued").isLessThan(deadline);
+            Thread.sleep(20);
+        }
+        assertThat(poll).isNotDone();
+        assertThat(post(leader, "/v1/Pools/Release", "{\"session\":\"" + holder + "\",\"requestId\":\"2\","
+                + "\"key\":\"http-fwd\"}").get("status").getAsString()).isEqualTo("POOL_RELEASED");
+        java.net.http.HttpResponse<String> granted = poll.get(60, TimeUnit.SECONDS);
+        assertThat(granted.statusCode()).as(granted.body()).isEqualTo(200);
+        assertThat(granted.body()).contains("\"POOL_LOCKED\"");
+        assertThat(post(follower, "/v1/Sessions/Close", "{\"session\":\"" + waiter + "\",\"requestId\":\"2\"}")
+                .get("session").getAsString()).isEqualTo(waiter);
     }
 
     @Test

@@ -23,6 +23,10 @@ import java.util.Set;
  * <p>The dashboard's static files are open (the page holds no data; its JSON calls carry the token),
  * and so are {@code /metrics} and {@code /health/*} unless the operator closes them with
  * {@code --http-open}: scrapers and load balancers usually cannot send a token.
+ *
+ * <p>The HTTP/JSON API under {@code /v1/} is not an {@link Endpoint} and not checked here: each of
+ * its calls is a call of the gRPC services behind the gRPC port's own token check, with the role
+ * its method needs there ({@link JsonApi}).
  */
 final class HttpAuth {
     /** Who may call an endpoint: anyone ({@code role} null), or a token with {@code role}. */

@@ -61,8 +61,9 @@ import java.util.function.Supplier;
 
 /**
  * The HTTP port (7532 by default): {@code /metrics} (Prometheus text), {@code /health/live},
- * {@code /health/ready}, the JSON admin API under {@code /api/} and the dashboard under
- * {@code /dashboard/} (static files shipped in the jar).
+ * {@code /health/ready}, the JSON admin API under {@code /api/}, the dashboard under
+ * {@code /dashboard/} (static files shipped in the jar), and the HTTP/JSON API of {@code baton.v1}
+ * under {@code /v1/} ({@link JsonApi}: answered asynchronously, never on the handler threads).
  *
  * <h2>Slow clients cannot stall it</h2>
  * Served by Netty: one event-loop thread reads and writes every connection without blocking, so a

@@ -172,6 +172,29 @@ class JsonApiTest {
         }
     }
 
+    /**
+     * Every {@code baton_call Service/Method '<json>'} example of docs/http-api.md is a request the
+     * API reads (its names and fields are the proto's), each run on a session of its own.
+     */
+    @Test
+    void theExamplesOfTheDocsAreRequestsOfTheApi() throws Exception {
+        Path doc = dev.baton.server.OpsFiles.dir().resolveSibling("docs").resolve("http-api.md");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^baton_call (\\S+) '(.*)'$")
+                .matcher(Files.readString(doc));
+        int examples = 0;
+        while (m.find()) {
+            examples++;
+            String json = m.group(2).replace("\"session\":\"42\"", "\"session\":\"" + openSession() + "\"");
+            HttpResponse<String> r = post("/v1/" + m.group(1), json);
+            assertThat(r.statusCode()).as("%s %s: %s", m.group(1), json, r.body()).isNotIn(404, 405, 415, 501);
+            if (r.statusCode() == 400) {
+                assertThat(body(r).get("message").getAsString()).as("%s %s", m.group(1), json)
+                        .doesNotStartWith("the body is not");
+            }
+        }
+        assertThat(examples).isGreaterThan(20);
+    }
+
     // ---- status codes ---------------------------------------------------------------------------
 
     @Test
