@@ -191,7 +191,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
     /**
      * A JSON API request: answered when its call completes, no handler thread held meanwhile. The
      * connection is read while the call is pending (it is not idle, so no idle timeout applies), so
-     * that a client that gives up is noticed and its call cancelled (a waiting acquire withdrawn);
+     * that a client that gives up is noticed and its call cancelled (its call slot freed);
      * what it pipelines meanwhile is bounded as always ({@link #MAX_PIPELINED}).
      */
     private void answerApi(Pending p) {

@@ -61,7 +61,7 @@ final class JsonApi {
     /**
      * A call's deadline beyond the wait its request asks for ({@code timeout_ms}): the time a write
      * may take to reach and pass through the leader, elections included. Past it the call answers
-     * DEADLINE_EXCEEDED (504) and a waiting acquire is withdrawn, so no call can hang forever.
+     * DEADLINE_EXCEEDED (504), so no call can hang forever.
      */
     static final long CALL_GRACE_MS = 30_000;
 

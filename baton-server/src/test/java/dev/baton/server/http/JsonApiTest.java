@@ -290,6 +290,35 @@ class JsonApiTest {
     }
 
     @Test
+    void aClientThatGoesAwayCancelsItsCall() throws Exception {
+        String holder = openSession();
+        String waiter = openSession();
+        assertThat(ok("/v1/Pools/Acquire", acquire(holder, "gone", 0)).get("status").getAsString())
+                .isEqualTo("POOL_LOCKED");
+        String json = acquire(waiter, "gone", 120_000);
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.httpDoor().port())) {
+            byte[] body = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            socket.getOutputStream().write(("POST /v1/Pools/Acquire HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(body);
+            socket.getOutputStream().flush();
+            TestWaits.await("the waiter queued", () -> {
+                try {
+                    return waiting("gone") == 1;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        } // closed: the call is cancelled and its slot freed
+        TestWaits.await("no call in flight", () -> server.httpDoor().jsonApi().inFlight() == 0);
+        // As over gRPC, the wait itself stays until its timeout or a release, which withdraws it.
+        assertThat(waiting("gone")).isEqualTo(1);
+        assertThat(ok("/v1/Pools/Release", release(waiter, "gone")).get("status").getAsString())
+                .isEqualTo("POOL_RELEASED");
+        assertThat(waiting("gone")).isZero();
+    }
+
+    @Test
     void theSameRequestIdTwiceGivesTheSameAnswerAndOneGrant() throws Exception {
         String s = openSession();
         String req = "{\"session\":\"" + s + "\",\"requestId\":\"7\",\"key\":\"twice\",\"workers\":3,\"maxQueue\":3}";
