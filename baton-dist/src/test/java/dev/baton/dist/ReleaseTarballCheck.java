@@ -82,6 +82,10 @@ class ReleaseTarballCheck {
             Result status = run(cwd, env, baton.toString(), "status", "-e", "127.0.0.1:" + ports.get(0));
             assertThat(status.code).as(status.out).isZero();
             assertThat(status.out).contains("leader");
+            // The client commands' archive, recorded by a run of its own before the first of them.
+            try (var files = Files.list(cache)) {
+                assertThat(files.map(f -> f.getFileName().toString())).anyMatch(n -> n.startsWith("cli-") && n.endsWith(".jsa"));
+            }
 
             stop(node, log);
         } finally {
