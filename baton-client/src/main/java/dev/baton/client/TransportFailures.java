@@ -64,7 +64,8 @@ public final class TransportFailures {
             }
             return "TLS: " + why;
         }
-        if (plaintext && status.getCode() == Status.Code.UNAVAILABLE && CLOSED_AT_ONCE.contains(status.getDescription())) {
+        if (plaintext && status.getCode() == Status.Code.UNAVAILABLE && status.getDescription() != null
+                && CLOSED_AT_ONCE.contains(status.getDescription())) {
             return TLS_ONLY;
         }
         return null;
