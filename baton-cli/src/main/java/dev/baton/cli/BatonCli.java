@@ -28,6 +28,15 @@ public final class BatonCli implements Runnable {
             // the time to ready).
             System.exit(ServerCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
+        if (args.length == 1 && args[0].equals(ArchiveTraining.COMMAND)) {
+            int code;
+            try {
+                code = ArchiveTraining.run();
+            } catch (java.io.IOException e) {
+                code = 1;
+            }
+            System.exit(code);
+        }
         CommandLine cl = args.length > 0 && CLIENT_COMMANDS.containsKey(args[0])
                 ? clientCommandLine(args[0]) : commandLine(args);
         System.exit(cl.execute(args));

@@ -2,11 +2,12 @@ package dev.baton.cli;
 
 import dev.baton.client.BatonClient;
 import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
+import io.grpc.okhttp.OkHttpChannelBuilder;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -58,16 +59,13 @@ final class CliTls {
         return caFile != null;
     }
 
-    /** The client builder with these options. */
+    /** The client builder with these options: its channels are {@link #channelBuilder}'s. */
     BatonClient.Builder apply(BatonClient.Builder b) {
-        check();
-        if (caFile != null) {
-            b.tls(caFile);
-        }
-        if (certFile != null) {
-            b.tlsClientCertificate(certFile, keyFile);
-        }
-        return b;
+        ChannelCredentials credentials = credentials();
+        return b.channelFactory(address -> channelBuilder(address, credentials)
+                .directExecutor() // as the client's own channels: its continuations never block
+                .maxInboundMessageSize(256 << 20)
+                .build());
     }
 
     /** A channel to {@code endpoint} with these options. */
@@ -77,35 +75,47 @@ final class CliTls {
 
     /** A channel to {@code endpoint} with these options, {@code interceptor} (may be null) on every call. */
     ManagedChannel channel(String endpoint, io.grpc.ClientInterceptor interceptor) {
-        check();
-        ChannelCredentials credentials;
-        if (caFile == null) {
-            credentials = InsecureChannelCredentials.create();
-        } else {
-            TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
-            try {
-                b.trustManager(caFile.toFile());
-            } catch (IOException e) {
-                throw new IllegalArgumentException("--tls-ca-file " + caFile + ": cannot read it (" + e + ")", e);
-            }
-            if (certFile != null) {
-                try {
-                    b.keyManager(certFile.toFile(), keyFile.toFile());
-                } catch (IOException e) {
-                    throw new IllegalArgumentException("--tls-cert-file " + certFile + " / --tls-key-file " + keyFile
-                            + ": cannot read them (" + e + ")", e);
-                }
-            }
-            credentials = b.build();
+        ManagedChannelBuilder<?> b = channelBuilder(endpoint, credentials());
+        if (interceptor != null) {
+            b.intercept(interceptor);
         }
+        return b.build();
+    }
+
+    private ChannelCredentials credentials() {
+        check();
+        if (caFile == null) {
+            return InsecureChannelCredentials.create();
+        }
+        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
         try {
-            io.grpc.ManagedChannelBuilder<?> b = Grpc.newChannelBuilder(endpoint, credentials);
-            if (interceptor != null) {
-                b.intercept(interceptor);
+            b.trustManager(caFile.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--tls-ca-file " + caFile + ": cannot read it (" + e + ")", e);
+        }
+        if (certFile != null) {
+            try {
+                b.keyManager(certFile.toFile(), keyFile.toFile());
+            } catch (IOException e) {
+                throw new IllegalArgumentException("--tls-cert-file " + certFile + " / --tls-key-file " + keyFile
+                        + ": cannot read them (" + e + ")", e);
             }
-            return b.build();
+        }
+        return b.build();
+    }
+
+    /**
+     * gRPC over OkHttp's HTTP/2 framing on a plain socket (the JDK's TLS when enabled), not over
+     * Netty as the server and the Java client: a command runs for a fraction of a second, and
+     * Netty's event loops, buffer pools and their classes were a third of the time of a
+     * {@code baton status} (BENCHMARKS.md, "Start-up").
+     */
+    private static ManagedChannelBuilder<?> channelBuilder(String endpoint, ChannelCredentials credentials) {
+        try {
+            return OkHttpChannelBuilder.forTarget(endpoint, credentials);
         } catch (RuntimeException e) {
-            // gRPC reports certificate files it cannot use as "no functional channel service provider".
+            // gRPC reports certificate files it cannot use as "no functional channel service provider"
+            // or "TLS features not understood".
             throw new IllegalArgumentException("cannot set up TLS with --tls-ca-file, --tls-cert-file and --tls-key-file: "
                     + e.getMessage(), e);
         }
@@ -120,8 +130,18 @@ final class CliTls {
         return " (" + why + (enabled() ? "" : "; give --tls-ca-file") + ")";
     }
 
-    /** What to add to the message of the Java client's failure (it explains TLS failures itself). */
+    /**
+     * What to add to the message of the Java client's failure: it explains TLS failures itself, but
+     * with the channels made here it cannot tell a plaintext call from a TLS one.
+     */
     String hint(String clientMessage) {
-        return !enabled() && clientMessage != null && clientMessage.contains("TLS-only") ? " (give --tls-ca-file)" : "";
+        if (enabled() || clientMessage == null) {
+            return "";
+        }
+        if (clientMessage.contains("TLS-only")) {
+            return " (give --tls-ca-file)";
+        }
+        String why = dev.baton.client.TransportFailures.closedAtOnce(clientMessage);
+        return why == null ? "" : " (" + why + "; give --tls-ca-file)";
     }
 }

@@ -3,6 +3,7 @@ package dev.baton.client;
 import io.grpc.Status;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertificateException;
+import java.util.List;
 import javax.net.ssl.SSLException;
 
 /**
@@ -13,8 +14,15 @@ import javax.net.ssl.SSLException;
  * {@link BatonUnavailableException}s; the {@code baton} command line to what it prints.
  */
 public final class TransportFailures {
-    /** What gRPC reports when the server closed the connection before any HTTP/2 frame. */
-    private static final String CLOSED_AT_ONCE = "Network closed for unknown reason";
+    /**
+     * What gRPC reports when the server closed the connection before any HTTP/2 frame: over Netty
+     * (this client's transport), and over OkHttp (the {@code baton} command's).
+     */
+    private static final List<String> CLOSED_AT_ONCE = List.of("Network closed for unknown reason",
+            "End of stream or IOException");
+
+    private static final String TLS_ONLY =
+            "the node closed the connection at once: is its API port TLS-only? A plaintext client cannot use it";
 
     private TransportFailures() {}
 
@@ -42,21 +50,39 @@ public final class TransportFailures {
                 return "TLS: the node's certificate is not trusted (" + why + "): is it signed by a CA of the given"
                         + " CA file, and does it name the address connected to?";
             }
-            if (why.contains("CERTIFICATE_REQUIRED")) {
+            String upper = why.toUpperCase(java.util.Locale.ROOT); // BoringSSL's names, or the JDK's alerts
+            if (upper.contains("CERTIFICATE_REQUIRED")) {
                 // Also when the client has one, but of a CA the node does not name as accepted: then
                 // the TLS library sends none.
                 return "TLS: the node requires a client certificate of a CA it accepts, and none was sent";
             }
-            if (why.contains("UNKNOWN_CA") || why.contains("BAD_CERTIFICATE") || why.contains("CERTIFICATE_UNKNOWN")) {
+            if (upper.contains("UNKNOWN_CA") || upper.contains("BAD_CERTIFICATE") || upper.contains("CERTIFICATE_UNKNOWN")) {
                 return "TLS: the node refused the client certificate (" + why + ")";
             }
-            if (why.startsWith("not an SSL/TLS record")) {
+            if (why.startsWith("not an SSL/TLS record") || why.startsWith("Unsupported or unrecognized SSL message")) {
                 return "TLS: the node does not speak TLS on this port";
             }
             return "TLS: " + why;
         }
-        if (plaintext && status.getCode() == Status.Code.UNAVAILABLE && CLOSED_AT_ONCE.equals(status.getDescription())) {
-            return "the node closed the connection at once: is its API port TLS-only? A plaintext client cannot use it";
+        if (plaintext && status.getCode() == Status.Code.UNAVAILABLE && status.getDescription() != null
+                && CLOSED_AT_ONCE.contains(status.getDescription())) {
+            return TLS_ONLY;
+        }
+        return null;
+    }
+
+    /**
+     * The explanation of a plaintext call that a node ended at once, if {@code message} (a failure's
+     * message, which quotes gRPC's status) tells of one, else null: for failures of a client whose
+     * channels someone else made, which cannot know whether they were plaintext.
+     */
+    public static String closedAtOnce(String message) {
+        if (message != null && message.contains("UNAVAILABLE")) {
+            for (String closed : CLOSED_AT_ONCE) {
+                if (message.contains(closed)) {
+                    return TLS_ONLY;
+                }
+            }
         }
         return null;
     }

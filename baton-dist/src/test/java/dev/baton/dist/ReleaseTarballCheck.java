@@ -26,7 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The release tarball without the sources (run by {@code mvn verify} once the tarball is made):
  * unpacked into a directory of its own, {@code bin/baton} reached through a symlink from another
  * directory and run from a third, a client command, then one node started with the shipped
- * {@code conf/}, ready, asked for its status, and stopped with SIGTERM.
+ * {@code conf/}, ready, asked for its status, and stopped with SIGTERM. Then the node's class-data
+ * sharing archive: recorded by that stop, used by the next start, and a damaged one (cut short, on
+ * which the JVM would crash) left aside by the start after.
  */
 class ReleaseTarballCheck {
     private static final Duration READY_WITHIN = Duration.ofSeconds(120);
@@ -63,35 +65,111 @@ class ReleaseTarballCheck {
 
         List<Integer> ports = freePorts(4);
         Path log = tmp.resolve("node.log");
-        ProcessBuilder pb = new ProcessBuilder(baton.toString(), "server", "--data-dir", "data",
-                "--api-port", "" + ports.get(0), "--line-port", "" + ports.get(1),
-                "--http-port", "" + ports.get(2), "--raft-port", "" + ports.get(3))
-                .directory(cwd.toFile()).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        pb.environment().remove("BATON_JAR");
-        pb.environment().putAll(env);
-        Process node = pb.start();
+        Path cache = tmp.resolve("cache");
+        Process node = startNode(baton, cwd, env, ports, log);
         try {
             assertThat(waitReady(ports.get(2), node)).as(read(log)).isTrue();
             // bin/baton exec'd the JVM with the shipped conf/: its flags and --config.
-            List<String> jvmArgs = List.of(node.toHandle().info().arguments().orElse(new String[0]));
+            List<String> jvmArgs = arguments(node);
             if (!jvmArgs.isEmpty()) {
                 assertThat(jvmArgs).contains("-XX:+AlwaysPreTouch", "-XX:+ExitOnOutOfMemoryError", "--config")
                         .doesNotContain("-Xms1g", "-Xmx1g"); // BATON_JAVA_OPTS's heap replaced the file's
+                // no archive yet: this run records one when it exits
+                assertThat(jvmArgs).anyMatch(a -> a.startsWith("-XX:ArchiveClassesAtExit=" + cache + "/server-"));
             }
             assertThat(cwd.resolve("data")).isDirectory();
 
             Result status = run(cwd, env, baton.toString(), "status", "-e", "127.0.0.1:" + ports.get(0));
             assertThat(status.code).as(status.out).isZero();
             assertThat(status.out).contains("leader");
+            // The client commands' archive, recorded by a run of its own before the first of them.
+            try (var files = Files.list(cache)) {
+                assertThat(files.map(f -> f.getFileName().toString())).anyMatch(n -> n.startsWith("cli-") && n.endsWith(".jsa"));
+            }
 
-            node.destroy(); // SIGTERM
-            assertThat(node.waitFor(60, TimeUnit.SECONDS)).as(read(log)).isTrue();
-            // The JVM's status for SIGTERM once its shutdown hook closed the node (the unit counts it a success).
-            assertThat(node.exitValue()).as(read(log)).isIn(0, 143);
-            assertThat(read(log)).contains("node n1 stopped");
+            stop(node, log);
         } finally {
             node.destroyForcibly();
+        }
+        assertThat(serverFiles(cache, ".part")).as("the archive recorded at the stop").hasSize(1);
+
+        // The next start checks the recorded archive, keeps it (its size in its name) and uses it.
+        log = tmp.resolve("node-2.log");
+        node = startNode(baton, cwd, env, ports, log);
+        Path archive;
+        try {
+            assertThat(waitReady(ports.get(2), node)).as(read(log)).isTrue();
+            assertThat(serverFiles(cache, ".part")).isEmpty();
+            assertThat(serverFiles(cache, ".jsa")).hasSize(1);
+            archive = serverFiles(cache, ".jsa").get(0);
+            assertThat(archive.getFileName().toString()).endsWith("-" + Files.size(archive) + ".jsa");
+            List<String> jvmArgs = arguments(node);
+            if (!jvmArgs.isEmpty()) {
+                assertThat(jvmArgs).contains("-XX:SharedArchiveFile=" + archive)
+                        .noneMatch(a -> a.startsWith("-XX:ArchiveClassesAtExit"));
+            }
+            stop(node, log);
+        } finally {
+            node.destroyForcibly();
+        }
+
+        // An archive cut short (a stop killed while the JVM wrote it, a full disk) would crash the JVM
+        // that maps it: the start leaves it aside, runs without, and records a new one.
+        archive.toFile().setWritable(true);
+        try (var f = new java.io.RandomAccessFile(archive.toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+        }
+        log = tmp.resolve("node-3.log");
+        node = startNode(baton, cwd, env, ports, log);
+        try {
+            assertThat(waitReady(ports.get(2), node)).as(read(log)).isTrue();
+            assertThat(archive).doesNotExist();
+            List<String> jvmArgs = arguments(node);
+            if (!jvmArgs.isEmpty()) {
+                assertThat(jvmArgs).noneMatch(a -> a.startsWith("-XX:SharedArchiveFile"))
+                        .anyMatch(a -> a.startsWith("-XX:ArchiveClassesAtExit="));
+            }
+            stop(node, log);
+        } finally {
+            node.destroyForcibly();
+        }
+    }
+
+    private static Process startNode(Path baton, Path cwd, Map<String, String> env, List<Integer> ports, Path log)
+            throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(baton.toString(), "server", "--data-dir", "data",
+                "--api-port", "" + ports.get(0), "--line-port", "" + ports.get(1),
+                "--http-port", "" + ports.get(2), "--raft-port", "" + ports.get(3))
+                .directory(cwd.toFile()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().remove("BATON_JAR");
+        pb.environment().remove("BATON_CDS");
+        pb.environment().putAll(env);
+        return pb.start();
+    }
+
+    /** SIGTERM, and the exit of a clean stop. */
+    private static void stop(Process node, Path log) throws Exception {
+        node.destroy();
+        assertThat(node.waitFor(60, TimeUnit.SECONDS)).as(read(log)).isTrue();
+        // The JVM's status for SIGTERM once its shutdown hook closed the node (the unit counts it a success).
+        assertThat(node.exitValue()).as(read(log)).isIn(0, 143);
+        assertThat(read(log)).contains("node n1 stopped");
+    }
+
+    /** The JVM's arguments (bin/baton exec'd it: same process), or none where the system does not tell. */
+    private static List<String> arguments(Process node) {
+        return List.of(node.toHandle().info().arguments().orElse(new String[0]));
+    }
+
+    /** The node's archive files in the cache directory whose names end with {@code suffix}. */
+    private static List<Path> serverFiles(Path cache, String suffix) throws IOException {
+        if (!Files.isDirectory(cache)) {
+            return List.of();
+        }
+        try (var files = Files.list(cache)) {
+            return files.filter(f -> f.getFileName().toString().startsWith("server-")
+                    && f.getFileName().toString().endsWith(suffix)).toList();
         }
     }
 
