@@ -36,6 +36,8 @@ public final class BatonSession implements AutoCloseable {
     private final Runnable onClose;
     /** Where a session closed with nothing held goes to wait for its next user; null: closed at once. */
     private final Consumer<ClientSession> keep;
+    /** Whether {@link #close()} was called on this handle. */
+    private volatile boolean closed;
     /** False for the client's own session ({@link BatonClient#session()}), which lives as long as the client. */
     private final boolean closable;
 
@@ -97,9 +99,12 @@ public final class BatonSession implements AutoCloseable {
         return session.ttl();
     }
 
-    /** What the client knows about this session; see {@link SessionState}. */
+    /**
+     * What the client knows about this session; see {@link SessionState}. {@link SessionState#CLOSED}
+     * once this handle is closed, even when the client kept the session for its next user.
+     */
     public SessionState sessionState() {
-        return session.state();
+        return closed ? SessionState.CLOSED : session.state();
     }
 
     /**
@@ -113,6 +118,7 @@ public final class BatonSession implements AutoCloseable {
         if (!closable) {
             return;
         }
+        closed = true;
         if (keep != null && set.retireIfIdle()) {
             keep.accept(session);
         } else {

@@ -102,8 +102,10 @@ public final class SessionSet {
     /**
      * The primary, for a write the client keeps no account of (dispatch, events, queues): the session
      * is marked as possibly holding something, so it is never handed on ({@link #retireIfIdle}).
+     * Under the set's lock, so that a retirement either sees the mark or comes first (and then the
+     * closed stand-in is returned).
      */
-    public ClientSession primaryForUntrackedWrite() {
+    public synchronized ClientSession primaryForUntrackedWrite() {
         ClientSession s = primary;
         s.madeUntrackedWrites = true;
         return s;

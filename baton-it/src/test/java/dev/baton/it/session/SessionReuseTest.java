@@ -10,6 +10,7 @@ import dev.baton.client.EventStatus;
 import dev.baton.client.PoolReply;
 import dev.baton.client.PoolStatus;
 import dev.baton.client.SessionLease;
+import dev.baton.client.SessionState;
 import dev.baton.it.Nodes;
 import java.time.Duration;
 import java.util.HashSet;
@@ -55,6 +56,8 @@ class SessionReuseTest {
 
             BatonSession second = client.newSession();
             assertThat(second.sessionId()).as("the kept session is given again").isEqualTo(id);
+            assertThat(first.sessionState()).as("the closed handle").isEqualTo(SessionState.CLOSED);
+            assertThat(second.sessionState()).isEqualTo(SessionState.ALIVE);
             assertThat(client.stats().keptSessions()).isZero();
             // the closed handle may not act on the session its next user has now
             assertThatThrownBy(() -> first.pools().acquire("reuse-a", 1, 10, Duration.ZERO, false))
