@@ -395,9 +395,14 @@ public final class Load {
             this.opened = new CountDownLatch(c.clients());
         }
 
-        void error(String kind) {
+        void error(String kind, Throwable cause) {
+            String k = kind.length() > 80 ? kind.substring(0, 80) : kind;
+            boolean first;
             synchronized (errors) {
-                errors.merge(kind.length() > 80 ? kind.substring(0, 80) : kind, 1L, Long::sum);
+                first = errors.merge(k, 1L, Long::sum) == 1L;
+            }
+            if (first) { // the first of each kind, so that a run's error counts come with a reason
+                System.err.println("# first error " + k + " (" + contender.name() + "): " + cause);
             }
         }
     }
@@ -497,7 +502,7 @@ public final class Load {
                 t = t.getCause(); // a failed future: its cause says what went wrong
             }
             String kind = t instanceof ContenderException ce ? ce.kind() : t.getClass().getSimpleName();
-            s.error(stage == null ? kind : stage + ":" + kind);
+            s.error(stage == null ? kind : stage + ":" + kind, t);
             dropHold();
             closeHandle();
             pause();

@@ -32,11 +32,16 @@ public final class IdleSessions {
 
     /** Newest last; guarded by this. */
     private final ArrayDeque<Kept> kept = new ArrayDeque<>();
-    private final ScheduledFuture<?> sweeper;
+    private final ClientCore core;
+    /**
+     * Closes the stale ones every 500 ms while any is kept; guarded by this. Started by the first
+     * kept session and stopped when none is left, so a client that keeps nothing never wakes for it.
+     */
+    private ScheduledFuture<?> sweeper;
     private boolean closed;
 
     public IdleSessions(ClientCore core) {
-        this.sweeper = core.scheduler().scheduleWithFixedDelay(this::closeStale, 500, 500, TimeUnit.MILLISECONDS);
+        this.core = core;
     }
 
     /** The newest kept session that is still alive as far as the client knows, or null. */
@@ -62,6 +67,9 @@ public final class IdleSessions {
         synchronized (this) {
             if (!closed && kept.size() < MAX_KEPT) {
                 kept.addLast(new Kept(s, System.nanoTime()));
+                if (sweeper == null) {
+                    sweeper = core.scheduler().scheduleWithFixedDelay(this::closeStale, 500, 500, TimeUnit.MILLISECONDS);
+                }
                 return;
             }
         }
@@ -80,8 +88,8 @@ public final class IdleSessions {
             closed = true;
             kept.forEach(k -> all.add(k.session()));
             kept.clear();
+            stopSweeping();
         }
-        sweeper.cancel(false);
         all.parallelStream().forEach(ClientSession::close);
     }
 
@@ -97,8 +105,24 @@ public final class IdleSessions {
                 it.remove();
                 stale.add(k.session());
             }
+            if (kept.isEmpty()) {
+                stopSweeping(); // the next kept session starts it again
+            }
         }
         stale.forEach(IdleSessions::closeLater);
+    }
+
+    /** Whether the sweep runs now (for tests). */
+    synchronized boolean sweeping() {
+        return sweeper != null;
+    }
+
+    private void stopSweeping() {
+        assert Thread.holdsLock(this);
+        if (sweeper != null) {
+            sweeper.cancel(false);
+            sweeper = null;
+        }
     }
 
     /** Closing waits for the cluster's answer (up to about two seconds): never on the caller's thread. */

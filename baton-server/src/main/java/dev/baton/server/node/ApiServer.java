@@ -237,7 +237,7 @@ public final class ApiServer implements AutoCloseable {
     private final WaitingWrites waitingWrites;
     private final ScheduledExecutorService timer;
     private final ExecutorService effectsThread;
-    private NodeDuties duties;
+    private volatile NodeDuties duties; // read on the apply thread
     private Server grpc;
     private volatile LineDoor lineDoor;
     private final BatonMetrics metrics;
@@ -320,6 +320,10 @@ public final class ApiServer implements AutoCloseable {
             BatonMetrics m = metrics;
             if (m != null) { // null only while the constructor runs
                 m.onApplied(applied);
+            }
+            NodeDuties d = duties;
+            if (d != null) { // null until start()
+                d.afterApply();
             }
         }
 

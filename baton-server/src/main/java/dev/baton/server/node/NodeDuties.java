@@ -21,9 +21,12 @@ import java.util.function.UnaryOperator;
  * <ul>
  *   <li>leader: propose {@link Command.ExpireWaits} when the earliest wait deadline has passed in
  *       the cluster time (waits also time out at the start of every entry; this covers an idle
- *       cluster). Looked at every {@value #WAIT_TICK_MS} ms while leading; a follower, which has
- *       nothing to expire, looks only every {@value #FOLLOWER_WAIT_TICK_MS} ms (a safety net: taking
- *       the lead starts the quick ticks at once), so an idle follower's timer thread sleeps;</li>
+ *       cluster). The leader's tick sleeps until the earliest deadline, at most
+ *       {@value #IDLE_WAIT_TICK_MS} ms (so a leader with no waits wakes twice a second, not fifty
+ *       times); an applied entry that brings the earliest deadline before the planned tick moves the
+ *       tick forward ({@link #afterApply}), and while an expiry is in flight it looks again after
+ *       {@value #WAIT_TICK_MS} ms. A follower, which has nothing to expire, looks every
+ *       {@value #IDLE_WAIT_TICK_MS} ms (a safety net: taking the lead looks at once);</li>
  *   <li>every node: make sure the replicated address book has this node's API address (the leader
  *       writes it directly, a follower asks the leader to with {@code Forward.Announce}), so
  *       followers can forward writes to it;</li>
@@ -33,9 +36,11 @@ import java.util.function.UnaryOperator;
  */
 final class NodeDuties {
     private static final Logger LOG = LoggerFactory.getLogger(NodeDuties.class);
+    /** While an {@code ExpireWaits} is in flight: look again this soon. */
     static final long WAIT_TICK_MS = 20;
     static final long ANNOUNCE_TICK_MS = 500;
-    static final long FOLLOWER_WAIT_TICK_MS = 500;
+    /** The longest a wait tick sleeps: a follower's, or a leader's with no wait pending. */
+    static final long IDLE_WAIT_TICK_MS = 500;
 
     private final BatonNode node;
     private final Router router;
@@ -50,6 +55,11 @@ final class NodeDuties {
     /** The timer the wait ticks run on, and the next one scheduled; guarded by {@code this}. */
     private ScheduledExecutorService timer;
     private java.util.concurrent.ScheduledFuture<?> nextWaitTick;
+    /**
+     * The cluster time (ms) the scheduled wait tick is planned for; read on the apply thread by
+     * {@link #afterApply}, written under {@code this}.
+     */
+    private volatile long nextWaitTickAt = Long.MIN_VALUE;
     private boolean stopped;
 
     /**
@@ -71,7 +81,7 @@ final class NodeDuties {
     void start(ScheduledExecutorService timer) {
         synchronized (this) {
             this.timer = timer;
-            scheduleWaitTick(WAIT_TICK_MS);
+            scheduleWaitTick(0);
         }
         timer.scheduleWithFixedDelay(this::announceTick, 0, ANNOUNCE_TICK_MS, TimeUnit.MILLISECONDS);
     }
@@ -79,17 +89,55 @@ final class NodeDuties {
     /** Run right after this node took the lead (on the timer thread); the ticks also catch up later. */
     void leaderStarted() {
         announceTick();
+        lookNow();
+    }
+
+    /**
+     * Called on the apply thread after every applied entry: if this node leads and the entry brought
+     * the earliest wait deadline before the planned tick (a new wait with a short timeout, say), the
+     * tick comes forward to that deadline. Two cheap reads per entry; the timer is touched only then.
+     */
+    void afterApply() {
+        long plannedAt = nextWaitTickAt;
+        if (plannedAt == Long.MIN_VALUE || !node.isLeader()) {
+            return;
+        }
+        long next = node.readLocal(new Query.NextDeadline());
+        if (next >= plannedAt) {
+            return;
+        }
         synchronized (this) {
-            // a follower's next wait tick may be up to FOLLOWER_WAIT_TICK_MS away: look now
-            if (nextWaitTick != null && nextWaitTick.cancel(false)) {
-                scheduleWaitTick(0);
+            long now = clock.getAsLong();
+            long delay = waitTickDelayMs(true, waitTickInFlight.get(), next, now);
+            // only ever earlier: a deadline already past (an expiry on its way) keeps its quick tick
+            if (now + delay < nextWaitTickAt && nextWaitTick != null && nextWaitTick.cancel(false)) {
+                scheduleWaitTick(delay);
             }
         }
     }
 
-    /** Ms to the next wait tick: quick while leading, a slow safety net otherwise. */
-    static long waitTickDelayMs(boolean leading) {
-        return leading ? WAIT_TICK_MS : FOLLOWER_WAIT_TICK_MS;
+    private synchronized void lookNow() {
+        // the next wait tick may be up to IDLE_WAIT_TICK_MS away: look now
+        if (nextWaitTick != null && nextWaitTick.cancel(false)) {
+            scheduleWaitTick(0);
+        }
+    }
+
+    /**
+     * Ms until the next wait tick, given what this one saw: quick while an expiry is in flight or due,
+     * until the earliest deadline (at most {@value #IDLE_WAIT_TICK_MS}) while leading, the slow safety
+     * net otherwise.
+     *
+     * @param nextDeadline the earliest wait deadline ({@code Long.MAX_VALUE}: none), cluster ms
+     */
+    static long waitTickDelayMs(boolean leading, boolean expiryInFlight, long nextDeadline, long now) {
+        if (!leading) {
+            return IDLE_WAIT_TICK_MS;
+        }
+        if (expiryInFlight || nextDeadline <= now) {
+            return WAIT_TICK_MS;
+        }
+        return Math.min(nextDeadline - now, IDLE_WAIT_TICK_MS);
     }
 
     private synchronized void scheduleWaitTick(long delayMs) {
@@ -97,37 +145,42 @@ final class NodeDuties {
             return;
         }
         try {
+            nextWaitTickAt = clock.getAsLong() + delayMs;
             nextWaitTick = timer.schedule(this::waitTickAndReschedule, delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closing) {
             stopped = true; // the node is closing: the ticks end with it
+            nextWaitTickAt = Long.MIN_VALUE;
         }
     }
 
     private void waitTickAndReschedule() {
+        long delay = IDLE_WAIT_TICK_MS;
         try {
-            waitTick();
-        } finally {
-            scheduleWaitTick(waitTickDelayMs(node.isLeader()));
-        }
-    }
-
-    private void waitTick() {
-        try {
-            // The cluster time (a follower's estimate notes the applied stamps as they are applied, not here).
-            if (!node.isLeader() || waitTickInFlight.get()) {
-                return;
-            }
-            long now = clock.getAsLong();
-            long next = node.readLocal(new Query.NextDeadline());
-            if (next == Long.MAX_VALUE || next > now) {
-                return;
-            }
-            if (waitTickInFlight.compareAndSet(false, true)) {
-                node.submit(new Command.ExpireWaits()).whenComplete((r, t) -> waitTickInFlight.set(false));
-            }
+            delay = waitTick();
         } catch (Throwable t) {
             LOG.warn("wait expiry tick failed", t);
+        } finally {
+            scheduleWaitTick(delay);
         }
+        // An entry applied while this tick ran found no tick to move: look once more, now that the
+        // next one is planned (this write of the plan and the apply thread's publish of its entry
+        // are both volatile, so one of the two sees the other).
+        afterApply();
+    }
+
+    /** @return ms until the next tick */
+    private long waitTick() {
+        // The cluster time (a follower's estimate notes the applied stamps as they are applied, not here).
+        boolean leading = node.isLeader();
+        if (!leading) {
+            return waitTickDelayMs(false, false, Long.MAX_VALUE, 0);
+        }
+        long now = clock.getAsLong();
+        long next = node.readLocal(new Query.NextDeadline());
+        if (next <= now && waitTickInFlight.compareAndSet(false, true)) {
+            node.submit(new Command.ExpireWaits()).whenComplete((r, t) -> waitTickInFlight.set(false));
+        }
+        return waitTickDelayMs(true, waitTickInFlight.get(), next, now);
     }
 
     private void announceTick() {
