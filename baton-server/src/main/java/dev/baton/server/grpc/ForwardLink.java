@@ -86,7 +86,8 @@ final class ForwardLink {
         final Consumer<Result> outcome;
         final long deadlineNanos;
         final long outcomeDeadlineNanos;
-        long seq;
+        /** Its number on the stream, given when it is sent (the leader's answers carry it). */
+        long seq = -1;
         /** Its result is in; it only waits for its wait's outcome now. */
         boolean answered;
 
@@ -113,6 +114,7 @@ final class ForwardLink {
     private final HashMap<Long, Pending> unanswered = new HashMap<>(); // guarded by this
     /** For each frame sent and not acknowledged, the number of commands sent up to its end. */
     private final ArrayDeque<Long> frameEnds = new ArrayDeque<>(); // guarded by this
+    /** The number of the next command sent; the leader numbers the commands it takes in the same order. */
     private long nextSeq; // guarded by this
     private long sent; // guarded by this
     private boolean sending; // guarded by this
@@ -184,7 +186,6 @@ final class ForwardLink {
                 return CompletableFuture.failedFuture(ApiErrors.unavailable("too many writes ("
                         + limits.maxPending() + ") wait for the leader at " + api + "; retry later", null));
             }
-            p.seq = nextSeq++;
             queue.addLast(p);
             if (!becomeSender()) {
                 return p.answer;
@@ -220,6 +221,9 @@ final class ForwardLink {
                         break;
                     }
                     queue.pollFirst();
+                    // Numbered when sent, not when queued: the leader numbers the commands it
+                    // receives, and a queued command that expires (expire) is never sent.
+                    p.seq = nextSeq++;
                     unanswered.put(p.seq, p);
                     batch.add(p);
                     bytes += p.encoded.length;

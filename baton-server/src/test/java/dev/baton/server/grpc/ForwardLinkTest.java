@@ -290,6 +290,39 @@ class ForwardLinkTest {
         assertThat(link.pending()).isZero();
     }
 
+    /**
+     * A command that expires while queued is never sent, so the leader never numbers it: the
+     * commands after it must be matched by the numbers the leader gives them. (They were numbered
+     * when queued, so after such an expiry every answer went to the command queued before the one
+     * it was for: a release answered with another command's result.)
+     */
+    @Test
+    void aCommandExpiredInTheQueueDoesNotShiftTheAnswersOfTheCommandsAfterIt() throws Exception {
+        ForwardLink link = link(ForwardLink.Limits.defaults());
+        CompletableFuture<Result> first = link.submit(open("a"), false, null, far(), far());
+        assertThat(nextFrame().getCommandsCount()).isEqualTo(1);
+        CompletableFuture<Result> late = link.submit(open("late"), false, null, System.nanoTime(), far());
+        CompletableFuture<Result> b = link.submit(open("b"), false, null, far(), far());
+        CompletableFuture<Result> c = link.submit(open("c"), false, null, far(), far());
+        link.expire(System.nanoTime());
+        assertThat(status(late).getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+
+        send(LinkAnswers.newBuilder().setReceived(1).addAnswers(LinkAnswer.newBuilder().setSeq(0).setResult(
+                ByteString.copyFrom(ForwardLink.encodeResult(new Result.SessionOpened(10, 10_000, false, 1))))).build());
+        LinkFrame second = nextFrame();
+        assertThat(second.getCommandsList()).extracting(ForwardLinkTest::token).containsExactly("b", "c");
+        // The leader numbers what it received: b is its command 1, c its command 2.
+        send(LinkAnswers.newBuilder().setReceived(3)
+                .addAnswers(LinkAnswer.newBuilder().setSeq(2).setResult(ByteString.copyFrom(
+                        ForwardLink.encodeResult(new Result.SessionOpened(12, 10_000, false, 1)))))
+                .addAnswers(LinkAnswer.newBuilder().setSeq(1).setResult(ByteString.copyFrom(
+                        ForwardLink.encodeResult(new Result.SessionOpened(11, 10_000, false, 1))))).build());
+        assertThat(((Result.SessionOpened) TestWaits.get(first)).session()).isEqualTo(10);
+        assertThat(((Result.SessionOpened) TestWaits.get(b)).session()).isEqualTo(11);
+        assertThat(((Result.SessionOpened) TestWaits.get(c)).session()).isEqualTo(12);
+        assertThat(link.pending()).isZero();
+    }
+
     private static Status status(CompletableFuture<Result> f) throws Exception {
         return statusException(f).getStatus();
     }
