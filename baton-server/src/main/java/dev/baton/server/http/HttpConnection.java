@@ -51,7 +51,20 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HttpConnection.class);
     static final int MAX_PIPELINED = 16;
 
-    private enum Phase { IDLE, READING, ANSWERING, WRITING, CLOSED }
+    private enum Phase { IDLE, READING, ANSWERING, WRITING, LINGERING, CLOSED }
+
+    /**
+     * After a refusal, how long the connection keeps reading and dropping what the client still sends
+     * (the rest of an oversized body) before it closes, and how many bytes at most. Closing a socket
+     * with unread bytes resets it, and a client still sending its body then loses the answer (the 413)
+     * that was already on its way; so the door stops sending (FIN) and drains for a while instead:
+     * until the client closes, or {@link #LINGER_QUIET_MS} pass without a byte from it, or
+     * {@link #LINGER_MAX_MS} in all, or {@link #LINGER_BYTES} were dropped (a bound for a client that
+     * would send forever).
+     */
+    static final long LINGER_QUIET_MS = 5_000;
+    static final long LINGER_MAX_MS = 30_000;
+    static final long LINGER_BYTES = 8L << 20;
 
     /**
      * A complete request, its body already released; copied first for the JSON API, the only
@@ -64,6 +77,9 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     private Phase phase = Phase.IDLE;
     private ScheduledFuture<?> timer;
+    /** Bytes dropped while lingering after a refusal, and when the lingering started. */
+    private long lingered;
+    private long lingerSinceNanos;
     /** The JSON API exchange being answered, or null. */
     private ApiExchange exchange;
 
@@ -76,6 +92,19 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext c, Object msg) {
+                if (phase == Phase.LINGERING) {
+                    if (msg instanceof io.netty.buffer.ByteBuf b) {
+                        lingered += b.readableBytes();
+                    }
+                    ReferenceCountUtil.release(msg);
+                    long left = LINGER_MAX_MS - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lingerSinceNanos);
+                    if (lingered > LINGER_BYTES || left <= 0) {
+                        c.close();
+                    } else {
+                        arm(Math.min(LINGER_QUIET_MS, left)); // the client is still sending: wait on
+                    }
+                    return;
+                }
                 if (phase == Phase.IDLE) {
                     phase = Phase.READING;
                     arm(door.config().requestTimeoutMs());
@@ -310,10 +339,15 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
         pipelined.clear();
         phase = Phase.ANSWERING;
         ctx.channel().config().setAutoRead(false);
-        send("POST", r, true);
+        send("POST", r, true, true);
     }
 
     private void send(String method, HttpDoor.Reply r, boolean close) {
+        send(method, r, close, false);
+    }
+
+    /** @param linger after a refusal: the request may still be arriving, so close as {@link #linger} does */
+    private void send(String method, HttpDoor.Reply r, boolean close, boolean linger) {
         if (phase == Phase.CLOSED) {
             return;
         }
@@ -331,6 +365,10 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
         arm(door.config().requestTimeoutMs());
         ctx.writeAndFlush(resp).addListener(f -> {
             cancel();
+            if (f.isSuccess() && close && linger) {
+                linger();
+                return;
+            }
             if (!f.isSuccess() || close) {
                 ctx.close();
                 return;
@@ -346,6 +384,28 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
                 arm(door.config().idleTimeoutMs());
                 ctx.channel().config().setAutoRead(true);
             }
+        });
+    }
+
+    /**
+     * The answer to a refused request is written: stop sending (the client reads the answer, then
+     * the end of the stream), drop whatever it still sends (see {@link #LINGER_QUIET_MS}), then close
+     * (at once if the client closes first).
+     */
+    private void linger() {
+        if (phase == Phase.CLOSED || !(ctx.channel() instanceof io.netty.channel.socket.DuplexChannel d)) {
+            ctx.close();
+            return;
+        }
+        phase = Phase.LINGERING;
+        lingerSinceNanos = System.nanoTime();
+        arm(LINGER_QUIET_MS);
+        d.shutdownOutput().addListener(f -> {
+            if (!f.isSuccess()) {
+                ctx.close();
+                return;
+            }
+            ctx.channel().config().setAutoRead(true);
         });
     }
 
@@ -386,6 +446,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter {
                 door.timedOutResponse.increment();
                 ctx.close();
             }
+            case LINGERING -> ctx.close();
             default -> { }
         }
     }

@@ -309,6 +309,38 @@ class HttpBoundsTest {
         assertThat(call(d, "NOT HTTP AT ALL\r\n\r\n").status()).isEqualTo(400);
     }
 
+    /**
+     * A client that sends its whole oversized body without waiting (as most do without
+     * {@code Expect: 100-continue}) still reads the 413: the door stops sending and drops the rest of
+     * the body for a moment before it closes. A close with the body unread resets the connection, and
+     * the client lost the answer already on its way (the JDK's HTTP client: "header parser received no
+     * bytes").
+     */
+    @Test
+    void aClientStillSendingItsOversizedBodyReadsThe413() throws Exception {
+        HttpDoor d = door(4, 10_000, 60_000, 512, 1024, 64, server::status);
+        try (Socket s = connect(d)) {
+            int length = 1 << 20;
+            write(s, "POST /api/sessions/1/close HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + length + "\r\n\r\n");
+            byte[] chunk = new byte[16 * 1024];
+            java.util.Arrays.fill(chunk, (byte) 'x');
+            OutputStream out = s.getOutputStream();
+            for (int sent = 0; sent < length; sent += chunk.length) {
+                out.write(chunk); // the answer is refused at the declared length: it is on its way meanwhile
+            }
+            out.flush();
+            Answer a = read(s);
+            assertThat(a.status()).isEqualTo(413);
+            assertThat(a.body()).contains("\"error\":\"TOO_LARGE\"");
+            // an orderly end of the answer (FIN), not a reset: the body's unread bytes did not make the
+            // server's close a reset, and the client could go on sending
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+            out.write(chunk);
+            out.flush();
+        }
+    }
+
     /** One handler thread, one queued request: the third request is answered 503 at once, not queued. */
     @Test
     void aFullHandlerPoolAnswers503() throws Exception {
