@@ -1,7 +1,15 @@
 package dev.baton.server.raft;
 
 import com.alipay.remoting.ExtendedNettyChannelHandler;
+import com.alipay.remoting.Protocol;
+import com.alipay.remoting.ProtocolCode;
+import com.alipay.remoting.ProtocolManager;
 import com.alipay.remoting.config.BoltGenericOption;
+import com.alipay.remoting.rpc.RpcConfigs;
+import com.alipay.remoting.rpc.protocol.RpcCommandCode;
+import com.alipay.remoting.rpc.protocol.RpcProtocol;
+import com.alipay.remoting.rpc.protocol.RpcProtocolV2;
+import com.alipay.remoting.rpc.protocol.RpcResponseProcessor;
 import com.alipay.sofa.jraft.option.RpcOptions;
 import com.alipay.sofa.jraft.rpc.RpcClient;
 import com.alipay.sofa.jraft.rpc.impl.BoltRaftRpcFactory;
@@ -10,7 +18,10 @@ import com.alipay.sofa.jraft.util.SPI;
 
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.AbstractExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * SOFAJRaft's bolt transport, with {@link PeerTls} on the RPC client of the nodes that use it.
@@ -21,9 +32,17 @@ import java.util.Map;
  * {@code NodeOptions} before it starts, and this factory puts them on that node's client; a node that
  * registered nothing gets bolt's plain client, as before. Found by SOFAJRaft's service loader (the
  * higher priority wins over its own bolt factory; {@code META-INF/services}).
+ *
+ * <p>It also takes one thread hand-over out of every answer a node receives over bolt (see
+ * {@link #answerOnIoThread()}); {@link BatonBoltRpcServer} takes the hand-overs out of the requests that
+ * replicate the log.
  */
 @SPI(priority = 100)
 public class BatonBoltRpcFactory extends BoltRaftRpcFactory {
+    static {
+        answerOnIoThread();
+    }
+
     private static final Map<RpcOptions, ExtendedNettyChannelHandler> CLIENT_HANDLERS =
             Collections.synchronizedMap(new IdentityHashMap<>());
 
@@ -44,5 +63,71 @@ public class BatonBoltRpcFactory extends BoltRaftRpcFactory {
         }
         return client -> ((BoltRpcClient) client).getRpcClient()
                 .option(BoltGenericOption.EXTENDED_NETTY_CHANNEL_HANDLER, handlers);
+    }
+
+    /**
+     * Bolt hands every answer it reads to a shared pool ({@code Bolt-default-executor}), whose thread
+     * only finds the waiting call and hands the answer on again, to the executor the caller named (for
+     * Raft's answers SOFAJRaft always names one: per follower, in order). This registers bolt's own
+     * answer processor again, with an executor that runs it on the I/O thread that read the answer:
+     * one hand-over less per answer, the caller's executor unchanged. An answer to a caller that named
+     * no executor would then run its callback on the I/O thread; SOFAJRaft names one for every call it
+     * makes and Baton makes none of its own over bolt. Bolt's protocols are JVM-wide, so this is done
+     * once, when SOFAJRaft loads this factory (before any node starts). It also lists read in one go
+     * are handled on the I/O thread, which SOFAJRaft itself asks for as soon as a follower receives
+     * pipelined entries (its {@code ensurePipeline}).
+     */
+    static void answerOnIoThread() {
+        if (System.getProperty(RpcConfigs.DISPATCH_MSG_LIST_IN_DEFAULT_EXECUTOR) == null) {
+            System.setProperty(RpcConfigs.DISPATCH_MSG_LIST_IN_DEFAULT_EXECUTOR, "false");
+        }
+        try {
+            // bolt registers its protocols when its remoting class is first used
+            Class.forName("com.alipay.remoting.rpc.RpcRemoting", true, BatonBoltRpcFactory.class.getClassLoader());
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("bolt is not on the class path", e);
+        }
+        for (ProtocolCode code : List.of(ProtocolCode.fromBytes(RpcProtocol.PROTOCOL_CODE),
+                ProtocolCode.fromBytes(RpcProtocolV2.PROTOCOL_CODE))) {
+            Protocol protocol = ProtocolManager.getProtocol(code);
+            if (protocol != null) {
+                protocol.getCommandHandler().registerProcessor(RpcCommandCode.RPC_RESPONSE,
+                        new RpcResponseProcessor(CallerRuns.INSTANCE));
+            }
+        }
+    }
+
+    /** Runs each task at once on the thread that hands it over. */
+    static final class CallerRuns extends AbstractExecutorService {
+        static final CallerRuns INSTANCE = new CallerRuns();
+
+        @Override
+        public void execute(Runnable task) {
+            task.run();
+        }
+
+        @Override
+        public void shutdown() {
+        }
+
+        @Override
+        public List<Runnable> shutdownNow() {
+            return List.of();
+        }
+
+        @Override
+        public boolean isShutdown() {
+            return false;
+        }
+
+        @Override
+        public boolean isTerminated() {
+            return false;
+        }
+
+        @Override
+        public boolean awaitTermination(long timeout, TimeUnit unit) {
+            return false;
+        }
     }
 }

@@ -17,7 +17,6 @@ import com.alipay.sofa.jraft.option.NodeOptions;
 import com.alipay.sofa.jraft.option.RaftOptions;
 import com.alipay.sofa.jraft.rpc.RaftRpcServerFactory;
 import com.alipay.sofa.jraft.rpc.RpcServer;
-import com.alipay.sofa.jraft.rpc.impl.BoltRpcServer;
 import com.alipay.sofa.jraft.storage.impl.RocksDBLogStorage;
 import com.alipay.sofa.jraft.util.StorageOptionsFactory;
 import dev.baton.core.command.Command;
@@ -336,7 +335,7 @@ public final class BatonNode implements AutoCloseable {
             BatonBoltRpcFactory.register(no, peerTls.clientHandlers()); // SOFAJRaft builds the client from `no`
             nodeOptions = no;
         }
-        RpcServer rpc = new BoltRpcServer(bolt);
+        RpcServer rpc = new BatonBoltRpcServer(bolt); // entries and heartbeats handled on the I/O thread
         RaftRpcServerFactory.addRaftRequestProcessors(rpc, raftRpcExecutor, cliRpcExecutor);
 
         RaftGroupService s = new RaftGroupService(options.groupId(), self, no, rpc);
