@@ -3,6 +3,7 @@ package dev.baton.server.node;
 import dev.baton.core.command.Command;
 import dev.baton.core.command.Result;
 import dev.baton.server.raft.BatonNode;
+import dev.baton.server.testing.ManualTimer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -12,12 +13,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.Delayed;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -92,93 +87,5 @@ class NodeDutiesTest {
         clusterTime[0] = deadline + 1; // the tick comes when the deadline has passed: expire, look again soon
         timer.runLast();
         assertThat(timer.lastDelayMs()).isEqualTo(NodeDuties.WAIT_TICK_MS);
-    }
-
-    /** Records what is scheduled; runs a task only when the test says so. */
-    private static final class ManualTimer extends ScheduledThreadPoolExecutor {
-        final List<Task> tasks = new ArrayList<>();
-
-        ManualTimer() {
-            super(1);
-        }
-
-        @Override
-        public synchronized ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
-            Task t = new Task(command, unit.toMillis(delay));
-            tasks.add(t);
-            return t;
-        }
-
-        @Override
-        public synchronized ScheduledFuture<?> scheduleWithFixedDelay(Runnable command, long initialDelay, long delay,
-                                                                    TimeUnit unit) {
-            Task t = new Task(command, -1); // the announce job: never run here
-            tasks.add(t);
-            return t;
-        }
-
-        synchronized Task last() {
-            for (int i = tasks.size() - 1; i >= 0; i--) {
-                if (tasks.get(i).delayMs >= 0) {
-                    return tasks.get(i);
-                }
-            }
-            throw new AssertionError("nothing scheduled");
-        }
-
-        long lastDelayMs() {
-            return last().delayMs;
-        }
-
-        void runLast() {
-            last().command.run();
-        }
-
-        static final class Task implements ScheduledFuture<Object> {
-            final Runnable command;
-            final long delayMs;
-            volatile boolean cancelled;
-
-            Task(Runnable command, long delayMs) {
-                this.command = command;
-                this.delayMs = delayMs;
-            }
-
-            @Override
-            public long getDelay(TimeUnit unit) {
-                return unit.convert(delayMs, TimeUnit.MILLISECONDS);
-            }
-
-            @Override
-            public int compareTo(Delayed o) {
-                return Long.compare(getDelay(TimeUnit.MILLISECONDS), o.getDelay(TimeUnit.MILLISECONDS));
-            }
-
-            @Override
-            public boolean cancel(boolean mayInterruptIfRunning) {
-                cancelled = true;
-                return true;
-            }
-
-            @Override
-            public boolean isCancelled() {
-                return cancelled;
-            }
-
-            @Override
-            public boolean isDone() {
-                return cancelled;
-            }
-
-            @Override
-            public Object get() {
-                return null;
-            }
-
-            @Override
-            public Object get(long timeout, TimeUnit unit) {
-                return null;
-            }
-        }
     }
 }
