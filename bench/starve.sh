@@ -8,6 +8,8 @@
 # Example (found the forwarding link's numbering bug, docs/benchmark-history.md):
 #   bench/starve.sh --contenders baton3-java --cells 64x1000x1 --connect per-pair --reps 3 --duration-s 20 --prewarm-s 30
 # Needs root (or CAP_SYS_NICE) for the negative nice value; without it the hogs run at nice 0.
+# Name one contender per run: the loops run until the whole run ends, so a later contender would
+# start starved (a 3-node Baton then does not elect within the load generator's 60 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOGS=${HOGS:-6}; DELAY=${DELAY:-40}
