@@ -73,9 +73,10 @@ public class BatonBoltRpcFactory extends BoltRaftRpcFactory {
      * one hand-over less per answer, the caller's executor unchanged. An answer to a caller that named
      * no executor would then run its callback on the I/O thread; SOFAJRaft names one for every call it
      * makes and Baton makes none of its own over bolt. Bolt's protocols are JVM-wide, so this is done
-     * once, when SOFAJRaft loads this factory (before any node starts). It also lists read in one go
-     * are handled on the I/O thread, which SOFAJRaft itself asks for as soon as a follower receives
-     * pipelined entries (its {@code ensurePipeline}).
+     * once, when SOFAJRaft loads this factory (before any node starts). It also keeps the messages
+     * bolt decodes from one read on the I/O thread instead of handing the whole batch to that pool
+     * first, which SOFAJRaft itself asks for as soon as a follower receives pipelined entries (its
+     * {@code ensurePipeline}).
      */
     static void answerOnIoThread() {
         if (System.getProperty(RpcConfigs.DISPATCH_MSG_LIST_IN_DEFAULT_EXECUTOR) == null) {
