@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>It also takes one thread hand-over out of every answer a node receives over bolt (see
  * {@link #answerOnIoThread()}); {@link BatonBoltRpcServer} takes the hand-overs out of the requests that
- * replicate the log.
+ * replicate the log; and its clients time their calls without bolt's 10 ms timer wheel
+ * ({@link EventLoopTimeoutRpcClient}).
  */
 @SPI(priority = 100)
 public class BatonBoltRpcFactory extends BoltRaftRpcFactory {
@@ -53,6 +54,16 @@ public class BatonBoltRpcFactory extends BoltRaftRpcFactory {
 
     static void unregister(RpcOptions options) {
         CLIENT_HANDLERS.remove(options);
+    }
+
+    /** Bolt's client with its calls timed on their connections' event loops ({@link EventLoopTimeoutRpcClient}). */
+    @Override
+    public RpcClient createRpcClient(ConfigHelper<RpcClient> helper) {
+        RpcClient client = new BoltRpcClient(new EventLoopTimeoutRpcClient());
+        if (helper != null) {
+            helper.config(client);
+        }
+        return client;
     }
 
     @Override
