@@ -39,9 +39,22 @@ import java.util.concurrent.atomic.AtomicLong;
  * stream with UNAVAILABLE and the leader hint (a forwarded write is never forwarded again).
  *
  * <h2>Batched answers</h2>
- * Answers are queued per link as their commands complete (an entry's commands complete together on
- * the apply thread) and sent by one {@code baton-forward-answers} thread, everything queued in one
- * message: the hand-off is what lets the answers that completed together leave together.
+ * Answers are queued per link as their commands complete. Most complete on the apply thread, an
+ * entry's commands together: the apply thread sends everything queued on the link in one message
+ * once it has applied the batch of entries it is on ({@link dev.baton.server.raft.BatonNode#runAfterApplyBatch}),
+ * so the answers that completed together leave together, without a hand-over. Answers that complete
+ * elsewhere (a failure, a wait's outcome) are sent by one {@code baton-forward-answers} thread. Either
+ * takes the stream's lock, then everything queued in order: a wait's outcome never overtakes the
+ * result it follows.
+ *
+ * <h2>Acknowledgements</h2>
+ * A frame is acknowledged by the transport's thread that took it, right after its commands are
+ * submitted, and not through the answers thread: the follower sends its next frame only on that
+ * acknowledgement, so a hand-over there would delay every follower's next frame and wake two threads
+ * (the answers thread, then the transport's to write) per frame. Messages on a link are written one at
+ * a time (under the stream's lock); an acknowledgement may overtake an answers message that
+ * acknowledged less, which the follower takes as it comes (it counts the frames acknowledged by the
+ * highest number seen).
  */
 public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBase implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ForwardLinkService.class);
@@ -51,20 +64,26 @@ public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBas
     private final Router router;
     private final WaitingWrites waits;
     private final AtomicLong refusedCommands;
-    private final ExecutorService answers = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "baton-forward-answers");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService answers;
 
     /**
      * @param waits           watches the waits whose outcome a follower asked for
      * @param refusedCommands counts leader-only commands refused (as {@code Forward} does)
      */
     public ForwardLinkService(Router router, WaitingWrites waits, AtomicLong refusedCommands) {
+        this(router, waits, refusedCommands, Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "baton-forward-answers");
+            t.setDaemon(true);
+            return t;
+        }));
+    }
+
+    /** With the executor that sends the answers (one thread: a link's messages stay in order); for tests. */
+    ForwardLinkService(Router router, WaitingWrites waits, AtomicLong refusedCommands, ExecutorService answers) {
         this.router = router;
         this.waits = waits;
         this.refusedCommands = refusedCommands;
+        this.answers = answers;
     }
 
     @Override
@@ -82,9 +101,11 @@ public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBas
         private final ServerCallStreamObserver<LinkAnswers> out; // used under its own lock
         private final ConcurrentLinkedQueue<LinkAnswer> outbox = new ConcurrentLinkedQueue<>();
         private final AtomicBoolean flushQueued = new AtomicBoolean();
+        /** The apply thread's flush after a batch (one instance: asked for once per batch however many answers). */
+        private final Runnable flushAfterBatch = this::flush;
         /** Commands taken from the stream so far (numbers the next frame's commands). */
         private volatile long received;
-        private long acknowledged; // on the answers thread
+        private long acknowledged; // guarded by out
         private volatile boolean finished;
 
         Link(ServerCallStreamObserver<LinkAnswers> out) {
@@ -142,14 +163,40 @@ public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBas
                 WaitingWrites.Watch w = watches.get(j);
                 results.get(j).whenComplete((r, t) -> answered(seq, w, r, t));
             }
-            flushSoon();
+            if (outbox.isEmpty()) {
+                acknowledge();
+            } else {
+                flushSoon(); // the acknowledgement goes with the answers queued (refusals, answers already in)
+            }
+        }
+
+        /** Sends the acknowledgement of every frame taken, on the calling (transport's) thread. */
+        private void acknowledge() {
+            synchronized (out) {
+                long took = received;
+                if (finished || took <= acknowledged) {
+                    return;
+                }
+                acknowledged = took;
+                send(LinkAnswers.newBuilder().setReceived(took).setAppliedIndex(router.node().appliedDataIndex()));
+            }
+        }
+
+        /** Writes one message (the caller holds the stream's lock and checked {@code finished}). */
+        private void send(LinkAnswers.Builder message) {
+            try {
+                out.onNext(message.build());
+            } catch (RuntimeException e) {
+                finished = true;
+                LOG.debug("Forwarding link closed while answering", e);
+            }
         }
 
         private void answered(long seq, WaitingWrites.Watch w, Result r, Throwable t) {
             CompletableFuture<Result> outcome = w == null ? null : w.answered(r, t);
             if (t != null) {
                 outbox.add(error(seq, ApiErrors.toStatus(t, null)));
-                flushSoon();
+                answerSoon();
                 return;
             }
             outbox.add(LinkAnswer.newBuilder().setSeq(seq)
@@ -165,55 +212,59 @@ public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBas
                         a.setKind(LinkAnswer.Kind.NO_OUTCOME);
                     }
                     outbox.add(a.build());
-                    flushSoon();
+                    answerSoon();
                 });
             }
-            flushSoon();
+            answerSoon();
+        }
+
+        /** Sends what is queued: after the batch when on the apply thread, else through the answers thread. */
+        private void answerSoon() {
+            if (!router.node().runAfterApplyBatch(flushAfterBatch)) {
+                flushSoon();
+            }
         }
 
         private void flushSoon() {
             if (flushQueued.compareAndSet(false, true)) {
                 try {
-                    answers.execute(this::flush);
+                    answers.execute(() -> {
+                        flushQueued.set(false);
+                        flush();
+                    });
                 } catch (RuntimeException e) { // shutting down
                     flushQueued.set(false);
                 }
             }
         }
 
-        /** Sends every queued answer and the acknowledgement of every frame taken (on the answers thread). */
+        /**
+         * Sends every queued answer and the acknowledgement of every frame taken (on the apply thread
+         * after a batch, or on the answers thread). Drains the queue under the stream's lock, so two
+         * senders never reorder it.
+         */
         private void flush() {
-            flushQueued.set(false);
-            if (finished) {
-                outbox.clear();
-                return;
-            }
-            do {
-                long took = received;
-                LinkAnswers.Builder b = LinkAnswers.newBuilder();
-                LinkAnswer a;
-                while (b.getAnswersCount() < MAX_ANSWERS_PER_MESSAGE && (a = outbox.poll()) != null) {
-                    b.addAnswers(a);
-                }
-                if (b.getAnswersCount() == 0 && took == acknowledged) {
+            synchronized (out) {
+                if (finished) {
+                    outbox.clear();
                     return;
                 }
-                acknowledged = took;
-                // Read after the answers' commands applied: at least every answered command's entry.
-                b.setReceived(took).setAppliedIndex(router.node().appliedDataIndex());
-                synchronized (out) {
-                    if (finished) {
+                do {
+                    long took = received;
+                    LinkAnswers.Builder b = LinkAnswers.newBuilder();
+                    LinkAnswer a;
+                    while (b.getAnswersCount() < MAX_ANSWERS_PER_MESSAGE && (a = outbox.poll()) != null) {
+                        b.addAnswers(a);
+                    }
+                    if (b.getAnswersCount() == 0 && took <= acknowledged) {
                         return;
                     }
-                    try {
-                        out.onNext(b.build());
-                    } catch (RuntimeException e) {
-                        finished = true;
-                        LOG.debug("Forwarding link closed while answering", e);
-                        return;
-                    }
-                }
-            } while (!outbox.isEmpty());
+                    acknowledged = Math.max(acknowledged, took);
+                    // Read after the answers' commands applied: at least every answered command's entry.
+                    b.setReceived(took).setAppliedIndex(router.node().appliedDataIndex());
+                    send(b);
+                } while (!finished && !outbox.isEmpty());
+            }
         }
 
         private void end(StatusRuntimeException why) {

@@ -964,6 +964,16 @@ public final class BatonNode implements AutoCloseable {
     }
 
     /**
+     * Called on the apply thread while it applies a batch of entries (a proposer's callback): runs
+     * {@code task} there once the batch is done, once however often the same instance is given, and
+     * answers true. Any other caller gets false and nothing is queued. For work many commands of a
+     * batch produce that is best done once per batch, on the thread already running.
+     */
+    public boolean runAfterApplyBatch(Runnable task) {
+        return fsm.runAfterThisBatch(task);
+    }
+
+    /**
      * Completes once this node has applied the entry at {@code index}, on the apply thread right after
      * that entry's effects went to the {@link EffectListener} (at once if already applied). A front
      * door that learns a result from the leader waits for this before answering, so its client sees

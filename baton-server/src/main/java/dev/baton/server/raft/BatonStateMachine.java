@@ -112,6 +112,13 @@ public final class BatonStateMachine extends StateMachineAdapter {
     private volatile long appliedIndex;
     /** Futures waiting for {@link #appliedIndex} to reach their key; guarded by itself. */
     private final TreeMap<Long, List<CompletableFuture<Void>>> appliedWatchers = new TreeMap<>();
+    /**
+     * The thread inside {@link #onApply} now, null between batches. Only ever compared with the
+     * reader's own thread, which sees its own writes: no other visibility needed.
+     */
+    private Thread applying;
+    /** Tasks to run when the batch being applied is done ({@link #runAfterThisBatch}); apply thread only. */
+    private final ArrayList<Runnable> afterBatch = new ArrayList<>();
 
     /** Exit status of a {@code baton server} whose replica cannot apply an entry (sysexits' EX_SOFTWARE). */
     public static final int EXIT_APPLY_FAILED = 70;
@@ -160,8 +167,55 @@ public final class BatonStateMachine extends StateMachineAdapter {
 
     // ---- applying ------------------------------------------------------------------------------
 
+    /**
+     * Runs {@code task} on the apply thread once the batch of entries it is applying is done (every
+     * entry's closure ran, so every proposer's future completed), once however often it is asked for
+     * in the batch (the same instance). Only the apply thread inside a batch can ask (a proposer's
+     * callback, say): it gets true; any other thread, or the apply thread between batches, gets false
+     * and nothing is queued. What it is for: work that many commands of a batch produce, done once per
+     * batch on the thread that already runs, instead of a hand-over to another thread per command.
+     * A task that throws an exception is logged and the others still run.
+     */
+    boolean runAfterThisBatch(Runnable task) {
+        if (applying != Thread.currentThread()) {
+            return false;
+        }
+        for (Runnable r : afterBatch) {
+            if (r == task) {
+                return true;
+            }
+        }
+        afterBatch.add(task);
+        return true;
+    }
+
     @Override
     public void onApply(Iterator it) {
+        applying = Thread.currentThread();
+        try {
+            applyBatch(it);
+        } finally {
+            applying = null;
+            runAfterBatch();
+        }
+    }
+
+    private void runAfterBatch() {
+        if (afterBatch.isEmpty()) {
+            return;
+        }
+        Runnable[] tasks = afterBatch.toArray(new Runnable[0]);
+        afterBatch.clear();
+        for (Runnable task : tasks) {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                LOG.warn("a task after an applied batch failed", e);
+            }
+        }
+    }
+
+    private void applyBatch(Iterator it) {
         List<Entry> entries = new ArrayList<>();
         List<Closure> closures = new ArrayList<>();
         RaftEntryCodec.UnreadableEntryException unreadable = null;

@@ -192,6 +192,32 @@ class BatonStateMachineTest {
     }
 
     @Test
+    void tasksAskedForByClosuresRunOnceAfterTheWholeBatchAndOnlyTheApplyThreadCanAsk() {
+        BatonStateMachine fsm = new BatonStateMachine(new CountingSm(), (index, effects) -> {}, "t");
+        List<String> order = new ArrayList<>();
+        Runnable afterBatch = () -> order.add("after the batch, applied " + fsm.appliedIndex());
+        assertThat(fsm.runAfterThisBatch(afterBatch)).as("outside a batch").isFalse();
+        ProposalClosure first = closure();
+        ProposalClosure second = closure();
+        List<Boolean> asked = new ArrayList<>();
+        for (ProposalClosure c : List.of(first, second)) {
+            c.future().whenComplete((r, t) -> {
+                order.add("closure");
+                asked.add(fsm.runAfterThisBatch(afterBatch));
+            });
+        }
+        fsm.onApply(new ScriptedIterator(List.of(
+                new Item(1, data(1, new Command.OpenSession(null, 10_000)), first),
+                new Item(2, data(2, new Command.OpenSession(null, 10_000)), second))));
+
+        assertThat(asked).containsExactly(true, true);
+        assertThat(order).containsExactly("closure", "closure", "after the batch, applied 2");
+        assertThat(fsm.runAfterThisBatch(afterBatch)).as("after the batch").isFalse();
+        fsm.onApply(new ScriptedIterator(List.of(new Item(3, data(3, new Command.OpenSession(null, 10_000)), null))));
+        assertThat(order).as("nothing left over for the next batch").hasSize(3);
+    }
+
+    @Test
     void tellsTheStampObserverEachNewHighestStampOncePerRun() {
         BatonStateMachine fsm = new BatonStateMachine(new CountingSm(), EffectListener.NONE, "t");
         List<Long> seen = new ArrayList<>();
