@@ -62,8 +62,10 @@ final class CliTls {
     /** The client builder with these options: its channels are {@link #channelBuilder}'s. */
     BatonClient.Builder apply(BatonClient.Builder b) {
         ChannelCredentials credentials = credentials();
+        // Not directExecutor, unlike the client's own Netty channels: OkHttp runs a direct executor's
+        // callbacks while holding its stream's lock, which the client's own sends need too; a stream
+        // that ended as another thread started it deadlocked a CLI command that way.
         return b.channelFactory(address -> channelBuilder(address, credentials)
-                .directExecutor() // as the client's own channels: its continuations never block
                 .maxInboundMessageSize(256 << 20)
                 .build());
     }

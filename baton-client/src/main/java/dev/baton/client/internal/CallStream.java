@@ -21,6 +21,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One endpoint's channel as the {@link Invoker} sees it: calls of the methods with a stream form
@@ -57,8 +58,15 @@ final class CallStream extends Channel {
     private final ScheduledExecutorService timer;
     private final String address;
     private final AtomicLong ids = new AtomicLong();
+    /** Held while a new stream is made and started (one at a time); never taken by gRPC's callbacks. */
     private final Object lock = new Object();
-    private Link link; // guarded by lock
+    /**
+     * The stream new calls go to. Set under {@link #lock}; cleared by compare-and-set without it, because
+     * a stream can end ({@code onClose}, which gRPC's OkHttp transport calls while holding its lock on a
+     * channel with a direct executor) while another thread, holding {@link #lock}, starts a stream on
+     * that same transport: taking {@link #lock} in {@code onClose} deadlocked the two (a CLI command hung).
+     */
+    private final AtomicReference<Link> link = new AtomicReference<>();
     private volatile boolean unsupported;
     private volatile boolean shutdown;
     private final AtomicLong streamsOpened = new AtomicLong();
@@ -98,11 +106,7 @@ final class CallStream extends Channel {
     /** Ends the stream: its calls in flight fail with UNAVAILABLE (the client is closing; nothing retries them). */
     public void shutdown() {
         shutdown = true;
-        Link l;
-        synchronized (lock) {
-            l = link;
-            link = null;
-        }
+        Link l = link.getAndSet(null);
         if (l != null) {
             l.call.cancel("the Baton client is closing", null);
         }
@@ -110,10 +114,7 @@ final class CallStream extends Channel {
 
     /** Breaks the current stream as a network failure would (for tests). */
     public void breakForTest() {
-        Link l;
-        synchronized (lock) {
-            l = link;
-        }
+        Link l = link.get();
         if (l != null) {
             l.call.cancel("broken for a test", null);
         }
@@ -124,7 +125,7 @@ final class CallStream extends Channel {
         Link old = null;
         Link l;
         synchronized (lock) {
-            l = link;
+            l = link.get();
             if (l != null && !l.closedForSending() && System.nanoTime() - l.openedAtNanos < MAX_AGE_NANOS) {
                 return l;
             }
@@ -132,7 +133,7 @@ final class CallStream extends Channel {
                 old = l;
             }
             l = new Link();
-            link = l;
+            link.set(l);
             l.start(); // asks a token supplier; starting a call does not block
         }
         if (old != null) {
@@ -143,11 +144,7 @@ final class CallStream extends Channel {
 
     /** New calls go to a new stream; {@code l} ends when its last call is answered. */
     private void replace(Link l) {
-        synchronized (lock) {
-            if (link == l) {
-                link = null;
-            }
-        }
+        link.compareAndSet(l, null);
         l.retire();
     }
 
@@ -300,11 +297,7 @@ final class CallStream extends Channel {
             synchronized (this) {
                 ended = true;
             }
-            synchronized (lock) {
-                if (link == this) {
-                    link = null;
-                }
-            }
+            link.compareAndSet(this, null); // not under lock: see the field
             List<StreamedCall<?, ?>> calls = List.copyOf(pending.values());
             pending.clear();
             if (status.getCode() == Status.Code.UNIMPLEMENTED && !shutdown) {

@@ -179,7 +179,9 @@ class LineClusterTest {
                     for (int i = 0; i < 80 && problems.isEmpty(); i++) {
                         int k = rnd.nextInt(2);
                         boolean any = rnd.nextInt(4) == 0;
-                        String acq = (any ? "ACQ4ANY" : "ACQ4ME") + " churn" + k + " 1 100 30";
+                        // A wait shorter than the client's read timeout (30 s): a slot held too long shows
+                        // as "-> TIMEOUT", not as a read that gave up at the moment the reply was due.
+                        String acq = (any ? "ACQ4ANY" : "ACQ4ME") + " churn" + k + " 1 100 20";
                         try (LineClient lc = new LineClient(port)) {
                             if (rnd.nextInt(5) == 0) {
                                 lc.send(acq); // and gone, waiting or granted: the session must be closed
