@@ -15,6 +15,7 @@ import io.grpc.Status;
 import java.lang.System.Logger.Level;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -188,11 +189,26 @@ final class CallStream extends Channel {
         }
     }
 
-    /** One {@code Calls/Stream} call. */
+    /**
+     * One {@code Calls/Stream} call.
+     *
+     * <h2>No lock held while calling into the transport</h2>
+     * A {@link ClientCall} takes one caller at a time, so everything that calls into {@link #call}
+     * ({@code sendMessage}, {@code halfClose}, {@code request}) goes through {@link #outbound} and is
+     * run, in order, by whichever thread finds nobody else draining it ({@link #drain}); the link's
+     * monitor guards only its flags and is never held across a call into the transport. The reason is
+     * the transports that call back while holding their own lock (gRPC's OkHttp transport on a channel
+     * with a direct executor, which a client's {@code channelFactory} may build): a callback here
+     * ({@code onMessage}, {@code onClose}) that waited for a lock held by a thread waiting for the
+     * transport's lock would deadlock the two.
+     */
     private final class Link {
         final ClientCall<CallRequest, CallReply> call = transport.newCall(CallsGrpc.getStreamMethod(), CallOptions.DEFAULT);
         final ConcurrentHashMap<Long, StreamedCall<?, ?>> pending = new ConcurrentHashMap<>();
         final long openedAtNanos = System.nanoTime();
+        /** Calls into {@link #call} not made yet, in the order decided under the monitor. */
+        private final ConcurrentLinkedQueue<Runnable> outbound = new ConcurrentLinkedQueue<>();
+        private final AtomicBoolean draining = new AtomicBoolean();
         // guarded by this
         private boolean ended;
         private boolean halfClosed;
@@ -208,7 +224,8 @@ final class CallStream extends Channel {
                         if (c != null) {
                             c.answer(reply);
                         }
-                        call.request(1);
+                        outbound.add(() -> call.request(1));
+                        drain();
                         halfCloseIfRetiredAndIdle();
                     }
 
@@ -227,6 +244,26 @@ final class CallStream extends Channel {
             }
         }
 
+        /** Makes the calls into the transport queued so far, unless another thread is making them. */
+        private void drain() {
+            while (!outbound.isEmpty() && draining.compareAndSet(false, true)) {
+                try {
+                    Runnable op;
+                    while ((op = outbound.poll()) != null) {
+                        try {
+                            op.run();
+                        } catch (RuntimeException e) {
+                            // The stream is over (cancelled, say): its onClose fails the calls in flight.
+                            LOG.log(Level.DEBUG, "A call into the call stream to " + address + " failed", e);
+                            call.cancel("the call stream failed", e);
+                        }
+                    }
+                } finally {
+                    draining.set(false);
+                }
+            }
+        }
+
         synchronized boolean closedForSending() {
             return ended || halfClosed || retiring;
         }
@@ -235,15 +272,16 @@ final class CallStream extends Channel {
         boolean send(StreamedCall<?, ?> c, CallRequest request) {
             pending.put(c.id, c);
             c.link = this;
+            boolean queued = false;
             synchronized (this) {
                 if (!ended && !halfClosed) {
-                    try {
-                        call.sendMessage(request);
-                        return true;
-                    } catch (RuntimeException e) {
-                        LOG.log(Level.DEBUG, "Sending on the call stream to " + address + " failed", e);
-                    }
+                    outbound.add(() -> call.sendMessage(request));
+                    queued = true;
                 }
+            }
+            if (queued) {
+                drain();
+                return true;
             }
             pending.remove(c.id, c);
             c.link = null;
@@ -256,14 +294,11 @@ final class CallStream extends Channel {
             }
             synchronized (this) {
                 if (!ended && !halfClosed) {
-                    try {
-                        call.sendMessage(CallRequest.newBuilder().setCallId(id)
-                                .setCancel(CancelCall.getDefaultInstance()).build());
-                    } catch (RuntimeException e) {
-                        LOG.log(Level.DEBUG, "Cancelling on the call stream to " + address + " failed", e);
-                    }
+                    outbound.add(() -> call.sendMessage(CallRequest.newBuilder().setCallId(id)
+                            .setCancel(CancelCall.getDefaultInstance()).build()));
                 }
             }
+            drain();
             halfCloseIfRetiredAndIdle();
         }
 
@@ -285,12 +320,9 @@ final class CallStream extends Channel {
                     return;
                 }
                 halfClosed = true;
-                try {
-                    call.halfClose();
-                } catch (RuntimeException e) {
-                    call.cancel("retired", e);
-                }
+                outbound.add(call::halfClose); // after every message queued before it
             }
+            drain();
         }
 
         private void ended(Status status, Metadata trailers) {
