@@ -40,6 +40,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongFunction;
 
 /**
  * The PoolCounter front door: poolcounterd's line protocol (described in docs/design.md) on port 7531,
@@ -663,7 +664,8 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
      * order relative to the answers of its own commands (which also pass through the apply thread).
      */
     public void onEffects(List<Effect> effects) {
-        if (bySession.isEmpty() && opening.isEmpty() && shelf.size() == 0) {
+        // opening before bySession: see connectionOf (a session enters bySession before it leaves opening)
+        if (opening.isEmpty() && bySession.isEmpty() && shelf.size() == 0) {
             return;
         }
         for (Effect e : effects) {
@@ -675,10 +677,7 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
             } else {
                 continue;
             }
-            LineConnection c = bySession.get(s);
-            if (c == null && !opening.isEmpty()) {
-                c = openedJustNow(s);
-            }
+            LineConnection c = connectionOf(s, bySession, opening, this::tokenOf);
             try {
                 if (c != null) {
                     c.effect(e);
@@ -695,14 +694,37 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
     }
 
     /**
-     * The connection whose session {@code s} was opened by an entry applied a moment ago, if it is
-     * still opening: its token is read from the state this (apply) thread has just updated. Not
-     * registered here: the connection does that when the answer reaches it (sessions in
-     * {@link #bySession} are kept alive, and a connection that went meanwhile must not be).
+     * The connection an effect for session {@code s} goes to, on the apply thread: the one registered
+     * with the session, else the one still opening it (its token read from the state this thread has
+     * just updated; the connection registers the session itself when the answer reaches it, since
+     * sessions in {@code bySession} are kept alive and a connection that went meanwhile must not be),
+     * else null.
+     * <p>
+     * The connection's thread registers a session by putting it in {@code bySession}, then removing
+     * it from {@code opening}, and may do so between this thread's two lookups: missed in the first
+     * (not put yet) and in the second (removed already). So a miss in {@code opening} looks in
+     * {@code bySession} once more, where the session then is. Without that second look, the outcome of
+     * a connection's first acquire, when its wait ended in the entry right after the open, was
+     * dropped: the client heard nothing until the wait was reconciled, its timeout plus 3 s later,
+     * while its session held the slot.
      */
-    private LineConnection openedJustNow(long s) {
-        String token = router.node().readLocal(new Query.GetSessionToken(s));
-        return token == null ? null : opening.get(token);
+    static <C> C connectionOf(long s, Map<Long, C> bySession, Map<String, C> opening, LongFunction<String> tokenOf) {
+        C c = bySession.get(s);
+        if (c != null) {
+            return c;
+        }
+        if (!opening.isEmpty()) {
+            String token = tokenOf.apply(s);
+            c = token == null ? null : opening.get(token);
+            if (c != null) {
+                return c;
+            }
+        }
+        return bySession.get(s);
+    }
+
+    private String tokenOf(long session) {
+        return router.node().readLocal(new Query.GetSessionToken(session));
     }
 
     private void keepAlive() {
