@@ -15,7 +15,6 @@ import dev.baton.core.command.CommandCodec;
 import dev.baton.core.command.Result;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.Status;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
@@ -29,7 +28,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -87,23 +85,9 @@ class ForwardLinkAcknowledgementTest {
         server = InProcessServerBuilder.forName(name).directExecutor().addService(links).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
 
-        BlockingQueue<Object> received = new LinkedBlockingQueue<>();
-        StreamObserver<LinkFrame> frames = ForwardLinkGrpc.newStub(channel).link(new StreamObserver<>() {
-            @Override
-            public void onNext(LinkAnswers a) {
-                received.add(a);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                received.add(Status.fromThrowable(t));
-            }
-
-            @Override
-            public void onCompleted() {
-                received.add(Status.OK);
-            }
-        });
+        RawLink.Stream link = RawLink.open(ForwardLinkGrpc.newStub(channel));
+        StreamObserver<LinkFrame> frames = link.frames();
+        BlockingQueue<Object> received = link.events();
         byte[] open = CommandCodec.encodeChecked(new Command.OpenSession(null, 60_000));
         frames.onNext(LinkFrame.newBuilder().addCommands(ByteString.copyFrom(open)).build());
 

@@ -29,14 +29,16 @@ final class RawLink {
         }
     }
 
+    /**
+     * An open link: where frames go, and what came back in order (each {@link LinkAnswers} message,
+     * then the {@link Status} that ended the stream: {@code OK} if the leader completed it).
+     */
+    record Stream(StreamObserver<LinkFrame> frames, BlockingQueue<Object> events) {}
+
     private RawLink() {}
 
-    /** Sends {@code commands} in one frame; {@code secret} null sends no cluster secret at all. */
-    static Outcome send(Channel channel, ClientInterceptor secret, List<byte[]> commands) throws InterruptedException {
-        var stub = ForwardLinkGrpc.newStub(channel);
-        if (secret != null) {
-            stub = stub.withInterceptors(secret);
-        }
+    /** Opens a link on {@code stub} (with whatever interceptors it carries). */
+    static Stream open(ForwardLinkGrpc.ForwardLinkStub stub) {
         BlockingQueue<Object> events = new LinkedBlockingQueue<>();
         StreamObserver<LinkFrame> frames = stub.link(new StreamObserver<>() {
             @Override
@@ -54,6 +56,18 @@ final class RawLink {
                 events.add(Status.OK.withDescription("the leader ended the stream"));
             }
         });
+        return new Stream(frames, events);
+    }
+
+    /** Sends {@code commands} in one frame; {@code secret} null sends no cluster secret at all. */
+    static Outcome send(Channel channel, ClientInterceptor secret, List<byte[]> commands) throws InterruptedException {
+        var stub = ForwardLinkGrpc.newStub(channel);
+        if (secret != null) {
+            stub = stub.withInterceptors(secret);
+        }
+        Stream link = open(stub);
+        StreamObserver<LinkFrame> frames = link.frames();
+        BlockingQueue<Object> events = link.events();
         LinkFrame.Builder frame = LinkFrame.newBuilder();
         commands.forEach(c -> frame.addCommands(ByteString.copyFrom(c)));
         frames.onNext(frame.build());
