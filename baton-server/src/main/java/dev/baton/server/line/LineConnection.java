@@ -55,7 +55,10 @@ import java.util.function.Consumer;
  * Writes are retried with the same request id while there is no leader or it cannot be reached, for
  * up to {@link #RETRY_FOR_MS}; then the client gets {@code ERROR UNAVAILABLE} and the connection is
  * closed (the outcome of the last command is unknown, and closing the session is the only way not to
- * leave a slot held that the client does not know about). If the session ends under a live
+ * leave a slot held that the client does not know about). A connection closed while its first
+ * acquire, which opens its session, is in flight sees the open through (retried like any write, as
+ * opens by token are idempotent) and closes the session it answers, rather than leave it, and
+ * whatever slot it got, to its lease. If the session ends under a live
  * connection (its lease expired while this node was cut off), the client gets
  * {@code ERROR SESSION_LOST} and the connection is closed, as a poolcounterd restart would.
  *
@@ -664,7 +667,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     private void write(Command.ClientCommand c, long startNanos, Consumer<Result> onResult, Consumer<Throwable> onFailure) {
         CompletableFuture<Result> f;
         try {
-            f = send(c);
+            f = door.intercepted(c, send(c));
         } catch (RuntimeException e) { // e.g. the node is shutting down
             f = CompletableFuture.failedFuture(e);
         }
@@ -681,13 +684,19 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
                 return;
             }
             boolean isClose = c instanceof Command.CloseSession;
-            if (closed && !isClose) {
+            // The open of a session the connection has not learnt yet: the close proposed by
+            // channelInactive knows no session to close, so if the open applied, only its answer can
+            // tell which (the retry of an open by token answers the same session, then closed above).
+            boolean isOpen = c instanceof Command.OpenSessionThen;
+            if (closed && !isClose && !isOpen) {
                 return; // the close proposed by channelInactive takes care of whatever this did
             }
             long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
             long budget = isClose ? door.sessionTtlMs() : RETRY_FOR_MS;
             if (!retryable(t) || elapsedMs >= budget) {
-                onFailure.accept(t);
+                if (!closed || isClose) {
+                    onFailure.accept(t);
+                } // else an open given up: if it applied, its session's lease runs out
                 return;
             }
             long backoff = Math.min(200, 20L << Math.min(4, elapsedMs / 200));

@@ -40,6 +40,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
 import java.util.function.LongFunction;
 
 /**
@@ -212,6 +213,8 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
     private final List<CompletableFuture<?>> releasingCloses = new ArrayList<>();
     private long connectionSeq;
     private final SessionShelf shelf = new SessionShelf(SHELF_MAX, TimeUnit.MILLISECONDS.toNanos(SHELF_IDLE_MS));
+    /** A test's view of the writes connections send, or null; see {@link #interceptWrites}. */
+    private volatile BiFunction<Command.ClientCommand, CompletableFuture<Result>, CompletableFuture<Result>> writeHook;
 
     /** The most one socket read adds to a connection's input. */
     static final int MAX_READ_BYTES = 16 * 1024;
@@ -479,10 +482,25 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
         });
     }
 
+    /**
+     * For tests: every write a connection sends passes through {@code hook} with its answer, and the
+     * connection gets what the hook returns instead (an answer delayed or lost, as when the link to
+     * the leader breaks after the leader applied the command). Null removes it.
+     */
+    void interceptWrites(BiFunction<Command.ClientCommand, CompletableFuture<Result>, CompletableFuture<Result>> hook) {
+        writeHook = hook;
+    }
+
     // ---- for connections -----------------------------------------------------------------------
 
     Router router() {
         return router;
+    }
+
+    /** The answer a connection waits for: {@code answer}, unless a test intercepts it. */
+    CompletableFuture<Result> intercepted(Command.ClientCommand c, CompletableFuture<Result> answer) {
+        BiFunction<Command.ClientCommand, CompletableFuture<Result>, CompletableFuture<Result>> h = writeHook;
+        return h == null ? answer : h.apply(c, answer);
     }
 
     WaitingWrites waitingWrites() {
