@@ -43,7 +43,8 @@ class ReleaseTarballCheck {
         assertThat(run(unpacked, Map.of(), "tar", "-xzf", tarball.toString()).code).isZero();
         Path home = unpacked.resolve("baton-" + version);
         for (String f : List.of("bin/baton", "lib/baton.jar", "conf/baton.properties", "conf/jvm.options",
-                "systemd/baton.service", "samples/three-hosts/n1.properties", "LICENSE")) {
+                "systemd/baton.service", "samples/three-hosts/n1.properties", "ops/grafana/baton-dashboard.json",
+                "ops/prometheus/baton-alerts.yml", "ops/prometheus/baton-alerts.test.yml", "LICENSE")) {
             assertThat(home.resolve(f)).as(f).isRegularFile();
         }
         assertThat(Files.isExecutable(home.resolve("bin/baton"))).isTrue();
