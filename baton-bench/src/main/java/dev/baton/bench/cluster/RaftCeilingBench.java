@@ -61,9 +61,7 @@ public final class RaftCeilingBench {
         int batcherInflight = a.integer("batcher-inflight", ProposalBatcher.Config.DEFAULT_MAX_IN_FLIGHT);
         int prewarm = a.integer("prewarm", 15);
         a.checkNoneUnknown();
-        ProposalBatcher.Config batching = new ProposalBatcher.Config(ProposalBatcher.Config.DEFAULT_MAX_COMMANDS,
-                ProposalBatcher.Config.DEFAULT_MAX_BYTES, batcherInflight,
-                ProposalBatcher.Config.DEFAULT_MAX_QUEUED);
+        ProposalBatcher.Config batching = ProposalBatcher.Config.defaults().withMaxInFlight(batcherInflight);
         System.out.println(Machine.header());
         System.out.println("# RaftCeilingBench modes=" + modes + " inflight=" + inflights + " warmup=" + warmup
                 + "s measure=" + measure + "s payload=" + payload + "B (raw) fsync=" + sync + " batcher: max in flight "

@@ -110,11 +110,11 @@ import java.util.function.LongSupplier;
  *
  * <h2>Threads</h2>
  * Futures of {@code propose} and {@code submit} complete on SOFAJRaft's apply thread (failures on
- * its closure pool; a {@code submit} refused before proposing, on the caller's thread, the batcher's
- * flusher or the thread calling {@link #close()}); those of {@code read} on whichever SOFAJRaft
+ * its closure pool; a {@code submit} refused before proposing, on the caller's thread, the thread
+ * proposing for the batcher or the thread calling {@link #close()}); those of {@code read} on whichever SOFAJRaft
  * thread saw the read index applied; those of the membership operations on SOFAJRaft's closure pool
  * ({@code transferLeadership}: the JDK's common pool). Dependants must not block: use the
- * {@code *Async} stages or hand off. The batcher owns one thread per node (its flusher).
+ * {@code *Async} stages or hand off. The batcher has no thread of its own.
  */
 public final class BatonNode implements AutoCloseable {
 
@@ -1084,7 +1084,7 @@ public final class BatonNode implements AutoCloseable {
             return;
         }
         closed = true;
-        batcher.close(); // queued commands fail with ESTOP; the flusher stops
+        batcher.close(); // queued commands fail with ESTOP
         PeerWatch w = peerWatch;
         if (w != null) {
             w.close();

@@ -31,12 +31,19 @@ import java.util.function.Supplier;
  * <h2>Group commit</h2>
  * At most {@link Config#maxInFlight()} entries are <em>in flight</em> (handed to {@code Node.apply}
  * and not yet applied here, or failed): two by default, a pipeline of one entry being replicated and
- * one being filled behind it. While every slot is busy, submitted commands accumulate in the queue;
- * the moment an entry completes, the thread that completes it seals everything queued (up to
- * {@link Config#maxCommands()} commands and {@link Config#maxBytes()} bytes of entry data) into the
- * next entry and proposes it. The busier the log, the bigger the entries, with no timer and no
- * linger: a lone client's command is proposed at once by the thread that submits it, because a slot
- * is free. Commands keep their submission order (one queue; entries are sealed and proposed by one
+ * one behind it. The second slot is only used behind small entries, of at most
+ * {@link Config#maxCommandsToPipeline()} commands each (two by default): a log of small entries is
+ * lightly loaded and the pipeline saves a command the wait for the entry before it (one hot key's
+ * hand-overs: a release proposed at once rather than after the entry in flight). Behind a big entry
+ * the log is busy, and a second entry would only split in two what would have left as one: each
+ * entry costs the same work (an append and an {@code fdatasync} on every node, the messages between
+ * them, a wake-up of each thread on the way) however few commands it carries, and a node's log writes
+ * one entry at a time anyway.
+ * While no slot is free, submitted commands accumulate in the queue; the moment an entry completes,
+ * the thread that completes it seals everything queued (up to {@link Config#maxCommands()} commands
+ * and {@link Config#maxBytes()} bytes of entry data) into the next entry and proposes it. The busier
+ * the log, the bigger the entries, with no timer and no linger: a lone client's command is proposed
+ * at once by the thread that submits it, because a slot is free. Commands keep their submission order (one queue; entries are sealed and proposed by one
  * thread at a time, in sealing order). {@link #submitAll} queues several commands under one lock, so
  * a door that read many lines in one turn of its event loop hands them over at once.
  *
@@ -81,12 +88,21 @@ public final class ProposalBatcher {
      * @param maxInFlight  entries appended but not yet applied, at most (1 or more)
      * @param maxQueued    commands waiting for a slot, at most; beyond, submits fail with
      *                     {@code EBUSY} (backpressure rather than unbounded memory)
+     * @param maxCommandsToPipeline  an entry is proposed while others are in flight only if none of
+     *                     them carries more commands than this (0: never, one entry at a time)
      */
-    public record Config(int maxCommands, int maxBytes, int maxInFlight, int maxQueued) {
+    public record Config(int maxCommands, int maxBytes, int maxInFlight, int maxQueued, int maxCommandsToPipeline) {
         public static final int DEFAULT_MAX_COMMANDS = 256;
         public static final int DEFAULT_MAX_BYTES = 1 << 20;
         public static final int DEFAULT_MAX_IN_FLIGHT = 2;
         public static final int DEFAULT_MAX_QUEUED = 1 << 16;
+        /**
+         * Chosen by measurement (docs/benchmark-history.md, thirteenth session): a second entry behind
+         * entries of any size gave 64 clients on 1 000 keys, 3 nodes, 0.75x the pairs/s of one entry
+         * at a time (entries of 6.7 pairs instead of 11.5, 40 % more server CPU per pair); one entry at
+         * a time cost one hot key, whose entries carry a single command, 15 % of its hand-overs.
+         */
+        public static final int DEFAULT_MAX_COMMANDS_TO_PIPELINE = 2;
 
         public Config {
             if (maxCommands < 1 || maxCommands > Limits.CODEC_MAX_LIST) {
@@ -102,27 +118,35 @@ public final class ProposalBatcher {
             if (maxQueued < 1) {
                 throw new IllegalArgumentException("maxQueued must be positive");
             }
+            if (maxCommandsToPipeline < 0) {
+                throw new IllegalArgumentException("maxCommandsToPipeline must not be negative");
+            }
         }
 
-        /** 256 commands, 1 MiB, 2 entries in flight, 65536 queued. */
+        /** 256 commands, 1 MiB, 2 entries in flight (the second behind entries of at most 2 commands), 65536 queued. */
         public static Config defaults() {
-            return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED);
+            return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED,
+                    DEFAULT_MAX_COMMANDS_TO_PIPELINE);
         }
 
         public Config withMaxCommands(int n) {
-            return new Config(n, maxBytes, maxInFlight, maxQueued);
+            return new Config(n, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline);
         }
 
         public Config withMaxBytes(int n) {
-            return new Config(maxCommands, n, maxInFlight, maxQueued);
+            return new Config(maxCommands, n, maxInFlight, maxQueued, maxCommandsToPipeline);
         }
 
         public Config withMaxInFlight(int n) {
-            return new Config(maxCommands, maxBytes, n, maxQueued);
+            return new Config(maxCommands, maxBytes, n, maxQueued, maxCommandsToPipeline);
         }
 
         public Config withMaxQueued(int n) {
-            return new Config(maxCommands, maxBytes, maxInFlight, n);
+            return new Config(maxCommands, maxBytes, maxInFlight, n, maxCommandsToPipeline);
+        }
+
+        public Config withMaxCommandsToPipeline(int n) {
+            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, n);
         }
     }
 
@@ -321,7 +345,7 @@ public final class ProposalBatcher {
             List<Pending> stale = null;
             lock.lock();
             try {
-                if (proposing || closed || queue.isEmpty() || inFlight.size() >= config.maxInFlight()) {
+                if (proposing || closed || queue.isEmpty() || !slotFree()) {
                     return;
                 }
                 proposing = true;
@@ -359,6 +383,22 @@ public final class ProposalBatcher {
                 }
             }
         }
+    }
+
+    /**
+     * Whether an entry may be proposed now: a slot is free, and every entry in flight is small (see
+     * the class comment). Holds the lock; at most {@code maxInFlight} entries to look at.
+     */
+    private boolean slotFree() {
+        if (inFlight.size() >= config.maxInFlight()) {
+            return false;
+        }
+        for (Batch b : inFlight) {
+            if (b.items.size() > config.maxCommandsToPipeline()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -496,8 +496,8 @@ class ProposalBatcherTest {
 
     @Test
     void theNextEntryIsSealedByTheThreadThatCompletesOne() throws Exception {
-        // Depth 2: two entries fill the pipeline; what comes after waits in the queue and leaves in
-        // one entry when one of them completes, with no thread of the batcher's own.
+        // Depth 2, behind a small entry: two entries fill the pipeline; what comes after waits in the
+        // queue and leaves in one entry when one of them completes, with no thread of the batcher's own.
         GatedCore core = new GatedCore();
         BatonNode n = leader(core, ProposalBatcher.Config.defaults());
         assertThat(ProposalBatcher.Config.defaults().maxInFlight()).isEqualTo(2);
@@ -519,6 +519,59 @@ class ProposalBatcherTest {
             assertThat(get(f)).isInstanceOf(SessionOpened.class);
         }
         assertThat(commandsPerEntry(n, firstIndex)).containsExactly(1, 1, 30);
+    }
+
+    @Test
+    void noEntryIsPipelinedBehindABigOne() throws Exception {
+        // Behind an entry of more than maxCommandsToPipeline commands the log is busy: what comes
+        // next waits for it and leaves as one entry, not as a pipelined one of its own plus the rest.
+        GatedCore core = new GatedCore();
+        ProposalBatcher.Config config = ProposalBatcher.Config.defaults();
+        BatonNode n = leader(core, config);
+        long firstIndex = n.lastAppliedIndex() + 1;
+        int big = config.maxCommandsToPipeline() + 1;
+        CountDownLatch entered = core.arm();
+        List<Command> bigEntry = new ArrayList<>();
+        for (int i = 0; i < big; i++) {
+            bigEntry.add(new OpenSession("big-" + i, 60_000));
+        }
+        List<CompletableFuture<Result>> first = n.submitAll(bigEntry);
+        awaitLatch(entered, "the apply thread to reach the gate");
+        List<CompletableFuture<Result>> rest = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            rest.add(n.submit(new OpenSession("after-big-" + i, 60_000)));
+        }
+        assertThat(n.batcherStats().inFlight()).as("a slot is free, but not behind a big entry").isEqualTo(1);
+        assertThat(n.batcherStats().queued()).isEqualTo(5);
+
+        core.release();
+        for (CompletableFuture<Result> f : first) {
+            assertThat(get(f)).isInstanceOf(SessionOpened.class);
+        }
+        for (CompletableFuture<Result> f : rest) {
+            assertThat(get(f)).isInstanceOf(SessionOpened.class);
+        }
+        assertThat(commandsPerEntry(n, firstIndex)).containsExactly(big, 5);
+    }
+
+    @Test
+    void withoutPipeliningOneEntryIsInFlightAtATime() throws Exception {
+        GatedCore core = new GatedCore();
+        BatonNode n = leader(core, ProposalBatcher.Config.defaults().withMaxCommandsToPipeline(0));
+        long firstIndex = n.lastAppliedIndex() + 1;
+        CompletableFuture<Result> first = parkApply(n, core, "alone");
+        List<CompletableFuture<Result>> rest = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            rest.add(n.submit(new OpenSession("behind-" + i, 60_000)));
+        }
+        assertThat(n.batcherStats().inFlight()).isEqualTo(1);
+        assertThat(n.batcherStats().queued()).isEqualTo(3);
+        core.release();
+        assertThat(get(first)).isInstanceOf(SessionOpened.class);
+        for (CompletableFuture<Result> f : rest) {
+            assertThat(get(f)).isInstanceOf(SessionOpened.class);
+        }
+        assertThat(commandsPerEntry(n, firstIndex)).containsExactly(1, 3);
     }
 
     @Test
