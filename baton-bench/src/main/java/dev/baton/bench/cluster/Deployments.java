@@ -295,6 +295,14 @@ final class Deployments {
                     ServerProcesses.Node leader = procs.awaitLeader(10_000)
                             .orElseThrow(() -> new IllegalStateException("no Baton leader"));
                     targets = List.of(targets.get(procs.nodes().indexOf(leader)));
+                } else if (nodes > 1) {
+                    // The leader last: a run's lone client goes through a follower (as two thirds of
+                    // the spread clients do), whichever node leads, instead of wherever it lands.
+                    ServerProcesses.Node leader = procs.awaitLeader(10_000)
+                            .orElseThrow(() -> new IllegalStateException("no Baton leader"));
+                    List<InetSocketAddress> followersFirst = new ArrayList<>(targets);
+                    followersFirst.add(followersFirst.remove(procs.nodes().indexOf(leader)));
+                    targets = followersFirst;
                 }
                 targets.forEach(x -> where.add(x.getHostString() + ":" + x.getPort()));
                 g.contender = new LineContender(name, targets);

@@ -50,6 +50,13 @@ public abstract class Contender implements AutoCloseable {
         return this::open;
     }
 
+    /**
+     * A run of {@link Load} begins: a contender that spreads its handles over several addresses
+     * starts again from the first, so that a run's lone client always reaches the same one.
+     */
+    public void runStarts() {
+    }
+
     /** What this contender is exactly (client library, recipe, addresses), for the report. */
     public abstract Map<String, String> facts();
 

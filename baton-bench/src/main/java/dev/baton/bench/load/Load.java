@@ -301,6 +301,7 @@ public final class Load {
         if (c.forAnyone() && !contender.supportsForAnyone()) {
             throw new IllegalArgumentException(contender.name() + " has no acquire-for-anyone");
         }
+        contender.runStarts();
         Shared s = new Shared(contender, c);
         List<Client> clients = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
