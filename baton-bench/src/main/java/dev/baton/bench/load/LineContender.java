@@ -19,8 +19,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code RELEASE} answered by {@code RELEASED}. Every command is written with a single flush and the
  * next one only after the reply: poolcounterd answers only the first command of a read and loses a
  * command split over two reads. Handles are spread round-robin over the targets (the nodes of a
- * cluster), from the first at the start of every run (a run's lone client reaches the first). The wait timeout is sent in whole seconds. With a connection per pair every pair is a new
- * handle: connect, acquire, release, close.
+ * cluster), from the first at the start of every run (a run's lone client reaches the first). The
+ * wait timeout is sent in whole seconds. With a connection per pair every pair is a new handle:
+ * connect, acquire, release, close.
  */
 public final class LineContender extends Contender {
     private final List<InetSocketAddress> targets;

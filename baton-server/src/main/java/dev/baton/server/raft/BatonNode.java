@@ -111,8 +111,8 @@ import java.util.function.LongSupplier;
  * <h2>Threads</h2>
  * Futures of {@code propose} and {@code submit} complete on SOFAJRaft's apply thread (failures on
  * its closure pool; a {@code submit} refused before proposing, on the caller's thread, the thread
- * proposing for the batcher or the thread calling {@link #close()}); those of {@code read} on whichever SOFAJRaft
- * thread saw the read index applied; those of the membership operations on SOFAJRaft's closure pool
+ * proposing for the batcher or the thread calling {@link #close()}); those of {@code read} on
+ * whichever SOFAJRaft thread saw the read index applied; those of the membership operations on SOFAJRaft's closure pool
  * ({@code transferLeadership}: the JDK's common pool). Dependants must not block: use the
  * {@code *Async} stages or hand off. The batcher has no thread of its own.
  */

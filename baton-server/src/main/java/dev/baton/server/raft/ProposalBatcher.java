@@ -43,8 +43,8 @@ import java.util.function.Supplier;
  * the thread that completes it seals everything queued (up to {@link Config#maxCommands()} commands
  * and {@link Config#maxBytes()} bytes of entry data) into the next entry and proposes it. The busier
  * the log, the bigger the entries, with no timer and no linger: a lone client's command is proposed
- * at once by the thread that submits it, because a slot is free. Commands keep their submission order (one queue; entries are sealed and proposed by one
- * thread at a time, in sealing order). {@link #submitAll} queues several commands under one lock, so
+ * at once by the thread that submits it, because a slot is free. Commands keep their submission
+ * order (one queue; entries are sealed and proposed by one thread at a time, in sealing order). {@link #submitAll} queues several commands under one lock, so
  * a door that read many lines in one turn of its event loop hands them over at once.
  *
  * <h2>Threads</h2>
@@ -123,7 +123,7 @@ public final class ProposalBatcher {
             }
         }
 
-        /** 256 commands, 1 MiB, 2 entries in flight (the second behind entries of at most 2 commands), 65536 queued. */
+        /** 256 commands, 1 MiB, 2 entries in flight (the second only behind entries of at most 2 commands), 65536 queued. */
         public static Config defaults() {
             return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED,
                     DEFAULT_MAX_COMMANDS_TO_PIPELINE);
