@@ -371,7 +371,7 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             }
         } else {
             if (w != null) {
-                w.cancel();
+                w.answeredAtOnce(r);
             }
             if (r instanceof Result.PoolReply p) {
                 switch (p.status()) {

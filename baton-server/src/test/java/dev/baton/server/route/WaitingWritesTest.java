@@ -119,4 +119,28 @@ class WaitingWritesTest {
         }
         assertThat(since).doesNotContain(waiting);
     }
+
+    @Test
+    void anAnswerThatIsFinalAtOnceIsTheOutcomeAndNotACancellation() {
+        WaitingWrites.Wait w = waits.track(thread);
+        Result.PoolReply granted = new Result.PoolReply(Result.PoolStatus.LOCKED, "k", 7);
+        w.answeredAtOnce(granted);
+        // Completed, not cancelled: no exception is made (and no stack trace filled in) per grant.
+        assertThat(w.outcome()).isCompletedWithValue(granted);
+        w.cancel();
+        assertThat(w.outcome()).isCompletedWithValue(granted);
+    }
+
+    @Test
+    void anAcquireGrantedAtOnceThroughWriteLeavesNoWaitRegistered() throws Exception {
+        long session = openSession("at-once");
+        List<Runnable> onCancel = new ArrayList<>();
+        Result r = TestWaits.get(waits.write(new Command.PoolAcquire(session, 1, "free", 1, 5, 60_000, false),
+                Caller.TRUSTED, false, onCancel::add));
+        assertThat(status(r)).isEqualTo(Result.PoolStatus.LOCKED);
+        assertThat(waits.registered()).isZero();
+        assertThat(onCancel).hasSize(1);
+        onCancel.get(0).run(); // the caller giving up afterwards changes nothing
+        assertThat(waits.registered()).isZero();
+    }
 }
