@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * is handed to the very handler method of its unary form ({@link ApiServices}) with an observer that
  * turns the one reply, or the error, into a {@link CallReply}; so validation, the caller's checks
  * (made by the routing layer: {@link dev.baton.server.route.Router}) and the waiting of acquires cannot differ
- * between the two. The handler runs in a context of its own, a child of the stream's: it carries the
+ * between the two. The handler runs in a context of its own ({@link #callContext}): it carries the
  * stream's caller ({@link TokenAuth#PRINCIPAL}) and the call's own deadline, and is cancelled when
  * the call is cancelled, times out or the stream ends, which is what cancelling a unary call does.
  */
@@ -50,6 +50,7 @@ public final class CallStreamService extends CallsGrpc.CallsImplBase {
     private final AtomicLong streamsOpened = new AtomicLong();
     private final AtomicLong calls = new AtomicLong();
     private final AtomicLong refusedCalls = new AtomicLong();
+    private final AtomicLong cancelledWithStream = new AtomicLong();
 
     public CallStreamService(ApiServices services, ScheduledExecutorService timer, int maxInFlight) {
         this.pools = services.new PoolsService();
@@ -84,6 +85,28 @@ public final class CallStreamService extends CallsGrpc.CallsImplBase {
         return refusedCalls.get();
     }
 
+    /** Calls in flight cancelled because their stream ended (the client went away, or the stream failed). */
+    public long cancelledWithTheirStream() {
+        return cancelledWithStream.get();
+    }
+
+    /**
+     * A call's own context: the values of {@code base} (the stream's caller) and the call's deadline,
+     * but not cancelled through the stream's context; the stream's end cancels its calls itself
+     * ({@code Stream.cancelCalls}). A child of the stream's context would stay registered with it
+     * after the call ended: gRPC's {@code Context} removes a cancelled child's registration from
+     * its cancellable ancestor under the wrong key, so it stays until the ancestor is cancelled.
+     * On a stream that lives as long as its client, that kept every call's context (one per call,
+     * memory without bound) and made each call's end scan them all: at 64 Java clients, a third of
+     * the node's gRPC threads' time within minutes.
+     *
+     * @param deadlineMs the call's deadline from now; 0 for none
+     */
+    static Context.CancellableContext callContext(Context base, long deadlineMs, ScheduledExecutorService timer) {
+        Context own = base.fork();
+        return deadlineMs > 0 ? own.withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS, timer) : own.withCancellation();
+    }
+
     @Override
     public StreamObserver<CallRequest> stream(StreamObserver<CallReply> responses) {
         openStreams.incrementAndGet();
@@ -98,16 +121,29 @@ public final class CallStreamService extends CallsGrpc.CallsImplBase {
         // guarded by out: replies complete on many threads, a stream observer takes one at a time
         private boolean ended;
         private boolean halfClosed;
+        /** Cancelled or failed: every call in flight is cancelled, and so is any call still being set up. */
+        private volatile boolean gone;
 
         Stream(ServerCallStreamObserver<CallReply> out) {
             this.out = out;
-            // Cancelled (the client went away): the calls' contexts are cancelled with the stream's.
+            // Cancelled (the client went away): so are its calls (their contexts are not the stream's children).
             out.setOnCancelHandler(() -> {
                 synchronized (out) {
                     ended = true;
                 }
+                cancelCalls();
                 uncount();
             });
+        }
+
+        private void cancelCalls() {
+            gone = true;
+            for (Call call : inFlight.values()) {
+                if (!call.context.isCancelled()) {
+                    cancelledWithStream.incrementAndGet();
+                    call.context.cancel(null);
+                }
+            }
         }
 
         private void uncount() {
@@ -143,9 +179,7 @@ public final class CallStreamService extends CallsGrpc.CallsImplBase {
             if (base == null) {
                 return; // refused
             }
-            Context.CancellableContext context = req.getDeadlineMs() > 0
-                    ? base.withDeadlineAfter(req.getDeadlineMs(), TimeUnit.MILLISECONDS, timer)
-                    : base.withCancellation();
+            Context.CancellableContext context = callContext(base, req.getDeadlineMs(), timer);
             Call call = new Call(id, context);
             if (inFlight.putIfAbsent(id, call) != null) {
                 context.cancel(null);
@@ -154,6 +188,9 @@ public final class CallStreamService extends CallsGrpc.CallsImplBase {
                 return;
             }
             context.addListener(call, MoreExecutors.directExecutor());
+            if (gone) { // the stream ended while this call was set up: cancelCalls may not have seen it
+                context.cancel(null);
+            }
             context.run(() -> {
                 try {
                     handle(req, call);
@@ -236,6 +273,7 @@ public final class CallStreamService extends CallsGrpc.CallsImplBase {
             synchronized (out) {
                 ended = true;
             }
+            cancelCalls();
             uncount();
         }
 

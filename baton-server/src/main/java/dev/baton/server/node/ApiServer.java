@@ -564,6 +564,9 @@ public final class ApiServer implements AutoCloseable {
         FunctionCounter.builder("baton.api.stream_calls.refused", calls, CallStreamService::refusedCalls)
                 .description("Calls refused because their stream had the most calls in flight a node allows")
                 .register(metrics.registry());
+        FunctionCounter.builder("baton.api.stream_calls.cancelled_with_stream", calls, CallStreamService::cancelledWithTheirStream)
+                .description("Calls in flight cancelled because their stream ended (the client went away)")
+                .register(metrics.registry());
         return calls;
     }
 

@@ -38,8 +38,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The Java client's writes over {@code Calls/Stream} against real nodes in this JVM: many threads
  * through one client, a waiting acquire granted when the holder releases, a call in flight on a node
- * that is stopped (retried elsewhere with the same request id), and a refused token (the same error
- * as a unary call).
+ * that is stopped (retried elsewhere with the same request id), a refused token (the same error
+ * as a unary call); and the context a call runs in: its stream's caller, nothing of it kept once it
+ * ended, cancelled when its stream is.
  */
 class CallStreamTest {
     private static final ClusterSecret SECRET = ClusterSecret.of("the-call-stream-cluster-secret-0123456789");
@@ -319,5 +320,71 @@ class CallStreamTest {
         token.set(second); // asked for when the next stream opens
         assertThat(c.locks().release("r").status()).isEqualTo(dev.baton.client.LockStatus.UNLOCKED);
         assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(2.0);
+    }
+
+    @Test
+    void aCallsContextHasTheStreamsCallerAndIsForgottenWhenTheCallEnds() throws Exception {
+        io.grpc.Context.Key<String> caller = io.grpc.Context.key("caller");
+        io.grpc.Context.CancellableContext stream = io.grpc.Context.ROOT.withCancellation();
+        io.grpc.Context base = stream.withValue(caller, "alice");
+        java.util.concurrent.ScheduledThreadPoolExecutor timer = new java.util.concurrent.ScheduledThreadPoolExecutor(1);
+        timer.setRemoveOnCancelPolicy(true);
+        try {
+            List<java.lang.ref.WeakReference<io.grpc.Context>> ended = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                io.grpc.Context.CancellableContext call = CallStreamService.callContext(base, i % 2 == 0 ? 60_000 : 0, timer);
+                assertThat(caller.get(call)).isEqualTo("alice");
+                call.addListener(c -> { }, Runnable::run); // as the stream's calls do: their cancellation listener
+                call.cancel(null);
+                ended.add(new java.lang.ref.WeakReference<>(call));
+            }
+            // The stream lives on; nothing of its ended calls may stay reachable from it (a child of
+            // its context would: gRPC keeps a cancelled child registered with its cancellable ancestor).
+            TestWaits.await("the ended calls' contexts collected", () -> {
+                System.gc();
+                return ended.stream().allMatch(r -> r.get() == null);
+            });
+            assertThat(stream.isCancelled()).isFalse();
+        } finally {
+            timer.shutdownNow();
+            stream.cancel(null);
+        }
+    }
+
+    @Test
+    void aWaitingCallIsCancelledWhenItsStreamIsCancelled() throws Exception {
+        ApiServer s = single(UnaryOperator.identity());
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forTarget(s.apiEndpoint()).usePlaintext().build();
+        try {
+            var sessions = dev.baton.api.v1.SessionsGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+            long holder = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            long waiter = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            assertThat(dev.baton.api.v1.LocksGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .acquire(dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(holder).setRequestId(1)
+                            .setName("held").build()).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
+            io.grpc.stub.ClientCallStreamObserver<dev.baton.api.v1.CallRequest> calls =
+                    (io.grpc.stub.ClientCallStreamObserver<dev.baton.api.v1.CallRequest>) dev.baton.api.v1.CallsGrpc
+                            .newStub(channel).stream(new io.grpc.stub.StreamObserver<>() {
+                                @Override
+                                public void onNext(dev.baton.api.v1.CallReply r) {}
+
+                                @Override
+                                public void onError(Throwable t) {}
+
+                                @Override
+                                public void onCompleted() {}
+                            });
+            calls.onNext(dev.baton.api.v1.CallRequest.newBuilder().setCallId(1).setLockAcquire(
+                    dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(waiter).setRequestId(1).setName("held")
+                            .setTimeoutMs(60_000)).build());
+            TestWaits.await("the acquire waiting", () -> counter(s, "baton.api.stream_calls") >= 1
+                    && s.node().readLocal(new dev.baton.core.command.Query.GetSummary()).waits() >= 1);
+            assertThat(counter(s, "baton.api.stream_calls.cancelled_with_stream")).isZero();
+            calls.cancel("the client went away", null);
+            TestWaits.await("the waiting call cancelled with its stream",
+                    () -> counter(s, "baton.api.stream_calls.cancelled_with_stream") == 1);
+        } finally {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
     }
 }
