@@ -228,15 +228,20 @@ class CallStreamTest {
         assertThat(counter(s, "baton.api.call_streams.opened")).isEqualTo(1.0);
     }
 
+    /** A session of 60 s, opened by a unary call. */
+    private static long openSession(io.grpc.Channel channel) {
+        return dev.baton.api.v1.SessionsGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+    }
+
     @Test
     void theRawStreamAnswersEachCallByIdAndHonoursCancellationsAndDeadlines() throws Exception {
         ApiServer s = single(UnaryOperator.identity());
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forTarget(s.apiEndpoint()).usePlaintext().build();
         try {
-            var sessions = dev.baton.api.v1.SessionsGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
-            long holder = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
-            long waiter = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
-            long other = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            long holder = openSession(channel);
+            long waiter = openSession(channel);
+            long other = openSession(channel);
             java.util.concurrent.BlockingQueue<dev.baton.api.v1.CallReply> replies = new java.util.concurrent.LinkedBlockingQueue<>();
             io.grpc.stub.StreamObserver<dev.baton.api.v1.CallRequest> calls = dev.baton.api.v1.CallsGrpc.newStub(channel)
                     .stream(new io.grpc.stub.StreamObserver<>() {
@@ -356,9 +361,8 @@ class CallStreamTest {
         ApiServer s = single(UnaryOperator.identity());
         io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forTarget(s.apiEndpoint()).usePlaintext().build();
         try {
-            var sessions = dev.baton.api.v1.SessionsGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
-            long holder = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
-            long waiter = sessions.open(dev.baton.api.v1.OpenSessionRequest.newBuilder().setTtlMs(60_000).build()).getSession();
+            long holder = openSession(channel);
+            long waiter = openSession(channel);
             assertThat(dev.baton.api.v1.LocksGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
                     .acquire(dev.baton.api.v1.LockAcquireRequest.newBuilder().setSession(holder).setRequestId(1)
                             .setName("held").build()).getStatus()).isEqualTo(LockStatus.LOCK_LOCKED);
