@@ -49,7 +49,8 @@
 #   JAR=path        benchmarks.jar (default baton-bench/target/benchmarks.jar, built if missing)
 #   BATON_JAR=path  the server jar the Baton nodes run, as users run it (default baton.jar of the same
 #                   build: baton-cli/target/baton.jar, or baton-cli/baton.jar beside a -Dbaton.out
-#                   build's baton-bench/benchmarks.jar)
+#                   build's baton-bench/benchmarks.jar); given by hand, the results' baton_version
+#                   names that jar and its hash (it may be any build), not the working tree's commit
 #   RESULTS=file    JSON lines (default ${TMPDIR:-/tmp}/compare-<time>.jsonl)
 #   REPORT=file     where the Markdown section goes (default BENCHMARKS.md; REPORT= to only print it)
 #   JAVA_OPTS=...   options of the load generator's JVM (default -Xms1g -Xmx2g)
@@ -144,6 +145,7 @@ if ((${#need[@]} > 0)); then
   # 7531 and Compare refuses to start (it measures only processes it started itself).
 fi
 
+given_baton_jar=${BATON_JAR:-}
 jar_dir=$(dirname "$JAR")
 if [[ $(basename "$jar_dir") == target ]]; then
   BATON_JAR=${BATON_JAR:-$(dirname "$(dirname "$jar_dir")")/baton-cli/target/baton.jar}
@@ -158,6 +160,9 @@ fi
 baton_version=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 if [[ $baton_version != '?' ]] && ! git diff --quiet HEAD 2>/dev/null; then
   baton_version="$baton_version+local changes"
+fi
+if [[ -n $given_baton_jar ]]; then
+  baton_version="$(basename "$BATON_JAR") sha256:$(sha256sum "$BATON_JAR" | cut -c1-12) (working tree $baton_version)"
 fi
 report_args=()
 [[ -n $REPORT ]] && report_args=(--benchmarks-md "$REPORT")
