@@ -43,8 +43,9 @@
 #   --clients LIST --keys LIST --workers LIST (product)           --prewarm-s S (per contender)
 #   --cells CxKxW,...  (instead of the product)                   --hold-ms H (default 0.1), --dist uniform|zipf[:S]
 #   --connect kept|per-pair|kept,per-pair (default kept; each cell and the pre-warm in every mode given)
-#   --timeout S, --maxqueue N, --server-jvm "...", --zk-jvm "...", --zk-recipe auto|semaphore,
-#   --etcd-recipe auto|semaphore, --etcd-handles-per-client N, --redis-lock-ttl-s S, --note TEXT, --keep
+#   --timeout S, --maxqueue N, --server-jvm "..." (default: the flags of the release's conf/jvm.options),
+#   --zk-jvm "...", --zk-recipe auto|semaphore, --etcd-recipe auto|semaphore, --etcd-handles-per-client N,
+#   --redis-lock-ttl-s S, --note TEXT, --keep
 # Environment:
 #   JAR=path        benchmarks.jar (default baton-bench/target/benchmarks.jar, built if missing)
 #   BATON_JAR=path  the server jar the Baton nodes run, as users run it (default baton.jar of the same

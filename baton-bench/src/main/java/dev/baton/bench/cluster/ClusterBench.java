@@ -89,7 +89,7 @@ public final class ClusterBench {
         int prewarm = a.integer("prewarm", 30);
         long timeoutMs = a.lng("timeout-ms", 10_000);
         String serverCp = a.str("server-cp", System.getProperty("java.class.path"));
-        String serverJvm = a.str("server-jvm", "-Xms1g -Xmx1g -XX:+AlwaysPreTouch");
+        String serverJvm = a.str("server-jvm", ServerProcesses.SHIPPED_JVM);
         String serverArgs = a.str("server-args", "");
         boolean inProcess = a.flag("in-process");
         directExecutor = a.flag("client-direct-executor");

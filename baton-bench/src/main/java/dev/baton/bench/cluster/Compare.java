@@ -71,7 +71,7 @@ public final class Compare {
         String note = a.str("note", "");
         Deployments.Setup setup = new Deployments.Setup(
                 a.str("server-cp", System.getProperty("java.class.path")),
-                a.str("server-jvm", "-Xms1g -Xmx1g -XX:+AlwaysPreTouch"),
+                a.str("server-jvm", ServerProcesses.SHIPPED_JVM),
                 a.str("server-args", ""),
                 a.str("zk-cp", "/usr/share/java/zookeeper.jar"),
                 a.str("zk-jvm", "-Xms1g -Xmx1g -XX:+AlwaysPreTouch"),

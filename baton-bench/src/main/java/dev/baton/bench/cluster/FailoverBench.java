@@ -59,7 +59,7 @@ public final class FailoverBench {
         int nClients = a.integer("clients", 4);
         long pauseMs = a.lng("pause-ms", 3000);
         String serverCp = a.str("server-cp", System.getProperty("java.class.path"));
-        String serverJvm = a.str("server-jvm", "-Xms1g -Xmx1g -XX:+AlwaysPreTouch");
+        String serverJvm = a.str("server-jvm", ServerProcesses.SHIPPED_JVM);
         String serverArgs = a.str("server-args", "");
         String clientKind = a.str("client", "java");
         String fault = a.str("fault", "kill");

@@ -69,6 +69,16 @@ final class ServerProcesses implements AutoCloseable {
         }
     }
 
+    /**
+     * The JVM options of a node as {@code bin/baton server} starts it: the flags of the release's
+     * {@code conf/jvm.options} (a test checks they are the same), less {@code -XX:+ExitOnOutOfMemoryError},
+     * which {@link #command} always adds. The benchmarks measure the server users run. It matters: on
+     * the benchmarks' VM, a pre-touched 1 GiB heap in 4 KiB pages kept the kernel's memory monitor
+     * ({@code kdamond}, DAMON's proactive reclaim) busy for about 5 % of a CPU in bursts of 3-10 ms that
+     * stalled the nodes' threads; with the shipped transparent huge pages it took about 1 % (BENCHMARKS.md).
+     */
+    static final String SHIPPED_JVM = "-Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:+UseTransparentHugePages -XX:+UseG1GC";
+
     private final Path root;
     private final String classpath;
     private final List<String> jvmArgs;
