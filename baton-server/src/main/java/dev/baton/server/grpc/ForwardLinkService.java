@@ -49,7 +49,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Acknowledgements</h2>
  * A frame is acknowledged by the transport's thread that took it, right after its commands are
- * submitted, and not through the answers thread: the follower sends its next frame only on that
+ * submitted (with whatever answers are already queued: refusals, or a command that applied before its
+ * completion was watched), and never through the answers thread: the follower sends its next frame only on that
  * acknowledgement, so a hand-over there would delay every follower's next frame and wake two threads
  * (the answers thread, then the transport's to write) per frame. Messages on a link are written one at
  * a time (under the stream's lock); an acknowledgement may overtake an answers message that
@@ -166,7 +167,9 @@ public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBas
             if (outbox.isEmpty()) {
                 acknowledge();
             } else {
-                flushSoon(); // the acknowledgement goes with the answers queued (refusals, answers already in)
+                // Refusals, or answers already in (a command can apply before its whenComplete above):
+                // the acknowledgement goes with them, from this thread too, never behind the answers thread.
+                flush();
             }
         }
 
@@ -240,7 +243,7 @@ public final class ForwardLinkService extends ForwardLinkGrpc.ForwardLinkImplBas
 
         /**
          * Sends every queued answer and the acknowledgement of every frame taken (on the apply thread
-         * after a batch, or on the answers thread). Drains the queue under the stream's lock, so two
+         * after a batch, on the transport's thread after a frame, or on the answers thread). Drains the queue under the stream's lock, so two
          * senders never reorder it.
          */
         private void flush() {

@@ -17,14 +17,13 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.BlockingQueue;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -68,6 +67,50 @@ class ForwardLinkAcknowledgementTest {
 
     @Test
     void aFrameIsAcknowledgedAndAnsweredWhileTheAnswersThreadIsBusy(@TempDir Path dir) throws Exception {
+        RawLink.Stream link = openLinkWithTheAnswersThreadBusy(dir);
+        byte[] open = CommandCodec.encodeChecked(new Command.OpenSession(null, 60_000));
+        link.frames().onNext(LinkFrame.newBuilder().addCommands(ByteString.copyFrom(open)).build());
+
+        // Either the acknowledgement and then the answer (the usual order), or both in one message
+        // (the command applied before the frame's thread watched its completion): never neither.
+        LinkAnswers first = next(link, "the acknowledgement, with the answers thread busy");
+        assertThat(first.getReceived()).isEqualTo(1);
+        LinkAnswers withAnswer = first.getAnswersCount() > 0 ? first
+                : next(link, "the answer, with the answers thread still busy");
+        assertThat(withAnswer.getAnswersCount()).isEqualTo(1);
+        LinkAnswer answer = withAnswer.getAnswers(0);
+        assertThat(answer.getSeq()).isZero();
+        assertThat(answer.getKind()).isEqualTo(LinkAnswer.Kind.RESULT);
+        assertThat(ForwardLink.decodeResult(answer.getResult().toByteArray())).isInstanceOf(Result.SessionOpened.class);
+        // read after the command applied: at least its entry
+        assertThat(withAnswer.getAppliedIndex()).isGreaterThanOrEqualTo(first.getAppliedIndex()).isPositive();
+        assertThat(answersHeld.getCount()).isEqualTo(1);
+        link.frames().onCompleted();
+    }
+
+    /**
+     * A frame that leaves answers queued when its thread is done with it (here a refused leader-only
+     * command) is acknowledged with them from that thread, not handed to the busy answers thread: the
+     * same path as a command that applies before its completion is watched, made certain.
+     */
+    @Test
+    void aFrameWithARefusalIsAcknowledgedWithItWhileTheAnswersThreadIsBusy(@TempDir Path dir) throws Exception {
+        RawLink.Stream link = openLinkWithTheAnswersThreadBusy(dir);
+        byte[] expire = CommandCodec.encodeChecked(new Command.ExpireSessions(List.of(1L)));
+        link.frames().onNext(LinkFrame.newBuilder().addCommands(ByteString.copyFrom(expire)).build());
+
+        LinkAnswers first = next(link, "the refusal and the acknowledgement, with the answers thread busy");
+        assertThat(first.getReceived()).isEqualTo(1);
+        assertThat(first.getAnswersList()).singleElement().satisfies(a -> {
+            assertThat(a.getSeq()).isZero();
+            assertThat(RawLink.kind(a)).isEqualTo("PERMISSION_DENIED/PERMISSION_DENIED");
+        });
+        assertThat(answersHeld.getCount()).isEqualTo(1);
+        link.frames().onCompleted();
+    }
+
+    /** A single leading node, and a link to a {@link ForwardLinkService} whose answers thread is held busy. */
+    private RawLink.Stream openLinkWithTheAnswersThreadBusy(Path dir) throws Exception {
         BatonNode.Options o = BatonNode.Options.defaults(dir.resolve("data")).withPort(TestWaits.freePort());
         node = new ApiServer(new ApiServer.Config(o, "127.0.0.1", 0, 10_000, UnaryOperator.identity())).start();
         assertThat(node.node().waitForLeader(Duration.ofSeconds(60))).isPresent();
@@ -84,30 +127,12 @@ class ForwardLinkAcknowledgementTest {
         String name = "forward-link-ack-" + System.nanoTime();
         server = InProcessServerBuilder.forName(name).directExecutor().addService(links).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+        return RawLink.open(ForwardLinkGrpc.newStub(channel));
+    }
 
-        RawLink.Stream link = RawLink.open(ForwardLinkGrpc.newStub(channel));
-        StreamObserver<LinkFrame> frames = link.frames();
-        BlockingQueue<Object> received = link.events();
-        byte[] open = CommandCodec.encodeChecked(new Command.OpenSession(null, 60_000));
-        frames.onNext(LinkFrame.newBuilder().addCommands(ByteString.copyFrom(open)).build());
-
-        Object first = received.poll(60, TimeUnit.SECONDS);
-        assertThat(first).as("the acknowledgement, with the answers thread busy").isInstanceOf(LinkAnswers.class);
-        LinkAnswers ack = (LinkAnswers) first;
-        assertThat(ack.getReceived()).isEqualTo(1);
-        assertThat(ack.getAnswersCount()).isZero();
-
-        Object second = received.poll(60, TimeUnit.SECONDS);
-        assertThat(second).as("the answer, with the answers thread still busy").isInstanceOf(LinkAnswers.class);
-        LinkAnswers answers = (LinkAnswers) second;
-        assertThat(answers.getAnswersCount()).isEqualTo(1);
-        LinkAnswer answer = answers.getAnswers(0);
-        assertThat(answer.getSeq()).isZero();
-        assertThat(answer.getKind()).isEqualTo(LinkAnswer.Kind.RESULT);
-        assertThat(ForwardLink.decodeResult(answer.getResult().toByteArray())).isInstanceOf(Result.SessionOpened.class);
-        // read after the command applied: at least its entry
-        assertThat(answers.getAppliedIndex()).isGreaterThanOrEqualTo(ack.getAppliedIndex()).isPositive();
-        assertThat(answersHeld.getCount()).isEqualTo(1);
-        frames.onCompleted();
+    private static LinkAnswers next(RawLink.Stream link, String what) throws InterruptedException {
+        Object e = link.events().poll(60, TimeUnit.SECONDS);
+        assertThat(e).as(what).isInstanceOf(LinkAnswers.class);
+        return (LinkAnswers) e;
     }
 }
