@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
  * <p>It also takes one thread hand-over out of every answer a node receives over bolt (see
  * {@link #answerOnIoThread()}); {@link BatonBoltRpcServer} takes the hand-overs out of the requests that
  * replicate the log; and its clients time their calls without bolt's 10 ms timer wheel
- * ({@link EventLoopTimeoutRpcClient}).
+ * ({@link EventLoopTimeoutRpcClient}) and run a follower's successful answer to {@code AppendEntries}
+ * where it is read ({@link ReplicationAnswerOnIoThread}).
  */
 @SPI(priority = 100)
 public class BatonBoltRpcFactory extends BoltRaftRpcFactory {

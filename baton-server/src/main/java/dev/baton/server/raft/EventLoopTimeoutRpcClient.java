@@ -63,7 +63,10 @@ final class EventLoopTimeoutRpcClient extends RpcClient {
         }
     }
 
-    /** Bolt's client remoting with {@link #invokeWithCallback} timed on the connection's event loop. */
+    /**
+     * Bolt's client remoting with {@link #invokeWithCallback} timed on the connection's event loop, and a
+     * follower's successful answer to {@code AppendEntries} run where it is read ({@link ReplicationAnswerOnIoThread}).
+     */
     private static final class Remoting extends RpcClientRemoting {
         Remoting(RpcClient client) {
             super(new RpcCommandFactory(), client.getAddressParser(), client.getConnectionManager());
@@ -76,7 +79,8 @@ final class EventLoopTimeoutRpcClient extends RpcClient {
             preProcessInvokeContext(invokeContext, command, conn);
             // A connection made for this call is used at once; one made earlier got this at its CONNECT event.
             switchOffHeartbeat(conn);
-            InvokeFuture future = createInvokeFuture(conn, command, command.getInvokeContext(), invokeCallback);
+            InvokeFuture future = createInvokeFuture(conn, command, command.getInvokeContext(),
+                    ReplicationAnswerOnIoThread.wrap(invokeCallback));
             int remaining = remainingMillis(command, timeoutMillis);
             if (remaining <= 0) {
                 future.putResponse(getCommandFactory(conn).createTimeoutResponse(conn.getRemoteAddress()));
