@@ -138,6 +138,8 @@ public final class ApiServices {
                 private long session;
                 private long ttlMs;
                 private boolean checking;
+                /** An acknowledgement waits for the leader's ({@link #ack}). */
+                private boolean ackWaiting;
 
                 @Override
                 public synchronized void onNext(KeepAliveRequest req) {
@@ -162,8 +164,36 @@ public final class ApiServices {
                     }
                     if (stream != null) {
                         leases.keepAlive(session);
-                        stream.ack(ttlMs);
+                        ack();
                     }
+                }
+
+                /**
+                 * Acknowledges the client's keep-alive once the leader's latest acknowledgement of the
+                 * session is fresh ({@link LeaseKeeper#fresh}), not merely because this node heard it: a
+                 * node cut off from the leader stops acknowledging, so the client's stream moves to
+                 * another node (its keep-alives go unanswered) and its session is renewed there. One
+                 * late acknowledgement waits at a time.
+                 */
+                private void ack() {
+                    if (leases.fresh(session, ttlMs)) {
+                        stream.ack(ttlMs);
+                        return;
+                    }
+                    if (ackWaiting) {
+                        return;
+                    }
+                    ackWaiting = true;
+                    StreamHub.Stream s = stream;
+                    long ttl = ttlMs;
+                    leases.whenAcknowledged(session, ttl).thenAccept(fresh -> {
+                        synchronized (this) {
+                            ackWaiting = false;
+                        }
+                        if (fresh) {
+                            s.ack(ttl);
+                        }
+                    });
                 }
 
                 private synchronized void bind(View.Session s, Throwable t) {
@@ -181,7 +211,7 @@ public final class ApiServices {
                     ttlMs = s.ttlMs();
                     stream = new StreamHub.Stream(session, out);
                     streams.add(stream);
-                    stream.ack(ttlMs);
+                    ack();
                 }
 
                 @Override
@@ -369,14 +399,29 @@ public final class ApiServices {
                 out.onError(ApiErrors.unavailable("not the leader", router.leaderApi().orElse(null)));
                 return;
             }
+            if (!leases.tracking()) {
+                // Just elected, its leases not loaded: it cannot tell a live session from an expired one
+                // yet, and the follower would take "known" as an acknowledgement. It asks again in 200 ms.
+                out.onError(ApiErrors.unavailable("the leader is loading its session leases", null));
+                return;
+            }
             KeepAliveBatchAck.Builder b = KeepAliveBatchAck.newBuilder();
             for (long s : req.getSessionsList()) {
                 if (!leases.touch(s)) {
                     b.addUnknown(s);
                 }
             }
-            out.onNext(b.build());
-            out.onCompleted();
+            // The follower takes the answer as the leader's acknowledgement of these sessions (what lets
+            // its doors tell grants): answered once a quorum confirms that this node still leads.
+            leases.confirmedLeading().whenComplete((v, t) -> {
+                if (t != null) {
+                    out.onError(ApiErrors.unavailable("leadership not confirmed: " + t.getMessage(),
+                            router.leaderApi().orElse(null)));
+                    return;
+                }
+                out.onNext(b.build());
+                out.onCompleted();
+            });
         }
 
         @Override

@@ -3,6 +3,8 @@ package dev.baton.server.grpc;
 import dev.baton.api.v1.KeepAliveAck;
 import dev.baton.api.v1.SessionEvent;
 import dev.baton.core.command.Effect;
+import dev.baton.core.command.Result;
+import dev.baton.server.route.LeaseKeeper;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 
@@ -84,6 +86,7 @@ public final class StreamHub {
     private final Map<Long, Set<Stream>> bySession = new ConcurrentHashMap<>();
     private final Set<Stream> all = ConcurrentHashMap.newKeySet();
     final AtomicLong dropped = new AtomicLong();
+    private volatile LeaseKeeper leases;
 
     public void add(Stream s) {
         bySession.computeIfAbsent(s.session, k -> ConcurrentHashMap.newKeySet()).add(s);
@@ -120,12 +123,22 @@ public final class StreamHub {
         }
     }
 
+    /**
+     * Grants are sent to a session's streams only once {@code leases} says they may be told
+     * ({@link LeaseKeeper#whenFresh}): a node that learns a grant late, after being cut off, does not
+     * tell one whose session the leader has expired since. A grant held back is sent after whatever
+     * the stream receives meanwhile; if the session ends first it is not sent at all.
+     */
+    public void tellGrantsWith(LeaseKeeper leases) {
+        this.leases = leases;
+    }
+
     /** Called in log order with every applied effect. */
     public void onEffect(Effect e) {
         if (e instanceof Effect.PoolWaitEnded p) {
-            toSession(p.session(), Convert.event(e));
+            toSession(p.session(), Convert.event(e), p.status() == Result.PoolStatus.LOCKED);
         } else if (e instanceof Effect.LockWaitEnded l) {
-            toSession(l.session(), Convert.event(e));
+            toSession(l.session(), Convert.event(e), l.status() == Result.LockStatus.LOCKED);
         } else if (e instanceof Effect.SessionEnded s) {
             toSession(s.session(), Convert.event(e));
             sessionGone(s.session(), s.expired());
@@ -140,6 +153,19 @@ public final class StreamHub {
                 }
             }
         }
+    }
+
+    private void toSession(long session, SessionEvent ev, boolean grant) {
+        LeaseKeeper l = leases;
+        if (!grant || l == null || !bySession.containsKey(session)) {
+            toSession(session, ev);
+            return;
+        }
+        l.whenFresh(session).thenAccept(told -> {
+            if (told) {
+                toSession(session, ev);
+            }
+        });
     }
 
     private void toSession(long session, SessionEvent ev) {

@@ -357,6 +357,24 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void acquired(Command.PoolAcquire c, Result r) {
+        if (r instanceof Result.PoolReply p && p.status() == PoolStatus.LOCKED && !door.grantMayBeTold(c.session())) {
+            // The answer waited for this node to apply that far, and the node was cut off meanwhile:
+            // held until the leader acknowledges the session again (see waitEnded). Still busy.
+            door.whenGrantMayBeTold(c.session()).thenAccept(told -> ch.eventLoop().execute(() -> {
+                if (closed || closing) {
+                    return;
+                }
+                if (told) {
+                    acquired(c, r);
+                } else {
+                    acquireInFlight = 0;
+                    dropInFlight();
+                    lose();
+                    done();
+                }
+            }));
+            return;
+        }
         acquireInFlight = 0;
         WaitingWrites.Wait w = inFlight;
         inFlight = null;
@@ -612,7 +630,24 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
             lose(); // the session ended while the slot waited
             return;
         }
-        waitEnded(s, ((Result.PoolReply) outcome).status());
+        PoolStatus status = ((Result.PoolReply) outcome).status();
+        if (status == PoolStatus.LOCKED && !door.grantMayBeTold(session)) {
+            // This node learnt the grant late (it was cut off): the leader may have expired the session
+            // since and given the slot to someone else. Told once the leader acknowledges the session
+            // again; if it is gone instead, the client hears ERROR SESSION_LOST and never LOCKED.
+            door.whenGrantMayBeTold(session).thenAccept(told -> ch.eventLoop().execute(() -> {
+                if (closed || closing) {
+                    return;
+                }
+                if (told) {
+                    waitEnded(s, outcome, null);
+                } else {
+                    lose();
+                }
+            }));
+            return;
+        }
+        waitEnded(s, status);
         drain();
     }
 

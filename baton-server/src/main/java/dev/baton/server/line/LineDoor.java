@@ -670,6 +670,19 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
                 .handle((r, t) -> null);
     }
 
+    /**
+     * True if a grant to {@code session} may be told to its client now: the leader acknowledged the
+     * session recently enough ({@link LeaseKeeper#fresh}).
+     */
+    boolean grantMayBeTold(long session) {
+        return leases.fresh(session, config.sessionTtlMs());
+    }
+
+    /** Completes, on any thread, once a grant to {@code session} may be told (true) or never will (false). */
+    CompletableFuture<Boolean> whenGrantMayBeTold(long session) {
+        return leases.whenFresh(session, config.sessionTtlMs());
+    }
+
     long sessionTtlMs() {
         return config.sessionTtlMs();
     }

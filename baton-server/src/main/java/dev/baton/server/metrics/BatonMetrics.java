@@ -553,6 +553,16 @@ public final class BatonMetrics {
         FunctionCounter.builder("baton.forward.frame.commands", router, dev.baton.server.route.Router::commandsForwarded)
                 .description("Commands this node forwarded to the leader in those frames")
                 .register(registry);
+        dev.baton.server.route.LeaseKeeper leases = router.leases();
+        Gauge.builder("baton.grants.held", leases, dev.baton.server.route.LeaseKeeper::grantsHeld)
+                .description("Grants this node's doors hold back now, until the leader acknowledges their session again")
+                .register(registry);
+        FunctionCounter.builder("baton.grants.deferred", leases, dev.baton.server.route.LeaseKeeper::grantsHeldTotal)
+                .description("Grants held back because the leader's last acknowledgement of their session was too old to tell them")
+                .register(registry);
+        FunctionCounter.builder("baton.grants.untold", leases, dev.baton.server.route.LeaseKeeper::grantsNotTold)
+                .description("Grants never told because their session ended (was expired by the leader) while they were held")
+                .register(registry);
     }
 
     /** A snapshot was saved (see {@link dev.baton.server.raft.EffectListener#onSnapshotSaved}). */

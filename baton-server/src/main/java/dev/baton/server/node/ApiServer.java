@@ -299,6 +299,7 @@ public final class ApiServer implements AutoCloseable {
         }
         leases.setRouter(router);
         leases.onUnknownSession(this::checkUnknown);
+        streams.tellGrantsWith(leases);
     }
 
     /**
@@ -397,11 +398,15 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /** The leader says it does not know a session streamed here: check, and end its streams if gone. */
+    /**
+     * The leader says it does not know a session kept alive here: check, and if it is gone end its
+     * streams and drop the grants held for it.
+     */
     private void checkUnknown(long session) {
         router.read(new Query.GetSession(session)).whenComplete((s, t) -> {
             if (t == null && s == null) {
                 streams.sessionGone(session, true);
+                leases.gone(session); // grants held for it are not to be told
             }
         });
     }

@@ -9,17 +9,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
@@ -33,6 +38,28 @@ import java.util.function.LongSupplier;
  * <p>After a leader change the new leader knows nobody's last keep-alive, so every live session
  * (from {@link Query.ListSessionLeases}) starts with a fresh lease: a fail-over never expires a
  * healthy session; it can only delay the expiry of a dead one by one TTL.
+ *
+ * <h2>What a door may tell a client: the door's own lease</h2>
+ * Every node also remembers, per session, when the leader last acknowledged it: the time a
+ * keep-alive batch that the leader answered left this node, or a session request that the leader
+ * answered (the leader renews a session on each of its requests), or, on the leader, the start of a
+ * round of its own renewals. The leader answers a forwarded batch, and counts a round of its own, only
+ * once a ReadIndex round ({@link #confirmedLeading}) confirms that it still leads: a deposed leader
+ * that has not noticed yet (one paused for longer than a TTL, say) acknowledges nothing.
+ * A door passes a grant on to a client only while that acknowledgement is younger than the TTL less
+ * a margin ({@link #fresh}); otherwise it holds the grant until the leader next acknowledges the
+ * session ({@link #whenFresh}, which asks for that at once), or hears that the session is gone.
+ *
+ * <p>Why: a node cut off from the leader for longer than a TTL applies, once healed, grants that the
+ * leader made long ago to sessions it has since expired (and whose slots it has given to others):
+ * without this check its door would tell a client {@code LOCKED} for a slot somebody else holds. The
+ * leader cannot expire a session sooner than a TTL after it renewed it, which is no sooner than the
+ * acknowledged request left this node, and a leader elected later starts the session's lease afresh,
+ * so a grant told while the acknowledgement is younger than the TTL is told to a live session. The
+ * margin ({@value #MARGIN_ELECTION_TIMEOUTS} election timeouts, capped at half the TTL so that short
+ * TTLs still work) covers clocks that run at slightly different rates, with room to spare. A stale
+ * acknowledgement alone never ends a session: after a long election the new leader keeps it alive,
+ * and the next acknowledgement lets the grant through.
  */
 public final class LeaseKeeper {
     private static final Logger LOG = LoggerFactory.getLogger(LeaseKeeper.class);
@@ -56,6 +83,8 @@ public final class LeaseKeeper {
     private final LongSupplier nanoClock;
     private final Map<Long, Lease> leases = new ConcurrentHashMap<>();
     private final Set<Long> toForward = ConcurrentHashMap.newKeySet();
+    /** On the leader: sessions renewed here whose acknowledgement waits for this node's leadership to be confirmed. */
+    private final Set<Long> toConfirm = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean expiring = new AtomicBoolean();
     private volatile boolean leading;
     private volatile Router router;
@@ -77,9 +106,39 @@ public final class LeaseKeeper {
     private static final long SCAN_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private volatile long expiredTotal;
 
+    /** How many election timeouts a grant's acknowledgement must be younger than its TTL by (at most half the TTL). */
+    static final int MARGIN_ELECTION_TIMEOUTS = 2;
+    /** Sessions remembered as ended, so that a grant held for one that ended a moment ago is not held for ever. */
+    static final int ENDED_REMEMBERED = 4_096;
+    private final long marginNanos;
+    /** Per session: when (on {@link #nanoClock}) the newest request that the leader acknowledged left this node. */
+    private final Map<Long, Long> acknowledged = new ConcurrentHashMap<>();
+    /** A grant held back: told once its session's acknowledgement is fresh for its TTL. */
+    private record Held(CompletableFuture<Boolean> told, long ttlMs, boolean grant) {}
+
+    /** Grants held until their session is acknowledged again or gone (under {@link #held}). */
+    private final Map<Long, List<Held>> held = new HashMap<>();
+    private final Set<Long> endedRecently = Collections.newSetFromMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
+            return size() > ENDED_REMEMBERED;
+        }
+    });
+    /** Everything held (grants and late acknowledgements), for the cheap check in {@link #acknowledged}. */
+    private final AtomicLong heldCount = new AtomicLong();
+    private final AtomicLong grantsHeld = new AtomicLong();
+    private final AtomicLong grantsHeldTotal = new AtomicLong();
+    private final AtomicLong grantsNotTold = new AtomicLong();
+
     public LeaseKeeper(BatonNode node, LongSupplier nanoClock) {
+        this(node, nanoClock, node.options().electionTimeoutMs());
+    }
+
+    /** @param electionTimeoutMs the cluster's election timeout: the margin is {@value #MARGIN_ELECTION_TIMEOUTS} of them */
+    public LeaseKeeper(BatonNode node, LongSupplier nanoClock, long electionTimeoutMs) {
         this.node = node;
         this.nanoClock = nanoClock;
+        this.marginNanos = TimeUnit.MILLISECONDS.toNanos(MARGIN_ELECTION_TIMEOUTS * electionTimeoutMs);
     }
 
     public void setRouter(Router router) {
@@ -144,13 +203,15 @@ public final class LeaseKeeper {
         long now = nanoClock.getAsLong();
         try {
             expireSafely(); // on a follower: only the check that this node does not lead
-            if (!toForward.isEmpty() && now - lastForwardNanos >= FORWARD_EVERY_NANOS - SCAN_SLACK_NANOS) {
+            if ((!toForward.isEmpty() || !toConfirm.isEmpty())
+                    && now - lastForwardNanos >= FORWARD_EVERY_NANOS - SCAN_SLACK_NANOS) {
                 lastForwardNanos = now;
                 forwardSafely();
             }
             if (now - lastReconcileNanos >= RECONCILE_NANOS - SCAN_SLACK_NANOS) {
                 lastReconcileNanos = now;
                 reconcileSafely();
+                forgetEndedSafely();
             }
         } finally {
             long after = nanoClock.getAsLong();
@@ -162,7 +223,7 @@ public final class LeaseKeeper {
             // What arrived while this tick ran found no plan to move (the plan was this tick's, in the
             // past): look once more, now that the next one is planned. The plan's write and a keep-alive's
             // queueing are both volatile, so one of the two sees the other.
-            if (!toForward.isEmpty()) {
+            if (!toForward.isEmpty() || !toConfirm.isEmpty()) {
                 tickWithin(forwardDelayMs(after));
             }
         }
@@ -250,7 +311,11 @@ public final class LeaseKeeper {
     /** A keep-alive from a stream held here: renew at once on the leader, else forward it. */
     public void keepAlive(long session) {
         if (leading && node.isLeader()) {
-            touch(session);
+            if (touch(session)) {
+                // Renewed; acknowledged once a quorum confirms that this node still leads (forward)
+                toConfirm.add(session);
+                tickWithin(forwardDelayMs(nanoClock.getAsLong()));
+            }
         } else {
             toForward.add(session);
             tickWithin(forwardDelayMs(nanoClock.getAsLong()));
@@ -269,8 +334,19 @@ public final class LeaseKeeper {
         }
     }
 
+    /** The session ended (an applied effect): forget it, and release the grants held for it as not to be told. */
     public void ended(long session) {
         leases.remove(session);
+        gone(session);
+    }
+
+    /**
+     * The session does not exist any more (its end applied here, or the leader says so after a
+     * linearizable check): grants held for it are not to be told.
+     */
+    public void gone(long session) {
+        acknowledged.remove(session);
+        dropHeld(session);
     }
 
     public int tracked() {
@@ -279,6 +355,170 @@ public final class LeaseKeeper {
 
     public long expiredTotal() {
         return expiredTotal;
+    }
+
+    /** True once this node leads and tracks the leases (a keep-alive it answers then renews one). */
+    public boolean tracking() {
+        return leading && node.isLeader();
+    }
+
+    // ---- what a door may tell ------------------------------------------------------------------
+
+    /** This node's clock, the one {@link #acknowledged} times are read on. */
+    public long nowNanos() {
+        return nanoClock.getAsLong();
+    }
+
+    /**
+     * The leader acknowledged {@code session} for a request that left this node at {@code sentAtNanos}
+     * (a keep-alive, or a session request it answered): grants held for it may now be told.
+     */
+    public void acknowledged(long session, long sentAtNanos) {
+        acknowledged.merge(session, sentAtNanos, Math::max);
+        if (heldCount.get() > 0) { // what is held from here on looks again after counting itself
+            tellFresh(session);
+        }
+    }
+
+    /** Completes with true the grants held for {@code session} that its acknowledgement now lets through. */
+    private void tellFresh(long session) {
+        List<Held> ready = new ArrayList<>(1);
+        boolean stillHeld;
+        synchronized (held) {
+            List<Held> list = held.get(session);
+            if (list == null) {
+                return;
+            }
+            for (var it = list.iterator(); it.hasNext(); ) {
+                Held h = it.next();
+                if (fresh(session, h.ttlMs())) {
+                    ready.add(h);
+                    it.remove();
+                }
+            }
+            stillHeld = !list.isEmpty();
+            if (!stillHeld) {
+                held.remove(session);
+            }
+            forget(ready);
+        }
+        ready.forEach(h -> h.told().complete(true));
+        if (stillHeld) {
+            keepAlive(session); // acknowledged, but the round trip took too long for this TTL: once more
+        }
+    }
+
+    /** No longer held (under {@link #held}). */
+    private void forget(List<Held> done) {
+        heldCount.addAndGet(-done.size());
+        grantsHeld.addAndGet(-done.stream().filter(Held::grant).count());
+    }
+
+    /** Completes with false every grant held for {@code session}, which is gone. */
+    private void dropHeld(long session) {
+        List<Held> dropped;
+        synchronized (held) {
+            endedRecently.add(session);
+            dropped = held.remove(session);
+            if (dropped != null) {
+                forget(dropped);
+            }
+        }
+        if (dropped != null) {
+            grantsNotTold.addAndGet(dropped.stream().filter(Held::grant).count());
+            dropped.forEach(h -> h.told().complete(false));
+        }
+    }
+
+    /**
+     * True if a grant to {@code session} (whose TTL is {@code ttlMs}) may be told to its client now:
+     * the leader acknowledged the session less than the TTL less the margin ago (see the class comment).
+     */
+    public boolean fresh(long session, long ttlMs) {
+        Long at = acknowledged.get(session);
+        return at != null && nanoClock.getAsLong() - at < freshForNanos(ttlMs);
+    }
+
+    /** How long an acknowledgement lets grants through: the TTL less the margin, which is at most half the TTL. */
+    long freshForNanos(long ttlMs) {
+        long ttl = TimeUnit.MILLISECONDS.toNanos(ttlMs);
+        return ttl - Math.min(marginNanos, ttl / 2);
+    }
+
+    /**
+     * Completes with true when a grant to {@code session} may be told: at once if it is
+     * {@link #fresh} now, else once the leader acknowledges the session again (a keep-alive is sent
+     * for it now); with false if the session is gone first, and the grant is then not to be told (its
+     * client hears that its session ended). The future may complete on any thread.
+     */
+    public CompletableFuture<Boolean> whenFresh(long session, long ttlMs) {
+        return whenFresh(session, ttlMs, true);
+    }
+
+    /**
+     * Like {@link #whenFresh(long, long)} for what is not a grant (a keep-alive stream's
+     * acknowledgement to its client): not counted in the grant metrics.
+     */
+    public CompletableFuture<Boolean> whenAcknowledged(long session, long ttlMs) {
+        return whenFresh(session, ttlMs, false);
+    }
+
+    private CompletableFuture<Boolean> whenFresh(long session, long ttlMs, boolean grant) {
+        if (fresh(session, ttlMs)) {
+            return CompletableFuture.completedFuture(true);
+        }
+        CompletableFuture<Boolean> f = new CompletableFuture<>();
+        synchronized (held) {
+            if (endedRecently.contains(session)) {
+                if (grant) {
+                    grantsNotTold.incrementAndGet();
+                }
+                return CompletableFuture.completedFuture(false);
+            }
+            held.computeIfAbsent(session, k -> new ArrayList<>(1)).add(new Held(f, ttlMs, grant));
+            heldCount.incrementAndGet();
+            if (grant) {
+                grantsHeld.incrementAndGet();
+            }
+        }
+        if (grant) {
+            grantsHeldTotal.incrementAndGet();
+        }
+        if (fresh(session, ttlMs)) { // acknowledged meanwhile, before this grant was counted
+            tellFresh(session);
+        } else {
+            keepAlive(session); // asks the leader now: on the leader this acknowledges at once
+        }
+        return f;
+    }
+
+    /** Like {@link #whenFresh(long, long)}, with the session's TTL as this node's state has it. */
+    public CompletableFuture<Boolean> whenFresh(long session) {
+        return whenFresh(session, ttlOf(session));
+    }
+
+    /**
+     * The session's TTL as this node's state has it; the smallest TTL the limits allow if this node
+     * has not applied its opening yet (the strictest choice: a grant waits for a younger acknowledgement).
+     */
+    long ttlOf(long session) {
+        View.Session s = node.readLocal(new Query.GetSession(session));
+        return s != null ? s.ttlMs() : node.readLocal(new Query.GetLimits()).minSessionTtlMs();
+    }
+
+    /** Grants held now until their session is acknowledged (for metrics). */
+    public long grantsHeld() {
+        return grantsHeld.get();
+    }
+
+    /** Grants held back since start, told later or not at all (for metrics). */
+    public long grantsHeldTotal() {
+        return grantsHeldTotal.get();
+    }
+
+    /** Grants never told because their session was gone first (for metrics). */
+    public long grantsNotTold() {
+        return grantsNotTold.get();
     }
 
     // ---- timers -------------------------------------------------------------------------------
@@ -353,13 +593,14 @@ public final class LeaseKeeper {
 
     /** Follower: send the keep-alives gathered since the last call to the leader. */
     void forward() {
-        if (toForward.isEmpty()) {
+        if (leading && node.isLeader()) {
+            confirmRenewals();
             return;
         }
-        if (leading && node.isLeader()) {
-            for (Long s : drain()) {
-                touch(s);
-            }
+        if (!toConfirm.isEmpty()) { // renewed here while leading, which this node no longer does: forward them
+            toForward.addAll(drain(toConfirm));
+        }
+        if (toForward.isEmpty()) {
             return;
         }
         Router r = router;
@@ -367,11 +608,18 @@ public final class LeaseKeeper {
         if (api.isEmpty()) {
             return; // keep them for the next round
         }
-        List<Long> batch = drain();
+        List<Long> batch = drain(toForward);
+        long sentAt = nanoClock.getAsLong();
         r.forwardKeepAlives(api.get(), batch).whenComplete((unknown, t) -> {
             if (t != null) {
                 toForward.addAll(batch); // retry next round (the lease has slack: ttl vs 200 ms)
                 return;
+            }
+            Set<Long> notKnown = unknown.isEmpty() ? Set.of() : new HashSet<>(unknown);
+            for (long s : batch) {
+                if (!notKnown.contains(s)) {
+                    acknowledged(s, sentAt);
+                }
             }
             for (long s : unknown) {
                 unknownSession.accept(s);
@@ -379,10 +627,75 @@ public final class LeaseKeeper {
         });
     }
 
-    private List<Long> drain() {
-        List<Long> out = new ArrayList<>(toForward);
-        toForward.removeAll(out);
+    /**
+     * Leader: renews the sessions whose keep-alives came since the last round, now, and acknowledges
+     * them as of now once a ReadIndex round (a quorum's heartbeat answers) confirms that this node
+     * still leads. Without that, a deposed leader that has not noticed yet (paused for longer than a
+     * TTL, say) would acknowledge sessions the new leader may have expired, and its doors would tell
+     * their stale grants.
+     */
+    private void confirmRenewals() {
+        if (toForward.isEmpty() && toConfirm.isEmpty()) {
+            return;
+        }
+        long at = nanoClock.getAsLong();
+        List<Long> renewed = new ArrayList<>();
+        for (Long s : drain(toForward)) {
+            if (touch(s)) {
+                renewed.add(s);
+            }
+        }
+        for (Long s : drain(toConfirm)) {
+            if (touch(s)) { // again, no earlier than the acknowledgement's time
+                renewed.add(s);
+            }
+        }
+        if (renewed.isEmpty()) {
+            return;
+        }
+        confirmedLeading().whenComplete((v, t) -> {
+            if (t != null) {
+                return; // not (or no longer) the leader: the sessions' next keep-alives go to the new one
+            }
+            for (long s : renewed) {
+                acknowledged(s, at);
+            }
+        });
+    }
+
+    /** Completes once a quorum has confirmed this node's leadership, after the call (ReadIndex). */
+    public java.util.concurrent.CompletionStage<?> confirmedLeading() {
+        return node.read(new Query.GetLimits());
+    }
+
+    private static List<Long> drain(Set<Long> from) {
+        List<Long> out = new ArrayList<>(from);
+        from.removeAll(out);
         return out;
+    }
+
+    private void forgetEndedSafely() {
+        try {
+            forgetEnded();
+        } catch (Throwable t) {
+            LOG.warn("pruning lease acknowledgements failed", t);
+        }
+    }
+
+    /**
+     * Any node: forget the acknowledgements of sessions that no longer exist here (an acknowledgement
+     * that crossed the session's end re-adds one). A live session this node has not applied yet loses
+     * nothing but one acknowledgement.
+     */
+    void forgetEnded() {
+        if (acknowledged.isEmpty()) {
+            return;
+        }
+        Set<Long> live = new HashSet<>();
+        for (View.SessionLease l : node.readLocal(new Query.ListSessionLeases())) {
+            live.add(l.id());
+        }
+        acknowledged.keySet().retainAll(live);
     }
 
     /** Leader: align the tracked set with the replicated sessions (both ways). */

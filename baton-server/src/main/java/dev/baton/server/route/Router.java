@@ -145,11 +145,42 @@ public final class Router implements AutoCloseable {
      * may send it ({@link CallerAccess}).
      */
     private CompletableFuture<Result> write(Command.ClientCommand c, Caller caller, Via via) {
+        long sentAt = leases.nowNanos();
         AuthTokens.Principal principal = caller.principal();
-        if (CallerAccess.unlimited(principal)) {
-            return route(c, via, caller);
+        CompletableFuture<Result> f = CallerAccess.unlimited(principal) ? route(c, via, caller)
+                : access.authorize(principal, c).thenCompose(allowed -> route(allowed, via, caller));
+        if (c instanceof Command.CloseSession
+                || !(c instanceof Command.OpenSession || c instanceof Command.OpenSessionThen
+                        || (c instanceof Command.SessionRequest sr && sr.session() != 0))) {
+            return f;
         }
-        return access.authorize(principal, c).thenCompose(allowed -> route(allowed, via, caller));
+        return f.thenApply(r -> {
+            acknowledged(c, r, sentAt);
+            return r;
+        });
+    }
+
+    /**
+     * The leader answered {@code c}, sent at {@code sentAtNanos}: it renewed the session on receipt
+     * (or opened it), so the answer acknowledges the session's lease as of then (what lets this node's
+     * doors tell grants, {@link LeaseKeeper#fresh}). An answer that the session is unknown does not.
+     */
+    private void acknowledged(Command.ClientCommand c, Result r, long sentAtNanos) {
+        if (r instanceof Result.Rejected rej && rej.code() == dev.baton.core.command.ErrorCode.UNKNOWN_SESSION) {
+            return;
+        }
+        if (c instanceof Command.SessionRequest sr && sr.session() != 0) {
+            leases.acknowledged(sr.session(), sentAtNanos);
+        } else if (r instanceof Result.SessionOpened o) {
+            leases.acknowledged(o.session(), sentAtNanos);
+        } else if (r instanceof Result.SessionOpenedThen ot) {
+            leases.acknowledged(ot.opened().session(), sentAtNanos);
+        }
+    }
+
+    /** The session leases this router renews and acknowledges. */
+    public LeaseKeeper leases() {
+        return leases;
     }
 
     /**

@@ -108,7 +108,7 @@ public final class WaitingWrites {
         }).thenCompose(r -> {
             if (queued(r)) {
                 w.queued(request);
-                return w.outcome;
+                return w.outcome.thenCompose(o -> toTell(request.session(), o));
             }
             w.answeredAtOnce(r);
             return CompletableFuture.completedFuture(r);
@@ -119,6 +119,31 @@ public final class WaitingWrites {
             }
         });
         return f;
+    }
+
+    /**
+     * A wait's outcome once it may be told to the caller: a grant only while the leader's latest
+     * acknowledgement of the session is fresh ({@link LeaseKeeper#whenFresh}), so that a node that
+     * learns a grant late (it was cut off) never tells one whose session the leader has expired
+     * since; the caller then hears that the session ended. Other outcomes at once.
+     */
+    private CompletableFuture<Result> toTell(long session, Result outcome) {
+        if (!granted(outcome)) {
+            return CompletableFuture.completedFuture(outcome);
+        }
+        return router.leases().whenFresh(session).thenApply(told -> {
+            if (!told) {
+                throw BatonException.unknownSession("session " + Long.toUnsignedString(session)
+                        + " ended before its grant could be told");
+            }
+            return outcome;
+        });
+    }
+
+    /** True for a wait's outcome that hands its session a slot or a lock. */
+    public static boolean granted(Result r) {
+        return (r instanceof Result.PoolReply p && p.status() == Result.PoolStatus.LOCKED)
+                || (r instanceof Result.LockReply l && l.status() == Result.LockStatus.LOCKED);
     }
 
     /**

@@ -58,7 +58,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FaultClusterTest {
     private static final int KEYS = 3;
     private static final int WORKERS = 2;
-    private static final long GENEROUS_MS = 180_000;
     private static final long STATUS_DEADLINE_MS = 10_000;
     /** Three default election timeouts. */
     private static final long PAUSE_MS = 3_000;
@@ -403,18 +402,7 @@ class FaultClusterTest {
 
     private static <T> T await(String what, ProcessCluster c, java.util.function.Supplier<Optional<T>> cond)
             throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(GENEROUS_MS);
-        while (true) {
-            Optional<T> v = cond.get();
-            if (v.isPresent()) {
-                return v.get();
-            }
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError(what + ": not within " + GENEROUS_MS + " ms (whole logs in " + keepLogs(c)
-                        + ")\n" + c.logs());
-            }
-            Thread.sleep(50);
-        }
+        return ClusterWaits.await(what, cond, () -> "(whole logs in " + keepLogs(c) + ")\n" + c.logs());
     }
 
     /** Copies every node's log out of the test's temp dir (deleted after the test); where to. */

@@ -15,6 +15,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -115,6 +116,99 @@ class LeaseKeeperTest {
 
         keeper.keepAlive(8); // more while a round is planned: the plan stays
         assertThat(timer.tasks).hasSize(planned);
+    }
+
+    // ---- what a door may tell -------------------------------------------------------------------
+
+    /** A keeper on a node that does not lead (it forwards keep-alives), with the test's clock and a 1 s election timeout. */
+    private LeaseKeeper followerKeeper(long[] nanos) {
+        node = new BatonNode(BatonNode.Options.defaults(dir.resolve("f")).withPort(freePort())); // not started
+        return new LeaseKeeper(node, () -> nanos[0], 1_000);
+    }
+
+    @Test
+    void aGrantMayBeToldOnlyWhileTheLeadersAcknowledgementIsYoungerThanTheTtlLessTheMargin() {
+        long[] nanos = {1_000_000 * MS};
+        LeaseKeeper keeper = followerKeeper(nanos);
+        assertThat(keeper.fresh(5, 10_000)).as("never acknowledged").isFalse();
+
+        keeper.acknowledged(5, nanos[0]);
+        keeper.acknowledged(5, nanos[0] - 5_000 * MS); // an older answer arriving late moves nothing back
+        // TTL 10 s, margin 2 election timeouts = 2 s
+        nanos[0] += 7_999 * MS;
+        assertThat(keeper.fresh(5, 10_000)).isTrue();
+        nanos[0] += MS;
+        assertThat(keeper.fresh(5, 10_000)).isFalse();
+        // a TTL of 2 s: the margin is capped at half of it
+        assertThat(keeper.freshForNanos(2_000)).isEqualTo(1_000 * MS);
+        assertThat(keeper.freshForNanos(1_000)).isEqualTo(500 * MS);
+    }
+
+    @Test
+    void aHeldGrantIsToldOnceAnAcknowledgementMakesItFresh() {
+        long[] nanos = {1_000_000 * MS};
+        LeaseKeeper keeper = followerKeeper(nanos);
+        keeper.acknowledged(5, nanos[0]);
+        nanos[0] += 60_000 * MS; // cut off for a minute
+        assertThat(keeper.whenFresh(6, 10_000)).as("a session never acknowledged here").isNotDone();
+        CompletableFuture<Boolean> told = keeper.whenFresh(5, 10_000);
+        assertThat(told).isNotDone();
+        assertThat(keeper.grantsHeld()).isEqualTo(2);
+
+        keeper.acknowledged(5, nanos[0] - 9_000 * MS); // an answer to a request sent long ago: still too old
+        assertThat(told).isNotDone();
+        keeper.acknowledged(5, nanos[0] - 10 * MS);
+        assertThat(told).isCompletedWithValue(true);
+        assertThat(keeper.fresh(5, 10_000)).isTrue();
+        assertThat(keeper.grantsHeld()).isEqualTo(1);
+        assertThat(keeper.grantsHeldTotal()).isEqualTo(2);
+        assertThat(keeper.whenFresh(5, 10_000)).as("fresh: at once").isCompletedWithValue(true);
+        assertThat(keeper.grantsHeldTotal()).isEqualTo(2);
+    }
+
+    @Test
+    void aHeldGrantOfASessionThatIsGoneIsNeverTold() {
+        long[] nanos = {1_000_000 * MS};
+        LeaseKeeper keeper = followerKeeper(nanos);
+        keeper.acknowledged(5, nanos[0]);
+        nanos[0] += 60_000 * MS;
+        CompletableFuture<Boolean> told = keeper.whenFresh(5, 10_000);
+        CompletableFuture<Boolean> ack = keeper.whenAcknowledged(5, 10_000);
+        assertThat(keeper.grantsHeld()).as("a keep-alive's acknowledgement is no grant").isEqualTo(1);
+
+        keeper.ended(5); // its expiry applied here (or the leader said it is gone: gone)
+        assertThat(told).isCompletedWithValue(false);
+        assertThat(ack).isCompletedWithValue(false);
+        assertThat(keeper.grantsHeld()).isZero();
+        assertThat(keeper.grantsNotTold()).isEqualTo(1);
+        // a grant of it learnt a moment later (the effects race the answers) is not held for ever
+        assertThat(keeper.whenFresh(5, 10_000)).isCompletedWithValue(false);
+        keeper.acknowledged(5, nanos[0]); // nor does a late acknowledgement bring it back
+        assertThat(keeper.whenFresh(5, 10_000)).isCompletedWithValue(true);
+    }
+
+    @Test
+    void onTheLeaderARenewalIsAcknowledgedOnceAQuorumConfirmsItLeadsAndAHeldGrantAsksForOne() throws Exception {
+        node = startedNode();
+        long[] nanos = {System.nanoTime()};
+        LeaseKeeper keeper = new LeaseKeeper(node, () -> nanos[0], 1_000);
+        keeper.leaderStarted();
+        long s = ((Result.SessionOpened) node.submit(new Command.OpenSession(null, 10_000)).get()).session();
+        keeper.opened(s, 10_000);
+        keeper.keepAlive(s);
+        assertThat(keeper.fresh(s, 10_000)).as("renewed, not yet confirmed").isFalse();
+        keeper.forward(); // the round: a ReadIndex, then the acknowledgement as of the round's start
+        waitUntil(() -> keeper.fresh(s, 10_000));
+
+        nanos[0] += 60_000 * MS; // nothing heard for a minute
+        assertThat(keeper.fresh(s, 10_000)).isFalse();
+        CompletableFuture<Boolean> told = keeper.whenFresh(s, 10_000);
+        assertThat(told).as("held until the next round").isNotDone();
+        keeper.forward();
+        assertThat(told.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(keeper.whenFresh(4242, 10_000)).as("a session this leader does not know").isNotDone();
+        keeper.forward();
+        assertThat(keeper.fresh(4242, 10_000)).isFalse();
     }
 
     private BatonNode startedNode() throws InterruptedException {
