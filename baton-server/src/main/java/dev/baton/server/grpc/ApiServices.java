@@ -138,7 +138,7 @@ public final class ApiServices {
                 private long session;
                 private long ttlMs;
                 private boolean checking;
-                /** An acknowledgement waits for the leader's ({@link #ack}). */
+                /** An acknowledgement waits for the leader's (see {@code ack}). */
                 private boolean ackWaiting;
 
                 @Override
@@ -163,34 +163,32 @@ public final class ApiServices {
                         return;
                     }
                     if (stream != null) {
+                        long arrived = leases.nowNanos();
                         leases.keepAlive(session);
-                        ack();
+                        ack(arrived);
                     }
                 }
 
                 /**
-                 * Acknowledges the client's keep-alive once the leader's latest acknowledgement of the
-                 * session is fresh ({@link LeaseKeeper#fresh}), not merely because this node heard it: a
-                 * node cut off from the leader stops acknowledging, so the client's stream moves to
-                 * another node (its keep-alives go unanswered) and its session is renewed there. One
-                 * late acknowledgement waits at a time.
+                 * Acknowledges the client's keep-alive once the leader has acknowledged a renewal of
+                 * the session sent after it arrived ({@link LeaseKeeper#whenAcknowledgedSince}), not
+                 * merely because this node heard it: a node cut off from the leader does not acknowledge,
+                 * so the client's stream moves to another node (its keep-alive goes unanswered) while
+                 * its session still lives, and is renewed there. One acknowledgement waits at a time;
+                 * it answers the keep-alives that came meanwhile too.
                  */
-                private void ack() {
-                    if (leases.fresh(session, ttlMs)) {
-                        stream.ack(ttlMs);
-                        return;
-                    }
+                private void ack(long arrived) {
                     if (ackWaiting) {
                         return;
                     }
                     ackWaiting = true;
                     StreamHub.Stream s = stream;
                     long ttl = ttlMs;
-                    leases.whenAcknowledged(session, ttl).thenAccept(fresh -> {
+                    leases.whenAcknowledgedSince(session, arrived).thenAccept(renewed -> {
                         synchronized (this) {
                             ackWaiting = false;
                         }
-                        if (fresh) {
+                        if (renewed) {
                             s.ack(ttl);
                         }
                     });
@@ -207,11 +205,12 @@ public final class ApiServices {
                                 .asRuntimeException(ApiErrors.trailers("UNKNOWN_SESSION", null)));
                         return;
                     }
+                    long arrived = leases.nowNanos();
                     leases.keepAlive(session);
                     ttlMs = s.ttlMs();
                     stream = new StreamHub.Stream(session, out);
                     streams.add(stream);
-                    ack();
+                    ack(arrived);
                 }
 
                 @Override

@@ -113,8 +113,14 @@ public final class LeaseKeeper {
     private final long marginNanos;
     /** Per session: when (on {@link #nanoClock}) the newest request that the leader acknowledged left this node. */
     private final Map<Long, Long> acknowledged = new ConcurrentHashMap<>();
-    /** A grant held back: told once its session's acknowledgement is fresh for its TTL. */
-    private record Held(CompletableFuture<Boolean> told, long ttlMs, boolean grant) {}
+    /**
+     * Something held back until the leader acknowledges its session: a grant, told once the
+     * acknowledgement is fresh for its TTL; or a keep-alive's acknowledgement ({@code since} set),
+     * passed on once the leader has acknowledged a renewal sent no earlier than {@code since}.
+     */
+    private record Held(CompletableFuture<Boolean> told, long ttlMs, long since, boolean grant) {}
+
+    private static final long NO_SINCE = Long.MIN_VALUE;
 
     /** Grants held until their session is acknowledged again or gone (under {@link #held}). */
     private final Map<Long, List<Held>> held = new HashMap<>();
@@ -389,9 +395,10 @@ public final class LeaseKeeper {
             if (list == null) {
                 return;
             }
+            Long at = acknowledged.get(session);
             for (var it = list.iterator(); it.hasNext(); ) {
                 Held h = it.next();
-                if (fresh(session, h.ttlMs())) {
+                if (h.since() != NO_SINCE ? at != null && at - h.since() >= 0 : fresh(session, h.ttlMs())) {
                     ready.add(h);
                     it.remove();
                 }
@@ -456,18 +463,28 @@ public final class LeaseKeeper {
     }
 
     /**
-     * Like {@link #whenFresh(long, long)} for what is not a grant (a keep-alive stream's
-     * acknowledgement to its client): not counted in the grant metrics.
+     * Completes with true once the leader has acknowledged a renewal of {@code session} that left
+     * this node no earlier than {@code sinceNanos} (on {@link #nowNanos}'s clock), with false if the
+     * session is gone first. What a keep-alive stream waits for before it acknowledges its client's
+     * keep-alive: so an acknowledgement means the leader renewed the session after the client asked,
+     * and a client of a node cut off from the leader hears nothing and moves to another node while
+     * its session still lives. The caller has sent the keep-alive ({@link #keepAlive}) already.
      */
-    public CompletableFuture<Boolean> whenAcknowledged(long session, long ttlMs) {
-        return whenFresh(session, ttlMs, false);
+    public CompletableFuture<Boolean> whenAcknowledgedSince(long session, long sinceNanos) {
+        return hold(session, new Held(new CompletableFuture<>(), 0, sinceNanos, false));
     }
 
     private CompletableFuture<Boolean> whenFresh(long session, long ttlMs, boolean grant) {
         if (fresh(session, ttlMs)) {
             return CompletableFuture.completedFuture(true);
         }
-        CompletableFuture<Boolean> f = new CompletableFuture<>();
+        return hold(session, new Held(new CompletableFuture<>(), ttlMs, NO_SINCE, grant));
+    }
+
+    private CompletableFuture<Boolean> hold(long session, Held h) {
+        CompletableFuture<Boolean> f = h.told();
+        boolean grant = h.grant();
+        long ttlMs = h.ttlMs();
         synchronized (held) {
             if (endedRecently.contains(session)) {
                 if (grant) {
@@ -475,7 +492,7 @@ public final class LeaseKeeper {
                 }
                 return CompletableFuture.completedFuture(false);
             }
-            held.computeIfAbsent(session, k -> new ArrayList<>(1)).add(new Held(f, ttlMs, grant));
+            held.computeIfAbsent(session, k -> new ArrayList<>(1)).add(h);
             heldCount.incrementAndGet();
             if (grant) {
                 grantsHeld.incrementAndGet();
@@ -484,10 +501,11 @@ public final class LeaseKeeper {
         if (grant) {
             grantsHeldTotal.incrementAndGet();
         }
-        if (fresh(session, ttlMs)) { // acknowledged meanwhile, before this grant was counted
-            tellFresh(session);
+        Long at = acknowledged.get(session);
+        if (h.since() != NO_SINCE ? at != null && at - h.since() >= 0 : fresh(session, ttlMs)) {
+            tellFresh(session); // acknowledged meanwhile, before this was counted
         } else {
-            keepAlive(session); // asks the leader now: on the leader this acknowledges at once
+            keepAlive(session); // asks the leader now (on the leader: confirms its leadership in the next round)
         }
         return f;
     }

@@ -167,13 +167,30 @@ class LeaseKeeperTest {
     }
 
     @Test
+    void aKeepAliveIsAcknowledgedOnlyOnceTheLeaderAcknowledgedARenewalSentAfterItArrived() {
+        long[] nanos = {1_000_000 * MS};
+        LeaseKeeper keeper = followerKeeper(nanos);
+        keeper.acknowledged(5, nanos[0]); // fresh for grants, but from before the keep-alive
+        nanos[0] += 10 * MS;
+        long arrived = nanos[0];
+        CompletableFuture<Boolean> ack = keeper.whenAcknowledgedSince(5, arrived);
+        assertThat(ack).isNotDone();
+        assertThat(keeper.grantsHeld()).as("no grant").isZero();
+        keeper.acknowledged(5, arrived - MS); // a batch that left before the keep-alive came
+        assertThat(ack).isNotDone();
+        nanos[0] += 150 * MS;
+        keeper.acknowledged(5, arrived + 100 * MS); // the batch that carried it
+        assertThat(ack).isCompletedWithValue(true);
+    }
+
+    @Test
     void aHeldGrantOfASessionThatIsGoneIsNeverTold() {
         long[] nanos = {1_000_000 * MS};
         LeaseKeeper keeper = followerKeeper(nanos);
         keeper.acknowledged(5, nanos[0]);
         nanos[0] += 60_000 * MS;
         CompletableFuture<Boolean> told = keeper.whenFresh(5, 10_000);
-        CompletableFuture<Boolean> ack = keeper.whenAcknowledged(5, 10_000);
+        CompletableFuture<Boolean> ack = keeper.whenAcknowledgedSince(5, nanos[0]);
         assertThat(keeper.grantsHeld()).as("a keep-alive's acknowledgement is no grant").isEqualTo(1);
 
         keeper.ended(5); // its expiry applied here (or the leader said it is gone: gone)
