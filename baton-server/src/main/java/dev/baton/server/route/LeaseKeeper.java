@@ -208,6 +208,9 @@ public final class LeaseKeeper {
     private void tick() {
         long now = nanoClock.getAsLong();
         try {
+            if (heldCount.get() > 0) {
+                askAgainForHeld();
+            }
             expireSafely(); // on a follower: only the check that this node does not lead
             if ((!toForward.isEmpty() || !toConfirm.isEmpty())
                     && now - lastForwardNanos >= FORWARD_EVERY_NANOS - SCAN_SLACK_NANOS) {
@@ -413,6 +416,19 @@ public final class LeaseKeeper {
         if (stillHeld) {
             keepAlive(session); // acknowledged, but the round trip took too long for this TTL: once more
         }
+    }
+
+    /**
+     * Sends a keep-alive again for every session something is held for (once a tick, at most a
+     * second apart): the one sent when it was held may have found no leader, or a leader that did
+     * not track the session yet, and a gRPC caller's session may have no stream here to send more.
+     */
+    private void askAgainForHeld() {
+        List<Long> sessions;
+        synchronized (held) {
+            sessions = new ArrayList<>(held.keySet());
+        }
+        sessions.forEach(this::keepAlive);
     }
 
     /** No longer held (under {@link #held}). */
