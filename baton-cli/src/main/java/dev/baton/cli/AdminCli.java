@@ -12,6 +12,7 @@ import dev.baton.api.v1.StatusRequest;
 import dev.baton.api.v1.StatusResponse;
 import dev.baton.server.Durations;
 import dev.baton.server.raft.BackupFile;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -81,9 +82,9 @@ final class AdminCli {
     java.nio.file.Path tokenFile;
 
     int call(Function<AdminGrpc.AdminBlockingStub, MessageOrBuilder> op, Function<MessageOrBuilder, String> text) {
-        return onFirstNodeThatAnswers((ch, endpoint) -> {
+        return onFirstNodeThatAnswers((ch, endpoint, deadline) -> {
             try {
-                MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS));
+                MessageOrBuilder r = op.apply(AdminGrpc.newBlockingStub(ch).withDeadline(deadline));
                 System.out.println(output == Output.json ? CliJson.print(r) : text.apply(r));
                 return 0;
             } catch (InvalidProtocolBufferException e) {
@@ -96,16 +97,29 @@ final class AdminCli {
     /** One node asked by {@link #onFirstNodeThatAnswers}: an exit code, or a gRPC failure thrown. */
     @FunctionalInterface
     interface Attempt {
-        int run(ManagedChannel channel, String endpoint);
+        /** @param deadline when the whole command gives up (--timeout-ms from its start) */
+        int run(ManagedChannel channel, String endpoint, Deadline deadline);
     }
+
+    /** The first pause before asking again a cluster that answered "not now"; it doubles up to {@link #MAX_PAUSE_MS}. */
+    static final long FIRST_PAUSE_MS = 100;
+    static final long MAX_PAUSE_MS = 2_000;
 
     /**
      * Runs {@code attempt} on the endpoints in order until one answers: an UNAVAILABLE node passes
-     * the question to the next, any other failure (or the last node's) is printed and ends it.
+     * the question to the next, any other failure is printed and ends it. When the last node
+     * answers UNAVAILABLE itself (it carries Baton's error trailer: the cluster is between leaders,
+     * a follower does not know the leader's address yet, a membership change's catch-up failed),
+     * the round starts again after a pause until --timeout-ms: every admin call is safe to repeat
+     * (membership changes and transfers complete at once when already done). A node that cannot be
+     * reached at all ends it at once, so a wrong address fails fast.
      */
     private int onFirstNodeThatAnswers(Attempt attempt) {
         CliTls tls = new CliTls(tlsCaFile, tlsCertFile, tlsKeyFile);
         CliToken token = new CliToken(tokenFile);
+        Deadline deadline = Deadline.after(timeoutMs, TimeUnit.MILLISECONDS);
+        long pauseMs = FIRST_PAUSE_MS;
+        boolean said = false;
         for (int i = 0; ; i++) {
             String endpoint = endpoints.get(i);
             boolean last = i == endpoints.size() - 1;
@@ -117,16 +131,47 @@ final class AdminCli {
                 return 2;
             }
             try {
-                return attempt.run(ch, endpoint);
+                return attempt.run(ch, endpoint, deadline);
             } catch (StatusRuntimeException e) {
-                if (!last && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+                boolean unavailable = e.getStatus().getCode() == Status.Code.UNAVAILABLE;
+                if (!last && unavailable) {
                     continue; // another node may answer
+                }
+                if (unavailable && answeredByBaton(e) && deadline.timeRemaining(TimeUnit.MILLISECONDS) > pauseMs) {
+                    if (!said) {
+                        System.err.println("baton admin: " + describe(e) + "; asking again until --timeout-ms ("
+                                + timeoutMs + " ms) runs out");
+                        said = true;
+                    }
+                    sleep(pauseMs);
+                    pauseMs = Math.min(MAX_PAUSE_MS, pauseMs * 2);
+                    i = -1;
+                    continue;
                 }
                 printError(e, endpoint, tls, token);
                 return 1;
             } finally {
                 ch.shutdownNow();
             }
+        }
+    }
+
+    /** A failure the node itself sent (with Baton's error trailer), not one of reaching it. */
+    private static boolean answeredByBaton(StatusRuntimeException e) {
+        Metadata t = e.getTrailers();
+        return t != null && t.get(ERROR_KEY) != null;
+    }
+
+    private static String describe(StatusRuntimeException e) {
+        return e.getStatus().getCode() + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription());
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
         }
     }
 
@@ -156,13 +201,13 @@ final class AdminCli {
             System.err.println("baton admin: no such directory for " + file);
             return 2;
         }
-        return onFirstNodeThatAnswers((ch, endpoint) -> {
+        return onFirstNodeThatAnswers((ch, endpoint, deadline) -> {
             Path partial = null;
             try {
                 partial = Files.createTempFile(dir, "." + target.getFileName() + ".", ".partial");
                 long bytes = 0;
                 try (FileChannel out = FileChannel.open(partial, StandardOpenOption.WRITE)) {
-                    var chunks = AdminGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutMs, TimeUnit.MILLISECONDS)
+                    var chunks = AdminGrpc.newBlockingStub(ch).withDeadline(deadline)
                             .backup(BackupRequest.getDefaultInstance());
                     while (chunks.hasNext()) {
                         ByteBuffer b = chunks.next().getData().asReadOnlyByteBuffer();

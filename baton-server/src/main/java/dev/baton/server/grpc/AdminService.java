@@ -18,7 +18,9 @@ import dev.baton.core.command.View;
 import dev.baton.server.raft.BackupFile;
 import dev.baton.server.raft.BatonNode;
 import com.google.protobuf.ByteString;
+import io.grpc.Metadata;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import org.slf4j.Logger;
@@ -142,8 +144,23 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
             out.onError(ApiErrors.unavailable("no leader to run the change on", null));
             return;
         }
-        ApiServices.respond(completable(remote.apply(memberStub(api.get())
-                .withDeadlineAfter(30, TimeUnit.SECONDS))), out);
+        String leaderApi = api.get();
+        ApiServices.respond(completable(remote.apply(memberStub(leaderApi)
+                .withDeadlineAfter(30, TimeUnit.SECONDS))).handle((r, t) -> {
+                    if (t == null) {
+                        return r;
+                    }
+                    StatusRuntimeException s = ApiErrors.toStatus(t, null);
+                    Metadata trailers = s.getTrailers();
+                    if (s.getStatus().getCode() == Status.Code.UNAVAILABLE
+                            && (trailers == null || trailers.get(ApiErrors.ERROR_KEY) == null)) {
+                        // not the leader's answer but a failure to reach it: say so, as ours (the
+                        // change is safe to ask again; it completes at once if it was made)
+                        throw ApiErrors.unavailable("the leader at " + leaderApi + " could not be reached: "
+                                + s.getStatus().getDescription(), null);
+                    }
+                    throw s;
+                }), out);
     }
 
     /** Another node's status, asked over gRPC with a deadline. */
