@@ -131,6 +131,7 @@ class ForwardReproductionTest {
     void anOutsiderCannotRenewLeases() {
         assertThatThrownBy(() -> ForwardGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
                 .keepAlive(KeepAliveBatch.newBuilder().addSessions(victim).build()))
-                .isInstanceOf(StatusRuntimeException.class);
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED));
     }
 }

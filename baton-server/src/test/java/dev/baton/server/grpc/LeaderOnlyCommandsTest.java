@@ -94,6 +94,8 @@ class LeaderOnlyCommandsTest {
         assertThat(reply.getStatus()).isEqualTo(PoolStatus.POOL_LOCKED);
         TestWaits.await("the node's own address in the address book",
                 () -> !server.node().readLocal(new Query.ListNodes()).isEmpty());
+        // a new leader refuses forwarded keep-alives (UNAVAILABLE) until it has loaded the leases
+        TestWaits.await("the leader tracks the session leases", () -> server.leases().tracking());
     }
 
     @AfterAll
