@@ -48,6 +48,15 @@ public final class ClientStats {
         return core.retries();
     }
 
+    /**
+     * Pool acquires whose caller got no answer (unavailable, deadline passed, cancelled, interrupted)
+     * that the client is settling in the background now: asking the cluster again with the same
+     * request id, and releasing the slot if it was granted. Stays above zero while no node answers.
+     */
+    public int acquiresInDoubt() {
+        return core.acquiresInDoubt();
+    }
+
     /** What the client knows about its first session ({@link BatonClient#sessionState()}). */
     public SessionState sessionState() {
         return client.sessionState();
@@ -56,6 +65,6 @@ public final class ClientStats {
     @Override
     public String toString() {
         return "ClientStats[sessions=" + openSessions() + ", kept=" + keptSessions() + ", inFlight=" + callsInFlight() + ", retries=" + retries()
-                + ", state=" + sessionState() + "]";
+                + ", inDoubt=" + acquiresInDoubt() + ", state=" + sessionState() + "]";
     }
 }

@@ -11,6 +11,7 @@ import dev.baton.client.internal.SessionSet;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Counting semaphores by key (PoolCounter's pools): {@code workers} sessions may hold a key at once,
@@ -52,11 +53,15 @@ public final class Pools {
         PoolAcquireRequest.Builder request = request(key, workers, maxQueue, timeoutMs, forAnyone, false);
         return core.forCaller(ClientCore.compose(sessions.placePool(key, pinned), p -> {
             ClientSession s = p.session;
+            AtomicReference<PoolAcquireRequest> sent = new AtomicReference<>();
             CompletableFuture<PoolReply> f = ClientCore.map(s.write(PoolsGrpc.getAcquireMethod(),
-                    id -> request.setSession(s.sessionId()).setRequestId(id).build(),
+                    id -> sent(sent, request.setSession(s.sessionId()).setRequestId(id).build()),
                     core.waitingPolicy("Pools.Acquire", timeoutMs, s)), r -> Wire.pool(r, s.sessionId()));
-            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.poolAcquired(p, r == null ? null : r.status(), r == null ? 0 : r.fence(),
-                    0, t != null && ClientCore.refused(t)));
+            return ClientCore.afterBookkeeping(f, (r, t) -> {
+                sessions.poolAcquired(p, r == null ? null : r.status(), r == null ? 0 : r.fence(),
+                        0, t != null && ClientCore.refused(t));
+                clearUpIfUnknown(p, sent.get(), t);
+            });
         }));
     }
 
@@ -79,12 +84,16 @@ public final class Pools {
         PoolAcquireRequest.Builder request = request(key, workers, maxQueue, timeoutMs, forAnyone, true);
         return core.forCaller(ClientCore.compose(sessions.placePool(key, pinned), p -> {
             ClientSession s = p.session;
+            AtomicReference<PoolAcquireRequest> sent = new AtomicReference<>();
             CompletableFuture<RequestReply<PoolReply>> f = ClientCore.map(s.writeWithId(PoolsGrpc.getAcquireMethod(),
-                    id -> request.setSession(s.sessionId()).setRequestId(id).build(),
+                    id -> sent(sent, request.setSession(s.sessionId()).setRequestId(id).build()),
                     core.policy("Pools.Acquire", s)),
                     r -> new RequestReply<>(r.requestId(), Wire.pool(r.reply(), s.sessionId())));
-            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.poolAcquired(p, r == null ? null : r.reply().status(),
-                    r == null ? 0 : r.reply().fence(), r == null ? 0 : r.requestId(), t != null && ClientCore.refused(t)));
+            return ClientCore.afterBookkeeping(f, (r, t) -> {
+                sessions.poolAcquired(p, r == null ? null : r.reply().status(),
+                        r == null ? 0 : r.reply().fence(), r == null ? 0 : r.requestId(), t != null && ClientCore.refused(t));
+                clearUpIfUnknown(p, sent.get(), t);
+            });
         }));
     }
 
@@ -92,6 +101,25 @@ public final class Pools {
     public RequestReply<PoolReply> acquireQueued(String key, int workers, int maxQueue, Duration timeout,
             boolean forAnyone) {
         return ClientCore.await(() -> acquireQueuedAsync(key, workers, maxQueue, timeout, forAnyone));
+    }
+
+    private static PoolAcquireRequest sent(AtomicReference<PoolAcquireRequest> into, PoolAcquireRequest r) {
+        into.set(r);
+        return r;
+    }
+
+    /**
+     * After an acquire that was sent and got no answer (not a refusal, which changed nothing): the
+     * cluster may hold a slot for it that the caller does not know of, so the client finds out and
+     * releases it in the background ({@link UnknownPoolAcquire}); meanwhile the slot counts as taken
+     * on its session, and no other acquire is placed there.
+     */
+    private void clearUpIfUnknown(SessionSet.PoolPlacement p, PoolAcquireRequest sent, Throwable t) {
+        if (t == null || sent == null || ClientCore.refused(t) || ClientCore.unwrap(t) instanceof BatonClosedException) {
+            return;
+        }
+        sessions.poolInDoubt(p);
+        UnknownPoolAcquire.clearUp(core, p.session, sent, () -> sessions.poolCleared(p));
     }
 
     private static PoolAcquireRequest.Builder request(String key, int workers, int maxQueue, long timeoutMs,

@@ -133,6 +133,28 @@ public final class ClientCore {
         return closed.get();
     }
 
+    /** Acquires whose outcome their caller never learnt, being cleared up now. */
+    private final java.util.concurrent.atomic.AtomicInteger acquiresInDoubt = new java.util.concurrent.atomic.AtomicInteger();
+
+    public int acquiresInDoubt() {
+        return acquiresInDoubt.get();
+    }
+
+    /** Counts an acquire in doubt ({@code +1}) or settled ({@code -1}). */
+    public void inDoubt(int delta) {
+        acquiresInDoubt.addAndGet(delta);
+    }
+
+    /** Runs {@code r} on the client's timer after {@code delayMs}; false if the client is closing. */
+    public boolean schedule(Runnable r, long delayMs) {
+        try {
+            scheduler.schedule(r, delayMs, TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return false;
+        }
+    }
+
     /** The endpoint new calls go to now (the leader, when it is known). */
     public String currentEndpoint() {
         return endpoints.current().address;

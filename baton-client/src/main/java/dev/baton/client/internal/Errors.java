@@ -21,6 +21,7 @@ public final class Errors {
 
     public static final String STALE_FENCE = "STALE_FENCE";
     public static final String UNKNOWN_SESSION = "UNKNOWN_SESSION";
+    public static final String REQUEST_TOO_OLD = "REQUEST_TOO_OLD";
 
     private Errors() {}
 

@@ -199,6 +199,20 @@ public final class SessionSet {
         // an unknown outcome keeps the entry: the slot may be held
     }
 
+    /**
+     * The placed acquire's outcome is unknown and is being cleared up: its slot stays counted, and
+     * no other acquire is placed on its session until {@link #poolCleared}.
+     */
+    public synchronized void poolInDoubt(PoolPlacement p) {
+        p.session.poolAcquiring = true;
+    }
+
+    /** The acquire in doubt has been cleared up: it holds nothing now (or its session has ended). */
+    public synchronized void poolCleared(PoolPlacement p) {
+        p.session.poolAcquiring = false;
+        dropPool(p.entry);
+    }
+
     private void dropPool(PoolEntry e) {
         if (pool.remove(e)) {
             e.session.poolSlots--;

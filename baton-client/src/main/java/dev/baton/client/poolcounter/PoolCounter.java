@@ -320,9 +320,11 @@ public final class PoolCounter {
 
     /**
      * After an acquire without an answer: once no other acquire of the key is in flight on this client,
-     * reads the session's slots on the key and releases those no {@code PoolCounter} of the client
-     * holds (a held one by its fence; a waiting one, which is always the session's newest, by key).
-     * Repeats until the cluster answers; then the key may be acquired again.
+     * reads the session's slots on the key and releases, by its fence, each held one that no
+     * {@code PoolCounter} of the client holds. A waiting one is left to end (the client itself settles
+     * that request, see {@code docs/client.md}): releasing "the newest slot of the key" instead could
+     * hit another {@code PoolCounter}'s grant if the wait ended in between. Repeats until the cluster
+     * answers and no slot of the key waits; then the key may be acquired again.
      */
     private void clearUpUnknownAcquire() {
         if (!ClientRegistry.quiet(client, key)) {
@@ -335,8 +337,8 @@ public final class PoolCounter {
         } catch (RuntimeException e) {
             read = CompletableFuture.failedFuture(e);
         }
-        read.thenCompose(this::releaseUnknownSlots).whenComplete((ignored, failure) -> {
-            if (unwrap(failure) instanceof BatonUnavailableException) {
+        read.thenCompose(this::releaseUnknownSlots).whenComplete((settled, failure) -> {
+            if (unwrap(failure) instanceof BatonUnavailableException || (failure == null && !settled)) {
                 LATER.execute(this::clearUpUnknownAcquire);
                 return;
             }
@@ -349,15 +351,17 @@ public final class PoolCounter {
         });
     }
 
-    private CompletableFuture<Void> releaseUnknownSlots(SessionInfo session) {
+    /** Releases the unknown held slots of the key; completes true if no slot of the key still waits. */
+    private CompletableFuture<Boolean> releaseUnknownSlots(SessionInfo session) {
         Set<Long> known = ClientRegistry.heldFences(client, key);
         List<CompletableFuture<PoolReply>> releases = new ArrayList<>();
+        boolean waiting = false;
         for (PoolSlot slot : session.poolSlots()) {
             if (!slot.key().equals(key)) {
                 continue;
             }
             if (!"HELD".equals(slot.state())) {
-                releases.add(client.session().pools().releaseAsync(key, 0));
+                waiting = true;
             } else if (!known.contains(slot.id())) {
                 releases.add(client.session().pools().releaseAsync(key, slot.id())
                         .exceptionally(t -> {
@@ -368,7 +372,8 @@ public final class PoolCounter {
                         }));
             }
         }
-        return CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new));
+        boolean settled = !waiting;
+        return CompletableFuture.allOf(releases.toArray(CompletableFuture[]::new)).thenApply(v -> settled);
     }
 
     private static Throwable unwrap(Throwable t) {

@@ -64,6 +64,8 @@ class FaultClusterTest {
     /** How long the leader stays cut off, at least. */
     private static final long ISOLATE_MS = 5_000;
     private static final double MINUTES = Double.parseDouble(System.getProperty("baton.faults.minutes", "0"));
+    /** Progress slower than this prints who holds the keys. */
+    private static final long SLOW_S = 4;
 
     @TempDir
     Path tmp;
@@ -321,8 +323,13 @@ class FaultClusterTest {
                 before[i] = lineGrants.get(c.nodes().indexOf(nodes.get(i)));
             }
             long t0 = System.nanoTime();
+            boolean[] shown = new boolean[1];
             await("line clients on " + ids(nodes) + " get slots (" + when + "); notes so far " + new TreeMap<>(notes),
                     c, () -> {
+                        if (!shown[0] && System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(SLOW_S)) {
+                            shown[0] = true; // once per wait: who holds the keys (a slot nobody releases shows here)
+                            System.out.println("[FaultClusterTest] slow (" + when + "): " + holders(nodes.get(0)));
+                        }
                         for (int i = 0; i < nodes.size(); i++) {
                             if (lineGrants.get(c.nodes().indexOf(nodes.get(i))) < before[i] + 3) {
                                 return Optional.empty();
@@ -332,6 +339,34 @@ class FaultClusterTest {
                     });
             System.out.println("[FaultClusterTest] " + when + ": clients on " + ids(nodes) + " got slots within "
                     + ms(t0) + " ms");
+        }
+
+        /** The keys' holders and waiters, from the state as {@code n} reads it (a linearizable read). */
+        private static String holders(NodeProc n) {
+            try {
+                com.google.gson.JsonObject state = com.google.gson.JsonParser.parseString(ClusterTest.dump(n)).getAsJsonObject();
+                long now = state.getAsJsonObject("summary").get("lastTime").getAsLong();
+                Map<Long, String> owner = new TreeMap<>();
+                for (var e : state.getAsJsonArray("sessions")) {
+                    String token = e.getAsJsonObject().get("token").getAsString();
+                    owner.put(e.getAsJsonObject().get("id").getAsLong(), token.startsWith("line:")
+                            ? token.substring(5, token.indexOf(':', 5)) + "-line" : "java");
+                }
+                StringBuilder b = new StringBuilder();
+                for (var e : state.getAsJsonArray("pools")) {
+                    var pool = e.getAsJsonObject();
+                    b.append(pool.get("key").getAsString()).append(" held by");
+                    for (var h : pool.getAsJsonArray("holders")) {
+                        long session = h.getAsJsonObject().get("session").getAsLong();
+                        b.append(" s").append(session).append('(').append(owner.get(session)).append(", ")
+                                .append(now - h.getAsJsonObject().get("since").getAsLong()).append(" ms)");
+                    }
+                    b.append(", ").append(pool.getAsJsonArray("waitMe").size()).append(" waiting; ");
+                }
+                return b.toString();
+            } catch (Exception e) {
+                return "(no state: " + e + ")";
+            }
         }
 
         String summary() {

@@ -55,6 +55,10 @@ public final class BatonClientMetrics implements MeterBinder {
                 .description("Baton calls sent and not answered yet, waiting acquires included")
                 .tags(tags)
                 .register(registry);
+        Gauge.builder("baton.client.acquires.indoubt", stats, ClientStats::acquiresInDoubt)
+                .description("Pool acquires that got no answer, being settled in the background (sent again, released if granted)")
+                .tags(tags)
+                .register(registry);
         FunctionCounter.builder("baton.client.retries", stats, ClientStats::retries)
                 .description("Failed Baton call attempts that were sent again")
                 .tags(tags)

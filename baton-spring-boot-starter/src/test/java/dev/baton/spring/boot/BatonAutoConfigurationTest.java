@@ -78,6 +78,7 @@ class BatonAutoConfigurationTest {
                     assertThat(meters.get("baton.client.session.alive").gauge().value()).isEqualTo(1);
                     assertThat(meters.get("baton.client.sessions.kept").gauge().value()).isGreaterThanOrEqualTo(0);
                     assertThat(meters.get("baton.client.calls.inflight").gauge().value()).isGreaterThanOrEqualTo(0);
+                    assertThat(meters.get("baton.client.acquires.indoubt").gauge().value()).isZero();
                     assertThat(meters.get("baton.client.retries").functionCounter().count()).isGreaterThanOrEqualTo(0);
                 });
         assertThat(made.get().sessionState()).isEqualTo(SessionState.CLOSED);
