@@ -49,9 +49,10 @@ public final class ClientStats {
     }
 
     /**
-     * Pool acquires whose caller got no answer (unavailable, deadline passed, cancelled, interrupted)
-     * that the client is settling in the background now: asking the cluster again with the same
-     * request id, and releasing the slot if it was granted. Stays above zero while no node answers.
+     * Pool and lock acquires whose caller got no answer (unavailable, deadline passed, cancelled,
+     * interrupted) that the client is settling in the background now: asking the cluster again with
+     * the same request id, and releasing the grant if there was one. Stays above zero while no node
+     * answers.
      */
     public int acquiresInDoubt() {
         return core.acquiresInDoubt();

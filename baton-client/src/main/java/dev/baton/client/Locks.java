@@ -1,15 +1,18 @@
 package dev.baton.client;
 
 import dev.baton.api.v1.GetLockRequest;
+import dev.baton.api.v1.GetSessionRequest;
 import dev.baton.api.v1.LockAcquireRequest;
 import dev.baton.api.v1.LockReleaseRequest;
 import dev.baton.api.v1.LocksGrpc;
+import dev.baton.api.v1.SessionsGrpc;
 import dev.baton.client.internal.ClientCore;
 import dev.baton.client.internal.ClientSession;
 import dev.baton.client.internal.SessionSet;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Fenced locks by name: one session holds a name at a time, and every grant carries a fence that only
@@ -45,10 +48,11 @@ public final class Locks {
         long timeoutMs = Args.millis(timeout, "timeout");
         Objects.requireNonNull(name, "name");
         return core.forCaller(ClientCore.compose(sessions.placeLock(name, pinned), s -> {
+            AtomicReference<LockAcquireRequest> sent = new AtomicReference<>();
             CompletableFuture<LockReply> f = ClientCore.map(s.write(LocksGrpc.getAcquireMethod(),
-                    id -> request(s, id, name, timeoutMs, false),
+                    id -> sent(sent, request(s, id, name, timeoutMs, false)),
                     core.waitingPolicy("Locks.Acquire", timeoutMs, s)), r -> Wire.lock(r, s.sessionId()));
-            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.lockAcquired(s, name, r == null ? null : r.status()));
+            return ClientCore.afterBookkeeping(f, (r, t) -> acquired(s, name, r == null ? null : r.status(), sent.get(), t));
         }));
     }
 
@@ -68,16 +72,87 @@ public final class Locks {
         long timeoutMs = Args.millis(timeout, "timeout");
         Objects.requireNonNull(name, "name");
         return core.forCaller(ClientCore.compose(sessions.placeLock(name, pinned), s -> {
+            AtomicReference<LockAcquireRequest> sent = new AtomicReference<>();
             CompletableFuture<RequestReply<LockReply>> f = ClientCore.map(s.writeWithId(LocksGrpc.getAcquireMethod(),
-                    id -> request(s, id, name, timeoutMs, true), core.policy("Locks.Acquire", s)),
+                    id -> sent(sent, request(s, id, name, timeoutMs, true)), core.policy("Locks.Acquire", s)),
                     r -> new RequestReply<>(r.requestId(), Wire.lock(r.reply(), s.sessionId())));
-            return ClientCore.afterBookkeeping(f, (r, t) -> sessions.lockAcquired(s, name, r == null ? null : r.reply().status()));
+            return ClientCore.afterBookkeeping(f, (r, t) -> acquired(s, name, r == null ? null : r.reply().status(), sent.get(), t));
         }));
     }
 
     /** Blocking {@link #acquireQueuedAsync}. */
     public RequestReply<LockReply> acquireQueued(String name, Duration timeout) {
         return ClientCore.await(() -> acquireQueuedAsync(name, timeout));
+    }
+
+    private static LockAcquireRequest sent(AtomicReference<LockAcquireRequest> into, LockAcquireRequest r) {
+        into.set(r);
+        return r;
+    }
+
+    /**
+     * The books after an acquire: its outcome, or, when it was sent and got no answer, the session
+     * may hold the lock without anyone knowing, so the client finds out and releases it in the
+     * background ({@link UnknownAcquire}); meanwhile no other acquire of the lock is placed on that
+     * session (on the one session of a {@link BatonSession}, the next acquire of it waits for that).
+     */
+    private void acquired(ClientSession s, String name, LockStatus status, LockAcquireRequest sent, Throwable t) {
+        if (!UnknownAcquire.unknown(t) || sent == null) {
+            sessions.lockAcquired(s, name, status);
+            return;
+        }
+        sessions.lockInDoubt(s, name);
+        UnknownAcquire.settle(core, s, new LockAcquireInDoubt(s, sent),
+                "lock acquire of " + name + " (request " + Long.toUnsignedString(sent.getRequestId()) + ")",
+                () -> sessions.lockCleared(s, name));
+    }
+
+    /** A lock acquire in doubt: asked again as it was sent; the lock found among the session's. */
+    private final class LockAcquireInDoubt implements UnknownAcquire.InDoubt {
+        private final ClientSession session;
+        private final LockAcquireRequest sent;
+
+        LockAcquireInDoubt(ClientSession session, LockAcquireRequest sent) {
+            this.session = session;
+            this.sent = sent;
+        }
+
+        @Override
+        public CompletableFuture<Long> sendAgain() {
+            return core.run(LocksGrpc.getAcquireMethod(), sent, sent.getReturnQueued()
+                            ? core.policy("Locks.Acquire", session)
+                            : core.waitingPolicy("Locks.Acquire", sent.getTimeoutMs(), session))
+                    .thenApply(r -> switch (r.getStatus()) {
+                        case LOCK_LOCKED -> r.getFence();
+                        // held before this request: the caller's own, if the client knows of it
+                        case LOCK_ALREADY_HELD -> sessions.holdsLock(session, sent.getName()) ? UnknownAcquire.NOTHING : r.getFence();
+                        case LOCK_QUEUED -> UnknownAcquire.WAITING;
+                        default -> UnknownAcquire.NOTHING; // BUSY, TIMEOUT, ...
+                    });
+        }
+
+        @Override
+        public CompletableFuture<Long> findInSession() {
+            return core.run(SessionsGrpc.getGetMethod(), GetSessionRequest.newBuilder().setSession(session.sessionId()).build(),
+                    core.policy("Sessions.Get", session)).thenApply(info -> {
+                        if (info.getLockWaitsList().contains(sent.getName())) {
+                            return UnknownAcquire.WAITING;
+                        }
+                        Long fence = info.getLocksHeldMap().get(sent.getName());
+                        return fence == null || sessions.holdsLock(session, sent.getName()) ? UnknownAcquire.NOTHING : fence;
+                    });
+        }
+
+        @Override
+        public CompletableFuture<?> release(long fence) {
+            LockReleaseRequest.Builder b = LockReleaseRequest.newBuilder().setSession(session.sessionId())
+                    .setName(sent.getName()).setFence(fence);
+            return session.write(LocksGrpc.getReleaseMethod(), id -> b.setRequestId(id).build(),
+                    core.policy("Locks.Release", session)).thenApply(r -> {
+                        sessions.lockReleased(session, sent.getName(), Wire.lock(r, session.sessionId()).status());
+                        return r;
+                    });
+        }
     }
 
     private static LockAcquireRequest request(ClientSession s, long id, String name, long timeoutMs,

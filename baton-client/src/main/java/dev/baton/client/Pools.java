@@ -2,9 +2,11 @@ package dev.baton.client;
 
 import dev.baton.api.v1.GetPoolRequest;
 import dev.baton.api.v1.GetPoolTotalsRequest;
+import dev.baton.api.v1.GetSessionRequest;
 import dev.baton.api.v1.PoolAcquireRequest;
 import dev.baton.api.v1.PoolReleaseRequest;
 import dev.baton.api.v1.PoolsGrpc;
+import dev.baton.api.v1.SessionsGrpc;
 import dev.baton.client.internal.ClientCore;
 import dev.baton.client.internal.ClientSession;
 import dev.baton.client.internal.SessionSet;
@@ -111,15 +113,61 @@ public final class Pools {
     /**
      * After an acquire that was sent and got no answer (not a refusal, which changed nothing): the
      * cluster may hold a slot for it that the caller does not know of, so the client finds out and
-     * releases it in the background ({@link UnknownPoolAcquire}); meanwhile the slot counts as taken
-     * on its session, and no other acquire is placed there.
+     * releases it in the background ({@link UnknownAcquire}); meanwhile the slot counts as taken on
+     * its session, and no other acquire is placed there.
      */
     private void clearUpIfUnknown(SessionSet.PoolPlacement p, PoolAcquireRequest sent, Throwable t) {
-        if (t == null || sent == null || ClientCore.refused(t) || ClientCore.unwrap(t) instanceof BatonClosedException) {
+        if (!UnknownAcquire.unknown(t) || sent == null) {
             return;
         }
         sessions.poolInDoubt(p);
-        UnknownPoolAcquire.clearUp(core, p.session, sent, () -> sessions.poolCleared(p));
+        UnknownAcquire.settle(core, p.session, new PoolAcquireInDoubt(p.session, sent),
+                "pool acquire of " + sent.getKey() + " (request " + Long.toUnsignedString(sent.getRequestId()) + ")",
+                () -> sessions.poolCleared(p));
+    }
+
+    /** A pool acquire in doubt: asked again as it was sent; a slot found by its request id. */
+    private final class PoolAcquireInDoubt implements UnknownAcquire.InDoubt {
+        private final ClientSession session;
+        private final PoolAcquireRequest sent;
+
+        PoolAcquireInDoubt(ClientSession session, PoolAcquireRequest sent) {
+            this.session = session;
+            this.sent = sent;
+        }
+
+        @Override
+        public CompletableFuture<Long> sendAgain() {
+            return core.run(PoolsGrpc.getAcquireMethod(), sent, sent.getReturnQueued()
+                            ? core.policy("Pools.Acquire", session)
+                            : core.waitingPolicy("Pools.Acquire", sent.getTimeoutMs(), session))
+                    .thenApply(r -> switch (r.getStatus()) {
+                        case POOL_LOCKED -> r.getFence();
+                        case POOL_QUEUED -> UnknownAcquire.WAITING;
+                        default -> UnknownAcquire.NOTHING; // QUEUE_FULL, TIMEOUT, DONE, ...
+                    });
+        }
+
+        @Override
+        public CompletableFuture<Long> findInSession() {
+            return core.run(SessionsGrpc.getGetMethod(), GetSessionRequest.newBuilder().setSession(session.sessionId()).build(),
+                    core.policy("Sessions.Get", session)).thenApply(info -> {
+                        for (dev.baton.api.v1.PoolSlot slot : info.getPoolSlotsList()) {
+                            if (slot.getRequestId() == sent.getRequestId() && slot.getKey().equals(sent.getKey())) {
+                                return "HELD".equals(slot.getState()) ? slot.getId() : UnknownAcquire.WAITING;
+                            }
+                        }
+                        return UnknownAcquire.NOTHING;
+                    });
+        }
+
+        @Override
+        public CompletableFuture<?> release(long fence) {
+            PoolReleaseRequest.Builder b = PoolReleaseRequest.newBuilder().setSession(session.sessionId())
+                    .setKey(sent.getKey()).setFence(fence);
+            return session.write(PoolsGrpc.getReleaseMethod(), id -> b.setRequestId(id).build(),
+                    core.policy("Pools.Release", session));
+        }
     }
 
     private static PoolAcquireRequest.Builder request(String key, int workers, int maxQueue, long timeoutMs,

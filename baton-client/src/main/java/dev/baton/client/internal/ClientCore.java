@@ -66,6 +66,8 @@ public final class ClientCore {
     private final long retryForNanos;
     private final Endpoints endpoints;
     private final ScheduledThreadPoolExecutor scheduler;
+    /** Acquires whose outcome their caller never learnt, being settled now (UnknownAcquire). */
+    private final java.util.concurrent.atomic.AtomicInteger acquiresInDoubt = new java.util.concurrent.atomic.AtomicInteger();
     private final ExecutorService events;
     private final Invoker invoker;
     private final Executor callbacks;
@@ -132,9 +134,6 @@ public final class ClientCore {
     public boolean closed() {
         return closed.get();
     }
-
-    /** Acquires whose outcome their caller never learnt, being cleared up now. */
-    private final java.util.concurrent.atomic.AtomicInteger acquiresInDoubt = new java.util.concurrent.atomic.AtomicInteger();
 
     public int acquiresInDoubt() {
         return acquiresInDoubt.get();

@@ -46,6 +46,8 @@ public final class ClientSession implements Invoker.SessionHooks {
     int poolSlots;
     boolean poolAcquiring;
     final Set<String> lockAcquiring = new HashSet<>();
+    /** Locks an acquire of unknown outcome on this session is being settled for; done when settled. */
+    final java.util.Map<String, java.util.concurrent.CompletableFuture<Void>> locksInDoubt = new java.util.HashMap<>();
     int locksHeld;
     long idleSinceNanos = System.nanoTime();
     /**

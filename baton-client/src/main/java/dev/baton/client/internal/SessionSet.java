@@ -267,6 +267,13 @@ public final class SessionSet {
         synchronized (this) {
             for (ClientSession s : sessions) {
                 if (single || pinned || (s.lost() == null && !s.lockAcquiring.contains(name) && locks.get(name) != s)) {
+                    CompletableFuture<Void> doubt = s.locksInDoubt.get(name);
+                    if (doubt != null) {
+                        // Only here for the one session of a single or pinned set: an acquire in doubt on
+                        // it is settled first, or the new one could be told ALREADY_HELD for the grant the
+                        // settling is about to release.
+                        return doubt.thenCompose(v -> placeLock(name, pinned));
+                    }
                     s.lockAcquiring.add(name);
                     return CompletableFuture.completedFuture(s);
                 }
@@ -280,18 +287,47 @@ public final class SessionSet {
         });
     }
 
-    /** The outcome of a placed lock acquire ({@code null} status: the call failed). */
+    /** The outcome of a placed lock acquire ({@code null} status: the call failed, refused). */
     public synchronized void lockAcquired(ClientSession s, String name, LockStatus status) {
         if (status == LockStatus.QUEUED) {
             return;
         }
-        s.lockAcquiring.remove(name);
+        if (!s.locksInDoubt.containsKey(name)) {
+            s.lockAcquiring.remove(name);
+        }
         if (status == LockStatus.LOCKED || status == LockStatus.ALREADY_HELD) {
             if (locks.put(name, s) != s) {
                 s.locksHeld++;
             }
         }
         idleCheck(s);
+    }
+
+    /**
+     * A placed lock acquire got no answer and is being settled: the session keeps counting as
+     * acquiring the lock (no other acquire of it is placed there) until {@link #lockCleared}.
+     */
+    public synchronized void lockInDoubt(ClientSession s, String name) {
+        s.lockAcquiring.add(name);
+        s.locksInDoubt.putIfAbsent(name, new CompletableFuture<>());
+    }
+
+    /** The lock acquire in doubt on {@code s} is settled; acquires waiting for that go on. */
+    public void lockCleared(ClientSession s, String name) {
+        CompletableFuture<Void> settled;
+        synchronized (this) {
+            s.lockAcquiring.remove(name);
+            settled = s.locksInDoubt.remove(name);
+            idleCheck(s);
+        }
+        if (settled != null) {
+            settled.complete(null);
+        }
+    }
+
+    /** Whether the client knows {@code s} to hold lock {@code name} (its owner was told). */
+    public synchronized boolean holdsLock(ClientSession s, String name) {
+        return locks.get(name) == s;
     }
 
     /** The session a lock release goes to: the holder's, else one waiting for it, else the primary. */

@@ -56,7 +56,7 @@ public final class BatonClientMetrics implements MeterBinder {
                 .tags(tags)
                 .register(registry);
         Gauge.builder("baton.client.acquires.indoubt", stats, ClientStats::acquiresInDoubt)
-                .description("Pool acquires that got no answer, being settled in the background (sent again, released if granted)")
+                .description("Pool and lock acquires that got no answer, being settled in the background (sent again, released if granted)")
                 .tags(tags)
                 .register(registry);
         FunctionCounter.builder("baton.client.retries", stats, ClientStats::retries)

@@ -1,6 +1,10 @@
 package dev.baton.client.poolcounter;
 
 import dev.baton.api.v1.GetSessionRequest;
+import dev.baton.api.v1.LockAcquireRequest;
+import dev.baton.api.v1.LockReleaseRequest;
+import dev.baton.api.v1.LockReply;
+import dev.baton.api.v1.LockStatus;
 import dev.baton.api.v1.PoolAcquireRequest;
 import dev.baton.api.v1.PoolReleaseRequest;
 import dev.baton.api.v1.PoolReply;
@@ -8,6 +12,7 @@ import dev.baton.api.v1.PoolSlot;
 import dev.baton.api.v1.PoolStatus;
 import dev.baton.api.v1.SessionInfo;
 import dev.baton.client.BatonClient;
+import dev.baton.client.BatonSession;
 import dev.baton.client.BatonUnavailableException;
 import io.grpc.Status;
 import org.junit.jupiter.api.AfterEach;
@@ -23,14 +28,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * The Java client settles a pool acquire whose caller got no answer ({@code Pools.acquire} through
- * {@link BatonClient}): it sends the same request again (same session, same request id) until the
- * node answers, and releases the slot by its fence if that answer is a grant; when the node no
- * longer remembers the request id, it reads the session and releases the slot that request made.
- * Against a scripted node ({@link FakeBaton}) that stands for a cluster which granted the first
- * request but whose answer never arrived.
+ * The Java client settles a pool or lock acquire whose caller got no answer ({@code Pools.acquire},
+ * {@code Locks.acquire}): it sends the same request again (same session, same request id) until the
+ * node answers, and releases the grant by its fence if that answer is one; when the node no longer
+ * remembers the request id, it reads the session and releases what that request made. Against a
+ * scripted node ({@link FakeBaton}) that stands for a cluster which granted the first request but
+ * whose answer never arrived.
  */
-class UnknownPoolAcquireTest {
+class UnknownAcquireTest {
     private final FakeBaton node = new FakeBaton();
     private final BatonClient client = node.client(Duration.ofMillis(300));
 
@@ -136,5 +141,65 @@ class UnknownPoolAcquireTest {
                 .isInstanceOf(dev.baton.client.InvalidArgumentException.class);
         assertThat(client.stats().acquiresInDoubt()).isZero();
         assertThat(node.received(PoolAcquireRequest.class)).hasSize(1);
+    }
+
+    // ---- locks ----------------------------------------------------------------------------------
+
+    private static LockReply lockReply(LockStatus status, long fence) {
+        return LockReply.newBuilder().setStatus(status).setFence(fence).build();
+    }
+
+    private void lockAcquiresFail() {
+        node.lockAcquire = r -> {
+            throw FakeBaton.error(Status.Code.UNAVAILABLE, null);
+        };
+    }
+
+    @Test
+    void aLockGrantNobodyHeardOfIsReleasedByItsFence() throws InterruptedException {
+        lockAcquiresFail();
+        assertThatThrownBy(() -> client.locks().acquire("L", Duration.ZERO)).isInstanceOf(BatonUnavailableException.class);
+        node.lockAcquire = r -> lockReply(LockStatus.LOCK_LOCKED, 41);
+
+        await(() -> client.stats().acquiresInDoubt() == 0, "the acquire is settled");
+        var acquires = node.received(LockAcquireRequest.class);
+        assertThat(acquires).hasSizeGreaterThan(1)
+                .allSatisfy(a -> assertThat(a.getRequestId()).isEqualTo(acquires.get(0).getRequestId()));
+        assertThat(node.received(LockReleaseRequest.class)).singleElement().satisfies(r -> {
+            assertThat(r.getName()).isEqualTo("L");
+            assertThat(r.getFence()).isEqualTo(41);
+        });
+    }
+
+    @Test
+    void aLockTheSessionHeldBeforeAndTheClientKnowsOfIsLeftAlone() throws InterruptedException {
+        BatonSession session = client.newSession();
+        node.lockAcquire = r -> lockReply(LockStatus.LOCK_LOCKED, 30);
+        assertThat(session.locks().acquire("L", Duration.ZERO).fence()).isEqualTo(30);
+        lockAcquiresFail();
+        assertThatThrownBy(() -> session.locks().acquire("L", Duration.ZERO)).isInstanceOf(BatonUnavailableException.class);
+        node.lockAcquire = r -> lockReply(LockStatus.LOCK_ALREADY_HELD, 30); // the remembered answer
+
+        await(() -> client.stats().acquiresInDoubt() == 0, "the acquire is settled");
+        assertThat(node.received(LockReleaseRequest.class)).isEmpty();
+    }
+
+    @Test
+    void onOneSessionTheNextAcquireOfTheLockWaitsUntilTheOneInDoubtIsSettled() throws InterruptedException {
+        BatonSession session = client.newSession();
+        lockAcquiresFail();
+        assertThatThrownBy(() -> session.locks().acquire("L", Duration.ZERO)).isInstanceOf(BatonUnavailableException.class);
+        long inDoubt = node.received(LockAcquireRequest.class).get(0).getRequestId();
+        var next = session.locks().acquireAsync("L", Duration.ZERO);
+        await(() -> node.received(LockAcquireRequest.class).size() >= 3, "the request in doubt asked about again");
+        // not sent while the first is in doubt: it could be told ALREADY_HELD for the grant about to be released
+        assertThat(node.received(LockAcquireRequest.class)).allSatisfy(a -> assertThat(a.getRequestId()).isEqualTo(inDoubt));
+        assertThat(next).isNotDone();
+
+        node.lockAcquire = r -> lockReply(LockStatus.LOCK_LOCKED, r.getRequestId() == inDoubt ? 41 : 42);
+        assertThat(next.join().fence()).isEqualTo(42);
+        assertThat(node.received(LockReleaseRequest.class)).singleElement()
+                .satisfies(r -> assertThat(r.getFence()).isEqualTo(41));
+        assertThat(client.stats().acquiresInDoubt()).isZero();
     }
 }
