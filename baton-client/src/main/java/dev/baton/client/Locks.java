@@ -119,9 +119,8 @@ public final class Locks {
 
         @Override
         public CompletableFuture<Long> sendAgain() {
-            return core.run(LocksGrpc.getAcquireMethod(), sent, sent.getReturnQueued()
-                            ? core.policy("Locks.Acquire", session)
-                            : core.waitingPolicy("Locks.Acquire", sent.getTimeoutMs(), session))
+            return core.run(LocksGrpc.getAcquireMethod(), sent.toBuilder().setReturnQueued(true).build(),
+                            core.policy("Locks.Acquire", session))
                     .thenApply(r -> switch (r.getStatus()) {
                         case LOCK_LOCKED -> r.getFence();
                         // held before this request: the caller's own, if the client knows of it

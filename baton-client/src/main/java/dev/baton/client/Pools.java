@@ -138,9 +138,8 @@ public final class Pools {
 
         @Override
         public CompletableFuture<Long> sendAgain() {
-            return core.run(PoolsGrpc.getAcquireMethod(), sent, sent.getReturnQueued()
-                            ? core.policy("Pools.Acquire", session)
-                            : core.waitingPolicy("Pools.Acquire", sent.getTimeoutMs(), session))
+            return core.run(PoolsGrpc.getAcquireMethod(), sent.toBuilder().setReturnQueued(true).build(),
+                            core.policy("Pools.Acquire", session))
                     .thenApply(r -> switch (r.getStatus()) {
                         case POOL_LOCKED -> r.getFence();
                         case POOL_QUEUED -> UnknownAcquire.WAITING;

@@ -18,12 +18,13 @@ import java.util.function.Supplier;
  *
  * <p>So the client sends the same request again, in the background, with the <em>same</em> session
  * and request id: the server applies a request id at most once and answers a repeat with the first
- * request's answer (a waiting one when its wait has ended), so this answer settles the outcome for
- * good (if the first request is still on its way, it is the repeat). A grant is released by its
- * fence; any other answer needs nothing; no answer, and the request is sent again after a pause that
- * grows from {@value #FIRST_PAUSE_MS} to {@value #MAX_PAUSE_MS} ms. A request made with
- * {@code return_queued} is answered QUEUED while it waits: it is asked about again until the wait
- * has ended. If the server no longer remembers the request id ({@code REQUEST_TOO_OLD}: it keeps a
+ * request's answer, so this answer settles the outcome for good (if the first request is still on
+ * its way, it is the repeat). A grant is released by its fence; any other answer needs nothing; no
+ * answer, and the request is sent again after a pause that grows from {@value #FIRST_PAUSE_MS} to
+ * {@value #MAX_PAUSE_MS} ms. The repeat carries {@code return_queued}, so a request that still waits
+ * is answered QUEUED at once (not held: a wait cancelled meanwhile would hold it to its deadline) and
+ * asked about again the same way; a wait that ended has its outcome remembered under its request id
+ * (a cancelled one as cancelled). If the server no longer remembers the request id ({@code REQUEST_TOO_OLD}: it keeps a
  * bounded window of answers per session, and more later requests than that were answered
  * meanwhile), the id can no longer be applied either, so the session's state is read and what that
  * request made, if anything, is released.

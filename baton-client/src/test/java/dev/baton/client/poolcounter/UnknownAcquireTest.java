@@ -88,6 +88,10 @@ class UnknownAcquireTest {
             assertThat(a.getSession()).isEqualTo(FakeBaton.SESSION);
             assertThat(a.getKey()).isEqualTo("k");
         });
+        // the settling's repeats (after the call's own retries) are not held by the server: a request
+        // still waiting is answered QUEUED at once
+        assertThat(acquires.get(0).getReturnQueued()).isFalse();
+        assertThat(acquires.get(acquires.size() - 1).getReturnQueued()).isTrue();
         assertThat(node.received(PoolReleaseRequest.class)).singleElement().satisfies(r -> {
             assertThat(r.getKey()).isEqualTo("k");
             assertThat(r.getFence()).isEqualTo(41);
