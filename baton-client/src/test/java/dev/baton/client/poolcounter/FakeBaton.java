@@ -36,6 +36,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 /**
@@ -106,6 +107,17 @@ public final class FakeBaton implements AutoCloseable {
             trailers.put(BATON_ERROR, batonError);
         }
         return Status.fromCode(code).withDescription("scripted " + code).asRuntimeException(trailers);
+    }
+
+    /** Polls {@code condition} every few milliseconds for up to 30 s; fails saying {@code what} did not happen. */
+    public static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 30 s: " + what);
+            }
+            Thread.sleep(5);
+        }
     }
 
     /** The requests of one type received so far. */

@@ -1,5 +1,6 @@
 package dev.baton.client.poolcounter;
 
+import static dev.baton.client.poolcounter.FakeBaton.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.baton.api.v1.GetSessionRequest;
@@ -17,7 +18,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,16 +35,6 @@ class PoolCounterTest {
     void close() {
         client.close();
         node.close();
-    }
-
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within 20 s: " + what);
-            }
-            Thread.sleep(10);
-        }
     }
 
     private static PoolReply reply(PoolStatus status, long fence) {
