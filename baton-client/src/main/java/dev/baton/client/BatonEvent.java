@@ -24,7 +24,8 @@ public sealed interface BatonEvent {
      * @param session   the session that waited
      * @param requestId the request id the queued acquire returned
      * @param name      the lock's name
-     * @param status    {@link LockStatus#LOCKED} or {@link LockStatus#TIMEOUT}
+     * @param status    {@link LockStatus#LOCKED}, {@link LockStatus#TIMEOUT}, or {@link LockStatus#CANCELLED}
+     *                  (the session released the lock's name while it waited)
      * @param fence     the grant's fence when granted
      */
     record LockWaitEnded(long session, long requestId, String name, LockStatus status, long fence)

@@ -338,6 +338,7 @@ public final class FencedLock implements Lock {
                 return grant(reply.fence());
             case BUSY:
             case TIMEOUT:
+            case CANCELLED: // the session's wait was cancelled (a release of the name meanwhile): not granted
                 return null;
             default:
                 gate.permit.release();

@@ -75,6 +75,18 @@ class FencedLockTest {
     }
 
     @Test
+    void aWaitCancelledOnTheClusterIsNotAGrant() throws Exception {
+        // the session released the name while this wait was queued: the cluster answers CANCELLED
+        node.lockAcquire = r -> reply(LockStatus.LOCK_CANCELLED, 0);
+        FencedLock lock = new FencedLock(client, "c");
+        assertThat(lock.tryLock(200, TimeUnit.MILLISECONDS)).isFalse();
+        assertThat(lock.isHeldByCurrentThread()).isFalse();
+        node.lockAcquire = r -> reply(LockStatus.LOCK_LOCKED, 5);
+        assertThat(lock.tryLock()).isTrue(); // the local gate was let go
+        lock.unlock();
+    }
+
+    @Test
     void notReentrantAndNoConditions() {
         FencedLock lock = new FencedLock(client, "r");
         lock.lock();

@@ -132,9 +132,10 @@ public final class Locks implements Participant {
             sessions.removeDeadline(w.deadline(), waitId);
             put(tx, c.name(), lock.withWaiters(lock.waiters().without(waitId)));
             sessions.put(tx, session.withLocks(session.locksHeld(), session.lockWaits().without(c.name())));
-            LockReply cancelled = new LockReply(LockStatus.CANCELLED, c.name(), 0);
-            sessions.rememberOutcome(tx, session.id(), w.requestId(), cancelled); // the acquire is no longer QUEUED
-            return cancelled;
+            // The acquire is no longer QUEUED: its remembered answer, and whoever waits for its outcome
+            // (a held call, the keep-alive stream of a return_queued acquire), hear CANCELLED now.
+            tell(tx, w, c.name(), LockStatus.CANCELLED, 0);
+            return new LockReply(LockStatus.CANCELLED, c.name(), 0);
         }
         if (c.fence() != 0) {
             return stale(c);

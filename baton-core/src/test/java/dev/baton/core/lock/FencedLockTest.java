@@ -340,8 +340,11 @@ class FencedLockTest {
         long a = h.open();
         long b = h.open();
         long f = locked(a, "L");
-        queued(b, "L", 2_000);
+        LockAcquire w = queued(b, "L", 2_000);
         assertThat(h.apply(unlock(b, "L", 0))).isEqualTo(new LockReply(CANCELLED, "L", 0));
+        // whoever waits for the acquire's outcome hears it ended
+        assertThat(h.takeEffects()).containsExactly(new LockWaitEnded(b, w.requestId(), "L", CANCELLED, 0));
+        assertThat(h.apply(w)).as("the acquire's remembered answer").isEqualTo(new LockReply(CANCELLED, "L", 0));
         assertThat(view("L").waiters()).isEmpty();
         assertThat(h.lookup(new Query.GetSession(b)).lockWaits()).isEmpty();
         assertThat(h.lookup(new Query.NextDeadline())).isEqualTo(Long.MAX_VALUE);

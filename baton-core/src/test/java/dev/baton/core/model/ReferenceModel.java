@@ -802,6 +802,7 @@ public final class ReferenceModel {
         if (w != null) {
             l.waiters.remove(w);
             LockReply cancelled = new LockReply(LockStatus.CANCELLED, c.name(), 0);
+            expected.add(new LockWaitEnded(w.session, w.rid, c.name(), LockStatus.CANCELLED, 0));
             rememberOutcome(s.id, w.rid, () -> cancelled); // the acquire is no longer QUEUED
             return cancelled;
         }

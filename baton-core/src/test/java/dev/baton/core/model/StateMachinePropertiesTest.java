@@ -601,9 +601,6 @@ class StateMachinePropertiesTest {
                     removeLastWait("pool|" + p.key() + "|" + pr.session() + "|", "cancelled pool wait");
                 } else if (c instanceof LockAcquire la && r instanceof LockReply l && l.status() == Result.LockStatus.QUEUED) {
                     openWaits.add("lock|" + la.name() + "|" + la.session() + "|" + la.requestId());
-                } else if (c instanceof LockRelease lr && r instanceof LockReply l
-                        && l.status() == Result.LockStatus.CANCELLED) {
-                    removeLastWait("lock|" + lr.name() + "|" + lr.session() + "|", "cancelled lock wait");
                 } else if (c instanceof QueueEnqueue qe && r instanceof QueueReply q) {
                     String k = qe.queue() + "/" + qe.item();
                     if (q.status() == Result.QueueStatus.ENQUEUED) {

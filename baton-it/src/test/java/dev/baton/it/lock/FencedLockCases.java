@@ -7,6 +7,9 @@ import dev.baton.api.v1.CloseSessionRequest;
 import dev.baton.client.LockInfo;
 import dev.baton.api.v1.SessionsGrpc;
 import dev.baton.client.BatonClient;
+import dev.baton.client.LockStatus;
+import dev.baton.client.LockReply;
+import dev.baton.client.BatonSession;
 import dev.baton.client.SessionLostException;
 import dev.baton.client.lock.FencedLock;
 import dev.baton.client.lock.LockLostException;
@@ -14,6 +17,7 @@ import dev.baton.it.Nodes;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -218,6 +222,21 @@ abstract class FencedLockCases {
             }
         });
         assertThat(next.get(30, TimeUnit.SECONDS)).isPositive();
+    }
+
+    @Test
+    void aWaitCancelledByAReleaseOfItsNameIsAnsweredCancelledAtOnce() throws Exception {
+        String name = name("cancelled-wait");
+        BatonClient holderClient = client();
+        assertThat(holderClient.locks().acquire(name, Duration.ZERO).status()).isEqualTo(LockStatus.LOCKED);
+        BatonSession waiter = client().newSession();
+        // an hour's wait, held by the server: only the cancel can answer it while the test runs
+        CompletableFuture<LockReply> wait = waiter.locks().acquireAsync(name, Duration.ofHours(1));
+        await(() -> holderClient.locks().get(name).waiters().size() == 1, "the waiter is queued");
+
+        assertThat(waiter.locks().release(name).status()).isEqualTo(LockStatus.CANCELLED);
+        assertThat(wait.get(60, TimeUnit.SECONDS).status()).isEqualTo(LockStatus.CANCELLED);
+        assertThat(holderClient.locks().get(name).waiters()).isEmpty();
     }
 
     @Test
