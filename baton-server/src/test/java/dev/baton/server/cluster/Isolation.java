@@ -3,9 +3,12 @@ package dev.baton.server.cluster;
 import dev.baton.server.cluster.ProcessCluster.NodeProc;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -22,14 +25,43 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Clean-up: {@link #close()} removes the chain and the users this class created; a chain left
  * behind by a killed run is removed by the next {@link #open}.
+ *
+ * <p>The chain and the users are the machine's, and the test JVMs (surefire forks) run side by side:
+ * an {@code Isolation} holds a file lock ({@link #LOCK}) from {@link #open} to {@link #close}, and
+ * the probe of {@link #unavailableReason()} takes it too, so only one test cuts nodes off at a time.
  */
 final class Isolation implements AutoCloseable {
     static final String CHAIN = "BATON-FAULTS";
     private static final String USER_PREFIX = "baton-t";
 
-    private final List<String> createdUsers = new ArrayList<>();
+    private static final Path LOCK = Path.of(System.getProperty("java.io.tmpdir"), "baton-isolation.lock");
 
-    private Isolation() {}
+    private final List<String> createdUsers = new ArrayList<>();
+    private final FileLock lock;
+
+    private Isolation(FileLock lock) {
+        this.lock = lock;
+    }
+
+    /** Waits for the machine-wide lock (another test JVM may hold it for a whole test). */
+    private static FileLock lockMachineWide() throws IOException {
+        FileChannel ch = FileChannel.open(LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            return ch.lock();
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    private static void unlock(FileLock lock) {
+        try {
+            lock.release();
+            lock.channel().close();
+        } catch (IOException e) {
+            // closing the channel releases it in any case
+        }
+    }
 
     /** Null if isolation can run here, else why not (for the skip message). */
     static String unavailableReason() {
@@ -43,25 +75,34 @@ final class Isolation implements AutoCloseable {
                 }
             }
             // The owner match must work for locally sent packets.
-            tryRun(List.of("iptables", "-D", "OUTPUT", "-j", CHAIN + "-PROBE"));
-            tryRun(List.of("iptables", "-F", CHAIN + "-PROBE"));
-            tryRun(List.of("iptables", "-X", CHAIN + "-PROBE"));
-            if (tryRun(List.of("iptables", "-N", CHAIN + "-PROBE")).isEmpty()) {
-                return "iptables cannot create a chain here";
-            }
+            FileLock probing = lockMachineWide();
             try {
-                if (tryRun(List.of("iptables", "-A", CHAIN + "-PROBE", "-o", "lo", "-p", "tcp", "--dport", "9",
-                        "-m", "owner", "--uid-owner", "65534", "-j", "DROP")).isEmpty()) {
-                    return "iptables has no owner match (-m owner) here";
-                }
+                return probe();
             } finally {
-                tryRun(List.of("iptables", "-F", CHAIN + "-PROBE"));
-                tryRun(List.of("iptables", "-X", CHAIN + "-PROBE"));
+                unlock(probing);
             }
-            return null;
         } catch (IOException e) {
             return "cannot run the tools: " + e.getMessage();
         }
+    }
+
+    private static String probe() {
+        tryRun(List.of("iptables", "-D", "OUTPUT", "-j", CHAIN + "-PROBE"));
+        tryRun(List.of("iptables", "-F", CHAIN + "-PROBE"));
+        tryRun(List.of("iptables", "-X", CHAIN + "-PROBE"));
+        if (tryRun(List.of("iptables", "-N", CHAIN + "-PROBE")).isEmpty()) {
+            return "iptables cannot create a chain here";
+        }
+        try {
+            if (tryRun(List.of("iptables", "-A", CHAIN + "-PROBE", "-o", "lo", "-p", "tcp", "--dport", "9",
+                    "-m", "owner", "--uid-owner", "65534", "-j", "DROP")).isEmpty()) {
+                return "iptables has no owner match (-m owner) here";
+            }
+        } finally {
+            tryRun(List.of("iptables", "-F", CHAIN + "-PROBE"));
+            tryRun(List.of("iptables", "-X", CHAIN + "-PROBE"));
+        }
+        return null;
     }
 
     /**
@@ -70,7 +111,17 @@ final class Isolation implements AutoCloseable {
      * behind first).
      */
     static Isolation open(ProcessCluster c) throws IOException {
-        Isolation iso = new Isolation();
+        Isolation iso = new Isolation(lockMachineWide());
+        try {
+            iso.setUp(c);
+        } catch (IOException | RuntimeException e) {
+            iso.close();
+            throw e;
+        }
+        return iso;
+    }
+
+    private void setUp(ProcessCluster c) throws IOException {
         removeChain();
         run(List.of("iptables", "-N", CHAIN));
         run(List.of("iptables", "-I", "OUTPUT", "-j", CHAIN));
@@ -78,11 +129,10 @@ final class Isolation implements AutoCloseable {
             String user = USER_PREFIX + (i + 1);
             if (tryRun(List.of("id", "-u", user)).isEmpty()) {
                 run(List.of("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user));
-                iso.createdUsers.add(user);
+                createdUsers.add(user);
             }
             c.runAs(c.node(i), user);
         }
-        return iso;
     }
 
     /** Drops every packet between {@code victim} and the other nodes' Raft and API ports, both ways. */
@@ -126,11 +176,18 @@ final class Isolation implements AutoCloseable {
 
     @Override
     public void close() {
-        removeChain();
-        for (String user : createdUsers) {
-            tryRun(List.of("userdel", user));
+        if (!lock.isValid()) {
+            return;
         }
-        createdUsers.clear();
+        try {
+            removeChain();
+            for (String user : createdUsers) {
+                tryRun(List.of("userdel", user));
+            }
+            createdUsers.clear();
+        } finally {
+            unlock(lock);
+        }
     }
 
     private static Optional<String> tryRun(List<String> cmd) {
