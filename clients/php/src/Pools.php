@@ -17,7 +17,8 @@ final class Pools
     /**
      * ACQ4ME (or ACQ4ANY with $forAnyone): one of $workers slots on $key, waiting up to $timeoutMs
      * (0: do not wait) while at most $maxQueue hold or wait. A waiting acquire is a long-poll: the
-     * answer comes when the wait ends (LOCKED, DONE or TIMEOUT).
+     * answer comes when the wait ends (LOCKED, DONE, TIMEOUT, or RELEASED when the session released
+     * the key meanwhile).
      */
     public function acquire(string $key, int $workers, int $maxQueue, int $timeoutMs = 0, bool $forAnyone = false): array
     {

@@ -12,7 +12,8 @@ public sealed interface BatonEvent {
      * @param session   the session that waited
      * @param requestId the request id the queued acquire returned
      * @param key       the pool key
-     * @param status    {@link PoolStatus#LOCKED}, {@link PoolStatus#DONE} or {@link PoolStatus#TIMEOUT}
+     * @param status    {@link PoolStatus#LOCKED}, {@link PoolStatus#DONE}, {@link PoolStatus#TIMEOUT}, or
+     *                  {@link PoolStatus#RELEASED} (the session released the key while it waited)
      * @param fence     the slot's fence when granted
      */
     record PoolWaitEnded(long session, long requestId, String key, PoolStatus status, long fence)

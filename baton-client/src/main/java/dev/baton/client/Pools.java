@@ -42,8 +42,10 @@ public final class Pools {
      * Acquires a slot of pool {@code key} (PoolCounter's {@code ACQ4ME}, or {@code ACQ4ANY} when
      * {@code forAnyone}). Replies {@link PoolStatus#LOCKED} with the grant's fence,
      * {@link PoolStatus#QUEUE_FULL}, {@link PoolStatus#DONE} (for-anyone: another worker finished the
-     * job) or {@link PoolStatus#TIMEOUT}. With a positive {@code timeout} the server holds the call while
-     * the request waits; the call's deadline is {@code timeout} plus the request timeout.
+     * job), {@link PoolStatus#TIMEOUT}, or {@link PoolStatus#RELEASED} with fence 0 (the session released
+     * the key while the request waited: the wait was cancelled). With a positive {@code timeout} the
+     * server holds the call while the request waits; the call's deadline is {@code timeout} plus the
+     * request timeout.
      *
      * @param workers  how many sessions may hold the pool at once
      * @param maxQueue holders + waiters at which the request is refused with {@code QUEUE_FULL}

@@ -174,8 +174,11 @@ public final class Pools implements Participant {
             // poolcounterd broadcasts DONE here although nobody finished (quirk 3); we only cancel.
             removeWaiter(tx, slot.key(), slot.id(), slot.state() == Slot.State.WAIT_ANY);
             tx.observe(new PoolAcquireEnded(slot.key(), PoolOutcome.CANCELLED, tx.now() - slot.since()));
+            // The acquire is no longer QUEUED: its remembered answer, and whoever waits for its outcome
+            // (a held call, the keep-alive stream of a return_queued acquire), hear RELEASED now.
+            tx.emit(new Effect.PoolWaitEnded(session.id(), slot.requestId(), slot.key(), PoolStatus.RELEASED, 0));
             PoolReply cancelled = new PoolReply(PoolStatus.RELEASED, slot.key(), 0);
-            sessions.rememberOutcome(tx, session.id(), slot.requestId(), cancelled); // the acquire is no longer QUEUED
+            sessions.rememberOutcome(tx, session.id(), slot.requestId(), cancelled);
             return cancelled;
         }
         releaseHeld(tx, slot, true);
@@ -266,7 +269,7 @@ public final class Pools implements Participant {
         }
     }
 
-    /** Removes a waiter that gave up (cancel or session end): no effect is sent to it. */
+    /** Removes a waiter that gave up (cancel or session end); the caller says whether it is told. */
     private void removeWaiter(Tx tx, String key, long waitId, boolean any) {
         PoolState pool = keys.get(key);
         Waiter w = any ? pool.waitAny().get(waitId) : pool.waitMe().get(waitId);

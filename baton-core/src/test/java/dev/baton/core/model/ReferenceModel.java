@@ -687,6 +687,7 @@ public final class ReferenceModel {
             (sl.any ? p.waitAny : p.waitMe).remove(sl);
             tidyPool(sl.key);
             PoolReply cancelled = new PoolReply(PoolStatus.RELEASED, sl.key, 0);
+            expected.add(new PoolWaitEnded(s.id, sl.rid, sl.key, PoolStatus.RELEASED, 0));
             rememberOutcome(s.id, sl.rid, () -> cancelled); // the acquire is no longer QUEUED
             return cancelled;
         }

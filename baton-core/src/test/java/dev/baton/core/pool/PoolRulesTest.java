@@ -735,13 +735,14 @@ class PoolRulesTest {
             long holder = h.open();
             long s = h.open();
             long fk = hold(holder, "k", 1);
-            waitOn(s, Kind.ACQ4ME, "k", 10_000);
+            PoolAcquire w = waitOn(s, Kind.ACQ4ME, "k", 10_000);
             assertThat(code(h.apply(new PoolRelease(s, ++rid, "k", fk)))).isEqualTo(ErrorCode.STALE_FENCE);
             assertThat(pool("k").waiting()).isEqualTo(1);
+            assertNoEffects();
             assertThat(h.apply(new PoolRelease(s, ++rid, "k", 0))).isEqualTo(new PoolReply(RELEASED, "k", 0));
             assertThat(pool("k").waiting()).isZero();
             assertThat(pool("k").holders()).extracting(View.PoolHolder::session).containsExactly(holder);
-            assertNoEffects();
+            assertThat(h.takeEffects()).containsExactly(ended(w, RELEASED, 0));
         }
 
         @Test
@@ -765,18 +766,20 @@ class PoolRulesTest {
 
         @ParameterizedTest(name = "{0}")
         @EnumSource(Kind.class)
-        @DisplayName("cancels the wait, answers RELEASED, DONE to nobody, waiter counts stay right")
+        @DisplayName("cancels the wait, answers RELEASED, DONE to nobody, the wait itself ends RELEASED, waiter counts stay right")
         void cancelsWaitWithoutDone(Kind kind) {
             long holder = h.open();
             long bystander = h.open();
             long s = h.open();
             long f = hold(holder, "k", 1);
             PoolAcquire wb = waitOn(bystander, Kind.ACQ4ANY, "k", 20_000);
-            waitOn(s, kind, "k", 3_000);
+            PoolAcquire ws = waitOn(s, kind, "k", 3_000);
             assertThat(totals().waiting()).isEqualTo(2);
 
             assertThat(h.apply(release(s))).isEqualTo(new PoolReply(RELEASED, "k", 0));
-            assertNoEffects();
+            // whoever waits for the acquire's outcome (a held call) hears it ended; the bystander hears nothing
+            assertThat(h.takeEffects()).containsExactly(ended(ws, RELEASED, 0));
+            assertThat(h.apply(ws)).as("the acquire's remembered answer").isEqualTo(new PoolReply(RELEASED, "k", 0));
             assertThat(slots(s)).isEmpty();
             View.Pool p = pool("k");
             assertThat(p.processing()).isEqualTo(1);
@@ -808,8 +811,9 @@ class PoolRulesTest {
             long s = h.open();
             hold(holder, "k", 1);
             long fa = hold(s, "a", 1);
-            waitOn(s, Kind.ACQ4ME, "k", 10_000);
+            PoolAcquire w = waitOn(s, Kind.ACQ4ME, "k", 10_000);
             assertThat(h.apply(release(s))).isEqualTo(new PoolReply(RELEASED, "k", 0));
+            assertThat(h.takeEffects()).containsExactly(ended(w, RELEASED, 0));
             assertThat(slots(s)).extracting(View.PoolSlot::key).containsExactly("a");
             assertThat(h.apply(release(s))).isEqualTo(new PoolReply(RELEASED, "a", fa));
             assertThat(h.apply(release(s))).isEqualTo(new PoolReply(NOT_LOCKED, null, 0));

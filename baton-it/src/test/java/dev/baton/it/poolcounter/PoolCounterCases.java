@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.baton.client.PoolInfo;
 import dev.baton.client.BatonClient;
+import dev.baton.client.BatonSession;
+import dev.baton.client.PoolReply;
+import dev.baton.client.PoolStatus;
 import dev.baton.client.poolcounter.PoolCounter;
 import dev.baton.client.poolcounter.PoolCounterStatus;
 import dev.baton.client.poolcounter.PoolCounterStatus.Code;
@@ -74,6 +77,26 @@ abstract class PoolCounterCases {
 
     private PoolInfo pool(String key) {
         return clients.get(0).pools().get(key);
+    }
+
+    @Test
+    void aWaitCancelledByAReleaseOfItsKeyIsAnsweredAtOnce() throws Exception {
+        String key = key("cancelled-wait");
+        BatonClient holder = client();
+        assertThat(holder.pools().acquire(key, 1, 10, Duration.ZERO, false).status()).isEqualTo(PoolStatus.LOCKED);
+        BatonSession waiter = client().newSession();
+        // an hour's wait, held by the server: only the cancel can answer it while the test runs
+        CompletableFuture<PoolReply> wait = waiter.pools().acquireAsync(key, 1, 10, Duration.ofHours(1), false);
+        await(() -> pool(key).waiting() == 1, "the waiter is queued");
+
+        PoolReply cancel = waiter.pools().release(key);
+        assertThat(cancel.status()).isEqualTo(PoolStatus.RELEASED);
+        assertThat(cancel.fence()).as("a cancelled wait, not a grant").isZero();
+        PoolReply ended = wait.get(60, TimeUnit.SECONDS);
+        assertThat(ended.status()).isEqualTo(PoolStatus.RELEASED);
+        assertThat(ended.fence()).isZero();
+        assertThat(pool(key).waiting()).isZero();
+        assertThat(pool(key).processing()).isEqualTo(1);
     }
 
     @Test

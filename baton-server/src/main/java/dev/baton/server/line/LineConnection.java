@@ -605,6 +605,11 @@ final class LineConnection extends ChannelInboundHandlerAdapter {
         if (session != 0 && w.session() != session) {
             return;
         }
+        if (w.status() == PoolStatus.RELEASED) {
+            // Only this connection's own RELEASE cancels its session's wait, and that RELEASE's answer
+            // takes the slot off (this outcome may come before it: it must not take a second slot).
+            return;
+        }
         if (w.requestId() == acquireInFlight && inFlight != null) {
             inFlight.complete(w); // kept until its QUEUED answer comes
             return;
