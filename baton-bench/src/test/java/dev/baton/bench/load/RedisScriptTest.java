@@ -95,17 +95,31 @@ class RedisScriptTest {
         return POOL.submit(() -> h.acquire(r));
     }
 
-    /** Waits until {@code n} waiters are registered on the pool (they then block in BLPOP). */
+    /**
+     * Waits until {@code n} waiters are registered on the pool and Redis reports at least {@code n}
+     * clients blocked in BLPOP. Registration alone is not enough: between the script's WAIT answer and
+     * the BLPOP there is a round trip, and on a loaded machine a release that lands in it pushes its
+     * tokens before the waiter listens (a wake-up token for anyone lives 1 ms), so the waiter then takes
+     * the free slot instead of DONE. The tests run one at a time and each ends with no client blocked.
+     */
     private static void awaitWaiters(String key, int workers, int n) throws InterruptedException {
         String waiters = RedisContender.poolKeys(key, workers).get(2);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         try (Jedis j = new Jedis("127.0.0.1", port, 1000)) {
-            while (j.zcard(waiters) < n) {
-                assertThat(System.nanoTime()).as("waiters registered").isLessThan(deadline);
+            while (j.zcard(waiters) < n || blockedClients(j) < n) {
+                assertThat(System.nanoTime()).as("waiters registered and blocked").isLessThan(deadline);
                 Thread.sleep(10);
             }
         }
-        Thread.sleep(100); // from registration to BLPOP: one round trip
+    }
+
+    private static long blockedClients(Jedis j) {
+        for (String line : j.info("clients").split("\r?\n")) {
+            if (line.startsWith("blocked_clients:")) {
+                return Long.parseLong(line.substring("blocked_clients:".length()).trim());
+            }
+        }
+        throw new IllegalStateException("INFO clients has no blocked_clients: " + j.info("clients"));
     }
 
     @Test
