@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,10 +22,7 @@ class ServerProcessTest {
 
     @Test
     void startsStopsOnSigtermAndRestartsOnTheSameDataDir(@TempDir Path tmp) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = dev.baton.server.TestPorts.free();
         Path data = tmp.resolve("data");
         for (int run = 0; run < 2; run++) {
             Process p = start(tmp, data, port);
@@ -64,11 +60,7 @@ class ServerProcessTest {
     }
 
     private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return dev.baton.server.TestPorts.free();
     }
 
     private static List<String> command(Path data, int port, String... extra) {

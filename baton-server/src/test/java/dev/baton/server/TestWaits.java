@@ -1,9 +1,5 @@
 package dev.baton.server;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -34,22 +30,8 @@ public final class TestWaits {
         }
     }
 
-    /** Every port handed out in this JVM: the kernel may offer a port again once its probe socket is closed. */
-    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /**
-     * A port free on loopback right now and never handed out before in this JVM, so that the ports of
-     * the nodes of one test are distinct (seen: one node's HTTP port was another's Raft port).
-     */
+    /** A port for a server a test starts: see {@link TestPorts}. */
     public static int freePort() {
-        while (true) {
-            try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-                if (HANDED_OUT.add(s.getLocalPort())) {
-                    return s.getLocalPort();
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+        return TestPorts.free();
     }
 }

@@ -44,6 +44,8 @@ final class ProcessCluster implements AutoCloseable {
         final Map<String, String> env = new LinkedHashMap<>();
         /** Extra options of this node's {@code baton server} only (after the cluster's), set before start. */
         final List<String> args = new ArrayList<>();
+        /** Started by the test and not killed or stopped since: it should be alive. */
+        volatile boolean running;
 
         NodeProc(String id, int raftPort, int apiPort, Path dir) {
             this.id = id;
@@ -69,6 +71,19 @@ final class ProcessCluster implements AutoCloseable {
 
         boolean alive() {
             return process != null && process.isAlive();
+        }
+
+        /**
+         * Fails at once if the node's process ended although the test started it and has not killed
+         * or stopped it since (say, a port taken between the test's choice and the bind): no wait on
+         * this node can succeed any more, and the 180 s it would take to find out help nobody.
+         */
+        void failIfExitedOnItsOwn(ProcessCluster cluster) {
+            if (running && process != null && !process.isAlive()) {
+                running = false;
+                throw new AssertionError(id + " exited on its own with code " + process.exitValue()
+                        + " while the test waited on it\n" + cluster.logs());
+            }
         }
 
         Path log() {
@@ -230,6 +245,7 @@ final class ProcessCluster implements AutoCloseable {
             pb.environment().putAll(n.env);
             n.process = pb.redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(n.log().toFile())).start();
+            n.running = true;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
@@ -240,6 +256,7 @@ final class ProcessCluster implements AutoCloseable {
 
     /** SIGKILL: no shutdown hook, nothing flushed beyond what was fsynced. */
     void kill(NodeProc n) throws InterruptedException {
+        n.running = false;
         if (n.process != null) {
             n.process.destroyForcibly();
             n.process.waitFor(30, TimeUnit.SECONDS);
@@ -248,6 +265,7 @@ final class ProcessCluster implements AutoCloseable {
 
     /** SIGTERM and wait for a clean exit. */
     void stop(NodeProc n) throws InterruptedException {
+        n.running = false;
         if (n.process != null && n.process.isAlive()) {
             n.process.toHandle().destroy();
             if (!n.process.waitFor(60, TimeUnit.SECONDS)) {
@@ -310,6 +328,7 @@ final class ProcessCluster implements AutoCloseable {
             if (st.isPresent()) {
                 return st.get();
             }
+            n.failIfExitedOnItsOwn(this);
             if (System.nanoTime() > deadline) {
                 throw new AssertionError(n.id + " does not answer status\n" + logs());
             }
@@ -326,6 +345,7 @@ final class ProcessCluster implements AutoCloseable {
                 if (st.isPresent() && !st.get().getIsLeader() && !st.get().getLeaderRaftAddress().isEmpty()) {
                     return n;
                 }
+                n.failIfExitedOnItsOwn(this);
             }
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("no follower\n" + logs());
@@ -343,6 +363,7 @@ final class ProcessCluster implements AutoCloseable {
                 if (st.isPresent() && st.get().getIsLeader() && !st.get().getLeaderApiAddress().isEmpty()) {
                     return Optional.of(n);
                 }
+                n.failIfExitedOnItsOwn(this);
             }
             Thread.sleep(20);
         } while (System.nanoTime() < deadline);

@@ -8,9 +8,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
@@ -48,10 +45,7 @@ class NodeDutiesTest {
 
     @Test
     void anIdleLeaderSleepsAndANewWaitBringsTheTickForward() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
+        int port = dev.baton.server.TestPorts.free();
         node = new BatonNode(BatonNode.Options.defaults(dir.resolve("data")).withPort(port));
         node.start();
         assertThat(node.waitForLeader(Duration.ofSeconds(30))).isPresent();

@@ -18,7 +18,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -67,10 +66,7 @@ class BoltCallTimeoutsTest {
 
     private Endpoint start(RpcProcessor<?> processor) throws IOException {
         ProtobufMsgFactory.load();
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = dev.baton.server.TestPorts.free();
         bolt = new com.alipay.remoting.rpc.RpcServer("127.0.0.1", port, true);
         BatonBoltRpcServer server = new BatonBoltRpcServer(bolt);
         server.registerProcessor(processor);

@@ -18,7 +18,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -89,10 +88,7 @@ class BoltHandOversTest {
 
     private Endpoint start(RpcProcessor<?>... processors) throws IOException {
         ProtobufMsgFactory.load(); // registers the Raft messages' serializers with bolt
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = dev.baton.server.TestPorts.free();
         bolt = new com.alipay.remoting.rpc.RpcServer("127.0.0.1", port, true);
         BatonBoltRpcServer server = new BatonBoltRpcServer(bolt);
         for (RpcProcessor<?> p : processors) {

@@ -95,10 +95,7 @@ class DataDirGoldenTest {
             return;
         }
         Path data = Files.createTempDirectory("baton-datadir").resolve("data");
-        int port;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = dev.baton.server.TestPorts.free();
         BatonNode node = new BatonNode(BatonNode.Options.defaults(data).withPort(port)).start();
         String json;
         try {

@@ -60,9 +60,7 @@ class SingleNodeTest {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+        return dev.baton.server.TestPorts.free();
     }
 
     static BatonNode.Options options(Path dataDir, int port) {

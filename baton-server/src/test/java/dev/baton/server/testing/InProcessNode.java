@@ -5,8 +5,6 @@ import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
@@ -71,11 +69,7 @@ public final class InProcessNode implements AutoCloseable {
     }
 
     private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return dev.baton.server.TestPorts.free();
     }
 
     @Override
