@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the root file system of Baton's container image when it is built FROM scratch: a Java runtime
 # cut to the modules Baton uses (jlink), the shared libraries that runtime and the native code in
-# Baton's jars load (found with ldd, taken from this machine), the user baton (10001:10001) and /tmp.
+# Baton's jars load (found with ldd, taken from this machine), the user baton (uid 10001 in group 0,
+# which may write the volume's directory: see the pom) and /tmp.
 # Jib adds it to the image as an extra directory (the volume's directory comes from the pom).
 #
 #   make-rootfs.sh OUT JAVA_HOME CLASSPATH
@@ -84,7 +85,7 @@ done
 mkdir -p "$out/etc" "$out/tmp"
 cat > "$out/etc/passwd" <<PASSWD
 root:x:0:0:root:/root:/sbin/nologin
-baton:x:$uid:$uid:Baton:/var/lib/baton:/sbin/nologin
+baton:x:$uid:0:Baton:/var/lib/baton:/sbin/nologin
 PASSWD
 cat > "$out/etc/group" <<GROUP
 root:x:0:

@@ -75,7 +75,7 @@ class ImageIT {
     void theConfigurationRunsTheNodeAsANonRootUserWithItsDataInAVolume() {
         JsonObject c = config.getAsJsonObject("config");
         assertThat(config.get("os").getAsString()).isEqualTo("linux");
-        assertThat(c.get("User").getAsString()).isEqualTo("10001:10001");
+        assertThat(c.get("User").getAsString()).isEqualTo("10001:0");
         assertThat(c.getAsJsonObject("Volumes").keySet()).containsExactly("/var/lib/baton");
         assertThat(c.get("WorkingDir").getAsString()).isEqualTo("/var/lib/baton");
         assertThat(c.getAsJsonObject("ExposedPorts").keySet())
@@ -112,12 +112,13 @@ class ImageIT {
         assertThat(modes.keySet()).anyMatch(p -> p.endsWith("/libstdc++.so.6"))
                 .anyMatch(p -> p.endsWith("/libc.so.6"));
         assertThat(modes.get("tmp")).startsWith("drwxrwxrwx");
-        assertThat(modes.get("var/lib/baton")).startsWith("drwxrwxrwx");
+        // The volume's directory, root's: the node's group (0) may write it, other users not even read it.
+        assertThat(modes.get("var/lib/baton")).isEqualTo("drwxrwx--- 0/0");
         assertThat(modes.keySet()).noneMatch(p -> p.startsWith("opt/java/openjdk/include")
                 || p.startsWith("opt/java/openjdk/man"));
         Path root = unpacked();
         assertThat(Files.readAllLines(root.resolve("etc/passwd"))).contains(
-                "baton:x:10001:10001:Baton:/var/lib/baton:/sbin/nologin");
+                "baton:x:10001:0:Baton:/var/lib/baton:/sbin/nologin");
         assertThat(Files.readAllLines(root.resolve("etc/group"))).contains("baton:x:10001:");
         assertThat(Files.readString(root.resolve("app/jib-classpath-file"))).contains("/app/libs/baton-server-");
     }
@@ -143,9 +144,10 @@ class ImageIT {
         Path root = unpacked();
         Files.createDirectories(root.resolve("proc"));
         Files.createDirectories(root.resolve("dev"));
-        // A new named volume starts as a copy of the image's directory, mode included.
+        // A new named volume starts as a copy of the image's directory, owner (root, this test's
+        // user) and mode included.
         Path volume = Files.createDirectories(tmp.resolve("volume"));
-        Files.setPosixFilePermissions(volume, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.setPosixFilePermissions(volume, PosixFilePermissions.fromString("rwxrwx---"));
 
         int[] ports = freePorts(4);
         Map<String, String> env = new LinkedHashMap<>(env());
@@ -161,7 +163,7 @@ class ImageIT {
         List<String> command = new ArrayList<>(List.of("unshare", "--mount", "--pid", "--fork", "--kill-child",
                 "--mount-proc=" + root.resolve("proc"), "sh", "-c",
                 "mount --rbind /dev \"$0/dev\" && mount --bind \"$1\" \"$0/var/lib/baton\" && shift"
-                        + " && exec chroot --userspec=10001:10001 \"$0\" \"$@\"",
+                        + " && exec chroot --userspec=10001:0 \"$0\" \"$@\"",
                 root.toString(), volume.toString()));
         command.addAll(strings(config.getAsJsonObject("config").getAsJsonArray("Entrypoint")));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
