@@ -21,9 +21,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>So a test JVM that surefire numbered ({@code baton.test.fork}, from {@code surefire.forkNumber})
  * takes its ports from a block of its own below the ephemeral range: no outgoing connection and no
  * other fork uses that block, and within the JVM each port is handed out once before the block wraps.
- * Every port is still checked by binding it on all addresses. Without a fork number (an IDE, another
- * module reusing these helpers), or where the kernel's ephemeral range leaves no room, it asks the
- * kernel as before, never handing out the same port twice in one JVM.
+ * Every port is still checked by binding it on all addresses. baton-server's two test JVMs have
+ * blocks 1 and 2; baton-cli, which reuses these helpers and may run beside another module's tests,
+ * has block 3 (its pom). Without a fork number (an IDE), or where the kernel's ephemeral range leaves
+ * no room, it asks the kernel as before, never handing out the same port twice in one JVM.
  */
 public final class TestPorts {
     /** Ports per fork; four forks fit between {@link #FIRST} and the usual ephemeral range (32768). */

@@ -76,7 +76,7 @@ final class ProcessCluster implements AutoCloseable {
         /**
          * Fails at once if the node's process ended although the test started it and has not killed
          * or stopped it since (say, a port taken between the test's choice and the bind): no wait on
-         * this node can succeed any more, and the 180 s it would take to find out help nobody.
+         * this node can succeed any more, and the 180 s it would take to find out help no one.
          */
         void failIfExitedOnItsOwn(ProcessCluster cluster) {
             if (running && process != null && !process.isAlive()) {
