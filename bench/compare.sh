@@ -11,6 +11,8 @@
 #   baton3-java-tls, baton1-java-tls (experiments, only  baton3-java / baton1-java secured: TLS on the API port,
 #     when named)                                        mutual TLS on the Raft port, a bearer token on every call
 #                                                        (throw-away certificates made with openssl)
+#   baton3-java-shared (experiment, only when named)     baton3-java with one BatonClient shared by all client
+#                                                        threads (as docs/client.md says to use it), not one each
 # The load generator and the servers' lifecycle are dev.baton.bench.cluster.Compare: every server on
 # loopback (free ports; poolcounterd on its fixed 7531), fresh for each contender, a JVM pre-warm,
 # then the matrix (clients x keys x W) several times. Results: JSON lines, and a Markdown report
@@ -20,9 +22,10 @@
 # new connection or session for every acquire+release pair and closes it after the release, as MediaWiki
 # does per web request. Per pair, per contender:
 #   line contenders (baton*-line*, poolcounterd)   TCP connect, ACQ4ME, RELEASE, close the socket
-#   baton*-java*                                    a new BatonClient, hence session (Sessions.Open, keep-alive
-#                                                   stream; Sessions.Close after the release), on gRPC channels
-#                                                   the thread keeps: no new TCP/TLS connection per pair
+#   baton*-java*                                    a new session (BatonClient.newSession(): Sessions.Open,
+#                                                   keep-alive stream; Sessions.Close after the release) of the
+#                                                   thread's BatonClient (-shared: of the one client), on gRPC
+#                                                   channels it keeps: no new TCP/TLS connection per pair
 #   redis-*                                         a new Jedis connection
 #   zookeeper                                       a new CuratorFramework, hence ZooKeeper session
 #   etcd                                            a new lease (grant, keep-alive, revoke) on the shared clients

@@ -53,10 +53,13 @@ final class Deployments {
      * with every connection on the leader's line port, so no write is forwarded between nodes;
      * {@code baton3-java-tls} and {@code baton1-java-tls} are {@code baton3-java} and {@code baton1-java}
      * secured as docs/security.md describes (TLS on the API port, mutual TLS on the Raft port, a bearer
-     * token on every call), to measure what that costs. They compare Baton with itself, not with the
+     * token on every call), to measure what that costs; {@code baton3-java-shared} is {@code baton3-java}
+     * with one {@code BatonClient} shared by all client threads (the way docs/client.md tells an
+     * application to use it) instead of one per thread. They compare Baton with itself, not with the
      * others (which all run in plaintext, without authentication), so {@code all} leaves them out.
      */
-    static final List<String> EXPERIMENTS = List.of("baton3-line-leader", "baton3-java-tls", "baton1-java-tls");
+    static final List<String> EXPERIMENTS = List.of("baton3-line-leader", "baton3-java-tls", "baton1-java-tls",
+            "baton3-java-shared");
 
     /**
      * Settings of the servers and clients. {@code serverCp}: class path of {@code baton server};
@@ -90,6 +93,7 @@ final class Deployments {
         return switch (name) {
             case "baton1-java" -> baton(name, 1, false, false, false, s);
             case "baton3-java" -> baton(name, 3, false, false, false, s);
+            case "baton3-java-shared" -> baton(name, 3, false, false, false, s);
             case "baton1-java-tls" -> baton(name, 1, false, false, true, s);
             case "baton3-java-tls" -> baton(name, 3, false, false, true, s);
             case "baton1-line" -> baton(name, 1, true, false, false, s);
@@ -308,7 +312,9 @@ final class Deployments {
                 g.contender = new LineContender(name, targets);
             } else {
                 where.addAll(procs.apiEndpoints());
-                g.contender = new BatonContender(name, procs.apiEndpoints(), procs.apiCaFile(), procs.authToken());
+                g.contender = name.endsWith("-java-shared")
+                        ? BatonContender.shared(name, procs.apiEndpoints(), procs.apiCaFile(), procs.authToken())
+                        : new BatonContender(name, procs.apiEndpoints(), procs.apiCaFile(), procs.authToken());
             }
             g.facts.put("server", (nodes > 1 ? "Baton, " + nodes + " nodes (`baton server` processes)"
                     : "Baton, 1 node (a `baton server` process)") + (secured

@@ -15,7 +15,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Baton through its Java client: one {@link BatonClient} per handle (one client per client thread, as
- * the other contenders have one connection per thread). Acquire is
+ * the other contenders have one connection per thread), or, {@linkplain #shared(String, List, Path, String)
+ * shared}, one {@code BatonClient} for every client thread of the load, as docs/client.md tells an
+ * application to use it (its calls then share one connection per node and the client's set of sessions). Acquire is
  * {@code pools().acquire(key, W, maxQueue, timeout, forAnyone)}, a single call that the server answers
  * when the wait ends; release is {@code pools().release(key, fence)} with the grant's fence. Every client is given all the endpoints and follows the leader from there.
  *
@@ -35,6 +37,10 @@ public final class BatonContender extends Contender {
     private final Path tlsCaFile;
     /** The bearer token sent with every call, or null for none. */
     private final String authToken;
+    /** One client for all handles ({@link #shared}), or false: one client per handle. */
+    private final boolean sharedClient;
+    /** The shared client, made by the first {@link #open()}; guarded by {@code this}. */
+    private BatonClient shared;
 
     public BatonContender(String name, List<String> endpoints) {
         this(name, endpoints, null, null);
@@ -45,6 +51,20 @@ public final class BatonContender extends Contender {
      * @param authToken the bearer token for nodes started with {@code --auth-token-file}; null: none
      */
     public BatonContender(String name, List<String> endpoints, Path tlsCaFile, String authToken) {
+        this(name, endpoints, tlsCaFile, authToken, false);
+    }
+
+    /**
+     * One {@link BatonClient} shared by every handle (every client thread): a handle is the client's
+     * {@code pools()} and holds what its thread acquired; the client picks the session of each acquire
+     * and routes each release to the session of its grant. With a session per pair, each pair is a
+     * {@link BatonClient#newSession()} of the shared client.
+     */
+    public static BatonContender shared(String name, List<String> endpoints, Path tlsCaFile, String authToken) {
+        return new BatonContender(name, endpoints, tlsCaFile, authToken, true);
+    }
+
+    private BatonContender(String name, List<String> endpoints, Path tlsCaFile, String authToken, boolean sharedClient) {
         super(name, true);
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("no endpoint");
@@ -52,26 +72,51 @@ public final class BatonContender extends Contender {
         this.endpoints = List.copyOf(endpoints);
         this.tlsCaFile = tlsCaFile;
         this.authToken = authToken;
+        this.sharedClient = sharedClient;
     }
 
     @Override
     public Map<String, String> facts() {
         String secured = (tlsCaFile != null ? " over TLS, the nodes' certificates checked against their CA" : "")
                 + (authToken != null ? ", a bearer token on every call" : "");
-        return facts("dev.baton.client.BatonClient (gRPC" + secured + "), one client and session per client thread",
+        return facts("dev.baton.client.BatonClient (gRPC" + secured + "), " + (sharedClient
+                        ? "one client shared by all client threads (its sessions as it chooses)"
+                        : "one client and session per client thread"),
                 "pools().acquire(key, W, maxqueue, timeout) held by the server while waiting; pools().release(key, fence)",
                 String.join(",", endpoints),
-                "a new session of the thread's BatonClient (BatonClient.newSession(): Sessions.Open and the keep-alive"
+                "a new session of the " + (sharedClient ? "shared" : "thread's") + " BatonClient"
+                        + " (BatonClient.newSession(): Sessions.Open and the keep-alive"
                         + " stream, in the open time), the acquire and release, then its close() (Sessions.Close, waited"
                         + " for); the client and its gRPC channels" + (tlsCaFile != null ? " (and their TLS sessions)" : "")
-                        + " are kept by the client thread, as a Java application would keep its connection rather than"
-                        + " connect per request");
+                        + " are kept" + (sharedClient ? "" : " by the client thread") + ", as a Java application would"
+                        + " keep its connection rather than connect per request");
     }
 
     @Override
     public Handle open() {
+        if (sharedClient) {
+            BatonHandle[] self = new BatonHandle[1];
+            // Closing a handle of the shared client closes nothing: it gives back what it holds.
+            self[0] = new BatonHandle(sharedClient().pools(), () -> self[0].releaseQuietly());
+            return self[0];
+        }
         BatonClient client = client();
         return new BatonHandle(client.pools(), client::close);
+    }
+
+    private synchronized BatonClient sharedClient() {
+        if (shared == null) {
+            shared = client();
+        }
+        return shared;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (shared != null) {
+            shared.close();
+            shared = null;
+        }
     }
 
     private BatonClient client() {
@@ -100,7 +145,7 @@ public final class BatonContender extends Contender {
         @Override
         public Handle open() {
             if (client == null) {
-                client = client();
+                client = sharedClient ? sharedClient() : client();
             }
             BatonSession session = client.newSession();
             return new BatonHandle(session.pools(), session::close);
@@ -108,10 +153,10 @@ public final class BatonContender extends Contender {
 
         @Override
         public void close() {
-            if (client != null) {
+            if (client != null && !sharedClient) {
                 client.close();
-                client = null;
             }
+            client = null;
         }
     }
 
@@ -128,6 +173,7 @@ public final class BatonContender extends Contender {
 
         @Override
         public Outcome acquire(Request r) throws ContenderException {
+            key = null;
             PoolReply reply = call(() -> pools.acquire(r.key(), r.workers(), r.maxQueue(), r.timeout(), r.forAnyone()));
             switch (reply.status()) {
                 case LOCKED -> {
@@ -154,9 +200,24 @@ public final class BatonContender extends Contender {
 
         @Override
         public void release() throws ContenderException {
-            PoolReply reply = call(() -> pools.release(key, fence));
+            String k = key;
+            key = null;
+            PoolReply reply = call(() -> pools.release(k, fence));
             if (reply.status() != PoolStatus.RELEASED) {
                 throw new ContenderException("release:" + reply.status().name(), "release answered " + reply);
+            }
+        }
+
+        /** Releases what the last acquire granted, if it is still held; errors are ignored. */
+        void releaseQuietly() {
+            String k = key;
+            key = null;
+            if (k != null) {
+                try {
+                    pools.release(k, fence);
+                } catch (RuntimeException ignored) {
+                    // the handle is given up: what it held is the client's session's, released at its end
+                }
             }
         }
 

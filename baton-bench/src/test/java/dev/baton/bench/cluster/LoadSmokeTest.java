@@ -85,6 +85,18 @@ class LoadSmokeTest {
     }
 
     @Test
+    void oneJavaClientSharedByEveryThreadOnHotKeys() throws Exception {
+        // Eight threads on one BatonClient, Zipf over 20 keys, W=1: the client puts acquires of a key
+        // another thread of it holds on its sessions as it chooses, and each release must reach the
+        // grant's session. Any mix-up shows as an error (LOCK_HELD, NOT_LOCKED) or two holders.
+        try (BatonContender shared = BatonContender.shared("baton1-java-shared", node.apiEndpoints(), null, null)) {
+            assertThat(shared.facts().get("client")).contains("one client shared by all client threads");
+            assertSound(run(shared, Keys.zipf(20, 0.99), 1));
+            assertSound(run(shared, Keys.uniform(100), 2, Load.Connect.PER_PAIR));
+        }
+    }
+
+    @Test
     void linePortWithAConnectionPerPair() throws Exception {
         // Every pair: connect, ACQ4ME, RELEASE, close; the node opens and closes a session for each.
         Load.Result r = run(new LineContender("baton1-line", node.lineAddresses()), Keys.zipf(20, 0.99), 1,
