@@ -13,6 +13,7 @@ enum Endpoint {
     METRICS("GET /metrics"),
     HEALTH_LIVE("GET /health/live"),
     HEALTH_READY("GET /health/ready"),
+    HEALTH_LEADER("GET /health/leader"),
     API_CLUSTER("GET /api/cluster"),
     API_POOLS("GET /api/pools"),
     API_POOL("GET /api/pools/{key}"),
@@ -61,6 +62,7 @@ enum Endpoint {
                 case "/metrics" -> METRICS;
                 case "/health/live" -> HEALTH_LIVE;
                 case "/health/ready" -> HEALTH_READY;
+                case "/health/leader" -> HEALTH_LEADER;
                 default -> null;
             };
         }

@@ -60,6 +60,7 @@ final class HttpAuth {
         m.put(Endpoint.METRICS, Access.roleUnlessOpen(Role.READ, HttpDoor.OpenPath.METRICS));
         m.put(Endpoint.HEALTH_LIVE, Access.roleUnlessOpen(Role.READ, HttpDoor.OpenPath.HEALTH));
         m.put(Endpoint.HEALTH_READY, Access.roleUnlessOpen(Role.READ, HttpDoor.OpenPath.HEALTH));
+        m.put(Endpoint.HEALTH_LEADER, Access.roleUnlessOpen(Role.READ, HttpDoor.OpenPath.HEALTH));
         // What only looks (session tokens, pool keys and queue names are the clients' data: read, not anyone).
         m.put(Endpoint.API_CLUSTER, Access.role(Role.READ));
         m.put(Endpoint.API_POOLS, Access.role(Role.READ));

@@ -680,6 +680,7 @@ public final class HttpDoor implements AutoCloseable {
                     metrics.scrape().getBytes(StandardCharsets.UTF_8), Map.of());
             case HEALTH_LIVE -> Reply.json(200, Map.of("status", "live"));
             case HEALTH_READY -> ready();
+            case HEALTH_LEADER -> leading();
             case API_SESSION_CLOSE -> {
                 requireSameOrigin(req);
                 yield Reply.json(200, api.closeSession(unsignedId(decode(raw.split("/")[3]), "session id")));
@@ -711,6 +712,23 @@ public final class HttpDoor implements AutoCloseable {
         body.put("status", "not ready");
         body.put("reason", why.get());
         return Reply.json(503, body);
+    }
+
+    /**
+     * 200 on the leader once it is ready (as {@code /health/ready}), 503 on every other node, with the
+     * leader's API address when known. For a load balancer that sends clients to the leader only: a
+     * command sent to a follower is forwarded to the leader and its answer back, which costs the
+     * cluster CPU on both nodes and the client a hop (docs/operations.md). Clients that still reach a
+     * follower (connections made before a change of leader) are served there as before.
+     */
+    private Reply leading() {
+        Map<String, Object> body = new LinkedHashMap<>();
+        boolean leader = router.node().isLeader();
+        Optional<String> why = leader ? api.notReadyReason(1_000) : Optional.of("not the leader");
+        body.put("status", why.isEmpty() ? "leader" : "not leader");
+        why.ifPresent(reason -> body.put("reason", reason));
+        body.put("leaderApi", router.leaderApi().orElse(""));
+        return Reply.json(why.isEmpty() ? 200 : 503, body);
     }
 
     /** Every state-changing route calls this first: see {@link SameOrigin}. */

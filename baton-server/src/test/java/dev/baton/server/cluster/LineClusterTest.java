@@ -33,6 +33,23 @@ class LineClusterTest {
             NodeProc f2 = followers.get(1);
             c.awaitStatus(f1);
             c.awaitStatus(f2);
+            // /health/leader, for a balancer that sends clients to the leader only: 200 there, 503 on a
+            // follower, which names the leader's API port once its address book has it
+            TestWaits.await("the leader's /health/leader to answer 200", () -> {
+                java.net.http.HttpResponse<String> r = tryGet(leader, "/health/leader");
+                return r != null && r.statusCode() == 200;
+            });
+            for (NodeProc f : followers) {
+                TestWaits.await(f.id + "'s /health/leader to name the leader", () -> {
+                    java.net.http.HttpResponse<String> r = tryGet(f, "/health/leader");
+                    if (r == null) {
+                        return false; // its HTTP port opens last
+                    }
+                    assertThat(r.statusCode()).as(f.id + ": " + r.body()).isEqualTo(503);
+                    assertThat(r.body()).contains("\"status\":\"not leader\"");
+                    return r.body().contains(":" + leader.apiPort + "\"");
+                });
+            }
             try (LineClient a = new LineClient(f1.linePort);
                  LineClient b = new LineClient(f2.linePort);
                  LineClient l = new LineClient(leader.linePort)) {
@@ -229,11 +246,31 @@ class LineClusterTest {
         }
     }
 
+    private static java.net.http.HttpResponse<String> get(NodeProc n, String path) {
+        try {
+            return java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(n.http() + path))
+                            .timeout(java.time.Duration.ofSeconds(30)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The answer, or null if the node's HTTP port cannot be reached (yet). */
+    private static java.net.http.HttpResponse<String> tryGet(NodeProc n, String path) {
+        try {
+            return get(n, path);
+        } catch (java.io.UncheckedIOException e) {
+            return null;
+        }
+    }
+
     private static double metric(NodeProc n, String name) throws Exception {
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
-                java.net.http.HttpRequest.newBuilder(java.net.URI.create(n.http() + "/metrics"))
-                        .timeout(java.time.Duration.ofSeconds(30)).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
+        java.net.http.HttpResponse<String> r = get(n, "/metrics");
         assertThat(r.statusCode()).isEqualTo(200);
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + name + "(\\{[^}]*})? (\\S+)$").matcher(r.body());
         assertThat(m.find()).as(name + " in /metrics of " + n.id).isTrue();

@@ -239,7 +239,7 @@ class HttpAuthTest {
 
     @Test
     void metricsAndHealthAreOpenByDefault() throws Exception {
-        for (String path : List.of("/metrics", "/health/live", "/health/ready")) {
+        for (String path : List.of("/metrics", "/health/live", "/health/ready", "/health/leader")) {
             assertThat(get(path, null).statusCode()).as(path).isEqualTo(200);
         }
     }
@@ -247,7 +247,7 @@ class HttpAuthTest {
     @Test
     void httpOpenNoneAsksATokenWithTheRoleReadForMetricsAndHealth() throws Exception {
         String closed = door(HttpDoor.Config.defaults("127.0.0.1", 0).withOpen(Set.of()), server.tokenAuth().tokens());
-        for (String path : List.of("/metrics", "/health/live", "/health/ready")) {
+        for (String path : List.of("/metrics", "/health/live", "/health/ready", "/health/leader")) {
             assertRefused(send(closed + path, "GET", null), 401, "UNAUTHENTICATED");
             assertRefused(send(closed + path, "GET", CLIENT_TOKEN), 403, "PERMISSION_DENIED");
             assertThat(send(closed + path, "GET", READ_TOKEN).statusCode()).as(path).isEqualTo(200);

@@ -354,6 +354,10 @@ class HttpDoorTest {
         JsonObject ready = get("/health/ready");
         assertThat(ready.get("status").getAsString()).isEqualTo("ready");
         assertThat(ready.get("leader").getAsString()).isEqualTo(server.node().options().endpoint());
+        // a single node leads: a balancer that follows /health/leader sends its clients here
+        JsonObject leading = get("/health/leader");
+        assertThat(leading.get("status").getAsString()).isEqualTo("leader");
+        assertThat(leading.has("reason")).isFalse();
     }
 
     @Test
