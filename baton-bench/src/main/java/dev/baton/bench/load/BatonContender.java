@@ -95,10 +95,8 @@ public final class BatonContender extends Contender {
     @Override
     public Handle open() {
         if (sharedClient) {
-            BatonHandle[] self = new BatonHandle[1];
             // Closing a handle of the shared client closes nothing: it gives back what it holds.
-            self[0] = new BatonHandle(sharedClient().pools(), () -> self[0].releaseQuietly());
-            return self[0];
+            return new BatonHandle(sharedClient().pools(), null);
         }
         BatonClient client = client();
         return new BatonHandle(client.pools(), client::close);
@@ -162,6 +160,7 @@ public final class BatonContender extends Contender {
 
     private static final class BatonHandle implements Handle {
         private final Pools pools;
+        /** Closes the handle's client or session; null: a handle of the shared client, which releases what it holds. */
         private final Runnable closer;
         private String key;
         private long fence;
@@ -238,6 +237,10 @@ public final class BatonContender extends Contender {
 
         @Override
         public void close() {
+            if (closer == null) {
+                releaseQuietly();
+                return;
+            }
             closer.run();
         }
     }

@@ -725,7 +725,7 @@ public final class HttpDoor implements AutoCloseable {
         Map<String, Object> body = new LinkedHashMap<>();
         boolean leader = router.node().isLeader();
         Optional<String> why = leader ? api.notReadyReason(1_000) : Optional.of("not the leader");
-        body.put("status", why.isEmpty() ? "leader" : "not leader");
+        body.put("status", why.isEmpty() ? "leader" : leader ? "not ready" : "not leader");
         why.ifPresent(reason -> body.put("reason", reason));
         body.put("leaderApi", router.leaderApi().orElse(""));
         return Reply.json(why.isEmpty() ? 200 : 503, body);
