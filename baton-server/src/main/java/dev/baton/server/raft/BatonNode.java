@@ -34,6 +34,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -241,7 +242,8 @@ public final class BatonNode implements AutoCloseable {
         this.fsm.observeStamps(this.clock::observeApplied);
         this.clockSkew = new ClockSkewWatch(this::clockSkewMillis);
         this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
-                fsm::leaderTerm, this::leader, this::appendBatch);
+                fsm::leaderTerm, this::leader, this::appendBatch,
+                (task, delayNanos) -> TIMER.schedule(task, delayNanos, TimeUnit.NANOSECONDS), System::nanoTime);
     }
 
     /**
@@ -507,7 +509,22 @@ public final class BatonNode implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return batcher.submit(encoded, term);
+        return batcher.submitAll(List.of(encoded), waitKeys(List.of(command)), term).get(0);
+    }
+
+    /** Each command's {@link ContendedKeys#waitKey}, or null if none of them is an acquire that may wait. */
+    private static List<ContendedKeys.Key> waitKeys(List<? extends Command> commands) {
+        List<ContendedKeys.Key> keys = null;
+        for (int i = 0; i < commands.size(); i++) {
+            ContendedKeys.Key k = ContendedKeys.waitKey(commands.get(i));
+            if (k != null) {
+                if (keys == null) {
+                    keys = new ArrayList<>(Collections.nCopies(commands.size(), null));
+                }
+                keys.set(i, k);
+            }
+        }
+        return keys;
     }
 
     /**
@@ -529,10 +546,12 @@ public final class BatonNode implements AutoCloseable {
             return out;
         }
         List<byte[]> encoded = new ArrayList<>(commands.size());
+        List<Command> accepted = new ArrayList<>(commands.size());
         int[] at = new int[commands.size()];
         for (int i = 0; i < commands.size(); i++) {
             try {
                 encoded.add(CommandCodec.encodeChecked(Objects.requireNonNull(commands.get(i), "command")));
+                accepted.add(commands.get(i));
                 at[i] = encoded.size() - 1;
                 out.add(null);
             } catch (IllegalArgumentException | NullPointerException e) {
@@ -540,7 +559,7 @@ public final class BatonNode implements AutoCloseable {
                 out.add(CompletableFuture.failedFuture(e));
             }
         }
-        List<CompletableFuture<Result>> submitted = batcher.submitAll(encoded, term);
+        List<CompletableFuture<Result>> submitted = batcher.submitAll(encoded, waitKeys(accepted), term);
         for (int i = 0; i < at.length; i++) {
             if (at[i] >= 0) {
                 out.set(i, submitted.get(at[i]));
@@ -583,11 +602,15 @@ public final class BatonNode implements AutoCloseable {
     /** How long a linearizable read may wait for its read index (SOFAJRaft's default, 2 s). */
     static final long READ_INDEX_TIMEOUT_MS = 2_000;
 
-    private static final ScheduledThreadPoolExecutor READ_TIMEOUTS = readTimeouts();
+    /**
+     * The JVM's one timer for the nodes' reads that time out and for the batcher's held commands
+     * ({@link ProposalBatcher}); it sleeps until something is due.
+     */
+    private static final ScheduledThreadPoolExecutor TIMER = timer();
 
-    private static ScheduledThreadPoolExecutor readTimeouts() {
+    private static ScheduledThreadPoolExecutor timer() {
         ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "baton-read-timeouts");
+            Thread t = new Thread(r, "baton-node-timer");
             t.setDaemon(true);
             return t;
         });
@@ -612,7 +635,7 @@ public final class BatonNode implements AutoCloseable {
         CompletableFuture<R> result = new CompletableFuture<>();
         // No timeout of SOFAJRaft's own (-1): its first use starts a static wheel that ticks every
         // millisecond for the rest of the JVM's life. Ours sleeps until a read is due to time out.
-        ScheduledFuture<?> timeout = READ_TIMEOUTS.schedule(() -> result.completeExceptionally(
+        ScheduledFuture<?> timeout = TIMER.schedule(() -> result.completeExceptionally(
                 ProposalClosure.failure(new Status(RaftError.ETIMEDOUT, "read-index request timeout"), this::leader)),
                 READ_INDEX_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         result.whenComplete((r, t) -> timeout.cancel(false));

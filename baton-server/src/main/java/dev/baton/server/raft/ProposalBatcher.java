@@ -42,13 +42,28 @@ import java.util.function.Supplier;
  * While no slot is free, submitted commands accumulate in the queue; the moment an entry completes,
  * the thread that completes it seals everything queued (up to {@link Config#maxCommands()} commands
  * and {@link Config#maxBytes()} bytes of entry data) into the next entry and proposes it. The busier
- * the log, the bigger the entries, with no timer and no linger: a lone client's command is proposed
+ * the log, the bigger the entries, with no timer and no linger (only acquires that will wait are
+ * ever held, below): a lone client's command is proposed
  * at once by the thread that submits it, because a slot is free. Commands keep their submission
  * order (one queue; entries are sealed and proposed by one thread at a time, in sealing order). {@link #submitAll} queues several commands under one lock, so
  * a door that read many lines in one turn of its event loop hands them over at once.
  *
+ * <h2>Acquires that will wait</h2>
+ * An acquire on a pool or lock whose last acquire had to wait ({@link ContendedKeys}, learned from
+ * this leader's own answers) will most likely wait too: nobody hears back from its entry before some
+ * release lets it through. While only such commands are queued, the batcher holds them for up to
+ * {@link Config#holdWaitingMicros()} instead of proposing them at once; the first other command
+ * (a release, say) seals them and itself into one entry, in submission order, and after the hold
+ * time they leave alone. Why: on one hot key every entry used to carry a single command, the
+ * previous holder's next acquire reaching the leader during the new holder's short hold, so the new
+ * holder's release found that entry's {@code fdatasync} under way on every node and waited for it
+ * and then for its own; sharing the entry, the release waits for one sync. What is held changes when
+ * an entry leaves, never what it carries or in which order, and the hold is bounded: a wrong guess
+ * costs that acquire at most the hold time, and its answer corrects the hint.
+ *
  * <h2>Threads</h2>
- * No thread of its own: whichever thread finds a free slot and queued commands (a submitter, or
+ * No thread of its own (held commands are let go by a shared timer thread, {@link Later}):
+ * whichever thread finds a free slot and queued commands (a submitter, or
  * the thread completing an entry's {@link ProposalClosure}: SOFAJRaft's apply thread when applied,
  * its closure pool on failure) becomes the <em>proposer</em> for as long as there is something to
  * seal and a slot to seal it into; the others only enqueue. Sealing is cheap (the commands were
@@ -90,8 +105,11 @@ public final class ProposalBatcher {
      *                     {@code EBUSY} (backpressure rather than unbounded memory)
      * @param maxCommandsToPipeline  an entry is proposed while others are in flight only if none of
      *                     them carries more commands than this (0: never, one entry at a time)
+     * @param holdWaitingMicros  how long acquires that will wait may be held for company while
+     *                     nothing else is queued (0: never held); see "Acquires that will wait"
      */
-    public record Config(int maxCommands, int maxBytes, int maxInFlight, int maxQueued, int maxCommandsToPipeline) {
+    public record Config(int maxCommands, int maxBytes, int maxInFlight, int maxQueued, int maxCommandsToPipeline,
+                         long holdWaitingMicros) {
         public static final int DEFAULT_MAX_COMMANDS = 256;
         public static final int DEFAULT_MAX_BYTES = 1 << 20;
         public static final int DEFAULT_MAX_IN_FLIGHT = 2;
@@ -103,6 +121,10 @@ public final class ProposalBatcher {
          * a time cost one hot key, whose entries carry a single command, 15 % of its hand-overs.
          */
         public static final int DEFAULT_MAX_COMMANDS_TO_PIPELINE = 2;
+        /** The longest hold of acquires that will wait (the class comment); chosen by measurement. */
+        public static final long DEFAULT_HOLD_WAITING_MICROS = 2_000;
+        /** Holds longer than this are refused: a held acquire's timeout keeps running meanwhile. */
+        public static final long MAX_HOLD_WAITING_MICROS = 100_000;
 
         public Config {
             if (maxCommands < 1 || maxCommands > Limits.CODEC_MAX_LIST) {
@@ -121,32 +143,42 @@ public final class ProposalBatcher {
             if (maxCommandsToPipeline < 0) {
                 throw new IllegalArgumentException("maxCommandsToPipeline must not be negative");
             }
+            if (holdWaitingMicros < 0 || holdWaitingMicros > MAX_HOLD_WAITING_MICROS) {
+                throw new IllegalArgumentException("holdWaitingMicros must be in 0.." + MAX_HOLD_WAITING_MICROS);
+            }
         }
 
-        /** 256 commands, 1 MiB, 2 entries in flight (the second only behind entries of at most 2 commands), 65536 queued. */
+        /**
+         * 256 commands, 1 MiB, 2 entries in flight (the second only behind entries of at most 2 commands),
+         * 65536 queued, acquires that will wait held up to 2 ms.
+         */
         public static Config defaults() {
             return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED,
-                    DEFAULT_MAX_COMMANDS_TO_PIPELINE);
+                    DEFAULT_MAX_COMMANDS_TO_PIPELINE, DEFAULT_HOLD_WAITING_MICROS);
         }
 
         public Config withMaxCommands(int n) {
-            return new Config(n, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline);
+            return new Config(n, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros);
         }
 
         public Config withMaxBytes(int n) {
-            return new Config(maxCommands, n, maxInFlight, maxQueued, maxCommandsToPipeline);
+            return new Config(maxCommands, n, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros);
         }
 
         public Config withMaxInFlight(int n) {
-            return new Config(maxCommands, maxBytes, n, maxQueued, maxCommandsToPipeline);
+            return new Config(maxCommands, maxBytes, n, maxQueued, maxCommandsToPipeline, holdWaitingMicros);
         }
 
         public Config withMaxQueued(int n) {
-            return new Config(maxCommands, maxBytes, maxInFlight, n, maxCommandsToPipeline);
+            return new Config(maxCommands, maxBytes, maxInFlight, n, maxCommandsToPipeline, holdWaitingMicros);
         }
 
         public Config withMaxCommandsToPipeline(int n) {
-            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, n);
+            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, n, holdWaitingMicros);
+        }
+
+        public Config withHoldWaitingMicros(long micros) {
+            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, micros);
         }
     }
 
@@ -157,8 +189,9 @@ public final class ProposalBatcher {
      * @param commandsProposed commands in those entries
      * @param queued           commands waiting for a slot now
      * @param inFlight         entries in flight now
+     * @param entriesHeld      entries whose first command was held for company ("Acquires that will wait")
      */
-    public record Stats(long entriesProposed, long commandsProposed, int queued, int inFlight) {
+    public record Stats(long entriesProposed, long commandsProposed, int queued, int inFlight, long entriesHeld) {
         /** Average commands per proposed entry (0 before any). */
         public double commandsPerEntry() {
             return entriesProposed == 0 ? 0 : (double) commandsProposed / entriesProposed;
@@ -171,7 +204,18 @@ public final class ProposalBatcher {
         void append(byte[] payload, long term, ProposalClosure done);
     }
 
-    private record Pending(byte[] encoded, long term, CompletableFuture<Result> future) {}
+    /** Runs a task once after a delay (the timer that lets held commands go). */
+    @FunctionalInterface
+    interface Later {
+        void run(Runnable task, long delayNanos);
+    }
+
+    /**
+     * A queued command. {@code waitKey}: the pool or lock it would wait for (null if none), whose
+     * mark its answer updates; {@code holdable}: that key was marked contended when it was submitted.
+     */
+    private record Pending(byte[] encoded, long term, CompletableFuture<Result> future, ContendedKeys.Key waitKey,
+                           boolean holdable, long queuedAtNanos) {}
 
     /** One sealed entry's commands, in order. Identity matters (tracked in a set while in flight). */
     private static final class Batch {
@@ -187,6 +231,9 @@ public final class ProposalBatcher {
     private final LongSupplier leaderTerm;
     private final Supplier<Optional<String>> leaderHint;
     private final EntrySink sink;
+    private final Later later;
+    private final LongSupplier nanoTime;
+    private final ContendedKeys contended = new ContendedKeys();
 
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Pending> queue = new ArrayDeque<>(); // guarded by lock
@@ -194,23 +241,34 @@ public final class ProposalBatcher {
     private boolean closed; // guarded by lock
     /** Some thread is sealing and proposing entries; the others only enqueue. Guarded by lock. */
     private boolean proposing;
+    /** Queued commands that are not {@code holdable}: while there are any, nothing is held. Guarded by lock. */
+    private int urgentQueued;
+    /** The timer is set to let held commands go. Guarded by lock. */
+    private boolean holdTimerSet;
+    /** The head of the queue was held for company. Guarded by lock. */
+    private boolean headHeld;
 
     private final LongAdder entriesProposed = new LongAdder();
     private final LongAdder commandsProposed = new LongAdder();
+    private final LongAdder entriesHeld = new LongAdder();
 
     /**
      * @param name       this node's name, for log messages
      * @param leaderTerm the term this node leads and accepts proposals in, or 0/-1 if it does not
      * @param leaderHint the leader's endpoint as this node knows it, for {@link NotLeaderException}
      * @param sink       stamps and appends one entry
+     * @param later      the timer that lets held commands go
+     * @param nanoTime   the clock of holds ({@code System::nanoTime})
      */
     ProposalBatcher(Config config, String name, LongSupplier leaderTerm, Supplier<Optional<String>> leaderHint,
-                    EntrySink sink) {
+                    EntrySink sink, Later later, LongSupplier nanoTime) {
         this.config = config;
         this.name = name;
         this.leaderTerm = leaderTerm;
         this.leaderHint = leaderHint;
         this.sink = sink;
+        this.later = later;
+        this.nanoTime = nanoTime;
     }
 
     Config config() {
@@ -229,22 +287,36 @@ public final class ProposalBatcher {
         return submitAll(List.of(encoded), term).get(0);
     }
 
+    /** {@link #submitAll(List, List, long)} of commands none of which waits for a pool or lock. */
+    List<CompletableFuture<Result>> submitAll(List<byte[]> encoded, long term) {
+        return submitAll(encoded, null, term);
+    }
+
     /**
      * Queues several commands in this order, under one lock, so that they are proposed together
      * (and in no other order relative to other submitters). Each future fails alone if its own
      * command is too big for an entry; all fail with {@code EBUSY} if there is no room for them all.
+     * {@code waitKeys} (null: none) gives each command's {@link ContendedKeys#waitKey}.
      */
-    List<CompletableFuture<Result>> submitAll(List<byte[]> encoded, long term) {
+    List<CompletableFuture<Result>> submitAll(List<byte[]> encoded, List<ContendedKeys.Key> waitKeys, long term) {
         List<CompletableFuture<Result>> out = new ArrayList<>(encoded.size());
         List<Pending> accepted = new ArrayList<>(encoded.size());
-        for (byte[] e : encoded) {
+        boolean holding = config.holdWaitingMicros() > 0;
+        long now = holding ? nanoTime.getAsLong() : 0;
+        int urgent = 0;
+        for (int i = 0; i < encoded.size(); i++) {
+            byte[] e = encoded.get(i);
+            ContendedKeys.Key key = waitKeys == null ? null : waitKeys.get(i);
             if ((long) e.length + BATCH_OVERHEAD > Limits.CODEC_MAX_ENTRY_BYTES) {
                 out.add(CompletableFuture.failedFuture(new IllegalArgumentException("command of " + e.length
                         + " bytes does not fit in an entry of " + Limits.CODEC_MAX_ENTRY_BYTES + " bytes")));
             } else {
-                Pending p = new Pending(e, term, new CompletableFuture<>());
+                Pending p = new Pending(e, term, new CompletableFuture<>(), key, holding && contended.contended(key), now);
                 accepted.add(p);
                 out.add(p.future());
+                if (!p.holdable()) {
+                    urgent++;
+                }
             }
         }
         if (accepted.isEmpty()) {
@@ -260,6 +332,7 @@ public final class ProposalBatcher {
                         queue.size() + " commands already wait for the log; retry later");
             } else {
                 queue.addAll(accepted);
+                urgentQueued += urgent;
             }
         } finally {
             lock.unlock();
@@ -277,7 +350,8 @@ public final class ProposalBatcher {
     Stats stats() {
         lock.lock();
         try {
-            return new Stats(entriesProposed.sum(), commandsProposed.sum(), queue.size(), inFlight.size());
+            return new Stats(entriesProposed.sum(), commandsProposed.sum(), queue.size(), inFlight.size(),
+                    entriesHeld.sum());
         } finally {
             lock.unlock();
         }
@@ -297,6 +371,7 @@ public final class ProposalBatcher {
             closed = true;
             dropped = new ArrayList<>(queue);
             queue.clear();
+            urgentQueued = 0;
         } finally {
             lock.unlock();
         }
@@ -345,7 +420,7 @@ public final class ProposalBatcher {
             List<Pending> stale = null;
             lock.lock();
             try {
-                if (proposing || closed || queue.isEmpty() || !slotFree()) {
+                if (proposing || closed || queue.isEmpty() || !slotFree() || holdForCompany()) {
                     return;
                 }
                 proposing = true;
@@ -383,6 +458,43 @@ public final class ProposalBatcher {
                 }
             }
         }
+    }
+
+    /**
+     * Whether the queued commands are all acquires that will wait and the oldest has been held less
+     * than the hold time: then they stay queued, and the timer is set to let them go when it ends.
+     * Holds the lock.
+     */
+    private boolean holdForCompany() {
+        if (urgentQueued > 0 || config.holdWaitingMicros() == 0) {
+            return false;
+        }
+        long left = config.holdWaitingMicros() * 1_000 - (nanoTime.getAsLong() - queue.peekFirst().queuedAtNanos());
+        if (left <= 0) {
+            return false;
+        }
+        headHeld = true;
+        if (!holdTimerSet) {
+            holdTimerSet = true;
+            try {
+                later.run(this::holdTimeOver, left);
+            } catch (RuntimeException e) {
+                holdTimerSet = false; // no timer (shutting down): hold nothing
+                LOG.warn("Batcher of {} cannot hold commands: {}", name, e.toString());
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void holdTimeOver() {
+        lock.lock();
+        try {
+            holdTimerSet = false;
+        } finally {
+            lock.unlock();
+        }
+        proposeWhatIsQueued();
     }
 
     /**
@@ -425,6 +537,20 @@ public final class ProposalBatcher {
             items.add(p);
             size += p.encoded().length;
         }
+        for (Pending p : items) {
+            if (!p.holdable()) {
+                urgentQueued--;
+            }
+        }
+        for (Pending p : stale) {
+            if (!p.holdable()) {
+                urgentQueued--;
+            }
+        }
+        if (headHeld && !items.isEmpty()) {
+            entriesHeld.increment();
+        }
+        headHeld = false;
         return items.isEmpty() ? null : new Batch(items);
     }
 
@@ -475,6 +601,7 @@ public final class ProposalBatcher {
         List<Result> results = applied.results();
         if (results.size() == items.size()) {
             for (int i = 0; i < items.size(); i++) {
+                contended.learn(items.get(i).waitKey(), results.get(i));
                 items.get(i).future().complete(results.get(i));
             }
         } else if (results.size() == 1 && results.get(0) instanceof Result.Rejected rejected) {
