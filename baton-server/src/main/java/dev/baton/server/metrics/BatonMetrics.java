@@ -162,6 +162,15 @@ public final class BatonMetrics {
         entries = Counter.builder("baton.raft.entries.applied").description("Data entries applied").register(registry);
         commands = Counter.builder("baton.raft.commands.applied").description("Commands applied (entries carry batches)")
                 .register(registry);
+        // The leader's batcher: entries it proposed, those whose first command was held for company
+        // (acquires that will wait, ProposalBatcher), and commands waiting for a slot (EBUSY beyond its limit).
+        FunctionCounter.builder("baton.raft.batcher.entries", node, n -> n.batcherStats().entriesProposed())
+                .description("Entries the batcher proposed while this node led").register(registry);
+        FunctionCounter.builder("baton.raft.batcher.entries.held", node, n -> n.batcherStats().entriesHeld())
+                .description("Entries whose first command (an acquire that will wait) was held for company")
+                .register(registry);
+        Gauge.builder("baton.raft.batcher.queued", node, n -> n.batcherStats().queued())
+                .description("Commands waiting for a free slot in the log's pipeline").register(registry);
         commandsPerEntry = DistributionSummary.builder("baton.raft.commands.per.entry")
                 .description("Commands packed into one Raft entry")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256, 512).register(registry);

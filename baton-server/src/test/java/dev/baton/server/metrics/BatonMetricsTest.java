@@ -1,5 +1,7 @@
 package dev.baton.server.metrics;
 
+import dev.baton.server.TestPorts;
+
 import dev.baton.core.command.Effect;
 import dev.baton.core.command.ErrorCode;
 import dev.baton.core.command.Observation;
@@ -38,6 +40,29 @@ class BatonMetricsTest {
             search = search.tag(tag, value);
         }
         return search.counter().count();
+    }
+
+    @Test
+    void theBatchersMetersReadTheNodesBatcher() throws Exception {
+        BatonNode n = new BatonNode(BatonNode.Options.defaults(dir.resolve("started")).withPort(TestPorts.free()));
+        try {
+            BatonMetrics m = new BatonMetrics(n, "n1", BatonMetrics.Limits.DEFAULTS, () -> null);
+            MeterRegistry r = m.registry();
+            assertThat(r.find("baton.raft.batcher.entries").functionCounter().count()).isZero();
+            n.start();
+            assertThat(n.waitForLeader(java.time.Duration.ofSeconds(30))).isPresent();
+            // Three commands handed over at once leave in one entry (one submitter, a free slot).
+            for (var f : n.submitAll(List.of(new dev.baton.core.command.Command.OpenSession("a", 10_000),
+                    new dev.baton.core.command.Command.OpenSession("b", 10_000),
+                    new dev.baton.core.command.Command.OpenSession("c", 10_000)))) {
+                assertThat(f.get(30, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(Result.SessionOpened.class);
+            }
+            assertThat(r.find("baton.raft.batcher.entries").functionCounter().count()).isEqualTo(1);
+            assertThat(r.find("baton.raft.batcher.entries.held").functionCounter().count()).isZero();
+            assertThat(r.find("baton.raft.batcher.queued").gauge().value()).isZero();
+        } finally {
+            n.close();
+        }
     }
 
     @Test
