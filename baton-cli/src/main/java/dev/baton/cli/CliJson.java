@@ -33,6 +33,11 @@ final class CliJson {
         return PRETTY.toJson(tree);
     }
 
+    /** A tree the command built itself, in the same layout as the replies. */
+    static String print(JsonElement tree) {
+        return PRETTY.toJson(tree);
+    }
+
     private static void numbers(JsonElement e, Descriptor type) {
         if (!e.isJsonObject() || type.getFullName().startsWith("google.protobuf.")) {
             return; // well-known types (Timestamp, Duration, ...) have JSON forms of their own

@@ -1,6 +1,5 @@
 package dev.baton.cli;
 
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.baton.server.security.AuthTokens;
 import picocli.CommandLine.Command;
@@ -55,7 +54,7 @@ final class TokenCli extends ClientCli.Group {
                 JsonObject json = new JsonObject();
                 json.addProperty("token", token);
                 json.addProperty("line", line);
-                System.out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(json));
+                System.out.println(CliJson.print(json));
             } else {
                 System.out.println(token);
                 System.out.println(line);

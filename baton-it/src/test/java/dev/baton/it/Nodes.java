@@ -1,6 +1,7 @@
 package dev.baton.it;
 
 import dev.baton.client.BatonClient;
+import dev.baton.server.TestPorts;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.node.ApiServer;
 import dev.baton.server.grpc.ClusterSecret;
@@ -8,8 +9,6 @@ import dev.baton.server.raft.BatonNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -147,12 +146,9 @@ public final class Nodes implements AutoCloseable {
         s.close();
     }
 
+    /** From this module's block of ports (its pom), so no outgoing connection or other test JVM takes it. */
     static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return TestPorts.free();
     }
 
     @Override

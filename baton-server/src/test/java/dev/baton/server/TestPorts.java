@@ -22,8 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * takes its ports from a block of its own below the ephemeral range: no outgoing connection and no
  * other fork uses that block, and within the JVM each port is handed out once before the block wraps.
  * Every port is still checked by binding it on all addresses. baton-server's two test JVMs have
- * blocks 1 and 2; baton-cli, which reuses these helpers and may run beside another module's tests,
- * has block 3 (its pom). Without a fork number (an IDE), or where the kernel's ephemeral range leaves
+ * blocks 1 and 2; baton-cli and baton-it, which reuse these helpers and may run beside another
+ * module's tests, have blocks 3 and 4 (their poms). That is every block there is room for: a later
+ * module's tests share one of them only if they never run beside its owner. Without a fork number (an IDE), or where the kernel's ephemeral range leaves
  * no room, it asks the kernel as before, never handing out the same port twice in one JVM.
  */
 public final class TestPorts {
