@@ -163,11 +163,15 @@ public final class BatonMetrics {
         commands = Counter.builder("baton.raft.commands.applied").description("Commands applied (entries carry batches)")
                 .register(registry);
         // The leader's batcher: entries it proposed, those whose first command was held for company
-        // (acquires that will wait, ProposalBatcher), and commands waiting for a slot (EBUSY beyond its limit).
+        // (acquires that will wait, ProposalBatcher), those that waited to fill after a big one, and
+        // commands waiting for a slot (EBUSY beyond its limit).
         FunctionCounter.builder("baton.raft.batcher.entries", node, n -> n.batcherStats().entriesProposed())
                 .description("Entries the batcher proposed while this node led").register(registry);
         FunctionCounter.builder("baton.raft.batcher.entries.held", node, n -> n.batcherStats().entriesHeld())
                 .description("Entries whose first command (an acquire that will wait) was held for company")
+                .register(registry);
+        FunctionCounter.builder("baton.raft.batcher.entries.filled", node, n -> n.batcherStats().entriesFilled())
+                .description("Entries that waited for more commands after a big entry (filling entries)")
                 .register(registry);
         Gauge.builder("baton.raft.batcher.queued", node, n -> n.batcherStats().queued())
                 .description("Commands waiting for a free slot in the log's pipeline").register(registry);

@@ -603,8 +603,8 @@ public final class BatonNode implements AutoCloseable {
     static final long READ_INDEX_TIMEOUT_MS = 2_000;
 
     /**
-     * The JVM's one timer for the nodes' reads that time out and for the batcher's held commands
-     * ({@link ProposalBatcher}); it sleeps until something is due.
+     * The JVM's one timer for the nodes' reads that time out and for the batcher's held commands and
+     * entries waiting to fill ({@link ProposalBatcher}); it sleeps until something is due.
      */
     private static final ScheduledThreadPoolExecutor TIMER = timer();
 

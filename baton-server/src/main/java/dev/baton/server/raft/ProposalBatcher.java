@@ -41,12 +41,25 @@ import java.util.function.Supplier;
  * one entry at a time anyway.
  * While no slot is free, submitted commands accumulate in the queue; the moment an entry completes,
  * the thread that completes it seals everything queued (up to {@link Config#maxCommands()} commands
- * and {@link Config#maxBytes()} bytes of entry data) into the next entry and proposes it. The busier
- * the log, the bigger the entries, with no timer and no linger (only acquires that will wait are
- * ever held, below): a lone client's command is proposed
- * at once by the thread that submits it, because a slot is free. Commands keep their submission
+ * and {@link Config#maxBytes()} bytes of entry data) into the next entry and proposes it, unless it
+ * waits to fill (below). The busier the log, the bigger the entries: a lone client's command is
+ * proposed at once by the thread that submits it, because a slot is free. Commands keep their submission
  * order (one queue; entries are sealed and proposed by one thread at a time, in sealing order). {@link #submitAll} queues several commands under one lock, so
  * a door that read many lines in one turn of its event loop hands them over at once.
+ *
+ * <h2>Filling entries</h2>
+ * When an entry of at least {@value #FILL_MIN_COMMANDS} commands completes (a busy log) and fewer
+ * commands than it carried are queued, the next entry waits, for at most {@link Config#fillMicros()}
+ * after that completion, until as many are queued; the submitter that brings the queue there seals
+ * and proposes it, and the node's timer lets a short entry go when the time is over. Why: each entry
+ * costs every node the same append, {@code fdatasync}, messages and thread wake-ups whatever it
+ * carries, and with clients that each wait for their last answer before they send again, the commands
+ * queued when an entry completes are only those that came back during its round; the callers of the
+ * entry just completed come back a moment later and would make an entry of their own. Waiting for
+ * them halves the entries. Under a lighter load (entries of fewer commands, one client, one hot key
+ * whose entries carry one hand-over each) nothing waits. What it costs: at most the fill time more
+ * before an entry leaves, only while the log is busy; what it saves is CPU on every node, which on a
+ * CPU-bound machine shortened the answers more than the wait lengthened them (docs/server.md).
  *
  * <h2>Acquires that will wait</h2>
  * An acquire on a pool or lock whose last acquire had to wait ({@link ContendedKeys}, learned from
@@ -93,6 +106,9 @@ public final class ProposalBatcher {
     /** Entry data besides the commands themselves: the Raft entry header and the batch header. */
     static final int ENTRY_OVERHEAD = RaftEntryCodec.HEADER_BYTES + BATCH_OVERHEAD;
 
+    /** An entry of at least this many commands means a busy log: the next one may wait to fill. */
+    static final int FILL_MIN_COMMANDS = 8;
+
     /**
      * How the batcher packs entries.
      *
@@ -107,9 +123,11 @@ public final class ProposalBatcher {
      *                     them carries more commands than this (0: never, one entry at a time)
      * @param holdWaitingMicros  how long acquires that will wait may be held for company while
      *                     nothing else is queued (0: never held); see "Acquires that will wait"
+     * @param fillMicros   how long, after a big entry completed, the next may wait for as many
+     *                     commands (0: never); see "Filling entries"
      */
     public record Config(int maxCommands, int maxBytes, int maxInFlight, int maxQueued, int maxCommandsToPipeline,
-                         long holdWaitingMicros) {
+                         long holdWaitingMicros, long fillMicros) {
         public static final int DEFAULT_MAX_COMMANDS = 256;
         public static final int DEFAULT_MAX_BYTES = 1 << 20;
         public static final int DEFAULT_MAX_IN_FLIGHT = 2;
@@ -125,6 +143,16 @@ public final class ProposalBatcher {
         public static final long DEFAULT_HOLD_WAITING_MICROS = 2_000;
         /** Holds longer than this are refused: a held acquire's timeout keeps running meanwhile. */
         public static final long MAX_HOLD_WAITING_MICROS = 100_000;
+        /**
+         * How long the next entry may wait to fill after a big one ("Filling entries"). Chosen by
+         * measurement (docs/benchmark-history.md, twenty-third session): 3 nodes, 64 clients on 1 000
+         * keys, 1 ms gave entries of 14 pairs instead of 8.6 and 1.25-1.3x the pairs/s; 0.5 ms too
+         * little to matter (the callers of an entry take longer than that to come back under load);
+         * 2 ms about what 1 ms gave, with up to twice the wait.
+         */
+        public static final long DEFAULT_FILL_MICROS = 1_000;
+        /** Fill waits longer than this are refused: every command in the queue waits that long. */
+        public static final long MAX_FILL_MICROS = 10_000;
 
         public Config {
             if (maxCommands < 1 || maxCommands > Limits.CODEC_MAX_LIST) {
@@ -146,39 +174,47 @@ public final class ProposalBatcher {
             if (holdWaitingMicros < 0 || holdWaitingMicros > MAX_HOLD_WAITING_MICROS) {
                 throw new IllegalArgumentException("holdWaitingMicros must be in 0.." + MAX_HOLD_WAITING_MICROS);
             }
+            if (fillMicros < 0 || fillMicros > MAX_FILL_MICROS) {
+                throw new IllegalArgumentException("fillMicros must be in 0.." + MAX_FILL_MICROS);
+            }
         }
 
         /**
          * 256 commands, 1 MiB, 2 entries in flight (the second only behind entries of at most 2 commands),
-         * 65536 queued, acquires that will wait held up to 2 ms.
+         * 65536 queued, acquires that will wait held up to 2 ms, entries waiting to fill up to 1 ms.
          */
         public static Config defaults() {
             return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED,
-                    DEFAULT_MAX_COMMANDS_TO_PIPELINE, DEFAULT_HOLD_WAITING_MICROS);
+                    DEFAULT_MAX_COMMANDS_TO_PIPELINE, DEFAULT_HOLD_WAITING_MICROS, DEFAULT_FILL_MICROS);
         }
 
         public Config withMaxCommands(int n) {
-            return new Config(n, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros);
+            return new Config(n, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros, fillMicros);
         }
 
         public Config withMaxBytes(int n) {
-            return new Config(maxCommands, n, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros);
+            return new Config(maxCommands, n, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros, fillMicros);
         }
 
         public Config withMaxInFlight(int n) {
-            return new Config(maxCommands, maxBytes, n, maxQueued, maxCommandsToPipeline, holdWaitingMicros);
+            return new Config(maxCommands, maxBytes, n, maxQueued, maxCommandsToPipeline, holdWaitingMicros, fillMicros);
         }
 
         public Config withMaxQueued(int n) {
-            return new Config(maxCommands, maxBytes, maxInFlight, n, maxCommandsToPipeline, holdWaitingMicros);
+            return new Config(maxCommands, maxBytes, maxInFlight, n, maxCommandsToPipeline, holdWaitingMicros, fillMicros);
         }
 
         public Config withMaxCommandsToPipeline(int n) {
-            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, n, holdWaitingMicros);
+            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, n, holdWaitingMicros, fillMicros);
         }
 
         public Config withHoldWaitingMicros(long micros) {
-            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, micros);
+            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, micros, fillMicros);
+        }
+
+        public Config withFillMicros(long micros) {
+            return new Config(maxCommands, maxBytes, maxInFlight, maxQueued, maxCommandsToPipeline, holdWaitingMicros,
+                    micros);
         }
     }
 
@@ -190,8 +226,10 @@ public final class ProposalBatcher {
      * @param queued           commands waiting for a slot now
      * @param inFlight         entries in flight now
      * @param entriesHeld      entries whose first command was held for company ("Acquires that will wait")
+     * @param entriesFilled    entries that waited to fill after a big one ("Filling entries")
      */
-    public record Stats(long entriesProposed, long commandsProposed, int queued, int inFlight, long entriesHeld) {
+    public record Stats(long entriesProposed, long commandsProposed, int queued, int inFlight, long entriesHeld,
+                        long entriesFilled) {
         /** Average commands per proposed entry (0 before any). */
         public double commandsPerEntry() {
             return entriesProposed == 0 ? 0 : (double) commandsProposed / entriesProposed;
@@ -243,14 +281,24 @@ public final class ProposalBatcher {
     private boolean proposing;
     /** Queued commands that are not {@code holdable}: while there are any, nothing is held. Guarded by lock. */
     private int urgentQueued;
-    /** The timer is set to let held commands go. Guarded by lock. */
-    private boolean holdTimerSet;
+    /** The timer is set to look at the queue again at {@link #timerDueNanos}. Guarded by lock. */
+    private boolean timerSet;
+    private long timerDueNanos; // guarded by lock
+    /**
+     * Commands the next entry waits for while a slot is free (the size of the big entry that just
+     * completed; 0: none), and since when. Guarded by lock.
+     */
+    private int fillTarget;
+    private long fillSinceNanos; // guarded by lock
+    /** The next entry has waited to fill. Guarded by lock. */
+    private boolean fillWaited;
     /** The head of the queue was held for company. Guarded by lock. */
     private boolean headHeld;
 
     private final LongAdder entriesProposed = new LongAdder();
     private final LongAdder commandsProposed = new LongAdder();
     private final LongAdder entriesHeld = new LongAdder();
+    private final LongAdder entriesFilled = new LongAdder();
 
     /**
      * @param name       this node's name, for log messages
@@ -351,7 +399,7 @@ public final class ProposalBatcher {
         lock.lock();
         try {
             return new Stats(entriesProposed.sum(), commandsProposed.sum(), queue.size(), inFlight.size(),
-                    entriesHeld.sum());
+                    entriesHeld.sum(), entriesFilled.sum());
         } finally {
             lock.unlock();
         }
@@ -420,7 +468,7 @@ public final class ProposalBatcher {
             List<Pending> stale = null;
             lock.lock();
             try {
-                if (proposing || closed || queue.isEmpty() || !slotFree() || holdForCompany()) {
+                if (proposing || closed || queue.isEmpty() || !slotFree() || holdForCompany() || waitToFill()) {
                     return;
                 }
                 proposing = true;
@@ -473,24 +521,56 @@ public final class ProposalBatcher {
         if (left <= 0) {
             return false;
         }
-        headHeld = true;
-        if (!holdTimerSet) {
-            holdTimerSet = true;
-            try {
-                later.run(this::holdTimeOver, left);
-            } catch (RuntimeException e) {
-                holdTimerSet = false; // no timer (shutting down): hold nothing
-                LOG.warn("Batcher of {} cannot hold commands: {}", name, e.toString());
-                return false;
-            }
+        if (!lookAgainIn(left)) {
+            return false;
         }
+        headHeld = true;
         return true;
     }
 
-    private void holdTimeOver() {
+    /**
+     * Whether the next entry waits for more commands: the entry that just completed was big (the log
+     * is busy), fewer commands than it carried are queued, and the wait has lasted less than
+     * {@link Config#fillMicros()}. Holds the lock.
+     */
+    private boolean waitToFill() {
+        if (fillTarget == 0 || queue.size() >= fillTarget) {
+            return false;
+        }
+        long left = config.fillMicros() * 1_000 - (nanoTime.getAsLong() - fillSinceNanos);
+        if (left <= 0 || !lookAgainIn(left)) {
+            return false;
+        }
+        fillWaited = true;
+        return true;
+    }
+
+    /**
+     * Sets the timer to look at the queue again in {@code delayNanos}, unless it is set to look
+     * earlier; false if there is no timer (shutting down: then nothing waits). Holds the lock.
+     */
+    private boolean lookAgainIn(long delayNanos) {
+        long due = nanoTime.getAsLong() + delayNanos;
+        if (timerSet && timerDueNanos - due <= 0) {
+            return true;
+        }
+        try {
+            later.run(() -> timerRang(due), delayNanos);
+        } catch (RuntimeException e) {
+            LOG.warn("Batcher of {} cannot hold commands: {}", name, e.toString());
+            return false;
+        }
+        timerSet = true;
+        timerDueNanos = due;
+        return true;
+    }
+
+    private void timerRang(long due) {
         lock.lock();
         try {
-            holdTimerSet = false;
+            if (timerSet && timerDueNanos == due) {
+                timerSet = false;
+            }
         } finally {
             lock.unlock();
         }
@@ -551,6 +631,13 @@ public final class ProposalBatcher {
             entriesHeld.increment();
         }
         headHeld = false;
+        if (fillTarget > 0 && !items.isEmpty()) {
+            if (fillWaited) {
+                entriesFilled.increment();
+            }
+            fillTarget = 0;
+            fillWaited = false;
+        }
         return items.isEmpty() ? null : new Batch(items);
     }
 
@@ -581,6 +668,10 @@ public final class ProposalBatcher {
         lock.lock();
         try {
             freed = inFlight.remove(batch);
+            if (freed && error == null && config.fillMicros() > 0 && batch.items.size() >= FILL_MIN_COMMANDS) {
+                fillTarget = batch.items.size();
+                fillSinceNanos = nanoTime.getAsLong();
+            }
         } finally {
             lock.unlock();
         }

@@ -59,6 +59,7 @@ class BatonMetricsTest {
             }
             assertThat(r.find("baton.raft.batcher.entries").functionCounter().count()).isEqualTo(1);
             assertThat(r.find("baton.raft.batcher.entries.held").functionCounter().count()).isZero();
+            assertThat(r.find("baton.raft.batcher.entries.filled").functionCounter().count()).isZero();
             assertThat(r.find("baton.raft.batcher.queued").gauge().value()).isZero();
         } finally {
             n.close();
