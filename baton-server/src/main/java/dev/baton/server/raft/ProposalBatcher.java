@@ -56,7 +56,7 @@ import java.util.function.Supplier;
  * carries, and with clients that each wait for their last answer before they send again, the commands
  * queued when an entry completes are only those that came back during its round; the callers of the
  * entry just completed come back a moment later and would make an entry of their own. Waiting for
- * them halves the entries. Under a lighter load (entries of fewer commands, one client, one hot key
+ * them makes fewer, bigger entries. Under a lighter load (entries of fewer commands, one client, one hot key
  * whose entries carry one hand-over each) nothing waits. What it costs: at most the fill time more
  * before an entry leaves, only while the log is busy; what it saves is CPU on every node, which on a
  * CPU-bound machine shortened the answers more than the wait lengthened them (docs/server.md).
