@@ -10,6 +10,7 @@ import dev.baton.server.line.AddressAllowList;
 import dev.baton.server.line.LineDoor;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.PeerTls;
+import dev.baton.server.raft.ProposalBatcher;
 import dev.baton.server.raft.Restore;
 import dev.baton.server.security.PemCredentials;
 import dev.baton.server.raft.BatonStateMachine;
@@ -386,6 +387,19 @@ public final class ServerCommand implements Callable<Integer> {
                     + " with --join and add them (baton admin add-member). Not needed again on later starts.")
     Path restore;
 
+    // ---- the leader's batcher: how it packs commands into log entries ----
+    @Option(names = "--batch-fill-wait", converter = Durations.Of.class, defaultValue = "1ms",
+            description = "While this node leads and the log is busy (an entry of 8 or more commands just"
+                    + " completed), how long the next entry may wait until as many commands are queued: fewer,"
+                    + " bigger entries, less CPU per command; 0 never waits; at most 10ms (default: ${DEFAULT-VALUE}).")
+    Duration batchFillWait;
+
+    @Option(names = "--batch-hold-wait", converter = Durations.Of.class, defaultValue = "2ms",
+            description = "While this node leads, how long acquires that will most likely wait (their key's last"
+                    + " acquire did) may be held for a release to share their entry (one hot key: one sync per"
+                    + " hand-over); 0 never holds; at most 100ms (default: ${DEFAULT-VALUE}).")
+    Duration batchHoldWait;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -436,7 +450,7 @@ public final class ServerCommand implements Callable<Integer> {
                     httpPort, httpThreads, new BatonMetrics.Limits(metricsTopKeys, metricsMaxTargets, 200), 2_000, 300,
                     httpRequestTimeoutMs, httpIdleTimeoutMs, httpMaxConnections, httpMaxBodyBytes, httpMaxQueued)
                     .withTls(httpTls()).withOpen(httpOpen()).withApiBounds(httpMaxApiCalls, httpMaxApiBodyBytes),
-                    secret, clockSkewWarnMs, tls, authTokens());
+                    secret, clockSkewWarnMs, tls, authTokens()).withBatching(batching());
         } catch (IllegalArgumentException e) {
             System.err.println("baton server: " + e.getMessage());
             return 2;
@@ -532,6 +546,27 @@ public final class ServerCommand implements Callable<Integer> {
                 () -> System.err.println("baton server: no leader yet; waiting for the other peers"));
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The batcher's configuration from {@code --batch-fill-wait} and {@code --batch-hold-wait}.
+     *
+     * @throws IllegalArgumentException naming the option whose value is out of range
+     */
+    ProposalBatcher.Config batching() {
+        long fill = micros("--batch-fill-wait", batchFillWait, ProposalBatcher.Config.MAX_FILL_MICROS);
+        long hold = micros("--batch-hold-wait", batchHoldWait, ProposalBatcher.Config.MAX_HOLD_WAITING_MICROS);
+        return ProposalBatcher.Config.defaults().withFillMicros(fill).withHoldWaitingMicros(hold);
+    }
+
+    /** {@code d} in whole microseconds, checked against {@code 0..maxMicros}. */
+    private static long micros(String option, Duration d, long maxMicros) {
+        if (d.isNegative() || d.compareTo(Duration.ofNanos(maxMicros * 1_000)) > 0) {
+            throw new IllegalArgumentException(option + " must be between 0 and " + maxMicros / 1_000 + "ms, got "
+                    + (d.isNegative() ? "a negative duration" : d.toNanos() % 1_000_000 == 0 ? d.toMillis() + "ms"
+                    : d.toNanos() / 1_000 + "us"));
+        }
+        return d.toNanos() / 1_000;
     }
 
     /** Why {@code --restore} cannot be used with these options or this data directory, or null. */

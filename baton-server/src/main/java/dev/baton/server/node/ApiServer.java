@@ -21,6 +21,7 @@ import dev.baton.core.machine.CoordinationStateMachine;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.ClockSkewWatch;
 import dev.baton.server.raft.EffectListener;
+import dev.baton.server.raft.ProposalBatcher;
 import dev.baton.server.metrics.BatonMetrics;
 import dev.baton.server.http.HttpDoor;
 import dev.baton.server.line.LineDoor;
@@ -88,10 +89,13 @@ public final class ApiServer implements AutoCloseable {
      * @param auth            the bearer tokens every call of the client services and of Admin must carry
      *                        ({@link TokenAuth}), and every request of the HTTP port's admin JSON API
      *                        ({@code HttpAuth}); null: no tokens asked for
+     * @param batching        how this node's batcher packs the log entries it proposes while it leads
+     *                        (the fill and hold waits of {@code --batch-fill-wait}, {@code --batch-hold-wait})
      */
     public record Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
                          UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
-                         ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls, AuthTokens auth) {
+                         ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls, AuthTokens auth,
+                         ProposalBatcher.Config batching) {
         public static final int DEFAULT_API_PORT = 7530;
 
         public Config {
@@ -101,6 +105,7 @@ public final class ApiServer implements AutoCloseable {
             Objects.requireNonNull(node, "node");
             Objects.requireNonNull(apiHost, "apiHost");
             Objects.requireNonNull(limits, "limits");
+            Objects.requireNonNull(batching, "batching");
             if (apiPort < 0 || apiPort > 65535) {
                 throw new IllegalArgumentException("API port " + apiPort + " out of range");
             }
@@ -121,6 +126,14 @@ public final class ApiServer implements AutoCloseable {
                         + " --tls-cert-file needs --tls-ca-file (the CA that signed the members' API certificates,"
                         + " trusted when this node forwards writes to the leader) or --tls-client-ca-file");
             }
+        }
+
+        /** With the batcher's defaults ({@link ProposalBatcher.Config#defaults()}). */
+        public Config(BatonNode.Options node, String apiHost, int apiPort, long defaultTtlMs,
+                      UnaryOperator<Limits> limits, boolean join, LineDoor.Config line, HttpDoor.Config http,
+                      ClusterSecret clusterSecret, long clockSkewWarnMs, ApiTls tls, AuthTokens auth) {
+            this(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, clockSkewWarnMs, tls, auth,
+                    ProposalBatcher.Config.defaults());
         }
 
         /** Without tokens. */
@@ -170,11 +183,11 @@ public final class ApiServer implements AutoCloseable {
         }
 
         public Config withLine(LineDoor.Config l) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs, tls, auth);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, l, http, clusterSecret, clockSkewWarnMs, tls, auth, batching);
         }
 
         public Config withHttp(HttpDoor.Config h) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs, tls, auth);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, h, clusterSecret, clockSkewWarnMs, tls, auth, batching);
         }
 
         /**
@@ -183,11 +196,11 @@ public final class ApiServer implements AutoCloseable {
          */
         public Config withClusterSecret(ClusterSecret secret) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http,
-                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs, tls, auth);
+                    Objects.requireNonNull(secret, "secret"), clockSkewWarnMs, tls, auth, batching);
         }
 
         public Config withClockSkewWarnMs(long ms) {
-            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms, tls, auth);
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret, ms, tls, auth, batching);
         }
 
         /**
@@ -196,13 +209,19 @@ public final class ApiServer implements AutoCloseable {
          */
         public Config withTls(ApiTls t) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
-                    clockSkewWarnMs, t, auth);
+                    clockSkewWarnMs, t, auth, batching);
+        }
+
+        /** With this batcher configuration (the leader's entry packing: {@link ProposalBatcher.Config}). */
+        public Config withBatching(ProposalBatcher.Config b) {
+            return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
+                    clockSkewWarnMs, tls, auth, b);
         }
 
         /** With bearer tokens on the API port (null: none asked for). */
         public Config withAuth(AuthTokens a) {
             return new Config(node, apiHost, apiPort, defaultTtlMs, limits, join, line, http, clusterSecret,
-                    clockSkewWarnMs, tls, a);
+                    clockSkewWarnMs, tls, a, batching);
         }
     }
 
@@ -264,7 +283,7 @@ public final class ApiServer implements AutoCloseable {
         this.timer = timer;
         this.effectsThread = Executors.newSingleThreadExecutor(daemon("baton-effects-" + config.node().nodeId()));
         this.node = new BatonNode(config.node(), new CoordinationStateMachine(), new Listener(),
-                System::currentTimeMillis);
+                System::currentTimeMillis, config.batching());
         this.metrics = new BatonMetrics(node, config.node().nodeId(),
                 config.http() == null ? BatonMetrics.Limits.DEFAULTS : config.http().metrics(), () -> lineDoor);
         // Forward calls turned away (no or wrong cluster secret; leader-only commands).

@@ -573,6 +573,11 @@ public final class BatonNode implements AutoCloseable {
         return batcher.stats();
     }
 
+    /** How the batcher packs entries (as configured at construction). */
+    public ProposalBatcher.Config batching() {
+        return batcher.config();
+    }
+
     /** The batcher's sink: appends one sealed batch as an entry of {@code term}. */
     private void appendBatch(byte[] payload, long term, ProposalClosure done) {
         Node n = node;
