@@ -1,5 +1,6 @@
 package dev.baton.server;
 
+import dev.baton.server.ServerCommandAccess.Run;
 import dev.baton.server.node.ApiServer;
 import dev.baton.server.raft.BatonNode;
 import dev.baton.server.raft.ProposalBatcher;
@@ -7,9 +8,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,17 +26,8 @@ class BatchingOptionsTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String err) {}
-
-    private static synchronized Run server(String... args) {
-        PrintStream err = System.err;
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(ServerCommandAccess.run(args), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(err);
-        }
+    private static Run server(String... args) {
+        return ServerCommandAccess.refusedStart(args);
     }
 
     /** The batcher configuration {@code baton server <args>} would start with (env: the environment). */

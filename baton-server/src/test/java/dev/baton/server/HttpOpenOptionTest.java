@@ -1,12 +1,10 @@
 package dev.baton.server;
 
+import dev.baton.server.ServerCommandAccess.Run;
 import dev.baton.server.security.AuthTokens;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,17 +19,8 @@ class HttpOpenOptionTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String err) {}
-
-    private static synchronized Run server(String... args) {
-        PrintStream err = System.err;
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(ServerCommandAccess.run(args), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(err);
-        }
+    private static Run server(String... args) {
+        return ServerCommandAccess.refusedStart(args);
     }
 
     @Test

@@ -1,19 +1,15 @@
 package dev.baton.server;
 
+import dev.baton.server.ServerCommandAccess.Run;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /**
  * The TLS options of {@code baton server} (also as {@code --config} keys): a missing or unreadable
@@ -66,24 +62,10 @@ class TlsOptionsTest {
         assertThat(data).doesNotExist();
     }
 
-    record Run(int code, String err) {}
-
     /** {@code baton server --data-dir data <args>} in this JVM; only for starts that fail before serving. */
     private static Run server(Path data, String... args) {
         List<String> all = new ArrayList<>(List.of("--data-dir", data.toString()));
         all.addAll(List.of(args));
-        return assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
-            synchronized (TlsOptionsTest.class) {
-                PrintStream err = System.err;
-                ByteArrayOutputStream e = new ByteArrayOutputStream();
-                System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-                try {
-                    int code = ServerCommand.commandLine(all.toArray(String[]::new)).execute(all.toArray(String[]::new));
-                    return new Run(code, e.toString(StandardCharsets.UTF_8));
-                } finally {
-                    System.setErr(err);
-                }
-            }
-        }, "baton server started instead of refusing its options");
+        return ServerCommandAccess.refusedStart(all.toArray(String[]::new));
     }
 }
