@@ -388,13 +388,13 @@ public final class ServerCommand implements Callable<Integer> {
     Path restore;
 
     // ---- the leader's batcher: how it packs commands into log entries ----
-    @Option(names = "--batch-fill-wait", converter = Durations.Of.class, defaultValue = "1ms",
+    @Option(names = "--batch-fill-wait", paramLabel = "DURATION", converter = Durations.Of.class, defaultValue = "1ms",
             description = "While this node leads and the log is busy (an entry of 8 or more commands just"
                     + " completed), how long the next entry may wait until as many commands are queued: fewer,"
                     + " bigger entries, less CPU per command; 0 never waits; at most 10ms (default: ${DEFAULT-VALUE}).")
     Duration batchFillWait;
 
-    @Option(names = "--batch-hold-wait", converter = Durations.Of.class, defaultValue = "2ms",
+    @Option(names = "--batch-hold-wait", paramLabel = "DURATION", converter = Durations.Of.class, defaultValue = "2ms",
             description = "While this node leads, how long acquires that will most likely wait (their key's last"
                     + " acquire did) may be held for a release to share their entry (one hot key: one sync per"
                     + " hand-over); 0 never holds; at most 100ms (default: ${DEFAULT-VALUE}).")
