@@ -12,39 +12,25 @@ import dev.baton.core.command.Result.LockReply;
 import dev.baton.core.command.Result.LockStatus;
 import dev.baton.core.command.Result.PoolReply;
 import dev.baton.core.command.Result.PoolStatus;
-import dev.baton.core.sm.Applied;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@link ProposalBatcher}'s hold of acquires that will wait ("Acquires that will wait" in its class
- * comment), with the engine, the timer and the clock played by the test: which commands share an
- * entry, and when a held one leaves, are decided by the test's own steps, not by timing.
+ * comment), on a {@link ScriptedLog}: which commands share an entry, and when a held one leaves, are
+ * decided by the test's own steps, not by timing.
  */
 class ProposalBatcherHoldTest {
     private static final long HOLD_MICROS = 2_000;
 
-    /** One proposed entry: its commands, and the closure the test completes as the engine would. */
-    private record Proposed(List<Command> commands, ProposalClosure done) {}
-
-    private record Timer(Runnable task, long delayNanos) {}
-
-    private long now = 1_000_000_000L;
-    private final List<Proposed> proposed = new ArrayList<>();
-    private final List<Timer> timers = new ArrayList<>();
-    private long index;
+    private final ScriptedLog log = new ScriptedLog();
 
     private ProposalBatcher batcher(long holdMicros) {
-        return new ProposalBatcher(ProposalBatcher.Config.defaults().withHoldWaitingMicros(holdMicros), "test",
-                () -> 7, Optional::empty,
-                (payload, term, done) -> proposed.add(new Proposed(CommandCodec.decodeBatch(payload), done)),
-                (task, delayNanos) -> timers.add(new Timer(task, delayNanos)), () -> now);
+        return log.batcher(ProposalBatcher.Config.defaults().withHoldWaitingMicros(holdMicros));
     }
 
     private static CompletableFuture<Result> submit(ProposalBatcher b, Command c) {
@@ -54,7 +40,7 @@ class ProposalBatcherHoldTest {
 
     /** Completes entry {@code i} as applied with these results, one per command. */
     private void apply(int i, Result... results) {
-        proposed.get(i).done().applied(new Applied(++index, List.of(results), List.of()));
+        log.apply(i, List.of(results));
     }
 
     private static PoolAcquire acquire(long session, String key) {
@@ -67,9 +53,9 @@ class ProposalBatcherHoldTest {
 
     /** Makes "hot" contended: an acquire on it answered QUEUED. */
     private void queueOnHot(ProposalBatcher b) {
-        int before = proposed.size();
+        int before = log.proposed.size();
         submit(b, acquire(1, "hot"));
-        assertThat(proposed).as("a key not known to be contended: proposed at once").hasSize(before + 1);
+        assertThat(log.proposed).as("a key not known to be contended: proposed at once").hasSize(before + 1);
         apply(before, pool(PoolStatus.QUEUED, "hot"));
     }
 
@@ -79,13 +65,13 @@ class ProposalBatcherHoldTest {
         queueOnHot(b);
 
         CompletableFuture<Result> held = submit(b, acquire(2, "hot"));
-        assertThat(proposed).as("held for company").hasSize(1);
+        assertThat(log.proposed).as("held for company").hasSize(1);
         assertThat(b.stats().queued()).isEqualTo(1);
-        assertThat(timers).singleElement().satisfies(t -> assertThat(t.delayNanos()).isEqualTo(HOLD_MICROS * 1_000));
+        assertThat(log.timers).singleElement().satisfies(t -> assertThat(t.delayNanos()).isEqualTo(HOLD_MICROS * 1_000));
 
         CompletableFuture<Result> release = submit(b, new PoolRelease(3, 1, "hot", 0));
-        assertThat(proposed).hasSize(2);
-        assertThat(proposed.get(1).commands()).containsExactly(acquire(2, "hot"), new PoolRelease(3, 1, "hot", 0));
+        assertThat(log.proposed).hasSize(2);
+        assertThat(log.proposed.get(1).commands()).containsExactly(acquire(2, "hot"), new PoolRelease(3, 1, "hot", 0));
         assertThat(b.stats().entriesHeld()).isEqualTo(1);
 
         apply(1, pool(PoolStatus.QUEUED, "hot"), pool(PoolStatus.RELEASED, "hot"));
@@ -98,18 +84,11 @@ class ProposalBatcherHoldTest {
         ProposalBatcher b = batcher(HOLD_MICROS);
         queueOnHot(b);
         submit(b, acquire(2, "hot"));
-        assertThat(timers).hasSize(1);
+        assertThat(log.timers).hasSize(1);
 
-        now += HOLD_MICROS * 1_000 / 2;
-        timers.get(0).task().run(); // a timer that fires early lets nothing go: it is set again
-        assertThat(proposed).hasSize(1);
-        assertThat(timers).hasSize(2);
-        assertThat(timers.get(1).delayNanos()).isEqualTo(HOLD_MICROS * 1_000 / 2);
-
-        now += HOLD_MICROS * 1_000 / 2;
-        timers.get(1).task().run();
-        assertThat(proposed).hasSize(2);
-        assertThat(proposed.get(1).commands()).containsExactly(acquire(2, "hot"));
+        log.timerFiresEarlyThenOnTime(HOLD_MICROS * 1_000);
+        assertThat(log.proposed).hasSize(2);
+        assertThat(log.proposed.get(1).commands()).containsExactly(acquire(2, "hot"));
         assertThat(b.stats().queued()).isZero();
         assertThat(b.stats().entriesHeld()).isEqualTo(1);
     }
@@ -120,12 +99,12 @@ class ProposalBatcherHoldTest {
         queueOnHot(b);
         submit(b, acquire(2, "hot"));
         submit(b, new PoolRelease(3, 1, "hot", 0));
-        assertThat(proposed).hasSize(2);
+        assertThat(log.proposed).hasSize(2);
         apply(1, pool(PoolStatus.LOCKED, "hot"), pool(PoolStatus.RELEASED, "hot"));
 
         submit(b, acquire(4, "hot"));
-        assertThat(proposed).as("the last acquire on the key was granted at once: no hold").hasSize(3);
-        assertThat(timers).hasSize(1);
+        assertThat(log.proposed).as("the last acquire on the key was granted at once: no hold").hasSize(3);
+        assertThat(log.timers).hasSize(1);
     }
 
     @Test
@@ -136,12 +115,13 @@ class ProposalBatcherHoldTest {
                 new PoolAcquire(2, 2, "hot", 1, 100, 0, false), // timeout 0: answered at once
                 new LockAcquire(2, 3, "hot", 10_000)); // a lock named like the pool: another key
         for (Command c : commands) {
+            int before = log.proposed.size();
             submit(b, c);
-            assertThat(proposed).as("proposed at once: %s", c).hasSize((int) index + 1);
-            apply(proposed.size() - 1, pool(PoolStatus.LOCKED, "x"));
+            assertThat(log.proposed).as("proposed at once: %s", c).hasSize(before + 1);
+            apply(log.proposed.size() - 1, pool(PoolStatus.LOCKED, "x"));
         }
-        assertThat(proposed).hasSize(4);
-        assertThat(timers).isEmpty();
+        assertThat(log.proposed).hasSize(4);
+        assertThat(log.timers).isEmpty();
         assertThat(b.stats().entriesHeld()).isZero();
     }
 
@@ -150,8 +130,8 @@ class ProposalBatcherHoldTest {
         ProposalBatcher b = batcher(0);
         queueOnHot(b);
         submit(b, acquire(2, "hot"));
-        assertThat(proposed).hasSize(2);
-        assertThat(timers).isEmpty();
+        assertThat(log.proposed).hasSize(2);
+        assertThat(log.timers).isEmpty();
     }
 
     @Test
@@ -161,8 +141,8 @@ class ProposalBatcherHoldTest {
         Command release = new PoolRelease(3, 1, "hot", 0);
         b.submitAll(List.of(CommandCodec.encodeChecked(acquire(2, "hot")), CommandCodec.encodeChecked(release)),
                 java.util.Arrays.asList(ContendedKeys.waitKey(acquire(2, "hot")), null), 7);
-        assertThat(proposed).hasSize(2);
-        assertThat(proposed.get(1).commands()).containsExactly(acquire(2, "hot"), release);
+        assertThat(log.proposed).hasSize(2);
+        assertThat(log.proposed.get(1).commands()).containsExactly(acquire(2, "hot"), release);
         assertThat(b.stats().entriesHeld()).isZero();
     }
 
