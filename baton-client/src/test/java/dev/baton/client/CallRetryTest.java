@@ -109,7 +109,8 @@ class CallRetryTest extends TestSupport {
     void retryForBoundsRetries() {
         FakeNode a = node("a:4");
         FakeNode b = node("b:4");
-        BatonClient client = track(builder("a:4", "b:4").retryFor(Duration.ofMillis(300)).build());
+        // 2 s: room for a second attempt even if the test's threads stall (it ends as soon as the budget does).
+        BatonClient client = track(builder("a:4", "b:4").retryFor(Duration.ofSeconds(2)).build());
         for (FakeNode n : List.of(a, b)) {
             n.handle(PoolsGrpc.getGetMethod(), req -> {
                 throw FakeNode.error(Status.Code.UNAVAILABLE, null);

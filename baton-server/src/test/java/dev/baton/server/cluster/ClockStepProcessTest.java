@@ -220,7 +220,7 @@ class ClockStepProcessTest {
         for (LineClient w : waiters) {
             w.assertNothingPending(); // queued: the wait is in the log
         }
-        during.run();
+        // The readers start before the step: an answer is timed when it arrives, however long the step takes.
         List<CompletableFuture<Reply>> replies = new ArrayList<>();
         ExecutorService readers = Executors.newCachedThreadPool(); // one thread per waiter: arrival times count
         try {
@@ -230,6 +230,7 @@ class ClockStepProcessTest {
         } finally {
             readers.shutdown();
         }
+        during.run();
         List<String> outcomes = new ArrayList<>();
         for (int i = 0; i < waiters.size(); i++) {
             Reply r;

@@ -331,12 +331,14 @@ class ClusterTest {
         try (ProcessCluster c = new ProcessCluster(tmp, 3).startAll()) {
             assertThat(c.awaitLeader(START_MS)).as("a leader\n%s", c.logs()).isPresent();
             Set<Long> lost = ConcurrentHashMap.newKeySet();
-            // A "dead" client: opens a 1 s session through node 1, takes the slot, never keeps it alive.
+            // A "dead" client: opens a 5 s session through node 1, takes the slot, never keeps it alive.
+            // (Long enough that the short wait below, forwarded by another node of a loaded machine,
+            // times out before the session can expire and hand the slot over.)
             ManagedChannel raw = ManagedChannelBuilder.forTarget(c.node(0).api()).usePlaintext().build();
             try (BatonClient live = BatonClient.builder().endpoints(c.node(2).api()).retryFor(Duration.ofSeconds(30))
                     .onSessionLost(e -> lost.add(e.sessionId())).build()) {
                 long dead = retry(() -> SessionsGrpc.newBlockingStub(raw).withDeadlineAfter(5, TimeUnit.SECONDS)
-                        .open(OpenSessionRequest.newBuilder().setTtlMs(1_000).build()).getSession());
+                        .open(OpenSessionRequest.newBuilder().setTtlMs(5_000).build()).getSession());
                 PoolReply held = retry(() -> PoolsGrpc.newBlockingStub(raw).withDeadlineAfter(5, TimeUnit.SECONDS)
                         .acquire(PoolAcquireRequest.newBuilder().setSession(dead).setRequestId(1).setKey("slot")
                                 .setWorkers(1).setMaxQueue(5).build()));
@@ -346,7 +348,7 @@ class ClusterTest {
                 assertThat(live.pools().acquire("slot", 1, 5, Duration.ofMillis(200), false).status())
                         .isEqualTo(dev.baton.client.PoolStatus.TIMEOUT);
                 // a long wait, through another node, gets the slot once the dead session expires
-                var granted = live.pools().acquire("slot", 1, 5, Duration.ofSeconds(25), false);
+                var granted = live.pools().acquire("slot", 1, 5, Duration.ofSeconds(60), false);
                 assertThat(granted.status()).isEqualTo(dev.baton.client.PoolStatus.LOCKED);
                 assertThat(granted.fence()).isGreaterThan(held.getFence());
                 assertThat(live.pools().get("slot").holders()).singleElement()

@@ -339,11 +339,11 @@ class LineProtocolTest {
         LineClient a = client();
         LineClient b = client();
         assertThat(a.call("ACQ4ME late 1 5 0")).isEqualTo("LOCKED");
-        b.send("ACQ4ME late 1 5 1");
+        b.send("ACQ4ME late 1 5 3");
         b.assertNothingPending();
         assertThat(a.call("RELEASE")).isEqualTo("RELEASED");
         assertThat(b.read()).isEqualTo("LOCKED");
-        Thread.sleep(1_500); // past the wait's own deadline: nothing may arrive now
+        Thread.sleep(3_500); // past the wait's own deadline: nothing may arrive now
         b.assertNothingPending();
         assertThat(b.call("RELEASE")).isEqualTo("RELEASED");
     }

@@ -239,6 +239,9 @@ class ApiServerTest {
                 collect(events, new LinkedBlockingQueue<>()));
         up.onNext(KeepAliveRequest.newBuilder().setSession(s).build());
         assertThat(events.poll(20, TimeUnit.SECONDS)).isNotNull();
+        // SOFAJRaft's applied index is updated after an entry's answers are handed out: let it reach
+        // the last entry before it is read.
+        awaitTrue(() -> server.node().lastAppliedIndex() >= server.node().commitIndex());
         long before = server.node().lastAppliedIndex();
         // An acknowledgement waits for the leader's next round of renewals (at most 200 ms) and answers
         // every keep-alive that came meanwhile: 5 bursts of 10, one acknowledgement awaited after each.
@@ -266,7 +269,8 @@ class ApiServerTest {
     @Test
     void aSilentSessionExpiresAndReleasesItsSlotsWhileAKeptAliveOneLives() throws Exception {
         long silent = open(1_000);
-        long alive = open(1_000);
+        // Kept alive every 250 ms: only a stall of 2.75 s on a loaded machine could let it lapse.
+        long alive = open(3_000);
         retrying(() -> pools.acquire(acquire(silent, 1, "x", 1, 0)));
         BlockingQueue<SessionEvent> events = new LinkedBlockingQueue<>();
         StreamObserver<KeepAliveRequest> up = SessionsGrpc.newStub(channel).keepAlive(
@@ -295,6 +299,7 @@ class ApiServerTest {
                 }
             });
             assertThat(pools.get(GetPoolRequest.newBuilder().setKey("x").build()).getExists()).isFalse();
+            Thread.sleep(3_500); // past the kept-alive session's TTL: it lives only by its keep-alives
             assertThat(sessions.get(GetSessionRequest.newBuilder().setSession(alive).build()).getSession()).isEqualTo(alive);
         } finally {
             keeper.interrupt();

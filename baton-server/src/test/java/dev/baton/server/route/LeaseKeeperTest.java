@@ -84,6 +84,9 @@ class LeaseKeeperTest {
         nanos[0] += 301 * MS; // nothing heard for longer than the TTL
         timer.runLast();
         waitUntil(() -> node.readLocal(new Query.ListSessionLeases()).isEmpty());
+        // The keeper counts the expiry when the command's answer comes back, which is after the
+        // state it reads above is published.
+        waitUntil(() -> keeper.expiredTotal() >= 1);
         assertThat(keeper.expiredTotal()).isEqualTo(1);
         assertThat(keeper.tracked()).isZero();
         assertThat(timer.lastDelayMs()).isIn(LeaseKeeper.EXPIRY_SCAN_MS, LeaseKeeper.IDLE_TICK_MS);

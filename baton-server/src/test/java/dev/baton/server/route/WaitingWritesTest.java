@@ -109,6 +109,10 @@ class WaitingWritesTest {
             w.queued(waiting);
             w.complete(seen);
         }).get(30, TimeUnit.SECONDS);
+        // SOFAJRaft's applied index is updated after the answers of an entry are handed out: wait until
+        // it covers the acquire's own entry, else the log read below starts at that entry.
+        TestWaits.await("the applied index at the commit index",
+                () -> server.node().lastAppliedIndex() >= server.node().commitIndex());
         long from = server.node().lastAppliedIndex() + 1;
         // Past the moment it would have been reconciled (the wait's timeout plus the grace period).
         Thread.sleep(200 + WaitingWrites.RECONCILE_GRACE_MS + 1_000);
