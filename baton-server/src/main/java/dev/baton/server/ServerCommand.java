@@ -388,11 +388,10 @@ public final class ServerCommand implements Callable<Integer> {
     Path restore;
 
     // ---- the leader's batcher: how it packs commands into log entries ----
-    @Option(names = "--batch-fill-wait", paramLabel = "DURATION", converter = Durations.Of.class, defaultValue = "2ms",
+    @Option(names = "--batch-fill-wait", paramLabel = "DURATION", converter = Durations.Of.class, defaultValue = "1ms",
             description = "While this node leads and the log is busy (an entry of 8 or more commands just"
-                    + " completed), how long the next entry may wait for the callers just answered to come back"
-                    + " (on a single node: for as many commands as that entry carried): fewer, bigger entries,"
-                    + " less CPU per command; 0 never waits; at most 10ms (default: ${DEFAULT-VALUE}).")
+                    + " completed), how long the next entry may wait until as many commands are queued: fewer,"
+                    + " bigger entries, less CPU per command; 0 never waits; at most 10ms (default: ${DEFAULT-VALUE}).")
     Duration batchFillWait;
 
     @Option(names = "--batch-hold-wait", paramLabel = "DURATION", converter = Durations.Of.class, defaultValue = "2ms",

@@ -243,8 +243,7 @@ public final class BatonNode implements AutoCloseable {
         this.clockSkew = new ClockSkewWatch(this::clockSkewMillis);
         this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
                 fsm::leaderTerm, this::leader, this::appendBatch,
-                (task, delayNanos) -> TIMER.schedule(task, delayNanos, TimeUnit.NANOSECONDS), System::nanoTime,
-                this::voterCount);
+                (task, delayNanos) -> TIMER.schedule(task, delayNanos, TimeUnit.NANOSECONDS), System::nanoTime);
     }
 
     /**
@@ -856,19 +855,6 @@ public final class BatonNode implements AutoCloseable {
             out.add(p.getEndpoint().toString());
         }
         return List.copyOf(out);
-    }
-
-    /**
-     * How many voters this node's newest configuration has (0 if none is known). Cheaper than
-     * {@link #peers()}: the batcher asks it once per big entry.
-     */
-    int voterCount() {
-        Node n = node;
-        if (n == null || closed) {
-            return 0;
-        }
-        Configuration conf = currentConf(n);
-        return conf == null ? 0 : conf.getPeers().size();
     }
 
     /** This node's current configuration, or null if unknown. */

@@ -20,7 +20,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -49,30 +48,18 @@ import java.util.function.Supplier;
  * a door that read many lines in one turn of its event loop hands them over at once.
  *
  * <h2>Filling entries</h2>
- * When an entry of at least {@value #FILL_MIN_COMMANDS} commands completes (a busy log), the next
- * entry waits, for at most {@link Config#fillMicros()} after that completion, until a target number
- * of commands is queued; the submitter that brings the queue there seals and proposes it, and the
- * node's timer lets a short entry go when the time is over. Why: each entry costs every node the same
- * append, {@code fdatasync}, messages and thread wake-ups whatever it carries, and with clients that
- * each wait for their last answer before they send again, the commands queued when an entry completes
- * are only those that came back during its round; the callers of the entry just completed come back a
- * moment later and would make an entry of their own. Waiting for them makes fewer, bigger entries.
- * The target:
- * <ul>
- *   <li>in a replicated group (more than one voter), what was queued when the entry completed plus
- *       as many as it carried: the next entry waits for the callers just answered to come back. There
- *       an entry costs three nodes' appends and syncs, Raft's messages and a dozen thread wake-ups,
- *       and bigger entries paid off: 3 nodes, 64 clients on 1 000 keys, clients on the leader, 1.35x
- *       the pairs/s at about 0.75x the servers' CPU per pair, entries of 21 pairs instead of 13
- *       (docs/benchmark-history.md, twenty-fifth session);</li>
- *   <li>on a single voter, as many as the entry carried (fewer if that many were already queued: it
- *       leaves at once). An entry there costs one sync, and waiting for every caller cost more time
- *       than it saved: 0.88x the pairs/s in the same runs.</li>
- * </ul>
- * Under a lighter load (entries of fewer commands, one client, one hot key whose entries carry one
- * hand-over each) nothing waits. What it costs: at most the fill time more before an entry leaves,
- * only while the log is busy; what it saves is CPU on every node, which on a CPU-bound machine
- * shortened the answers more than the wait lengthened them (docs/server.md).
+ * When an entry of at least {@value #FILL_MIN_COMMANDS} commands completes (a busy log) and fewer
+ * commands than it carried are queued, the next entry waits, for at most {@link Config#fillMicros()}
+ * after that completion, until as many are queued; the submitter that brings the queue there seals
+ * and proposes it, and the node's timer lets a short entry go when the time is over. Why: each entry
+ * costs every node the same append, {@code fdatasync}, messages and thread wake-ups whatever it
+ * carries, and with clients that each wait for their last answer before they send again, the commands
+ * queued when an entry completes are only those that came back during its round; the callers of the
+ * entry just completed come back a moment later and would make an entry of their own. Waiting for
+ * them makes fewer, bigger entries. Under a lighter load (entries of fewer commands, one client, one hot key
+ * whose entries carry one hand-over each) nothing waits. What it costs: at most the fill time more
+ * before an entry leaves, only while the log is busy; what it saves is CPU on every node, which on a
+ * CPU-bound machine shortened the answers more than the wait lengthened them (docs/server.md).
  *
  * <h2>Acquires that will wait</h2>
  * An acquire on a pool or lock whose last acquire had to wait ({@link ContendedKeys}, learned from
@@ -158,13 +145,12 @@ public final class ProposalBatcher {
         public static final long MAX_HOLD_WAITING_MICROS = 100_000;
         /**
          * How long the next entry may wait to fill after a big one ("Filling entries"). Chosen by
-         * measurement (docs/benchmark-history.md): 3 nodes, 64 clients on 1 000 keys. With the target
-         * "as many as the last entry" 1 ms gave entries of 14 pairs instead of 8.6 and 1.25-1.3x the
-         * pairs/s, 0.5 ms too little to matter (the callers of an entry take longer than that to come
-         * back under load), 2 ms about what 1 ms gave (twenty-third session); with the target "the
-         * callers come back" of a replicated group, 2 ms is what was measured (twenty-fifth session).
+         * measurement (docs/benchmark-history.md, twenty-third session): 3 nodes, 64 clients on 1 000
+         * keys, 1 ms gave entries of 14 pairs instead of 8.6 and 1.25-1.3x the pairs/s; 0.5 ms too
+         * little to matter (the callers of an entry take longer than that to come back under load);
+         * 2 ms about what 1 ms gave, with up to twice the wait.
          */
-        public static final long DEFAULT_FILL_MICROS = 2_000;
+        public static final long DEFAULT_FILL_MICROS = 1_000;
         /** Fill waits longer than this are refused: every command in the queue waits that long. */
         public static final long MAX_FILL_MICROS = 10_000;
 
@@ -195,7 +181,7 @@ public final class ProposalBatcher {
 
         /**
          * 256 commands, 1 MiB, 2 entries in flight (the second only behind entries of at most 2 commands),
-         * 65536 queued, acquires that will wait held up to 2 ms, entries waiting to fill up to 2 ms.
+         * 65536 queued, acquires that will wait held up to 2 ms, entries waiting to fill up to 1 ms.
          */
         public static Config defaults() {
             return new Config(DEFAULT_MAX_COMMANDS, DEFAULT_MAX_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_QUEUED,
@@ -299,8 +285,8 @@ public final class ProposalBatcher {
     private boolean timerSet;
     private long timerDueNanos; // guarded by lock
     /**
-     * Commands the next entry waits for while a slot is free (the target of "Filling entries" after
-     * the big entry that just completed; 0: none), and since when. Guarded by lock.
+     * Commands the next entry waits for while a slot is free (the size of the big entry that just
+     * completed; 0: none), and since when. Guarded by lock.
      */
     private int fillTarget;
     private long fillSinceNanos; // guarded by lock
@@ -313,7 +299,6 @@ public final class ProposalBatcher {
     private final LongAdder commandsProposed = new LongAdder();
     private final LongAdder entriesHeld = new LongAdder();
     private final LongAdder entriesFilled = new LongAdder();
-    private final IntSupplier voters;
 
     /**
      * @param name       this node's name, for log messages
@@ -322,12 +307,10 @@ public final class ProposalBatcher {
      * @param sink       stamps and appends one entry
      * @param later      the timer that lets held commands go
      * @param nanoTime   the clock of holds ({@code System::nanoTime})
-     * @param voters     how many voters the group has now (the fill target depends on it)
      */
     ProposalBatcher(Config config, String name, LongSupplier leaderTerm, Supplier<Optional<String>> leaderHint,
-                    EntrySink sink, Later later, LongSupplier nanoTime, IntSupplier voters) {
+                    EntrySink sink, Later later, LongSupplier nanoTime) {
         this.config = config;
-        this.voters = voters;
         this.name = name;
         this.leaderTerm = leaderTerm;
         this.leaderHint = leaderHint;
@@ -547,7 +530,7 @@ public final class ProposalBatcher {
 
     /**
      * Whether the next entry waits for more commands: the entry that just completed was big (the log
-     * is busy), fewer commands than the fill target are queued, and the wait has lasted less than
+     * is busy), fewer commands than it carried are queued, and the wait has lasted less than
      * {@link Config#fillMicros()}. Holds the lock.
      */
     private boolean waitToFill() {
@@ -682,14 +665,11 @@ public final class ProposalBatcher {
     /** The entry finished (applied, or failed): free its slot, then complete each command's future. */
     private void finish(Batch batch, Applied applied, Throwable error) {
         boolean freed;
-        int carried = batch.items.size();
-        boolean fill = error == null && config.fillMicros() > 0 && carried >= FILL_MIN_COMMANDS;
-        boolean replicated = fill && voters.getAsInt() > 1; // asked outside the lock: it takes the node's
         lock.lock();
         try {
             freed = inFlight.remove(batch);
-            if (freed && fill) {
-                fillTarget = Math.min(config.maxCommands(), replicated ? queue.size() + carried : carried);
+            if (freed && error == null && config.fillMicros() > 0 && batch.items.size() >= FILL_MIN_COMMANDS) {
+                fillTarget = batch.items.size();
                 fillSinceNanos = nanoTime.getAsLong();
             }
         } finally {

@@ -17,8 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@link ProposalBatcher}'s wait for the next entry to fill after a big one ("Filling entries" in its
  * class comment), on a {@link ScriptedLog}: which commands share an entry, and when a waiting entry
- * leaves, are decided by the test's own steps, not by timing. The log's group has three voters
- * unless a test gives it one.
+ * leaves, are decided by the test's own steps, not by timing.
  */
 class ProposalBatcherFillTest {
     private static final long FILL_MICROS = 1_000;
@@ -62,32 +61,22 @@ class ProposalBatcherFillTest {
     }
 
     @Test
-    void afterABigEntryTheNextWaitsForItsCallersToComeBack() {
+    void afterABigEntryTheNextWaitsUntilAsManyCommandsAreQueued() {
         ProposalBatcher b = batcher(FILL_MICROS);
         apply(bigEntryInFlight(b, 3));
-        assertThat(log.proposed).as("3 queued; the next waits for the %d callers just answered too", BIG).hasSize(2);
+        assertThat(log.proposed).as("3 queued of the %d the last entry carried: the next waits", BIG).hasSize(2);
         assertThat(log.timers).singleElement().satisfies(t -> assertThat(t.delayNanos()).isEqualTo(FILL_MICROS * 1_000));
 
-        submit(b, BIG - 1);
+        submit(b, BIG - 4);
         assertThat(log.proposed).as("one short").hasSize(2);
         List<CompletableFuture<Result>> last = submit(b, 1);
-        assertThat(log.proposed).as("the 3 and as many as the last entry: proposed by the submitter").hasSize(3);
-        assertThat(log.proposed.get(2).commands()).hasSize(BIG + 3);
+        assertThat(log.proposed).as("as many as the last entry: proposed by the submitter").hasSize(3);
+        assertThat(log.proposed.get(2).commands()).hasSize(BIG);
         assertThat(b.stats().queued()).isZero();
         assertThat(b.stats().entriesFilled()).isEqualTo(1);
 
         apply(2);
         assertThat(last.get(0)).isCompletedWithValue(new PoolReply(PoolStatus.RELEASED, "k", 0));
-    }
-
-    @Test
-    void asManyQueuedAsTheEntryCarriedStillWaitsForItsCallers() {
-        ProposalBatcher b = batcher(FILL_MICROS);
-        apply(bigEntryInFlight(b, BIG + 1));
-        assertThat(log.proposed).as("a replicated group: the answered callers are still to come").hasSize(2);
-        assertThat(log.timers).hasSize(1);
-        log.timerFiresEarlyThenOnTime(FILL_MICROS * 1_000);
-        assertThat(log.proposed.get(2).commands()).hasSize(BIG + 1);
     }
 
     @Test
@@ -107,34 +96,7 @@ class ProposalBatcherFillTest {
     }
 
     @Test
-    void anEntryThatCannotGrowLeavesAtOnce() {
-        int max = BIG + 4;
-        ProposalBatcher b = log.batcher(ProposalBatcher.Config.defaults().withHoldWaitingMicros(0)
-                .withFillMicros(FILL_MICROS).withMaxCommands(max));
-        apply(bigEntryInFlight(b, max));
-        assertThat(log.proposed).as("a full entry's worth queued").hasSize(3);
-        assertThat(log.proposed.get(2).commands()).hasSize(max);
-        assertThat(log.timers).isEmpty();
-        assertThat(b.stats().entriesFilled()).isZero();
-    }
-
-    @Test
-    void onASingleVoterAsManyAsTheEntryCarriedAreEnough() {
-        log.voters = 1;
-        ProposalBatcher b = batcher(FILL_MICROS);
-        apply(bigEntryInFlight(b, 3));
-        assertThat(log.proposed).as("3 queued of the %d the last entry carried: the next waits", BIG).hasSize(2);
-        submit(b, BIG - 4);
-        assertThat(log.proposed).as("one short").hasSize(2);
-        submit(b, 1);
-        assertThat(log.proposed).as("as many as the last entry: proposed by the submitter").hasSize(3);
-        assertThat(log.proposed.get(2).commands()).hasSize(BIG);
-        assertThat(b.stats().entriesFilled()).isEqualTo(1);
-    }
-
-    @Test
-    void onASingleVoterEnoughQueuedWhenTheBigEntryCompletesLeavesAtOnce() {
-        log.voters = 1;
+    void enoughQueuedWhenTheBigEntryCompletesLeavesAtOnce() {
         ProposalBatcher b = batcher(FILL_MICROS);
         apply(bigEntryInFlight(b, BIG + 1));
         assertThat(log.proposed).hasSize(3);

@@ -28,15 +28,13 @@ final class ScriptedLog {
     long now = 1_000_000_000L;
     final List<Proposed> proposed = new ArrayList<>();
     final List<Timer> timers = new ArrayList<>();
-    /** The group's voters as the batcher sees them (a replicated group of three unless a test says). */
-    int voters = 3;
     private long index;
 
     /** A batcher of leader term 7 on this log. */
     ProposalBatcher batcher(ProposalBatcher.Config config) {
         return new ProposalBatcher(config, "test", () -> 7, Optional::empty,
                 (payload, term, done) -> proposed.add(new Proposed(CommandCodec.decodeBatch(payload), done)),
-                (task, delayNanos) -> timers.add(new Timer(task, delayNanos)), () -> now, () -> voters);
+                (task, delayNanos) -> timers.add(new Timer(task, delayNanos)), () -> now);
     }
 
     /** Completes entry {@code i} as applied at the next index, with these results, one per command. */
