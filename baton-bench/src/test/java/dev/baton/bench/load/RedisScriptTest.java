@@ -214,12 +214,13 @@ class RedisScriptTest {
     /** A holder past its lease loses the slot to the next acquire, and its late release says so. */
     @Test
     void anExpiredLeaseIsReclaimed() throws Exception {
-        RedisContender shortLease = new RedisContender("redis-test-ttl", "127.0.0.1", port, 300);
+        // 2 s: the second acquire must see the lease still running even if the test's thread stalls.
+        RedisContender shortLease = new RedisContender("redis-test-ttl", "127.0.0.1", port, 2_000);
         String key = newKey();
         try (Handle slow = shortLease.open(); Handle next = shortLease.open()) {
             assertThat(slow.acquire(me(key, 1, 10, 0))).isEqualTo(Outcome.GRANTED);
             assertThat(next.acquire(me(key, 1, 10, 0))).isEqualTo(Outcome.TIMEOUT);
-            Thread.sleep(400);
+            Thread.sleep(2_200);
             assertThat(next.acquire(me(key, 1, 10, 0))).isEqualTo(Outcome.GRANTED);
             assertThatThrownBy(slow::release).isInstanceOf(ContenderException.class)
                     .extracting(e -> ((ContenderException) e).kind()).isEqualTo("release:EXPIRED");

@@ -221,7 +221,8 @@ class HttpBoundsTest {
     /** A connection that never sends anything, and one kept alive after an answer, are closed when idle. */
     @Test
     void idleConnectionsAreClosed() throws Exception {
-        HttpDoor d = door(4, 10_000, 500, 512);
+        // 2 s idle: the kept connection's request must come before it, even if the test's thread stalls.
+        HttpDoor d = door(4, 10_000, 2_000, 512);
         double before = metric("baton_http_connections_timed_out_total", "phase=\"idle\"");
         Socket silent = connect(d);
         Socket kept = connect(d);
