@@ -117,7 +117,13 @@ final class EventLoopTimeoutRpcClient extends RpcClient {
                 f.putResponse(getCommandFactory(conn).createSendFailedResponse(conn.getRemoteAddress(), cause));
                 f.tryAsyncExecuteInvokeCallbackAbnormally();
             }
-            LOG.warn("Raft RPC to {} could not be sent: {}", conn.getRemoteAddress(), cause.toString());
+            if (cause instanceof java.nio.channels.ClosedChannelException) {
+                // The peer's connection closed under the call (it went down, or is restarting): the
+                // caller retries, and the peer watch says so once, in one line, for as long as it lasts.
+                LOG.debug("Raft RPC to {} could not be sent: {}", conn.getRemoteAddress(), cause.toString());
+            } else {
+                LOG.warn("Raft RPC to {} could not be sent: {}", conn.getRemoteAddress(), cause.toString());
+            }
         }
 
         /** The call's timeout less the time spent connecting for it, as bolt reckons it. */
