@@ -283,6 +283,7 @@ public final class CompareReport {
             b.append("All processes share the machine's CPUs, so a client library that costs more CPU leaves less to"
                     + " its servers. Server CPU is all of the contender's server processes together.\n\n");
             table(b, byCell, names, CompareReport::cpuPerPair);
+            runsTable(b, "### Thread runs per pair", byCell, names);
             entriesTable(b, "### Acquire + release pairs", byCell, names);
 
             ratios(b, "### Baton 3 nodes ÷ the others (median pairs/s; ", byCell, names, refs);
@@ -363,6 +364,27 @@ public final class CompareReport {
             double v = r.median("pairs_per_entry");
             return Double.isNaN(v) ? "–" : String.format(Locale.ROOT, "%.1f", v);
         });
+    }
+
+    /**
+     * Thread runs per pair, servers / load generator, for the cells whose results have them (results
+     * written before the count existed have not).
+     */
+    private static void runsTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell, List<String> names) {
+        List<String> with = names.stream().filter(n -> byCell.values().stream()
+                .anyMatch(m -> m.get(n) != null && !Double.isNaN(m.get(n).median("server_runs_per_pair")))).toList();
+        if (with.isEmpty()) {
+            return;
+        }
+        b.append(title).append(": servers / load generator (median over repetitions)\n\n");
+        b.append("How many times the processes' threads were put on a CPU per pair (the kernel's schedstat): the"
+                + " wake-ups a pair costs. Unlike CPU time it does not grow when the machine is busy with other"
+                + " work, so it tells two builds apart where pairs/s and CPU per pair cannot.\n\n");
+        table(b, byCell, with, r -> runs(r.median("server_runs_per_pair")) + " / " + runs(r.median("client_runs_per_pair")));
+    }
+
+    private static String runs(double v) {
+        return Double.isNaN(v) ? "–" : String.format(Locale.ROOT, "%.2f", v);
     }
 
     private static String cpuPerPair(Reps r) {

@@ -50,6 +50,32 @@ public final class Machine {
         }
     }
 
+    /**
+     * How many times the threads of a process have been put on a CPU, summed over the threads alive
+     * now (the third field of {@code /proc/PID/task/TID/schedstat}), or -1 if it cannot be read. The
+     * difference over a window counts the wake-ups the process cost: a count that, unlike CPU time,
+     * does not grow when the machine's host is busy. Threads that end inside a window are not counted.
+     */
+    public static long threadRuns(long pid) {
+        Path tasks = Path.of("/proc/" + pid + "/task");
+        try (Stream<Path> ts = Files.list(tasks)) {
+            long sum = 0;
+            int read = 0;
+            for (Path t : (Iterable<Path>) ts::iterator) {
+                try {
+                    String[] f = Files.readString(t.resolve("schedstat")).trim().split(" ");
+                    sum += Long.parseLong(f[2]);
+                    read++;
+                } catch (IOException | RuntimeException gone) {
+                    // the thread ended between the listing and the read
+                }
+            }
+            return read == 0 ? -1 : sum;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     public static String header() {
         return "# " + Instant.now().truncatedTo(ChronoUnit.SECONDS) + " nproc=" + Runtime.getRuntime().availableProcessors()
                 + " java=" + System.getProperty("java.vm.version") + " loadavg=" + loadavg();

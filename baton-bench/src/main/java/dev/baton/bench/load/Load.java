@@ -184,7 +184,7 @@ public final class Load {
                          Histogram acquire,
                          Histogram pair, Histogram open, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
                          long stuck, double load1Start, double load1End, double clientCpuCores,
-                         double serverCpuCores, long logEntries) {
+                         double serverCpuCores, long logEntries, long clientRuns, long serverRuns) {
         public double pairsPerSec() {
             return pairs / (double) config.durationS();
         }
@@ -210,6 +210,15 @@ public final class Load {
             return timeouts() + queueFull() + errorCount() + stuck + violations;
         }
 
+        /**
+         * Times the threads of the load generator ({@code client}) or of the servers were put on a CPU
+         * over the window, per pair ({@link Machine#threadRuns}), or -1 where not measured.
+         */
+        public double runsPerPair(boolean servers) {
+            long runs = servers ? serverRuns : clientRuns;
+            return runs < 0 || pairs <= 0 ? -1 : runs / (double) pairs;
+        }
+
         /** Pairs per log entry over the window, or -1 without a replicated log. */
         public double pairsPerEntry() {
             return logEntries <= 0 ? -1 : pairs / (double) logEntries;
@@ -221,7 +230,7 @@ public final class Load {
             return String.format(Locale.ROOT,
                     "%s: %d clients, %d keys %s, W=%d, hold %s ms, %s, %s: %,.0f pairs/s%s;%s acquire p50 %d us,"
                             + " p99 %d us, p99.9 %d us, max %d us; pair%s p50 %d us, p99 %d us; outcomes %s; errors %s;"
-                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s%s",
+                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s%s%s",
                     c.label(), c.clients(), c.keys().count(), c.keys().describe(), c.workers(), holdMs(c),
                     perPair ? "a connection per pair" : "kept connections", c.mode(), pairsPerSec(),
                     c.forAnyone() ? String.format(Locale.ROOT, " + %,.0f DONE/s", donesPerSec()) : "",
@@ -232,7 +241,10 @@ public final class Load {
                     pair.getValueAtPercentile(50), pair.getValueAtPercentile(99), outcomes, errors, stuck, violations, load1Start, load1End,
                     clientCpuCores, serverCpuCores < 0 ? "?" : String.format(Locale.ROOT, "%.2f", serverCpuCores),
                     logEntries < 0 ? "" : String.format(Locale.ROOT, "; log entries %,d (%.1f pairs per entry)",
-                            logEntries, pairsPerEntry()));
+                            logEntries, pairsPerEntry()),
+                    runsPerPair(false) < 0 ? "" : String.format(Locale.ROOT, "; thread runs per pair client %.2f, server %s",
+                            runsPerPair(false), runsPerPair(true) < 0 ? "?"
+                                    : String.format(Locale.ROOT, "%.2f", runsPerPair(true))));
         }
 
         /** One JSON object on one line; {@code extra} (string fields) go first. */
@@ -280,6 +292,12 @@ public final class Load {
             o.num("load1_end", load1End, 2);
             o.num("client_cpu_cores", clientCpuCores, 3);
             o.num("server_cpu_cores", serverCpuCores, 3);
+            if (runsPerPair(false) >= 0) {
+                o.num("client_runs_per_pair", runsPerPair(false), 2);
+            }
+            if (runsPerPair(true) >= 0) {
+                o.num("server_runs_per_pair", runsPerPair(true), 2);
+            }
             if (logEntries >= 0) {
                 o.num("log_entries", logEntries);
                 o.num("pairs_per_entry", pairsPerEntry(), 2);
@@ -325,12 +343,16 @@ public final class Load {
         double load0 = Machine.load1();
         long self0 = Machine.cpuMillis(ProcessHandle.current().pid());
         long server0 = serverCpu(c.pids());
+        long selfRuns0 = Machine.threadRuns(ProcessHandle.current().pid());
+        long serverRuns0 = serverRuns(c.pids());
         long log0 = c.logIndex().getAsLong();
         long wall0 = System.nanoTime();
         sleepUntil(s.measureEnd);
         double wallMs = (System.nanoTime() - wall0) / 1e6;
         long self1 = Machine.cpuMillis(ProcessHandle.current().pid());
         long server1 = serverCpu(c.pids());
+        long selfRuns1 = Machine.threadRuns(ProcessHandle.current().pid());
+        long serverRuns1 = serverRuns(c.pids());
         long log1 = c.logIndex().getAsLong();
         double load1 = Machine.load1();
 
@@ -372,7 +394,9 @@ public final class Load {
         }
         double serverCores = server0 < 0 || server1 < 0 ? -1 : (server1 - server0) / wallMs;
         return new Result(contender.name(), c, started, pairs, pairsInRun, dones, acq, pair, open, outcomes, errors, s.violations.get(),
-                stuck, load0, load1, (self1 - self0) / wallMs, serverCores, log0 < 0 || log1 < 0 ? -1 : log1 - log0);
+                stuck, load0, load1, (self1 - self0) / wallMs, serverCores, log0 < 0 || log1 < 0 ? -1 : log1 - log0,
+                selfRuns0 < 0 || selfRuns1 < 0 ? -1 : selfRuns1 - selfRuns0,
+                serverRuns0 < 0 || serverRuns1 < 0 ? -1 : serverRuns1 - serverRuns0);
     }
 
     /** State shared by the client threads of one run. */
@@ -623,6 +647,22 @@ public final class Load {
         while ((left = nanoTime - System.nanoTime()) > 0) {
             Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
         }
+    }
+
+    /** Summed thread runs of the server processes ({@link Machine#threadRuns}), or -1 if none given or one is gone. */
+    private static long serverRuns(List<Long> pids) {
+        if (pids.isEmpty()) {
+            return -1;
+        }
+        long sum = 0;
+        for (long pid : pids) {
+            long runs = Machine.threadRuns(pid);
+            if (runs < 0) {
+                return -1;
+            }
+            sum += runs;
+        }
+        return sum;
     }
 
     /** Summed CPU ms of the server processes, or -1 if none given or one is gone. */

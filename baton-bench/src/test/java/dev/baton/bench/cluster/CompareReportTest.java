@@ -89,6 +89,33 @@ class CompareReportTest {
     }
 
     @Test
+    void threadRunsPerPairAreTabledWhereMeasured() throws Exception {
+        Path json = dir.resolve("t.jsonl");
+        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
+                .toString());
+        for (int rep = 1; rep <= 3; rep++) {
+            Json.appendLine(json, resultObj("baton3-line", 64, 1000, rep, 4_000, 900, 4000, 0)
+                    .num("server_runs_per_pair", 2.0 + rep, 2).num("client_runs_per_pair", 3.25, 2).toString());
+            // an older result line, without the counts: no column
+            Json.appendLine(json, result("poolcounterd", 64, 1000, rep, 18_000, 100, 300, 0));
+        }
+        String md = CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+
+        assertThat(md).contains("### Thread runs per pair: servers / load generator");
+        // The median of 3, 4 and 5 for the servers.
+        assertThat(md).contains("| clients | keys | W | baton3-line |\n|---:|---:|---:|---:|\n| 64 | 1000 | 1 | 4.00 / 3.25 |");
+    }
+
+    @Test
+    void noThreadRunsTableForResultsWithoutThem() throws Exception {
+        Path json = dir.resolve("o.jsonl");
+        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
+                .toString());
+        Json.appendLine(json, result("poolcounterd", 64, 1000, 1, 18_000, 100, 300, 0));
+        assertThat(CompareReport.markdown(CompareReport.read(List.of(json), "last"))).doesNotContain("Thread runs");
+    }
+
+    @Test
     void noPairsPerEntryTableWithoutALog() throws Exception {
         Path json = dir.resolve("n.jsonl");
         Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
