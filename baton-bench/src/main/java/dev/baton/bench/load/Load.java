@@ -63,6 +63,14 @@ import java.util.function.LongSupplier;
  * window. Nothing is opened before the clock starts.
  */
 public final class Load {
+    /**
+     * The clients go on starting pairs this long after the window (pairs are counted only inside it),
+     * so that every client thread is still alive when the window's end figures are read: the thread
+     * runs of this process ({@link Machine#threadRuns}) are summed over live threads, and a client
+     * thread that had already ended would take all of its runs out of the sum.
+     */
+    static final long LOAD_AFTER_WINDOW_MS = 500;
+
     /** A contender without a replicated log. */
     private static final LongSupplier NO_LOG = () -> -1;
 
@@ -337,6 +345,7 @@ public final class Load {
         long start = System.nanoTime();
         s.measureStart = start + TimeUnit.SECONDS.toNanos(c.warmupS());
         s.measureEnd = s.measureStart + TimeUnit.SECONDS.toNanos(c.durationS());
+        s.loadEnd = s.measureEnd + TimeUnit.MILLISECONDS.toNanos(LOAD_AFTER_WINDOW_MS);
         s.go.countDown();
 
         sleepUntil(s.measureStart);
@@ -411,6 +420,8 @@ public final class Load {
         final CountDownLatch go = new CountDownLatch(1);
         volatile long measureStart;
         volatile long measureEnd;
+        /** When the clients stop starting pairs: a little after the window, see {@link #LOAD_AFTER_WINDOW_MS}. */
+        volatile long loadEnd;
 
         Shared(Contender contender, Config c) {
             this.contender = contender;
@@ -473,7 +484,7 @@ public final class Load {
                 return;
             }
             ThreadLocalRandom rnd = ThreadLocalRandom.current();
-            while (System.nanoTime() - s.measureEnd < 0) {
+            while (System.nanoTime() - s.loadEnd < 0) {
                 try {
                     if (kept) {
                         if (handle == null) {
