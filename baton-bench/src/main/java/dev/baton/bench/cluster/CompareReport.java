@@ -352,8 +352,7 @@ public final class CompareReport {
      */
     private static void entriesTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell,
                                      List<String> names) {
-        List<String> withLog = names.stream().filter(n -> byCell.values().stream()
-                .anyMatch(m -> m.get(n) != null && !Double.isNaN(m.get(n).median("pairs_per_entry")))).toList();
+        List<String> withLog = reporting(byCell, names, "pairs_per_entry");
         if (withLog.isEmpty()) {
             return;
         }
@@ -366,13 +365,18 @@ public final class CompareReport {
         });
     }
 
+    /** The contenders with a figure for {@code field} in some cell (older results lack newer fields). */
+    private static List<String> reporting(Map<Cell, Map<String, Reps>> byCell, List<String> names, String field) {
+        return names.stream().filter(n -> byCell.values().stream()
+                .anyMatch(m -> m.get(n) != null && !Double.isNaN(m.get(n).median(field)))).toList();
+    }
+
     /**
      * Thread runs per pair, servers / load generator, for the cells whose results have them (results
      * written before the count existed have not).
      */
     private static void runsTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell, List<String> names) {
-        List<String> with = names.stream().filter(n -> byCell.values().stream()
-                .anyMatch(m -> m.get(n) != null && !Double.isNaN(m.get(n).median("server_runs_per_pair")))).toList();
+        List<String> with = reporting(byCell, names, "server_runs_per_pair");
         if (with.isEmpty()) {
             return;
         }

@@ -662,32 +662,26 @@ public final class Load {
 
     /** Summed thread runs of the server processes ({@link Machine#threadRuns}), or -1 if none given or one is gone. */
     private static long serverRuns(List<Long> pids) {
-        if (pids.isEmpty()) {
-            return -1;
-        }
-        long sum = 0;
-        for (long pid : pids) {
-            long runs = Machine.threadRuns(pid);
-            if (runs < 0) {
-                return -1;
-            }
-            sum += runs;
-        }
-        return sum;
+        return sumOver(pids, Machine::threadRuns);
     }
 
     /** Summed CPU ms of the server processes, or -1 if none given or one is gone. */
     private static long serverCpu(List<Long> pids) {
+        return sumOver(pids, Machine::cpuMillis);
+    }
+
+    /** {@code figure} summed over the processes, or -1 if none given or it is -1 for one of them. */
+    private static long sumOver(List<Long> pids, java.util.function.LongUnaryOperator figure) {
         if (pids.isEmpty()) {
             return -1;
         }
         long sum = 0;
         for (long pid : pids) {
-            long ms = Machine.cpuMillis(pid);
-            if (ms < 0) {
+            long v = figure.applyAsLong(pid);
+            if (v < 0) {
                 return -1;
             }
-            sum += ms;
+            sum += v;
         }
         return sum;
     }

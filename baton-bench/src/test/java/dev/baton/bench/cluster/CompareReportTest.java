@@ -71,17 +71,26 @@ class CompareReportTest {
         assertThat(md).contains("(Baton abc1234)");
     }
 
-    @Test
-    void pairsPerLogEntryAreTabledForTheContendersThatReportThem() throws Exception {
-        Path json = dir.resolve("e.jsonl");
+    /**
+     * The report of three repetitions of baton3-line (64 x 1 000), each result with the fields {@code extra}
+     * adds for its repetition, beside plain poolcounterd results.
+     */
+    private String threeRepsBesidePoolcounterd(String file,
+            java.util.function.BiFunction<Json.Obj, Integer, Json.Obj> extra) throws Exception {
+        Path json = dir.resolve(file);
         Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
                 .toString());
         for (int rep = 1; rep <= 3; rep++) {
-            Json.appendLine(json, resultObj("baton3-line", 64, 1000, rep, 4_000, 900, 4000, 0)
-                    .num("log_entries", 10_000).num("pairs_per_entry", 3.0 + rep, 2).toString());
+            Json.appendLine(json, extra.apply(resultObj("baton3-line", 64, 1000, rep, 4_000, 900, 4000, 0), rep).toString());
             Json.appendLine(json, result("poolcounterd", 64, 1000, rep, 18_000, 100, 300, 0));
         }
-        String md = CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+        return CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+    }
+
+    @Test
+    void pairsPerLogEntryAreTabledForTheContendersThatReportThem() throws Exception {
+        String md = threeRepsBesidePoolcounterd("e.jsonl", (o, rep) -> o.num("log_entries", 10_000)
+                .num("pairs_per_entry", 3.0 + rep, 2));
 
         assertThat(md).contains("### Acquire + release pairs per Raft log entry");
         // The median of 4, 5 and 6; poolcounterd has no log, so it has no column.
@@ -90,16 +99,9 @@ class CompareReportTest {
 
     @Test
     void threadRunsPerPairAreTabledWhereMeasured() throws Exception {
-        Path json = dir.resolve("t.jsonl");
-        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
-                .toString());
-        for (int rep = 1; rep <= 3; rep++) {
-            Json.appendLine(json, resultObj("baton3-line", 64, 1000, rep, 4_000, 900, 4000, 0)
-                    .num("server_runs_per_pair", 2.0 + rep, 2).num("client_runs_per_pair", 3.25, 2).toString());
-            // an older result line, without the counts: no column
-            Json.appendLine(json, result("poolcounterd", 64, 1000, rep, 18_000, 100, 300, 0));
-        }
-        String md = CompareReport.markdown(CompareReport.read(List.of(json), "last"));
+        // poolcounterd's lines are as older results were written, without the counts: no column
+        String md = threeRepsBesidePoolcounterd("t.jsonl", (o, rep) -> o.num("server_runs_per_pair", 2.0 + rep, 2)
+                .num("client_runs_per_pair", 3.25, 2));
 
         assertThat(md).contains("### Thread runs per pair: servers / load generator");
         // The median of 3, 4 and 5 for the servers.
