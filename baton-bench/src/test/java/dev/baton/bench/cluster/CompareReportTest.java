@@ -109,21 +109,13 @@ class CompareReportTest {
     }
 
     @Test
-    void noThreadRunsTableForResultsWithoutThem() throws Exception {
-        Path json = dir.resolve("o.jsonl");
-        Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
-                .toString());
-        Json.appendLine(json, result("poolcounterd", 64, 1000, 1, 18_000, 100, 300, 0));
-        assertThat(CompareReport.markdown(CompareReport.read(List.of(json), "last"))).doesNotContain("Thread runs");
-    }
-
-    @Test
-    void noPairsPerEntryTableWithoutALog() throws Exception {
+    void noPairsPerEntryTableWithoutALogAndNoThreadRunsTableWithoutTheCounts() throws Exception {
         Path json = dir.resolve("n.jsonl");
         Json.appendLine(json, new Json.Obj().str("type", "meta").str("run", "r1").str("baton_version", "abc1234")
                 .toString());
         Json.appendLine(json, result("poolcounterd", 64, 1000, 1, 18_000, 100, 300, 0));
-        assertThat(CompareReport.markdown(CompareReport.read(List.of(json), "last"))).doesNotContain("per Raft log entry");
+        assertThat(CompareReport.markdown(CompareReport.read(List.of(json), "last")))
+                .doesNotContain("per Raft log entry").doesNotContain("Thread runs");
     }
 
     @Test
