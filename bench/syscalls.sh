@@ -3,9 +3,9 @@
 # name, over $WIN seconds (default 30), busiest first, with the total on top. Counts, not samples: the
 # kernel's raw_syscalls:sys_enter tracepoint and its context-switch and task-clock counters, read by
 # `perf stat --per-thread` (Debian package linux-perf; root, or kernel.perf_event_paranoid = -1, for
-# the tracepoint). Unlike pairs/s or CPU time, the number of system calls and context switches a pair
-# costs does not move when the virtual machine's host is busy, so it tells two builds apart where a
-# throughput run cannot; divide by the pairs of the window (the cell's pairs/s times $WIN).
+# the tracepoint). A busy virtual machine host makes each system call and context switch dearer, not
+# more frequent, so their number per pair tells two builds apart better than pairs/s or CPU time do;
+# divide by the pairs of the window (the cell's pairs/s times $WIN).
 # Under load, point it at the servers of a bench/compare.sh cell after the "pre-warm:" line, e.g.
 #   WIN=40 bench/syscalls.sh $(pgrep -f ServerCommand)        # the nodes together
 #   for p in $(pgrep -f ServerCommand); do WIN=40 bench/syscalls.sh $p > /tmp/node-$p & done; wait

@@ -382,8 +382,9 @@ public final class CompareReport {
         }
         b.append(title).append(": servers / load generator (median over repetitions)\n\n");
         b.append("How many times the processes' threads were put on a CPU per pair (the kernel's schedstat): the"
-                + " wake-ups a pair costs. Unlike CPU time it does not grow when the machine is busy with other"
-                + " work, so it tells two builds apart where pairs/s and CPU per pair cannot.\n\n");
+                + " wake-ups a pair costs. A busy host makes each wake-up dearer but not more frequent, so this"
+                + " tells two builds apart better than pairs/s and CPU per pair do (it still moves with how full"
+                + " the log's entries are).\n\n");
         table(b, byCell, with, r -> runs(r.median("server_runs_per_pair")) + " / " + runs(r.median("client_runs_per_pair")));
     }
 

@@ -53,8 +53,8 @@ public final class Machine {
     /**
      * How many times the threads of a process have been put on a CPU, summed over the threads alive
      * now (the third field of {@code /proc/PID/task/TID/schedstat}), or -1 if it cannot be read. The
-     * difference over a window counts the wake-ups the process cost: a count that, unlike CPU time,
-     * does not grow when the machine's host is busy. Threads that end inside a window are not counted.
+     * difference over a window counts the wake-ups the process cost, which a busy host makes dearer
+     * (more CPU time each) but not more frequent. Threads that end inside a window are not counted.
      */
     public static long threadRuns(long pid) {
         Path tasks = Path.of("/proc/" + pid + "/task");
