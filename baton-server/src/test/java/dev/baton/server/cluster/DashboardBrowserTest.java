@@ -186,14 +186,17 @@ public class DashboardBrowserTest {
                 // a redraw is stale by the time it is read, and is then looked up again.
                 wait.ignoring(StaleElementReferenceException.class);
                 wait.until(d -> "true".equals(d.findElement(By.tagName("body")).getAttribute("data-loaded")));
-                WebElement shownLeader = wait.until(d -> {
+                // Every read of an element happens inside a wait (which looks again after a redraw), and
+                // what is asserted is the values read there, never an element kept past the wait.
+                String shownLeader = wait.until(d -> {
                     WebElement e = d.findElement(By.id("leader"));
-                    return e.getText().contains(leaderId) ? e : null;
+                    return e.getText().contains(leaderId) ? e.getAttribute("data-leader") : null;
                 });
-                assertThat(shownLeader.getAttribute("data-leader")).isEqualTo(leader.raft());
-                assertThat(browser.findElements(By.cssSelector("#members tr.member"))).hasSize(3);
-                assertThat(browser.findElement(By.cssSelector("#members tr.member.leader")).getAttribute("data-node-id"))
-                        .isEqualTo(leaderId);
+                assertThat(shownLeader).isEqualTo(leader.raft());
+                List<String> members = wait.until(d -> List.of(
+                        String.valueOf(d.findElements(By.cssSelector("#members tr.member")).size()),
+                        d.findElement(By.cssSelector("#members tr.member.leader")).getAttribute("data-node-id")));
+                assertThat(members).containsExactly("3", leaderId);
                 List<String> pool = wait.until(d -> d.findElements(By.cssSelector("#pools tr.pool")).stream()
                         .filter(e -> "page:Main_Page".equals(e.getAttribute("data-key"))).findFirst()
                         .map(e -> List.of(e.getAttribute("data-waiters"), e.getAttribute("data-holders"), e.getText()))
@@ -211,8 +214,10 @@ public class DashboardBrowserTest {
                     assertThat(chart.isDisplayed()).isTrue();
                     return p;
                 });
-                assertThat(browser.findElement(By.id("events")).getText()).contains("robots:example.org");
-                assertThat(browser.findElement(By.id("queues")).getText()).contains("fetch");
+                List<String> eventsAndQueues = wait.until(d -> List.of(d.findElement(By.id("events")).getText(),
+                        d.findElement(By.id("queues")).getText()));
+                assertThat(eventsAndQueues.get(0)).contains("robots:example.org");
+                assertThat(eventsAndQueues.get(1)).contains("fetch");
 
                 // Over time: rates from two /metrics samples, percentiles of the hot key.
                 long panelsFrom = System.nanoTime();
@@ -225,10 +230,10 @@ public class DashboardBrowserTest {
                 slow.until(d -> d.findElements(By.cssSelector("#hot-keys tr.hot-key[data-key='page:Hot']")).stream()
                         .anyMatch(e -> nonNegative(e.getAttribute("data-wait-p99"))
                                 && positive(e.getAttribute("data-hold-p99"))));
-                WebElement lock = slow.until(d -> d.findElements(By.cssSelector("#locks tr.lock[data-name='deploy']"))
-                        .stream().filter(e -> "1".equals(e.getAttribute("data-waiters"))).findFirst().orElse(null));
-                assertThat(lock.getAttribute("data-holder")).isEqualTo(String.valueOf(locker.sessionId()));
-                assertThat(lock.getAttribute("data-fence")).isEqualTo(String.valueOf(lockFence));
+                List<String> lock = slow.until(d -> d.findElements(By.cssSelector("#locks tr.lock[data-name='deploy']"))
+                        .stream().filter(e -> "1".equals(e.getAttribute("data-waiters"))).findFirst()
+                        .map(e -> List.of(e.getAttribute("data-holder"), e.getAttribute("data-fence"))).orElse(null));
+                assertThat(lock).containsExactly(String.valueOf(locker.sessionId()), String.valueOf(lockFence));
                 slow.until(d -> {
                     List<WebElement> rows = d.findElements(By.cssSelector("#raft-nodes tr.raft-node"));
                     return rows.size() == 3 && rows.stream().allMatch(r -> positive(r.getAttribute("data-commit"))
@@ -238,7 +243,7 @@ public class DashboardBrowserTest {
                     String t = d.findElement(By.cssSelector("#raft-stats [data-stat='leader-changes'] .v")).getText();
                     return t.matches("[1-9][0-9]*.*") ? t : null;
                 });
-                String log = browser.findElement(By.cssSelector("#raft-stats [data-stat='log-size'] .v")).getText();
+                String log = slow.until(d -> d.findElement(By.cssSelector("#raft-stats [data-stat='log-size'] .v")).getText());
                 assertThat(log).matches("[0-9.]+ (B|KiB|MiB|GiB)");
                 System.out.printf("[DashboardBrowserTest] leader changes seen by %s: %s, log %s; panels over time"
                         + " shown after %.1f s%n", follower.id, changes, log, (System.nanoTime() - panelsFrom) / 1e9);
