@@ -283,6 +283,7 @@ public final class CompareReport {
             b.append("All processes share the machine's CPUs, so a client library that costs more CPU leaves less to"
                     + " its servers. Server CPU is all of the contender's server processes together.\n\n");
             table(b, byCell, names, CompareReport::cpuPerPair);
+            kernelTable(b, "### Of that CPU, in the kernel", byCell, names);
             runsTable(b, "### Thread runs per pair", byCell, names);
             entriesTable(b, "### Acquire + release pairs", byCell, names);
 
@@ -386,6 +387,24 @@ public final class CompareReport {
                 + " tells two builds apart better than pairs/s and CPU per pair do (it still moves with how full"
                 + " the log's entries are).\n\n");
         table(b, byCell, with, r -> runs(r.median("server_runs_per_pair")) + " / " + runs(r.median("client_runs_per_pair")));
+    }
+
+    /**
+     * The kernel's part of the CPU per pair, servers / load generator, for the cells whose results have
+     * it (results written before the split existed have not).
+     */
+    private static void kernelTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell,
+                                    List<String> names) {
+        List<String> with = reporting(byCell, names, "server_kernel_cpu_cores");
+        if (with.isEmpty()) {
+            return;
+        }
+        b.append(title).append(", µs per pair: servers / load generator (median over repetitions)\n\n");
+        b.append("The system time of the processes (`/proc/PID/stat`): system calls, and switching their threads"
+                + " in and out. What a machine charges for these differs between machines far more than what"
+                + " code in user space costs (a virtual machine can make both many times dearer than bare"
+                + " metal); the rest of the figure above is the contenders' own code.\n\n");
+        table(b, byCell, with, r -> perPair(r, "server_kernel_cpu_cores") + " / " + perPair(r, "client_kernel_cpu_cores"));
     }
 
     private static String runs(double v) {

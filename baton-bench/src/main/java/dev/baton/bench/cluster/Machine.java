@@ -40,10 +40,24 @@ public final class Machine {
 
     /** User + system CPU time of a process in ms ({@code /proc/PID/stat}), or -1. */
     public static long cpuMillis(long pid) {
+        return statMillis(pid, true);
+    }
+
+    /**
+     * The system part of {@link #cpuMillis}: CPU time of a process in the kernel on its behalf (system
+     * calls, page faults, the switches to and from its threads), in ms, or -1. What a machine charges
+     * for that differs far more between machines (virtualisation above all) than what code in user
+     * space costs.
+     */
+    public static long kernelCpuMillis(long pid) {
+        return statMillis(pid, false);
+    }
+
+    private static long statMillis(long pid, boolean withUser) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
+            long ticks = (withUser ? Long.parseLong(f[11]) : 0) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
             return ticks * 10; // USER_HZ is 100 on Linux
         } catch (IOException | RuntimeException e) {
             return -1;

@@ -192,7 +192,8 @@ public final class Load {
                          Histogram acquire,
                          Histogram pair, Histogram open, Map<String, Long> outcomes, Map<String, Long> errors, long violations,
                          long stuck, double load1Start, double load1End, double clientCpuCores,
-                         double serverCpuCores, long logEntries, long clientRuns, long serverRuns) {
+                         double serverCpuCores, double clientKernelCpuCores, double serverKernelCpuCores,
+                         long logEntries, long clientRuns, long serverRuns) {
         public double pairsPerSec() {
             return pairs / (double) config.durationS();
         }
@@ -238,7 +239,7 @@ public final class Load {
             return String.format(Locale.ROOT,
                     "%s: %d clients, %d keys %s, W=%d, hold %s ms, %s, %s: %,.0f pairs/s%s;%s acquire p50 %d us,"
                             + " p99 %d us, p99.9 %d us, max %d us; pair%s p50 %d us, p99 %d us; outcomes %s; errors %s;"
-                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s%s%s",
+                            + " stuck %d; violations %d; load %.2f-%.2f; cpu cores client %.2f, server %s%s%s%s",
                     c.label(), c.clients(), c.keys().count(), c.keys().describe(), c.workers(), holdMs(c),
                     perPair ? "a connection per pair" : "kept connections", c.mode(), pairsPerSec(),
                     c.forAnyone() ? String.format(Locale.ROOT, " + %,.0f DONE/s", donesPerSec()) : "",
@@ -248,6 +249,9 @@ public final class Load {
                     acquire.getValueAtPercentile(99.9), acquire.getMaxValue(), perPair ? " (open to close)" : "",
                     pair.getValueAtPercentile(50), pair.getValueAtPercentile(99), outcomes, errors, stuck, violations, load1Start, load1End,
                     clientCpuCores, serverCpuCores < 0 ? "?" : String.format(Locale.ROOT, "%.2f", serverCpuCores),
+                    clientKernelCpuCores < 0 ? "" : String.format(Locale.ROOT, " (in the kernel: client %.2f, server %s)",
+                            clientKernelCpuCores, serverKernelCpuCores < 0 ? "?"
+                                    : String.format(Locale.ROOT, "%.2f", serverKernelCpuCores)),
                     logEntries < 0 ? "" : String.format(Locale.ROOT, "; log entries %,d (%.1f pairs per entry)",
                             logEntries, pairsPerEntry()),
                     runsPerPair(false) < 0 ? "" : String.format(Locale.ROOT, "; thread runs per pair client %.2f, server %s",
@@ -300,6 +304,12 @@ public final class Load {
             o.num("load1_end", load1End, 2);
             o.num("client_cpu_cores", clientCpuCores, 3);
             o.num("server_cpu_cores", serverCpuCores, 3);
+            if (clientKernelCpuCores >= 0) {
+                o.num("client_kernel_cpu_cores", clientKernelCpuCores, 3);
+            }
+            if (serverKernelCpuCores >= 0) {
+                o.num("server_kernel_cpu_cores", serverKernelCpuCores, 3);
+            }
             if (runsPerPair(false) >= 0) {
                 o.num("client_runs_per_pair", runsPerPair(false), 2);
             }
@@ -352,6 +362,8 @@ public final class Load {
         double load0 = Machine.load1();
         long self0 = Machine.cpuMillis(ProcessHandle.current().pid());
         long server0 = serverCpu(c.pids());
+        long selfKernel0 = Machine.kernelCpuMillis(ProcessHandle.current().pid());
+        long serverKernel0 = sumOver(c.pids(), Machine::kernelCpuMillis);
         long selfRuns0 = Machine.threadRuns(ProcessHandle.current().pid());
         long serverRuns0 = serverRuns(c.pids());
         long log0 = c.logIndex().getAsLong();
@@ -360,6 +372,8 @@ public final class Load {
         double wallMs = (System.nanoTime() - wall0) / 1e6;
         long self1 = Machine.cpuMillis(ProcessHandle.current().pid());
         long server1 = serverCpu(c.pids());
+        long selfKernel1 = Machine.kernelCpuMillis(ProcessHandle.current().pid());
+        long serverKernel1 = sumOver(c.pids(), Machine::kernelCpuMillis);
         long selfRuns1 = Machine.threadRuns(ProcessHandle.current().pid());
         long serverRuns1 = serverRuns(c.pids());
         long log1 = c.logIndex().getAsLong();
@@ -403,7 +417,10 @@ public final class Load {
         }
         double serverCores = server0 < 0 || server1 < 0 ? -1 : (server1 - server0) / wallMs;
         return new Result(contender.name(), c, started, pairs, pairsInRun, dones, acq, pair, open, outcomes, errors, s.violations.get(),
-                stuck, load0, load1, (self1 - self0) / wallMs, serverCores, log0 < 0 || log1 < 0 ? -1 : log1 - log0,
+                stuck, load0, load1, (self1 - self0) / wallMs, serverCores,
+                selfKernel0 < 0 || selfKernel1 < 0 ? -1 : (selfKernel1 - selfKernel0) / wallMs,
+                serverKernel0 < 0 || serverKernel1 < 0 ? -1 : (serverKernel1 - serverKernel0) / wallMs,
+                log0 < 0 || log1 < 0 ? -1 : log1 - log0,
                 selfRuns0 < 0 || selfRuns1 < 0 ? -1 : selfRuns1 - selfRuns0,
                 serverRuns0 < 0 || serverRuns1 < 0 ? -1 : serverRuns1 - serverRuns0);
     }
