@@ -265,11 +265,6 @@ public final class LineDoor implements AutoCloseable, LineDoorMetrics {
         });
     }
 
-    /** The door's one event loop, as a scheduler (for timers that should not wake a thread of their own). */
-    public java.util.concurrent.ScheduledExecutorService eventLoop() {
-        return loop.next();
-    }
-
     /** Binds the port; throws if it cannot (in use, bad address). */
     public LineDoor start() {
         ServerBootstrap b = new ServerBootstrap()

@@ -521,9 +521,6 @@ public final class ApiServer implements AutoCloseable {
         if (config.line() != null) {
             try {
                 lineDoor = new LineDoor(config.line(), router, leases, waitingWrites, config.node().nodeId()).start();
-                // The batcher's timers on the door's loop: awake under the load that sets them, so they
-                // cost no wake-up of the node timer's thread (BatonNode.runBatcherTimersOn).
-                node.runBatcherTimersOn(lineDoor.eventLoop());
             } catch (RuntimeException e) {
                 grpc.shutdownNow();
                 node.close();
@@ -538,7 +535,6 @@ public final class ApiServer implements AutoCloseable {
                 shutdownJsonApi();
                 LineDoor d = lineDoor;
                 if (d != null) {
-                    node.runBatcherTimersOn(null);
                     d.close();
                 }
                 grpc.shutdownNow();
@@ -687,7 +683,6 @@ public final class ApiServer implements AutoCloseable {
         shutdownJsonApi();
         LineDoor door = lineDoor;
         if (door != null) {
-            node.runBatcherTimersOn(null); // before the door's loop stops
             door.close(); // first: its connections' sessions are closed while the node still runs
         }
         timer.shutdownNow();

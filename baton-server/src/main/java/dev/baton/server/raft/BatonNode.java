@@ -41,8 +41,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -208,8 +206,6 @@ public final class BatonNode implements AutoCloseable {
     private final Object proposeLock = new Object();
     private long lastStampIssued; // guarded by proposeLock
     private final ProposalBatcher batcher;
-    /** Where the batcher's fill and hold timers run ({@link #runBatcherTimersOn}); the JVM's node timer by default. */
-    private volatile ScheduledExecutorService batcherTimer = TIMER;
 
     private RaftGroupService service;
     private Executor raftRpcExecutor;
@@ -247,34 +243,7 @@ public final class BatonNode implements AutoCloseable {
         this.clockSkew = new ClockSkewWatch(this::clockSkewMillis);
         this.batcher = new ProposalBatcher(Objects.requireNonNull(batching, "batching"), options.nodeId(),
                 fsm::leaderTerm, this::leader, this::appendBatch,
-                this::scheduleForBatcher, System::nanoTime);
-    }
-
-    private void scheduleForBatcher(Runnable task, long delayNanos) {
-        ScheduledExecutorService t = batcherTimer;
-        try {
-            t.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException e) {
-            if (t == TIMER) {
-                throw e;
-            }
-            TIMER.schedule(task, delayNanos, TimeUnit.NANOSECONDS); // that loop is shutting down
-        }
-    }
-
-    /**
-     * Runs the batcher's timers (entries waiting to fill, acquires held for company) on the given
-     * executor instead of the JVM's node timer; {@code null} moves them back. Why: a door's Netty
-     * event loop is awake while its clients are busy, which is when the batcher sets these timers
-     * (after nearly every entry under load), and Netty wakes a loop for a task scheduled from another
-     * thread only if it is due before the loop's own next wake-up; the node timer's thread instead
-     * wakes to take each new timer and again to run it. A timer already set is set again on the
-     * new executor (running it twice is harmless), so moving away from a loop that is about to stop
-     * loses none.
-     */
-    public void runBatcherTimersOn(ScheduledExecutorService timer) {
-        batcherTimer = timer == null ? TIMER : timer;
-        batcher.timerMoved();
+                (task, delayNanos) -> TIMER.schedule(task, delayNanos, TimeUnit.NANOSECONDS), System::nanoTime);
     }
 
     /**

@@ -75,8 +75,7 @@ import java.util.function.Supplier;
  * costs that acquire at most the hold time, and its answer corrects the hint.
  *
  * <h2>Threads</h2>
- * No thread of its own (held commands are let go by a timer the node gives it, {@link Later}: the
- * JVM's node timer, or the line door's event loop, see {@link BatonNode#runBatcherTimersOn}):
+ * No thread of its own (held commands are let go by a shared timer thread, {@link Later}):
  * whichever thread finds a free slot and queued commands (a submitter, or
  * the thread completing an entry's {@link ProposalClosure}: SOFAJRaft's apply thread when applied,
  * its closure pool on failure) becomes the <em>proposer</em> for as long as there is something to
@@ -564,29 +563,6 @@ public final class ProposalBatcher {
         timerSet = true;
         timerDueNanos = due;
         return true;
-    }
-
-    /**
-     * The node moved this batcher's timers to another executor: the timer set now (if any) is set
-     * again there, since the old executor may stop before it rings. Ringing twice is harmless: the
-     * second finds it cleared and only looks at the queue.
-     */
-    void timerMoved() {
-        long due;
-        lock.lock();
-        try {
-            if (!timerSet || closed) {
-                return;
-            }
-            due = timerDueNanos;
-        } finally {
-            lock.unlock();
-        }
-        try {
-            later.run(() -> timerRang(due), Math.max(0, due - nanoTime.getAsLong()));
-        } catch (RuntimeException e) {
-            LOG.warn("Batcher of {} cannot set its timer again: {}", name, e.toString());
-        }
     }
 
     private void timerRang(long due) {

@@ -96,30 +96,6 @@ class ProposalBatcherFillTest {
     }
 
     @Test
-    void aTimerMovedToAnotherExecutorIsSetThereForWhatIsLeftAndRingingTwiceIsHarmless() {
-        ProposalBatcher b = batcher(FILL_MICROS);
-        apply(bigEntryInFlight(b, 3));
-        assertThat(log.timers).hasSize(1);
-        log.now += 300_000;
-
-        // The node moves the timers (the door's loop is about to stop): the old one may never ring
-        b.timerMoved();
-        assertThat(log.timers).as("set again").hasSize(2);
-        assertThat(log.timers.get(1).delayNanos()).isEqualTo(FILL_MICROS * 1_000 - 300_000);
-
-        log.now += FILL_MICROS * 1_000 - 300_000;
-        log.timers.get(1).task().run();
-        assertThat(log.proposed).as("the moved timer lets the short entry go").hasSize(3);
-        assertThat(log.proposed.get(2).commands()).hasSize(3);
-        log.timers.get(0).task().run();
-        assertThat(log.proposed).as("the old one, if it rings after all, proposes nothing more").hasSize(3);
-        assertThat(log.timers).hasSize(2);
-
-        b.timerMoved();
-        assertThat(log.timers).as("no timer set: nothing to move").hasSize(2);
-    }
-
-    @Test
     void enoughQueuedWhenTheBigEntryCompletesLeavesAtOnce() {
         ProposalBatcher b = batcher(FILL_MICROS);
         apply(bigEntryInFlight(b, BIG + 1));
