@@ -87,6 +87,16 @@ public class ApplyBenchmark {
     @Param({"false"})
     public boolean requestIds;
 
+    /**
+     * KiB of other memory written before each update() call (0: none), so that the update starts
+     * with the caches full of something else, as the apply thread of a server does after each wake-up
+     * on a machine busy with other threads. Compare with {@link #thrashOnly} of the same size.
+     */
+    @Param({"0"})
+    public int thrashKiB;
+
+    private long[] thrash;
+
     private CoordinationStateMachine sm;
     private long[] sessions;
     private long[] nextRequestId;
@@ -129,6 +139,7 @@ public class ApplyBenchmark {
         if (commandsPerEntry != 1 && commandsPerEntry % 2 != 0) {
             throw new IllegalArgumentException("commands per entry must be 1 or even: " + layout);
         }
+        thrash = new long[Math.max(1, thrashKiB * 128)];
         int heldSessions = (heldKeys + 3) / 4;
         sm = new CoordinationStateMachine(BenchSupport.limitsFor(WORK_SESSIONS + heldSessions, keys + heldKeys));
         if (heldKeys > 0) {
@@ -218,8 +229,27 @@ public class ApplyBenchmark {
         return new Entry(i, BenchSupport.BASE_TIME + (i >> 10), payload);
     }
 
+    /** Writes one long in every 64-byte line of {@link #thrash} ({@code thrashKiB} > 0 only). */
+    private long thrashCaches() {
+        long[] t = thrash;
+        long x = index;
+        for (int i = 0; i < t.length; i += 8) {
+            t[i] = x++;
+        }
+        return x;
+    }
+
+    /** The cache thrashing of {@link #update} alone, to subtract from it. */
+    @Benchmark
+    public long thrashOnly() {
+        return thrashCaches();
+    }
+
     @Benchmark
     public List<Applied> update(Rates rates) {
+        if (thrashKiB > 0) {
+            thrashCaches();
+        }
         List<Entry> batch;
         if (entriesPerUpdate == 1) {
             batch = List.of(nextEntry());
