@@ -377,16 +377,12 @@ public final class CompareReport {
      * written before the count existed have not).
      */
     private static void runsTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell, List<String> names) {
-        List<String> with = reporting(byCell, names, "server_runs_per_pair");
-        if (with.isEmpty()) {
-            return;
-        }
-        b.append(title).append(": servers / load generator (median over repetitions)\n\n");
-        b.append("How many times the processes' threads were put on a CPU per pair (the kernel's schedstat): the"
-                + " wake-ups a pair costs. A busy host makes each wake-up dearer but not more frequent, so this"
-                + " tells two builds apart better than pairs/s and CPU per pair do (it still moves with how full"
-                + " the log's entries are).\n\n");
-        table(b, byCell, with, r -> runs(r.median("server_runs_per_pair")) + " / " + runs(r.median("client_runs_per_pair")));
+        tableWhereMeasured(b, byCell, names, "server_runs_per_pair", title + ": servers / load generator",
+                "How many times the processes' threads were put on a CPU per pair (the kernel's schedstat): the"
+                        + " wake-ups a pair costs. A busy host makes each wake-up dearer but not more frequent, so this"
+                        + " tells two builds apart better than pairs/s and CPU per pair do (it still moves with how full"
+                        + " the log's entries are).",
+                r -> runs(r.median("server_runs_per_pair")) + " / " + runs(r.median("client_runs_per_pair")));
     }
 
     /**
@@ -395,16 +391,27 @@ public final class CompareReport {
      */
     private static void kernelTable(StringBuilder b, String title, Map<Cell, Map<String, Reps>> byCell,
                                     List<String> names) {
-        List<String> with = reporting(byCell, names, "server_kernel_cpu_cores");
+        tableWhereMeasured(b, byCell, names, "server_kernel_cpu_cores", title + ", µs per pair: servers / load generator",
+                "The system time of the processes (`/proc/PID/stat`): system calls, and switching their threads"
+                        + " in and out. What a machine charges for these differs between machines far more than what"
+                        + " code in user space costs (a virtual machine can make both many times dearer than bare"
+                        + " metal); the rest of the figure above is the contenders' own code.",
+                r -> perPair(r, "server_kernel_cpu_cores") + " / " + perPair(r, "client_kernel_cpu_cores"));
+    }
+
+    /**
+     * A table of a figure newer results carry, with a heading and what it means, over the contenders
+     * that have it in some cell; nothing at all when none has.
+     */
+    private static void tableWhereMeasured(StringBuilder b, Map<Cell, Map<String, Reps>> byCell, List<String> names,
+                                           String field, String heading, String meaning,
+                                           Function<Reps, String> cell) {
+        List<String> with = reporting(byCell, names, field);
         if (with.isEmpty()) {
             return;
         }
-        b.append(title).append(", µs per pair: servers / load generator (median over repetitions)\n\n");
-        b.append("The system time of the processes (`/proc/PID/stat`): system calls, and switching their threads"
-                + " in and out. What a machine charges for these differs between machines far more than what"
-                + " code in user space costs (a virtual machine can make both many times dearer than bare"
-                + " metal); the rest of the figure above is the contenders' own code.\n\n");
-        table(b, byCell, with, r -> perPair(r, "server_kernel_cpu_cores") + " / " + perPair(r, "client_kernel_cpu_cores"));
+        b.append(heading).append(" (median over repetitions)\n\n").append(meaning).append("\n\n");
+        table(b, byCell, with, cell);
     }
 
     private static String runs(double v) {
